@@ -1,0 +1,72 @@
+//go:build amd64 && !purego
+
+package quant
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX2 gates the assembly kernels: they need AVX2, FMA and F16C.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+
+//go:noescape
+func dotF32AVX2(a, b unsafe.Pointer, n int) float32
+
+//go:noescape
+func dotF16AVX2(w, x unsafe.Pointer, n int) float32
+
+//go:noescape
+func dotQ8_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+
+//go:noescape
+func dotQ4_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+
+func dotF32(row []byte, x []float32) float32 {
+	n := len(x)
+	if !useAVX2 || n < 32 {
+		return dotF32Go(row, x)
+	}
+	_ = row[4*n-1]
+	m := n &^ 31
+	s := dotF32AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m)
+	if m < n {
+		s += dotF32Go(row[4*m:], x[m:])
+	}
+	return s
+}
+
+func dotF16(row []byte, x []float32) float32 {
+	n := len(x)
+	if !useAVX2 || n < 32 {
+		return dotF16Go(row, x)
+	}
+	_ = row[2*n-1]
+	m := n &^ 31
+	s := dotF16AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m)
+	if m < n {
+		s += dotF16Go(row[2*m:], x[m:])
+	}
+	return s
+}
+
+func dotQ8_0(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ8_0Go(row, q, d)
+	}
+	_ = row[nb*blockQ8_0-1]
+	_ = q[nb*QK8_0-1]
+	return dotQ8_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
+}
+
+func dotQ4_0(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ4_0Go(row, q, d)
+	}
+	_ = row[nb*blockQ4_0-1]
+	_ = q[nb*QK4_0-1]
+	return dotQ4_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
+}

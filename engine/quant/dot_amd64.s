@@ -1,0 +1,210 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func dotF32AVX2(a, b unsafe.Pointer, n int) float32
+// n is a multiple of 32.
+TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	SHRQ $5, CX
+	JZ   f32done
+
+f32loop:
+	VMOVUPS     0(SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS 0(DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	DECQ        CX
+	JNZ         f32loop
+
+f32done:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func dotF16AVX2(w, x unsafe.Pointer, n int) float32
+// w holds n halves, x n float32; n is a multiple of 32.
+TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	SHRQ $5, CX
+	JZ   f16done
+
+f16loop:
+	VCVTPH2PS   0(SI), Y4
+	VCVTPH2PS   16(SI), Y5
+	VCVTPH2PS   32(SI), Y6
+	VCVTPH2PS   48(SI), Y7
+	VFMADD231PS 0(DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $64, SI
+	ADDQ        $128, DI
+	DECQ        CX
+	JNZ         f16loop
+
+f16done:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// Q8BLOCK multiplies the signed bytes in wq by the 32 activation quants at
+// q, sums them in pairs into 8 int32 lanes, converts to float and
+// accumulates scale*sum into acc. Clobbers t1, t2. Y15 holds int16 ones.
+// The sign trick (|w| times y with w's sign) lets the unsigned-by-signed
+// vpmaddubsw multiply two signed vectors, as ggml does.
+#define Q8BLOCK(wq, q, scale, acc, t1, t2) \
+	VMOVDQU     q, t2              \
+	VPSIGNB     wq, wq, t1         \
+	VPSIGNB     wq, t2, t2         \
+	VPMADDUBSW  t2, t1, t1         \
+	VPMADDWD    Y15, t1, t1        \
+	VCVTDQ2PS   t1, t1             \
+	VFMADD231PS t1, scale, acc
+
+// SCALE loads the half at off(SI), multiplies by the float at doff(DX) and
+// broadcasts the product into ys (xs is its low half).
+#define SCALE(off, doff, xs, ys) \
+	MOVWLZX      off(SI), AX \
+	VMOVD        AX, xs      \
+	VCVTPH2PS    xs, xs      \
+	VMULSS       doff(DX), xs, xs \
+	VBROADCASTSS xs, ys
+
+// func dotQ8_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ nb+24(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y8, Y8, Y8
+	CMPQ CX, $2
+	JLT  q8tail
+
+q8loop2:
+	SCALE(0, 0, X1, Y1)
+	SCALE(34, 4, X9, Y9)
+	VMOVDQU 2(SI), Y2
+	VMOVDQU 36(SI), Y10
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+	Q8BLOCK(Y10, 32(DI), Y9, Y8, Y11, Y12)
+	ADDQ $68, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  q8loop2
+
+q8tail:
+	TESTQ CX, CX
+	JZ    q8done
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU 2(SI), Y2
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+
+q8done:
+	VADDPS       Y8, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+32(FP)
+	RET
+
+// Q4UNPACK expands the 16 nibble bytes at off(SI) into 32 signed bytes in
+// [-8, 7]: low nibbles give values 0-15, high nibbles 16-31 (ggml's order).
+// Y14 holds 0x0f bytes, Y13 holds 8s.
+#define Q4UNPACK(off, x, y, t) \
+	VMOVDQU     off(SI), x     \
+	VPSRLW      $4, x, t       \
+	VINSERTI128 $1, t, y, y    \
+	VPAND       Y14, y, y      \
+	VPSUBB      Y13, y, y
+
+// func dotQ4_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ nb+24(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x08080808, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VXORPS Y0, Y0, Y0
+	VXORPS Y8, Y8, Y8
+	CMPQ CX, $2
+	JLT  q4tail
+
+q4loop2:
+	SCALE(0, 0, X1, Y1)
+	SCALE(18, 4, X9, Y9)
+	Q4UNPACK(2, X2, Y2, X5)
+	Q4UNPACK(20, X10, Y10, X6)
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+	Q8BLOCK(Y10, 32(DI), Y9, Y8, Y11, Y12)
+	ADDQ $36, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  q4loop2
+
+q4tail:
+	TESTQ CX, CX
+	JZ    q4done
+	SCALE(0, 0, X1, Y1)
+	Q4UNPACK(2, X2, Y2, X5)
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+
+q4done:
+	VADDPS       Y8, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+32(FP)
+	RET

@@ -1,0 +1,120 @@
+// Package quant holds ggml's tensor block formats (F32, F16, Q8_0, Q4_0, Q4_K,
+// Q6_K) and the dot-product kernels the transformer's matrix products run on.
+package quant
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Type is a ggml tensor element type; the values are ggml's own so that a
+// GGUF file's type field converts with a plain cast.
+type Type uint32
+
+// The ggml types this package understands.
+const (
+	F32  Type = 0
+	F16  Type = 1
+	Q4_0 Type = 2
+	Q8_0 Type = 8
+	Q4_K Type = 12
+	Q6_K Type = 14
+	Q8_K Type = 15
+)
+
+// ErrUnsupported reports a tensor type this package has no kernels for.
+var ErrUnsupported = errors.New("quant: unsupported tensor type")
+
+// ErrShape reports a length that is not a whole number of blocks.
+var ErrShape = errors.New("quant: length is not a multiple of the block size")
+
+// Block sizes as ggml defines them (QK8_0, QK4_0, QK_K).
+const (
+	QK8_0 = 32
+	QK4_0 = 32
+	QK_K  = 256
+)
+
+// Byte sizes of one block (ggml-common.h).
+const (
+	blockQ8_0 = 2 + QK8_0                     // f16 d, int8 qs[32]
+	blockQ4_0 = 2 + QK4_0/2                   // f16 d, uint8 qs[16]
+	blockQ4_K = 2 + 2 + 12 + QK_K/2           // f16 d, f16 dmin, scales[12], qs[128]
+	blockQ6_K = QK_K/2 + QK_K/4 + QK_K/16 + 2 // ql[128], qh[64], int8 scales[16], f16 d
+)
+
+func (t Type) String() string {
+	switch t {
+	case F32:
+		return "F32"
+	case F16:
+		return "F16"
+	case Q4_0:
+		return "Q4_0"
+	case Q8_0:
+		return "Q8_0"
+	case Q4_K:
+		return "Q4_K"
+	case Q6_K:
+		return "Q6_K"
+	case Q8_K:
+		return "Q8_K"
+	}
+	return fmt.Sprintf("type(%d)", uint32(t))
+}
+
+// Supported reports whether weights of type t can be dequantized and used in dot products.
+func (t Type) Supported() bool {
+	switch t {
+	case F32, F16, Q4_0, Q8_0, Q4_K, Q6_K:
+		return true
+	}
+	return false
+}
+
+// BlockLen is the number of values in one block of t.
+func (t Type) BlockLen() int {
+	switch t {
+	case F32, F16:
+		return 1
+	case Q4_0, Q8_0:
+		return 32
+	case Q4_K, Q6_K, Q8_K:
+		return QK_K
+	}
+	return 0
+}
+
+// BlockBytes is the encoded size of one block of t.
+func (t Type) BlockBytes() int {
+	switch t {
+	case F32:
+		return 4
+	case F16:
+		return 2
+	case Q4_0:
+		return blockQ4_0
+	case Q8_0:
+		return blockQ8_0
+	case Q4_K:
+		return blockQ4_K
+	case Q6_K:
+		return blockQ6_K
+	case Q8_K:
+		return 4 + QK_K + 2*QK_K/16
+	}
+	return 0
+}
+
+// RowBytes is the encoded size of n values of type t, or an error when n is
+// not a whole number of blocks or t is unknown.
+func (t Type) RowBytes(n int) (int, error) {
+	bl := t.BlockLen()
+	if bl == 0 {
+		return 0, fmt.Errorf("%w: %v", ErrUnsupported, t)
+	}
+	if n < 0 || n%bl != 0 {
+		return 0, fmt.Errorf("%w: %d values of %v (block of %d)", ErrShape, n, t, bl)
+	}
+	return n / bl * t.BlockBytes(), nil
+}

@@ -1,0 +1,264 @@
+package quant
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randVec(r *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64()) * scale
+	}
+	return x
+}
+
+func TestF16(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   float32
+		want uint16
+	}{
+		{name: "zero", in: 0, want: 0},
+		{name: "one", in: 1, want: 0x3c00},
+		{name: "minus two", in: -2, want: 0xc000},
+		{name: "max half", in: 65504, want: 0x7bff},
+		{name: "overflow", in: 1e6, want: 0x7c00},
+		{name: "smallest subnormal", in: 5.960464477539063e-08, want: 0x0001},
+		{name: "tie to even down", in: 1 + 1.0/2048, want: 0x3c00},
+		{name: "tie to even up", in: 1 + 3.0/2048, want: 0x3c02},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := F32ToF16(tc.in); got != tc.want {
+				t.Errorf("F32ToF16(%g) = %#04x, want %#04x", tc.in, got, tc.want)
+			}
+		})
+	}
+	// Every finite half must survive a round trip through float32.
+	for h := range 1 << 16 {
+		if h&0x7c00 == 0x7c00 {
+			continue
+		}
+		if got := F32ToF16(F16ToF32(uint16(h))); got != uint16(h) {
+			t.Fatalf("round trip of %#04x gave %#04x", h, got)
+		}
+	}
+}
+
+func TestRowBytes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		typ     Type
+		n       int
+		want    int
+		wantErr error
+	}{
+		{name: "f32", typ: F32, n: 3, want: 12},
+		{name: "f16", typ: F16, n: 3, want: 6},
+		{name: "q8_0", typ: Q8_0, n: 64, want: 68},
+		{name: "q4_0", typ: Q4_0, n: 64, want: 36},
+		{name: "q4_k", typ: Q4_K, n: 512, want: 288},
+		{name: "q6_k", typ: Q6_K, n: 256, want: 210},
+		{name: "partial block", typ: Q8_0, n: 33, wantErr: ErrShape},
+		{name: "unknown type", typ: Type(99), n: 32, wantErr: ErrUnsupported},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.typ.RowBytes(tc.n)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("RowBytes = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestQ4_0Layout pins the nibble order: low nibbles are values 0-15 of the
+// block, high nibbles 16-31, each offset by 8.
+func TestQ4_0Layout(t *testing.T) {
+	blk := make([]byte, blockQ4_0)
+	put16(blk, F32ToF16(0.5))
+	for j := range 16 {
+		blk[2+j] = byte(j) | byte(15-j)<<4
+	}
+	got := make([]float32, 32)
+	if err := Dequantize(Q4_0, blk, got); err != nil {
+		t.Fatal(err)
+	}
+	for j := range 16 {
+		if want := 0.5 * float32(j-8); got[j] != want {
+			t.Errorf("value %d = %g, want %g", j, got[j], want)
+		}
+		if want := 0.5 * float32(7-j); got[16+j] != want {
+			t.Errorf("value %d = %g, want %g", 16+j, got[16+j], want)
+		}
+	}
+}
+
+func TestQuantizeRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := randVec(r, 4*QK_K, 1)
+	for _, tc := range []struct {
+		typ    Type
+		maxErr float64 // largest error allowed, relative to max |x|
+	}{
+		{typ: F32, maxErr: 0},
+		{typ: F16, maxErr: 1e-3},
+		{typ: Q8_0, maxErr: 1.0 / 127},
+		{typ: Q4_0, maxErr: 1.0 / 8},
+		{typ: Q4_K, maxErr: 0.15},
+		{typ: Q6_K, maxErr: 1.0 / 24},
+	} {
+		t.Run(tc.typ.String(), func(t *testing.T) {
+			enc, err := Quantize(tc.typ, x, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := tc.typ.RowBytes(len(x)); len(enc) != want {
+				t.Fatalf("encoded %d bytes, want %d", len(enc), want)
+			}
+			y := make([]float32, len(x))
+			if err := Dequantize(tc.typ, enc, y); err != nil {
+				t.Fatal(err)
+			}
+			var amax, worst float64
+			for i := range x {
+				amax = max(amax, math.Abs(float64(x[i])))
+				worst = max(worst, math.Abs(float64(x[i]-y[i])))
+			}
+			if worst > tc.maxErr*amax {
+				t.Errorf("max error %g, want at most %g", worst, tc.maxErr*amax)
+			}
+		})
+	}
+}
+
+// dotRef is the exact dot product of the dequantized row with the
+// activation as the kernel sees it (after its own quantization).
+func dotRef(t *testing.T, wt Type, row []byte, v *Vec) float64 {
+	t.Helper()
+	w := make([]float32, v.n)
+	if err := Dequantize(wt, row, w); err != nil {
+		t.Fatal(err)
+	}
+	a := make([]float32, v.n)
+	switch wt {
+	case F32, F16:
+		copy(a, v.f)
+	case Q8_0, Q4_0:
+		for i := range a {
+			a[i] = float32(v.q[i]) * v.d[i/QK8_0]
+		}
+	default:
+		for i := range a {
+			a[i] = float32(v.q[i]) * v.d[i/QK_K]
+		}
+	}
+	var s float64
+	for i := range w {
+		s += float64(w[i]) * float64(a[i])
+	}
+	return s
+}
+
+// TestKernels compares every dot kernel (assembly where the CPU has it)
+// with the portable one and with an exact float64 reference, on random
+// rows of many lengths, odd block counts and tails included.
+func TestKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, wt := range []Type{F32, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+		bl := wt.BlockLen()
+		lens := []int{32, 64, 96, 256, 576, 1536, 2048 + 32*3}
+		if bl == 1 {
+			lens = append(lens, 1, 7, 31, 33, 63, 100, 577)
+		}
+		if bl == QK_K {
+			lens = []int{256, 512, 768, 1536, 2560}
+		}
+		for _, n := range lens {
+			x := randVec(r, n, 1)
+			w := randVec(r, n, 0.05)
+			row, err := Quantize(wt, w, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v Vec
+			if err := v.Prepare(wt, x); err != nil {
+				t.Fatal(err)
+			}
+			got := float64(v.Dot(row))
+			var port float32
+			switch wt {
+			case F32:
+				port = dotF32Go(row, v.f)
+			case F16:
+				port = dotF16Go(row, v.f)
+			case Q8_0:
+				port = dotQ8_0Go(row, v.q, v.d)
+			case Q4_0:
+				port = dotQ4_0Go(row, v.q, v.d)
+			case Q4_K:
+				port = dotQ4KGo(row, v.q, v.d, v.bsums)
+			case Q6_K:
+				port = dotQ6KGo(row, v.q, v.d)
+			}
+			ref := dotRef(t, wt, row, &v)
+			// Float32 accumulation in different orders: allow a few ulps of
+			// the sum of magnitudes.
+			tol := 1e-5*math.Sqrt(float64(n))*0.05*4 + 1e-6
+			if math.Abs(got-ref) > tol || math.Abs(float64(port)-ref) > tol {
+				t.Errorf("%v n=%d: kernel %g, portable %g, reference %g (tol %g)", wt, n, got, port, ref, tol)
+			}
+		}
+	}
+}
+
+// TestActivationQuant pins the activation rounding to ggml's x86 path:
+// half-to-even rounding of x*127/amax and a half-precision scale.
+func TestActivationQuant(t *testing.T) {
+	x := make([]float32, 32)
+	x[0] = 127
+	x[1] = 0.5  // 0.5 rounds to 0 (even), roundf would give 1
+	x[2] = -1.5 // -2
+	x[3] = 2.5  // 2
+	var v Vec
+	if err := v.Prepare(Q8_0, x); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int8{127, 0, -2, 2}; v.q[0] != want[0] || v.q[1] != want[1] || v.q[2] != want[2] || v.q[3] != want[3] {
+		t.Errorf("quants %v, want %v", v.q[:4], want)
+	}
+	if v.d[0] != 1 {
+		t.Errorf("scale %g, want 1", v.d[0])
+	}
+}
+
+func TestPrepareErrors(t *testing.T) {
+	var v Vec
+	if err := v.Prepare(Q4_K, make([]float32, 100)); !errors.Is(err, ErrShape) {
+		t.Errorf("Prepare(Q4_K, 100 values) = %v, want ErrShape", err)
+	}
+	if err := v.Prepare(Type(77), make([]float32, 32)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Prepare(type 77) = %v, want ErrUnsupported", err)
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n = 1536
+	for _, wt := range []Type{F32, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+		x := randVec(r, n, 1)
+		row, _ := Quantize(wt, randVec(r, n, 0.05), nil)
+		var v Vec
+		_ = v.Prepare(wt, x)
+		b.Run(wt.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(row)))
+			for b.Loop() {
+				v.Dot(row)
+			}
+		})
+	}
+}

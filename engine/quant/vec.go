@@ -1,0 +1,142 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+)
+
+// Vec is an activation vector converted once into the form that one weight
+// type's dot kernel reads, as ggml does: Q8_0 for Q8_0/Q4_0 weights, Q8_K for
+// the K-quants, half precision (kept as float32) for F16 and plain float32
+// for F32. Preparing once per vector and then running integer dot products
+// per block is both the fast path and what keeps results close to llama.cpp.
+// The zero value is ready to use; buffers are reused between Prepare calls.
+type Vec struct {
+	wt    Type // weight type the vector was prepared for
+	n     int
+	f     []float32
+	q     []int8
+	d     []float32
+	bsums []int16
+}
+
+// Len is the number of values the vector holds.
+func (v *Vec) Len() int { return v.n }
+
+// WeightType is the weight type the vector was prepared for.
+func (v *Vec) WeightType() Type { return v.wt }
+
+// Prepare converts x for dot products with rows of weight type wt.
+func (v *Vec) Prepare(wt Type, x []float32) error {
+	n := len(x)
+	if _, err := wt.RowBytes(n); err != nil {
+		return err
+	}
+	v.wt, v.n = wt, n
+	switch wt {
+	case F32:
+		v.f = grow(v.f, n)
+		copy(v.f, x)
+	case F16:
+		v.f = grow(v.f, n)
+		for i, x := range x {
+			v.f[i] = RoundF16(x)
+		}
+	case Q8_0, Q4_0:
+		v.q = grow(v.q, n)
+		v.d = grow(v.d, n/QK8_0)
+		for b := range n / QK8_0 {
+			v.d[b] = quantActQ8_0(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
+		}
+	case Q4_K, Q6_K:
+		v.q = grow(v.q, n)
+		v.d = grow(v.d, n/QK_K)
+		v.bsums = grow(v.bsums, n/16)
+		for b := range n / QK_K {
+			v.d[b] = quantActQ8K(x[b*QK_K:(b+1)*QK_K], v.q[b*QK_K:], v.bsums[b*16:])
+		}
+	default:
+		return fmt.Errorf("%w: %v", ErrUnsupported, wt)
+	}
+	return nil
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// quantActQ8_0 is ggml's x86 quantize_row_q8_0: scale 127/amax and round
+// half to even (not the reference's roundf), scale stored as a half.
+func quantActQ8_0(x []float32, q []int8) float32 {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, abs32(v))
+	}
+	d := RoundF16(amax / 127)
+	var id float32
+	if amax != 0 {
+		id = 127 / amax
+	}
+	for j, v := range x {
+		q[j] = int8(math.RoundToEven(float64(v * id)))
+	}
+	return d
+}
+
+// quantActQ8K is ggml's quantize_row_q8_K_ref.
+func quantActQ8K(x []float32, q []int8, bsums []int16) float32 {
+	var amax, mx float32
+	for _, v := range x {
+		if a := abs32(v); a > amax {
+			amax, mx = a, v
+		}
+	}
+	if amax == 0 {
+		clear(q[:QK_K])
+		clear(bsums[:16])
+		return 0
+	}
+	iscale := -127 / mx
+	for j, v := range x {
+		q[j] = int8(min(127, nearestInt(iscale*v)))
+	}
+	for j := range 16 {
+		var s int16
+		for _, v := range q[16*j : 16*j+16] {
+			s += int16(v)
+		}
+		bsums[j] = s
+	}
+	return 1 / iscale
+}
+
+// Dot returns the dot product of one encoded row of v's weight type with v.
+// The row must hold at least v.Len() values.
+func (v *Vec) Dot(row []byte) float32 {
+	switch v.wt {
+	case F32:
+		return dotF32(row, v.f)
+	case F16:
+		return dotF16(row, v.f)
+	case Q8_0:
+		return dotQ8_0(row, v.q, v.d)
+	case Q4_0:
+		return dotQ4_0(row, v.q, v.d)
+	case Q4_K:
+		return dotQ4KGo(row, v.q, v.d, v.bsums)
+	case Q6_K:
+		return dotQ6KGo(row, v.q, v.d)
+	}
+	panic("quant: Dot on an unprepared Vec")
+}
+
+// MatVec sets dst[i] to the dot product of row i of w (rows of rowBytes
+// bytes, consecutive) with v, for i in [0, len(dst)).
+func (v *Vec) MatVec(w []byte, rowBytes int, dst []float32) {
+	for i := range dst {
+		dst[i] = v.Dot(w[i*rowBytes : (i+1)*rowBytes])
+	}
+}
