@@ -1,0 +1,228 @@
+package tokenizer
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ErrUnknownTemplate is returned for a chat template whose family is not recognised. Callers
+// that prefer a best effort can format with ChatML explicitly (FormatChat(TemplateChatML, ...)).
+var ErrUnknownTemplate = errors.New("tokenizer: unrecognised chat template")
+
+// Message is one chat turn. Role is "system", "user" or "assistant" (others pass through).
+type Message struct {
+	Role    string
+	Content string
+}
+
+// Template is a chat prompt format family.
+type Template int
+
+// Chat template families. Rather than run Jinja, the family is detected from the template text
+// (as llama.cpp's llm_chat_detect_template does) and formatted in Go.
+const (
+	TemplateUnknown        Template = iota
+	TemplatePlain                   // no template in the file: a "role: content" transcript
+	TemplateChatML                  // <|im_start|>role\n...<|im_end|> (SmolLM2, Qwen2.5)
+	TemplatePhi4                    // ChatML with <|im_sep|>
+	TemplateLlama3                  // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
+	TemplateLlama2                  // [INST] ... [/INST], system folded into the first turn
+	TemplateLlama2Sys               // with <<SYS>> blocks
+	TemplateLlama2SysBOS            // with <<SYS>> and <s> before each later turn
+	TemplateLlama2SysStrip          // with <<SYS>> and trimmed messages
+	TemplateGemma                   // <start_of_turn>role\n...<end_of_turn>
+	TemplatePhi3                    // <|role|>\n...<|end|>
+	TemplateZephyr                  // <|role|>\n...<|endoftext|>
+)
+
+var templateNames = map[Template]string{
+	TemplateUnknown: "unknown", TemplatePlain: "plain", TemplateChatML: "chatml",
+	TemplatePhi4: "phi4", TemplateLlama3: "llama3", TemplateLlama2: "llama2",
+	TemplateLlama2Sys: "llama2-sys", TemplateLlama2SysBOS: "llama2-sys-bos",
+	TemplateLlama2SysStrip: "llama2-sys-strip", TemplateGemma: "gemma", TemplatePhi3: "phi3",
+	TemplateZephyr: "zephyr",
+}
+
+func (t Template) String() string { return templateNames[t] }
+
+// DetectTemplate names the family of a Jinja chat template ("" gives TemplatePlain).
+// The checks and their order follow llama.cpp.
+func DetectTemplate(tmpl string) Template {
+	has := func(s string) bool { return strings.Contains(tmpl, s) }
+	switch {
+	case strings.TrimSpace(tmpl) == "":
+		return TemplatePlain
+	case has("<|im_start|>"):
+		if has("<|im_sep|>") {
+			return TemplatePhi4
+		}
+		return TemplateChatML
+	case has("[INST]") && !has("[SYSTEM_PROMPT]") && !has("[AVAILABLE_TOOLS]") &&
+		!has("' [INST] ' + system_message"):
+		switch {
+		case has("content.strip()"):
+			return TemplateLlama2SysStrip
+		case has("bos_token + '[INST]"):
+			return TemplateLlama2SysBOS
+		case has("<<SYS>>"):
+			return TemplateLlama2Sys
+		}
+		return TemplateLlama2
+	case has("<|assistant|>") && has("<|end|>"):
+		return TemplatePhi3
+	case has("<|user|>") && has("<|endoftext|>") && !has("<|assistant|>"):
+		return TemplateZephyr
+	case has("<start_of_turn>"):
+		return TemplateGemma
+	case has("<|start_header_id|>") && has("<|end_header_id|>"):
+		return TemplateLlama3
+	}
+	return TemplateUnknown
+}
+
+// ApplyChatTemplate formats messages with the model's chat template, ending with the opening of
+// an assistant turn when addGenerationPrompt is set. The result carries no BOS: encode it with
+// Encode(prompt, true), which adds BOS as the model asks. A file without a template gets the
+// plain transcript; an unrecognised template is ErrUnknownTemplate.
+func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) (string, error) {
+	fam := DetectTemplate(t.template)
+	if fam == TemplateUnknown {
+		return "", ErrUnknownTemplate
+	}
+	return formatChat(fam, t.template, msgs, addGenerationPrompt), nil
+}
+
+// FormatChat formats messages in a given family, without the defaults a model's own template
+// text adds (such as a default system prompt).
+func FormatChat(fam Template, msgs []Message, addGenerationPrompt bool) (string, error) {
+	if fam == TemplateUnknown || templateNames[fam] == "" {
+		return "", fmt.Errorf("%w: %d", ErrUnknownTemplate, int(fam))
+	}
+	return formatChat(fam, "", msgs, addGenerationPrompt), nil
+}
+
+// defaultSystemRE finds a literal default system turn in a ChatML template, as in SmolLM2's and
+// Qwen2.5's ("'<|im_start|>system\nYou are ...<|im_end|>\n'"), used when no system message is given.
+var defaultSystemRE = regexp.MustCompile(`<\|im_start\|>system\\n([^'"{}<]+)<\|im_end\|>`)
+
+// llama3DateDefault is the date Llama 3.1+ templates print when no strftime_now is available;
+// using it keeps prompts deterministic.
+const llama3DateDefault = "26 Jul 2024"
+
+func trimASCII(s string) string { return strings.Trim(s, " \t\n\v\f\r") }
+
+func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) string {
+	var b strings.Builder
+	switch fam {
+	case TemplatePlain:
+		for _, m := range msgs {
+			b.WriteString(m.Role + ": " + m.Content + "\n")
+		}
+		if addGen {
+			b.WriteString("assistant:")
+		}
+	case TemplateChatML:
+		if sm := defaultSystemRE.FindStringSubmatch(tmpl); sm != nil && (len(msgs) == 0 || msgs[0].Role != "system") {
+			b.WriteString("<|im_start|>system\n" + strings.ReplaceAll(sm[1], `\n`, "\n") + "<|im_end|>\n")
+		}
+		for _, m := range msgs {
+			b.WriteString("<|im_start|>" + m.Role + "\n" + m.Content + "<|im_end|>\n")
+		}
+		if addGen {
+			b.WriteString("<|im_start|>assistant\n")
+		}
+	case TemplatePhi4:
+		for _, m := range msgs {
+			b.WriteString("<|im_start|>" + m.Role + "<|im_sep|>" + m.Content + "<|im_end|>")
+		}
+		if addGen {
+			b.WriteString("<|im_start|>assistant<|im_sep|>")
+		}
+	case TemplateLlama3:
+		// Llama 3.1 and later always open with a system turn carrying the knowledge date.
+		if strings.Contains(tmpl, "Cutting Knowledge Date") {
+			sys := ""
+			if len(msgs) > 0 && msgs[0].Role == "system" {
+				sys, msgs = trimASCII(msgs[0].Content), msgs[1:]
+			}
+			b.WriteString("<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: " +
+				llama3DateDefault + "\n\n" + sys + "<|eot_id|>")
+		}
+		for _, m := range msgs {
+			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n" + trimASCII(m.Content) + "<|eot_id|>")
+		}
+		if addGen {
+			b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
+		}
+	case TemplateLlama2, TemplateLlama2Sys, TemplateLlama2SysBOS, TemplateLlama2SysStrip:
+		// Llama 2 has no generation prompt: the model answers after [/INST].
+		inside := true
+		b.WriteString("[INST] ")
+		for _, m := range msgs {
+			content := m.Content
+			if fam == TemplateLlama2SysStrip {
+				content = trimASCII(content)
+			}
+			if !inside {
+				inside = true
+				if fam == TemplateLlama2SysBOS {
+					b.WriteString("<s>[INST] ")
+				} else {
+					b.WriteString("[INST] ")
+				}
+			}
+			switch m.Role {
+			case "system":
+				if fam == TemplateLlama2 {
+					b.WriteString(content + "\n")
+				} else {
+					b.WriteString("<<SYS>>\n" + content + "\n<</SYS>>\n\n")
+				}
+			case "user":
+				b.WriteString(content + " [/INST]")
+			default:
+				b.WriteString(content + "</s>")
+				inside = false
+			}
+		}
+	case TemplateGemma:
+		// Gemma has no system role: the system text is prepended to the next user turn.
+		sys := ""
+		for _, m := range msgs {
+			role := m.Role
+			if role == "system" {
+				sys = trimASCII(m.Content)
+				continue
+			}
+			if role == "assistant" {
+				role = "model"
+			}
+			b.WriteString("<start_of_turn>" + role + "\n")
+			if sys != "" && role != "model" {
+				b.WriteString(sys + "\n\n")
+				sys = ""
+			}
+			b.WriteString(trimASCII(m.Content) + "<end_of_turn>\n")
+		}
+		if addGen {
+			b.WriteString("<start_of_turn>model\n")
+		}
+	case TemplatePhi3:
+		for _, m := range msgs {
+			b.WriteString("<|" + m.Role + "|>\n" + m.Content + "<|end|>\n")
+		}
+		if addGen {
+			b.WriteString("<|assistant|>\n")
+		}
+	case TemplateZephyr:
+		for _, m := range msgs {
+			b.WriteString("<|" + m.Role + "|>\n" + m.Content + "<|endoftext|>\n")
+		}
+		if addGen {
+			b.WriteString("<|assistant|>\n")
+		}
+	}
+	return b.String()
+}
