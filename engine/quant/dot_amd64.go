@@ -70,3 +70,19 @@ func dotQ4_0(row []byte, q []int8, d []float32) float32 {
 	_ = q[nb*QK4_0-1]
 	return dotQ4_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 }
+
+// DotF32 returns the dot product of a and b[:len(a)].
+func DotF32(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	var s float32
+	m := 0
+	if useAVX2 && n >= 32 {
+		m = n &^ 31
+		s = dotF32AVX2(unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), m)
+	}
+	for i := m; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}

@@ -80,6 +80,17 @@ f16done:
 	MOVSS        X0, ret+24(FP)
 	RET
 
+// HSUM8 sums Y0's lanes into X0 in ggml's hsum_float_8 order:
+// (hi+lo), then lanes (0+2)+(1+3); then clears the upper state.
+#define HSUM8 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X0, X1, X0 \
+	VMOVHLPS     X0, X0, X1 \
+	VADDPS       X1, X0, X0 \
+	VMOVSHDUP    X0, X1     \
+	VADDSS       X1, X0, X0 \
+	VZEROUPPER
+
 // Q8BLOCK multiplies the signed bytes in wq by the 32 activation quants at
 // q, sums them in pairs into 8 int32 lanes, converts to float and
 // accumulates scale*sum into acc. Clobbers t1, t2. Y15 holds int16 ones.
@@ -113,7 +124,6 @@ TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-36
 	VMOVD AX, X15
 	VPBROADCASTD X15, Y15
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	CMPQ CX, $2
 	JLT  q8tail
 
@@ -123,7 +133,7 @@ q8loop2:
 	VMOVDQU 2(SI), Y2
 	VMOVDQU 36(SI), Y10
 	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
-	Q8BLOCK(Y10, 32(DI), Y9, Y8, Y11, Y12)
+	Q8BLOCK(Y10, 32(DI), Y9, Y0, Y11, Y12)
 	ADDQ $68, SI
 	ADDQ $64, DI
 	ADDQ $8, DX
@@ -139,12 +149,7 @@ q8tail:
 	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
 
 q8done:
-	VADDPS       Y8, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VZEROUPPER
+	HSUM8
 	MOVSS        X0, ret+32(FP)
 	RET
 
@@ -174,7 +179,6 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-36
 	VMOVD AX, X13
 	VPBROADCASTD X13, Y13
 	VXORPS Y0, Y0, Y0
-	VXORPS Y8, Y8, Y8
 	CMPQ CX, $2
 	JLT  q4tail
 
@@ -184,7 +188,7 @@ q4loop2:
 	Q4UNPACK(2, X2, Y2, X5)
 	Q4UNPACK(20, X10, Y10, X6)
 	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
-	Q8BLOCK(Y10, 32(DI), Y9, Y8, Y11, Y12)
+	Q8BLOCK(Y10, 32(DI), Y9, Y0, Y11, Y12)
 	ADDQ $36, SI
 	ADDQ $64, DI
 	ADDQ $8, DX
@@ -200,11 +204,6 @@ q4tail:
 	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
 
 q4done:
-	VADDPS       Y8, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VZEROUPPER
+	HSUM8
 	MOVSS        X0, ret+32(FP)
 	RET

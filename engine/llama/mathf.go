@@ -1,0 +1,46 @@
+package llama
+
+import "math"
+
+// fma32 is a float32 fused multiply-add (the product is exact in float64;
+// the sum is rounded twice, which differs from one rounding only on rare
+// exact ties).
+func fma32(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
+
+// expf is ggml's vectorised ggml_v_expf (a polynomial from Arm's optimized
+// routines, within 1.5 ulp). llama.cpp's softmax and SiLU use it, and
+// matching it operation for operation keeps our probabilities, which are
+// rounded to half precision, from landing on the other side of a rounding
+// boundary.
+func expf(x float32) float32 {
+	const r = 0x1.8p23
+	z := fma32(x, 0x1.715476p+0, r)
+	n := z - r
+	b := fma32(-n, 0x1.7f7d1cp-20, fma32(-n, 0x1.62e4p-1, x))
+	if n > 192 || n < -192 || n != n {
+		if n <= 0 {
+			return 0
+		}
+		return float32(math.Inf(1))
+	}
+	u := b * b
+	j := fma32(fma32(fma32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma32(0x1.555e66p-3, b, 0x1.fffdb6p-2)), u,
+		fma32(0x1.ffffecp-1, b, 1))
+	return float32(math.Ldexp(float64(j), int(n)))
+}
+
+func silu(x float32) float32 { return x / (1 + expf(-x)) }
+
+// sum16 adds 16 floats in the order of _mm512_reduce_add_ps: halves, then
+// quarters, then lanes (0+2)+(1+3).
+func sum16(v *[16]float32) float32 {
+	var t [8]float32
+	for i := range 8 {
+		t[i] = v[i+8] + v[i]
+	}
+	var q [4]float32
+	for i := range 4 {
+		q[i] = t[i+4] + t[i]
+	}
+	return (q[0] + q[2]) + (q[1] + q[3])
+}

@@ -1,0 +1,437 @@
+package llama
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chorus-ai/chorus/engine/quant"
+)
+
+// MaxBatch is the most tokens one forward step processes together; longer
+// prompts are fed in steps of this size. Each weight matrix is read once
+// per step, so larger steps save memory traffic at the cost of scratch space.
+const MaxBatch = 64
+
+// rowsPerChunk is the number of output rows a worker takes at a time: small
+// enough to balance two busy cores, large enough that the atomic counter is
+// noise, and a batch's tile of weight rows stays in L1.
+const rowsPerChunk = 16
+
+// Session is one sequence being decoded: its KV cache, positions and
+// scratch space. A Session is not safe for concurrent use; several
+// Sessions may share a Model.
+type Session struct {
+	m    *Model
+	pool *pool
+	cap  int // context capacity in tokens
+	n    int // tokens in the cache
+
+	kc, vc [][]float32 // per layer: cap × kvDim, values rounded to half as in ggml's F16 cache
+
+	// Scratch, MaxBatch rows each.
+	x, xb, xb2, q, k, v, att, hb []float32
+	cos, sin                     []float32 // MaxBatch × RopeDim/2
+	logits                       []float32
+	scores                       [][]float32 // per worker, cap
+	vecs                         [][]quant.Vec
+	mj                           matJob
+	fj                           ffnJob
+	aj                           attnJob
+}
+
+// NewSession returns a session with room for ctx tokens (the model's
+// context length when ctx <= 0 or larger).
+func (m *Model) NewSession(ctx int) *Session {
+	c := &m.cfg
+	if ctx <= 0 || ctx > c.ContextLength {
+		ctx = c.ContextLength
+	}
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	s := &Session{m: m, pool: newPool(m.threads), cap: ctx}
+	s.kc = make([][]float32, c.Blocks)
+	s.vc = make([][]float32, c.Blocks)
+	for i := range s.kc {
+		s.kc[i] = make([]float32, ctx*kvDim)
+		s.vc[i] = make([]float32, ctx*kvDim)
+	}
+	B := MaxBatch
+	s.x = make([]float32, B*c.Embedding)
+	s.xb = make([]float32, B*max(c.Embedding, qDim))
+	s.xb2 = make([]float32, B*c.Embedding)
+	s.q = make([]float32, B*qDim)
+	s.k = make([]float32, B*kvDim)
+	s.v = make([]float32, B*kvDim)
+	s.att = make([]float32, B*qDim)
+	s.hb = make([]float32, B*c.FFN)
+	s.cos = make([]float32, B*c.RopeDim/2)
+	s.sin = make([]float32, B*c.RopeDim/2)
+	s.scores = make([][]float32, m.threads)
+	for i := range s.scores {
+		s.scores[i] = make([]float32, ctx)
+	}
+	s.vecs = make([][]quant.Vec, 16)
+	s.aj.s, s.fj.s = s, s
+	return s
+}
+
+// Close stops the session's workers.
+func (s *Session) Close() { s.pool.close() }
+
+// Len is the number of tokens in the cache.
+func (s *Session) Len() int { return s.n }
+
+// Cap is the session's context capacity.
+func (s *Session) Cap() int { return s.cap }
+
+// Reset empties the cache.
+func (s *Session) Reset() { s.n = 0 }
+
+// Truncate drops cached tokens from position n on, so a new prompt sharing
+// a prefix can reuse it.
+func (s *Session) Truncate(n int) {
+	if n >= 0 && n < s.n {
+		s.n = n
+	}
+}
+
+// Decode feeds tokens at the next positions and returns the logits after
+// the last one (vocabulary-sized, valid until the next call).
+func (s *Session) Decode(tokens []int32) ([]float32, error) {
+	return s.decode(tokens, false)
+}
+
+// DecodeAll is Decode returning the logits after every token, token-major.
+func (s *Session) DecodeAll(tokens []int32) ([]float32, error) {
+	return s.decode(tokens, true)
+}
+
+func (s *Session) decode(tokens []int32, all bool) ([]float32, error) {
+	c := &s.m.cfg
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("%w: no tokens", ErrToken)
+	}
+	if s.n+len(tokens) > s.cap {
+		return nil, fmt.Errorf("%w: %d + %d tokens > %d", ErrContextFull, s.n, len(tokens), s.cap)
+	}
+	for _, t := range tokens {
+		if t < 0 || int(t) >= c.Vocab {
+			return nil, fmt.Errorf("%w: %d (vocabulary %d)", ErrToken, t, c.Vocab)
+		}
+	}
+	nl := len(tokens)
+	if !all {
+		nl = 1
+	}
+	s.logits = growF(s.logits, nl*c.Vocab)
+	for start := 0; start < len(tokens); start += MaxBatch {
+		end := min(start+MaxBatch, len(tokens))
+		var out []float32
+		if all {
+			out = s.logits[start*c.Vocab : end*c.Vocab]
+		} else if end == len(tokens) {
+			out = s.logits
+		}
+		s.step(tokens[start:end], out)
+	}
+	return s.logits, nil
+}
+
+func growF(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// step runs one batch; out receives logits for every token of the batch
+// when it has room for them all, for the last token when it has room for
+// one, and none when nil.
+func (s *Session) step(tokens []int32, out []float32) {
+	m, c := s.m, &s.m.cfg
+	n, emb := len(tokens), c.Embedding
+	qDim, kvDim, hd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.HeadDim
+	for b, t := range tokens {
+		// The rows were validated at load; a decode error cannot happen.
+		_ = quant.Dequantize(m.tokEmbd.Type, m.tokEmbd.row(int(t)), s.x[b*emb:(b+1)*emb])
+		s.ropeAngles(s.n+b, b)
+	}
+	for li := range m.layers {
+		l := &m.layers[li]
+		for b := range n {
+			rmsNorm(s.xb[b*emb:(b+1)*emb], s.x[b*emb:(b+1)*emb], l.attnNorm, c.NormEps)
+		}
+		s.matmul(n, s.xb, emb,
+			matTask{w: &l.wq, out: s.q, stride: qDim},
+			matTask{w: &l.wk, out: s.k, stride: kvDim},
+			matTask{w: &l.wv, out: s.v, stride: kvDim})
+		kc, vc := s.kc[li], s.vc[li]
+		for b := range n {
+			q, k, v := s.q[b*qDim:(b+1)*qDim], s.k[b*kvDim:(b+1)*kvDim], s.v[b*kvDim:(b+1)*kvDim]
+			if l.bq != nil {
+				addTo(q, l.bq)
+				addTo(k, l.bk)
+				addTo(v, l.bv)
+			}
+			for h := range c.Heads {
+				s.rope(q[h*hd:(h+1)*hd], b)
+			}
+			for h := range c.KVHeads {
+				s.rope(k[h*hd:(h+1)*hd], b)
+			}
+			// ggml rounds q to half for the product with the F16 key cache.
+			for i := range q {
+				q[i] = quant.RoundF16(q[i])
+			}
+			pos := s.n + b
+			for i := range kvDim {
+				kc[pos*kvDim+i] = quant.RoundF16(k[i])
+				vc[pos*kvDim+i] = quant.RoundF16(v[i])
+			}
+		}
+		s.aj.layer, s.aj.n = li, n
+		s.pool.do(&s.aj, n*c.Heads)
+		s.matmul(n, s.att, qDim, matTask{w: &l.wo, out: s.xb2, stride: emb})
+		addTo(s.x[:n*emb], s.xb2[:n*emb])
+		for b := range n {
+			rmsNorm(s.xb[b*emb:(b+1)*emb], s.x[b*emb:(b+1)*emb], l.ffnNorm, c.NormEps)
+		}
+		s.ffn(n, l)
+		s.matmul(n, s.hb, c.FFN, matTask{w: &l.down, out: s.xb2, stride: emb})
+		addTo(s.x[:n*emb], s.xb2[:n*emb])
+	}
+	s.n += n
+	if out == nil {
+		return
+	}
+	first := 0
+	if len(out) < n*c.Vocab {
+		first = n - 1
+	}
+	for b := first; b < n; b++ {
+		rmsNorm(s.xb[(b-first)*emb:(b-first+1)*emb], s.x[b*emb:(b+1)*emb], m.outNorm, c.NormEps)
+	}
+	s.matmul(n-first, s.xb, emb, matTask{w: &m.output, out: out, stride: c.Vocab})
+}
+
+// ropeAngles fills the cos/sin tables of batch row b for position pos the
+// way ggml's rope cache does: theta advances by repeated float32
+// multiplication, then linear scaling and the optional frequency factors.
+func (s *Session) ropeAngles(pos, b int) {
+	c := &s.m.cfg
+	half := c.RopeDim / 2
+	thetaScale := float32(math.Pow(float64(c.RopeBase), -2/float64(c.RopeDim)))
+	theta := float32(pos)
+	cs, sn := s.cos[b*half:(b+1)*half], s.sin[b*half:(b+1)*half]
+	for i := range half {
+		t := theta
+		if s.m.ropeFreqs != nil {
+			t /= s.m.ropeFreqs[i]
+		}
+		t *= c.RopeFreqScale
+		cs[i] = float32(math.Cos(float64(t)))
+		sn[i] = float32(math.Sin(float64(t)))
+		theta *= thetaScale
+	}
+}
+
+// rope rotates one head in place: adjacent pairs for llama (whose Q/K
+// weights the converter permuted), pairs (i, i+dim/2) for NEOX models.
+func (s *Session) rope(x []float32, b int) {
+	c := &s.m.cfg
+	half := c.RopeDim / 2
+	cs, sn := s.cos[b*half:(b+1)*half], s.sin[b*half:(b+1)*half]
+	if c.RopeNeox {
+		for i := range half {
+			x0, x1 := x[i], x[i+half]
+			x[i] = x0*cs[i] - x1*sn[i]
+			x[i+half] = x0*sn[i] + x1*cs[i]
+		}
+		return
+	}
+	for i := range half {
+		x0, x1 := x[2*i], x[2*i+1]
+		x[2*i] = x0*cs[i] - x1*sn[i]
+		x[2*i+1] = x0*sn[i] + x1*cs[i]
+	}
+}
+
+// rmsNorm is ggml's rms_norm (sum of squares in float64) followed by the
+// elementwise weight.
+func rmsNorm(dst, x, w []float32, eps float32) {
+	var sum float64
+	for _, v := range x {
+		sum += float64(v * v)
+	}
+	mean := float32(sum / float64(len(x)))
+	scale := 1 / float32(math.Sqrt(float64(mean+eps)))
+	for i, v := range x {
+		dst[i] = (v * scale) * w[i]
+	}
+}
+
+func addTo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+// prepare converts the n input rows (cols wide) for weights of type t.
+func (s *Session) prepare(t quant.Type, n int, in []float32, cols int) []quant.Vec {
+	if len(s.vecs[t]) < MaxBatch {
+		s.vecs[t] = make([]quant.Vec, MaxBatch)
+	}
+	vs := s.vecs[t][:n]
+	for b := range vs {
+		// Shapes were validated at load, so this cannot fail.
+		_ = vs[b].Prepare(t, in[b*cols:(b+1)*cols])
+	}
+	return vs
+}
+
+// matTask is one matrix product of a batch: out[b*stride+i] = row i · input b.
+type matTask struct {
+	w      *Matrix
+	out    []float32
+	stride int
+	vecs   []quant.Vec
+}
+
+// matJob runs up to three products sharing one input in one parallel step.
+type matJob struct {
+	tasks [3]matTask
+	ends  [3]int // cumulative chunk counts
+	nt    int
+}
+
+func (s *Session) matmul(n int, in []float32, cols int, tasks ...matTask) {
+	j := &s.mj
+	j.nt = len(tasks)
+	total := 0
+	for i, t := range tasks {
+		t.vecs = nil
+		for _, prev := range j.tasks[:i] {
+			if prev.w.Type == t.w.Type {
+				t.vecs = prev.vecs
+			}
+		}
+		if t.vecs == nil {
+			t.vecs = s.prepare(t.w.Type, n, in, cols)
+		}
+		total += (t.w.Rows + rowsPerChunk - 1) / rowsPerChunk
+		j.tasks[i], j.ends[i] = t, total
+	}
+	s.pool.do(j, total)
+	for i := range j.tasks[:j.nt] {
+		j.tasks[i] = matTask{}
+	}
+}
+
+func (j *matJob) run(_, c int) {
+	ti := 0
+	for c >= j.ends[ti] {
+		ti++
+	}
+	if ti > 0 {
+		c -= j.ends[ti-1]
+	}
+	t := &j.tasks[ti]
+	r0 := c * rowsPerChunk
+	r1 := min(r0+rowsPerChunk, t.w.Rows)
+	// Token-outer over a tile of rows: the tile stays in L1 while each
+	// token's activations stream past it, so weights come from memory once.
+	for b := range t.vecs {
+		v := &t.vecs[b]
+		out := t.out[b*t.stride:]
+		for i := r0; i < r1; i++ {
+			out[i] = v.Dot(t.w.row(i))
+		}
+	}
+}
+
+// ffnJob computes silu(gate·x) * (up·x) row by row, so the activation runs
+// in parallel with the products.
+type ffnJob struct {
+	s      *Session
+	l      *layer
+	gv, uv []quant.Vec
+	nrows  int
+}
+
+func (s *Session) ffn(n int, l *layer) {
+	c := &s.m.cfg
+	j := &s.fj
+	j.l, j.nrows = l, c.FFN
+	j.gv = s.prepare(l.gate.Type, n, s.xb, c.Embedding)
+	if l.up.Type == l.gate.Type {
+		j.uv = j.gv
+	} else {
+		j.uv = s.prepare(l.up.Type, n, s.xb, c.Embedding)
+	}
+	s.pool.do(j, (c.FFN+rowsPerChunk-1)/rowsPerChunk)
+	j.l, j.gv, j.uv = nil, nil, nil
+}
+
+func (j *ffnJob) run(_, c int) {
+	r0 := c * rowsPerChunk
+	r1 := min(r0+rowsPerChunk, j.nrows)
+	hb := j.s.hb
+	for b := range j.gv {
+		out := hb[b*j.nrows:]
+		for i := r0; i < r1; i++ {
+			g := j.gv[b].Dot(j.l.gate.row(i))
+			u := j.uv[b].Dot(j.l.up.row(i))
+			out[i] = silu(g) * u
+		}
+	}
+}
+
+// attnJob is causal grouped-query attention for one batch, one chunk per
+// (token, head).
+type attnJob struct {
+	s        *Session
+	layer, n int
+}
+
+func (j *attnJob) run(w, c int) {
+	s := j.s
+	cfg := &s.m.cfg
+	b, h := c/cfg.Heads, c%cfg.Heads
+	hd, qDim, kvDim := cfg.HeadDim, cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
+	kvh := h / (cfg.Heads / cfg.KVHeads)
+	q := s.q[b*qDim+h*hd : b*qDim+(h+1)*hd]
+	kc, vc := s.kc[j.layer], s.vc[j.layer]
+	npos := s.n + b + 1
+	sc := s.scores[w][:npos]
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	mx := float32(math.Inf(-1))
+	for p := range npos {
+		v := quant.DotF32(q, kc[p*kvDim+kvh*hd:]) * scale
+		sc[p] = v
+		mx = max(mx, v)
+	}
+	// ggml sums the exponentials 16 at a time (the cache is padded with
+	// masked, zero-probability positions) into a float64.
+	var sum float64
+	var grp [16]float32
+	for g := 0; g < npos; g += 16 {
+		grp = [16]float32{}
+		for i := range min(16, npos-g) {
+			e := expf(sc[g+i] - mx)
+			sc[g+i] = e
+			grp[i] = e
+		}
+		sum += float64(sum16(&grp))
+	}
+	inv := float32(1 / sum)
+	out := s.att[b*qDim+h*hd : b*qDim+(h+1)*hd]
+	clear(out)
+	for p, e := range sc {
+		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
+		pr := quant.RoundF16(e * inv)
+		vr := vc[p*kvDim+kvh*hd : p*kvDim+(kvh+1)*hd]
+		for i := range out {
+			out[i] += pr * vr[i]
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package llama
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/quant"
+)
+
+// Synthetic describes a llama-shaped model with random weights, built
+// deterministically from Seed: the test models the reference comparisons
+// run on and the benchmark's stand-in for real checkpoints.
+type Synthetic struct {
+	Name      string
+	Embedding int
+	Blocks    int
+	FFN       int
+	Heads     int
+	KVHeads   int
+	Context   int
+	Vocab     int // at least 259: <unk>, <s>, </s> and 256 byte tokens
+	RopeBase  float32
+	// Type is the type of every 2-D weight; norms stay F32, as in
+	// llama.cpp's own files.
+	Type quant.Type
+	// Untied adds a separate output.weight instead of reusing token_embd.
+	Untied bool
+	Seed   uint64
+}
+
+// SmolLM2Shape is SmolLM2-135M's shape (tied embeddings, GQA 9/3).
+func SmolLM2Shape(t quant.Type) Synthetic {
+	return Synthetic{Name: "smollm2-135m-shape-" + t.String(), Embedding: 576, Blocks: 30, FFN: 1536, Heads: 9, KVHeads: 3,
+		Context: 8192, Vocab: 49152, RopeBase: 100000, Type: t, Seed: 135}
+}
+
+// splitmix64 is the generator: fully specified, so a seed gives the same
+// file on every platform and Go version (the tests check a sha256).
+type splitmix64 uint64
+
+func (s *splitmix64) next() uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := uint64(*s)
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// uniform returns a value in [-a, a).
+func (s *splitmix64) uniform(a float32) float32 {
+	return (float32(s.next()>>40)/(1<<24)*2 - 1) * a
+}
+
+// fileType maps a weight type to llama.cpp's general.file_type (LLAMA_FTYPE_*).
+func fileType(t quant.Type) uint32 {
+	switch t {
+	case quant.F32:
+		return 0
+	case quant.F16:
+		return 1
+	case quant.Q4_0:
+		return 2
+	case quant.Q8_0:
+		return 7
+	case quant.Q4_K:
+		return 15 // Q4_K_M
+	case quant.Q6_K:
+		return 18
+	}
+	return 0
+}
+
+// Build returns a GGUF writer holding the model. Uniform weights scaled by
+// 1/sqrt(fan-in) keep activations near unit size through the layers, so
+// logits spread over a few units like a real model's.
+func (sp Synthetic) Build() (*gguf.Writer, error) {
+	if sp.Vocab < 259 {
+		return nil, fmt.Errorf("%w: synthetic vocabulary %d < 259", ErrMetadata, sp.Vocab)
+	}
+	if sp.Heads == 0 || sp.KVHeads == 0 || sp.Embedding%sp.Heads != 0 || sp.Heads%sp.KVHeads != 0 {
+		return nil, fmt.Errorf("%w: synthetic heads %d/%d for embedding %d", ErrMetadata, sp.Heads, sp.KVHeads, sp.Embedding)
+	}
+	w := gguf.NewWriter()
+	hd := sp.Embedding / sp.Heads
+	base := sp.RopeBase
+	if base == 0 {
+		base = 10000
+	}
+	kv := []struct {
+		k string
+		v any
+	}{
+		{k: "general.architecture", v: "llama"},
+		{k: "general.name", v: sp.Name},
+		{k: "general.file_type", v: fileType(sp.Type)},
+		{k: "llama.context_length", v: uint32(sp.Context)},
+		{k: "llama.embedding_length", v: uint32(sp.Embedding)},
+		{k: "llama.block_count", v: uint32(sp.Blocks)},
+		{k: "llama.feed_forward_length", v: uint32(sp.FFN)},
+		{k: "llama.attention.head_count", v: uint32(sp.Heads)},
+		{k: "llama.attention.head_count_kv", v: uint32(sp.KVHeads)},
+		{k: "llama.attention.layer_norm_rms_epsilon", v: float32(1e-5)},
+		{k: "llama.rope.freq_base", v: base},
+		{k: "llama.rope.dimension_count", v: uint32(hd)},
+		{k: "llama.vocab_size", v: uint32(sp.Vocab)},
+		{k: "tokenizer.ggml.model", v: "llama"},
+		{k: "tokenizer.ggml.bos_token_id", v: uint32(1)},
+		{k: "tokenizer.ggml.eos_token_id", v: uint32(2)},
+		{k: "tokenizer.ggml.unknown_token_id", v: uint32(0)},
+		{k: "tokenizer.ggml.add_bos_token", v: true},
+		{k: "tokenizer.ggml.add_eos_token", v: false},
+	}
+	for _, e := range kv {
+		if err := w.Set(e.k, e.v); err != nil {
+			return nil, err
+		}
+	}
+	tokens, scores, types := syntheticVocab(sp.Vocab)
+	for _, e := range []struct {
+		k string
+		v any
+	}{{k: "tokenizer.ggml.tokens", v: tokens}, {k: "tokenizer.ggml.scores", v: scores}, {k: "tokenizer.ggml.token_type", v: types}} {
+		if err := w.Set(e.k, e.v); err != nil {
+			return nil, err
+		}
+	}
+
+	rng := splitmix64(sp.Seed)
+	add := func(name string, t quant.Type, cols, rows int, scale float32, offset float32) error {
+		x := make([]float32, cols*rows)
+		for i := range x {
+			x[i] = offset + rng.uniform(scale)
+		}
+		data, err := quant.Quantize(t, x, nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		dims := []uint64{uint64(cols), uint64(rows)}
+		if rows == 1 {
+			dims = dims[:1]
+		}
+		return w.AddTensor(name, gguf.Type(t), dims, data)
+	}
+	// sqrt(3) turns a uniform half-width into unit variance.
+	fan := func(n int) float32 { return float32(math.Sqrt(3 / float64(n))) }
+	qDim, kvDim := sp.Heads*hd, sp.KVHeads*hd
+	if err := add("token_embd.weight", sp.Type, sp.Embedding, sp.Vocab, 2*fan(sp.Embedding), 0); err != nil {
+		return nil, err
+	}
+	for i := range sp.Blocks {
+		p := fmt.Sprintf("blk.%d.", i)
+		for _, t := range []struct {
+			name       string
+			typ        quant.Type
+			cols, rows int
+			scale, off float32
+		}{
+			{name: "attn_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1},
+			{name: "attn_q.weight", typ: sp.Type, cols: sp.Embedding, rows: qDim, scale: fan(sp.Embedding)},
+			{name: "attn_k.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding)},
+			{name: "attn_v.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding)},
+			{name: "attn_output.weight", typ: sp.Type, cols: qDim, rows: sp.Embedding, scale: fan(qDim)},
+			{name: "ffn_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1},
+			{name: "ffn_gate.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding)},
+			{name: "ffn_up.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding)},
+			{name: "ffn_down.weight", typ: sp.Type, cols: sp.FFN, rows: sp.Embedding, scale: fan(sp.FFN)},
+		} {
+			if err := add(p+t.name, t.typ, t.cols, t.rows, t.scale, t.off); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := add("output_norm.weight", quant.F32, sp.Embedding, 1, 0.2, 1); err != nil {
+		return nil, err
+	}
+	if sp.Untied {
+		if err := add("output.weight", sp.Type, sp.Embedding, sp.Vocab, 2*fan(sp.Embedding), 0); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// syntheticVocab is a SentencePiece-style vocabulary: the three specials,
+// the 256 byte-fallback tokens, then words, letters and filler pieces with
+// falling scores.
+func syntheticVocab(n int) (tokens []string, scores []float32, types []int32) {
+	const (
+		normal  = 1
+		unknown = 2
+		control = 3
+		byteTok = 6
+	)
+	add := func(s string, score float32, t int32) {
+		tokens = append(tokens, s)
+		scores = append(scores, score)
+		types = append(types, t)
+	}
+	add("<unk>", 0, unknown)
+	add("<s>", 0, control)
+	add("</s>", 0, control)
+	for b := range 256 {
+		add(fmt.Sprintf("<0x%02X>", b), 0, byteTok)
+	}
+	seen := map[string]bool{}
+	piece := func(s string) {
+		if len(tokens) < n && !seen[s] {
+			seen[s] = true
+			add(s, -float32(len(tokens)), normal)
+		}
+	}
+	words := []string{"the", "of", "and", "to", "in", "is", "that", "it", "was", "for", "on", "are", "with",
+		"as", "be", "at", "one", "have", "this", "from", "by", "hot", "word", "but", "what", "some", "we",
+		"can", "out", "other", "were", "all", "there", "when", "up", "use", "your", "how", "said", "an",
+		"each", "she", "which", "do", "their", "time", "if", "will", "way", "about", "many", "then", "them",
+		"hello", "world", "model", "chorus", "story", "once", "upon", "a", "I", "you", "he", "they"}
+	piece("▁")
+	for _, w := range words {
+		piece("▁" + w)
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		piece(string(c))
+		piece("▁" + string(c))
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		piece(string(c))
+	}
+	for _, p := range []string{".", ",", "!", "?", ":", "'", "er", "in", "th", "an", "re", "on", "at", "en", "nd", "ed", "es", "ing"} {
+		piece(p)
+	}
+	for i := 0; len(tokens) < n; i++ {
+		piece(fmt.Sprintf("▁w%d", i))
+	}
+	return tokens, scores, types
+}
