@@ -1,0 +1,249 @@
+// Package genai implements the shared chorus.genai.v1 Generate contract once
+// for every modality service: validation, model routing, admission control,
+// streaming and error mapping, in front of the service's own backends.
+package genai
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chorus-ai/chorus/platform/limit"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+// Modality names a modality service.
+type Modality string
+
+// The modalities Chorus serves.
+const (
+	Text  Modality = "text"
+	Image Modality = "image"
+	Audio Modality = "audio"
+)
+
+// Backend generates for the models it lists. Implementations live in each
+// modality service.
+type Backend interface {
+	// Models lists the models this backend serves; names are unique across
+	// a service's backends.
+	Models() []*genaiv1.Model
+	// Generate runs one validated request whose Model names one of this
+	// backend's models. While it works it may emit streaming chunks (text
+	// deltas, finished artifacts such as one sentence of speech, progress);
+	// it must not emit a done chunk. It returns the complete response,
+	// artifacts included (the whole text, the whole audio file, every
+	// image). It must return promptly once ctx is done, and return errors
+	// that carry a deliberate code (an *rpcerr.Error).
+	Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error)
+}
+
+// ReasonNoBackend is the ErrorInfo reason when a service has no models.
+const ReasonNoBackend = "NO_BACKEND"
+
+// Route is one backend with its admission limits.
+type Route struct {
+	Backend Backend
+	// Concurrency is how many requests the backend runs at once (default 1).
+	Concurrency int
+	// Queue is how many more may wait for a turn (default 16); beyond that
+	// requests fail at once with RESOURCE_EXHAUSTED.
+	Queue int
+}
+
+// Handler serves Generate, StreamGenerate and ListModels for one modality.
+type Handler struct {
+	modality Modality
+	log      *slog.Logger
+	models   []*genaiv1.Model
+	routes   map[string]*route
+}
+
+type route struct {
+	name    string
+	backend Backend
+	limiter *limit.Limiter
+}
+
+// NewHandler builds a handler over routes. The first model of the first
+// route is the default, served to requests that name no model. A handler
+// with no routes answers every Generate with FAILED_PRECONDITION, so a
+// service without a configured backend still starts and says what to
+// configure.
+func NewHandler(m Modality, log *slog.Logger, routes ...Route) (*Handler, error) {
+	h := &Handler{modality: m, log: log, routes: map[string]*route{}}
+	for _, r := range routes {
+		if r.Concurrency == 0 {
+			r.Concurrency = 1
+		}
+		if r.Queue == 0 {
+			r.Queue = 16
+		}
+		lim := limit.New(r.Concurrency, r.Queue)
+		for _, model := range r.Backend.Models() {
+			name := model.GetName()
+			if name == "" {
+				return nil, fmt.Errorf("genai: %s backend lists a model with no name", m)
+			}
+			if _, dup := h.routes[name]; dup {
+				return nil, fmt.Errorf("genai: %s model %q is served by two backends", m, name)
+			}
+			model = proto.Clone(model).(*genaiv1.Model)
+			model.Default = len(h.models) == 0
+			h.models = append(h.models, model)
+			h.routes[name] = &route{name: name, backend: r.Backend, limiter: lim}
+		}
+	}
+	return h, nil
+}
+
+// Modality returns the modality this handler serves.
+func (h *Handler) Modality() Modality { return h.modality }
+
+// ListModels lists every model, the default first.
+func (h *Handler) ListModels(context.Context, *genaiv1.ListModelsRequest) (*genaiv1.ListModelsResponse, error) {
+	return &genaiv1.ListModelsResponse{Models: h.models}, nil
+}
+
+// Generate runs one request and returns the whole result.
+func (h *Handler) Generate(ctx context.Context, req *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+	return h.run(ctx, req, func(*genaiv1.GenerateChunk) error { return nil })
+}
+
+// StreamGenerate runs one request and streams its chunks, ending with one
+// done chunk. Artifacts already streamed are not repeated in done.
+func (h *Handler) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	streamed := false
+	resp, err := h.run(stream.Context(), req, func(c *genaiv1.GenerateChunk) error {
+		if c.GetDone() != nil {
+			return errors.New("genai: backend emitted a done chunk")
+		}
+		if c.GetArtifact() != nil {
+			streamed = true
+		}
+		return stream.Send(c)
+	})
+	if err != nil {
+		return err
+	}
+	if streamed {
+		resp = proto.Clone(resp).(*genaiv1.GenerateResponse)
+		resp.Artifacts = nil
+	}
+	return stream.Send(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Done{Done: resp}})
+}
+
+func (h *Handler) run(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	if err := Validate(h.modality, req); err != nil {
+		return nil, err
+	}
+	r, err := h.resolve(req.GetModel())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetModel() != r.name {
+		req = proto.Clone(req).(*genaiv1.GenerateRequest)
+		req.Model = r.name
+	}
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(
+		attribute.String("gen_ai.operation.name", string(h.modality)+".generate"),
+		attribute.String("gen_ai.request.model", r.name),
+	)
+	if mt := req.GetText().GetMaxTokens(); mt > 0 {
+		span.SetAttributes(attribute.Int("gen_ai.request.max_tokens", int(mt)))
+	}
+
+	queued := time.Now()
+	release, err := r.limiter.Acquire(ctx)
+	switch {
+	case errors.Is(err, limit.ErrQueueFull):
+		return nil, rpcerr.New(codes.ResourceExhausted, rpcerr.ReasonQueueFull,
+			fmt.Sprintf("model %q is busy: every slot and queue place is taken; retry later", r.name)).
+			WithMetadata("subject", "model:"+r.name)
+	case err != nil:
+		return nil, err
+	}
+	defer release()
+	if wait := time.Since(queued); wait > 10*time.Millisecond {
+		span.AddEvent("admitted", trace.WithAttributes(attribute.Int64("queue_ms", wait.Milliseconds())))
+	}
+
+	resp, err := r.backend.Generate(ctx, req, emit)
+	if err != nil {
+		// A backend that noticed cancellation late may report something
+		// else; the caller's context is the truth.
+		if ctxErr := ctx.Err(); ctxErr != nil && !rpcerr.IsDeliberate(err) {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	if resp == nil {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "backend returned no response")
+	}
+	if resp.Model == "" {
+		resp.Model = r.name
+	}
+	for _, a := range resp.GetArtifacts() {
+		FillDigest(a)
+	}
+	u := resp.GetUsage()
+	span.SetAttributes(
+		attribute.String("gen_ai.response.model", resp.GetModel()),
+		attribute.Int("gen_ai.usage.input_tokens", int(u.GetInputTokens())),
+		attribute.Int("gen_ai.usage.output_tokens", int(u.GetOutputTokens())),
+	)
+	return resp, nil
+}
+
+func (h *Handler) resolve(model string) (*route, error) {
+	if len(h.models) == 0 {
+		return nil, rpcerr.New(codes.FailedPrecondition, ReasonNoBackend,
+			fmt.Sprintf("the %s service has no backend configured; see its -help for backend flags", h.modality))
+	}
+	if model == "" {
+		return h.routes[h.models[0].GetName()], nil
+	}
+	if r, ok := h.routes[model]; ok {
+		return r, nil
+	}
+	names := make([]string, 0, len(h.models))
+	for _, m := range h.models {
+		names = append(names, m.GetName())
+	}
+	return nil, rpcerr.New(codes.NotFound, rpcerr.ReasonModelNotFound,
+		fmt.Sprintf("the %s service has no model %q; ListModels lists %d", h.modality, clip(model), len(names))).
+		WithMetadata("model", clip(model))
+}
+
+// FillDigest sets an artifact's size and sha256 from its inline content when
+// they are missing.
+func FillDigest(a *genaiv1.Artifact) {
+	var b []byte
+	switch c := a.GetContent().(type) {
+	case *genaiv1.Artifact_Data:
+		b = c.Data
+	case *genaiv1.Artifact_Text:
+		b = []byte(c.Text)
+	default:
+		return
+	}
+	if a.SizeBytes == 0 {
+		a.SizeBytes = int64(len(b))
+	}
+	if a.Sha256 == "" {
+		sum := sha256.Sum256(b)
+		a.Sha256 = hex.EncodeToString(sum[:])
+	}
+}

@@ -1,0 +1,186 @@
+// Package serve is the one way every Chorus gRPC server starts, runs and
+// stops: health, reflection, tracing, error mapping, logging, panic
+// recovery and graceful shutdown.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the TCP address to listen on, for example "127.0.0.1:50051".
+	Addr string
+	// ShutdownTimeout bounds the graceful drain on shutdown; after it
+	// in-flight RPCs are cut off. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Validate reports a configuration a server cannot start with.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return errors.New("serve: listen address is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("serve: listen address %q: %w", c.Addr, err)
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("serve: negative shutdown timeout %s", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// Server is a gRPC server with Chorus's standard equipment.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+	lis    net.Listener
+}
+
+// New listens on cfg.Addr and builds the server. Register services on
+// GRPC() and mark them serving with SetServing before calling Run.
+func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	i := &interceptors{log: log}
+	opts = append([]grpc.ServerOption{
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(i.unary),
+		grpc.ChainStreamInterceptor(i.stream),
+	}, opts...)
+	s := &Server{cfg: cfg, log: log, grpc: grpc.NewServer(opts...), health: health.NewServer(), lis: lis}
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	// The overall health ("") is NOT_SERVING until the services say so.
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	return s, nil
+}
+
+// GRPC returns the underlying server, to register services on.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// SetServing marks the named services SERVING, and the server as a whole.
+func (s *Server) SetServing(services ...string) {
+	for _, name := range services {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+}
+
+// Run serves until ctx is done, then drains in-flight RPCs for at most the
+// shutdown timeout and stops. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.grpc.Serve(s.lis) }()
+	s.log.Info("serving gRPC", "addr", s.lis.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout.String())
+	// Tell health watchers first, so balancers stop sending new work.
+	s.health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		s.log.Warn("graceful shutdown timed out; cutting off in-flight RPCs")
+		s.grpc.Stop()
+		<-stopped
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// interceptors map every handler error through rpcerr, recover panics, and
+// log one line per RPC.
+type interceptors struct{ log *slog.Logger }
+
+func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			err = i.panicked(ctx, info.FullMethod, p)
+		}
+		err = i.finish(ctx, info.FullMethod, start, err)
+	}()
+	return handler(ctx, req)
+}
+
+func (i *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	ctx := ss.Context()
+	defer func() {
+		if p := recover(); p != nil {
+			err = i.panicked(ctx, info.FullMethod, p)
+		}
+		err = i.finish(ctx, info.FullMethod, start, err)
+	}()
+	return handler(srv, ss)
+}
+
+func (i *interceptors) panicked(ctx context.Context, method string, p any) error {
+	i.log.ErrorContext(ctx, "handler panicked", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error")
+}
+
+func (i *interceptors) finish(ctx context.Context, method string, start time.Time, err error) error {
+	if method == healthpb.Health_Check_FullMethodName || method == healthpb.Health_Watch_FullMethodName {
+		return err
+	}
+	st := rpcerr.Status(err)
+	attrs := []any{"method", method, "code", st.Code().String(), "duration_ms", time.Since(start).Milliseconds()}
+	switch {
+	case err == nil:
+		i.log.InfoContext(ctx, "rpc", attrs...)
+	case rpcerr.IsDeliberate(err):
+		i.log.InfoContext(ctx, "rpc", append(attrs, "error", st.Message())...)
+	default:
+		i.log.ErrorContext(ctx, "rpc failed", append(attrs, "error", err.Error())...)
+	}
+	if err == nil {
+		return nil
+	}
+	return st.Err()
+}
+
+// Code is status.Code, re-exported for callers that only import serve.
+func Code(err error) codes.Code { return status.Code(err) }
