@@ -10,7 +10,7 @@ import (
 // MaxBatch is the most tokens one forward step processes together; longer
 // prompts are fed in steps of this size. Each weight matrix is read once
 // per step, so larger steps save memory traffic at the cost of scratch space.
-const MaxBatch = 64
+const MaxBatch = 128
 
 // rowsPerChunk is the number of output rows a worker takes at a time: small
 // enough to balance two busy cores, large enough that the atomic counter is

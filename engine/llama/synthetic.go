@@ -27,6 +27,8 @@ type Synthetic struct {
 	// Untied adds a separate output.weight instead of reusing token_embd.
 	Untied bool
 	Seed   uint64
+	// ChatTemplate, when set, is stored as tokenizer.chat_template.
+	ChatTemplate string
 }
 
 // SmolLM2Shape is SmolLM2-135M's shape (tied embeddings, GQA 9/3).
@@ -113,6 +115,11 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	}
 	for _, e := range kv {
 		if err := w.Set(e.k, e.v); err != nil {
+			return nil, err
+		}
+	}
+	if sp.ChatTemplate != "" {
+		if err := w.Set("tokenizer.chat_template", sp.ChatTemplate); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,336 @@
+// Command enginebench measures the engine's prompt processing and
+// generation speed on SmolLM2-135M-shaped models with random weights, beside
+// llama.cpp's llama-bench on the same files and the memory-bandwidth bound.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/llama"
+	"github.com/chorus-ai/chorus/engine/quant"
+	"golang.org/x/sys/cpu"
+)
+
+type config struct {
+	dir        string
+	types      string
+	threads    int
+	pp, tg     int
+	reps       int
+	llamaBench string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "enginebench"), "where the generated models are written")
+	flag.StringVar(&c.types, "types", "F32,F16,Q8_0,Q4_0", "weight types to measure")
+	flag.IntVar(&c.threads, "t", runtime.GOMAXPROCS(0), "threads for both engines")
+	flag.IntVar(&c.pp, "p", 128, "prompt tokens")
+	flag.IntVar(&c.tg, "n", 64, "generated tokens")
+	flag.IntVar(&c.reps, "r", 3, "rounds; each round runs every type on both engines, interleaved")
+	flag.StringVar(&c.llamaBench, "llama-bench", "", "path of llama.cpp's llama-bench (optional)")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "enginebench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	pp, tg       []float64 // tokens/s per round
+	lpp, ltg     []float64
+	weightBytes  int64
+	fileBytes    int64
+	llamaSysInfo string
+}
+
+func run(c config) error {
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return err
+	}
+	var types []quant.Type
+	for _, name := range strings.Split(c.types, ",") {
+		t, err := parseType(name)
+		if err != nil {
+			return err
+		}
+		types = append(types, t)
+	}
+	paths := map[quant.Type]string{}
+	for _, t := range types {
+		p, err := ensureModel(c.dir, t)
+		if err != nil {
+			return err
+		}
+		paths[t] = p
+	}
+	runtime.GOMAXPROCS(c.threads)
+	bw := bandwidth(c.threads)
+	fmt.Printf("memory bandwidth (line-stride read, %d threads): %.1f GB/s\n", c.threads, bw/1e9)
+	res := map[quant.Type]*result{}
+	for _, t := range types {
+		res[t] = &result{}
+	}
+	for r := range c.reps {
+		for _, t := range types {
+			rs := res[t]
+			pp, tg, wb, err := benchEngine(paths[t], c)
+			if err != nil {
+				return fmt.Errorf("%v: %w", t, err)
+			}
+			rs.pp, rs.tg, rs.weightBytes = append(rs.pp, pp), append(rs.tg, tg), wb
+			fi, _ := os.Stat(paths[t])
+			rs.fileBytes = fi.Size()
+			fmt.Printf("round %d %-5v engine    pp%d %8.1f t/s  tg%d %7.1f t/s\n", r+1, t, c.pp, pp, c.tg, tg)
+			if c.llamaBench != "" {
+				lpp, ltg, info, err := benchLlama(c, paths[t])
+				if err != nil {
+					return fmt.Errorf("llama-bench %v: %w", t, err)
+				}
+				rs.lpp, rs.ltg, rs.llamaSysInfo = append(rs.lpp, lpp), append(rs.ltg, ltg), info
+				fmt.Printf("round %d %-5v llama.cpp pp%d %8.1f t/s  tg%d %7.1f t/s\n", r+1, t, c.pp, lpp, c.tg, ltg)
+			}
+		}
+	}
+	fmt.Printf("\n%s, %s, %d threads, Go %s, engine SIMD: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		cpuName(), c.threads, runtime.Version(), engineSIMD())
+	for _, t := range types {
+		if res[t].llamaSysInfo != "" {
+			fmt.Printf("llama.cpp: %s\n", res[t].llamaSysInfo)
+			break
+		}
+	}
+	fmt.Printf("\nMedian of %d interleaved rounds, tokens/s.\n\n", c.reps)
+	fmt.Println("| weights | file MB | MB read/token | bound tg t/s | engine pp | llama.cpp pp | pp ratio | engine tg | llama.cpp tg | tg ratio | engine tg / bound |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, t := range types {
+		rs := res[t]
+		bound := bw / float64(rs.weightBytes)
+		pp, tg := median(rs.pp), median(rs.tg)
+		lpp, ltg := median(rs.lpp), median(rs.ltg)
+		fmt.Printf("| %v | %.0f | %.0f | %.0f | %.1f | %s | %s | %.1f | %s | %s | %.0f%% |\n", t,
+			float64(rs.fileBytes)/1e6, float64(rs.weightBytes)/1e6, bound, pp, opt(lpp), ratio(pp, lpp), tg, opt(ltg), ratio(tg, ltg), 100*tg/bound)
+	}
+	return nil
+}
+
+func opt(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func parseType(name string) (quant.Type, error) {
+	for _, t := range []quant.Type{quant.F32, quant.F16, quant.Q8_0, quant.Q4_0, quant.Q4_K, quant.Q6_K} {
+		if strings.EqualFold(t.String(), name) {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown weight type %q", name)
+}
+
+// ensureModel writes the SmolLM2-shaped model of type t unless it exists.
+func ensureModel(dir string, t quant.Type) (string, error) {
+	sp := llama.SmolLM2Shape(t)
+	path := filepath.Join(dir, sp.Name+".gguf")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	fmt.Printf("writing %s\n", path)
+	w, err := sp.Build()
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := w.WriteFile(tmp); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+func benchEngine(path string, c config) (pp, tg float64, weightBytes int64, err error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer f.Close()
+	m, err := llama.New(f, llama.Options{Threads: c.threads})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	s := m.NewSession(c.pp + c.tg + 8)
+	defer s.Close()
+	vocab := m.Config().Vocab
+	prompt := make([]int32, c.pp)
+	for i := range prompt {
+		prompt[i] = int32((i*7919 + 13) % vocab)
+	}
+	// Warm up: page the weights in and touch every code path once.
+	if _, err := s.Decode(prompt[:min(8, len(prompt))]); err != nil {
+		return 0, 0, 0, err
+	}
+	s.Reset()
+	start := time.Now()
+	if _, err := s.Decode(prompt); err != nil {
+		return 0, 0, 0, err
+	}
+	pp = float64(c.pp) / time.Since(start).Seconds()
+	// Generation from an empty context, as llama-bench's tg test does.
+	s.Reset()
+	tok := []int32{1}
+	start = time.Now()
+	for i := range c.tg {
+		if _, err := s.Decode(tok); err != nil {
+			return 0, 0, 0, err
+		}
+		tok[0] = int32((i*104729 + 7) % vocab)
+	}
+	tg = float64(c.tg) / time.Since(start).Seconds()
+	return pp, tg, m.WeightBytes(), nil
+}
+
+func benchLlama(c config, path string) (pp, tg float64, sysInfo string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.llamaBench, "-m", path, "-p", fmt.Sprint(c.pp), "-n", fmt.Sprint(c.tg),
+		"-t", fmt.Sprint(c.threads), "-r", "1", "-o", "json")
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, 0, "", fmt.Errorf("%w: %s", err, lastLine(stderr.String()))
+	}
+	var rows []struct {
+		NPrompt int     `json:"n_prompt"`
+		NGen    int     `json:"n_gen"`
+		AvgTS   float64 `json:"avg_ts"`
+		CPUInfo string  `json:"cpu_info"`
+		Backend string  `json:"backends"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		return 0, 0, "", err
+	}
+	for _, r := range rows {
+		switch {
+		case r.NPrompt > 0 && r.NGen == 0:
+			pp = r.AvgTS
+		case r.NGen > 0 && r.NPrompt == 0:
+			tg = r.AvgTS
+		}
+	}
+	if pp == 0 || tg == 0 {
+		return 0, 0, "", errors.New("llama-bench printed no pp/tg rows")
+	}
+	return pp, tg, simdLine(stderr.String()), nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// simdLine picks llama.cpp's "CPU : SSE3 = 1 | ..." report from its log, if any.
+func simdLine(log string) string {
+	for _, l := range strings.Split(log, "\n") {
+		if i := strings.Index(l, "CPU : "); i >= 0 {
+			return strings.TrimSpace(l[i:])
+		}
+	}
+	return ""
+}
+
+func engineSIMD() string {
+	var f []string
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
+		f = append(f, "AVX2+FMA+F16C assembly (F32, F16, Q8_0, Q4_0)")
+	} else {
+		f = append(f, "portable Go")
+	}
+	f = append(f, "pure Go for Q4_K/Q6_K")
+	return strings.Join(f, "; ")
+}
+
+func cpuName() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// bandwidth measures memory read bandwidth the way TOOLCHAIN.md asks: each
+// thread reads one 8-byte value per 64-byte line of its share of a buffer
+// far larger than the caches, so the figure counts whole lines moved.
+func bandwidth(threads int) float64 {
+	const size = 1 << 30
+	buf := make([]uint64, size/8)
+	for i := range buf {
+		buf[i] = uint64(i)
+	}
+	best := 0.0
+	for range 3 {
+		var wg sync.WaitGroup
+		share := len(buf) / threads
+		start := time.Now()
+		sums := make([]uint64, threads)
+		for t := range threads {
+			wg.Add(1)
+			go func(part []uint64) {
+				defer wg.Done()
+				sums[t] = lineSum(part)
+			}(buf[t*share : (t+1)*share])
+		}
+		wg.Wait()
+		best = max(best, float64(share*threads*8)/time.Since(start).Seconds())
+	}
+	return best
+}
+
+func lineSum(b []uint64) uint64 {
+	var s0, s1, s2, s3 uint64
+	for i := 0; i+32 <= len(b); i += 32 {
+		s0 += b[i]
+		s1 += b[i+8]
+		s2 += b[i+16]
+		s3 += b[i+24]
+	}
+	return s0 + s1 + s2 + s3
+}

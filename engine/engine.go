@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/llama"
+	"github.com/chorus-ai/chorus/engine/quant"
+	"github.com/chorus-ai/chorus/engine/tokenizer"
+)
+
+// Sentinel errors; returned errors wrap them with detail.
+var (
+	// ErrClosed reports use of a closed Model.
+	ErrClosed = errors.New("engine: model is closed")
+	// ErrInvalidRequest reports a request that cannot be run: sampling values out of range,
+	// neither prompt nor messages, a chat template the engine does not know.
+	ErrInvalidRequest = errors.New("engine: invalid request")
+	// ErrPromptTooLong reports a prompt that leaves no room in the context to generate.
+	ErrPromptTooLong = errors.New("engine: prompt does not fit the context")
+)
+
+// DefaultContextSize caps each session's KV cache when no WithContextSize is given; models
+// declare contexts (8k to 128k) whose caches would not fit a small machine.
+const DefaultContextSize = 2048
+
+type options struct {
+	threads  int
+	ctxSize  int
+	sessions int
+}
+
+// Option configures Load.
+type Option func(*options)
+
+// WithThreads sets how many goroutines each generation's heavy loops use (default GOMAXPROCS).
+func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// WithContextSize sets the tokens each session holds, prompt and output together (default
+// DefaultContextSize, never more than the model's own context length).
+func WithContextSize(n int) Option { return func(o *options) { o.ctxSize = n } }
+
+// WithSessions sets how many generations may run at once (default 1); each session owns a KV
+// cache of WithContextSize tokens. Further callers of Generate wait for a free session.
+func WithSessions(n int) Option { return func(o *options) { o.sessions = n } }
+
+// Model is a loaded GGUF model with its tokenizer. Generate is safe for concurrent use: each
+// call takes one of the model's sessions (WithSessions, default 1) for its whole run, and
+// waits, honouring its context, while none is free. Close must not race with Load's return.
+type Model struct {
+	file   *gguf.File
+	net    *llama.Model
+	tok    *tokenizer.Tokenizer
+	info   Info
+	opts   options
+	slots  chan *session
+	done   chan struct{} // closed by Close, wakes callers waiting for a session
+	mu     sync.Mutex    // guards closed
+	closed bool
+}
+
+// session is one KV cache plus the tokens it holds, so a following request that shares a
+// prefix (a chat's earlier turns) skips recomputing it.
+type session struct {
+	s      *llama.Session
+	tokens []int32
+}
+
+// Info describes a loaded model.
+type Info struct {
+	Name          string // general.name, or the file name's stem when absent
+	Arch          string // "llama", "qwen2"
+	ContextLength int    // the model's trained context
+	ContextSize   int    // tokens a session holds (prompt plus output)
+	FileType      string // quantisation, e.g. "Q8_0", "Q4_K_M", "F16"
+	Params        int64  // weights in the file
+	Vocab         int
+	Embedding     int
+	Layers        int
+	Heads         int
+	KVHeads       int
+	ChatTemplate  string // family name, e.g. "chatml"; "plain" without a template
+}
+
+// Load opens a GGUF model. The weights stay in the file's memory mapping.
+func Load(path string, opts ...Option) (*Model, error) {
+	o := options{ctxSize: DefaultContextSize, sessions: 1}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.sessions <= 0 {
+		o.sessions = 1
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	net, err := llama.New(f, llama.Options{Threads: o.threads})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	cfg := net.Config()
+	if tok.VocabSize() > cfg.Vocab {
+		f.Close()
+		return nil, fmt.Errorf("%w: tokenizer has %d tokens, the output layer %d", llama.ErrMetadata, tok.VocabSize(), cfg.Vocab)
+	}
+	if o.ctxSize <= 0 || o.ctxSize > cfg.ContextLength {
+		o.ctxSize = cfg.ContextLength
+	}
+	m := &Model{file: f, net: net, tok: tok, opts: o, slots: make(chan *session, o.sessions),
+		done: make(chan struct{})}
+	for range o.sessions {
+		m.slots <- nil // sessions are built on first use
+	}
+	name, _ := f.String("general.name")
+	m.info = Info{Name: name, Arch: cfg.Arch, ContextLength: cfg.ContextLength, ContextSize: o.ctxSize,
+		FileType: fileType(f), Params: net.Params(), Vocab: cfg.Vocab, Embedding: cfg.Embedding,
+		Layers: cfg.Blocks, Heads: cfg.Heads, KVHeads: cfg.KVHeads,
+		ChatTemplate: tokenizer.DetectTemplate(tok.ChatTemplate()).String()}
+	return m, nil
+}
+
+// fileTypes are llama.cpp's LLAMA_FTYPE names for general.file_type.
+var fileTypes = map[uint32]string{0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+	10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+	17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}
+
+// fileType names the quantisation from general.file_type, or else from the type holding the
+// most weight bytes.
+func fileType(f *gguf.File) string {
+	if v, ok := f.Uint32("general.file_type"); ok {
+		if s, ok := fileTypes[v]; ok {
+			return s
+		}
+	}
+	bytes := map[gguf.Type]uint64{}
+	var best gguf.Type
+	for _, t := range f.Tensors() {
+		bytes[t.Type] += t.Size
+		if bytes[t.Type] > bytes[best] {
+			best = t.Type
+		}
+	}
+	return quant.Type(best).String()
+}
+
+// Info describes the model.
+func (m *Model) Info() Info { return m.info }
+
+// Close waits for running generations to finish (cancel their contexts first to hurry them),
+// then releases the sessions and the file mapping.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	close(m.done)
+	m.mu.Unlock()
+	for range m.opts.sessions {
+		if s := <-m.slots; s != nil {
+			s.s.Close()
+		}
+	}
+	return m.file.Close()
+}

@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/chorus-ai/chorus/engine/llama"
+	"github.com/chorus-ai/chorus/engine/sample"
+	"github.com/chorus-ai/chorus/engine/tokenizer"
+)
+
+// Message is one chat turn; Role is "system", "user" or "assistant".
+type Message struct {
+	Role    string
+	Content string
+}
+
+// Request is one generation. Either Prompt (raw text, tokenized as is) or Messages (formatted
+// with the model's chat template, ending with an open assistant turn) must be set; Messages
+// wins when both are. Zero values of the sampling fields mean "off": greedy decoding, no
+// top-k/top-p/min-p filtering, no repetition penalty.
+type Request struct {
+	Prompt   string
+	Messages []Message
+	// MaxTokens caps the generated tokens; <= 0 means until end of text or a full context.
+	MaxTokens     int
+	Temperature   float32 // <= 0: greedy
+	TopK          int     // <= 0: off
+	TopP          float32 // <= 0 or >= 1: off
+	MinP          float32 // 0: off
+	RepeatPenalty float32 // 0 or 1: off; applies to the last 64 tokens, prompt included
+	Seed          uint64  // with the same request and model, the same seed gives the same text
+	Stop          []string
+}
+
+// FinishReason says why generation ended.
+type FinishReason string
+
+// The finish reasons, named as OpenAI's API names them.
+const (
+	FinishStop   FinishReason = "stop"   // end-of-text token or a stop string
+	FinishLength FinishReason = "length" // MaxTokens reached or the context is full
+)
+
+// Result is a finished generation.
+type Result struct {
+	Text         string // everything emitted, stop string excluded
+	InputTokens  int
+	OutputTokens int
+	FinishReason FinishReason
+}
+
+// repeatWindow is how many recent tokens the repetition penalty looks at (llama.cpp's default).
+const repeatWindow = 64
+
+// Generate runs req, calling emit with each piece of text as soon as it is known (a stop
+// string, or the first bytes of a multi-byte character, is held back until settled). It
+// returns when the text ends, a stop string or MaxTokens is reached, the context is full, emit
+// returns an error (returned as is), or ctx is done (ctx.Err() is returned with the partial
+// Result): ctx is checked before every token and between prompt batches.
+func (m *Model) Generate(ctx context.Context, req Request, emit func(piece string) error) (Result, error) {
+	var res Result
+	cfg, err := samplerConfig(req)
+	if err != nil {
+		return res, err
+	}
+	prompt := req.Prompt
+	if len(req.Messages) > 0 {
+		msgs := make([]tokenizer.Message, len(req.Messages))
+		for i, msg := range req.Messages {
+			msgs[i] = tokenizer.Message{Role: msg.Role, Content: msg.Content}
+		}
+		if prompt, err = m.tok.ApplyChatTemplate(msgs, true); err != nil {
+			return res, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+	} else if prompt == "" {
+		return res, fmt.Errorf("%w: neither prompt nor messages", ErrInvalidRequest)
+	}
+	ids := m.tok.Encode(prompt, true)
+	res.InputTokens = len(ids)
+	if len(ids) == 0 {
+		return res, fmt.Errorf("%w: the prompt encodes to no tokens", ErrInvalidRequest)
+	}
+	if len(ids) >= m.opts.ctxSize {
+		return res, fmt.Errorf("%w: %d prompt tokens, context %d", ErrPromptTooLong, len(ids), m.opts.ctxSize)
+	}
+	smp, err := sample.New(cfg)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+
+	sess, err := m.acquire(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer func() { m.slots <- sess }()
+
+	logits, err := sess.prefill(ctx, ids)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range ids {
+		smp.Accept(id)
+	}
+	dec := m.tok.NewStreamDecoder()
+	stop := sample.NewStopMatcher(req.Stop)
+	var text strings.Builder
+	send := func(s string) error {
+		if s == "" {
+			return nil
+		}
+		text.WriteString(s)
+		return emit(s)
+	}
+	finish := func(reason FinishReason) (Result, error) {
+		res.FinishReason = reason
+		if !stop.Stopped() {
+			if err := send(stop.Flush()); err != nil {
+				res.Text = text.String()
+				return res, err
+			}
+		}
+		res.Text = text.String()
+		return res, nil
+	}
+	tok := []int32{0}
+	for {
+		if err := ctx.Err(); err != nil {
+			res.Text = text.String()
+			return res, err
+		}
+		id := smp.Sample(logits)
+		if m.tok.IsEOG(id) {
+			if s, _ := stop.Push(dec.Flush()); s != "" {
+				if err := send(s); err != nil {
+					res.Text = text.String()
+					return res, err
+				}
+			}
+			return finish(FinishStop)
+		}
+		res.OutputTokens++
+		piece, stopped := stop.Push(dec.Next(id))
+		if err := send(piece); err != nil {
+			res.Text = text.String()
+			return res, err
+		}
+		if stopped {
+			return finish(FinishStop)
+		}
+		if req.MaxTokens > 0 && res.OutputTokens >= req.MaxTokens || sess.s.Len() >= sess.s.Cap() {
+			if s, _ := stop.Push(dec.Flush()); s != "" {
+				if err := send(s); err != nil {
+					res.Text = text.String()
+					return res, err
+				}
+			}
+			return finish(FinishLength)
+		}
+		tok[0] = id
+		if logits, err = sess.s.Decode(tok); err != nil {
+			sess.tokens = sess.tokens[:0]
+			res.Text = text.String()
+			return res, err
+		}
+		sess.tokens = append(sess.tokens, id)
+	}
+}
+
+func samplerConfig(req Request) (sample.Config, error) {
+	c := sample.Config{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, MinP: req.MinP,
+		RepeatPenalty: req.RepeatPenalty, Seed: req.Seed}
+	if c.TopP <= 0 {
+		c.TopP = 1 // the sampler reads 0 as "keep one token"; a zero-valued request means off
+	}
+	if c.RepeatPenalty != 0 && c.RepeatPenalty != 1 {
+		c.RepeatLastN = repeatWindow
+	}
+	if req.MaxTokens < 0 {
+		return c, fmt.Errorf("%w: max tokens %d < 0", ErrInvalidRequest, req.MaxTokens)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	return c, nil
+}
+
+// acquire takes a free session, building it on first use.
+func (m *Model) acquire(ctx context.Context) (*session, error) {
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	select {
+	case s := <-m.slots:
+		if s == nil {
+			s = &session{s: m.net.NewSession(m.opts.ctxSize)}
+		}
+		return s, nil
+	case <-m.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// prefill brings the session's cache to ids, reusing the longest prefix it already holds
+// (at least the last token is always run again, since its logits are needed), and returns the
+// logits after the last token.
+func (s *session) prefill(ctx context.Context, ids []int32) ([]float32, error) {
+	keep := 0
+	for keep < len(s.tokens) && keep < len(ids)-1 && s.tokens[keep] == ids[keep] {
+		keep++
+	}
+	s.s.Truncate(keep)
+	s.tokens = append(s.tokens[:keep], ids[keep:]...)
+	var logits []float32
+	for start := keep; start < len(ids); start += llama.MaxBatch {
+		if err := ctx.Err(); err != nil {
+			s.s.Truncate(start)
+			s.tokens = s.tokens[:start]
+			return nil, err
+		}
+		end := min(start+llama.MaxBatch, len(ids))
+		var err error
+		if logits, err = s.s.Decode(ids[start:end]); err != nil {
+			s.s.Truncate(start)
+			s.tokens = s.tokens[:start]
+			return nil, err
+		}
+	}
+	return logits, nil
+}

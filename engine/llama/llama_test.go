@@ -1,0 +1,139 @@
+package llama
+
+import (
+	"errors"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/quant"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestBatchMatchesSingle checks that a prompt fed as one batch and token by
+// token gives the same logits (the batch path must not mix up tokens).
+func TestBatchMatchesSingle(t *testing.T) {
+	path, _ := buildFile(t, tinySpec(quant.Q4_0, false), t.TempDir())
+	m, done := loadModel(t, path)
+	defer done()
+	vocab := m.Config().Vocab
+	a, b := m.NewSession(32), m.NewSession(32)
+	defer a.Close()
+	defer b.Close()
+	all, err := a.DecodeAll(refPrompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tok := range refPrompt {
+		l, err := b.Decode([]int32{tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := l[0], l[0]
+		var diff float64
+		for j, v := range l {
+			lo, hi = min(lo, v), max(hi, v)
+			diff = max(diff, math.Abs(float64(v-all[i*vocab+j])))
+		}
+		if diff > 0.02*float64(hi-lo) {
+			t.Errorf("position %d: batch and single-token logits differ by %g", i, diff)
+		}
+	}
+}
+
+func TestSessionErrors(t *testing.T) {
+	path, _ := buildFile(t, tinySpec(quant.Q8_0, false), t.TempDir())
+	m, done := loadModel(t, path)
+	defer done()
+	s := m.NewSession(4)
+	defer s.Close()
+	for _, tc := range []struct {
+		name   string
+		tokens []int32
+		want   error
+	}{
+		{name: "no tokens", tokens: nil, want: ErrToken},
+		{name: "negative id", tokens: []int32{-1}, want: ErrToken},
+		{name: "id past the vocabulary", tokens: []int32{320}, want: ErrToken},
+		{name: "more than the context", tokens: []int32{1, 2, 3, 4, 5}, want: ErrContextFull},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.Decode(tc.tokens); !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if s.Len() != 0 {
+				t.Errorf("a failed decode left %d tokens in the cache", s.Len())
+			}
+		})
+	}
+}
+
+// TestLoadErrors builds files with one thing wrong and expects a clear
+// error, never a panic.
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(w *gguf.Writer) error
+		want   error
+	}{
+		{name: "unknown architecture", mutate: func(w *gguf.Writer) error { return w.Set("general.architecture", "mamba") }, want: ErrArch},
+		{name: "heads do not divide", mutate: func(w *gguf.Writer) error { return w.Set("llama.attention.head_count", uint32(3)) }, want: ErrMetadata},
+		{name: "feed-forward length disagrees", mutate: func(w *gguf.Writer) error { return w.Set("llama.feed_forward_length", uint32(768)) }, want: ErrTensor},
+		{name: "more blocks than tensors", mutate: func(w *gguf.Writer) error { return w.Set("llama.block_count", uint32(4)) }, want: ErrTensor},
+		{name: "no epsilon", mutate: func(w *gguf.Writer) error { return w.Set("llama.attention.layer_norm_rms_epsilon", float32(0)) }, want: ErrMetadata},
+		{name: "yarn scaling", mutate: func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "yarn") }, want: ErrMetadata},
+		{name: "bias of an unsupported type", mutate: func(w *gguf.Writer) error {
+			return w.AddTensor("blk.0.attn_q.bias", gguf.Q4_1, []uint64{256}, make([]byte, 8*20))
+		}, want: ErrTensor},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := tinySpec(quant.Q8_0, false)
+			sp.Blocks = 1
+			w, err := sp.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.mutate(w); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "bad.gguf")
+			if err := w.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = New(f, Options{})
+			if !errors.Is(err, tc.want) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecodeAllocs checks that generating a token allocates nothing.
+func TestDecodeAllocs(t *testing.T) {
+	path, _ := buildFile(t, tinySpec(quant.Q8_0, false), t.TempDir())
+	m, done := loadModel(t, path)
+	defer done()
+	s := m.NewSession(256)
+	defer s.Close()
+	if _, err := s.Decode(refPrompt); err != nil {
+		t.Fatal(err)
+	}
+	tok := []int32{5}
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := s.Decode(tok); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per token", allocs)
+	}
+}
