@@ -57,8 +57,9 @@ type Route struct {
 	Backend Backend
 	// Concurrency is how many requests the backend runs at once (default 1).
 	Concurrency int
-	// Queue is how many more may wait for a turn (default 16); beyond that
-	// requests fail at once with RESOURCE_EXHAUSTED.
+	// Queue is how many more may wait for a turn (0 means the default, 16;
+	// negative means none); beyond that requests fail at once with
+	// RESOURCE_EXHAUSTED.
 	Queue int
 }
 

@@ -83,7 +83,7 @@ func Validate(m Modality, req *genaiv1.GenerateRequest) error {
 			}
 		}
 	}
-	if len(msgs) == 0 && strings.TrimSpace(prompt) == "" {
+	if (m != Text || len(msgs) == 0) && strings.TrimSpace(prompt) == "" {
 		v.add("prompt", "must not be empty")
 	}
 	if len(req.GetInputs()) > 0 {

@@ -4,7 +4,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -94,7 +93,3 @@ func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h traceHandler) WithGroup(name string) slog.Handler {
 	return traceHandler{h.Handler.WithGroup(name)}
 }
-
-// ErrNoEndpoint is returned by functions that need an OTLP endpoint when
-// none is configured.
-var ErrNoEndpoint = errors.New("telemetry: no OTLP endpoint configured")

@@ -1,0 +1,268 @@
+package genai_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/serve"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeBackend is a test-only backend: it echoes the prompt, streams it word
+// by word, and can be told to block until released.
+type fakeBackend struct {
+	models  []string
+	block   chan struct{} // if non-nil, Generate waits on it (or ctx)
+	started chan struct{} // receives once per Generate that began
+	gotCtx  chan error    // receives ctx.Err() when a blocked Generate ends by ctx
+	audio   bool          // emit artifacts instead of text deltas
+}
+
+func (f *fakeBackend) Models() []*genaiv1.Model {
+	var ms []*genaiv1.Model
+	for _, n := range f.models {
+		ms = append(ms, &genaiv1.Model{Name: n, Backend: "fake"})
+	}
+	return ms
+}
+
+func (f *fakeBackend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	if f.started != nil {
+		f.started <- struct{}{}
+	}
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			if f.gotCtx != nil {
+				f.gotCtx <- ctx.Err()
+			}
+			return nil, ctx.Err()
+		}
+	}
+	words := strings.Fields(req.GetPrompt())
+	var arts []*genaiv1.Artifact
+	for i, w := range words {
+		var c *genaiv1.GenerateChunk
+		if f.audio {
+			a := &genaiv1.Artifact{MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: []byte(w)}, Metadata: &genaiv1.ArtifactMetadata{Index: int32(i)}}
+			arts = append(arts, a)
+			c = &genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: a}}
+		} else {
+			c = &genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Delta{Delta: &genaiv1.TextDelta{Text: w + " "}}}
+		}
+		if err := emit(c); err != nil {
+			return nil, err
+		}
+	}
+	if !f.audio {
+		arts = []*genaiv1.Artifact{{MimeType: "text/plain; charset=utf-8", Content: &genaiv1.Artifact_Text{Text: req.GetPrompt()}}}
+	}
+	return &genaiv1.GenerateResponse{Artifacts: arts, Usage: &genaiv1.Usage{OutputTokens: int32(len(words))}, FinishReason: genaiv1.FinishReason_FINISH_REASON_STOP}, nil
+}
+
+// newTestServer serves the handlers on a real platform/serve server on a
+// loopback port and returns a connection to it.
+func newTestServer(tb testing.TB, handlers ...*genai.Handler) *grpc.ClientConn {
+	tb.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0"}, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, h := range handlers {
+		srv.SetServing(genai.Register(srv.GRPC(), h))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	conn, err := grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Run: %v", err)
+		}
+	})
+	return conn
+}
+
+func newHandler(tb testing.TB, m genai.Modality, routes ...genai.Route) *genai.Handler {
+	tb.Helper()
+	h, err := genai.NewHandler(m, slog.New(slog.NewTextHandler(io.Discard, nil)), routes...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+func TestGenerateErrors(t *testing.T) {
+	conn := newTestServer(t,
+		newHandler(t, genai.Text, genai.Route{Backend: &fakeBackend{models: []string{"m1", "m2"}}}),
+		newHandler(t, genai.Audio),
+	)
+	text := genaiv1.NewTextServiceClient(conn)
+	audio := genaiv1.NewAudioServiceClient(conn)
+	ptr := func(f float32) *float32 { return &f }
+	tests := []struct {
+		name       string
+		client     genai.Client
+		req        *genaiv1.GenerateRequest
+		wantCode   codes.Code
+		wantReason string
+		wantFields []string
+	}{
+		{name: "empty prompt", client: text, req: &genaiv1.GenerateRequest{}, wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"prompt"}},
+		{name: "blank prompt", client: text, req: &genaiv1.GenerateRequest{Prompt: " \n\t"}, wantCode: codes.InvalidArgument, wantFields: []string{"prompt"}},
+		{name: "prompt too long", client: text, req: &genaiv1.GenerateRequest{Prompt: strings.Repeat("a", genai.MaxTextPromptLen+1)}, wantCode: codes.InvalidArgument, wantFields: []string{"prompt"}},
+		{name: "several bad options", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
+			MaxTokens: 100000, Temperature: ptr(3), TopK: -1, Stop: []string{""},
+		}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.max_tokens", "text.stop[0]", "text.temperature", "text.top_k"}},
+		{name: "NaN temperature", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{Temperature: ptr(float32(nan()))}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.temperature"}},
+		{name: "audio options to text", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Audio{Audio: &genaiv1.AudioOptions{}}}, wantCode: codes.InvalidArgument, wantFields: []string{"audio"}},
+		{name: "bad role", client: text, req: &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "wizard", Content: "x"}}}, wantCode: codes.InvalidArgument, wantFields: []string{"messages[0].role"}},
+		{name: "prompt and messages", client: text, req: &genaiv1.GenerateRequest{Prompt: "a", Messages: []*genaiv1.Message{{Role: "user", Content: "x"}}}, wantCode: codes.InvalidArgument, wantFields: []string{"prompt"}},
+		{name: "unknown model", client: text, req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "hi"}, wantCode: codes.NotFound, wantReason: rpcerr.ReasonModelNotFound},
+		{name: "no backend", client: audio, req: &genaiv1.GenerateRequest{Prompt: "hi"}, wantCode: codes.FailedPrecondition, wantReason: genai.ReasonNoBackend},
+		{name: "messages to audio", client: audio, req: &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "x"}}}, wantCode: codes.InvalidArgument, wantFields: []string{"messages", "prompt"}},
+		{name: "bad audio options", client: audio, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Audio{Audio: &genaiv1.AudioOptions{Speed: 9, Format: "mp3", SampleRate: 100}}}, wantCode: codes.InvalidArgument, wantFields: []string{"audio.format", "audio.sample_rate", "audio.speed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.client.Generate(context.Background(), tt.req)
+			st := status.Convert(err)
+			if st.Code() != tt.wantCode {
+				t.Fatalf("code = %s (%s), want %s", st.Code(), st.Message(), tt.wantCode)
+			}
+			reason, violations := rpcerr.Details(st)
+			if tt.wantReason != "" && reason != tt.wantReason {
+				t.Errorf("reason = %q, want %q", reason, tt.wantReason)
+			}
+			var fields []string
+			for _, v := range violations {
+				fields = append(fields, v.Field)
+			}
+			if strings.Join(fields, ",") != strings.Join(tt.wantFields, ",") {
+				t.Errorf("violated fields = %v, want %v", fields, tt.wantFields)
+			}
+		})
+	}
+}
+
+func TestGenerateAndStream(t *testing.T) {
+	conn := newTestServer(t,
+		newHandler(t, genai.Text, genai.Route{Backend: &fakeBackend{models: []string{"m1", "m2"}}}),
+		newHandler(t, genai.Audio, genai.Route{Backend: &fakeBackend{models: []string{"voice"}, audio: true}}),
+	)
+	text := genaiv1.NewTextServiceClient(conn)
+
+	models, err := text.ListModels(context.Background(), &genaiv1.ListModelsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := models.GetModels(); len(got) != 2 || !got[0].GetDefault() || got[1].GetDefault() {
+		t.Fatalf("ListModels = %v, want m1 (default), m2", got)
+	}
+
+	resp, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: "one two three"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetModel() != "m1" || resp.GetArtifacts()[0].GetText() != "one two three" {
+		t.Fatalf("Generate = %v", resp)
+	}
+	a := resp.GetArtifacts()[0]
+	if a.GetSizeBytes() != 13 || len(a.GetSha256()) != 64 {
+		t.Errorf("digest not filled: size %d sha %q", a.GetSizeBytes(), a.GetSha256())
+	}
+
+	chunks := collect(t, text, &genaiv1.GenerateRequest{Model: "m2", Prompt: "one two three"})
+	var deltas string
+	for _, c := range chunks[:len(chunks)-1] {
+		deltas += c.GetDelta().GetText()
+	}
+	done := chunks[len(chunks)-1].GetDone()
+	if deltas != "one two three " || done == nil || done.GetModel() != "m2" || len(done.GetArtifacts()) != 1 {
+		t.Fatalf("stream = %v", chunks)
+	}
+
+	// Audio streams its segments, so done repeats none of them.
+	chunks = collect(t, genaiv1.NewAudioServiceClient(conn), &genaiv1.GenerateRequest{Prompt: "a b"})
+	if len(chunks) != 3 || chunks[0].GetArtifact() == nil || chunks[1].GetArtifact() == nil || len(chunks[2].GetDone().GetArtifacts()) != 0 {
+		t.Fatalf("audio stream = %v", chunks)
+	}
+}
+
+func collect(t *testing.T, c genai.Client, req *genaiv1.GenerateRequest) []*genaiv1.GenerateChunk {
+	t.Helper()
+	stream, err := c.StreamGenerate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*genaiv1.GenerateChunk
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, proto.Clone(c).(*genaiv1.GenerateChunk))
+	}
+}
+
+func TestQueueFullAndCancellation(t *testing.T) {
+	fb := &fakeBackend{models: []string{"slow"}, block: make(chan struct{}), started: make(chan struct{}, 4), gotCtx: make(chan error, 4)}
+	conn := newTestServer(t, newHandler(t, genai.Text, genai.Route{Backend: fb, Concurrency: 1, Queue: -1}))
+	text := genaiv1.NewTextServiceClient(conn)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := text.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "a"})
+		first <- err
+	}()
+	<-fb.started // the first request holds the only slot, and there is no queue
+
+	_, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: "b"})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("second request = %v, want ResourceExhausted", err)
+	}
+	if reason, _ := rpcerr.Details(status.Convert(err)); reason != rpcerr.ReasonQueueFull {
+		t.Fatalf("reason = %q, want %q", reason, rpcerr.ReasonQueueFull)
+	}
+
+	// Cancelling the first call reaches the backend.
+	cancel()
+	if err := <-fb.gotCtx; !errors.Is(err, context.Canceled) {
+		t.Fatalf("backend saw %v, want context.Canceled", err)
+	}
+	if code := status.Code(<-first); code != codes.Canceled {
+		t.Fatalf("first call = %s, want Canceled", code)
+	}
+	close(fb.block)
+	if _, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: "c"}); err != nil {
+		t.Fatalf("call after the slot freed: %v", err)
+	}
+}
+
+func nan() float64 { var z float64; return z / z }

@@ -1,0 +1,194 @@
+package serve_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/chorus-ai/chorus/platform/serve"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// echoService is a minimal hand-registered service whose one method does
+// whatever the test tells it to, so the interceptors can be observed.
+type echoService struct {
+	behave func(ctx context.Context) error
+}
+
+func (e *echoService) call(ctx context.Context) (*healthpb.HealthCheckResponse, error) {
+	if err := e.behave(ctx); err != nil {
+		return nil, err
+	}
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+var echoDesc = grpc.ServiceDesc{
+	ServiceName: "test.Echo",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "Call",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, in grpc.UnaryServerInterceptor) (any, error) {
+			req := new(healthpb.HealthCheckRequest)
+			if err := dec(req); err != nil {
+				return nil, err
+			}
+			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: "/test.Echo/Call"}
+			return in(ctx, req, info, func(ctx context.Context, _ any) (any, error) { return srv.(*echoService).call(ctx) })
+		},
+	}},
+}
+
+type testServer struct {
+	conn   *grpc.ClientConn
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newTestServer(tb testing.TB, behave func(ctx context.Context) error) *testServer {
+	tb.Helper()
+	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.GRPC().RegisterService(&echoDesc, &echoService{behave: behave})
+	srv.SetServing("test.Echo")
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Run(ctx) }()
+	ts.conn, err = grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ts.conn.Close()
+		ts.stop()
+	})
+	return ts
+}
+
+// stop shuts the server down (once) and returns Run's result.
+func (ts *testServer) stop() error {
+	ts.cancel()
+	err, ok := <-ts.done
+	if ok {
+		close(ts.done)
+	}
+	return err
+}
+
+func (ts *testServer) call(ctx context.Context) error {
+	return ts.conn.Invoke(ctx, "/test.Echo/Call", &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+}
+
+func TestInterceptorsMapErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		behave   func(ctx context.Context) error
+		wantCode codes.Code
+		wantMsg  string
+	}{
+		{name: "ok", behave: func(context.Context) error { return nil }, wantCode: codes.OK},
+		{name: "panic becomes internal", behave: func(context.Context) error { panic("boom") }, wantCode: codes.Internal, wantMsg: "internal error"},
+		{name: "plain error is hidden", behave: func(context.Context) error { return errors.New("db password wrong") }, wantCode: codes.Internal, wantMsg: "internal error"},
+		{name: "deadline", behave: func(context.Context) error { return context.DeadlineExceeded }, wantCode: codes.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newTestServer(t, tt.behave)
+			err := srv.call(context.Background())
+			st := status.Convert(err)
+			if st.Code() != tt.wantCode {
+				t.Fatalf("code = %s (%v), want %s", st.Code(), err, tt.wantCode)
+			}
+			if tt.wantMsg != "" && st.Message() != tt.wantMsg {
+				t.Errorf("message = %q, want %q", st.Message(), tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestHealthAndReflection(t *testing.T) {
+	ts := newTestServer(t, func(context.Context) error { return nil })
+	health := healthpb.NewHealthClient(ts.conn)
+	for _, svc := range []string{"", "test.Echo"} {
+		resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("health %q = %v %v, want SERVING", svc, resp, err)
+		}
+	}
+	if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "nope"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("health of an unknown service = %v, want NotFound", err)
+	}
+
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names[s.GetName()] = true
+	}
+	if !names["test.Echo"] || !names["grpc.health.v1.Health"] {
+		t.Fatalf("reflection lists %v", names)
+	}
+	_ = stream.CloseSend()
+}
+
+func TestGracefulShutdownDrainsInFlight(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	ts := newTestServer(t, func(context.Context) error {
+		close(entered)
+		<-release
+		return nil
+	})
+	result := make(chan error, 1)
+	go func() { result <- ts.call(context.Background()) }()
+	<-entered
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	// The in-flight call is still being served while the server drains.
+	select {
+	case err := <-stopped:
+		t.Fatalf("Run returned %v before the in-flight RPC finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-result; err != nil {
+		t.Fatalf("in-flight RPC failed during graceful shutdown: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Run = %v, want nil after a clean shutdown", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []serve.Config{{}, {Addr: "nonsense"}, {Addr: ":1", ShutdownTimeout: -1}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", c)
+		}
+	}
+	if _, err := serve.New(serve.Config{Addr: "256.0.0.1:0"}, slog.Default()); err == nil {
+		t.Error("New on an unusable address succeeded")
+	}
+}
