@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"text/template"
+	"text/template/parse"
+)
+
+// funcs are the functions prompt templates may call.
+var funcs = template.FuncMap{
+	"trim":  strings.TrimSpace,
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+}
+
+// Data is what a step's templates read: the run's inputs by name, the text
+// of completed steps under "steps", and "item" and "index" in item steps.
+type Data map[string]any
+
+// NewData returns template data over the resolved inputs and the text of
+// completed steps.
+func NewData(inputs map[string]string, steps map[string]string) Data {
+	d := Data{"steps": steps}
+	for k, v := range inputs {
+		d[k] = v
+	}
+	return d
+}
+
+// WithItem returns a copy of d with the item of an item step.
+func (d Data) WithItem(index int, item string) Data {
+	out := make(Data, len(d)+2)
+	for k, v := range d {
+		out[k] = v
+	}
+	out["item"], out["index"] = item, index
+	return out
+}
+
+// Render executes the step's template called name ("prompt", "model",
+// "options.max_tokens", ...) over d. A template the step does not define
+// renders as "".
+func (s *Step) Render(name string, d Data) (string, error) {
+	if s.tmpl == nil {
+		return "", fmt.Errorf("step %q was not validated", s.Name)
+	}
+	t := s.tmpl.Lookup(name)
+	if t == nil {
+		return "", nil
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return "", fmt.Errorf("step %q: %s: %w", s.Name, name, err)
+	}
+	return b.String(), nil
+}
+
+// refs returns the field chains a template reads from its data: ".topic"
+// gives [topic], ".steps.script" gives [steps script], "$.topic" too.
+func refs(n parse.Node) [][]string {
+	var out [][]string
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case nil:
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			out = append(out, n.Ident)
+		case *parse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				out = append(out, n.Ident[1:])
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			walk(n.Pipe)
+		}
+	}
+	walk(n)
+	return out
+}
