@@ -21,6 +21,9 @@ func preTokenizer(pre string) (stages []splitter, llama3 bool, err error) {
 	case "", "default":
 		return []splitter{regexSplitter(`[\p{P}\$\+<=>\^~\|]+`), splitGPT2,
 			regexSplitter(`\p{N}+`), regexSplitter(`[0-9][0-9][0-9]`)}, false, nil
+	case "falcon":
+		return []splitter{regexSplitter("[\\p{P}\\$\\+<=>\\^~\\|`]+"), splitGPT2,
+			regexSplitter(`[0-9][0-9][0-9]`)}, false, nil
 	case "gpt-2", "phi-2", "roberta-bpe", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es",
 		"jina-v2-de", "jina-v2-code", "gigachat", "mpt", "olmo", "jais":
 		return []splitter{splitGPT2}, false, nil

@@ -305,6 +305,16 @@ var trickyStrings = []string{
 	"...!!!???",
 	"e\u0301 combining accent",
 	"The quick brown fox jumps over the lazy dog.",
+	"'s 'S 'll 'LL' word' 'x",
+	"don't!!!\n\n\n  end",
+	" \t\n  x",
+	"3333333 a1b2c3 12,345.6789",
+	"\r\n\r\n",
+	"    \n    ",
+	"Straße 🎉 ǅ ﬁ Ⅻ",
+	"<|im_start|><|im_end|><|im_start|>",
+	"<|im_start|>  spaced  <|im_end|>",
+	"tab\tafter\t",
 }
 
 type expectation struct {
