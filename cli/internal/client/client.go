@@ -1,0 +1,312 @@
+// Package client is a REST client of the Chorus gateway, written as any user
+// of the public HTTP API would write one: JSON in, JSON or NDJSON out.
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+)
+
+// ErrIncompleteStream means a pipeline's event stream ended without
+// run_completed or run_failed: the gateway or the connection went away.
+var ErrIncompleteStream = errors.New("the event stream ended before the run finished")
+
+// maxLine bounds one NDJSON line (an event can carry a whole WAV, base64).
+const maxLine = 256 << 20
+
+// Client calls one gateway.
+type Client struct {
+	base *url.URL
+	http *http.Client
+}
+
+// New returns a client of the gateway at baseURL (for example
+// "http://127.0.0.1:8080"). A nil hc uses http.DefaultClient; give one
+// without a Timeout, since pipeline runs stream for as long as they take.
+func New(baseURL string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("gateway URL %q: want http://host:port", baseURL)
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: u, http: hc}, nil
+}
+
+// URL returns the absolute URL of path on the gateway.
+func (c *Client) URL(path string) string {
+	ref, err := url.Parse(path)
+	if err != nil {
+		return c.base.String() + path
+	}
+	return c.base.ResolveReference(ref).String()
+}
+
+// APIError is an HTTP error answer of the gateway: a google.rpc.Status in
+// JSON, with the details a person needs to fix the request.
+type APIError struct {
+	// HTTPStatus is the response's status code (0 for an error line inside
+	// a stream that had already started).
+	HTTPStatus int
+	// Code is the gRPC code, for example 3 (INVALID_ARGUMENT).
+	Code int
+	// Message says what was wrong.
+	Message string
+	// Reason is the google.rpc.ErrorInfo reason, for example
+	// "MODEL_NOT_FOUND".
+	Reason string
+	// Violations are the google.rpc.BadRequest field violations.
+	Violations []FieldViolation
+	// Body is the raw body when it was not a status at all.
+	Body string
+}
+
+// FieldViolation names one invalid field of a request.
+type FieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	if e.HTTPStatus != 0 {
+		fmt.Fprintf(&b, "HTTP %d", e.HTTPStatus)
+	} else {
+		b.WriteString("stream error")
+	}
+	switch {
+	case e.Message != "":
+		b.WriteString(": " + e.Message)
+	case e.Body != "":
+		b.WriteString(": " + e.Body)
+	}
+	if e.Reason != "" {
+		fmt.Fprintf(&b, " [%s]", e.Reason)
+	}
+	for _, v := range e.Violations {
+		// The message already names the first violation; list them all
+		// when there are several.
+		if len(e.Violations) > 1 {
+			fmt.Fprintf(&b, "\n  %s: %s", v.Field, v.Description)
+		}
+	}
+	return b.String()
+}
+
+// rpcStatus is google.rpc.Status as the gateway writes it. It is decoded
+// with encoding/json, not protojson, so that a detail type this client
+// does not know does not hide the message.
+type rpcStatus struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Details []struct {
+		Type            string           `json:"@type"`
+		Reason          string           `json:"reason"`
+		FieldViolations []FieldViolation `json:"fieldViolations"`
+	} `json:"details"`
+}
+
+func (s *rpcStatus) apiError(httpStatus int) *APIError {
+	e := &APIError{HTTPStatus: httpStatus, Code: s.Code, Message: s.Message}
+	for _, d := range s.Details {
+		switch {
+		case strings.HasSuffix(d.Type, "google.rpc.ErrorInfo"):
+			e.Reason = d.Reason
+		case strings.HasSuffix(d.Type, "google.rpc.BadRequest"):
+			e.Violations = append(e.Violations, d.FieldViolations...)
+		}
+	}
+	return e
+}
+
+func readAPIError(resp *http.Response) *APIError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var st rpcStatus
+	if err := json.Unmarshal(body, &st); err != nil || (st.Code == 0 && st.Message == "") {
+		return &APIError{HTTPStatus: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	}
+	return st.apiError(resp.StatusCode)
+}
+
+var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+// do sends a request with an optional proto body and returns the response
+// when it is 2xx, else an *APIError.
+func (c *Client) do(ctx context.Context, method, path string, body proto.Message) (*http.Response, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := protojson.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL(path), r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, readAPIError(resp)
+	}
+	return resp, nil
+}
+
+func (c *Client) get(ctx context.Context, path string, out proto.Message) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if err := unmarshal.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("GET %s: decoding the answer: %w", path, err)
+	}
+	return nil
+}
+
+// ListPipelines returns the pipelines the orchestrator can run.
+func (c *Client) ListPipelines(ctx context.Context) ([]*orchestratorv1.Pipeline, error) {
+	var out orchestratorv1.ListPipelinesResponse
+	if err := c.get(ctx, "/v1/pipelines", &out); err != nil {
+		return nil, err
+	}
+	return out.GetPipelines(), nil
+}
+
+// ListModels returns the models of one modality: "text", "image" or
+// "audio".
+func (c *Client) ListModels(ctx context.Context, modality string) ([]*genaiv1.Model, error) {
+	var out genaiv1.ListModelsResponse
+	if err := c.get(ctx, "/v1/"+url.PathEscape(modality)+"/models", &out); err != nil {
+		return nil, err
+	}
+	return out.GetModels(), nil
+}
+
+// RunFailedError is a run that started and then failed (run_failed).
+type RunFailedError struct {
+	// Event is the run_failed event.
+	Event *orchestratorv1.RunFailed
+}
+
+func (e *RunFailedError) Error() string {
+	ev := e.Event
+	msg := "run failed"
+	if ev.GetStep() != "" {
+		msg += " in step " + ev.GetStep()
+	}
+	if ev.GetCode() != "" {
+		msg += " (" + ev.GetCode() + ")"
+	}
+	if ev.GetMessage() != "" {
+		msg += ": " + ev.GetMessage()
+	}
+	return msg
+}
+
+// streamLine is one line of a grpc-gateway server stream.
+type streamLine struct {
+	Result json.RawMessage `json:"result"`
+	Error  *rpcStatus      `json:"error"`
+}
+
+// RunPipeline runs a pipeline through POST /v1/pipelines/{name}:run and
+// calls onEvent (when not nil) with every event as it arrives, the last
+// one included. It returns the run_completed event; a run that failed is a
+// *RunFailedError, a request the gateway refused an *APIError, and a
+// stream cut short wraps ErrIncompleteStream.
+func (c *Client) RunPipeline(ctx context.Context, name string, inputs map[string]string, onEvent func(*orchestratorv1.RunPipelineResponse) error) (*orchestratorv1.RunCompleted, error) {
+	// The name travels in the path; the body holds the inputs only.
+	resp, err := c.do(ctx, http.MethodPost, "/v1/pipelines/"+url.PathEscape(name)+":run", &orchestratorv1.RunPipelineRequest{Inputs: inputs})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var l streamLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			return nil, fmt.Errorf("malformed event line: %w", err)
+		}
+		if l.Error != nil {
+			return nil, l.Error.apiError(0)
+		}
+		raw := l.Result
+		if raw == nil {
+			// Not wrapped: accept a bare event too.
+			raw = line
+		}
+		ev := &orchestratorv1.RunPipelineResponse{}
+		if err := unmarshal.Unmarshal(raw, ev); err != nil {
+			return nil, fmt.Errorf("malformed event: %w", err)
+		}
+		if onEvent != nil {
+			if err := onEvent(ev); err != nil {
+				return nil, err
+			}
+		}
+		switch e := ev.GetEvent().(type) {
+		case *orchestratorv1.RunPipelineResponse_RunCompleted:
+			return e.RunCompleted, nil
+		case *orchestratorv1.RunPipelineResponse_RunFailed:
+			return nil, &RunFailedError{Event: e.RunFailed}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %w", ErrIncompleteStream, err)
+	}
+	return nil, ErrIncompleteStream
+}
+
+// Content returns an artifact's bytes: inline data or text, or fetched
+// from its URI (relative URIs are resolved against the gateway).
+func (c *Client) Content(ctx context.Context, a *genaiv1.Artifact) ([]byte, error) {
+	switch content := a.GetContent().(type) {
+	case *genaiv1.Artifact_Data:
+		return content.Data, nil
+	case *genaiv1.Artifact_Text:
+		return []byte(content.Text), nil
+	case *genaiv1.Artifact_Uri:
+		resp, err := c.do(ctx, http.MethodGet, content.Uri, nil)
+		if err != nil {
+			return nil, fmt.Errorf("fetching %s: %w", content.Uri, err)
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	return nil, errors.New("the artifact has no content")
+}

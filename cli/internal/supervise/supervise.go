@@ -1,0 +1,332 @@
+// Package supervise runs a group of child processes as one unit: their
+// output is prefixed with their names, a stop signal reaches all of them,
+// and when one dies unexpectedly the rest are stopped.
+package supervise
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultGrace is how long Stop waits after SIGTERM before it kills.
+const DefaultGrace = 10 * time.Second
+
+// ErrUnexpectedExit is wrapped by the error Wait returns when a child
+// exited before the group was asked to stop.
+var ErrUnexpectedExit = errors.New("exited unexpectedly")
+
+// ErrUncleanStop is wrapped by the error Wait returns when, after Stop, a
+// child exited with a non-zero status or had to be killed.
+var ErrUncleanStop = errors.New("did not stop cleanly")
+
+// Spec describes one child process.
+type Spec struct {
+	// Name labels the child's log lines and errors, for example "text".
+	Name string
+	// Path is the executable.
+	Path string
+	// Args are the arguments after the program name.
+	Args []string
+	// Env is the child's whole environment; nil inherits this process's.
+	Env []string
+}
+
+// Options tune a Group.
+type Options struct {
+	// Output receives every child's stdout and stderr, line by line, each
+	// line prefixed with the child's name. Nil discards the output.
+	Output io.Writer
+	// Grace is how long Stop waits between SIGTERM and SIGKILL; zero
+	// means DefaultGrace.
+	Grace time.Duration
+}
+
+// Exit is how one child ended.
+type Exit struct {
+	// Name is the child's Spec.Name.
+	Name string
+	// Err is what exec.Cmd.Wait returned: nil for exit status 0.
+	Err error
+	// Killed is true when the child was sent SIGKILL after the grace period.
+	Killed bool
+	// Unexpected is true when the child exited before Stop was called.
+	Unexpected bool
+}
+
+// Group is a set of running child processes.
+type Group struct {
+	grace time.Duration
+	procs []*proc
+	done  chan struct{} // closed when every child has exited
+
+	mu       sync.Mutex
+	stopping bool
+	first    *Exit // the first unexpected exit
+	exits    []Exit
+	stopOnce sync.Once
+}
+
+type proc struct {
+	spec   Spec
+	cmd    *exec.Cmd
+	out    *lineWriter
+	exited chan struct{}
+	killed bool // guarded by Group.mu
+}
+
+// Start starts every child in order. If one fails to start, those already
+// started are stopped and the error names the one that failed. ctx bounds
+// only the start-up; use Stop to end the group.
+func Start(ctx context.Context, specs []Spec, opts Options) (*Group, error) {
+	if len(specs) == 0 {
+		return nil, errors.New("supervise: no processes to start")
+	}
+	g := &Group{grace: opts.Grace, done: make(chan struct{})}
+	if g.grace <= 0 {
+		g.grace = DefaultGrace
+	}
+	sink := &syncWriter{w: opts.Output}
+	if opts.Output == nil {
+		sink.w = io.Discard
+	}
+	width := 0
+	for _, s := range specs {
+		width = max(width, len(s.Name))
+	}
+	var wg sync.WaitGroup
+	for _, s := range specs {
+		if err := ctx.Err(); err != nil {
+			g.abort(&wg)
+			return nil, err
+		}
+		p := &proc{spec: s, exited: make(chan struct{})}
+		p.out = &lineWriter{prefix: fmt.Sprintf("%-*s | ", width, s.Name), w: sink}
+		p.cmd = exec.Command(s.Path, s.Args...)
+		p.cmd.Env = s.Env
+		p.cmd.Stdout = p.out
+		p.cmd.Stderr = p.out
+		p.cmd.SysProcAttr = sysProcAttr()
+		// A grandchild that keeps the output pipe open must not hold Wait
+		// (and so the whole group) forever.
+		p.cmd.WaitDelay = time.Second
+		// Start under the lock, so that a Stop (from a child that died)
+		// either sees this child or happens before it would start.
+		g.mu.Lock()
+		if g.stopping {
+			g.mu.Unlock()
+			break
+		}
+		if err := p.cmd.Start(); err != nil {
+			g.mu.Unlock()
+			g.abort(&wg)
+			return nil, fmt.Errorf("supervise: starting %s: %w", s.Name, err)
+		}
+		g.procs = append(g.procs, p)
+		g.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.watch(p)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(g.done)
+	}()
+	return g, nil
+}
+
+// abort stops the children already started after a failed Start and waits
+// for them.
+func (g *Group) abort(wg *sync.WaitGroup) {
+	g.Stop()
+	wg.Wait()
+	close(g.done)
+}
+
+func (g *Group) watch(p *proc) {
+	err := p.cmd.Wait()
+	p.out.flush()
+	close(p.exited)
+	g.mu.Lock()
+	e := Exit{Name: p.spec.Name, Err: err, Killed: p.killed, Unexpected: !g.stopping}
+	g.exits = append(g.exits, e)
+	if e.Unexpected && g.first == nil {
+		g.first = &e
+	}
+	g.mu.Unlock()
+	if e.Unexpected {
+		g.Stop()
+	}
+}
+
+// Stop asks every child to exit with SIGTERM and kills (SIGKILL, to the
+// child's whole process group) those still running after the grace period.
+// It returns at once; Wait reports the outcome. Calling it again does
+// nothing.
+func (g *Group) Stop() {
+	g.stopOnce.Do(func() {
+		g.mu.Lock()
+		g.stopping = true
+		procs := append([]*proc(nil), g.procs...)
+		g.mu.Unlock()
+		for _, p := range procs {
+			select {
+			case <-p.exited:
+			default:
+				_ = terminate(p.cmd.Process)
+			}
+		}
+		go g.killAfterGrace()
+	})
+}
+
+func (g *Group) killAfterGrace() {
+	timer := time.NewTimer(g.grace)
+	defer timer.Stop()
+	select {
+	case <-g.done:
+		return
+	case <-timer.C:
+	}
+	g.mu.Lock()
+	procs := append([]*proc(nil), g.procs...)
+	g.mu.Unlock()
+	for _, p := range procs {
+		select {
+		case <-p.exited:
+			continue
+		default:
+		}
+		g.mu.Lock()
+		p.killed = true
+		g.mu.Unlock()
+		_ = kill(p.cmd.Process)
+	}
+}
+
+// Done is closed once every child has exited.
+func (g *Group) Done() <-chan struct{} { return g.done }
+
+// Wait waits for every child to exit. It returns nil when all of them were
+// asked to stop and exited with status 0. Otherwise the error names the
+// child: the first that exited before Stop (wrapping ErrUnexpectedExit), or
+// else those that exited non-zero or were killed (wrapping ErrUncleanStop).
+func (g *Group) Wait() error {
+	<-g.done
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f := g.first; f != nil {
+		if f.Err == nil {
+			return fmt.Errorf("%s %w (status 0)", f.Name, ErrUnexpectedExit)
+		}
+		return fmt.Errorf("%s %w: %w", f.Name, ErrUnexpectedExit, f.Err)
+	}
+	var unclean []string
+	for _, e := range g.exits {
+		switch {
+		case e.Killed:
+			unclean = append(unclean, e.Name+" (killed after the grace period)")
+		case e.Err != nil:
+			unclean = append(unclean, fmt.Sprintf("%s (%v)", e.Name, e.Err))
+		}
+	}
+	if len(unclean) > 0 {
+		return fmt.Errorf("%s %w", strings.Join(unclean, ", "), ErrUncleanStop)
+	}
+	return nil
+}
+
+// Exits reports how each child that has exited so far ended, in the order
+// they exited.
+func (g *Group) Exits() []Exit {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Exit(nil), g.exits...)
+}
+
+// Pids returns the children's process ids by name.
+func (g *Group) Pids() map[string]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := make(map[string]int, len(g.procs))
+	for _, p := range g.procs {
+		m[p.spec.Name] = p.cmd.Process.Pid
+	}
+	return m
+}
+
+// terminate sends SIGTERM to the child itself, so that it shuts down in
+// its own way (and stops any children of its own).
+func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
+
+// syncWriter serialises whole lines from several children.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+// lineWriter prefixes each complete line with the child's name; exec.Cmd
+// calls Write from one goroutine at a time because Stdout and Stderr are
+// the same writer.
+type lineWriter struct {
+	prefix string
+	w      io.Writer
+	buf    []byte
+	mu     sync.Mutex // Write (exec's copier) and flush (after Wait) never overlap, but cheap to be sure
+}
+
+// maxLine bounds how much of an unterminated line is buffered before it is
+// written anyway.
+const maxLine = 64 << 10
+
+func (l *lineWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, b...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			if len(l.buf) >= maxLine {
+				l.emit(l.buf)
+				l.buf = l.buf[:0]
+			}
+			return len(b), nil
+		}
+		l.emit(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+}
+
+func (l *lineWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buf) > 0 {
+		l.emit(l.buf)
+		l.buf = nil
+	}
+}
+
+func (l *lineWriter) emit(line []byte) {
+	out := make([]byte, 0, len(l.prefix)+len(line)+1)
+	out = append(out, l.prefix...)
+	out = append(out, line...)
+	out = append(out, '\n')
+	// A failing terminal must not stop the child: its output is dropped.
+	_, _ = l.w.Write(out)
+}
