@@ -258,3 +258,18 @@ func TestPreTokenizers(t *testing.T) {
 		})
 	}
 }
+
+// The tokenizer is shared by concurrent requests; run with -race to check it.
+func TestConcurrentEncode(t *testing.T) {
+	tok := load(t, "bpe-llama3.gguf")
+	want := tok.Encode(trickyStrings[17], true)
+	done := make(chan []int32)
+	for i := 0; i < 4; i++ {
+		go func() { done <- tok.Encode(trickyStrings[17], true) }()
+	}
+	for i := 0; i < 4; i++ {
+		if got := <-done; !slices.Equal(got, want) {
+			t.Errorf("concurrent Encode = %v, want %v", got, want)
+		}
+	}
+}
