@@ -26,6 +26,14 @@ func expf(x float32) float32 {
 	u := b * b
 	j := fma32(fma32(fma32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, fma32(0x1.555e66p-3, b, 0x1.fffdb6p-2)), u,
 		fma32(0x1.ffffecp-1, b, 1))
+	if n >= -126 && n <= 127 {
+		// j * 2^n with 2^n built from its bits: exact as vscalefps is,
+		// since j is near 1 and the product stays normal.
+		p := j * math.Float32frombits(uint32(int32(n)+127)<<23)
+		if p >= 0x1p-126 || j == 0 {
+			return p
+		}
+	}
 	return float32(math.Ldexp(float64(j), int(n)))
 }
 

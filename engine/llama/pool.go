@@ -13,41 +13,80 @@ type job interface {
 	run(worker, chunk int)
 }
 
+// spinIters is how long an idle worker polls for the next step before it
+// parks (tens of microseconds): a token runs about 150 steps separated by
+// a few microseconds of serial work, and waking a parked goroutine costs
+// more than that, so short polling is what makes two threads pay off.
+const spinIters = 1 << 15
+
 // pool is a set of persistent workers; the caller of do works too, so a
-// pool of size n starts n-1 goroutines once, and a step costs a channel
-// send per helper, not a goroutine.
+// pool of size n starts n-1 goroutines once, and a step costs an atomic
+// store, not a goroutine.
 type pool struct {
-	n     int
-	start []chan struct{}
-	wg    sync.WaitGroup
-	cur   job
-	total int
-	next  atomic.Int64
-	mu    sync.Mutex // one step at a time per pool
-	quit  chan struct{}
+	n       int
+	gen     atomic.Uint64 // bumped by every step
+	pending atomic.Int32  // helpers still running the current step
+	next    atomic.Int64
+	cur     job
+	total   int
+	workers []*worker
+	mu      sync.Mutex // one step at a time per pool
+	quit    atomic.Bool
+	wg      sync.WaitGroup // running worker goroutines
+}
+
+type worker struct {
+	sleeping atomic.Bool
+	wake     chan struct{}
 }
 
 func newPool(n int) *pool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &pool{n: n, quit: make(chan struct{})}
-	for w := 1; w < n; w++ {
-		c := make(chan struct{}, 1)
-		p.start = append(p.start, c)
-		go p.worker(w, c)
+	p := &pool{n: n}
+	for i := 1; i < n; i++ {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		p.wg.Add(1)
+		go p.loop(i, w)
 	}
 	return p
 }
 
-func (p *pool) worker(w int, c chan struct{}) {
+func (p *pool) loop(id int, w *worker) {
+	defer p.wg.Done()
+	seen := uint64(0)
 	for {
-		select {
-		case <-c:
-			p.drain(w)
-			p.wg.Done()
-		case <-p.quit:
+		g := p.wait(w, seen)
+		if p.quit.Load() {
 			return
+		}
+		seen = g
+		p.drain(id)
+		p.pending.Add(-1)
+	}
+}
+
+// wait returns the next step's generation once it differs from seen,
+// polling first and then parking.
+func (p *pool) wait(w *worker, seen uint64) uint64 {
+	for range spinIters {
+		if g := p.gen.Load(); g != seen || p.quit.Load() {
+			return g
+		}
+	}
+	for {
+		w.sleeping.Store(true)
+		if g := p.gen.Load(); g != seen || p.quit.Load() {
+			if !w.sleeping.CompareAndSwap(true, false) {
+				<-w.wake // a waker saw us asleep and sent; take it
+			}
+			return g
+		}
+		<-w.wake
+		if g := p.gen.Load(); g != seen || p.quit.Load() {
+			return g
 		}
 	}
 }
@@ -71,21 +110,32 @@ func (p *pool) do(j job, n int) {
 	defer p.mu.Unlock()
 	p.cur, p.total = j, n
 	p.next.Store(0)
-	helpers := min(len(p.start), n-1)
-	p.wg.Add(helpers)
-	for _, c := range p.start[:helpers] {
-		c <- struct{}{}
+	p.pending.Store(int32(len(p.workers)))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.sleeping.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
 	}
 	p.drain(0)
-	p.wg.Wait()
+	for i := 0; p.pending.Load() != 0; i++ {
+		if i > 64 {
+			runtime.Gosched()
+		}
+	}
 	p.cur = nil
 }
 
-// close stops the workers.
+// close stops the workers and waits for them to exit.
 func (p *pool) close() {
-	select {
-	case <-p.quit:
-	default:
-		close(p.quit)
+	if p.quit.Swap(true) {
+		return
 	}
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.sleeping.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
+	}
+	p.wg.Wait()
 }

@@ -338,9 +338,24 @@ func (j *matJob) run(_, c int) {
 	t := &j.tasks[ti]
 	r0 := c * rowsPerChunk
 	r1 := min(r0+rowsPerChunk, t.w.Rows)
-	// Token-outer over a tile of rows: the tile stays in L1 while each
-	// token's activations stream past it, so weights come from memory once.
-	for b := range t.vecs {
+	// Four tokens at a time against a tile of rows: the tile stays in L1
+	// while the tokens' activations stream past it, so weights come from
+	// memory once per batch and each block is decoded once per four tokens.
+	b := 0
+	var vs [4]*quant.Vec
+	var res [4]float32
+	for ; b+4 <= len(t.vecs); b += 4 {
+		for k := range vs {
+			vs[k] = &t.vecs[b+k]
+		}
+		for i := r0; i < r1; i++ {
+			quant.Dot4(t.w.row(i), &vs, &res)
+			for k, r := range res {
+				t.out[(b+k)*t.stride+i] = r
+			}
+		}
+	}
+	for ; b < len(t.vecs); b++ {
 		v := &t.vecs[b]
 		out := t.out[b*t.stride:]
 		for i := r0; i < r1; i++ {
@@ -376,7 +391,22 @@ func (j *ffnJob) run(_, c int) {
 	r0 := c * rowsPerChunk
 	r1 := min(r0+rowsPerChunk, j.nrows)
 	hb := j.s.hb
-	for b := range j.gv {
+	b := 0
+	var gv, uv [4]*quant.Vec
+	var g, u [4]float32
+	for ; b+4 <= len(j.gv); b += 4 {
+		for k := range gv {
+			gv[k], uv[k] = &j.gv[b+k], &j.uv[b+k]
+		}
+		for i := r0; i < r1; i++ {
+			quant.Dot4(j.l.gate.row(i), &gv, &g)
+			quant.Dot4(j.l.up.row(i), &uv, &u)
+			for k := range g {
+				hb[(b+k)*j.nrows+i] = silu(g[k]) * u[k]
+			}
+		}
+	}
+	for ; b < len(j.gv); b++ {
 		out := hb[b*j.nrows:]
 		for i := r0; i < r1; i++ {
 			g := j.gv[b].Dot(j.l.gate.row(i))

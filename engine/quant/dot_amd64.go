@@ -23,6 +23,40 @@ func dotQ8_0AVX2(w, q, d unsafe.Pointer, nb int) float32
 //go:noescape
 func dotQ4_0AVX2(w, q, d unsafe.Pointer, nb int) float32
 
+//go:noescape
+func dotQ8_0x4AVX2(w unsafe.Pointer, q, d *[4]unsafe.Pointer, nb int, out *[4]float32)
+
+//go:noescape
+func dotQ4_0x4AVX2(w unsafe.Pointer, q, d *[4]unsafe.Pointer, nb int, out *[4]float32)
+
+// dot4 runs the four-vector kernel for Q8_0 and Q4_0 rows and reports
+// whether it did.
+func dot4(row []byte, vs *[4]*Vec, out *[4]float32) bool {
+	wt := vs[0].wt
+	if !useAVX2 || (wt != Q8_0 && wt != Q4_0) {
+		return false
+	}
+	nb := len(vs[0].d)
+	if nb == 0 {
+		return false
+	}
+	var q, d [4]unsafe.Pointer
+	for i, v := range vs {
+		if v.wt != wt || len(v.d) != nb {
+			return false
+		}
+		q[i], d[i] = unsafe.Pointer(&v.q[0]), unsafe.Pointer(&v.d[0])
+	}
+	if wt == Q8_0 {
+		_ = row[nb*blockQ8_0-1]
+		dotQ8_0x4AVX2(unsafe.Pointer(&row[0]), &q, &d, nb, out)
+	} else {
+		_ = row[nb*blockQ4_0-1]
+		dotQ4_0x4AVX2(unsafe.Pointer(&row[0]), &q, &d, nb, out)
+	}
+	return true
+}
+
 func dotF32(row []byte, x []float32) float32 {
 	n := len(x)
 	if !useAVX2 || n < 32 {

@@ -207,3 +207,120 @@ q4done:
 	HSUM8
 	MOVSS        X0, ret+32(FP)
 	RET
+
+// The four-vector kernels: one weight row against four activation vectors,
+// so each weight block is loaded, unpacked and made absolute once for four
+// tokens of a batch. Each token keeps its own accumulator and block order,
+// so the results equal four single-vector calls bit for bit.
+
+// TOK4 accumulates token t's block: y at (qreg), its scale at (dreg), |w|
+// in Y4, w in Y5, the weight scale in X12; result into acc.
+#define TOK4(qreg, dreg, acc) \
+	VMOVDQU      (qreg), Y6      \
+	VPSIGNB      Y5, Y6, Y6      \
+	VPMADDUBSW   Y6, Y4, Y6      \
+	VPMADDWD     Y15, Y6, Y6     \
+	VCVTDQ2PS    Y6, Y6          \
+	VMULSS       (dreg), X12, X7 \
+	VBROADCASTSS X7, Y7          \
+	VFMADD231PS  Y6, Y7, acc
+
+// HSUMOUT sums the lanes of acc (hsum_float_8 order) into off(DX).
+#define HSUMOUT(acc, xacc, off) \
+	VEXTRACTF128 $1, acc, X8 \
+	VADDPS       xacc, X8, X8 \
+	VMOVHLPS     X8, X8, X9   \
+	VADDPS       X9, X8, X8   \
+	VMOVSHDUP    X8, X9       \
+	VADDSS       X9, X8, X8   \
+	MOVSS        X8, off(DX)
+
+// LOAD4 takes the q pointers from the array at AX and the d pointers from
+// the array at DX.
+#define LOAD4 \
+	MOVQ 0(AX), R8     \
+	MOVQ 8(AX), R9     \
+	MOVQ 16(AX), R10   \
+	MOVQ 24(AX), R11   \
+	MOVQ 0(DX), R12    \
+	MOVQ 8(DX), R13    \
+	MOVQ 16(DX), BX    \
+	MOVQ 24(DX), DI    \
+	MOVL $0x00010001, AX \
+	VMOVD AX, X15        \
+	VPBROADCASTD X15, Y15 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3
+
+#define STEP4(wbytes) \
+	TOK4(R8, R12, Y0)  \
+	TOK4(R9, R13, Y1)  \
+	TOK4(R10, BX, Y2)  \
+	TOK4(R11, DI, Y3)  \
+	ADDQ $wbytes, SI   \
+	ADDQ $32, R8       \
+	ADDQ $32, R9       \
+	ADDQ $32, R10      \
+	ADDQ $32, R11      \
+	ADDQ $4, R12       \
+	ADDQ $4, R13       \
+	ADDQ $4, BX        \
+	ADDQ $4, DI
+
+// STORE4 writes the four sums to the array at DX.
+#define STORE4 \
+	HSUMOUT(Y0, X0, 0)    \
+	HSUMOUT(Y1, X1, 4)    \
+	HSUMOUT(Y2, X2, 8)    \
+	HSUMOUT(Y3, X3, 12)   \
+	VZEROUPPER
+
+// func dotQ8_0x4AVX2(w unsafe.Pointer, q, d *[4]unsafe.Pointer, nb int, out *[4]float32)
+TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), AX
+	MOVQ d+16(FP), DX
+	MOVQ nb+24(FP), CX
+	LOAD4
+
+q8x4loop:
+	MOVWLZX   0(SI), AX
+	VMOVD     AX, X12
+	VCVTPH2PS X12, X12
+	VMOVDQU   2(SI), Y5
+	VPSIGNB   Y5, Y5, Y4
+	STEP4(34)
+	DECQ CX
+	JNZ  q8x4loop
+	MOVQ out+32(FP), DX
+	STORE4
+	RET
+
+// func dotQ4_0x4AVX2(w unsafe.Pointer, q, d *[4]unsafe.Pointer, nb int, out *[4]float32)
+TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), AX
+	MOVQ d+16(FP), DX
+	MOVQ nb+24(FP), CX
+	LOAD4
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x08080808, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+
+q4x4loop:
+	MOVWLZX   0(SI), AX
+	VMOVD     AX, X12
+	VCVTPH2PS X12, X12
+	Q4UNPACK(2, X5, Y5, X4)
+	VPSIGNB   Y5, Y5, Y4
+	STEP4(18)
+	DECQ CX
+	JNZ  q4x4loop
+	MOVQ out+32(FP), DX
+	STORE4
+	RET

@@ -21,3 +21,5 @@ func DotF32(a, b []float32) float32 {
 	}
 	return s
 }
+
+func dot4(row []byte, vs *[4]*Vec, out *[4]float32) bool { return false }

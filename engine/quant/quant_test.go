@@ -262,3 +262,31 @@ func BenchmarkDot(b *testing.B) {
 		})
 	}
 }
+
+// TestDot4 checks the four-vector kernels against four single-vector calls:
+// they must agree bit for bit.
+func TestDot4(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, wt := range []Type{F32, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+		for _, n := range []int{256, 512, 1536} {
+			row, err := Quantize(wt, randVec(r, n, 0.05), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var vs [4]*Vec
+			for i := range vs {
+				vs[i] = new(Vec)
+				if err := vs[i].Prepare(wt, randVec(r, n, 1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got [4]float32
+			Dot4(row, &vs, &got)
+			for i, v := range vs {
+				if want := v.Dot(row); got[i] != want {
+					t.Errorf("%v n=%d vector %d: Dot4 %g, Dot %g", wt, n, i, got[i], want)
+				}
+			}
+		}
+	}
+}

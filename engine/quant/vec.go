@@ -133,6 +133,19 @@ func (v *Vec) Dot(row []byte) float32 {
 	panic("quant: Dot on an unprepared Vec")
 }
 
+// Dot4 sets out[i] to the dot product of row with vs[i]; all four vectors
+// must be prepared for the same weight type and length. For a batch it is
+// faster than four Dot calls (each weight block is decoded once) and gives
+// bit-identical results.
+func Dot4(row []byte, vs *[4]*Vec, out *[4]float32) {
+	if dot4(row, vs, out) {
+		return
+	}
+	for i, v := range vs {
+		out[i] = v.Dot(row)
+	}
+}
+
 // MatVec sets dst[i] to the dot product of row i of w (rows of rowBytes
 // bytes, consecutive) with v, for i in [0, len(dst)).
 func (v *Vec) MatVec(w []byte, rowBytes int, dst []float32) {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ type config struct {
 	pp, tg     int
 	reps       int
 	llamaBench string
+	cpuProfile string
 }
 
 func main() {
@@ -43,6 +45,7 @@ func main() {
 	flag.IntVar(&c.tg, "n", 64, "generated tokens")
 	flag.IntVar(&c.reps, "r", 3, "rounds; each round runs every type on both engines, interleaved")
 	flag.StringVar(&c.llamaBench, "llama-bench", "", "path of llama.cpp's llama-bench (optional)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "enginebench:", err)
@@ -80,6 +83,17 @@ func run(c config) error {
 	}
 	runtime.GOMAXPROCS(c.threads)
 	bw := bandwidth(c.threads)
+	if c.cpuProfile != "" {
+		pf, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("memory bandwidth (line-stride read, %d threads): %.1f GB/s\n", c.threads, bw/1e9)
 	res := map[quant.Type]*result{}
 	for _, t := range types {
