@@ -33,6 +33,10 @@ type pool struct {
 	mu      sync.Mutex // one step at a time per pool
 	quit    atomic.Bool
 	wg      sync.WaitGroup // running worker goroutines
+	// The caller of do parks on done, after polling, when helpers are slow
+	// (their core busy with other work); the last helper wakes it.
+	callerSleeping atomic.Bool
+	done           chan struct{}
 }
 
 type worker struct {
@@ -44,7 +48,7 @@ func newPool(n int) *pool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &pool{n: n}
+	p := &pool{n: n, done: make(chan struct{}, 1)}
 	for i := 1; i < n; i++ {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
@@ -64,7 +68,9 @@ func (p *pool) loop(id int, w *worker) {
 		}
 		seen = g
 		p.drain(id)
-		p.pending.Add(-1)
+		if p.pending.Add(-1) == 0 && p.callerSleeping.CompareAndSwap(true, false) {
+			p.done <- struct{}{}
+		}
 	}
 }
 
@@ -118,12 +124,26 @@ func (p *pool) do(j job, n int) {
 		}
 	}
 	p.drain(0)
-	for i := 0; p.pending.Load() != 0; i++ {
-		if i > 64 {
-			runtime.Gosched()
+	p.waitHelpers()
+	p.cur = nil
+}
+
+// waitHelpers returns once every helper has finished the current step,
+// polling first and then parking.
+func (p *pool) waitHelpers() {
+	for range spinIters {
+		if p.pending.Load() == 0 {
+			return
 		}
 	}
-	p.cur = nil
+	p.callerSleeping.Store(true)
+	if p.pending.Load() == 0 {
+		if !p.callerSleeping.CompareAndSwap(true, false) {
+			<-p.done // the last helper saw us asleep and sent; take it
+		}
+		return
+	}
+	<-p.done
 }
 
 // close stops the workers and waits for them to exit.

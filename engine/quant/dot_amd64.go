@@ -11,6 +11,22 @@ import (
 // useAVX2 gates the assembly kernels: they need AVX2, FMA and F16C.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
+// useVNNI selects the Q8_0/Q4_0 kernels built on vpdpbusd (AVX512-VNNI on
+// 256-bit vectors, so AVX512VL too), which do a block in fewer operations.
+var useVNNI = useAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
+
+//go:noescape
+func dotQ8_0VNNI(w, q, aux unsafe.Pointer, nb int) float32
+
+//go:noescape
+func dotQ4_0VNNI(w, q, aux unsafe.Pointer, nb int) float32
+
+//go:noescape
+func dotQ8_0x4VNNI(w unsafe.Pointer, q, aux *[4]unsafe.Pointer, nb int, out *[4]float32)
+
+//go:noescape
+func dotQ4_0x4VNNI(w unsafe.Pointer, q, aux *[4]unsafe.Pointer, nb int, out *[4]float32)
+
 //go:noescape
 func dotF32AVX2(a, b unsafe.Pointer, n int) float32
 
@@ -40,12 +56,29 @@ func dot4(row []byte, vs *[4]*Vec, out *[4]float32) bool {
 	if nb == 0 {
 		return false
 	}
-	var q, d [4]unsafe.Pointer
-	for i, v := range vs {
+	vnni := useVNNI
+	for _, v := range vs {
 		if v.wt != wt || len(v.d) != nb {
 			return false
 		}
+		vnni = vnni && len(v.aux) == nb*auxWords
+	}
+	var q, d [4]unsafe.Pointer
+	for i, v := range vs {
 		q[i], d[i] = unsafe.Pointer(&v.q[0]), unsafe.Pointer(&v.d[0])
+		if vnni {
+			d[i] = unsafe.Pointer(&v.aux[0])
+		}
+	}
+	switch {
+	case vnni && wt == Q8_0:
+		_ = row[nb*blockQ8_0-1]
+		dotQ8_0x4VNNI(unsafe.Pointer(&row[0]), &q, &d, nb, out)
+		return true
+	case vnni:
+		_ = row[nb*blockQ4_0-1]
+		dotQ4_0x4VNNI(unsafe.Pointer(&row[0]), &q, &d, nb, out)
+		return true
 	}
 	if wt == Q8_0 {
 		_ = row[nb*blockQ8_0-1]
@@ -85,23 +118,29 @@ func dotF16(row []byte, x []float32) float32 {
 	return s
 }
 
-func dotQ8_0(row []byte, q []int8, d []float32) float32 {
+func dotQ8_0(row []byte, q []int8, d []float32, aux []int32) float32 {
 	nb := len(d)
 	if !useAVX2 || nb == 0 {
 		return dotQ8_0Go(row, q, d)
 	}
 	_ = row[nb*blockQ8_0-1]
 	_ = q[nb*QK8_0-1]
+	if len(aux) == nb*auxWords {
+		return dotQ8_0VNNI(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&aux[0]), nb)
+	}
 	return dotQ8_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 }
 
-func dotQ4_0(row []byte, q []int8, d []float32) float32 {
+func dotQ4_0(row []byte, q []int8, d []float32, aux []int32) float32 {
 	nb := len(d)
 	if !useAVX2 || nb == 0 {
 		return dotQ4_0Go(row, q, d)
 	}
 	_ = row[nb*blockQ4_0-1]
 	_ = q[nb*QK4_0-1]
+	if len(aux) == nb*auxWords {
+		return dotQ4_0VNNI(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&aux[0]), nb)
+	}
 	return dotQ4_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 }
 

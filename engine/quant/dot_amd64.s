@@ -324,3 +324,144 @@ q4x4loop:
 	MOVQ out+32(FP), DX
 	STORE4
 	RET
+
+// The VNNI kernels (AVX512-VNNI on 256-bit vectors). vpdpbusd multiplies
+// unsigned by signed bytes, so the weights are made unsigned (Q8_0: w+128
+// by flipping the sign bit; Q4_0: the raw nibble, w+8) and the excess is
+// taken off by starting each block's integer sum at -128 (or -8) times the
+// activation's lane sums, which Vec precomputes in aux. The integer sums
+// are exact, so the results equal the AVX2 kernels' bit for bit.
+
+// func dotQ8_0VNNI(w, q, aux unsafe.Pointer, nb int) float32
+TEXT ·dotQ8_0VNNI(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ aux+16(FP), DX
+	MOVQ nb+24(FP), CX
+	MOVL $0x80808080, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS Y0, Y0, Y0
+
+q8vloop:
+	SCALE(0, 32, X1, Y1)
+	VPXOR       2(SI), Y14, Y2
+	VMOVDQU     (DX), Y5
+	VPSLLD      $7, Y5, Y5
+	VPDPBUSD    (DI), Y2, Y5
+	VCVTDQ2PS   Y5, Y5
+	VFMADD231PS Y5, Y1, Y0
+	ADDQ $34, SI
+	ADDQ $32, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  q8vloop
+	HSUM8
+	MOVSS X0, ret+32(FP)
+	RET
+
+// func dotQ4_0VNNI(w, q, aux unsafe.Pointer, nb int) float32
+TEXT ·dotQ4_0VNNI(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ aux+16(FP), DX
+	MOVQ nb+24(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS Y0, Y0, Y0
+
+q4vloop:
+	SCALE(0, 32, X1, Y1)
+	VMOVDQU     2(SI), X2
+	VPSRLW      $4, X2, X3
+	VINSERTI128 $1, X3, Y2, Y2
+	VPAND       Y14, Y2, Y2
+	VMOVDQU     (DX), Y5
+	VPSLLD      $3, Y5, Y5
+	VPDPBUSD    (DI), Y2, Y5
+	VCVTDQ2PS   Y5, Y5
+	VFMADD231PS Y5, Y1, Y0
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  q4vloop
+	HSUM8
+	MOVSS X0, ret+32(FP)
+	RET
+
+// VTOK4 accumulates one token's block: unsigned weights in Y4, the weight
+// scale in X12, the token's quants at (qreg) and aux block at (areg).
+#define VTOK4(qreg, areg, shift, acc) \
+	VMOVDQU      (areg), Y6      \
+	VPSLLD       $shift, Y6, Y6  \
+	VPDPBUSD     (qreg), Y4, Y6  \
+	VCVTDQ2PS    Y6, Y6          \
+	VMULSS       32(areg), X12, X7 \
+	VBROADCASTSS X7, Y7          \
+	VFMADD231PS  Y6, Y7, acc
+
+#define VSTEP4(wbytes, shift) \
+	VTOK4(R8, R12, shift, Y0)  \
+	VTOK4(R9, R13, shift, Y1)  \
+	VTOK4(R10, BX, shift, Y2)  \
+	VTOK4(R11, DI, shift, Y3)  \
+	ADDQ $wbytes, SI   \
+	ADDQ $32, R8       \
+	ADDQ $32, R9       \
+	ADDQ $32, R10      \
+	ADDQ $32, R11      \
+	ADDQ $64, R12      \
+	ADDQ $64, R13      \
+	ADDQ $64, BX       \
+	ADDQ $64, DI
+
+// func dotQ8_0x4VNNI(w unsafe.Pointer, q, aux *[4]unsafe.Pointer, nb int, out *[4]float32)
+TEXT ·dotQ8_0x4VNNI(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), AX
+	MOVQ aux+16(FP), DX
+	MOVQ nb+24(FP), CX
+	LOAD4
+	MOVL $0x80808080, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+
+q8x4vloop:
+	MOVWLZX   0(SI), AX
+	VMOVD     AX, X12
+	VCVTPH2PS X12, X12
+	VPXOR     2(SI), Y14, Y4
+	VSTEP4(34, 7)
+	DECQ CX
+	JNZ  q8x4vloop
+	MOVQ out+32(FP), DX
+	STORE4
+	RET
+
+// func dotQ4_0x4VNNI(w unsafe.Pointer, q, aux *[4]unsafe.Pointer, nb int, out *[4]float32)
+TEXT ·dotQ4_0x4VNNI(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), AX
+	MOVQ aux+16(FP), DX
+	MOVQ nb+24(FP), CX
+	LOAD4
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+
+q4x4vloop:
+	MOVWLZX     0(SI), AX
+	VMOVD       AX, X12
+	VCVTPH2PS   X12, X12
+	VMOVDQU     2(SI), X4
+	VPSRLW      $4, X4, X5
+	VINSERTI128 $1, X5, Y4, Y4
+	VPAND       Y14, Y4, Y4
+	VSTEP4(18, 3)
+	DECQ CX
+	JNZ  q4x4vloop
+	MOVQ out+32(FP), DX
+	STORE4
+	RET

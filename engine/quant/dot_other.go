@@ -4,13 +4,15 @@ package quant
 
 const useAVX2 = false
 
+const useVNNI = false
+
 func dotF32(row []byte, x []float32) float32 { return dotF32Go(row, x) }
 
 func dotF16(row []byte, x []float32) float32 { return dotF16Go(row, x) }
 
-func dotQ8_0(row []byte, q []int8, d []float32) float32 { return dotQ8_0Go(row, q, d) }
+func dotQ8_0(row []byte, q []int8, d []float32, _ []int32) float32 { return dotQ8_0Go(row, q, d) }
 
-func dotQ4_0(row []byte, q []int8, d []float32) float32 { return dotQ4_0Go(row, q, d) }
+func dotQ4_0(row []byte, q []int8, d []float32, _ []int32) float32 { return dotQ4_0Go(row, q, d) }
 
 // DotF32 returns the dot product of a and b[:len(a)].
 func DotF32(a, b []float32) float32 {

@@ -290,3 +290,36 @@ func TestDot4(t *testing.T) {
 		}
 	}
 }
+
+// TestVNNIMatchesAVX2 runs the Q8_0/Q4_0 kernels with and without VNNI:
+// the integer sums are exact either way, so results must be identical.
+func TestVNNIMatchesAVX2(t *testing.T) {
+	if !useVNNI {
+		t.Skip("no AVX512-VNNI on this CPU")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, wt := range []Type{Q8_0, Q4_0} {
+		for _, n := range []int{32, 64, 96, 576, 1536} {
+			row, _ := Quantize(wt, randVec(r, n, 0.05), nil)
+			xs := [4][]float32{randVec(r, n, 1), randVec(r, n, 1), randVec(r, n, 1), randVec(r, n, 1)}
+			run := func(vnniOff bool) (single float32, four [4]float32) {
+				disableVNNI = vnniOff
+				defer func() { disableVNNI = false }()
+				var vs [4]*Vec
+				for i := range vs {
+					vs[i] = new(Vec)
+					if err := vs[i].Prepare(wt, xs[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				Dot4(row, &vs, &four)
+				return vs[0].Dot(row), four
+			}
+			s1, f1 := run(false)
+			s2, f2 := run(true)
+			if s1 != s2 || f1 != f2 {
+				t.Errorf("%v n=%d: VNNI %g %v, AVX2 %g %v", wt, n, s1, f1, s2, f2)
+			}
+		}
+	}
+}

@@ -18,7 +18,13 @@ type Vec struct {
 	q     []int8
 	d     []float32
 	bsums []int16
+	// aux holds, per Q8_0 block, the negated sums of each 4-quant lane and
+	// the scale's bits (auxWords words), for the VNNI kernels; empty
+	// when they are not in use.
+	aux []int32
 }
+
+const auxWords = 16
 
 // Len is the number of values the vector holds.
 func (v *Vec) Len() int { return v.n }
@@ -48,6 +54,18 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 		for b := range n / QK8_0 {
 			v.d[b] = quantActQ8_0(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
 		}
+		v.aux = v.aux[:0]
+		if useVNNI && !disableVNNI {
+			v.aux = grow(v.aux, n/QK8_0*auxWords)
+			for b := range n / QK8_0 {
+				a := v.aux[b*auxWords : (b+1)*auxWords]
+				q := v.q[b*QK8_0:]
+				for l := range 8 {
+					a[l] = -(int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
+				}
+				a[8] = int32(math.Float32bits(v.d[b]))
+			}
+		}
 	case Q4_K, Q6_K:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK_K)
@@ -60,6 +78,9 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 	}
 	return nil
 }
+
+// disableVNNI lets the tests run the AVX2 kernels on a VNNI machine.
+var disableVNNI = false
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -122,9 +143,9 @@ func (v *Vec) Dot(row []byte) float32 {
 	case F16:
 		return dotF16(row, v.f)
 	case Q8_0:
-		return dotQ8_0(row, v.q, v.d)
+		return dotQ8_0(row, v.q, v.d, v.aux)
 	case Q4_0:
-		return dotQ4_0(row, v.q, v.d)
+		return dotQ4_0(row, v.q, v.d, v.aux)
 	case Q4_K:
 		return dotQ4KGo(row, v.q, v.d, v.bsums)
 	case Q6_K:
