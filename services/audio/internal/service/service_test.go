@@ -1,0 +1,470 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/serve"
+	"github.com/chorus-ai/chorus/services/audio/internal/backend/espeak"
+	"github.com/chorus-ai/chorus/services/audio/internal/backend/flite"
+	"github.com/chorus-ai/chorus/services/audio/internal/wav"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// newTestServer serves the audio service over bufconn, through the same
+// serve.Server (interceptors, error mapping) the binary uses. With no
+// routes it uses the real backends, espeak included when installed.
+func newTestServer(tb testing.TB, routes ...genai.Route) genaiv1.AudioServiceClient {
+	tb.Helper()
+	if len(routes) == 0 {
+		var err error
+		routes, err = Routes(context.Background(), Config{Espeak: EspeakAuto, Concurrency: 2, Queue: 4}, quiet)
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	h, err := genai.NewHandler(genai.Audio, quiet, routes...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0"}, quiet)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.SetServing(genai.Register(s.GRPC(), h))
+	lis := bufconn.Listen(1 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.Run(ctx) }) // drives graceful shutdown of both listeners
+	wg.Go(func() { _ = s.GRPC().Serve(lis) })
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = conn.Close()
+		cancel()
+		wg.Wait()
+	})
+	return genaiv1.NewAudioServiceClient(conn)
+}
+
+func haveEspeak() bool {
+	_, err := exec.LookPath(espeak.Binary)
+	return err == nil
+}
+
+func audio(o *genaiv1.AudioOptions) *genaiv1.GenerateRequest_Audio {
+	return &genaiv1.GenerateRequest_Audio{Audio: o}
+}
+
+func TestListModels(t *testing.T) {
+	c := newTestServer(t)
+	resp, err := c.ListModels(context.Background(), &genaiv1.ListModelsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := resp.GetModels()
+	if len(models) == 0 || models[0].GetName() != flite.Model || !models[0].GetDefault() {
+		t.Fatalf("the default model is not flite: %v", models)
+	}
+	if v := models[0].GetVoices(); !slices.Equal(v, []string{"slt", "kal", "kal16", "awb", "rms"}) {
+		t.Errorf("flite voices %v", v)
+	}
+	if haveEspeak() {
+		if len(models) != 2 || models[1].GetName() != espeak.Model {
+			t.Fatalf("espeak-ng is installed but the models are %v", models)
+		}
+		if v := models[1].GetVoices(); len(v) < 10 || v[0] != espeak.DefaultVoice || !slices.Contains(models[1].GetLanguages(), "en-US") {
+			t.Errorf("espeak voices %v, languages %v", v, models[1].GetLanguages())
+		}
+	}
+}
+
+func TestGenerateRejects(t *testing.T) {
+	c := newTestServer(t)
+	tests := []struct {
+		name       string
+		req        *genaiv1.GenerateRequest
+		espeak     bool
+		wantCode   codes.Code
+		wantReason string
+		wantFields []string
+	}{
+		{
+			name:     "empty prompt",
+			req:      &genaiv1.GenerateRequest{Prompt: "  "},
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"prompt"},
+		},
+		{
+			name:     "bad audio options",
+			req:      &genaiv1.GenerateRequest{Prompt: "Hi.", Options: audio(&genaiv1.AudioOptions{Speed: 10, SampleRate: 100, Format: "mp3"})},
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"audio.format", "audio.sample_rate", "audio.speed"},
+		},
+		{
+			name:     "text options",
+			req:      &genaiv1.GenerateRequest{Prompt: "Hi.", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{MaxTokens: 5}}},
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"text"},
+		},
+		{
+			name:     "unknown flite voice",
+			req:      &genaiv1.GenerateRequest{Prompt: "Hi.", Options: audio(&genaiv1.AudioOptions{Voice: "hal9000"})},
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"audio.voice"},
+		},
+		{
+			name:     "nothing to speak",
+			req:      &genaiv1.GenerateRequest{Prompt: "... ---"},
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"prompt"},
+		},
+		{
+			name:     "unknown model",
+			req:      &genaiv1.GenerateRequest{Model: "tacotron", Prompt: "Hi."},
+			wantCode: codes.NotFound, wantReason: rpcerr.ReasonModelNotFound,
+		},
+		{
+			name:     "unknown espeak voice",
+			req:      &genaiv1.GenerateRequest{Model: espeak.Model, Prompt: "Hi.", Options: audio(&genaiv1.AudioOptions{Voice: "klingon"})},
+			espeak:   true,
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"audio.voice"},
+		},
+		{
+			name:     "espeak slower than it can speak",
+			req:      &genaiv1.GenerateRequest{Model: espeak.Model, Prompt: "Hi.", Options: audio(&genaiv1.AudioOptions{Speed: 0.3})},
+			espeak:   true,
+			wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument, wantFields: []string{"audio.speed"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.espeak && !haveEspeak() {
+				t.Skip("espeak-ng is not installed")
+			}
+			_, err := c.Generate(context.Background(), tt.req)
+			st := status.Convert(err)
+			reason, violations := rpcerr.Details(st)
+			var fields []string
+			for _, v := range violations {
+				fields = append(fields, v.Field)
+			}
+			if st.Code() != tt.wantCode || reason != tt.wantReason || !slices.Equal(fields, tt.wantFields) {
+				t.Errorf("got %v %s %v (%q), want %v %s %v", st.Code(), reason, fields, st.Message(), tt.wantCode, tt.wantReason, tt.wantFields)
+			}
+		})
+	}
+}
+
+// fakeBlocking is a test backend that holds every request until released
+// or canceled, and reports what it saw.
+type fakeBlocking struct {
+	entered  chan struct{}
+	release  chan struct{}
+	canceled chan error
+}
+
+func newFakeBlocking() *fakeBlocking {
+	return &fakeBlocking{entered: make(chan struct{}, 8), release: make(chan struct{}), canceled: make(chan error, 8)}
+}
+
+func (f *fakeBlocking) Models() []*genaiv1.Model {
+	return []*genaiv1.Model{{Name: "fake-blocking", Backend: "fake"}}
+}
+
+func (f *fakeBlocking) Generate(ctx context.Context, _ *genaiv1.GenerateRequest, _ func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	f.entered <- struct{}{}
+	select {
+	case <-f.release:
+		data := wav.Encode(wav.Audio{Rate: 8000, Samples: make([]int16, 80)})
+		return &genaiv1.GenerateResponse{Artifacts: []*genaiv1.Artifact{{MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: data}}}}, nil
+	case <-ctx.Done():
+		f.canceled <- ctx.Err()
+		return nil, ctx.Err()
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	fake := newFakeBlocking()
+	c := newTestServer(t, genai.Route{Backend: fake, Concurrency: 1, Queue: 1})
+	req := &genaiv1.GenerateRequest{Prompt: "Hi."}
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Generate(context.Background(), req)
+		first <- err
+	}()
+	<-fake.entered // the only slot is taken
+
+	// Of two more requests one takes the only queue place and the other is
+	// refused at once, whichever arrives first.
+	more := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := c.Generate(context.Background(), req)
+			more <- err
+		}()
+	}
+	refused := <-more
+	st := status.Convert(refused)
+	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != rpcerr.ReasonQueueFull {
+		t.Errorf("a third request got %v %s (%q), want RESOURCE_EXHAUSTED %s", st.Code(), reason, st.Message(), rpcerr.ReasonQueueFull)
+	}
+	close(fake.release)
+	if err := <-first; err != nil {
+		t.Errorf("the running request failed: %v", err)
+	}
+	if err := <-more; err != nil {
+		t.Errorf("the queued request failed: %v", err)
+	}
+}
+
+func TestCancellationReachesBackend(t *testing.T) {
+	fake := newFakeBlocking()
+	c := newTestServer(t, genai.Route{Backend: fake})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "Hi."})
+		done <- err
+	}()
+	<-fake.entered
+	cancel()
+	if err := <-fake.canceled; !errors.Is(err, context.Canceled) {
+		t.Errorf("the backend saw %v, want context.Canceled", err)
+	}
+	if err := <-done; status.Code(err) != codes.Canceled {
+		t.Errorf("the client got %v, want CANCELED", err)
+	}
+}
+
+const fox = "The quick brown fox jumps over the lazy dog. It was not amused, so it barked twice. Then everyone went home."
+
+func TestFliteSpeaks(t *testing.T) {
+	c := newTestServer(t)
+	tests := []struct {
+		voice    string
+		wantRate int
+	}{
+		{voice: "", wantRate: 16000}, // slt
+		{voice: "slt", wantRate: 16000},
+		{voice: "cmu_us_slt", wantRate: 16000},
+		{voice: "kal", wantRate: 8000},
+		{voice: "kal16", wantRate: 16000},
+		{voice: "awb", wantRate: 16000},
+		{voice: "rms", wantRate: 16000},
+	}
+	for _, tt := range tests {
+		t.Run("voice="+tt.voice, func(t *testing.T) {
+			resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: fox, Options: audio(&genaiv1.AudioOptions{Voice: tt.voice})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.GetModel() != flite.Model || len(resp.GetArtifacts()) != 1 {
+				t.Fatalf("model %q, %d artifacts", resp.GetModel(), len(resp.GetArtifacts()))
+			}
+			art := resp.GetArtifacts()[0]
+			a := checkSpeech(t, art, fox)
+			if a.Rate != tt.wantRate {
+				t.Errorf("sample rate %d, want %d", a.Rate, tt.wantRate)
+			}
+			if u := resp.GetUsage(); math.Abs(u.GetAudioSeconds()-a.Seconds()) > 1e-6 || u.GetInputCharacters() != int32(len(fox)) {
+				t.Errorf("usage %v; the WAV lasts %v s", u, a.Seconds())
+			}
+		})
+	}
+}
+
+func TestFliteOptions(t *testing.T) {
+	c := newTestServer(t)
+	seconds := func(o *genaiv1.AudioOptions) (float64, int) {
+		t.Helper()
+		resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: fox, Options: audio(o)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := checkSpeech(t, resp.GetArtifacts()[0], "")
+		return a.Seconds(), a.Rate
+	}
+	normal, _ := seconds(&genaiv1.AudioOptions{})
+	for _, rate := range []int32{8000, 22050, 48000} {
+		d, got := seconds(&genaiv1.AudioOptions{SampleRate: rate})
+		if got != int(rate) || math.Abs(d-normal) > 0.01 {
+			t.Errorf("sample_rate %d: got %d Hz lasting %.3f s, want %d Hz lasting %.3f s", rate, got, d, rate, normal)
+		}
+	}
+	fast, _ := seconds(&genaiv1.AudioOptions{Speed: 2})
+	slow, _ := seconds(&genaiv1.AudioOptions{Speed: 0.5})
+	if !(fast < normal*0.75 && slow > normal*1.5) {
+		t.Errorf("durations at speed 2, 1, 0.5: %.2f, %.2f, %.2f s", fast, normal, slow)
+	}
+}
+
+func TestStreaming(t *testing.T) {
+	c := newTestServer(t)
+	models := []string{flite.Model}
+	if haveEspeak() {
+		models = append(models, espeak.Model)
+	}
+	want := []string{"The quick brown fox jumps over the lazy dog.", "It was not amused, so it barked twice.", "Then everyone went home."}
+	for _, model := range models {
+		t.Run(model, func(t *testing.T) {
+			stream, err := c.StreamGenerate(context.Background(), &genaiv1.GenerateRequest{Model: model, Prompt: fox})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var segs []*genaiv1.Artifact
+			var done *genaiv1.GenerateResponse
+			for {
+				chunk, err := stream.Recv()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if done != nil {
+					t.Fatalf("a chunk after done: %v", chunk)
+				}
+				if a := chunk.GetArtifact(); a != nil {
+					segs = append(segs, a)
+				}
+				done = chunk.GetDone()
+			}
+			if done == nil || len(done.GetArtifacts()) != 0 {
+				t.Fatalf("done chunk %v, want one without artifacts", done)
+			}
+			if len(segs) != len(want) {
+				t.Fatalf("got %d segments, want one per sentence (%d)", len(segs), len(want))
+			}
+			offset := 0.0
+			for i, s := range segs {
+				m := s.GetMetadata()
+				a := checkSpeech(t, s, want[i])
+				if m.GetIndex() != int32(i) || m.GetSourceText() != want[i] {
+					t.Errorf("segment %d: index %d, text %q; want %q", i, m.GetIndex(), m.GetSourceText(), want[i])
+				}
+				if math.Abs(m.GetOffsetSeconds()-offset) > 1e-6 {
+					t.Errorf("segment %d: offset %.4f s, previous segments add up to %.4f s", i, m.GetOffsetSeconds(), offset)
+				}
+				offset += a.Seconds()
+			}
+			if math.Abs(done.GetUsage().GetAudioSeconds()-offset) > 1e-6 {
+				t.Errorf("usage says %.4f s, segments add up to %.4f s", done.GetUsage().GetAudioSeconds(), offset)
+			}
+		})
+	}
+}
+
+func TestTooLargeForUnary(t *testing.T) {
+	c := newTestServer(t)
+	long := strings.Repeat("This sentence is spoken very slowly at a high sample rate. ", 20)
+	_, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: long, Options: audio(&genaiv1.AudioOptions{Speed: 0.25, SampleRate: 48000})})
+	st := status.Convert(err)
+	if reason, _ := rpcerr.Details(st); st.Code() != codes.InvalidArgument || reason != "AUDIO_TOO_LARGE" {
+		t.Errorf("got %v %s (%q), want INVALID_ARGUMENT AUDIO_TOO_LARGE", st.Code(), reason, st.Message())
+	}
+}
+
+func TestEspeakSpeaks(t *testing.T) {
+	if !haveEspeak() {
+		t.Skip("espeak-ng is not installed")
+	}
+	c := newTestServer(t)
+	for _, voice := range []string{"", "en-us", "en-gb-x-rp", "en-us+f3", "de"} {
+		t.Run("voice="+voice, func(t *testing.T) {
+			resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Model: espeak.Model, Prompt: fox, Options: audio(&genaiv1.AudioOptions{Voice: voice})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := checkSpeech(t, resp.GetArtifacts()[0], fox); a.Rate != 22050 {
+				t.Errorf("sample rate %d, want espeak-ng's 22050", a.Rate)
+			}
+		})
+	}
+	resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Model: espeak.Model, Prompt: fox, Options: audio(&genaiv1.AudioOptions{Speed: 2, SampleRate: 16000})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := checkSpeech(t, resp.GetArtifacts()[0], ""); a.Rate != 16000 {
+		t.Errorf("sample rate %d, want 16000", a.Rate)
+	}
+}
+
+// checkSpeech decodes art and checks it sounds like speech of text (when
+// given): a duration plausible for its words, metadata that matches, real
+// signal, and the uneven energy of speech, which pauses between words and
+// phrases where a tone or noise would not.
+func checkSpeech(t *testing.T, art *genaiv1.Artifact, text string) wav.Audio {
+	t.Helper()
+	if art.GetMimeType() != "audio/wav" {
+		t.Errorf("mime type %q", art.GetMimeType())
+	}
+	a, err := wav.Decode(art.GetData())
+	if err != nil {
+		t.Fatalf("decoding the WAV: %v", err)
+	}
+	m := art.GetMetadata()
+	if int(m.GetSampleRate()) != a.Rate || math.Abs(m.GetDurationSeconds()-a.Seconds()) > 1e-6 {
+		t.Errorf("metadata says %d Hz, %.3f s; the WAV is %d Hz, %.3f s", m.GetSampleRate(), m.GetDurationSeconds(), a.Rate, a.Seconds())
+	}
+	if words := len(strings.Fields(text)); words > 0 {
+		if per := a.Seconds() / float64(words); per < 0.15 || per > 0.6 {
+			t.Errorf("%.2f s for %d words: %.2f s a word", a.Seconds(), words, per)
+		}
+	}
+	frame := a.Rate / 50 // 20 ms
+	var frames []float64
+	for i := 0; i+frame <= len(a.Samples); i += frame {
+		frames = append(frames, rms(a.Samples[i:i+frame]))
+	}
+	if len(frames) < 10 {
+		t.Fatalf("only %d frames of audio", len(frames))
+	}
+	if total := rms(a.Samples); total < 300 {
+		t.Errorf("RMS %.0f: near silence", total)
+	}
+	loudest := slices.Max(frames)
+	quiet, loud := 0, 0
+	for _, f := range frames {
+		switch {
+		case f < 0.1*loudest:
+			quiet++
+		case f > 0.3*loudest:
+			loud++
+		}
+	}
+	if q, l := float64(quiet)/float64(len(frames)), float64(loud)/float64(len(frames)); q < 0.03 || l < 0.2 {
+		t.Errorf("energy too even for speech: %.0f%% of frames quiet, %.0f%% loud", 100*q, 100*l)
+	}
+	return a
+}
+
+func rms(s []int16) float64 {
+	var sum float64
+	for _, v := range s {
+		sum += float64(v) * float64(v)
+	}
+	return math.Sqrt(sum / float64(len(s)))
+}

@@ -1,0 +1,154 @@
+// Package speech turns a GenerateRequest into speech sentence by sentence,
+// for any engine that can voice one sentence: it splits the prompt,
+// streams one WAV artifact per sentence, resamples, and assembles the
+// response.
+package speech
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/sentence"
+	"github.com/chorus-ai/chorus/services/audio/internal/wav"
+)
+
+// MimeType is the type of every artifact the audio service returns.
+const MimeType = "audio/wav"
+
+// MaxArtifactBytes bounds one WAV artifact so that the message carrying it
+// stays under gRPC's default 4 MiB receive limit, with room for the rest
+// of the message.
+const MaxArtifactBytes = 4<<20 - 64<<10
+
+// ReasonTooLarge is the ErrorInfo reason when the speech asked for would
+// not fit in a response.
+const ReasonTooLarge = "AUDIO_TOO_LARGE"
+
+// Options are what an engine needs to voice a sentence.
+type Options struct {
+	// Voice is the engine's voice name, already checked by the backend.
+	Voice string
+	// Speed is the speaking rate relative to normal, 1 when unset.
+	Speed float64
+}
+
+// SynthFunc voices one sentence at the engine's own sample rate. It must
+// return promptly once ctx is done.
+type SynthFunc func(ctx context.Context, text string, opts Options) (wav.Audio, error)
+
+// Generate voices req's prompt with synth, one sentence at a time. Each
+// sentence is emitted as soon as it is ready, as a complete WAV artifact
+// with its index, text, offset and duration; the returned response holds
+// the whole speech as one WAV. Cancellation is checked between sentences.
+//
+// The whole WAV of a long prompt can exceed what a unary response may
+// carry; a unary call then fails with INVALID_ARGUMENT (reason
+// AUDIO_TOO_LARGE) as soon as that is known. A streaming call has no such
+// limit, since the handler drops the whole WAV once segments were
+// streamed; it is then not assembled at all.
+func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, synth SynthFunc, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	sentences := sentence.Split(req.GetPrompt())
+	if len(sentences) == 0 {
+		return nil, rpcerr.Invalid(rpcerr.FieldViolation{Field: "prompt", Description: "has no words to speak"})
+	}
+	opts := Options{Voice: voice, Speed: 1}
+	if s := req.GetAudio().GetSpeed(); s != 0 {
+		opts.Speed = float64(s)
+	}
+	rate := int(req.GetAudio().GetSampleRate())
+	streaming := isStreaming(ctx)
+
+	var (
+		parts   []wav.Audio
+		samples int // so far, at the output rate
+		total   int // bytes of the whole WAV so far
+	)
+	for i, text := range sentences {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		a, err := synth(ctx, text, opts)
+		if err != nil {
+			return nil, err
+		}
+		if rate != 0 {
+			a = wav.Resample(a, rate)
+		}
+		if len(parts) > 0 && a.Rate != parts[0].Rate {
+			return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "the voice changed sample rate mid-utterance").
+				WithCause(fmt.Errorf("speech: sentence %d at %d Hz, first at %d Hz", i, a.Rate, parts[0].Rate))
+		}
+		data := wav.Encode(a)
+		if len(data) > MaxArtifactBytes {
+			return nil, tooLarge(fmt.Sprintf("sentence %d alone would be %d bytes of WAV, over the %d a message may carry; raise audio.speed, lower audio.sample_rate or shorten the sentence", i+1, len(data), MaxArtifactBytes))
+		}
+		total += len(data) - 44
+		if !streaming && total+44 > MaxArtifactBytes {
+			return nil, tooLarge(fmt.Sprintf("the speech would exceed the %d bytes of WAV a response may carry; use StreamGenerate (one artifact per sentence), a shorter prompt, a higher audio.speed or a lower audio.sample_rate", MaxArtifactBytes))
+		}
+		seg := &genaiv1.Artifact{
+			MimeType: MimeType,
+			Content:  &genaiv1.Artifact_Data{Data: data},
+			Metadata: &genaiv1.ArtifactMetadata{
+				DurationSeconds: a.Seconds(),
+				SampleRate:      int32(a.Rate),
+				Index:           int32(i),
+				SourceText:      text,
+				OffsetSeconds:   float64(samples) / float64(a.Rate),
+			},
+		}
+		genai.FillDigest(seg)
+		if err := emit(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: seg}}); err != nil {
+			return nil, err
+		}
+		samples += len(a.Samples)
+		if !streaming {
+			parts = append(parts, a)
+		} else if len(parts) == 0 {
+			parts = append(parts, wav.Audio{Rate: a.Rate})
+		}
+	}
+
+	outRate := parts[0].Rate
+	seconds := float64(samples) / float64(outRate)
+	resp := &genaiv1.GenerateResponse{
+		Model: req.GetModel(),
+		Usage: &genaiv1.Usage{
+			AudioSeconds:    seconds,
+			InputCharacters: int32(utf8.RuneCountInString(req.GetPrompt())),
+		},
+		FinishReason: genaiv1.FinishReason_FINISH_REASON_STOP,
+	}
+	if !streaming {
+		whole, err := wav.Concat(parts...)
+		if err != nil {
+			return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "assembling the speech failed").WithCause(err)
+		}
+		resp.Artifacts = []*genaiv1.Artifact{{
+			MimeType: MimeType,
+			Content:  &genaiv1.Artifact_Data{Data: wav.Encode(whole)},
+			Metadata: &genaiv1.ArtifactMetadata{DurationSeconds: seconds, SampleRate: int32(outRate)},
+		}}
+	}
+	return resp, nil
+}
+
+func tooLarge(msg string) *rpcerr.Error {
+	return &rpcerr.Error{Code: codes.InvalidArgument, Reason: ReasonTooLarge, Message: msg}
+}
+
+// isStreaming reports whether ctx is a StreamGenerate call. The genai
+// handler does not tell backends, so this asks gRPC for the method name;
+// outside a gRPC call it reports false, the safe answer.
+func isStreaming(ctx context.Context) bool {
+	m, ok := grpc.Method(ctx)
+	return ok && strings.HasSuffix(m, "/StreamGenerate")
+}
