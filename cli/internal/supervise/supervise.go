@@ -190,14 +190,10 @@ func (g *Group) Stop() {
 	})
 }
 
-func (g *Group) killAfterGrace() {
-	timer := time.NewTimer(g.grace)
-	defer timer.Stop()
-	select {
-	case <-g.done:
-		return
-	case <-timer.C:
-	}
+// Kill sends SIGKILL to every child still running (and its process
+// group) at once, for a person who will not wait out the grace period.
+func (g *Group) Kill() {
+	g.Stop()
 	g.mu.Lock()
 	procs := append([]*proc(nil), g.procs...)
 	g.mu.Unlock()
@@ -212,6 +208,17 @@ func (g *Group) killAfterGrace() {
 		g.mu.Unlock()
 		_ = kill(p.cmd.Process)
 	}
+}
+
+func (g *Group) killAfterGrace() {
+	timer := time.NewTimer(g.grace)
+	defer timer.Stop()
+	select {
+	case <-g.done:
+		return
+	case <-timer.C:
+	}
+	g.Kill()
 }
 
 // Done is closed once every child has exited.

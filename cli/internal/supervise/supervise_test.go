@@ -226,3 +226,14 @@ func TestLineWriter(t *testing.T) {
 		})
 	}
 }
+
+func TestKillEndsAStubbornChildAtOnce(t *testing.T) {
+	out := &buffer{}
+	g := start(t, Options{Output: out, Grace: time.Hour}, child(t, "image", "stubborn"))
+	waitFor(t, out, "image | ready\n")
+
+	g.Kill()
+	if err := wait(t, g, out); !errors.Is(err, ErrUncleanStop) {
+		t.Fatalf("Wait = %v, want image reported as killed", err)
+	}
+}

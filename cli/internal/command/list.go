@@ -1,0 +1,90 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/chorus-ai/chorus/cli/internal/client"
+)
+
+// Pipelines lists the pipelines the gateway can run.
+func Pipelines(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "pipelines", "[flags]", "Lists the pipelines the orchestrator can run, with their inputs and outputs.")
+	gateway := gatewayFlag(env, fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError(env, fs, "unexpected arguments %q", pos)
+	}
+	c, err := client.New(*gateway, &http.Client{})
+	if err != nil {
+		return err
+	}
+	ps, err := c.ListPipelines(ctx)
+	if err != nil {
+		return unreachable(err, *gateway)
+	}
+	for _, p := range ps {
+		fmt.Fprintf(env.Stdout, "%s\n  %s\n", p.GetName(), p.GetDescription())
+		for _, in := range p.GetInputs() {
+			req := ""
+			if in.GetRequired() {
+				req = " (required)"
+			} else if in.GetDefaultValue() != "" {
+				req = fmt.Sprintf(" (default %q)", in.GetDefaultValue())
+			}
+			fmt.Fprintf(env.Stdout, "  input  %s%s: %s\n", in.GetName(), req, in.GetDescription())
+		}
+		for _, o := range p.GetOutputs() {
+			fmt.Fprintf(env.Stdout, "  output %s (%s): %s\n", o.GetName(), o.GetMimeType(), o.GetDescription())
+		}
+	}
+	return nil
+}
+
+// Models lists the models of each modality service.
+func Models(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "models", "[text|image|audio ...] [flags]", "Lists the models each modality service serves; the default model is marked *.")
+	gateway := gatewayFlag(env, fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		pos = []string{"text", "image", "audio"}
+	}
+	for _, m := range pos {
+		if m != "text" && m != "image" && m != "audio" {
+			return usageError(env, fs, "unknown modality %q (want text, image or audio)", m)
+		}
+	}
+	c, err := client.New(*gateway, &http.Client{})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODALITY\tMODEL\tBACKEND\tDESCRIPTION")
+	for _, m := range pos {
+		models, err := c.ListModels(ctx, m)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m, unreachable(err, *gateway))
+		}
+		for _, md := range models {
+			name := md.GetName()
+			if md.GetDefault() {
+				name += " *"
+			}
+			desc := md.GetDescription()
+			if vs := md.GetVoices(); len(vs) > 0 {
+				desc += " (voices: " + strings.Join(vs, ", ") + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m, name, md.GetBackend(), desc)
+		}
+	}
+	return tw.Flush()
+}

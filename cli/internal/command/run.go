@@ -1,0 +1,251 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chorus-ai/chorus/cli/internal/client"
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+)
+
+// inputsFlag collects repeated -input k=v.
+type inputsFlag map[string]string
+
+func (f inputsFlag) String() string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + f[k]
+	}
+	return strings.Join(parts, " ")
+}
+
+func (f inputsFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want name=value", s)
+	}
+	f[k] = v
+	return nil
+}
+
+// Run runs a pipeline through the gateway, printing its progress, and
+// writes its outputs to a directory.
+func Run(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "run", "PIPELINE [-input name=value ...] [flags]",
+		"Runs a pipeline through the gateway's REST API, prints its progress and writes\n"+
+			"each output to -out, named after the output (script.txt, voiceover.wav, captions.vtt).")
+	gateway := gatewayFlag(env, fs)
+	inputs := inputsFlag{}
+	fs.Var(inputs, "input", "a pipeline input as `name=value`; repeat for several")
+	out := fs.String("out", "out", "directory to write the outputs to (created if missing)")
+	quiet := fs.Bool("q", false, "print only the summary")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError(env, fs, "want exactly one pipeline name, got %q", pos)
+	}
+	c, err := client.New(*gateway, &http.Client{})
+	if err != nil {
+		return err
+	}
+	p := &progress{w: env.Stdout, quiet: *quiet, start: time.Now()}
+	p.printf("running %s on %s", pos[0], *gateway)
+	done, err := c.RunPipeline(ctx, pos[0], inputs, p.event)
+	if err != nil {
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.HTTPStatus == http.StatusNotFound && apiErr.Code == 5 {
+			return fmt.Errorf("%w\n(`chorus pipelines` lists the pipelines)", err)
+		}
+		return unreachable(err, *gateway)
+	}
+	total := time.Since(p.start)
+
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "\n%s completed (run %s)\n", pos[0], p.runID)
+	used := map[string]bool{}
+	for i, o := range done.GetOutputs() {
+		data, err := c.Content(ctx, o.GetArtifact())
+		if err != nil {
+			return fmt.Errorf("output %s: %w", o.GetName(), err)
+		}
+		path := filepath.Join(*out, fileName(o.GetName(), o.GetArtifact().GetMimeType(), i, used))
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+		line := fmt.Sprintf("  %-28s %9s  %s", path, size(len(data)), o.GetArtifact().GetMimeType())
+		if d := o.GetArtifact().GetMetadata().GetDurationSeconds(); d > 0 {
+			line += fmt.Sprintf(", %.1f s", d)
+		}
+		fmt.Fprintln(env.Stdout, line)
+	}
+	if ttfa := done.GetTimeToFirstAudio(); ttfa != nil {
+		fmt.Fprintf(env.Stdout, "  time to first audio  %s (server), %s (here)\n", seconds(ttfa.AsDuration()), seconds(p.firstAudio))
+	}
+	server := ""
+	if d := done.GetDuration(); d != nil {
+		server = seconds(d.AsDuration()) + " (server), "
+	}
+	fmt.Fprintf(env.Stdout, "  total time           %s%s (here)\n", server, seconds(total))
+	return nil
+}
+
+// progress prints a run's events as they arrive.
+type progress struct {
+	w          io.Writer
+	quiet      bool
+	start      time.Time
+	runID      string
+	firstAudio time.Duration
+	audioSeen  map[string]bool
+}
+
+func (p *progress) printf(format string, a ...any) {
+	if !p.quiet {
+		fmt.Fprintf(p.w, "%7s  %s\n", seconds(time.Since(p.start)), fmt.Sprintf(format, a...))
+	}
+}
+
+func (p *progress) event(ev *orchestratorv1.RunPipelineResponse) error {
+	p.runID = ev.GetRunId()
+	switch e := ev.GetEvent().(type) {
+	case *orchestratorv1.RunPipelineResponse_StepStarted:
+		s := e.StepStarted
+		model := s.GetModel()
+		if model == "" {
+			model = "default model"
+		}
+		p.printf("%-12s started (%s, %s)", s.GetStep(), s.GetModality(), model)
+	case *orchestratorv1.RunPipelineResponse_StepDelta:
+		a := e.StepDelta.GetArtifact()
+		if a == nil || !strings.HasPrefix(a.GetMimeType(), "audio/") {
+			return nil
+		}
+		if p.firstAudio == 0 {
+			p.firstAudio = time.Since(p.start)
+			p.printf("%-12s first audio", e.StepDelta.GetStep())
+		}
+		if md := a.GetMetadata(); md.GetSourceText() != "" {
+			p.printf("%-12s segment %d, %.1f s: %q", e.StepDelta.GetStep(), md.GetIndex(), md.GetDurationSeconds(), clip(md.GetSourceText(), 60))
+		}
+	case *orchestratorv1.RunPipelineResponse_StepCompleted:
+		s := e.StepCompleted
+		p.printf("%-12s completed in %s%s", s.GetStep(), seconds(s.GetDuration().AsDuration()), describeUsage(s.GetUsage()))
+	case *orchestratorv1.RunPipelineResponse_RunFailed:
+		f := e.RunFailed
+		p.printf("%-12s FAILED: %s %s", f.GetStep(), f.GetCode(), f.GetMessage())
+	}
+	return nil
+}
+
+func describeUsage(u *genaiv1.Usage) string {
+	var parts []string
+	if n := u.GetOutputTokens(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d tokens", n))
+	}
+	if s := u.GetAudioSeconds(); s > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f s of audio", s))
+	}
+	if n := u.GetImages(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d images", n))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// extensions maps the MIME types Chorus produces to file extensions;
+// mime.ExtensionsByType depends on the host's tables and has no text/vtt
+// on many.
+var extensions = map[string]string{
+	"text/plain":       ".txt",
+	"text/markdown":    ".md",
+	"text/vtt":         ".vtt",
+	"application/json": ".json",
+	"audio/wav":        ".wav",
+	"audio/x-wav":      ".wav",
+	"audio/wave":       ".wav",
+	"audio/mpeg":       ".mp3",
+	"audio/ogg":        ".ogg",
+	"image/png":        ".png",
+	"image/jpeg":       ".jpg",
+	"image/webp":       ".webp",
+	"video/mp4":        ".mp4",
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// fileName names an output's file after the output and its MIME type
+// ("voiceover", "audio/wav" -> "voiceover.wav"), keeping the name inside
+// the output directory and distinct from the names already used.
+func fileName(name, mimeType string, index int, used map[string]bool) string {
+	base := strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._")
+	if base == "" {
+		base = fmt.Sprintf("output-%d", index+1)
+	}
+	ext := ".bin"
+	if mt, _, err := mime.ParseMediaType(mimeType); err == nil {
+		if e, ok := extensions[mt]; ok {
+			ext = e
+		} else if es, _ := mime.ExtensionsByType(mt); len(es) > 0 {
+			ext = es[0]
+		}
+	}
+	f := base + ext
+	for n := 2; used[f]; n++ {
+		f = fmt.Sprintf("%s-%d%s", base, n, ext)
+	}
+	used[f] = true
+	return f
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+func size(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func clip(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) > n {
+		return string(r[:n]) + "..."
+	}
+	return string(r)
+}
+
+// unreachable adds a hint to an error that means nothing answers at the
+// gateway's address.
+func unreachable(err error, gateway string) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return fmt.Errorf("cannot reach the gateway at %s (is `chorus up` running? -gateway sets the URL): %w", gateway, err)
+	}
+	return err
+}

@@ -1,0 +1,179 @@
+package command
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chorus-ai/chorus/cli/internal/stack"
+	"github.com/chorus-ai/chorus/cli/internal/supervise"
+)
+
+// Up starts the suite and supervises it until ctx ends (Ctrl-C, SIGTERM)
+// or a process dies.
+func Up(ctx context.Context, env Env, args []string) error {
+	fs := newFlags(env, "up", "[flags]", "Starts text, image, audio, orchestrator and gateway, each as its own process\n"+
+		"on loopback, and stops them all on Ctrl-C. CHORUS_* variables reach every process\n"+
+		"(CHORUS_OPENAI_BASE_URL points the text service at an OpenAI-compatible server).")
+	binDir := fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (`make build` fills ./bin)")
+	host := fs.String("host", stack.DefaultHost, "address every server listens on")
+	grpcBase := fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image and audio take the next three")
+	httpPort := fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port")
+	envFile := fs.String("env-file", "", "file of KEY=VALUE lines added to the processes' environment (variables already set win)")
+	readyTimeout := fs.Duration("ready-timeout", time.Minute, "how long to wait for the gateway's /readyz")
+	grace := fs.Duration("grace", supervise.DefaultGrace, "how long a process may take to stop after SIGTERM before it is killed")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError(env, fs, "unexpected arguments %q", pos)
+	}
+	if *grpcBase < 1 || *grpcBase+3 > 65535 || *httpPort < 1 || *httpPort > 65535 {
+		return usageError(env, fs, "ports must be 1 to 65535")
+	}
+
+	childEnv := env.Environ
+	if *envFile != "" {
+		extra, err := readEnvFile(*envFile)
+		if err != nil {
+			return err
+		}
+		childEnv = mergeEnv(childEnv, extra)
+	}
+	if err := stack.CheckBinaries(*binDir); err != nil {
+		return err
+	}
+	addrs := stack.DefaultAddrs(*host, *grpcBase, *httpPort)
+	if err := addrs.CheckFree(); err != nil {
+		return fmt.Errorf("%w\n(stop what uses the port, or pass -grpc-port / -http-port)", err)
+	}
+
+	g, err := supervise.Start(ctx, stack.Specs(*binDir, addrs, childEnv), supervise.Options{Output: env.Stderr, Grace: *grace})
+	if err != nil {
+		return err
+	}
+	// From here on every return path must wait for the children.
+	readyCtx, cancel := context.WithTimeout(ctx, *readyTimeout)
+	err = stack.WaitReady(readyCtx, addrs.GatewayURL(), g.Done())
+	cancel()
+	switch {
+	case err == nil:
+		printURLs(env, addrs)
+	case ctx.Err() != nil:
+		// Ctrl-C while starting: an ordinary stop.
+	default:
+		select {
+		case <-g.Done():
+			return g.Wait()
+		default:
+		}
+		fmt.Fprintf(env.Stderr, "chorus up: %v; stopping\n", err)
+		stopAndWait(env, g)
+		return err
+	}
+
+	select {
+	case <-g.Done():
+		// A process died; the group stopped the rest.
+		return g.Wait()
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(env.Stderr, "chorus up: stopping (Ctrl-C again to kill)")
+	if err := stopAndWait(env, g); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "chorus up: stopped")
+	return nil
+}
+
+// stopAndWait stops the group and waits for it; a second SIGINT or
+// SIGTERM kills what is left at once.
+func stopAndWait(env Env, g *supervise.Group) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	g.Stop()
+	select {
+	case <-g.Done():
+	case <-sigs:
+		fmt.Fprintln(env.Stderr, "chorus up: killing")
+		g.Kill()
+	}
+	return g.Wait()
+}
+
+func printURLs(env Env, a stack.Addrs) {
+	u := a.GatewayURL()
+	fmt.Fprintf(env.Stdout, `
+Chorus is up.
+  gateway       %s
+  openapi       %s/openapi.json
+  ready         %s/readyz
+  orchestrator  grpc %s
+  text          grpc %s
+  image         grpc %s
+  audio         grpc %s
+Try: chorus run script-then-voiceover -gateway %s -input topic="the sea"
+Ctrl-C stops everything.
+
+`, u, u, u, a.Orchestrator, a.Text, a.Image, a.Audio, u)
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are
+// skipped, an optional "export " prefix and matching quotes around the
+// value are removed.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out = append(out, k+"="+v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// mergeEnv adds extra to base, except variables base already sets: a
+// variable set in the shell wins over the file, as with docker compose.
+func mergeEnv(base, extra []string) []string {
+	set := map[string]bool{}
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := append([]string(nil), base...)
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		if !set[k] {
+			out = append(out, kv)
+			set[k] = true
+		}
+	}
+	return out
+}

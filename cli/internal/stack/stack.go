@@ -1,0 +1,148 @@
+// Package stack describes the Chorus suite as local processes: which
+// binaries run, on which addresses, and how they are wired to each other.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/chorus-ai/chorus/cli/internal/supervise"
+)
+
+// Default ports, on 127.0.0.1.
+const (
+	DefaultHost         = "127.0.0.1"
+	DefaultGRPCPortBase = 50050 // orchestrator; text, image and audio follow
+	DefaultHTTPPort     = 8080
+)
+
+// Services are the binaries of the suite, in start order: the modality
+// services first, then the orchestrator that calls them, then the gateway
+// that calls everything.
+var Services = []string{"text", "image", "audio", "orchestrator", "gateway"}
+
+// ErrNotReady means the gateway did not report ready in time.
+var ErrNotReady = errors.New("the gateway did not become ready")
+
+// Addrs are the listen addresses of the five servers.
+type Addrs struct {
+	Orchestrator, Text, Image, Audio string // gRPC, host:port
+	Gateway                          string // HTTP, host:port
+}
+
+// DefaultAddrs lays the servers out from a base gRPC port: orchestrator
+// base, text base+1, image base+2, audio base+3; the gateway on httpPort.
+func DefaultAddrs(host string, grpcBase, httpPort int) Addrs {
+	at := func(p int) string { return net.JoinHostPort(host, strconv.Itoa(p)) }
+	return Addrs{
+		Orchestrator: at(grpcBase),
+		Text:         at(grpcBase + 1),
+		Image:        at(grpcBase + 2),
+		Audio:        at(grpcBase + 3),
+		Gateway:      at(httpPort),
+	}
+}
+
+// GatewayURL is the gateway's base URL.
+func (a Addrs) GatewayURL() string { return "http://" + a.Gateway }
+
+func (a Addrs) byName() map[string]string {
+	return map[string]string{"text": a.Text, "image": a.Image, "audio": a.Audio, "orchestrator": a.Orchestrator, "gateway": a.Gateway}
+}
+
+// CheckFree reports the addresses something already listens on, so that
+// `chorus up` can say which flag to change before it starts anything.
+func (a Addrs) CheckFree() error {
+	var errs []error
+	for _, name := range Services {
+		addr := a.byName()[name]
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s cannot listen on %s: %w", name, addr, err))
+			continue
+		}
+		_ = lis.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Specs returns the processes of the suite: each binary from binDir with
+// the flags that give it its address and its upstreams. env is every
+// child's environment (nil inherits this process's), which is how CHORUS_*
+// settings such as CHORUS_OPENAI_BASE_URL reach the services; the flags
+// set here win over CHORUS_* variables for the same settings.
+func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
+	upstreams := []string{"-text-addr", a.Text, "-image-addr", a.Image, "-audio-addr", a.Audio}
+	args := map[string][]string{
+		"text":         {"-grpc-addr", a.Text},
+		"image":        {"-grpc-addr", a.Image},
+		"audio":        {"-grpc-addr", a.Audio},
+		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator}, upstreams...),
+		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator}, upstreams...),
+	}
+	specs := make([]supervise.Spec, 0, len(Services))
+	for _, name := range Services {
+		specs = append(specs, supervise.Spec{Name: name, Path: filepath.Join(binDir, name), Args: args[name], Env: env})
+	}
+	return specs
+}
+
+// CheckBinaries reports the binaries missing from binDir.
+func CheckBinaries(binDir string) error {
+	var missing []string
+	for _, name := range Services {
+		st, err := os.Stat(filepath.Join(binDir, name))
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: missing %q (run `make build`, or pass -bin-dir)", binDir, missing)
+	}
+	return nil
+}
+
+// WaitReady polls the gateway's /readyz until it answers 200, ctx ends, or
+// stop is closed (the processes died). The error of a timeout carries the
+// last answer, which names the upstream that is not ready.
+func WaitReady(ctx context.Context, gatewayURL string, stop <-chan struct{}) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := "no answer yet"
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(body))
+		} else if ctx.Err() == nil {
+			// (An error from the deadline itself would hide the last real
+			// answer.)
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s", ErrNotReady, last)
+		case <-stop:
+			return fmt.Errorf("%w: the processes stopped", ErrNotReady)
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestSpecsWireTheServices(t *testing.T) {
+	a := DefaultAddrs("127.0.0.1", 50050, 8080)
+	got := map[string]string{}
+	for _, s := range Specs("/opt/chorus/bin", a, []string{"A=1"}) {
+		got[s.Name] = s.Path + " " + strings.Join(s.Args, " ")
+		if len(s.Env) != 1 {
+			t.Errorf("%s: env %q, want the given environment", s.Name, s.Env)
+		}
+	}
+	want := map[string]string{
+		"text":         "/opt/chorus/bin/text -grpc-addr 127.0.0.1:50051",
+		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052",
+		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053",
+		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
+		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s:\n got %s\nwant %s", name, got[name], w)
+		}
+	}
+	if a.GatewayURL() != "http://127.0.0.1:8080" {
+		t.Errorf("GatewayURL = %s", a.GatewayURL())
+	}
+}
+
+func TestCheckFreeNamesTheBusyService(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	port := lis.Addr().(*net.TCPAddr).Port
+	a := Addrs{Orchestrator: "127.0.0.1:0", Text: "127.0.0.1:0", Image: "127.0.0.1:0", Audio: "127.0.0.1:0", Gateway: lis.Addr().String()}
+	err = a.CheckFree()
+	if err == nil || !strings.Contains(err.Error(), "gateway cannot listen on 127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("CheckFree = %v, want the gateway named", err)
+	}
+	a.Gateway = "127.0.0.1:0"
+	if err := a.CheckFree(); err != nil {
+		t.Errorf("CheckFree = %v on free ports", err)
+	}
+}
+
+func TestWaitReady(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if calls.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"ready":false,"upstreams":[{"name":"audio","ready":false}]}`))
+			return
+		}
+		w.Write([]byte(`{"ready":true}`))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitReady(ctx, srv.URL, nil); err != nil {
+		t.Fatalf("WaitReady = %v", err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("polled %d times, want 3", calls.Load())
+	}
+
+	t.Run("timeout reports the last answer", func(t *testing.T) {
+		calls.Store(-1 << 20)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		err := WaitReady(ctx, srv.URL, nil)
+		if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), `HTTP 503 {"ready":false,"upstreams":[{"name":"audio"`) {
+			t.Errorf("WaitReady = %v", err)
+		}
+	})
+	t.Run("stopped processes end the wait", func(t *testing.T) {
+		stop := make(chan struct{})
+		close(stop)
+		err := WaitReady(context.Background(), "http://127.0.0.1:1", stop)
+		if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "stopped") {
+			t.Errorf("WaitReady = %v", err)
+		}
+	})
+}
