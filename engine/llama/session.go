@@ -459,9 +459,6 @@ func (j *attnJob) run(w, c int) {
 	for p, e := range sc {
 		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
 		pr := quant.RoundF16(e * inv)
-		vr := vc[p*kvDim+kvh*hd : p*kvDim+(kvh+1)*hd]
-		for i := range out {
-			out[i] += pr * vr[i]
-		}
+		quant.Axpy(out, vc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], pr)
 	}
 }

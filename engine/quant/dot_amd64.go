@@ -159,3 +159,20 @@ func DotF32(a, b []float32) float32 {
 	}
 	return s
 }
+
+//go:noescape
+func axpyAVX2(dst, src unsafe.Pointer, a float32, n int)
+
+// Axpy adds a*src[i] to dst[i] for every i in dst.
+func Axpy(dst, src []float32, a float32) {
+	n := len(dst)
+	src = src[:n]
+	m := 0
+	if useAVX2 && n >= 8 {
+		m = n &^ 7
+		axpyAVX2(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), a, m)
+	}
+	for i := m; i < n; i++ {
+		dst[i] += a * src[i]
+	}
+}

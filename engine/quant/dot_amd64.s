@@ -465,3 +465,26 @@ q4x4vloop:
 	MOVQ out+32(FP), DX
 	STORE4
 	RET
+
+// func axpyAVX2(dst, src unsafe.Pointer, a float32, n int)
+// dst[i] += a*src[i] for n a multiple of 8.
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	VBROADCASTSS a+16(FP), Y0
+	MOVQ         n+24(FP), CX
+	SHRQ         $3, CX
+	JZ           axpydone
+
+axpyloop:
+	VMOVUPS     (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, DI
+	ADDQ        $32, SI
+	DECQ        CX
+	JNZ         axpyloop
+
+axpydone:
+	VZEROUPPER
+	RET

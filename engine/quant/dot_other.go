@@ -25,3 +25,11 @@ func DotF32(a, b []float32) float32 {
 }
 
 func dot4(row []byte, vs *[4]*Vec, out *[4]float32) bool { return false }
+
+// Axpy adds a*src[i] to dst[i] for every i in dst.
+func Axpy(dst, src []float32, a float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += a * src[i]
+	}
+}

@@ -323,3 +323,22 @@ func TestVNNIMatchesAVX2(t *testing.T) {
 		}
 	}
 }
+
+func TestAxpyAndDotF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 64, 100} {
+		x, y := randVec(r, n, 1), randVec(r, n, 1)
+		dst := append([]float32(nil), y...)
+		Axpy(dst, x, 0.5)
+		var ref float64
+		for i := range x {
+			if want := y[i] + 0.5*x[i]; math.Abs(float64(dst[i]-want)) > 1e-6 {
+				t.Fatalf("n=%d: Axpy[%d] = %g, want %g", n, i, dst[i], want)
+			}
+			ref += float64(x[i]) * float64(y[i])
+		}
+		if got := DotF32(x, y); math.Abs(float64(got)-ref) > 1e-4 {
+			t.Errorf("n=%d: DotF32 = %g, want %g", n, got, ref)
+		}
+	}
+}
