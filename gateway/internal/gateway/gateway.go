@@ -97,6 +97,13 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		runtime.WithStreamErrorHandler(g.streamError),
 		runtime.WithRoutingErrorHandler(g.routingError),
 		runtime.WithMiddlewares(g.routeMiddleware),
+		// No header crosses between HTTP and gRPC metadata: the upstreams
+		// read none (cookies and credentials would only spread), and their
+		// metadata (content-type: application/grpc) means nothing to a
+		// REST client. Trace context travels through the request context.
+		runtime.WithIncomingHeaderMatcher(noHeaders),
+		runtime.WithOutgoingHeaderMatcher(noHeaders),
+		runtime.WithOutgoingTrailerMatcher(noHeaders),
 		// A form-encoded POST must not turn into a GET of another route.
 		runtime.WithDisablePathLengthFallback(),
 		runtime.WithDisableHTTPMethodOverride(),
@@ -120,6 +127,8 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	ok = true
 	return g, nil
 }
+
+func noHeaders(string) (string, bool) { return "", false }
 
 // dial opens the connection to one upstream, and a second one for its
 // health checks: the shared dialer retries UNAVAILABLE with backoff, which

@@ -172,6 +172,11 @@ func TestGenerate(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
+			for k := range resp.Header {
+				if strings.HasPrefix(k, "Grpc-") {
+					t.Errorf("gRPC metadata leaked into HTTP header %s", k)
+				}
+			}
 			checkGolden(t, tc.golden, body)
 		})
 	}
@@ -564,6 +569,9 @@ func TestTraceContinues(t *testing.T) {
 		t.Fatalf("body %s", body)
 	}
 	upstreamTrace := out.Artifacts[0].Text
+	if got := resp.Header.Get("X-Trace-Id"); got != upstreamTrace {
+		t.Errorf("X-Trace-Id %q, want the upstream's trace %s", got, upstreamTrace)
+	}
 	found := false
 	for _, s := range spans.Ended() {
 		if s.Name() == "POST /v1/text:generate" && s.SpanContext().TraceID().String() == upstreamTrace {

@@ -69,6 +69,10 @@ func (g *Gateway) observe(next http.Handler) http.Handler {
 		info := &requestInfo{}
 		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
 		rec := &recorder{ResponseWriter: w}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			// Lets a client quote the trace of a failed request.
+			w.Header().Set("X-Trace-Id", sc.TraceID().String())
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler { //nolint:errorlint // a sentinel panic value, compared as net/http does
