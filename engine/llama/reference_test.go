@@ -22,6 +22,12 @@ func tinySpec(t quant.Type, untied bool) Synthetic {
 
 // refModels are regenerated in every run (they are too large to commit);
 // the sha256 pins them to the files llama.cpp's figures came from.
+func qwen2Spec(t quant.Type) Synthetic {
+	sp := tinySpec(t, false)
+	sp.Name, sp.Arch = "tiny-qwen2-"+t.String(), "qwen2"
+	return sp
+}
+
 var refModels = []struct {
 	name   string
 	spec   Synthetic
@@ -32,6 +38,7 @@ var refModels = []struct {
 	{name: "Q8_0", spec: tinySpec(quant.Q8_0, false), sha256: "e3a8fa6107e2b1ae04be27729750e4c3c750cf828f1179d33dbed2a8a36b83f1"},
 	{name: "Q4_0", spec: tinySpec(quant.Q4_0, false), sha256: "f64eacee084ae8a5e00722ac0efdde6e6cd94156831acf87a242585f2efa7cca"},
 	{name: "Q4_K", spec: tinySpec(quant.Q4_K, false), sha256: "a4570551648654d229b18e66a2d195fc3a33993cde4ee5a63de52c850b7e4d9a"},
+	{name: "qwen2 Q8_0", spec: qwen2Spec(quant.Q8_0), sha256: "a812756d733acd71fbaff1bf469f83033172fb870eab01446200c9a711aee079"},
 	{name: "Q6_K", spec: tinySpec(quant.Q6_K, false), sha256: "3ee47692325b6f1999bc1e4bb1cba377c9fc78c54cda59c7522491d077f1a937"},
 }
 

@@ -12,7 +12,9 @@ import (
 // deterministically from Seed: the test models the reference comparisons
 // run on and the benchmark's stand-in for real checkpoints.
 type Synthetic struct {
-	Name      string
+	Name string
+	// Arch is "llama" (the default) or "qwen2" (adds q/k/v biases; NEOX rope).
+	Arch      string
 	Embedding int
 	Blocks    int
 	FFN       int
@@ -83,6 +85,13 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	if sp.Heads == 0 || sp.KVHeads == 0 || sp.Embedding%sp.Heads != 0 || sp.Heads%sp.KVHeads != 0 {
 		return nil, fmt.Errorf("%w: synthetic heads %d/%d for embedding %d", ErrMetadata, sp.Heads, sp.KVHeads, sp.Embedding)
 	}
+	arch := sp.Arch
+	if arch == "" {
+		arch = "llama"
+	}
+	if arch != "llama" && arch != "qwen2" {
+		return nil, fmt.Errorf("%w: synthetic %q", ErrArch, arch)
+	}
 	w := gguf.NewWriter()
 	hd := sp.Embedding / sp.Heads
 	base := sp.RopeBase
@@ -93,19 +102,19 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 		k string
 		v any
 	}{
-		{k: "general.architecture", v: "llama"},
+		{k: "general.architecture", v: arch},
 		{k: "general.name", v: sp.Name},
 		{k: "general.file_type", v: fileType(sp.Type)},
-		{k: "llama.context_length", v: uint32(sp.Context)},
-		{k: "llama.embedding_length", v: uint32(sp.Embedding)},
-		{k: "llama.block_count", v: uint32(sp.Blocks)},
-		{k: "llama.feed_forward_length", v: uint32(sp.FFN)},
-		{k: "llama.attention.head_count", v: uint32(sp.Heads)},
-		{k: "llama.attention.head_count_kv", v: uint32(sp.KVHeads)},
-		{k: "llama.attention.layer_norm_rms_epsilon", v: float32(1e-5)},
-		{k: "llama.rope.freq_base", v: base},
-		{k: "llama.rope.dimension_count", v: uint32(hd)},
-		{k: "llama.vocab_size", v: uint32(sp.Vocab)},
+		{k: arch + ".context_length", v: uint32(sp.Context)},
+		{k: arch + ".embedding_length", v: uint32(sp.Embedding)},
+		{k: arch + ".block_count", v: uint32(sp.Blocks)},
+		{k: arch + ".feed_forward_length", v: uint32(sp.FFN)},
+		{k: arch + ".attention.head_count", v: uint32(sp.Heads)},
+		{k: arch + ".attention.head_count_kv", v: uint32(sp.KVHeads)},
+		{k: arch + ".attention.layer_norm_rms_epsilon", v: float32(1e-5)},
+		{k: arch + ".rope.freq_base", v: base},
+		{k: arch + ".rope.dimension_count", v: uint32(hd)},
+		{k: arch + ".vocab_size", v: uint32(sp.Vocab)},
 		{k: "tokenizer.ggml.model", v: "llama"},
 		{k: "tokenizer.ggml.bos_token_id", v: uint32(1)},
 		{k: "tokenizer.ggml.eos_token_id", v: uint32(2)},
@@ -162,17 +171,24 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 			typ        quant.Type
 			cols, rows int
 			scale, off float32
+			skip       bool
 		}{
 			{name: "attn_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1},
 			{name: "attn_q.weight", typ: sp.Type, cols: sp.Embedding, rows: qDim, scale: fan(sp.Embedding)},
 			{name: "attn_k.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding)},
 			{name: "attn_v.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding)},
+			{name: "attn_q.bias", typ: quant.F32, cols: qDim, rows: 1, scale: 0.5, skip: arch != "qwen2"},
+			{name: "attn_k.bias", typ: quant.F32, cols: kvDim, rows: 1, scale: 0.5, skip: arch != "qwen2"},
+			{name: "attn_v.bias", typ: quant.F32, cols: kvDim, rows: 1, scale: 0.5, skip: arch != "qwen2"},
 			{name: "attn_output.weight", typ: sp.Type, cols: qDim, rows: sp.Embedding, scale: fan(qDim)},
 			{name: "ffn_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1},
 			{name: "ffn_gate.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding)},
 			{name: "ffn_up.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding)},
 			{name: "ffn_down.weight", typ: sp.Type, cols: sp.FFN, rows: sp.Embedding, scale: fan(sp.FFN)},
 		} {
+			if t.skip {
+				continue
+			}
 			if err := add(p+t.name, t.typ, t.cols, t.rows, t.scale, t.off); err != nil {
 				return nil, err
 			}
