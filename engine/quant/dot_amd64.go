@@ -3,6 +3,8 @@
 package quant
 
 import (
+	"encoding/binary"
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -49,7 +51,13 @@ func dotQ4_0x4AVX2(w unsafe.Pointer, q, d *[4]unsafe.Pointer, nb int, out *[4]fl
 // whether it did.
 func dot4(row []byte, vs *[4]*Vec, out *[4]float32) bool {
 	wt := vs[0].wt
-	if !useAVX2 || (wt != Q8_0 && wt != Q4_0) {
+	if !useAVX2 {
+		return false
+	}
+	if wt == F32 || wt == F16 {
+		return dot4Float(row, vs, out)
+	}
+	if wt != Q8_0 && wt != Q4_0 {
 		return false
 	}
 	nb := len(vs[0].d)
@@ -90,32 +98,64 @@ func dot4(row []byte, vs *[4]*Vec, out *[4]float32) bool {
 	return true
 }
 
+//go:noescape
+func dotF32x4AVX2(w unsafe.Pointer, x *[4]unsafe.Pointer, n int, out *[4]float32)
+
+//go:noescape
+func dotF16x4AVX2(w unsafe.Pointer, x *[4]unsafe.Pointer, n int, out *[4]float32)
+
+// dotF32 and dotF16 run the assembly over whole 64-value steps and add the
+// rest one product at a time, as ggml does.
 func dotF32(row []byte, x []float32) float32 {
 	n := len(x)
-	if !useAVX2 || n < 32 {
+	if !useAVX2 || n < 64 {
 		return dotF32Go(row, x)
 	}
 	_ = row[4*n-1]
-	m := n &^ 31
+	m := n &^ 63
 	s := dotF32AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m)
-	if m < n {
-		s += dotF32Go(row[4*m:], x[m:])
+	for i := m; i < n; i++ {
+		s += float32(math.Float32frombits(binary.LittleEndian.Uint32(row[4*i:])) * x[i])
 	}
 	return s
 }
 
 func dotF16(row []byte, x []float32) float32 {
 	n := len(x)
-	if !useAVX2 || n < 32 {
+	if !useAVX2 || n < 64 {
 		return dotF16Go(row, x)
 	}
 	_ = row[2*n-1]
-	m := n &^ 31
-	s := dotF16AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m)
-	if m < n {
-		s += dotF16Go(row[2*m:], x[m:])
+	m := n &^ 63
+	s := float64(dotF16AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m))
+	for i := m; i < n; i++ {
+		s += float64(f16Table[le16(row[2*i:])] * x[i])
 	}
-	return s
+	return float32(s)
+}
+
+// dot4Float runs the four-vector F32/F16 kernels when the length is whole
+// 16-value steps (otherwise llama.cpp, too, falls back to single vectors).
+func dot4Float(row []byte, vs *[4]*Vec, out *[4]float32) bool {
+	wt, n := vs[0].wt, vs[0].n
+	if n%16 != 0 || n == 0 {
+		return false
+	}
+	var x [4]unsafe.Pointer
+	for i, v := range vs {
+		if v.wt != wt || v.n != n {
+			return false
+		}
+		x[i] = unsafe.Pointer(&v.f[0])
+	}
+	if wt == F32 {
+		_ = row[4*n-1]
+		dotF32x4AVX2(unsafe.Pointer(&row[0]), &x, n, out)
+	} else {
+		_ = row[2*n-1]
+		dotF16x4AVX2(unsafe.Pointer(&row[0]), &x, n, out)
+	}
+	return true
 }
 
 func dotQ8_0(row []byte, q []int8, d []float32, aux []int32) float32 {
@@ -150,8 +190,8 @@ func DotF32(a, b []float32) float32 {
 	b = b[:n]
 	var s float32
 	m := 0
-	if useAVX2 && n >= 32 {
-		m = n &^ 31
+	if useAVX2 && n >= 64 {
+		m = n &^ 63
 		s = dotF32AVX2(unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), m)
 	}
 	for i := m; i < n; i++ {

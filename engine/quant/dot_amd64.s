@@ -2,82 +2,202 @@
 
 #include "textflag.h"
 
+// The float kernels sum in llama.cpp's orders, so F32 and F16 models give
+// its results to the last bit more often than not. Single vectors follow
+// ggml_vec_dot_f32/f16 on AVX-512: four 16-lane accumulators over 64-value
+// steps, folded (0+2, 1+3, then 0+1) and reduced as _mm512_reduce_add_ps
+// does. Each 16-lane accumulator is a pair of 8-lane registers here.
+
+// F32RED16 folds the eight accumulators Y0-Y7 (four 16-lane sums) and
+// reduces them into X0.
+#define F32RED16 \
+	VADDPS       Y4, Y0, Y0 \
+	VADDPS       Y5, Y1, Y1 \
+	VADDPS       Y6, Y2, Y2 \
+	VADDPS       Y7, Y3, Y3 \
+	VADDPS       Y2, Y0, Y0 \
+	VADDPS       Y3, Y1, Y1 \
+	VADDPS       Y1, Y0, Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X0, X1, X0 \
+	VMOVHLPS     X0, X0, X1 \
+	VADDPS       X1, X0, X0 \
+	VMOVSHDUP    X0, X1     \
+	VADDSS       X1, X0, X0 \
+	VZEROUPPER
+
+#define ZERO8 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7
+
 // func dotF32AVX2(a, b unsafe.Pointer, n int) float32
-// n is a multiple of 32.
+// n is a multiple of 64.
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
 	MOVQ n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	SHRQ $5, CX
+	ZERO8
+	SHRQ $6, CX
 	JZ   f32done
 
 f32loop:
-	VMOVUPS     0(SI), Y4
-	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
-	VFMADD231PS 0(DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $128, DI
+	VMOVUPS     0(SI), Y8
+	VMOVUPS     32(SI), Y9
+	VMOVUPS     64(SI), Y10
+	VMOVUPS     96(SI), Y11
+	VFMADD231PS 0(DI), Y8, Y0
+	VFMADD231PS 32(DI), Y9, Y1
+	VFMADD231PS 64(DI), Y10, Y2
+	VFMADD231PS 96(DI), Y11, Y3
+	VMOVUPS     128(SI), Y12
+	VMOVUPS     160(SI), Y13
+	VMOVUPS     192(SI), Y14
+	VMOVUPS     224(SI), Y15
+	VFMADD231PS 128(DI), Y12, Y4
+	VFMADD231PS 160(DI), Y13, Y5
+	VFMADD231PS 192(DI), Y14, Y6
+	VFMADD231PS 224(DI), Y15, Y7
+	ADDQ        $256, SI
+	ADDQ        $256, DI
 	DECQ        CX
 	JNZ         f32loop
 
 f32done:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VZEROUPPER
-	MOVSS        X0, ret+24(FP)
+	F32RED16
+	MOVSS X0, ret+24(FP)
 	RET
 
 // func dotF16AVX2(w, x unsafe.Pointer, n int) float32
-// w holds n halves, x n float32; n is a multiple of 32.
+// w holds n halves, x n float32; n is a multiple of 64.
 TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ w+0(FP), SI
 	MOVQ x+8(FP), DI
 	MOVQ n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	SHRQ $5, CX
+	ZERO8
+	SHRQ $6, CX
 	JZ   f16done
 
 f16loop:
-	VCVTPH2PS   0(SI), Y4
-	VCVTPH2PS   16(SI), Y5
-	VCVTPH2PS   32(SI), Y6
-	VCVTPH2PS   48(SI), Y7
-	VFMADD231PS 0(DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $64, SI
-	ADDQ        $128, DI
+	VCVTPH2PS   0(SI), Y8
+	VCVTPH2PS   16(SI), Y9
+	VCVTPH2PS   32(SI), Y10
+	VCVTPH2PS   48(SI), Y11
+	VFMADD231PS 0(DI), Y8, Y0
+	VFMADD231PS 32(DI), Y9, Y1
+	VFMADD231PS 64(DI), Y10, Y2
+	VFMADD231PS 96(DI), Y11, Y3
+	VCVTPH2PS   64(SI), Y12
+	VCVTPH2PS   80(SI), Y13
+	VCVTPH2PS   96(SI), Y14
+	VCVTPH2PS   112(SI), Y15
+	VFMADD231PS 128(DI), Y12, Y4
+	VFMADD231PS 160(DI), Y13, Y5
+	VFMADD231PS 192(DI), Y14, Y6
+	VFMADD231PS 224(DI), Y15, Y7
+	ADDQ        $128, SI
+	ADDQ        $256, DI
 	DECQ        CX
 	JNZ         f16loop
 
 f16done:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	F32RED16
+	MOVSS X0, ret+24(FP)
+	RET
+
+// Four-vector float kernels follow tinyBLAS (llamafile_sgemm), which
+// llama.cpp runs for batches: one 16-lane accumulator per output over
+// 16-value steps, then _mm512_reduce_add_ps. Y(2t), Y(2t+1) hold token t's.
+
+#define FLOAD4 \
+	MOVQ 0(AX), R8   \
+	MOVQ 8(AX), R9   \
+	MOVQ 16(AX), R10 \
+	MOVQ 24(AX), R11
+
+#define FFMA4 \
+	VFMADD231PS 0(R8), Y8, Y0   \
+	VFMADD231PS 32(R8), Y9, Y1  \
+	VFMADD231PS 0(R9), Y8, Y2   \
+	VFMADD231PS 32(R9), Y9, Y3  \
+	VFMADD231PS 0(R10), Y8, Y4  \
+	VFMADD231PS 32(R10), Y9, Y5 \
+	VFMADD231PS 0(R11), Y8, Y6  \
+	VFMADD231PS 32(R11), Y9, Y7 \
+	ADDQ $64, R8  \
+	ADDQ $64, R9  \
+	ADDQ $64, R10 \
+	ADDQ $64, R11
+
+// FOUT reduces token accumulators lo, hi into off(DX).
+#define FOUT(lo, hi, xlo, off) \
+	VADDPS       hi, lo, lo    \
+	VEXTRACTF128 $1, lo, X8    \
+	VADDPS       xlo, X8, X8   \
+	VMOVHLPS     X8, X8, X9    \
+	VADDPS       X9, X8, X8    \
+	VMOVSHDUP    X8, X9        \
+	VADDSS       X9, X8, X8    \
+	MOVSS        X8, off(DX)
+
+#define FSTORE4 \
+	FOUT(Y0, Y1, X0, 0)  \
+	FOUT(Y2, Y3, X2, 4)  \
+	FOUT(Y4, Y5, X4, 8)  \
+	FOUT(Y6, Y7, X6, 12) \
 	VZEROUPPER
-	MOVSS        X0, ret+24(FP)
+
+// func dotF32x4AVX2(w unsafe.Pointer, x *[4]unsafe.Pointer, n int, out *[4]float32)
+// n is a multiple of 16.
+TEXT ·dotF32x4AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), AX
+	MOVQ n+16(FP), CX
+	FLOAD4
+	ZERO8
+	SHRQ $4, CX
+	JZ   f32x4done
+
+f32x4loop:
+	VMOVUPS 0(SI), Y8
+	VMOVUPS 32(SI), Y9
+	FFMA4
+	ADDQ $64, SI
+	DECQ CX
+	JNZ  f32x4loop
+
+f32x4done:
+	MOVQ out+24(FP), DX
+	FSTORE4
+	RET
+
+// func dotF16x4AVX2(w unsafe.Pointer, x *[4]unsafe.Pointer, n int, out *[4]float32)
+// n is a multiple of 16.
+TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), AX
+	MOVQ n+16(FP), CX
+	FLOAD4
+	ZERO8
+	SHRQ $4, CX
+	JZ   f16x4done
+
+f16x4loop:
+	VCVTPH2PS 0(SI), Y8
+	VCVTPH2PS 16(SI), Y9
+	FFMA4
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  f16x4loop
+
+f16x4done:
+	MOVQ out+24(FP), DX
+	FSTORE4
 	RET
 
 // HSUM8 sums Y0's lanes into X0 in ggml's hsum_float_8 order:

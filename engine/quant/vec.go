@@ -156,8 +156,10 @@ func (v *Vec) Dot(row []byte) float32 {
 
 // Dot4 sets out[i] to the dot product of row with vs[i]; all four vectors
 // must be prepared for the same weight type and length. For a batch it is
-// faster than four Dot calls (each weight block is decoded once) and gives
-// bit-identical results.
+// faster than four Dot calls (each weight block is decoded once). For the
+// quantized types the results are bit-identical to Dot's; for F32 and F16
+// they are summed in llama.cpp's batch order, which differs from its (and
+// Dot's) single-vector order in the last bits.
 func Dot4(row []byte, vs *[4]*Vec, out *[4]float32) {
 	if dot4(row, vs, out) {
 		return
