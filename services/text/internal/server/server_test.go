@@ -1,0 +1,245 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/openaitest"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newTestServer runs the text service on a 127.0.0.1 port with cfg (its
+// address, concurrency and queue defaulted) and returns a client.
+func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
+	tb.Helper()
+	cfg.GRPCAddr = "127.0.0.1:0"
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.Queue == 0 {
+		cfg.Queue = 16
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	conn, err := grpc.NewClient(s.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			tb.Error(err)
+		}
+	})
+	return genaiv1.NewTextServiceClient(conn)
+}
+
+// newFake starts a fake OpenAI server and returns it with a config that
+// points the openai backend at it.
+func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config) {
+	tb.Helper()
+	fake := openaitest.New(opts)
+	tb.Cleanup(fake.Close)
+	cfg := Config{}
+	cfg.OpenAI.BaseURL = fake.BaseURL
+	return fake, cfg
+}
+
+func TestGenerateAndStream(t *testing.T) {
+	deltas := []string{"Once", " upon", " a", " time."}
+	_, cfg := newFake(t, openaitest.Options{Deltas: deltas, DeltaDelay: time.Millisecond})
+	client := newTestServer(t, cfg)
+	ctx := context.Background()
+
+	models, err := client.ListModels(ctx, &genaiv1.ListModelsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := models.GetModels(); len(m) != 1 || m[0].GetName() != openaitest.DefaultModel || m[0].GetBackend() != "openai" || !m[0].GetDefault() {
+		t.Errorf("models = %v", m)
+	}
+
+	resp, err := client.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "tell a story"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := resp.GetArtifacts()
+	if len(a) != 1 || a[0].GetText() != "Once upon a time." || a[0].GetSha256() == "" || resp.GetModel() != openaitest.DefaultModel {
+		t.Errorf("response = %v", resp)
+	}
+
+	stream, err := client.StreamGenerate(ctx, &genaiv1.GenerateRequest{Prompt: "tell a story"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var done *genaiv1.GenerateResponse
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done != nil {
+			t.Fatalf("chunk %v after done", c)
+		}
+		if d := c.GetDelta(); d != nil {
+			got = append(got, d.GetText())
+		}
+		done = c.GetDone()
+	}
+	if strings.Join(got, "|") != strings.Join(deltas, "|") {
+		t.Errorf("deltas %q, want %q", got, deltas)
+	}
+	if done == nil || len(done.GetArtifacts()) != 1 || done.GetArtifacts()[0].GetText() != strings.Join(got, "") {
+		t.Fatalf("done = %v", done)
+	}
+	if u := done.GetUsage(); u.GetInputTokens() != 3 || u.GetOutputTokens() != int32(len(deltas)) {
+		t.Errorf("usage = %v", u)
+	}
+	if done.GetFinishReason() != genaiv1.FinishReason_FINISH_REASON_STOP {
+		t.Errorf("finish = %v", done.GetFinishReason())
+	}
+}
+
+func TestErrors(t *testing.T) {
+	_, cfg := newFake(t, openaitest.Options{})
+	withBackend := newTestServer(t, cfg)
+	noBackend := newTestServer(t, Config{})
+	for _, tc := range []struct {
+		name       string
+		client     genaiv1.TextServiceClient
+		req        *genaiv1.GenerateRequest
+		want       codes.Code
+		reason     string
+		violations []string
+	}{
+		{
+			name:   "field violations",
+			client: withBackend,
+			req: &genaiv1.GenerateRequest{Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
+				MaxTokens: -1, Stop: []string{""},
+			}}},
+			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument,
+			violations: []string{"prompt", "text.max_tokens", "text.stop[0]"},
+		},
+		{
+			name:   "image options",
+			client: withBackend,
+			req:    &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{}}},
+			want:   codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument, violations: []string{"image"},
+		},
+		{
+			name: "unknown model", client: withBackend, req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"},
+			want: codes.NotFound, reason: rpcerr.ReasonModelNotFound,
+		},
+		{
+			name: "no backend", client: noBackend, req: &genaiv1.GenerateRequest{Prompt: "x"},
+			want: codes.FailedPrecondition, reason: genai.ReasonNoBackend,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.client.Generate(context.Background(), tc.req)
+			st := status.Convert(err)
+			if st.Code() != tc.want {
+				t.Fatalf("code %v (%v), want %v", st.Code(), err, tc.want)
+			}
+			reason, violations := rpcerr.Details(st)
+			if reason != tc.reason {
+				t.Errorf("reason %q, want %q", reason, tc.reason)
+			}
+			var fields []string
+			for _, v := range violations {
+				fields = append(fields, v.Field)
+			}
+			if strings.Join(fields, ",") != strings.Join(tc.violations, ",") {
+				t.Errorf("violations %v, want %v", fields, tc.violations)
+			}
+		})
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	gate := make(chan struct{})
+	fake, cfg := newFake(t, openaitest.Options{Gate: gate})
+	cfg.Concurrency, cfg.Queue = 1, 1
+	client := newTestServer(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// One request holds the only slot (the fake holds it at the gate).
+	results := make(chan error, 4)
+	generate := func() {
+		_, err := client.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "x"})
+		results <- err
+	}
+	go generate()
+	if err := fake.WaitRequests(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Of three more, one takes the queue place and two are refused at once,
+	// whichever order they arrive in.
+	for range 3 {
+		go generate()
+	}
+	for range 2 {
+		err := <-results
+		if code := status.Code(err); code != codes.ResourceExhausted {
+			t.Errorf("code %v (%v), want ResourceExhausted", code, err)
+		}
+	}
+	// Let the running and the queued request finish.
+	gate <- struct{}{}
+	gate <- struct{}{}
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Errorf("admitted request failed: %v", err)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{name: "defaults", cfg: Config{GRPCAddr: DefaultAddr, Concurrency: 1, Queue: 1}, ok: true},
+		{name: "zero concurrency", cfg: Config{Concurrency: 0, Queue: 1}},
+		{name: "zero queue", cfg: Config{Concurrency: 1, Queue: 0}},
+		{name: "bad base url", cfg: func() Config {
+			c := Config{Concurrency: 1, Queue: 1}
+			c.OpenAI.BaseURL = "localhost:8000"
+			return c
+		}()},
+	} {
+		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v", tc.name, err)
+		}
+	}
+}
