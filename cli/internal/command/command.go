@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 )
 
@@ -49,6 +50,7 @@ var subcommands = []subcommand{
 	{"run", "run a pipeline through the gateway and save its outputs", Run},
 	{"pipelines", "list the pipelines the gateway can run", Pipelines},
 	{"models", "list the models of the text, image and audio services", Models},
+	{"health", "check one server's health (for container health checks)", Health},
 }
 
 // Main runs the subcommand named by args[0] and returns the exit status.
@@ -143,4 +145,11 @@ func gatewayFlag(env Env, fs *flag.FlagSet) *string {
 		def = "http://127.0.0.1:8080"
 	}
 	return fs.String("gateway", def, "the gateway's base URL (env CHORUS_GATEWAY)")
+}
+
+// newHTTPClient returns a client with its own connection pool, closed when
+// the command returns; no timeout, since a pipeline streams for as long as
+// it runs (Ctrl-C cancels it).
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -163,5 +167,40 @@ func TestEnvFile(t *testing.T) {
 	}
 	if _, err := readEnvFile(path); err == nil || !strings.Contains(err.Error(), ":1: want KEY=VALUE") {
 		t.Errorf("readEnvFile = %v, want a line-numbered error", err)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	srv := newTestServer(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	go gs.Serve(lis)
+	defer gs.Stop()
+	hs.SetServingStatus("chorus.genai.v1.AudioService", healthpb.HealthCheckResponse_NOT_SERVING)
+
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{name: "grpc serving", args: []string{"-grpc", lis.Addr().String()}, wantCode: ExitOK, wantOut: "SERVING"},
+		{name: "grpc service not serving", args: []string{"-grpc", lis.Addr().String(), "-service", "chorus.genai.v1.AudioService"}, wantCode: ExitError, wantOut: "NOT_SERVING"},
+		{name: "grpc unknown service", args: []string{"-grpc", lis.Addr().String(), "-service", "nope"}, wantCode: ExitError, wantOut: "NotFound"},
+		{name: "http ok", args: []string{"-http", srv.URL + "/v1/pipelines"}, wantCode: ExitOK, wantOut: "200 OK"},
+		{name: "http not found", args: []string{"-http", srv.URL + "/readyz"}, wantCode: ExitError, wantOut: "404"},
+		{name: "neither", args: nil, wantCode: ExitUsage, wantOut: "exactly one of -grpc and -http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(append([]string{"health"}, tc.args...)...)
+			if code != tc.wantCode || !strings.Contains(stdout+stderr, tc.wantOut) {
+				t.Errorf("exit %d, output:\n%s%s\nwant exit %d and %q", code, stdout, stderr, tc.wantCode, tc.wantOut)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 
@@ -21,7 +20,9 @@ func Pipelines(ctx context.Context, env Env, args []string) error {
 	if len(pos) > 0 {
 		return usageError(env, fs, "unexpected arguments %q", pos)
 	}
-	c, err := client.New(*gateway, &http.Client{})
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections()
+	c, err := client.New(*gateway, hc)
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,9 @@ func Models(ctx context.Context, env Env, args []string) error {
 			return usageError(env, fs, "unknown modality %q (want text, image or audio)", m)
 		}
 	}
-	c, err := client.New(*gateway, &http.Client{})
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections()
+	c, err := client.New(*gateway, hc)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,9 @@ func Run(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError(env, fs, "want exactly one pipeline name, got %q", pos)
 	}
-	c, err := client.New(*gateway, &http.Client{})
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections()
+	c, err := client.New(*gateway, hc)
 	if err != nil {
 		return err
 	}
