@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"google.golang.org/grpc/codes"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/orchestrator/internal/wav"
+	"github.com/chorus-ai/chorus/orchestrator/internal/webvtt"
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+// assemble makes one declared output from its step's result.
+func assemble(o *pipeline.Output, res result) ([]*orchestratorv1.RunOutput, error) {
+	one := func(a *genaiv1.Artifact) []*orchestratorv1.RunOutput {
+		genai.FillDigest(a)
+		return []*orchestratorv1.RunOutput{{Name: o.Name, Artifact: a}}
+	}
+	switch o.Assemble {
+	case pipeline.AssembleText:
+		return one(&genaiv1.Artifact{MimeType: o.MimeType, Content: &genaiv1.Artifact_Text{Text: res.text}}), nil
+	case pipeline.AssembleWAV:
+		if len(res.artifacts) == 0 {
+			return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("output %s has no audio: the step it is made from produced no sentences to voice", o.Name))
+		}
+		segments := make([][]byte, len(res.artifacts))
+		for i, a := range res.artifacts {
+			segments[i] = a.GetData()
+		}
+		audio, err := wav.Join(segments)
+		if err != nil {
+			return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("output %s: the audio segments cannot be joined into one WAV: %v", o.Name, err)).WithCause(err)
+		}
+		if n := wav.EncodedSize(len(audio.Data)); n > MaxResultBytes {
+			return nil, tooLarge(fmt.Sprintf("output %s would be %d bytes, over the %d-byte limit of one gRPC message; lower max_tokens", o.Name, n, MaxResultBytes))
+		}
+		return one(&genaiv1.Artifact{
+			MimeType: o.MimeType,
+			Content:  &genaiv1.Artifact_Data{Data: wav.Encode(audio)},
+			Metadata: &genaiv1.ArtifactMetadata{DurationSeconds: audio.Duration().Seconds(), SampleRate: int32(audio.Format.SampleRate)},
+		}), nil
+	case pipeline.AssembleWebVTT:
+		cues := make([]webvtt.Cue, 0, len(res.artifacts))
+		for _, a := range res.artifacts {
+			md := a.GetMetadata()
+			start := seconds(md.GetOffsetSeconds())
+			cues = append(cues, webvtt.Cue{Start: start, End: start + seconds(md.GetDurationSeconds()), Text: md.GetSourceText()})
+		}
+		return one(&genaiv1.Artifact{MimeType: o.MimeType, Content: &genaiv1.Artifact_Text{Text: webvtt.Format(cues)}}), nil
+	case pipeline.AssembleEach:
+		out := make([]*orchestratorv1.RunOutput, 0, len(res.artifacts))
+		for i, a := range res.artifacts {
+			out = append(out, &orchestratorv1.RunOutput{Name: fmt.Sprintf("%s[%d]", o.Name, i), Artifact: a})
+		}
+		return out, nil
+	}
+	return nil, rpcerr.New(codes.Internal, ReasonPipeline, fmt.Sprintf("output %s: unknown assembly %q", o.Name, o.Assemble)).WithCause(errors.ErrUnsupported)
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -1,0 +1,481 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/orchestrator/internal/wav"
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/sentence"
+)
+
+// streamText runs a text step with StreamGenerate, emitting its deltas and,
+// when other steps stream from it, feeding them its sentences as they
+// complete.
+func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
+	req, client, err := r.request(st.step, data)
+	if err != nil {
+		return result{}, err
+	}
+	var (
+		text     strings.Builder
+		splitter sentence.Splitter
+		final    *genaiv1.GenerateResponse
+	)
+	err = r.retry(ctx, st.step, func(ctx context.Context) (produced bool, err error) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stream, err := client.StreamGenerate(ctx, req)
+		if err != nil {
+			return false, err
+		}
+		for {
+			c, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return produced, rpcerr.New(codes.Internal, ReasonBadOutput, "the text service ended its stream without a final chunk")
+			}
+			if err != nil {
+				return produced, err
+			}
+			switch c := c.GetChunk().(type) {
+			case *genaiv1.GenerateChunk_Delta:
+				produced = true
+				d := c.Delta.GetText()
+				if d == "" {
+					continue
+				}
+				text.WriteString(d)
+				if err := r.send(delta(st.step.Name, d, nil)); err != nil {
+					return produced, err
+				}
+				if st.feed != nil {
+					for _, s := range splitter.Write(d) {
+						st.feed.push(s)
+					}
+				}
+			case *genaiv1.GenerateChunk_Done:
+				final = c.Done
+				return produced, nil
+			}
+		}
+	})
+	if err != nil {
+		return result{}, err
+	}
+	res := result{text: text.String(), usage: final.GetUsage()}
+	if res.text == "" {
+		// A backend that streamed nothing still returns the whole text.
+		for _, a := range final.GetArtifacts() {
+			if t, ok := a.GetContent().(*genaiv1.Artifact_Text); ok {
+				res.text += t.Text
+			}
+		}
+		if st.feed != nil {
+			splitter.Write(res.text)
+		}
+	}
+	if st.feed != nil {
+		for _, s := range flush(&splitter) {
+			st.feed.push(s)
+		}
+	}
+	return res, nil
+}
+
+// flush returns the sentences left in the splitter.
+func flush(sp *sentence.Splitter) []string {
+	if rest := sp.Flush(); strings.TrimSpace(rest) != "" {
+		return []string{rest}
+	}
+	return nil
+}
+
+// unary runs an image or audio step with one Generate call and emits each
+// artifact as a delta.
+func (r *run) unary(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
+	req, client, err := r.request(st.step, data)
+	if err != nil {
+		return result{}, err
+	}
+	var resp *genaiv1.GenerateResponse
+	err = r.retry(ctx, st.step, func(ctx context.Context) (bool, error) {
+		var err error
+		resp, err = client.Generate(ctx, req)
+		return false, err
+	})
+	if err != nil {
+		return result{}, err
+	}
+	res := result{usage: resp.GetUsage()}
+	for i, a := range resp.GetArtifacts() {
+		a = proto.Clone(a).(*genaiv1.Artifact)
+		if a.Metadata == nil {
+			a.Metadata = &genaiv1.ArtifactMetadata{}
+		}
+		a.Metadata.Index = int32(i)
+		genai.FillDigest(a)
+		res.artifacts = append(res.artifacts, a)
+		if err := r.send(delta(st.step.Name, "", a)); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// items runs an item step: one Generate call per item of src, at most
+// Parallel in flight or awaiting emission, results emitted strictly in item
+// order. When the items stream from another step (streaming is that step's
+// state), a source that fails ends this step without success.
+func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src *feed, streaming *stepState) (result, error) {
+	s := st.step
+	ctx, cancel := context.WithCancel(ctx)
+	type outcome struct {
+		resp *genaiv1.GenerateResponse
+		err  error
+	}
+	type call struct {
+		index int
+		item  string
+		done  chan outcome
+	}
+	window := make(chan struct{}, s.Parallel)
+	order := make(chan *call, s.Parallel)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	wg.Go(func() {
+		defer close(order)
+		for i := 0; ; i++ {
+			item, ok := src.next(ctx, i)
+			if !ok {
+				return
+			}
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			c := &call{index: i, item: item, done: make(chan outcome, 1)}
+			wg.Go(func() {
+				resp, err := r.callItem(ctx, s, data.WithItem(c.index, c.item))
+				c.done <- outcome{resp, err}
+			})
+			select {
+			case order <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	var (
+		res        result
+		offset     time.Duration
+		audioBytes int
+		format     *wav.Format
+	)
+	for c := range order {
+		var o outcome
+		select {
+		case o = <-c.done:
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+		<-window
+		if o.err != nil {
+			return res, o.err
+		}
+		if len(o.resp.GetArtifacts()) == 0 {
+			return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the %s service returned nothing for item %d", s.Modality, c.index))
+		}
+		res.usage = addUsage(res.usage, o.resp.GetUsage())
+		for _, a := range o.resp.GetArtifacts() {
+			a = proto.Clone(a).(*genaiv1.Artifact)
+			if a.Metadata == nil {
+				a.Metadata = &genaiv1.ArtifactMetadata{}
+			}
+			a.Metadata.Index = int32(len(res.artifacts))
+			a.Metadata.SourceText = c.item
+			if s.Modality == pipeline.Audio {
+				audio, err := wav.Parse(a.GetData())
+				if err != nil {
+					return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the audio service's segment %d is not usable: %v", c.index, err)).WithCause(err)
+				}
+				if format == nil {
+					format = &audio.Format
+				} else if audio.Format != *format {
+					return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf(
+						"the audio service's segments differ in format (segment %d is %s, segment 0 is %s), so they cannot be joined into one WAV", c.index, audio.Format, *format))
+				}
+				audioBytes += len(audio.Data)
+				if wav.EncodedSize(audioBytes) > MaxResultBytes {
+					return res, tooLarge(fmt.Sprintf("the voiceover would exceed %d bytes, the most one gRPC message can carry with the other outputs; lower max_tokens", MaxResultBytes))
+				}
+				d := audio.Duration()
+				a.Metadata.SampleRate = int32(audio.Format.SampleRate)
+				a.Metadata.DurationSeconds = d.Seconds()
+				a.Metadata.OffsetSeconds = offset.Seconds()
+				offset += d
+			}
+			genai.FillDigest(a)
+			res.artifacts = append(res.artifacts, a)
+			if err := r.send(delta(s.Name, "", a)); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if streaming != nil {
+		<-streaming.done
+		if !streaming.ok {
+			return res, errRunOver
+		}
+	}
+	return res, nil
+}
+
+// callItem makes one item's call.
+func (r *run) callItem(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateResponse, error) {
+	req, client, err := r.request(s, data)
+	if err != nil {
+		return nil, err
+	}
+	var resp *genaiv1.GenerateResponse
+	err = r.retry(ctx, s, func(ctx context.Context) (bool, error) {
+		var err error
+		resp, err = client.Generate(ctx, req)
+		return false, err
+	})
+	return resp, err
+}
+
+// retry calls fn until it succeeds, fails with something other than
+// UNAVAILABLE, reports that it produced output, or runs out of attempts.
+func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Context) (produced bool, err error)) error {
+	policy := r.e.cfg.Retry
+	backoff := policy.Initial
+	for attempt := 1; ; attempt++ {
+		produced, err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if produced || attempt >= policy.Attempts || ctx.Err() != nil || status.Code(err) != codes.Unavailable {
+			return err
+		}
+		trace.SpanFromContext(ctx).AddEvent("retry", trace.WithAttributes(
+			attribute.Int("attempt", attempt), attribute.Int64("backoff_ms", backoff.Milliseconds())))
+		r.e.cfg.Log.DebugContext(ctx, "retrying unavailable service", "pipeline", r.p.Name, "step", s.Name, "attempt", attempt)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		backoff = min(2*backoff, policy.Max)
+	}
+}
+
+// request renders a step's call.
+func (r *run) request(s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateRequest, genai.Client, error) {
+	client := r.e.cfg.Clients[s.Modality]
+	if client == nil {
+		return nil, nil, rpcerr.New(codes.FailedPrecondition, ReasonPipeline, fmt.Sprintf("this orchestrator has no %s service configured", s.Modality))
+	}
+	var errs []error
+	render := func(name string) string {
+		v, err := s.Render(name, data)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	num := func(name string, bits int) *float64 {
+		v := render("options." + name)
+		if v == "" {
+			return nil
+		}
+		f, err := strconv.ParseFloat(v, bits)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("option %s: %q is not a number", name, clip(v)))
+			return nil
+		}
+		return &f
+	}
+	integer := func(name string) *int64 {
+		v := render("options." + name)
+		if v == "" {
+			return nil
+		}
+		n, err := strconv.ParseInt(v, 10, 32)
+		if name == "seed" {
+			n, err = strconv.ParseInt(v, 10, 64)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("option %s: %q is not an integer", name, clip(v)))
+			return nil
+		}
+		return &n
+	}
+	req := &genaiv1.GenerateRequest{Model: render("model"), Prompt: render("prompt")}
+	o := s.Options
+	switch s.Modality {
+	case pipeline.Text:
+		t := &genaiv1.TextOptions{}
+		if n := integer("max_tokens"); n != nil {
+			t.MaxTokens = int32(*n)
+		}
+		if f := num("temperature", 32); f != nil {
+			t.Temperature = proto.Float32(float32(*f))
+		}
+		if n := integer("seed"); n != nil {
+			t.Seed = n
+		}
+		for i := range o.Stop {
+			if v, err := s.Render(fmt.Sprintf("options.stop[%d]", i), data); err != nil {
+				errs = append(errs, err)
+			} else if v != "" {
+				t.Stop = append(t.Stop, v)
+			}
+		}
+		req.Options = &genaiv1.GenerateRequest_Text{Text: t}
+	case pipeline.Audio:
+		a := &genaiv1.AudioOptions{Voice: render("options.voice")}
+		if f := num("speed", 32); f != nil {
+			a.Speed = float32(*f)
+		}
+		if n := integer("sample_rate"); n != nil {
+			a.SampleRate = int32(*n)
+		}
+		req.Options = &genaiv1.GenerateRequest_Audio{Audio: a}
+	case pipeline.Image:
+		im := &genaiv1.ImageOptions{}
+		if n := integer("width"); n != nil {
+			im.Width = int32(*n)
+		}
+		if n := integer("height"); n != nil {
+			im.Height = int32(*n)
+		}
+		if n := integer("count"); n != nil {
+			im.Count = int32(*n)
+		}
+		if n := integer("seed"); n != nil {
+			im.Seed = n
+		}
+		req.Options = &genaiv1.GenerateRequest_Image{Image: im}
+	}
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		return nil, nil, rpcerr.New(codes.Internal, ReasonPipeline, fmt.Sprintf("pipeline %q step %q cannot build its request: %v", r.p.Name, s.Name, err)).WithCause(err)
+	}
+	return req, client, nil
+}
+
+func delta(step, text string, a *genaiv1.Artifact) *orchestratorv1.RunPipelineResponse {
+	return &orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepDelta{StepDelta: &orchestratorv1.StepDelta{
+		Step: step, Text: text, Artifact: a,
+	}}}
+}
+
+// itemsOf splits a completed step's text into a closed feed of items.
+func itemsOf(text string, f *pipeline.ForEach) *feed {
+	var items []string
+	if f.Split == pipeline.SplitSentences {
+		items = sentence.Split(text)
+	} else {
+		for _, line := range strings.Split(text, "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				items = append(items, line)
+			}
+		}
+	}
+	out := newFeed()
+	for i, it := range items {
+		if i >= f.MaxItems {
+			break
+		}
+		out.push(it)
+	}
+	out.close()
+	return out
+}
+
+func clip(s string) string {
+	if len(s) > 32 {
+		s = s[:32] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// feed is a growing list of items that readers consume in order, each at
+// its own pace, until it is closed. It never blocks the writer: a text step
+// must not stall on the steps that stream from it.
+type feed struct {
+	mu     sync.Mutex
+	items  []string
+	closed bool
+	wake   chan struct{} // closed (and replaced) whenever the feed changes
+}
+
+func newFeed() *feed { return &feed{wake: make(chan struct{})} }
+
+func (f *feed) push(item string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items = append(f.items, item)
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+func (f *feed) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		close(f.wake)
+	}
+}
+
+// next returns item i, waiting for it; false once the feed is closed
+// without it or ctx ends.
+func (f *feed) next(ctx context.Context, i int) (string, bool) {
+	for {
+		f.mu.Lock()
+		if i < len(f.items) {
+			item := f.items[i]
+			f.mu.Unlock()
+			return item, true
+		}
+		if f.closed {
+			f.mu.Unlock()
+			return "", false
+		}
+		wake := f.wake
+		f.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return "", false
+		}
+	}
+}

@@ -1,0 +1,418 @@
+// Package engine runs pipelines: it schedules their steps as a DAG over the
+// modality services, streams each step's progress as events, and assembles
+// the outputs.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+// MaxResultBytes bounds a run's assembled outputs (the RunCompleted event),
+// and in particular a voiceover: gRPC refuses messages over 4 MiB, and the
+// event needs room for the script and captions besides. Runs that would
+// exceed it fail with RESOURCE_EXHAUSTED. An artifact store will lift this.
+const MaxResultBytes = 3*1024*1024 + 512*1024
+
+// ErrorInfo reasons the engine reports.
+const (
+	ReasonOutputTooLarge = "OUTPUT_TOO_LARGE"
+	ReasonBadOutput      = "UPSTREAM_BAD_OUTPUT"
+	ReasonPipeline       = "PIPELINE_ERROR"
+)
+
+// errRunOver is returned to steps that try to emit after the run failed.
+var errRunOver = errors.New("engine: the run has already failed")
+
+// Retry bounds how a step that fails with UNAVAILABLE before producing any
+// output is retried. (Connections made by platform/dial already retry
+// transport-level failures; this covers a peer that stays down a little
+// longer, such as a service restarting.)
+type Retry struct {
+	// Attempts is the most calls per step or item, at least 1. Default 3.
+	Attempts int
+	// Initial is the first backoff, doubled after each attempt up to Max.
+	// Defaults 250ms and 2s.
+	Initial, Max time.Duration
+}
+
+// Config configures an Engine.
+type Config struct {
+	// Clients holds one client per modality; a step of a modality without
+	// a client fails.
+	Clients map[pipeline.Modality]genai.Client
+	// MaxParallelSteps bounds how many steps of one run execute at once.
+	// Default 4.
+	MaxParallelSteps int
+	Retry            Retry
+	Log              *slog.Logger
+}
+
+// Engine runs pipelines. It is safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	tracer trace.Tracer
+}
+
+// New returns an Engine, filling in defaults.
+func New(cfg Config) *Engine {
+	if cfg.MaxParallelSteps < 1 {
+		cfg.MaxParallelSteps = 4
+	}
+	if cfg.Retry.Attempts < 1 {
+		cfg.Retry.Attempts = 3
+	}
+	if cfg.Retry.Initial <= 0 {
+		cfg.Retry.Initial = 250 * time.Millisecond
+	}
+	if cfg.Retry.Max < cfg.Retry.Initial {
+		cfg.Retry.Max = max(2*time.Second, cfg.Retry.Initial)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/engine")}
+}
+
+// Emit receives the events of a run, one at a time, in order. The engine
+// sets Time and the event; the caller adds the run id. An error from Emit
+// (the client went away) ends the run.
+type Emit func(*orchestratorv1.RunPipelineResponse) error
+
+// Run executes p with resolved inputs (see pipeline.ResolveInputs) and
+// emits its events, ending with exactly one RunCompleted or RunFailed. It
+// returns nil after RunCompleted, and otherwise the run's error: an
+// *rpcerr.Error with a deliberate code, or the error Emit returned. Every
+// call it makes ends before it returns.
+func (e *Engine) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[string]string, emit Emit) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &run{
+		e: e, p: p, inputs: inputs, start: time.Now(), emit: emit, cancel: cancel,
+		sem:    make(chan struct{}, e.cfg.MaxParallelSteps),
+		states: make(map[string]*stepState, len(p.Steps)),
+	}
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		r.states[s.Name] = &stepState{step: s, started: make(chan struct{}), done: make(chan struct{})}
+	}
+	for _, st := range r.states {
+		if src := st.step.StreamFrom; src != "" && r.states[src].feed == nil {
+			r.states[src].feed = newFeed()
+		}
+	}
+	var wg sync.WaitGroup
+	for _, st := range r.states {
+		wg.Go(func() { r.runStep(ctx, st) })
+	}
+	wg.Wait()
+
+	if !r.failed() {
+		done, step, err := r.complete()
+		if err != nil {
+			r.fail(ctx, step, err)
+		} else if err := r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_RunCompleted{RunCompleted: done}}); err != nil {
+			return err
+		} else {
+			return nil
+		}
+	}
+	return r.finishFailed()
+}
+
+// run is the state of one Run.
+type run struct {
+	e      *Engine
+	p      *pipeline.Pipeline
+	inputs map[string]string
+	start  time.Time
+	cancel context.CancelFunc
+	sem    chan struct{}
+	states map[string]*stepState // fixed after Run starts the steps
+
+	mu         sync.Mutex // serialises emit and guards what follows
+	emit       Emit
+	err        *rpcerr.Error // the run's failure, once it failed
+	failedStep string
+	emitErr    error // Emit failed: the client is gone
+	firstAudio time.Duration
+}
+
+type stepState struct {
+	step      *pipeline.Step
+	started   chan struct{} // closed when the step begins (or gives up)
+	startOnce sync.Once
+	done      chan struct{} // closed when the step ends
+	ok        bool          // set before done is closed
+	res       result        // set before done is closed
+	feed      *feed         // the sentences of a text step that others stream from
+}
+
+// result is what a step produced.
+type result struct {
+	text      string
+	artifacts []*genaiv1.Artifact
+	usage     *genaiv1.Usage
+}
+
+func (r *run) runStep(ctx context.Context, st *stepState) {
+	s := st.step
+	defer close(st.done)
+	if st.feed != nil {
+		defer st.feed.close()
+	}
+	defer st.startOnce.Do(func() { close(st.started) })
+
+	for _, d := range s.Deps() {
+		select {
+		case <-r.states[d].done:
+			if !r.states[d].ok {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+	var src *stepState
+	if s.StreamFrom != "" {
+		src = r.states[s.StreamFrom]
+		select {
+		case <-src.started:
+		case <-ctx.Done():
+			return
+		}
+	}
+	select {
+	case r.sem <- struct{}{}:
+		defer func() { <-r.sem }()
+	case <-ctx.Done():
+		return
+	}
+	st.startOnce.Do(func() { close(st.started) })
+
+	steps := map[string]string{}
+	for _, d := range s.Deps() {
+		steps[d] = r.states[d].res.text
+	}
+	data := pipeline.NewData(r.inputs, steps)
+	model, _ := s.Render("model", data)
+
+	start := time.Now()
+	ctx, span := r.e.tracer.Start(ctx, "step "+s.Name, trace.WithAttributes(
+		attribute.String("chorus.pipeline", r.p.Name),
+		attribute.String("chorus.step", s.Name),
+		attribute.String("chorus.modality", string(s.Modality)),
+		attribute.String("gen_ai.request.model", model),
+	))
+	defer span.End()
+	if err := r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepStarted{StepStarted: &orchestratorv1.StepStarted{
+		Step: s.Name, Modality: string(s.Modality), Model: model,
+	}}}); err != nil {
+		return
+	}
+	r.e.cfg.Log.DebugContext(ctx, "step started", "pipeline", r.p.Name, "step", s.Name, "model", model)
+
+	var (
+		res result
+		err error
+	)
+	switch {
+	case s.StreamFrom != "":
+		res, err = r.items(ctx, st, data, src.feed, src)
+	case s.ForEach != nil:
+		res, err = r.items(ctx, st, data, itemsOf(r.states[s.ForEach.From].res.text, s.ForEach), nil)
+	case s.Modality == pipeline.Text:
+		res, err = r.streamText(ctx, st, data)
+	default:
+		res, err = r.unary(ctx, st, data)
+	}
+	u := res.usage
+	span.SetAttributes(
+		attribute.Int("gen_ai.usage.input_tokens", int(u.GetInputTokens())),
+		attribute.Int("gen_ai.usage.output_tokens", int(u.GetOutputTokens())),
+		attribute.Float64("chorus.usage.audio_seconds", u.GetAudioSeconds()),
+		attribute.Int("chorus.usage.images", int(u.GetImages())),
+	)
+	if err != nil {
+		if src != nil && ctx.Err() != nil {
+			// When the run's deadline or cancellation ends both, the
+			// source was the one at work: let it report first.
+			<-src.done
+		}
+		mapped := r.fail(ctx, s.Name, err)
+		span.SetStatus(otelcodes.Error, mapped.Message)
+		span.SetAttributes(attribute.String("rpc.grpc.status_code", mapped.Code.String()))
+		return
+	}
+	st.res, st.ok = res, true
+	_ = r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepCompleted{StepCompleted: &orchestratorv1.StepCompleted{
+		Step: s.Name, Usage: u, Duration: durationpb.New(time.Since(start)),
+	}}})
+	r.e.cfg.Log.DebugContext(ctx, "step completed", "pipeline", r.p.Name, "step", s.Name, "duration_ms", time.Since(start).Milliseconds())
+}
+
+// send emits one event unless the run has failed.
+func (r *run) send(ev *orchestratorv1.RunPipelineResponse) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil || r.emitErr != nil {
+		return errRunOver
+	}
+	ev.Time = timestamppb.Now()
+	if d := ev.GetStepDelta(); d != nil && r.firstAudio == 0 && strings.HasPrefix(d.GetArtifact().GetMimeType(), "audio/") {
+		r.firstAudio = max(time.Since(r.start), time.Nanosecond)
+	}
+	if err := r.emit(ev); err != nil {
+		r.emitErr = err
+		r.cancel()
+		return err
+	}
+	return nil
+}
+
+// fail records the run's failure (the first one wins), stops every other
+// step, and returns err as reported to the client.
+func (r *run) fail(ctx context.Context, step string, err error) *rpcerr.Error {
+	service := "orchestrator"
+	if s := r.p.Step(step); s != nil {
+		service = string(s.Modality)
+	}
+	// A call cut off by the run's own deadline or cancellation says so in
+	// the caller's words, not as an upstream fault.
+	if ctxErr := ctx.Err(); ctxErr != nil && isContextCode(err) {
+		err = ctxErr
+	}
+	mapped := rpcerr.Upstream(service, err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil && r.emitErr == nil && !errors.Is(err, errRunOver) {
+		r.err, r.failedStep = mapped, step
+		r.e.cfg.Log.InfoContext(ctx, "step failed", "pipeline", r.p.Name, "step", step,
+			"code", mapped.Code.String(), "error", mapped.Error())
+	}
+	r.cancel()
+	return mapped
+}
+
+func (r *run) failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err != nil || r.emitErr != nil
+}
+
+// finishFailed emits RunFailed (if the client is still there) and returns
+// the run's error.
+func (r *run) finishFailed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.emitErr != nil {
+		return r.emitErr
+	}
+	out := *r.err
+	if r.failedStep != "" {
+		out.Message = "step " + r.failedStep + ": " + out.Message
+		out.Metadata = map[string]string{}
+		for k, v := range r.err.Metadata {
+			out.Metadata[k] = v
+		}
+		out.Metadata["step"] = r.failedStep
+	}
+	ev := &orchestratorv1.RunPipelineResponse{Time: timestamppb.Now(), Event: &orchestratorv1.RunPipelineResponse_RunFailed{RunFailed: &orchestratorv1.RunFailed{
+		Step: r.failedStep, Code: codeName(out.Code), Message: out.Message,
+	}}}
+	if err := r.emit(ev); err != nil {
+		return err
+	}
+	return &out
+}
+
+// complete assembles the outputs after every step succeeded.
+func (r *run) complete() (_ *orchestratorv1.RunCompleted, step string, _ error) {
+	done := &orchestratorv1.RunCompleted{Duration: durationpb.New(time.Since(r.start))}
+	for i := range r.p.Outputs {
+		o := &r.p.Outputs[i]
+		outs, err := assemble(o, r.states[o.From].res)
+		if err != nil {
+			return nil, o.From, err
+		}
+		done.Outputs = append(done.Outputs, outs...)
+	}
+	r.mu.Lock()
+	if r.firstAudio > 0 {
+		done.TimeToFirstAudio = durationpb.New(r.firstAudio)
+	}
+	r.mu.Unlock()
+	if n := proto.Size(done); n > MaxResultBytes {
+		return nil, "", tooLarge(fmt.Sprintf("the run's outputs total %d bytes, over the %d-byte limit of one gRPC message; ask for less (lower max_tokens)", n, MaxResultBytes))
+	}
+	return done, "", nil
+}
+
+func tooLarge(msg string) *rpcerr.Error {
+	return rpcerr.New(codes.ResourceExhausted, ReasonOutputTooLarge, msg).WithMetadata("subject", "run_output_bytes")
+}
+
+// addUsage returns a + b.
+func addUsage(a, b *genaiv1.Usage) *genaiv1.Usage {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		a = &genaiv1.Usage{}
+	}
+	return &genaiv1.Usage{
+		InputTokens:     a.GetInputTokens() + b.GetInputTokens(),
+		OutputTokens:    a.GetOutputTokens() + b.GetOutputTokens(),
+		AudioSeconds:    a.GetAudioSeconds() + b.GetAudioSeconds(),
+		Images:          a.GetImages() + b.GetImages(),
+		InputCharacters: a.GetInputCharacters() + b.GetInputCharacters(),
+	}
+}
+
+func isContextCode(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	c := rpcerr.Status(err).Code()
+	return c == codes.Canceled || c == codes.DeadlineExceeded
+}
+
+// codeNames are the canonical upper-case names of gRPC codes, as RunFailed
+// reports them.
+var codeNames = func() map[codes.Code]string {
+	m := map[codes.Code]string{}
+	names := []string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+		"OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+	for i, n := range names {
+		m[codes.Code(i)] = n
+	}
+	return m
+}()
+
+func codeName(c codes.Code) string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return "UNKNOWN"
+}

@@ -1,0 +1,128 @@
+// Package server implements chorus.orchestrator.v1.OrchestratorService over
+// the pipeline registry and the engine.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/engine"
+	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+// ReasonPipelineNotFound is the ErrorInfo reason for an unknown pipeline.
+const ReasonPipelineNotFound = "PIPELINE_NOT_FOUND"
+
+// DefaultRunTimeout bounds a run whose client set no deadline.
+const DefaultRunTimeout = 5 * time.Minute
+
+// Server serves OrchestratorService.
+type Server struct {
+	orchestratorv1.UnimplementedOrchestratorServiceServer
+	pipelines  *pipeline.Registry
+	engine     *engine.Engine
+	runTimeout time.Duration
+	log        *slog.Logger
+}
+
+var _ orchestratorv1.OrchestratorServiceServer = (*Server)(nil)
+
+// New returns a Server. runTimeout (DefaultRunTimeout if 0) bounds runs
+// whose client set no deadline.
+func New(pipelines *pipeline.Registry, eng *engine.Engine, runTimeout time.Duration, log *slog.Logger) *Server {
+	if runTimeout <= 0 {
+		runTimeout = DefaultRunTimeout
+	}
+	return &Server{pipelines: pipelines, engine: eng, runTimeout: runTimeout, log: log}
+}
+
+// Register registers s on g and returns the service's full name.
+func (s *Server) Register(g grpc.ServiceRegistrar) string {
+	orchestratorv1.RegisterOrchestratorServiceServer(g, s)
+	return orchestratorv1.OrchestratorService_ServiceDesc.ServiceName
+}
+
+// ListPipelines implements OrchestratorServiceServer.
+func (s *Server) ListPipelines(context.Context, *orchestratorv1.ListPipelinesRequest) (*orchestratorv1.ListPipelinesResponse, error) {
+	out := &orchestratorv1.ListPipelinesResponse{}
+	for _, name := range s.pipelines.Names() {
+		out.Pipelines = append(out.Pipelines, s.pipelines.Get(name).Proto())
+	}
+	return out, nil
+}
+
+// GetPipeline implements OrchestratorServiceServer.
+func (s *Server) GetPipeline(_ context.Context, req *orchestratorv1.GetPipelineRequest) (*orchestratorv1.GetPipelineResponse, error) {
+	p, err := s.lookup(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	return &orchestratorv1.GetPipelineResponse{Pipeline: p.Proto()}, nil
+}
+
+// RunPipeline implements OrchestratorServiceServer. Requests that cannot
+// start fail before any event; a run that fails sends run_failed and then
+// ends with the same status.
+func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc.ServerStreamingServer[orchestratorv1.RunPipelineResponse]) error {
+	p, err := s.lookup(req.GetName())
+	if err != nil {
+		return err
+	}
+	inputs, err := p.ResolveInputs(req.GetInputs())
+	if err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.runTimeout)
+		defer cancel()
+	}
+	runID := newRunID()
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("chorus.pipeline", p.Name), attribute.String("chorus.run_id", runID))
+	s.log.InfoContext(ctx, "run started", "pipeline", p.Name, "run_id", runID)
+	start := time.Now()
+	err = s.engine.Run(ctx, p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
+		ev.RunId = runID
+		return stream.Send(ev)
+	})
+	s.log.InfoContext(ctx, "run finished", "pipeline", p.Name, "run_id", runID,
+		"ok", err == nil, "duration_ms", time.Since(start).Milliseconds())
+	return err
+}
+
+func (s *Server) lookup(name string) (*pipeline.Pipeline, error) {
+	if name == "" {
+		return nil, rpcerr.Invalid(rpcerr.FieldViolation{Field: "name", Description: "must name a pipeline; ListPipelines lists them"})
+	}
+	p := s.pipelines.Get(name)
+	if p == nil {
+		shown := name
+		if len(shown) > 64 {
+			shown = shown[:64] + "..."
+		}
+		shown = strings.ToValidUTF8(shown, "?")
+		return nil, rpcerr.New(codes.NotFound, ReasonPipelineNotFound,
+			fmt.Sprintf("no pipeline %q; ListPipelines lists the %d this orchestrator runs", shown, len(s.pipelines.Names()))).
+			WithMetadata("pipeline", shown)
+	}
+	return p, nil
+}
+
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
