@@ -468,3 +468,28 @@ func rms(s []int16) float64 {
 	}
 	return math.Sqrt(sum / float64(len(s)))
 }
+
+// Flite keeps global state; concurrent requests over different voices
+// must all get whole, correct speech (run with -race to see the lock work).
+func TestFliteConcurrentVoices(t *testing.T) {
+	c := newTestServer(t)
+	voices := []string{"slt", "kal", "kal16", "rms"}
+	errs := make(chan error, len(voices))
+	var wg sync.WaitGroup
+	for _, v := range voices {
+		wg.Go(func() {
+			resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: fox, Options: audio(&genaiv1.AudioOptions{Voice: v})})
+			if err == nil {
+				_, err = wav.Decode(resp.GetArtifacts()[0].GetData())
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

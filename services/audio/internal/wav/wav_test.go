@@ -173,3 +173,22 @@ func crossings(s []int16) float64 {
 	}
 	return float64(n)
 }
+
+// The filter-bank and direct forms compute the same filter.
+func TestResampleForms(t *testing.T) {
+	in := sine(22050, 700, 0.2)
+	fast := Resample(in, 16000)
+	slow := make([]int16, len(fast.Samples))
+	ratio := 22050.0 / 16000
+	resampleDirect(in.Samples, slow, ratio, 1/ratio, zeroCrossings*ratio)
+	for i := range slow {
+		if d := int(slow[i]) - int(fast.Samples[i]); d > 2 || d < -2 {
+			t.Fatalf("sample %d: direct %d, filter bank %d", i, slow[i], fast.Samples[i])
+		}
+	}
+	// A ratio with too many phases for a bank still resamples.
+	odd := Resample(in, 47999)
+	if odd.Rate != 47999 || len(odd.Samples) != len(in.Samples)*47999/22050 {
+		t.Errorf("got %d samples at %d Hz", len(odd.Samples), odd.Rate)
+	}
+}

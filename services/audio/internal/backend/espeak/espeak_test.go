@@ -1,0 +1,69 @@
+package espeak
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"slices"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/chorus-ai/chorus/services/audio/internal/speech"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestParseVoices(t *testing.T) {
+	out := []byte(`Pty Language       Age/Gender VoiceName          File                 Other Languages
+ 5  af              --/M      Afrikaans          gmw/af
+ 2  en-gb           --/M      English_(Great_Britain) gmw/en               (en 2)
+ 5  en-us           --/M      English_(America)  gmw/en-US            (en 3)
+ 5  yue             --/M      Chinese_(Cantonese) sit/yue              (zh-yue 5)(zh 8)
+ 5  yue             --/M      Chinese_(Cantonese_jyutping) sit/yue-Latn-jyutping
+ 5  bad;voice       --/M      Nope               x/y
+`)
+	if got, want := parseVoices(out), []string{"af", "en-gb", "en-us", "yue"}; !slices.Equal(got, want) {
+		t.Errorf("parseVoices = %q, want %q", got, want)
+	}
+}
+
+func TestLanguageTag(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: "en-us", want: "en-US"},
+		{in: "en-gb-x-rp", want: "en-GB-x-rp"},
+		{in: "cmn-latn-pinyin", want: "cmn-Latn-pinyin"},
+		{in: "es-419", want: "es-419"},
+		{in: "de", want: "de"},
+	}
+	for _, tt := range tests {
+		if got := languageTag(tt.in); got != tt.want {
+			t.Errorf("languageTag(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNewWithoutBinary(t *testing.T) {
+	if _, err := New(context.Background(), "/nonexistent/espeak-ng"); err == nil {
+		t.Error("New with a missing binary succeeded")
+	}
+}
+
+func TestSynthStopsOnCancel(t *testing.T) {
+	if _, err := exec.LookPath(Binary); err != nil {
+		t.Skip("espeak-ng is not installed")
+	}
+	b, err := New(context.Background(), Binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := b.synth(context.Background(), "Hello there.", speech.Options{Voice: DefaultVoice, Speed: 1})
+	if err != nil || a.Rate != 22050 || len(a.Samples) < 22050/4 {
+		t.Fatalf("synth: %d samples at %d Hz, %v", len(a.Samples), a.Rate, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.synth(ctx, "Hello there.", speech.Options{Voice: DefaultVoice, Speed: 1}); !errors.Is(err, context.Canceled) {
+		t.Errorf("synth after cancel: %v, want context.Canceled", err)
+	}
+}
