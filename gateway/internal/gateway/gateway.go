@@ -176,7 +176,9 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener, shutdownTimeout t
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-		// No WriteTimeout: streams last as long as their run.
+		// No WriteTimeout: streams last as long as their run. No
+		// ReadTimeout either: net/http would cancel a request's context when
+		// it expires, ending long streams; the body limit bounds reads.
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
