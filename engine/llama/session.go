@@ -26,7 +26,7 @@ type Session struct {
 	cap  int // context capacity in tokens
 	n    int // tokens in the cache
 
-	kc, vc [][]float32 // per layer: cap × kvDim, values rounded to half as in ggml's F16 cache
+	kc, vc [][]uint16 // per layer: cap × kvDim halves, as ggml's default F16 cache
 
 	// Scratch, MaxBatch rows each.
 	x, xb, xb2, q, k, v, att, hb []float32
@@ -48,11 +48,11 @@ func (m *Model) NewSession(ctx int) *Session {
 	}
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	s := &Session{m: m, pool: newPool(m.threads), cap: ctx}
-	s.kc = make([][]float32, c.Blocks)
-	s.vc = make([][]float32, c.Blocks)
+	s.kc = make([][]uint16, c.Blocks)
+	s.vc = make([][]uint16, c.Blocks)
 	for i := range s.kc {
-		s.kc[i] = make([]float32, ctx*kvDim)
-		s.vc[i] = make([]float32, ctx*kvDim)
+		s.kc[i] = make([]uint16, ctx*kvDim)
+		s.vc[i] = make([]uint16, ctx*kvDim)
 	}
 	B := MaxBatch
 	s.x = make([]float32, B*c.Embedding)
@@ -184,8 +184,8 @@ func (s *Session) step(tokens []int32, out []float32) {
 			}
 			pos := s.n + b
 			for i := range kvDim {
-				kc[pos*kvDim+i] = quant.RoundF16(k[i])
-				vc[pos*kvDim+i] = quant.RoundF16(v[i])
+				kc[pos*kvDim+i] = quant.F32ToF16(k[i])
+				vc[pos*kvDim+i] = quant.F32ToF16(v[i])
 			}
 		}
 		s.aj.layer, s.aj.n = li, n
@@ -436,7 +436,7 @@ func (j *attnJob) run(w, c int) {
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	mx := float32(math.Inf(-1))
 	for p := range npos {
-		v := quant.DotF32(q, kc[p*kvDim+kvh*hd:]) * scale
+		v := quant.DotF16(kc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], q) * scale
 		sc[p] = v
 		mx = max(mx, v)
 	}
@@ -459,6 +459,6 @@ func (j *attnJob) run(w, c int) {
 	for p, e := range sc {
 		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
 		pr := quant.RoundF16(e * inv)
-		quant.Axpy(out, vc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], pr)
+		quant.AxpyF16(out, vc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], pr)
 	}
 }

@@ -216,3 +216,28 @@ func Axpy(dst, src []float32, a float32) {
 		dst[i] += a * src[i]
 	}
 }
+
+//go:noescape
+func axpyF16AVX2(dst, src unsafe.Pointer, a float32, n int)
+
+// AxpyF16 adds a times the half-precision src[i] to dst[i] for every i in dst.
+func AxpyF16(dst []float32, src []uint16, a float32) {
+	n := len(dst)
+	src = src[:n]
+	m := 0
+	if useAVX2 && n >= 8 {
+		m = n &^ 7
+		axpyF16AVX2(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), a, m)
+	}
+	for i := m; i < n; i++ {
+		dst[i] += a * f16Table[src[i]]
+	}
+}
+
+// DotF16 returns the dot product of the half-precision h with x[:len(h)].
+func DotF16(h []uint16, x []float32) float32 {
+	if len(h) == 0 {
+		return 0
+	}
+	return dotF16(unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), 2*len(h)), x[:len(h)])
+}

@@ -608,3 +608,27 @@ axpyloop:
 axpydone:
 	VZEROUPPER
 	RET
+
+// func axpyF16AVX2(dst, src unsafe.Pointer, a float32, n int)
+// dst[i] += a*half(src[i]) for n a multiple of 8.
+TEXT ·axpyF16AVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	VBROADCASTSS a+16(FP), Y0
+	MOVQ         n+24(FP), CX
+	SHRQ         $3, CX
+	JZ           axpyhdone
+
+axpyhloop:
+	VCVTPH2PS   (SI), Y2
+	VMOVUPS     (DI), Y1
+	VFMADD231PS Y2, Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, DI
+	ADDQ        $16, SI
+	DECQ        CX
+	JNZ         axpyhloop
+
+axpyhdone:
+	VZEROUPPER
+	RET

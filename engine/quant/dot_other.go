@@ -33,3 +33,21 @@ func Axpy(dst, src []float32, a float32) {
 		dst[i] += a * src[i]
 	}
 }
+
+// AxpyF16 adds a times the half-precision src[i] to dst[i] for every i in dst.
+func AxpyF16(dst []float32, src []uint16, a float32) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] += a * f16Table[src[i]]
+	}
+}
+
+// DotF16 returns the dot product of the half-precision h with x[:len(h)].
+func DotF16(h []uint16, x []float32) float32 {
+	x = x[:len(h)]
+	var s float32
+	for i, v := range h {
+		s += f16Table[v] * x[i]
+	}
+	return s
+}

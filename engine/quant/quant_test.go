@@ -346,5 +346,21 @@ func TestAxpyAndDotF32(t *testing.T) {
 		if got := DotF32(x, y); math.Abs(float64(got)-ref) > 1e-4 {
 			t.Errorf("n=%d: DotF32 = %g, want %g", n, got, ref)
 		}
+		h := make([]uint16, n)
+		var href float64
+		for i := range h {
+			h[i] = F32ToF16(x[i])
+			href += float64(F16ToF32(h[i])) * float64(y[i])
+		}
+		if got := DotF16(h, y); math.Abs(float64(got)-href) > 1e-4 {
+			t.Errorf("n=%d: DotF16 = %g, want %g", n, got, href)
+		}
+		hd := append([]float32(nil), y...)
+		AxpyF16(hd, h, 2)
+		for i := range hd {
+			if want := y[i] + 2*F16ToF32(h[i]); math.Abs(float64(hd[i]-want)) > 1e-5 {
+				t.Fatalf("n=%d: AxpyF16[%d] = %g, want %g", n, i, hd[i], want)
+			}
+		}
 	}
 }
