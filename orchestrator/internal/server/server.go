@@ -100,6 +100,11 @@ func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc
 	})
 	s.log.InfoContext(ctx, "run finished", "pipeline", p.Name, "run_id", runID,
 		"ok", err == nil, "duration_ms", time.Since(start).Milliseconds())
+	if err != nil && stream.Context().Err() != nil {
+		// The client went away or its deadline passed: say so, rather
+		// than whatever the failed Send reported.
+		return stream.Context().Err()
+	}
 	return err
 }
 

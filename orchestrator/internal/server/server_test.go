@@ -511,15 +511,23 @@ func TestCancellationReachesEveryCall(t *testing.T) {
 	if _, err := stream.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	<-audioStarted
+	wait(t, audioStarted, "the audio call to start")
 	cancel()
 	if _, err := collect(stream); status.Code(err) != codes.Canceled {
 		t.Errorf("stream ended with %v, want CANCELED", err)
 	}
-	// Both fakes must see their calls canceled; the test's own deadline
-	// catches a call that never is.
-	<-textCanceled
-	<-audioCanceled
+	wait(t, textCanceled, "the text call to be canceled")
+	wait(t, audioCanceled, "the audio call to be canceled")
+}
+
+// wait waits for ch to close; the bound only turns a hang into a failure.
+func wait(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("gave up waiting for %s", what)
+	}
 }
 
 func TestRunTimeoutApplies(t *testing.T) {
@@ -648,16 +656,26 @@ func TestStepSpansAreChildrenOfTheRunSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	runID := events[0].GetRunId()
+	// The server span ends just after the client sees the stream end, so
+	// wait for it (the test's deadline bounds the wait).
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
 	var server sdktrace.ReadOnlySpan
-	for _, s := range spans.Ended() {
-		for _, a := range s.Attributes() {
-			if a.Key == "chorus.run_id" && a.Value.AsString() == runID {
-				server = s
+	for server == nil {
+		for _, s := range spans.Ended() {
+			for _, a := range s.Attributes() {
+				if a.Key == "chorus.run_id" && a.Value.AsString() == runID {
+					server = s
+				}
 			}
 		}
-	}
-	if server == nil {
-		t.Fatal("no RunPipeline server span carries the run id")
+		if server == nil {
+			select {
+			case <-ctx.Done():
+				t.Fatal("no RunPipeline server span carries the run id")
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 	}
 	steps := map[string]bool{}
 	for _, s := range spans.Ended() {

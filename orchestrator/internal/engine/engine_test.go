@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
+	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/platform/genai"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newTestEngine returns an engine over fake text and audio services that
+// write and voice text.
+func newTestEngine(tb testing.TB, maxSteps int, text string) *Engine {
+	tb.Helper()
+	textSvc := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+		for _, w := range []byte(text) {
+			if err := st.Send(fake.Delta(string(w))); err != nil {
+				return err
+			}
+		}
+		return st.Send(fake.Done(text))
+	}}
+	audioSvc := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+		return fake.Speech(r), nil
+	}}
+	return New(Config{
+		Clients: map[pipeline.Modality]genai.Client{
+			pipeline.Text:  fake.Serve(tb, genai.Text, textSvc),
+			pipeline.Audio: fake.Serve(tb, genai.Audio, audioSvc),
+		},
+		MaxParallelSteps: maxSteps,
+	})
+}
+
+func TestOneStepAtATimeStillFinishes(t *testing.T) {
+	// With one step slot the voiceover cannot start until the script ends:
+	// the script must not block on it meanwhile.
+	e := newTestEngine(t, 1, "One. Two. Three.")
+	reg, err := pipeline.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := reg.Get("script-then-voiceover")
+	inputs, err := p.ResolveInputs(map[string]string{"topic": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []*orchestratorv1.RunPipelineResponse
+	err = e.Run(t.Context(), p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
+		events = append(events, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	scriptDone, segments := false, 0
+	for _, ev := range events {
+		if ev.GetStepCompleted().GetStep() == "script" {
+			scriptDone = true
+		}
+		if ev.GetStepDelta().GetArtifact() != nil {
+			segments++
+			if !scriptDone {
+				t.Errorf("audio before the script completed with one step slot")
+			}
+		}
+	}
+	if segments != 3 || events[len(events)-1].GetRunCompleted() == nil {
+		t.Errorf("%d segments, last event %v", segments, events[len(events)-1])
+	}
+}
+
+func TestEmitFailureEndsTheRun(t *testing.T) {
+	e := newTestEngine(t, 4, "One. Two. Three.")
+	reg, _ := pipeline.Builtin()
+	p := reg.Get("script-then-voiceover")
+	inputs, _ := p.ResolveInputs(map[string]string{"topic": "x"})
+	gone := context.Canceled
+	n := 0
+	err := e.Run(t.Context(), p, inputs, func(*orchestratorv1.RunPipelineResponse) error {
+		if n++; n == 3 {
+			return gone
+		}
+		if n > 3 {
+			t.Errorf("event %d emitted after Emit failed", n)
+		}
+		return nil
+	})
+	if err != gone {
+		t.Errorf("Run = %v, want Emit's error", err)
+	}
+}
+
+func TestCodeName(t *testing.T) {
+	for c, want := range map[codes.Code]string{
+		codes.Canceled: "CANCELLED", codes.InvalidArgument: "INVALID_ARGUMENT", codes.Unavailable: "UNAVAILABLE",
+		codes.ResourceExhausted: "RESOURCE_EXHAUSTED", codes.Code(99): "UNKNOWN",
+	} {
+		if got := codeName(c); got != want {
+			t.Errorf("codeName(%v) = %q, want %q", c, got, want)
+		}
+	}
+}
+
+func TestFeedReadersKeepTheirOwnPace(t *testing.T) {
+	f := newFeed()
+	f.push("a")
+	f.push("b")
+	f.close()
+	for reader := range 2 {
+		var got []string
+		for i := 0; ; i++ {
+			item, ok := f.next(t.Context(), i)
+			if !ok {
+				break
+			}
+			got = append(got, item)
+		}
+		if len(got) != 2 || got[0] != "a" || got[1] != "b" {
+			t.Errorf("reader %d got %q", reader, got)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, ok := newFeed().next(ctx, 0); ok {
+		t.Error("next on an open, empty feed returned an item after ctx ended")
+	}
+}
