@@ -241,3 +241,56 @@ func DotF16(h []uint16, x []float32) float32 {
 	}
 	return dotF16(unsafe.Slice((*byte)(unsafe.Pointer(&h[0])), 2*len(h)), x[:len(h)])
 }
+
+//go:noescape
+func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+
+//go:noescape
+func q6kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int16) int32
+
+// dotQ4K does each super-block's integer products in assembly and the rest
+// as dotQ4KGo does, in the same order, so the results are identical.
+func dotQ4K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	if !useAVX2 {
+		return dotQ4KGo(row, q, d, bsums)
+	}
+	var s float32
+	var sc [8]int16
+	for b := range d {
+		blk := row[b*blockQ4_K : (b+1)*blockQ4_K]
+		scales := blk[4:16]
+		q8 := q[b*QK_K : (b+1)*QK_K]
+		bs := bsums[b*16 : b*16+16]
+		var summ int32
+		for j := range 4 {
+			sc1, m1 := scaleMinK4(2*j, scales)
+			sc2, m2 := scaleMinK4(2*j+1, scales)
+			sc[2*j], sc[2*j+1] = int16(sc1), int16(sc2)
+			summ += int32(m1)*(int32(bs[4*j])+int32(bs[4*j+1])) + int32(m2)*(int32(bs[4*j+2])+int32(bs[4*j+3]))
+		}
+		sumi := q4kSumAVX2(unsafe.Pointer(&blk[16]), unsafe.Pointer(&q8[0]), &sc)
+		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
+	}
+	return s
+}
+
+func dotQ6K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	if !useAVX2 {
+		return dotQ6KGo(row, q, d)
+	}
+	var s float32
+	var sc [16]int16
+	for b := range d {
+		blk := row[b*blockQ6_K : (b+1)*blockQ6_K]
+		q8 := q[b*QK_K : (b+1)*QK_K]
+		bs := bsums[b*16 : b*16+16]
+		var corr int32
+		for k, v := range blk[192:208] {
+			sc[k] = int16(int8(v))
+			corr += int32(sc[k]) * int32(bs[k])
+		}
+		sumi := q6kSumAVX2(unsafe.Pointer(&blk[0]), unsafe.Pointer(&q8[0]), &sc) - 32*corr
+		s += f16Table[le16(blk[blockQ6_K-2:])] * d[b] * float32(sumi)
+	}
+	return s
+}

@@ -632,3 +632,116 @@ axpyhloop:
 axpyhdone:
 	VZEROUPPER
 	RET
+
+// HSUMD sums the eight int32 lanes of Y0 into AX.
+#define HSUMD \
+	VEXTRACTI128 $1, Y0, X1 \
+	VPADDD       X1, X0, X0 \
+	VPSHUFD      $0x4e, X0, X1 \
+	VPADDD       X1, X0, X0 \
+	VPSHUFD      $0xb1, X0, X1 \
+	VPADDD       X1, X0, X0 \
+	VMOVD        X0, AX \
+	VZEROUPPER
+
+// Q4KSTEP does 64 values of a Q4_K super-block: the 32 bytes at SI give
+// sub-block 2j (low nibbles) and 2j+1 (high), against 64 quants at DI,
+// scaled by the int16 scales at R8 and 2(R8). Nibbles are unsigned, so
+// vpmaddubsw needs no sign trick.
+#define Q4KSTEP \
+	VMOVDQU      (SI), Y1       \
+	VPAND        Y15, Y1, Y2    \
+	VPSRLW       $4, Y1, Y3     \
+	VPAND        Y15, Y3, Y3    \
+	VPMADDUBSW   (DI), Y2, Y6   \
+	VPMADDUBSW   32(DI), Y3, Y7 \
+	VPBROADCASTW (R8), Y8       \
+	VPBROADCASTW 2(R8), Y9      \
+	VPMADDWD     Y8, Y6, Y6     \
+	VPMADDWD     Y9, Y7, Y7     \
+	VPADDD       Y6, Y0, Y0     \
+	VPADDD       Y7, Y0, Y0     \
+	ADDQ         $32, SI        \
+	ADDQ         $64, DI        \
+	ADDQ         $4, R8
+
+// func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+// Returns sum over the 8 sub-blocks of sc[j] * (nibbles . quants).
+TEXT ·q4kSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ qs+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y0, Y0, Y0
+	Q4KSTEP
+	Q4KSTEP
+	Q4KSTEP
+	Q4KSTEP
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET
+
+// Q6KPART scales one 32-value part: unsigned 6-bit values in y, quants at
+// off(DI), int16 scales for its two 16-value groups at soff(R8), soff+2(R8).
+#define Q6KPART(y, off, soff) \
+	VPMADDUBSW   off(DI), y, y    \
+	VPBROADCASTW soff(R8), X8     \
+	VPBROADCASTW soff+2(R8), X9   \
+	VINSERTI128  $1, X9, Y8, Y8   \
+	VPMADDWD     Y8, y, y         \
+	VPADDD       y, Y0, Y0
+
+// Q6KHALF does 128 values: ql at SI (64 bytes), qh at DX (32 bytes), quants
+// at DI, scales at R8 (8 int16).
+#define Q6KHALF \
+	VMOVDQU  (SI), Y1          \
+	VMOVDQU  32(SI), Y2        \
+	VMOVDQU  (DX), Y3          \
+	VPAND    Y15, Y1, Y4       \
+	VPSLLW   $4, Y3, Y5        \
+	VPAND    Y14, Y5, Y5       \
+	VPOR     Y5, Y4, Y4        \
+	VPAND    Y15, Y2, Y5       \
+	VPSLLW   $2, Y3, Y6        \
+	VPAND    Y14, Y6, Y6       \
+	VPOR     Y6, Y5, Y5        \
+	VPSRLW   $4, Y1, Y6        \
+	VPAND    Y15, Y6, Y6       \
+	VPAND    Y14, Y3, Y7       \
+	VPOR     Y7, Y6, Y6        \
+	VPSRLW   $4, Y2, Y7        \
+	VPAND    Y15, Y7, Y7       \
+	VPSRLW   $2, Y3, Y10       \
+	VPAND    Y14, Y10, Y10     \
+	VPOR     Y10, Y7, Y7       \
+	Q6KPART(Y4, 0, 0)          \
+	Q6KPART(Y5, 32, 4)         \
+	Q6KPART(Y6, 64, 8)         \
+	Q6KPART(Y7, 96, 12)        \
+	ADDQ $64, SI               \
+	ADDQ $32, DX               \
+	ADDQ $128, DI              \
+	ADDQ $16, R8
+
+// func q6kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int16) int32
+// Returns sum over the 16 groups of sc[k] * (unsigned 6-bit values . quants);
+// the caller takes off 32 * sc[k] * (sum of the group's quants).
+TEXT ·q6kSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ blk+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	LEAQ 128(SI), DX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x30303030, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VPXOR Y0, Y0, Y0
+	Q6KHALF
+	Q6KHALF
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET

@@ -51,3 +51,9 @@ func DotF16(h []uint16, x []float32) float32 {
 	}
 	return s
 }
+
+func dotQ4K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	return dotQ4KGo(row, q, d, bsums)
+}
+
+func dotQ6K(row []byte, q []int8, d []float32, _ []int16) float32 { return dotQ6KGo(row, q, d) }

@@ -191,6 +191,7 @@ func TestKernels(t *testing.T) {
 			}
 			got := float64(v.Dot(row))
 			var port float32
+			exact := false // the integer kernels must equal the portable ones bit for bit
 			switch wt {
 			case F32:
 				port = dotF32Go(row, v.f)
@@ -201,9 +202,12 @@ func TestKernels(t *testing.T) {
 			case Q4_0:
 				port = dotQ4_0Go(row, v.q, v.d)
 			case Q4_K:
-				port = dotQ4KGo(row, v.q, v.d, v.bsums)
+				port, exact = dotQ4KGo(row, v.q, v.d, v.bsums), true
 			case Q6_K:
-				port = dotQ6KGo(row, v.q, v.d)
+				port, exact = dotQ6KGo(row, v.q, v.d), true
+			}
+			if exact && float32(got) != port {
+				t.Errorf("%v n=%d: kernel %g, portable %g", wt, n, got, port)
 			}
 			ref := dotRef(t, wt, row, &v)
 			// Float32 accumulation in different orders: allow a few ulps of

@@ -147,9 +147,9 @@ func (v *Vec) Dot(row []byte) float32 {
 	case Q4_0:
 		return dotQ4_0(row, v.q, v.d, v.aux)
 	case Q4_K:
-		return dotQ4KGo(row, v.q, v.d, v.bsums)
+		return dotQ4K(row, v.q, v.d, v.bsums)
 	case Q6_K:
-		return dotQ6KGo(row, v.q, v.d)
+		return dotQ6K(row, v.q, v.d, v.bsums)
 	}
 	panic("quant: Dot on an unprepared Vec")
 }
