@@ -88,7 +88,7 @@ func (c *codec) decode(r io.Reader, v any) error {
 	return nil
 }
 
-func errBodyTooLarge(limit int64) error {
+func errBodyTooLarge(limit int64) *runtime.HTTPStatusError {
 	return &runtime.HTTPStatusError{
 		HTTPStatus: http.StatusRequestEntityTooLarge,
 		Err: rpcerr.New(codes.InvalidArgument, ReasonBodyTooLarge,

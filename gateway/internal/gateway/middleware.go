@@ -149,7 +149,7 @@ type body struct {
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > g.cfg.MaxBodyBytes {
-			err := errBodyTooLarge(g.cfg.MaxBodyBytes).(*runtime.HTTPStatusError)
+			err := errBodyTooLarge(g.cfg.MaxBodyBytes)
 			g.writeStatus(w, err.HTTPStatus, rpcerr.Status(err.Err))
 			return
 		}
