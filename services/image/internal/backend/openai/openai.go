@@ -1,0 +1,371 @@
+// Package openai is the image backend for OpenAI-compatible image servers:
+// POST /v1/images/generations (OpenAI, LocalAI and others).
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/gif"  // decode GIF headers for width and height
+	_ "image/jpeg" // decode JPEG headers for width and height
+	_ "image/png"  // decode PNG headers for width and height
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc/codes"
+
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+// Name is the backend name ListModels reports.
+const Name = "openai"
+
+// DefaultTimeout bounds one generation when Config.Timeout is zero.
+const DefaultTimeout = 5 * time.Minute
+
+// MaxImageBytes is the most this backend accepts for one image from the
+// server, whether inline or fetched from a URL.
+const MaxImageBytes = 16 << 20
+
+// MaxArtifactBytes is the largest image this backend returns: a streamed
+// image travels in one gRPC message, which may not exceed 4 MiB, and the
+// rest of the message needs room.
+const MaxArtifactBytes = 3.5 * (1 << 20)
+
+// ReasonImageTooLarge is the ErrorInfo reason when an image cannot travel
+// in one gRPC message.
+const ReasonImageTooLarge = "IMAGE_TOO_LARGE"
+
+// Response formats the server may be asked for.
+const (
+	FormatB64  = "b64_json"
+	FormatURL  = "url"
+	FormatNone = "none" // send no response_format (gpt-image-1 rejects it)
+)
+
+// Config configures the backend.
+type Config struct {
+	// BaseURL is the server's OpenAI API root, including /v1. Empty
+	// disables the backend.
+	BaseURL string
+	// APIKey is sent as a bearer token when set. It is never logged.
+	APIKey string
+	// Models are the image model names to expose. They are required:
+	// GET /v1/models lists chat models too, so discovery would guess.
+	Models []string
+	// ResponseFormat is what to ask for: FormatB64 (default), FormatURL or
+	// FormatNone. Either kind of answer is accepted whatever was asked.
+	ResponseFormat string
+	// Timeout bounds one generation, image downloads included (default
+	// DefaultTimeout).
+	Timeout time.Duration
+	// Transport replaces the HTTP transport (tests); nil uses the default.
+	Transport http.RoundTripper
+}
+
+// Enabled reports whether the backend is configured at all.
+func (c Config) Enabled() bool { return c.BaseURL != "" }
+
+// Validate reports a configuration the backend cannot run with.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("openai: -openai-base-url %q must be an http or https URL such as https://api.openai.com/v1", c.BaseURL)
+	}
+	if len(c.Models) == 0 {
+		return fmt.Errorf("openai: set -openai-models to the image models the server at %s serves, for example dall-e-3", u.Redacted())
+	}
+	for _, m := range c.Models {
+		if m == "" || len(m) > genai.MaxModelLen {
+			return fmt.Errorf("openai: model name %q must be 1 to %d bytes", m, genai.MaxModelLen)
+		}
+	}
+	switch c.ResponseFormat {
+	case "", FormatB64, FormatURL, FormatNone:
+	default:
+		return fmt.Errorf("openai: response format %q must be %s, %s or %s", c.ResponseFormat, FormatB64, FormatURL, FormatNone)
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("openai: negative timeout %s", c.Timeout)
+	}
+	return nil
+}
+
+// LogValue keeps the API key out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL),
+		slog.Bool("api_key_set", c.APIKey != ""),
+		slog.Any("models", c.Models),
+		slog.String("response_format", c.ResponseFormat),
+		slog.Duration("timeout", c.Timeout),
+	)
+}
+
+// Backend generates images on an OpenAI-compatible server.
+type Backend struct {
+	cfg    Config
+	base   string
+	client *http.Client
+	models []*genaiv1.Model
+	// The size limits, fields so tests can exercise them with small images.
+	maxImage, maxArtifact int
+}
+
+var _ genai.Backend = (*Backend)(nil)
+
+// New builds the backend.
+func New(cfg Config) (*Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.ResponseFormat == "" {
+		cfg.ResponseFormat = FormatB64
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	b := &Backend{
+		cfg:    cfg,
+		base:   strings.TrimSuffix(cfg.BaseURL, "/"),
+		client:      &http.Client{Transport: otelhttp.NewTransport(transport)},
+		maxImage:    MaxImageBytes,
+		maxArtifact: MaxArtifactBytes,
+	}
+	u, _ := url.Parse(b.base)
+	for _, n := range cfg.Models {
+		b.models = append(b.models, &genaiv1.Model{
+			Name:         n,
+			Backend:      Name,
+			Description:  "served by the OpenAI-compatible image server at " + u.Redacted(),
+			Capabilities: []genaiv1.Capability{genaiv1.Capability_CAPABILITY_TEXT_TO_IMAGE},
+		})
+	}
+	return b, nil
+}
+
+// Models lists the exposed models.
+func (b *Backend) Models() []*genaiv1.Model { return b.models }
+
+type imageRequest struct {
+	Model          string `json:"model"`
+	Prompt         string `json:"prompt"`
+	N              int    `json:"n"`
+	Size           string `json:"size,omitempty"`
+	ResponseFormat string `json:"response_format,omitempty"`
+}
+
+type imageResponse struct {
+	Data []struct {
+		B64JSON       string `json:"b64_json"`
+		URL           string `json:"url"`
+		RevisedPrompt string `json:"revised_prompt"`
+	} `json:"data"`
+}
+
+// requestFor maps a validated GenerateRequest to the upstream request.
+// Seed, steps and negative prompt have no place in OpenAI's images API and
+// are not sent.
+func (b *Backend) requestFor(req *genaiv1.GenerateRequest) imageRequest {
+	o := req.GetImage()
+	ir := imageRequest{Model: req.GetModel(), Prompt: req.GetPrompt(), N: max(int(o.GetCount()), 1)}
+	w, h := o.GetWidth(), o.GetHeight()
+	switch {
+	case w == 0 && h == 0:
+		// The server's default size.
+	case w == 0:
+		ir.Size = fmt.Sprintf("%dx%d", h, h)
+	case h == 0:
+		ir.Size = fmt.Sprintf("%dx%d", w, w)
+	default:
+		ir.Size = fmt.Sprintf("%dx%d", w, h)
+	}
+	if b.cfg.ResponseFormat != FormatNone {
+		ir.ResponseFormat = b.cfg.ResponseFormat
+	}
+	return ir
+}
+
+// Generate asks the server for the images, emits each as an artifact once
+// it is fetched and checked, and returns them all.
+func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	ir := b.requestFor(req)
+	body, err := json.Marshal(ir)
+	if err != nil {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, errTimeout)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/images/generations", bytes.NewReader(body))
+	if err != nil {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	b.authorize(hreq)
+	resp, err := b.client.Do(hreq)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp, req.GetModel())
+	}
+	var ir2 imageResponse
+	// Room for every image in base64 plus the JSON around it.
+	limit := int64(ir.N)*(int64(b.maxImage)*4/3+1024) + 64<<10
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(&ir2); err != nil {
+		if ctx.Err() != nil {
+			return nil, transportError(ctx, err)
+		}
+		return nil, rpcerr.New(codes.Unavailable, rpcerr.ReasonUpstreamDown, "the image server sent a malformed response").WithCause(err)
+	}
+	if len(ir2.Data) == 0 {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned no images")
+	}
+	if len(ir2.Data) > ir.N {
+		ir2.Data = ir2.Data[:ir.N]
+	}
+	out := &genaiv1.GenerateResponse{
+		Model:        req.GetModel(),
+		FinishReason: genaiv1.FinishReason_FINISH_REASON_STOP,
+	}
+	for i, d := range ir2.Data {
+		data, err := b.imageBytes(ctx, d.B64JSON, d.URL)
+		if err != nil {
+			return nil, err
+		}
+		a, err := b.artifact(data, req.GetImage())
+		if err != nil {
+			return nil, err
+		}
+		a.Metadata.Index = int32(i)
+		a.Metadata.SourceText = d.RevisedPrompt
+		out.Artifacts = append(out.Artifacts, a)
+		if err := emit(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: a}}); err != nil {
+			return nil, err
+		}
+	}
+	out.Usage = &genaiv1.Usage{
+		Images:          int32(len(out.Artifacts)),
+		InputCharacters: int32(utf8.RuneCountInString(req.GetPrompt())),
+	}
+	return out, nil
+}
+
+func (b *Backend) authorize(req *http.Request) {
+	if b.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
+	}
+}
+
+func (b *Backend) tooLarge(n int64) *rpcerr.Error {
+	return rpcerr.New(codes.Internal, rpcerr.ReasonUpstream,
+		fmt.Sprintf("the image server returned an image over %s", mib(b.maxImage))).
+		WithCause(fmt.Errorf("image of at least %d bytes", n))
+}
+
+// mib formats a byte count for people.
+func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// imageBytes returns one image's bytes, decoded inline or fetched.
+func (b *Backend) imageBytes(ctx context.Context, b64, rawURL string) ([]byte, error) {
+	if b64 == "" && strings.HasPrefix(rawURL, "data:") {
+		// A data URL: "data:image/png;base64,....".
+		meta, payload, ok := strings.Cut(rawURL, ",")
+		if !ok || !strings.HasSuffix(meta, ";base64") {
+			return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned an unsupported data URL")
+		}
+		b64 = payload
+	}
+	if b64 != "" {
+		if n := base64.StdEncoding.DecodedLen(len(b64)); n > b.maxImage+2 {
+			return nil, b.tooLarge(int64(n))
+		}
+		data, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned invalid base64").WithCause(err)
+		}
+		if len(data) > b.maxImage {
+			return nil, b.tooLarge(int64(len(data)))
+		}
+		return data, nil
+	}
+	if rawURL == "" {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned an image with neither data nor URL")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned an unusable image URL").WithCause(err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned an unusable image URL").WithCause(err)
+	}
+	// The key goes only to the configured server, never to a storage host
+	// (OpenAI's URLs are pre-signed blob URLs on another host).
+	if base, _ := url.Parse(b.base); base != nil && base.Host == u.Host {
+		b.authorize(hreq)
+	}
+	resp, err := b.client.Do(hreq)
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp, "")
+	}
+	if resp.ContentLength > int64(b.maxImage) {
+		return nil, b.tooLarge(resp.ContentLength)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(b.maxImage)+1))
+	if err != nil {
+		return nil, transportError(ctx, err)
+	}
+	if len(data) > b.maxImage {
+		return nil, b.tooLarge(int64(len(data)))
+	}
+	return data, nil
+}
+
+// artifact checks one image and describes it: its sniffed type, and its
+// width and height from the header (or the requested size for formats Go
+// cannot decode, such as WebP).
+func (b *Backend) artifact(data []byte, o *genaiv1.ImageOptions) (*genaiv1.Artifact, error) {
+	if len(data) > b.maxArtifact {
+		return nil, rpcerr.New(codes.ResourceExhausted, ReasonImageTooLarge,
+			fmt.Sprintf("the image is %s, more than the %s one gRPC message can carry; ask for a smaller size",
+				mib(len(data)), mib(b.maxArtifact))).
+			WithMetadata("subject", "image_bytes")
+	}
+	mime := http.DetectContentType(data)
+	if !strings.HasPrefix(mime, "image/") {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned something that is not an image").
+			WithCause(fmt.Errorf("sniffed %s", mime))
+	}
+	md := &genaiv1.ArtifactMetadata{}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	switch {
+	case err == nil:
+		md.Width, md.Height = int32(cfg.Width), int32(cfg.Height)
+	case mime == "image/png" || mime == "image/jpeg" || mime == "image/gif":
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned a corrupt "+mime).WithCause(err)
+	default:
+		md.Width, md.Height = o.GetWidth(), o.GetHeight()
+	}
+	return &genaiv1.Artifact{MimeType: mime, Content: &genaiv1.Artifact_Data{Data: data}, Metadata: md}, nil
+}
