@@ -141,8 +141,8 @@ func New(cfg Config) (*Backend, error) {
 		transport = http.DefaultTransport
 	}
 	b := &Backend{
-		cfg:    cfg,
-		base:   strings.TrimSuffix(cfg.BaseURL, "/"),
+		cfg:         cfg,
+		base:        strings.TrimSuffix(cfg.BaseURL, "/"),
 		client:      &http.Client{Transport: otelhttp.NewTransport(transport)},
 		maxImage:    MaxImageBytes,
 		maxArtifact: MaxArtifactBytes,
