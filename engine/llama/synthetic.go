@@ -39,6 +39,14 @@ func SmolLM2Shape(t quant.Type) Synthetic {
 		Context: 8192, Vocab: 49152, RopeBase: 100000, Type: t, Seed: 135}
 }
 
+// KQuantShape is a SmolLM2-like shape whose rows are multiples of 256, so
+// every matrix can hold K-quants (SmolLM2's 576 cannot): 30 layers,
+// embedding 768, GQA 12/4, FFN 2048, vocabulary 49152, tied embeddings.
+func KQuantShape(t quant.Type) Synthetic {
+	return Synthetic{Name: "k768-shape-" + t.String(), Embedding: 768, Blocks: 30, FFN: 2048, Heads: 12, KVHeads: 4,
+		Context: 8192, Vocab: 49152, RopeBase: 100000, Type: t, Seed: 768}
+}
+
 // splitmix64 is the generator: fully specified, so a seed gives the same
 // file on every platform and Go version (the tests check a sha256).
 type splitmix64 uint64

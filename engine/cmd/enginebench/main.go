@@ -129,14 +129,18 @@ func run(c config) error {
 		}
 	}
 	fmt.Printf("\nMedian of %d interleaved rounds, tokens/s.\n\n", c.reps)
-	fmt.Println("| weights | file MB | MB read/token | bound tg t/s | engine pp | llama.cpp pp | pp ratio | engine tg | llama.cpp tg | tg ratio | engine tg / bound |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| weights | shape | file MB | MB read/token | bound tg t/s | engine pp | llama.cpp pp | pp ratio | engine tg | llama.cpp tg | tg ratio | engine tg / bound |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, t := range types {
 		rs := res[t]
 		bound := bw / float64(rs.weightBytes)
 		pp, tg := median(rs.pp), median(rs.tg)
 		lpp, ltg := median(rs.lpp), median(rs.ltg)
-		fmt.Printf("| %v | %.0f | %.0f | %.0f | %.1f | %s | %s | %.1f | %s | %s | %.0f%% |\n", t,
+		shape := "SmolLM2-135M"
+		if t == quant.Q4_K || t == quant.Q6_K {
+			shape = "768-wide (K-quants)"
+		}
+		fmt.Printf("| %v | %s | %.0f | %.0f | %.0f | %.1f | %s | %s | %.1f | %s | %s | %.0f%% |\n", t, shape,
 			float64(rs.fileBytes)/1e6, float64(rs.weightBytes)/1e6, bound, pp, opt(lpp), ratio(pp, lpp), tg, opt(ltg), ratio(tg, ltg), 100*tg/bound)
 	}
 	return nil
@@ -174,9 +178,13 @@ func parseType(name string) (quant.Type, error) {
 	return 0, fmt.Errorf("unknown weight type %q", name)
 }
 
-// ensureModel writes the SmolLM2-shaped model of type t unless it exists.
+// ensureModel writes the SmolLM2-shaped model of type t unless it exists;
+// K-quants get KQuantShape, since SmolLM2's rows do not fit their blocks.
 func ensureModel(dir string, t quant.Type) (string, error) {
 	sp := llama.SmolLM2Shape(t)
+	if t == quant.Q4_K || t == quant.Q6_K {
+		sp = llama.KQuantShape(t)
+	}
 	path := filepath.Join(dir, sp.Name+".gguf")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
@@ -289,11 +297,13 @@ func simdLine(log string) string {
 func engineSIMD() string {
 	var f []string
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		f = append(f, "AVX2+FMA+F16C assembly (F32, F16, Q8_0, Q4_0)")
+		f = append(f, "AVX2+FMA+F16C assembly")
+		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
+			f = append(f, "AVX512-VNNI (Q8_0, Q4_0)")
+		}
 	} else {
 		f = append(f, "portable Go")
 	}
-	f = append(f, "pure Go for Q4_K/Q6_K")
 	return strings.Join(f, "; ")
 }
 

@@ -1,0 +1,313 @@
+// Command train trains Chorus's small language model from the corpus command's output:
+//
+//	train tokenizer -corpus corpus -vocab 4096 -o run/tokenizer.json
+//	train fit -corpus corpus -tokenizer run/tokenizer.json -dir run -preset mini -steps 4000
+//	train export -dir run -type Q8_0 -o models/chorus-mini.gguf
+//
+// fit resumes from run/checkpoint.bin when it exists and saves it every -every steps and on
+// SIGINT/SIGTERM, so a stopped run continues exactly where it left off.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chorus-ai/chorus/engine/bpe"
+	"github.com/chorus-ai/chorus/engine/quant"
+	"github.com/chorus-ai/chorus/engine/train"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: train tokenizer|fit|export [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "tokenizer":
+		err = cmdTokenizer(os.Args[2:])
+	case "fit":
+		err = cmdFit(os.Args[2:])
+	case "export":
+		err = cmdExport(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q (want tokenizer, fit or export)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+type doc struct {
+	Source string `json:"source"`
+	Text   string `json:"text"`
+}
+
+func readDocs(path string) ([]doc, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (build the corpus first: go run ./engine/cmd/corpus -o DIR)", err)
+	}
+	defer f.Close()
+	var docs []doc
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var d doc
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		docs = append(docs, d)
+	}
+	return docs, sc.Err()
+}
+
+func cmdTokenizer(args []string) error {
+	fs := flag.NewFlagSet("tokenizer", flag.ExitOnError)
+	corpus := fs.String("corpus", "corpus", "corpus directory (train.jsonl)")
+	size := fs.Int("vocab", 4096, "vocabulary size, byte tokens and <|endoftext|> included")
+	out := fs.String("o", "tokenizer.json", "output file")
+	fs.Parse(args)
+	start := time.Now()
+	docs, err := readDocs(filepath.Join(*corpus, "train.jsonl"))
+	if err != nil {
+		return err
+	}
+	c := bpe.NewCounter()
+	for _, d := range docs {
+		c.Add(d.Text)
+	}
+	v, err := bpe.Train(c, *size)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	fmt.Printf("tokenizer: %d tokens (%d merges) from %d documents in %v\n", len(v.Tokens), len(v.Merges), len(docs),
+		time.Since(start).Round(time.Millisecond))
+	return os.WriteFile(*out, data, 0o644)
+}
+
+func readVocab(path string) (*bpe.Vocab, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := &bpe.Vocab{}
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+// encode tokenizes documents as the engine will: each document follows an <|endoftext|>.
+func encode(v *bpe.Vocab, docs []doc) ([]int32, error) {
+	tok, err := v.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	var out []int32
+	for _, d := range docs {
+		out = append(out, v.EOT)
+		out = append(out, tok.EncodeLiteral(d.Text, false)...)
+	}
+	return append(out, v.EOT), nil
+}
+
+// cachedTokens encodes a split once and keeps the ids beside the checkpoint.
+func cachedTokens(v *bpe.Vocab, corpusFile, cache string) ([]int32, error) {
+	if data, err := os.ReadFile(cache); err == nil && len(data)%2 == 0 {
+		out := make([]int32, len(data)/2)
+		for i := range out {
+			out[i] = int32(binary.LittleEndian.Uint16(data[2*i:]))
+		}
+		return out, nil
+	}
+	docs, err := readDocs(corpusFile)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := encode(v, docs)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 2*len(ids))
+	for i, id := range ids {
+		binary.LittleEndian.PutUint16(buf[2*i:], uint16(id))
+	}
+	return ids, os.WriteFile(cache, buf, 0o644)
+}
+
+func presetConfig(name string, vocab int) (train.Config, train.Hyper, error) {
+	h := train.Hyper{Seed: 1, Warmup: 50, BatchSeqs: 8, Workers: 2, LR: 2e-3, MinLR: 2e-4, WeightDecay: 0.1,
+		Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
+	switch name {
+	case "mini":
+		// Sized for about an hour on two shared cores: about 1.3M weights, half of them the
+		// tied embedding.
+		return train.Config{Vocab: vocab, Dim: 128, Layers: 4, Heads: 4, KVHeads: 2, FFN: 384, Context: 256,
+			NormEps: 1e-5, RopeBase: 10000}, h, nil
+	case "tiny":
+		h.Warmup = 10
+		return train.Config{Vocab: vocab, Dim: 64, Layers: 2, Heads: 2, KVHeads: 1, FFN: 128, Context: 64,
+			NormEps: 1e-5, RopeBase: 10000}, h, nil
+	}
+	return train.Config{}, train.Hyper{}, fmt.Errorf("unknown preset %q (want mini or tiny)", name)
+}
+
+func cmdFit(args []string) error {
+	fs := flag.NewFlagSet("fit", flag.ExitOnError)
+	corpus := fs.String("corpus", "corpus", "corpus directory")
+	tokPath := fs.String("tokenizer", "", "tokenizer.json (default DIR/tokenizer.json)")
+	dir := fs.String("dir", "run", "run directory: checkpoint, token caches")
+	preset := fs.String("preset", "mini", "model and recipe: mini or tiny")
+	steps := fs.Int("steps", 4000, "total optimizer steps (sets the cosine schedule)")
+	every := fs.Int("every", 100, "checkpoint and validate every this many steps")
+	evalWindows := fs.Int("eval", 16, "held-out windows for the validation loss")
+	fs.Parse(args)
+	if *tokPath == "" {
+		*tokPath = filepath.Join(*dir, "tokenizer.json")
+	}
+	v, err := readVocab(*tokPath)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	ckpt := filepath.Join(*dir, "checkpoint.bin")
+	var s *train.State
+	if _, err := os.Stat(ckpt); err == nil {
+		if s, err = train.LoadState(ckpt); err != nil {
+			return err
+		}
+		fmt.Printf("resuming at step %d of %d\n", s.Step, s.Hyper.Steps)
+	} else {
+		c, h, err := presetConfig(*preset, len(v.Tokens))
+		if err != nil {
+			return err
+		}
+		h.Steps = *steps
+		if s, err = train.NewState(c, h); err != nil {
+			return err
+		}
+	}
+	c := s.Cfg
+	start := time.Now()
+	trainIDs, err := cachedTokens(v, filepath.Join(*corpus, "train.jsonl"), filepath.Join(*dir, "train.tokens"))
+	if err != nil {
+		return err
+	}
+	heldIDs, err := cachedTokens(v, filepath.Join(*corpus, "heldout.jsonl"), filepath.Join(*dir, "heldout.tokens"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tokens: %d train, %d held out (%v)\n", len(trainIDs), len(heldIDs), time.Since(start).Round(time.Millisecond))
+	d, err := train.NewDataset(trainIDs, c.Context)
+	if err != nil {
+		return err
+	}
+	var evalSeqs [][]int32
+	for i := 0; i < *evalWindows && (i+1)*c.Context+1 <= len(heldIDs); i++ {
+		evalSeqs = append(evalSeqs, heldIDs[i*c.Context:(i+1)*c.Context+1])
+	}
+	tr, err := train.NewTrainer(s)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("model: %+v, %d parameters\nrecipe: %+v\n", c, c.NumParams(), s.Hyper)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	evalLoss := func() float64 {
+		var sum float64
+		for _, seq := range evalSeqs {
+			sum += train.Loss(c, s.Params, seq)
+		}
+		return sum / float64(len(evalSeqs)*c.Context)
+	}
+	t0 := time.Now()
+	tokens := 0
+	for s.Step < s.Hyper.Steps {
+		st, err := tr.Step(d)
+		if err != nil {
+			return err
+		}
+		tokens += st.Tokens
+		el := time.Since(t0).Seconds()
+		fmt.Printf("step %d loss %.4f gnorm %.3f lr %.2e tok/s %.0f elapsed %.0fs epoch %d.%d\n", st.Step, st.Loss,
+			st.GradNorm, st.LR, float64(tokens)/el, el, s.Data.Epoch, s.Data.Pos)
+		if math.IsNaN(st.Loss) {
+			return errors.New("loss is NaN")
+		}
+		done := s.Step == s.Hyper.Steps
+		stopping := ctx.Err() != nil
+		if s.Step%*every == 0 || done || stopping {
+			if err := s.Save(ckpt); err != nil {
+				return err
+			}
+			if len(evalSeqs) > 0 {
+				vl := evalLoss()
+				fmt.Printf("eval step %d val_loss %.4f val_ppl %.2f\n", s.Step, vl, math.Exp(vl))
+			}
+		}
+		if stopping {
+			return fmt.Errorf("stopped at step %d; checkpoint saved", s.Step)
+		}
+	}
+	return nil
+}
+
+func cmdExport(args []string) error {
+	fs := flag.NewFlagSet("export", flag.ExitOnError)
+	dir := fs.String("dir", "run", "run directory (checkpoint.bin, tokenizer.json)")
+	tokPath := fs.String("tokenizer", "", "tokenizer.json (default DIR/tokenizer.json)")
+	typ := fs.String("type", "Q8_0", "matrix type: F32, F16 or Q8_0")
+	name := fs.String("name", "chorus-mini", "general.name")
+	out := fs.String("o", "model.gguf", "output GGUF file")
+	fs.Parse(args)
+	if *tokPath == "" {
+		*tokPath = filepath.Join(*dir, "tokenizer.json")
+	}
+	v, err := readVocab(*tokPath)
+	if err != nil {
+		return err
+	}
+	s, err := train.LoadState(filepath.Join(*dir, "checkpoint.bin"))
+	if err != nil {
+		return err
+	}
+	types := map[string]quant.Type{"F32": quant.F32, "F16": quant.F16, "Q8_0": quant.Q8_0}
+	t, ok := types[strings.ToUpper(*typ)]
+	if !ok {
+		return fmt.Errorf("unknown -type %q", *typ)
+	}
+	w, err := train.Export(s.Cfg, s.Params, v, train.ExportOptions{Name: *name, Type: t,
+		Description: fmt.Sprintf("Chorus's small model, trained by engine/train for %d steps", s.Step),
+		License:     "public domain text (KJV, Jargon File, Devil's Dictionary), WordNet 3.0 licence, fortune-mod data"})
+	if err != nil {
+		return err
+	}
+	if err := w.WriteFile(*out); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s (step %d, %s)\n", *out, s.Step, t)
+	return nil
+}
