@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chorus-ai/chorus/cli/internal/supervise"
@@ -76,11 +77,15 @@ func (a Addrs) CheckFree() error {
 }
 
 // Specs returns the processes of the suite: each binary from binDir with
-// the flags that give it its address and its upstreams. env is every
-// child's environment (nil inherits this process's), which is how CHORUS_*
-// settings such as CHORUS_OPENAI_BASE_URL reach the services; the flags
-// set here win over CHORUS_* variables for the same settings.
+// the flags that give it its address and its upstreams. env (nil means
+// this process's environment) reaches every child, which is how CHORUS_*
+// settings such as CHORUS_OPENAI_BASE_URL reach the services; see
+// ScopedEnv for settings meant for one service only. The flags set here
+// win over CHORUS_* variables for the same settings.
 func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
+	if env == nil {
+		env = os.Environ()
+	}
 	upstreams := []string{"-text-addr", a.Text, "-image-addr", a.Image, "-audio-addr", a.Audio}
 	args := map[string][]string{
 		"text":         {"-grpc-addr", a.Text},
@@ -91,9 +96,45 @@ func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
 	}
 	specs := make([]supervise.Spec, 0, len(Services))
 	for _, name := range Services {
-		specs = append(specs, supervise.Spec{Name: name, Path: filepath.Join(binDir, name), Args: args[name], Env: env})
+		specs = append(specs, supervise.Spec{Name: name, Path: filepath.Join(binDir, name), Args: args[name], Env: ScopedEnv(env, name)})
 	}
 	return specs
+}
+
+// ScopedEnv returns service's environment: env, with every
+// CHORUS_<SERVICE>_<SETTING> variable also given as CHORUS_<SETTING>
+// (winning over a plain CHORUS_<SETTING>). Settings that two services name
+// alike can so differ: CHORUS_TEXT_OPENAI_BASE_URL for the text service,
+// CHORUS_IMAGE_OPENAI_BASE_URL for the image service. Variables ending in
+// _ADDR are left alone: CHORUS_TEXT_ADDR is the orchestrator's and the
+// gateway's -text-addr, not a setting of the text service.
+func ScopedEnv(env []string, service string) []string {
+	prefix := "CHORUS_" + strings.ToUpper(service) + "_"
+	scoped := map[string]string{}
+	var order []string
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if rest, ok := strings.CutPrefix(k, prefix); ok && rest != "" && !strings.HasSuffix(k, "_ADDR") {
+			if _, dup := scoped["CHORUS_"+rest]; !dup {
+				order = append(order, "CHORUS_"+rest)
+			}
+			scoped["CHORUS_"+rest] = v
+		}
+	}
+	if len(scoped) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env)+len(order))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, over := scoped[k]; !over {
+			out = append(out, kv)
+		}
+	}
+	for _, k := range order {
+		out = append(out, k+"="+scoped[k])
+	}
+	return out
 }
 
 // CheckBinaries reports the binaries missing from binDir.

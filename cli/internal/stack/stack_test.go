@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -102,4 +103,27 @@ func TestWaitReady(t *testing.T) {
 			t.Errorf("WaitReady = %v", err)
 		}
 	})
+}
+
+func TestScopedEnv(t *testing.T) {
+	env := []string{
+		"PATH=/bin",
+		"CHORUS_OPENAI_BASE_URL=http://shared/v1",
+		"CHORUS_TEXT_OPENAI_BASE_URL=http://text-only/v1",
+		"CHORUS_IMAGE_OPENAI_MODELS=dall-e-3",
+		"CHORUS_TEXT_ADDR=10.0.0.1:1",
+		"CHORUS_TEXT_=odd",
+	}
+	for _, tc := range []struct {
+		service string
+		want    []string
+	}{
+		{service: "text", want: []string{"PATH=/bin", "CHORUS_TEXT_OPENAI_BASE_URL=http://text-only/v1", "CHORUS_IMAGE_OPENAI_MODELS=dall-e-3", "CHORUS_TEXT_ADDR=10.0.0.1:1", "CHORUS_TEXT_=odd", "CHORUS_OPENAI_BASE_URL=http://text-only/v1"}},
+		{service: "image", want: append(slices.Clone(env), "CHORUS_OPENAI_MODELS=dall-e-3")},
+		{service: "audio", want: env},
+	} {
+		if got := ScopedEnv(env, tc.service); !slices.Equal(got, tc.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tc.service, got, tc.want)
+		}
+	}
 }

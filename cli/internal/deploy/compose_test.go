@@ -1,0 +1,271 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// server is what the compose file and the Dockerfile must agree on for one
+// Chorus server.
+type server struct {
+	name       string
+	dockerfile string // relative to the repository root
+	main       string // the server's main.go, whose flags the CHORUS_* variables set
+	addrVar    string // the variable that sets its listen address
+	port       string
+	health     []string // the health check's arguments after "chorus health"
+	upstreams  map[string]string
+	dependsOn  []string
+}
+
+var servers = []server{
+	{name: "text", dockerfile: "services/text/Dockerfile", main: "services/text/cmd/text/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50051", health: []string{"-grpc", "127.0.0.1:50051"}, dependsOn: []string{"jaeger"}},
+	{name: "image", dockerfile: "services/image/Dockerfile", main: "services/image/cmd/image/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50052", health: []string{"-grpc", "127.0.0.1:50052"}, dependsOn: []string{"jaeger"}},
+	{name: "audio", dockerfile: "services/audio/Dockerfile", main: "services/audio/cmd/audio/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50053", health: []string{"-grpc", "127.0.0.1:50053"}, dependsOn: []string{"jaeger"}},
+	{
+		name: "orchestrator", dockerfile: "orchestrator/Dockerfile", main: "orchestrator/cmd/orchestrator/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50050",
+		health:    []string{"-grpc", "127.0.0.1:50050"},
+		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053"},
+		dependsOn: []string{"text", "image", "audio"},
+	},
+	{
+		name: "gateway", dockerfile: "gateway/Dockerfile", main: "gateway/cmd/gateway/main.go", addrVar: "CHORUS_HTTP_ADDR", port: "8080",
+		health:    []string{"-http", "http://127.0.0.1:8080/readyz"},
+		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053", "CHORUS_ORCHESTRATOR_ADDR": "orchestrator:50050"},
+		dependsOn: []string{"orchestrator"},
+	},
+}
+
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
+		tb.Fatalf("repository root not found at %s: %v", root, err)
+	}
+	return root
+}
+
+// load loads and validates a compose file as `docker compose` would, with
+// an empty environment so that the result does not depend on the shell.
+func load(tb testing.TB, root, file string, env ...string) (*types.Project, error) {
+	tb.Helper()
+	opts, err := cli.NewProjectOptions([]string{file},
+		cli.WithWorkingDirectory(root),
+		cli.WithEnv(append([]string{}, env...)),
+	)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
+func TestComposeFile(t *testing.T) {
+	root := repoRoot(t)
+	p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"))
+	if err != nil {
+		t.Fatalf("docker-compose.yaml: %v", err)
+	}
+	if p.Name != "chorus" {
+		t.Errorf("project name %q, want chorus", p.Name)
+	}
+	want := []string{"audio", "gateway", "image", "jaeger", "orchestrator", "text"}
+	if got := p.ServiceNames(); !slices.Equal(sorted(got), want) {
+		t.Fatalf("services %q, want %q", got, want)
+	}
+
+	jaeger := p.Services["jaeger"]
+	if !strings.HasPrefix(jaeger.Image, "jaegertracing/jaeger:2.") {
+		t.Errorf("jaeger image %q, want jaegertracing/jaeger:2.x", jaeger.Image)
+	}
+	if got := published(jaeger); !slices.Equal(got, []string{"127.0.0.1:16686->16686", "127.0.0.1:4317->4317", "127.0.0.1:4318->4318"}) {
+		t.Errorf("jaeger ports %q", got)
+	}
+	if got := published(p.Services["gateway"]); !slices.Equal(got, []string{"127.0.0.1:8080->8080"}) {
+		t.Errorf("gateway ports %q, want 8080 published on loopback", got)
+	}
+
+	for _, srv := range servers {
+		t.Run(srv.name, func(t *testing.T) {
+			s := p.Services[srv.name]
+			if s.Build == nil || s.Build.Context != root || s.Build.Dockerfile != srv.dockerfile {
+				t.Errorf("build %+v, want context %s and dockerfile %s", s.Build, root, srv.dockerfile)
+			}
+			env := map[string]string{}
+			for k, v := range s.Environment {
+				if v != nil {
+					env[k] = *v
+				}
+			}
+			if env["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://jaeger:4317" {
+				t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT = %q", env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+			}
+			if want := "0.0.0.0:" + srv.port; env[srv.addrVar] != want {
+				t.Errorf("%s = %q, want %q (reachable from the other containers)", srv.addrVar, env[srv.addrVar], want)
+			}
+			for k, want := range srv.upstreams {
+				if env[k] != want {
+					t.Errorf("%s = %q, want %q", k, env[k], want)
+				}
+			}
+			if s.HealthCheck == nil || !slices.Equal([]string(s.HealthCheck.Test), append([]string{"CMD", "/usr/local/bin/chorus", "health"}, srv.health...)) {
+				t.Errorf("healthcheck %+v, want chorus health %q", s.HealthCheck, srv.health)
+			}
+			var deps []string
+			for name, d := range s.DependsOn {
+				deps = append(deps, name)
+				wantCond := types.ServiceConditionHealthy
+				if name == "jaeger" {
+					wantCond = types.ServiceConditionStarted
+				}
+				if d.Condition != wantCond {
+					t.Errorf("depends_on %s: condition %q, want %q", name, d.Condition, wantCond)
+				}
+			}
+			if !slices.Equal(sorted(deps), sorted(srv.dependsOn)) {
+				t.Errorf("depends_on %q, want %q", deps, srv.dependsOn)
+			}
+			checkFlags(t, root, srv, s.Environment)
+			checkDockerfile(t, root, srv)
+		})
+	}
+}
+
+// checkFlags checks that every CHORUS_* variable the compose file sets is
+// a flag of the server (config.Parse: CHORUS_TEXT_ADDR sets -text-addr).
+func checkFlags(t *testing.T, root string, srv server, env types.MappingWithEquals) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, srv.main))
+	if err != nil {
+		t.Errorf("%s: %v", srv.main, err)
+		return
+	}
+	for k := range env {
+		if !strings.HasPrefix(k, "CHORUS_") {
+			continue
+		}
+		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "CHORUS_")), "_", "-")
+		if !strings.Contains(string(src), `"`+flag+`"`) {
+			t.Errorf("%s sets %s, but %s declares no -%s flag", srv.name, k, srv.main, flag)
+		}
+	}
+}
+
+// checkDockerfile checks that the server's Dockerfile is multi-stage, says
+// where its base images come from, and listens, exposes and checks health
+// on the port the compose file uses.
+func checkDockerfile(t *testing.T, root string, srv server) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, srv.dockerfile))
+	if err != nil {
+		t.Errorf("%s: %v", srv.dockerfile, err)
+		return
+	}
+	df := string(b)
+	if n := len(regexp.MustCompile(`(?m)^FROM `).FindAllString(df, -1)); n < 2 {
+		t.Errorf("%s: %d stages, want a builder and a runtime stage", srv.dockerfile, n)
+	}
+	if !strings.HasPrefix(df, "#") || !strings.Contains(df, "must be\n# available locally") && !strings.Contains(df, "must be available locally") {
+		t.Errorf("%s: the leading comment must say that the base images must be available locally", srv.dockerfile)
+	}
+	for _, want := range []string{
+		"ENV " + srv.addrVar + "=0.0.0.0:" + srv.port,
+		"EXPOSE " + srv.port,
+		`"/usr/local/bin/chorus", "health", "` + strings.Join(srv.health, `", "`) + `"`,
+		`ENTRYPOINT ["/usr/local/bin/` + srv.name + `"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("%s lacks %s", srv.dockerfile, want)
+		}
+	}
+}
+
+func TestComposeOpenAISettings(t *testing.T) {
+	root := repoRoot(t)
+	for _, tc := range []struct {
+		name                string
+		env                 []string
+		wantText, wantImage string
+	}{
+		{name: "unset", wantText: "", wantImage: ""},
+		{name: "shared", env: []string{"CHORUS_OPENAI_BASE_URL=http://llm:8000/v1"}, wantText: "http://llm:8000/v1", wantImage: "http://llm:8000/v1"},
+		{
+			name:     "per service",
+			env:      []string{"CHORUS_OPENAI_BASE_URL=http://shared/v1", "CHORUS_TEXT_OPENAI_BASE_URL=http://host.docker.internal:11434/v1"},
+			wantText: "http://host.docker.internal:11434/v1", wantImage: "http://shared/v1",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"), tc.env...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for svc, want := range map[string]string{"text": tc.wantText, "image": tc.wantImage} {
+				got := p.Services[svc].Environment["CHORUS_OPENAI_BASE_URL"]
+				if got == nil || *got != want {
+					t.Errorf("%s: CHORUS_OPENAI_BASE_URL = %v, want %q", svc, got, want)
+				}
+			}
+			if _, ok := p.Services["audio"].Environment["CHORUS_OPENAI_BASE_URL"]; ok {
+				t.Error("audio gets OpenAI settings it has no flags for")
+			}
+		})
+	}
+}
+
+func TestComposeValidationCatchesMistakes(t *testing.T) {
+	root := repoRoot(t)
+	orig, err := os.ReadFile(filepath.Join(root, "docker-compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, old, new string
+		wantErr        string
+	}{
+		{name: "misspelt service key", old: "    healthcheck:\n      <<: *healthcheck\n      test: [\"CMD\", \"/usr/local/bin/chorus\", \"health\", \"-grpc\", \"127.0.0.1:50053\"]", new: "    helthcheck:\n      test: [\"CMD\", \"true\"]", wantErr: "helthcheck"},
+		{name: "misspelt top-level key", old: "\nservices:\n", new: "\nservice:\n", wantErr: "service"},
+		{name: "unknown dependency", old: "      orchestrator:\n        condition: service_healthy", new: "      orchestrater:\n        condition: service_healthy", wantErr: "orchestrater"},
+		{name: "bad condition", old: "      orchestrator:\n        condition: service_healthy", new: "      orchestrator:\n        condition: healthy", wantErr: "condition"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(orig), tc.old) {
+				t.Fatalf("docker-compose.yaml no longer contains %q", tc.old)
+			}
+			bad := strings.Replace(string(orig), tc.old, tc.new, 1)
+			path := filepath.Join(t.TempDir(), "docker-compose.yaml")
+			if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := load(t, root, path)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("load = %v, want an error naming %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func published(s types.ServiceConfig) []string {
+	var out []string
+	for _, p := range s.Ports {
+		out = append(out, p.HostIP+":"+p.Published+"->"+strconv.FormatUint(uint64(p.Target), 10))
+	}
+	return sorted(out)
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,508 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/chorus-ai/chorus/cli/internal/client"
+	"github.com/chorus-ai/chorus/cli/internal/command"
+	"github.com/chorus-ai/chorus/cli/internal/stack"
+	"github.com/chorus-ai/chorus/platform/openaitest"
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The script the fake LLM streams, word by word with a pause before each
+// word, so the pipeline's speech can start while it is still "writing".
+var sentences = []string{
+	"The sea covers most of our planet.",
+	"Its waves carry energy across whole oceans.",
+	"Under the surface, whole worlds of life are waiting.",
+}
+
+var script = strings.Join(sentences, " ")
+
+// commands are the servers' main packages, relative to the repository root.
+var commands = []string{
+	"./services/text/cmd/text",
+	"./services/image/cmd/image",
+	"./services/audio/cmd/audio",
+	"./orchestrator/cmd/orchestrator",
+	"./gateway/cmd/gateway",
+}
+
+// syncBuffer collects the processes' logs while they run.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// buildServers builds the five servers into a temporary directory.
+func buildServers(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
+		t.Fatalf("repository root not found at %s: %v", root, err)
+	}
+	bin := t.TempDir()
+	cmd := exec.Command("go", append([]string{"build", "-o", bin + string(filepath.Separator)}, commands...)...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePorts finds a base port with it and the next three free (the gRPC
+// servers' layout) and one more free port for the gateway.
+func freePorts(t *testing.T) (grpcBase, httpPort int) {
+	t.Helper()
+	free := func(p int) bool {
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			return false
+		}
+		_ = lis.Close()
+		return true
+	}
+	pick := func() int {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lis.Close()
+		return lis.Addr().(*net.TCPAddr).Port
+	}
+	for range 50 {
+		base := pick()
+		if base+3 > 65535 || !free(base+1) || !free(base+2) || !free(base+3) {
+			continue
+		}
+		for range 50 {
+			if hp := pick(); hp < base || hp > base+3 {
+				return base, hp
+			}
+		}
+	}
+	t.Fatal("no four consecutive free ports on 127.0.0.1")
+	return 0, 0
+}
+
+// hermeticEnv is this process's environment without CHORUS_* and OTEL_*
+// settings, plus extra.
+func hermeticEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// suite is a running `chorus up`.
+type suite struct {
+	gateway  string
+	logs     *syncBuffer
+	stop     context.CancelFunc
+	finished chan struct{} // closed when `chorus up` has returned
+	code     int           // its exit status, set before finished is closed
+}
+
+// wait waits at most d for `chorus up` to return and reports its status.
+func (s *suite) wait(d time.Duration) (code int, ok bool) {
+	select {
+	case <-s.finished:
+		return s.code, true
+	case <-time.After(d):
+		return 0, false
+	}
+}
+
+// startSuite runs `chorus up` in process (it starts the servers as child
+// processes) and waits until the gateway is ready. Cleanup stops it and,
+// if the test failed, prints every process's log.
+func startSuite(t *testing.T, bin string, env []string) *suite {
+	t.Helper()
+	grpcBase, httpPort := freePorts(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &suite{
+		gateway:  stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort).GatewayURL(),
+		logs:     &syncBuffer{},
+		stop:     cancel,
+		finished: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.finished)
+		s.code = command.Main(ctx, command.Env{Stdout: s.logs, Stderr: s.logs, Environ: env}, []string{
+			"up", "-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort),
+			"-ready-timeout", "45s", "-grace", "15s",
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if _, ok := s.wait(30 * time.Second); !ok {
+			t.Errorf("chorus up did not stop within 30s")
+		}
+		if t.Failed() {
+			t.Logf("process logs:\n%s", s.logs)
+		}
+	})
+	readyCtx, readyCancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer readyCancel()
+	if err := stack.WaitReady(readyCtx, s.gateway, s.finished); err != nil {
+		t.Fatalf("suite not ready: %v", err)
+	}
+	return s
+}
+
+// post sends a JSON body and returns the status and body of the answer.
+func post(t *testing.T, hc *http.Client, url, body string) (int, []byte) {
+	t.Helper()
+	resp, err := hc.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST %s: reading the answer: %v", url, err)
+	}
+	return resp.StatusCode, b
+}
+
+// errorBody is the JSON error body of the gateway (google.rpc.Status).
+type errorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Details []struct {
+		Type            string `json:"@type"`
+		Reason          string `json:"reason"`
+		FieldViolations []struct {
+			Field string `json:"field"`
+		} `json:"fieldViolations"`
+	} `json:"details"`
+}
+
+func (e errorBody) fields() []string {
+	var fs []string
+	for _, d := range e.Details {
+		for _, v := range d.FieldViolations {
+			fs = append(fs, v.Field)
+		}
+	}
+	return fs
+}
+
+func TestSuiteEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds the five servers and runs them as processes; run without -short")
+	}
+	start := time.Now()
+	bin := buildServers(t)
+	t.Logf("built the servers in %s", time.Since(start).Round(time.Millisecond))
+
+	fake := openaitest.New(openaitest.Options{
+		Models:     []string{"fake-llm", "fake-painter"},
+		Text:       script,
+		DeltaDelay: 40 * time.Millisecond,
+		APIKey:     "test-key",
+	})
+	t.Cleanup(fake.Close)
+	// Text and image both have -openai-* flags: the service-scoped
+	// variables of `chorus up` give each its own.
+	s := startSuite(t, bin, hermeticEnv(
+		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
+		"CHORUS_OPENAI_API_KEY=test-key",
+		"CHORUS_TEXT_OPENAI_MODELS=fake-llm",
+		"CHORUS_IMAGE_OPENAI_MODELS=fake-painter",
+		"CHORUS_LOG_LEVEL=info",
+	))
+	t.Logf("suite ready after %s", time.Since(start).Round(time.Millisecond))
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
+	hc := &http.Client{Transport: transport}
+	c, err := client.New(s.gateway, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	t.Run("models", func(t *testing.T) {
+		for _, m := range []string{"text", "image", "audio"} {
+			models, err := c.ListModels(ctx, m)
+			if err != nil {
+				t.Errorf("GET /v1/%s/models: %v", m, err)
+				continue
+			}
+			if len(models) == 0 || models[0].GetName() == "" {
+				t.Errorf("GET /v1/%s/models: %v, want at least one named model", m, models)
+			}
+		}
+		ps, err := c.ListPipelines(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range ps {
+			names = append(names, p.GetName())
+		}
+		if !strings.Contains(strings.Join(names, " "), "script-then-voiceover") {
+			t.Errorf("pipelines %q lack script-then-voiceover", names)
+		}
+	})
+
+	t.Run("audio generate", func(t *testing.T) {
+		code, body := post(t, hc, s.gateway+"/v1/audio:generate", `{"prompt":"Hello from Chorus. This is a test."}`)
+		if code != http.StatusOK {
+			t.Fatalf("HTTP %d: %s", code, body)
+		}
+		var resp genaiv1.GenerateResponse
+		if err := protojson.Unmarshal(body, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetArtifacts()) != 1 {
+			t.Fatalf("%d artifacts, want 1", len(resp.GetArtifacts()))
+		}
+		a := resp.GetArtifacts()[0]
+		w, err := parseWAV(a.GetData())
+		if err != nil {
+			t.Fatalf("voiceover (%s, %d bytes): %v", a.GetMimeType(), len(a.GetData()), err)
+		}
+		if w.samples == 0 || w.peak < 1000 {
+			t.Errorf("WAV of %d samples with peak %d: want speech, not silence", w.samples, w.peak)
+		}
+		if a.GetMimeType() != "audio/wav" {
+			t.Errorf("mime type %q", a.GetMimeType())
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			name       string
+			body       string
+			wantStatus int
+			wantField  string
+		}{
+			{name: "missing prompt", body: `{}`, wantStatus: http.StatusBadRequest, wantField: "prompt"},
+			{name: "misspelt field", body: `{"promt":"hi"}`, wantStatus: http.StatusBadRequest, wantField: "promt"},
+			{name: "bad option", body: `{"prompt":"hi","audio":{"speed":9}}`, wantStatus: http.StatusBadRequest, wantField: "audio.speed"},
+			{name: "unknown model", body: `{"model":"no-such-voice","prompt":"hi"}`, wantStatus: http.StatusNotFound},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, body := post(t, hc, s.gateway+"/v1/audio:generate", tc.body)
+				var e errorBody
+				if err := json.Unmarshal(body, &e); err != nil || e.Message == "" {
+					t.Fatalf("HTTP %d body %s: want a JSON status (%v)", code, body, err)
+				}
+				if code != tc.wantStatus {
+					t.Errorf("HTTP %d (%s), want %d", code, body, tc.wantStatus)
+				}
+				if tc.wantField != "" && !strings.Contains(strings.Join(e.fields(), " "), tc.wantField) {
+					t.Errorf("field violations %q (%s), want %q named", e.fields(), body, tc.wantField)
+				}
+			})
+		}
+	})
+
+	t.Run("script-then-voiceover", func(t *testing.T) {
+		var events []*orchestratorv1.RunPipelineResponse
+		done, err := c.RunPipeline(ctx, "script-then-voiceover", map[string]string{"topic": "the sea"}, func(ev *orchestratorv1.RunPipelineResponse) error {
+			events = append(events, ev)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("run: %v (after %d events)", err, len(events))
+		}
+		checkStreamingOrder(t, events)
+		outputs := map[string]*genaiv1.Artifact{}
+		for _, o := range done.GetOutputs() {
+			outputs[o.GetName()] = o.GetArtifact()
+		}
+		if got := strings.TrimSpace(outputs["script"].GetText()); got != script {
+			t.Errorf("script = %q, want the fake's text %q", got, script)
+		}
+		checkVoiceover(t, outputs["voiceover"])
+		checkCaptions(t, outputs["captions"])
+		if done.GetTimeToFirstAudio() == nil {
+			t.Error("run_completed lacks time_to_first_audio")
+		}
+	})
+
+	t.Run("chorus run", func(t *testing.T) {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		code := command.Main(ctx, command.Env{Stdout: &stdout, Stderr: &stderr}, []string{
+			"run", "script-then-voiceover", "-gateway", s.gateway, "-input", "topic=the sea", "-out", out,
+		})
+		if code != command.ExitOK {
+			t.Fatalf("chorus run: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+		}
+		for _, name := range []string{"script.txt", "voiceover.wav", "captions.vtt"} {
+			if st, err := os.Stat(filepath.Join(out, name)); err != nil || st.Size() == 0 {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if !strings.Contains(stdout.String(), "time to first audio") {
+			t.Errorf("summary lacks the time to first audio:\n%s", stdout.String())
+		}
+	})
+
+	// Graceful shutdown: `chorus up` sends SIGTERM to every server and
+	// exits 0 only if each of them exited 0.
+	s.stop()
+	code, ok := s.wait(30 * time.Second)
+	if !ok {
+		t.Fatal("chorus up did not stop within 30s of SIGTERM")
+	}
+	if code != command.ExitOK {
+		t.Errorf("chorus up exited %d after stopping, want 0 (every server exiting 0)", code)
+	}
+	for _, name := range stack.Services {
+		if !regexp.MustCompile(`(?m)^` + name + ` +\| .*"msg":"stopped"`).MatchString(s.logs.String()) {
+			t.Errorf("%s did not log a clean stop", name)
+		}
+	}
+	t.Logf("end to end in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// checkStreamingOrder asserts that speech streamed while the script was
+// still being written: the first voiceover audio delta comes before the
+// script step completes.
+func checkStreamingOrder(t *testing.T, events []*orchestratorv1.RunPipelineResponse) {
+	t.Helper()
+	firstAudio, scriptDone := -1, -1
+	for i, ev := range events {
+		if d := ev.GetStepDelta(); d != nil && d.GetStep() == "voiceover" && strings.HasPrefix(d.GetArtifact().GetMimeType(), "audio/") && firstAudio < 0 {
+			firstAudio = i
+		}
+		if c := ev.GetStepCompleted(); c != nil && c.GetStep() == "script" {
+			scriptDone = i
+		}
+	}
+	if firstAudio < 0 || scriptDone < 0 {
+		t.Fatalf("events lack a voiceover audio delta (%d) or the script's completion (%d):\n%s", firstAudio, scriptDone, describe(events))
+	}
+	if firstAudio > scriptDone {
+		t.Errorf("first audio (event %d) came after the script completed (event %d): speech did not stream:\n%s", firstAudio, scriptDone, describe(events))
+	}
+	if last := events[len(events)-1]; last.GetRunCompleted() == nil {
+		t.Errorf("last event is %v, want run_completed", last)
+	}
+}
+
+func describe(events []*orchestratorv1.RunPipelineResponse) string {
+	var b strings.Builder
+	for i, ev := range events {
+		switch e := ev.GetEvent().(type) {
+		case *orchestratorv1.RunPipelineResponse_StepStarted:
+			fmt.Fprintf(&b, "%3d started   %s\n", i, e.StepStarted.GetStep())
+		case *orchestratorv1.RunPipelineResponse_StepDelta:
+			fmt.Fprintf(&b, "%3d delta     %s text=%q artifact=%s\n", i, e.StepDelta.GetStep(), e.StepDelta.GetText(), e.StepDelta.GetArtifact().GetMimeType())
+		case *orchestratorv1.RunPipelineResponse_StepCompleted:
+			fmt.Fprintf(&b, "%3d completed %s\n", i, e.StepCompleted.GetStep())
+		default:
+			fmt.Fprintf(&b, "%3d %T\n", i, e)
+		}
+	}
+	return b.String()
+}
+
+func checkVoiceover(t *testing.T, a *genaiv1.Artifact) {
+	t.Helper()
+	if a == nil {
+		t.Fatal("no voiceover output")
+	}
+	w, err := parseWAV(a.GetData())
+	if err != nil {
+		t.Fatalf("voiceover: %v", err)
+	}
+	// Speech runs at roughly two to four words a second; allow a wide
+	// margin either way, but not silence or a single sentence.
+	words := len(strings.Fields(script))
+	d := w.duration()
+	if lo, hi := time.Duration(words)*150*time.Millisecond, time.Duration(words)*time.Second; d < lo || d > hi {
+		t.Errorf("voiceover lasts %s for %d words, want %s to %s", d, words, lo, hi)
+	}
+	if w.peak < 1000 {
+		t.Errorf("voiceover peak %d: silent", w.peak)
+	}
+	if md := a.GetMetadata().GetDurationSeconds(); md > 0 && (md < d.Seconds()*0.95 || md > d.Seconds()*1.05) {
+		t.Errorf("metadata says %.2fs, the WAV holds %s", md, d)
+	}
+}
+
+var cueTiming = regexp.MustCompile(`^\d{2}:\d{2}:\d{2}\.\d{3} --> \d{2}:\d{2}:\d{2}\.\d{3}`)
+
+func checkCaptions(t *testing.T, a *genaiv1.Artifact) {
+	t.Helper()
+	if a == nil {
+		t.Fatal("no captions output")
+	}
+	vtt := a.GetText()
+	if vtt == "" {
+		vtt = string(a.GetData())
+	}
+	if !strings.HasPrefix(vtt, "WEBVTT") {
+		t.Fatalf("captions do not start with WEBVTT:\n%s", vtt)
+	}
+	var cues []string
+	lines := strings.Split(strings.ReplaceAll(vtt, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		if cueTiming.MatchString(l) {
+			var text []string
+			for _, tl := range lines[i+1:] {
+				if tl == "" {
+					break
+				}
+				text = append(text, tl)
+			}
+			cues = append(cues, strings.Join(text, " "))
+		}
+	}
+	if len(cues) != len(sentences) {
+		t.Fatalf("%d cues, want one per sentence (%d):\n%s", len(cues), len(sentences), vtt)
+	}
+	for i, want := range sentences {
+		if cues[i] != want {
+			t.Errorf("cue %d = %q, want %q", i, cues[i], want)
+		}
+	}
+}
