@@ -493,3 +493,36 @@ func TestFliteConcurrentVoices(t *testing.T) {
 		}
 	}
 }
+
+func TestRoutes(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		wantModels []string
+		wantErr    bool
+	}{
+		{name: "espeak off", cfg: Config{Espeak: EspeakOff, Concurrency: 1, Queue: 1}, wantModels: []string{flite.Model}},
+		{name: "auto without espeak-ng", cfg: Config{Espeak: EspeakAuto, EspeakBinary: "/nonexistent/espeak-ng", Concurrency: 1, Queue: 1}, wantModels: []string{flite.Model}},
+		{name: "on without espeak-ng", cfg: Config{Espeak: EspeakOn, EspeakBinary: "/nonexistent/espeak-ng", Concurrency: 1, Queue: 1}, wantErr: true},
+		{name: "bad mode", cfg: Config{Espeak: "maybe", Concurrency: 1, Queue: 1}, wantErr: true},
+		{name: "no concurrency", cfg: Config{Espeak: EspeakOff, Queue: 1}, wantErr: true},
+		{name: "no queue", cfg: Config{Espeak: EspeakOff, Concurrency: 1}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			routes, err := Routes(context.Background(), tt.cfg, quiet)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %v", err, tt.wantErr)
+			}
+			var models []string
+			for _, r := range routes {
+				for _, m := range r.Backend.Models() {
+					models = append(models, m.GetName())
+				}
+			}
+			if !slices.Equal(models, tt.wantModels) {
+				t.Errorf("models %v, want %v", models, tt.wantModels)
+			}
+		})
+	}
+}
