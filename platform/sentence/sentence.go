@@ -238,12 +238,14 @@ func isTerminal(r rune) bool {
 
 func isFullStop(r rune) bool { return r == '。' || r == '！' || r == '？' || r == '｡' }
 
+// isCloser and isOpener include Markdown's emphasis and code marks,
+// which LLM output is full of: "**Done.** Next".
 func isCloser(r rune) bool {
-	return strings.ContainsRune("\"')]}»”’›」』）》】", r)
+	return strings.ContainsRune("\"')]}»”’›」』）》】*_`", r)
 }
 
 func isOpener(r rune) bool {
-	return strings.ContainsRune("\"'([{«“‘‹「『（《【¿¡", r)
+	return strings.ContainsRune("\"'([{«“‘‹「『（《【¿¡*_`", r)
 }
 
 // clean collapses whitespace and drops a fragment with nothing to voice.

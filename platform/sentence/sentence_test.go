@@ -39,6 +39,7 @@ func TestSplit(t *testing.T) {
 		{name: "whitespace collapsed", text: "Too   many\tspaces.   Next.", want: []string{"Too many spaces.", "Next."}},
 		{name: "punctuation only dropped", text: "Hi.\n---\n... Bye.", want: []string{"Hi.", "Bye."}},
 		{name: "cjk full stops", text: "你好。我很好！谢谢？", want: []string{"你好。", "我很好！", "谢谢？"}},
+		{name: "markdown emphasis", text: "**Done.** Next one. _See **Dr.** Who._ Fin", want: []string{"**Done.**", "Next one.", "_See **Dr.** Who._", "Fin"}},
 		{name: "trailing period", text: "The end.", want: []string{"The end."}},
 		{name: "trailing spaces", text: "The end.   ", want: []string{"The end."}},
 	}
