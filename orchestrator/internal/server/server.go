@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -100,10 +101,18 @@ func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc
 	})
 	s.log.InfoContext(ctx, "run finished", "pipeline", p.Name, "run_id", runID,
 		"ok", err == nil, "duration_ms", time.Since(start).Milliseconds())
-	if err != nil && stream.Context().Err() != nil {
+	var deliberate *rpcerr.Error
+	switch {
+	case err == nil:
+		return nil
+	case stream.Context().Err() != nil:
 		// The client went away or its deadline passed: say so, rather
 		// than whatever the failed Send reported.
 		return stream.Context().Err()
+	case !errors.As(err, &deliberate):
+		// Only a failed Send gets here: the client's connection closed
+		// before its context noticed. Nobody is left to read this.
+		return rpcerr.New(codes.Canceled, rpcerr.ReasonCanceled, "the client went away").WithCause(err)
 	}
 	return err
 }
