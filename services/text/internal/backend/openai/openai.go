@@ -76,10 +76,10 @@ func (c Config) Validate() error {
 // LogValue keeps the API key out of logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
+		slog.String("base_url", redactURL(c.BaseURL)),
 		slog.Bool("api_key_set", c.APIKey != ""),
 		slog.Any("models", c.Models),
-		slog.Duration("timeout", c.Timeout),
+		slog.String("timeout", c.Timeout.String()),
 	)
 }
 
@@ -120,9 +120,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 		names, err = b.discover(ctx)
 		if err != nil {
 			log.Warn("could not list the OpenAI-compatible server's models; serving none until restarted, set -openai-models to name them",
-				"base_url", b.base, "error", err.Error())
+				"base_url", redactURL(b.base), "error", err.Error())
 		} else {
-			log.Info("discovered models", "base_url", b.base, "models", names)
+			log.Info("discovered models", "base_url", redactURL(b.base), "models", names)
 		}
 	}
 	for _, n := range names {
