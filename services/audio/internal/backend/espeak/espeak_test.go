@@ -3,9 +3,12 @@ package espeak
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -65,5 +68,50 @@ func TestSynthStopsOnCancel(t *testing.T) {
 	cancel()
 	if _, err := b.synth(ctx, "Hello there.", speech.Options{Voice: DefaultVoice, Speed: 1}); !errors.Is(err, context.Canceled) {
 		t.Errorf("synth after cancel: %v, want context.Canceled", err)
+	}
+}
+
+// A stand-in for espeak-ng that lists one voice and then hangs, to show
+// that cancellation kills a running synthesis.
+const hangingEspeak = `#!/bin/sh
+if [ "$1" = "--voices" ]; then
+  echo "Pty Language       Age/Gender VoiceName          File                 Other Languages"
+  echo " 5  en-us           --/M      English_(America)  gmw/en-US"
+  exit 0
+fi
+touch "$MARKER"
+exec sleep 60
+`
+
+func TestCancelKillsRunningSynthesis(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "espeak-ng")
+	if err := os.WriteFile(bin, []byte(hangingEspeak), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "started")
+	t.Setenv("MARKER", marker)
+	b, err := New(context.Background(), bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Voices(); !slices.Equal(got, []string{"en-us"}) {
+		t.Fatalf("voices %v", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.synth(ctx, "Hello.", speech.Options{Voice: "en-us", Speed: 1})
+		done <- err
+	}()
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		time.Sleep(2 * time.Millisecond) // polling, not a timing assertion
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("synth returned %v, want context.Canceled", err)
 	}
 }
