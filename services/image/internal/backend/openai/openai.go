@@ -147,12 +147,12 @@ func New(cfg Config) (*Backend, error) {
 		maxImage:    MaxImageBytes,
 		maxArtifact: MaxArtifactBytes,
 	}
-	u, _ := url.Parse(b.base)
 	for _, n := range cfg.Models {
 		b.models = append(b.models, &genaiv1.Model{
-			Name:         n,
-			Backend:      Name,
-			Description:  "served by the OpenAI-compatible image server at " + u.Redacted(),
+			Name:    n,
+			Backend: Name,
+			// The server's address stays out: ListModels is public.
+			Description:  "served by an OpenAI-compatible images API",
 			Capabilities: []genaiv1.Capability{genaiv1.Capability_CAPABILITY_TEXT_TO_IMAGE},
 		})
 	}

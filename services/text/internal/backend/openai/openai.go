@@ -127,9 +127,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 	}
 	for _, n := range names {
 		b.models = append(b.models, &genaiv1.Model{
-			Name:        n,
-			Backend:     Name,
-			Description: "served by the OpenAI-compatible server at " + redactURL(b.base),
+			Name:    n,
+			Backend: Name,
+			// The server's address stays out: ListModels is public.
+			Description: "served by an OpenAI-compatible chat-completions server",
 			Capabilities: []genaiv1.Capability{
 				genaiv1.Capability_CAPABILITY_COMPLETION,
 				genaiv1.Capability_CAPABILITY_CHAT,
@@ -279,6 +280,10 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	if resp.StatusCode != http.StatusOK {
 		return nil, statusError(resp, req.GetModel())
 	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		// A server that ignores stream: true answers with one completion.
+		return b.unary(ctx, req, resp.Body, emit)
+	}
 
 	var (
 		text      strings.Builder
@@ -357,6 +362,52 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 		}},
 		Usage:        &usage,
 		FinishReason: finishReason(finish),
+	}, nil
+}
+
+type chatCompletion struct {
+	Choices []struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int32 `json:"prompt_tokens"`
+		CompletionTokens int32 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+// unary reads a non-streaming chat completion and emits its text as one
+// delta, so streaming clients still see the text before done.
+func (b *Backend) unary(ctx context.Context, req *genaiv1.GenerateRequest, body io.Reader, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	var c chatCompletion
+	if err := json.NewDecoder(io.LimitReader(body, maxText+maxEvent)).Decode(&c); err != nil {
+		if ctx.Err() != nil {
+			return nil, transportError(ctx, err)
+		}
+		return nil, rpcerr.New(codes.Unavailable, rpcerr.ReasonUpstreamDown, "the model server sent a malformed response").WithCause(err)
+	}
+	if len(c.Choices) == 0 {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the model server returned no choices")
+	}
+	text := c.Choices[0].Message.Content
+	if len(text) > maxText {
+		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the model server produced more text than this service returns")
+	}
+	if text != "" {
+		if err := emit(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Delta{Delta: &genaiv1.TextDelta{Text: text}}}); err != nil {
+			return nil, err
+		}
+	}
+	return &genaiv1.GenerateResponse{
+		Model: req.GetModel(),
+		Artifacts: []*genaiv1.Artifact{{
+			MimeType: "text/plain; charset=utf-8",
+			Content:  &genaiv1.Artifact_Text{Text: text},
+		}},
+		Usage:        &genaiv1.Usage{InputTokens: c.Usage.PromptTokens, OutputTokens: c.Usage.CompletionTokens},
+		FinishReason: finishReason(c.Choices[0].FinishReason),
 	}, nil
 }
 

@@ -3,9 +3,12 @@ package openai
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -427,4 +430,48 @@ func FuzzSSEReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A server that ignores stream: true and answers with one JSON completion
+// (the fake's non-streaming path, reached by proxying with stream off).
+func TestGenerateNonStreamingServer(t *testing.T) {
+	fake := openaitest.New(openaitest.Options{Text: "plain answer here"})
+	defer fake.Close()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body["stream"] = false
+		data, _ := json.Marshal(body)
+		resp, err := fake.Client().Post(fake.BaseURL+"/chat/completions", "application/json", bytes.NewReader(data))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer proxy.Close()
+	b, err := New(context.Background(), Config{BaseURL: proxy.URL + "/v1", Models: []string{openaitest.DefaultModel}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deltas []string
+	resp, err := b.Generate(context.Background(), textRequest("one two"), func(c *genaiv1.GenerateChunk) error {
+		deltas = append(deltas, c.GetDelta().GetText())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetArtifacts()[0].GetText() != "plain answer here" || len(deltas) != 1 || deltas[0] != "plain answer here" {
+		t.Errorf("text %q, deltas %q", resp.GetArtifacts()[0].GetText(), deltas)
+	}
+	if u := resp.GetUsage(); u.GetInputTokens() != 2 || u.GetOutputTokens() != 3 || resp.GetFinishReason() != genaiv1.FinishReason_FINISH_REASON_STOP {
+		t.Errorf("usage %v finish %v", u, resp.GetFinishReason())
+	}
 }
