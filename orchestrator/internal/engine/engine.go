@@ -363,7 +363,7 @@ func (r *run) complete() (_ *orchestratorv1.RunCompleted, step string, _ error) 
 	}
 	r.mu.Unlock()
 	if n := proto.Size(done); n > MaxResultBytes {
-		return nil, "", tooLarge(fmt.Sprintf("the run's outputs total %d bytes, over the %d-byte limit of one gRPC message; ask for less (lower max_tokens)", n, MaxResultBytes))
+		return nil, "", tooLarge(fmt.Sprintf("the run's outputs total %d bytes, over the %d-byte limit of one gRPC message; ask for less (lower max_tokens, or fewer items)", n, MaxResultBytes))
 	}
 	return done, "", nil
 }

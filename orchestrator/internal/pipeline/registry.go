@@ -95,8 +95,13 @@ func (p *Pipeline) Proto() *orchestratorv1.Pipeline {
 		if in.MaxLength > 1<<30 {
 			maxLen = 1 << 30
 		}
+		desc := in.Description
+		if in.Type == TypeInteger {
+			// The proto has no type field; say it where people read.
+			desc = strings.TrimSpace(desc + " " + in.rangeText())
+		}
 		out.Inputs = append(out.Inputs, &orchestratorv1.PipelineInput{
-			Name: in.Name, Description: in.Description, Required: in.Required,
+			Name: in.Name, Description: desc, Required: in.Required,
 			DefaultValue: in.Default, MaxLength: maxLen,
 		})
 	}
@@ -119,4 +124,17 @@ func (p *Pipeline) Proto() *orchestratorv1.Pipeline {
 		out.Outputs = append(out.Outputs, &orchestratorv1.PipelineOutput{Name: o.Name, MimeType: o.MimeType, Description: o.Description})
 	}
 	return out
+}
+
+// rangeText describes an integer input's accepted values.
+func (in *Input) rangeText() string {
+	switch {
+	case in.Min != nil && in.Max != nil:
+		return fmt.Sprintf("(An integer from %d to %d.)", *in.Min, *in.Max)
+	case in.Min != nil:
+		return fmt.Sprintf("(An integer, at least %d.)", *in.Min)
+	case in.Max != nil:
+		return fmt.Sprintf("(An integer, at most %d.)", *in.Max)
+	}
+	return "(An integer.)"
 }
