@@ -122,8 +122,23 @@ func TestListCommands(t *testing.T) {
 		t.Errorf("pipelines: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = run("models", "-gateway", srv.URL, "audio")
-	if code != ExitOK || !strings.Contains(stdout, "audio     m1 *") || !strings.Contains(stdout, "voices: slt") || strings.Contains(stdout, "text ") {
+	if code != ExitOK || !strings.Contains(stdout, "audio     m1 *") || !strings.Contains(stdout, "fake     slt") || strings.Contains(stdout, "text ") {
 		t.Errorf("models: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+func TestVoices(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{in: nil, want: ""},
+		{in: []string{"slt", "kal"}, want: "slt, kal"},
+		{in: []string{"a", "b", "c", "d", "e", "f", "g", "h"}, want: "a, b, c, d, e, f, ... (8 in all)"},
+	} {
+		if got := voices(tc.in); got != tc.want {
+			t.Errorf("voices(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 

@@ -52,6 +52,7 @@ func Pipelines(ctx context.Context, env Env, args []string) error {
 func Models(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "models", "[text|image|audio ...] [flags]", "Lists the models each modality service serves; the default model is marked *.")
 	gateway := gatewayFlag(env, fs)
+	verbose := fs.Bool("v", false, "also print each model's description")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -71,23 +72,41 @@ func Models(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODALITY\tMODEL\tBACKEND\tDESCRIPTION")
+	var descriptions []string
+	fmt.Fprintln(tw, "MODALITY\tMODEL\tBACKEND\tVOICES")
 	for _, m := range pos {
 		models, err := c.ListModels(ctx, m)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m, unreachable(err, *gateway))
+		}
+		if len(models) == 0 {
+			fmt.Fprintf(tw, "%s\t(none: no backend configured)\t\t\n", m)
 		}
 		for _, md := range models {
 			name := md.GetName()
 			if md.GetDefault() {
 				name += " *"
 			}
-			desc := md.GetDescription()
-			if vs := md.GetVoices(); len(vs) > 0 {
-				desc += " (voices: " + strings.Join(vs, ", ") + ")"
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m, name, md.GetBackend(), voices(md.GetVoices()))
+			if d := md.GetDescription(); d != "" {
+				descriptions = append(descriptions, fmt.Sprintf("%s %s: %s", m, md.GetName(), d))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m, name, md.GetBackend(), desc)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if *verbose && len(descriptions) > 0 {
+		fmt.Fprintf(env.Stdout, "\n%s\n", strings.Join(descriptions, "\n"))
+	}
+	return nil
+}
+
+// voices lists a model's voices, the first few of a long list.
+func voices(vs []string) string {
+	const show = 6
+	if len(vs) > show {
+		return fmt.Sprintf("%s, ... (%d in all)", strings.Join(vs[:show], ", "), len(vs))
+	}
+	return strings.Join(vs, ", ")
 }

@@ -153,9 +153,6 @@ func (p *progress) event(ev *orchestratorv1.RunPipelineResponse) error {
 	case *orchestratorv1.RunPipelineResponse_StepCompleted:
 		s := e.StepCompleted
 		p.printf("%-12s completed in %s%s", s.GetStep(), seconds(s.GetDuration().AsDuration()), describeUsage(s.GetUsage()))
-	case *orchestratorv1.RunPipelineResponse_RunFailed:
-		f := e.RunFailed
-		p.printf("%-12s FAILED: %s %s", f.GetStep(), f.GetCode(), f.GetMessage())
 	}
 	return nil
 }

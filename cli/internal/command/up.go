@@ -19,14 +19,16 @@ import (
 func Up(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "up", "[flags]", "Starts text, image, audio, orchestrator and gateway, each as its own process\n"+
 		"on loopback, and stops them all on Ctrl-C. CHORUS_* variables reach every process\n"+
-		"(CHORUS_OPENAI_BASE_URL points the text service at an OpenAI-compatible server).")
+		"(CHORUS_OPENAI_BASE_URL points text and image at an OpenAI-compatible server);\n"+
+		"CHORUS_<SERVICE>_<SETTING> reaches one only, as CHORUS_<SETTING>\n"+
+		"(CHORUS_TEXT_OPENAI_BASE_URL, CHORUS_IMAGE_OPENAI_MODELS).")
 	binDir := fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (`make build` fills ./bin)")
 	host := fs.String("host", stack.DefaultHost, "address every server listens on")
 	grpcBase := fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image and audio take the next three")
 	httpPort := fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port")
 	envFile := fs.String("env-file", "", "file of KEY=VALUE lines added to the processes' environment (variables already set win)")
 	readyTimeout := fs.Duration("ready-timeout", time.Minute, "how long to wait for the gateway's /readyz")
-	grace := fs.Duration("grace", supervise.DefaultGrace, "how long a process may take to stop after SIGTERM before it is killed")
+	grace := fs.Duration("grace", supervise.DefaultGrace, "how long the processes may take, all together, to stop (gateway first, then orchestrator, then the services) before the rest are killed")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

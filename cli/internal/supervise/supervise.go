@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// DefaultGrace is how long Stop waits after SIGTERM before it kills.
+// DefaultGrace is how long Stop lets the children take to exit before it
+// kills those left.
 const DefaultGrace = 10 * time.Second
 
 // ErrUnexpectedExit is wrapped by the error Wait returns when a child
@@ -45,8 +46,8 @@ type Options struct {
 	// Output receives every child's stdout and stderr, line by line, each
 	// line prefixed with the child's name. Nil discards the output.
 	Output io.Writer
-	// Grace is how long Stop waits between SIGTERM and SIGKILL; zero
-	// means DefaultGrace.
+	// Grace is how long Stop gives the children, all together, to exit
+	// before it kills the rest; zero means DefaultGrace.
 	Grace time.Duration
 }
 
@@ -73,6 +74,8 @@ type Group struct {
 	first    *Exit // the first unexpected exit
 	exits    []Exit
 	stopOnce sync.Once
+	killOnce sync.Once
+	killing  chan struct{} // closed by Kill
 }
 
 type proc struct {
@@ -90,7 +93,7 @@ func Start(ctx context.Context, specs []Spec, opts Options) (*Group, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("supervise: no processes to start")
 	}
-	g := &Group{grace: opts.Grace, done: make(chan struct{})}
+	g := &Group{grace: opts.Grace, done: make(chan struct{}), killing: make(chan struct{})}
 	if g.grace <= 0 {
 		g.grace = DefaultGrace
 	}
@@ -169,31 +172,50 @@ func (g *Group) watch(p *proc) {
 	}
 }
 
-// Stop asks every child to exit with SIGTERM and kills (SIGKILL, to the
-// child's whole process group) those still running after the grace period.
-// It returns at once; Wait reports the outcome. Calling it again does
-// nothing.
+// Stop asks the children to exit, one at a time in reverse start order:
+// SIGTERM, then the next once it has exited. Started in dependency order
+// (servers before their clients), the suite so drains from the front: a
+// gateway finishes its streams while the services behind it still answer.
+// Whatever still runs when the grace period (for the whole stop) ends is
+// killed, SIGKILL to each child's process group. Stop returns at once;
+// Wait reports the outcome. Calling it again does nothing.
 func (g *Group) Stop() {
 	g.stopOnce.Do(func() {
 		g.mu.Lock()
 		g.stopping = true
 		procs := append([]*proc(nil), g.procs...)
 		g.mu.Unlock()
-		for _, p := range procs {
-			select {
-			case <-p.exited:
-			default:
-				_ = terminate(p.cmd.Process)
-			}
-		}
-		go g.killAfterGrace()
+		go g.shutdown(procs)
 	})
+}
+
+func (g *Group) shutdown(procs []*proc) {
+	deadline := time.NewTimer(g.grace)
+	defer deadline.Stop()
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
+		select {
+		case <-p.exited:
+			continue
+		default:
+		}
+		_ = terminate(p.cmd.Process)
+		select {
+		case <-p.exited:
+		case <-g.killing:
+			return
+		case <-deadline.C:
+			g.Kill()
+			return
+		}
+	}
 }
 
 // Kill sends SIGKILL to every child still running (and its process
 // group) at once, for a person who will not wait out the grace period.
 func (g *Group) Kill() {
 	g.Stop()
+	g.killOnce.Do(func() { close(g.killing) })
 	g.mu.Lock()
 	procs := append([]*proc(nil), g.procs...)
 	g.mu.Unlock()
@@ -208,17 +230,6 @@ func (g *Group) Kill() {
 		g.mu.Unlock()
 		_ = kill(p.cmd.Process)
 	}
-}
-
-func (g *Group) killAfterGrace() {
-	timer := time.NewTimer(g.grace)
-	defer timer.Stop()
-	select {
-	case <-g.done:
-		return
-	case <-timer.C:
-	}
-	g.Kill()
 }
 
 // Done is closed once every child has exited.

@@ -138,6 +138,11 @@ func TestStopSendsSIGTERMToEveryChild(t *testing.T) {
 			t.Errorf("exit %+v, want a clean requested exit", e)
 		}
 	}
+	// Stopped in reverse start order, each after the one started after it
+	// has exited.
+	if gw, text := strings.Index(out.String(), "gateway | bye\n"), strings.Index(out.String(), "text    | got SIGTERM\n"); gw > text {
+		t.Errorf("text got SIGTERM before the gateway exited:\n%s", out)
+	}
 }
 
 func TestOneChildDyingStopsTheRest(t *testing.T) {
