@@ -127,6 +127,17 @@ func (e *Engine) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[strin
 	}
 	wg.Wait()
 
+	// A step that gave up waiting (the run's context ended between steps)
+	// recorded no failure of its own.
+	for i := range p.Steps {
+		if st := r.states[p.Steps[i].Name]; !st.ok && !r.failed() {
+			err := ctx.Err()
+			if err == nil {
+				err = rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "the step did not run")
+			}
+			r.fail(ctx, st.step.Name, err)
+		}
+	}
 	if !r.failed() {
 		done, step, err := r.complete()
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -133,5 +134,25 @@ func TestFeedReadersKeepTheirOwnPace(t *testing.T) {
 	cancel()
 	if _, ok := newFeed().next(ctx, 0); ok {
 		t.Error("next on an open, empty feed returned an item after ctx ended")
+	}
+}
+
+func TestCanceledBeforeStartFailsWithoutOutputs(t *testing.T) {
+	e := newTestEngine(t, 4, "One. Two.")
+	reg, _ := pipeline.Builtin()
+	p := reg.Get("script-then-voiceover")
+	inputs, _ := p.ResolveInputs(map[string]string{"topic": "x"})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var last *orchestratorv1.RunPipelineResponse
+	err := e.Run(ctx, p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
+		if ev.GetRunCompleted() != nil {
+			t.Error("run_completed from a canceled run")
+		}
+		last = ev
+		return nil
+	})
+	if rpcerr.Status(err).Code() != codes.Canceled || last.GetRunFailed().GetCode() != "CANCELLED" {
+		t.Errorf("Run = %v, last event %v; want CANCELED and run_failed", err, last)
 	}
 }
