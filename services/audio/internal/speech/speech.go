@@ -67,9 +67,10 @@ func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, s
 	streaming := isStreaming(ctx)
 
 	var (
-		parts   []wav.Audio
-		samples int // so far, at the output rate
-		total   int // bytes of the whole WAV so far
+		parts   []wav.Audio // kept for the whole WAV of a unary call
+		outRate int         // of the first sentence; the rest must match
+		samples int         // so far, at outRate
+		total   int         // bytes of the whole WAV so far
 	)
 	for i, text := range sentences {
 		if err := ctx.Err(); err != nil {
@@ -82,9 +83,12 @@ func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, s
 		if rate != 0 {
 			a = wav.Resample(a, rate)
 		}
-		if len(parts) > 0 && a.Rate != parts[0].Rate {
+		if i == 0 {
+			outRate = a.Rate
+		}
+		if a.Rate != outRate || a.Rate <= 0 {
 			return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "the voice changed sample rate mid-utterance").
-				WithCause(fmt.Errorf("speech: sentence %d at %d Hz, first at %d Hz", i, a.Rate, parts[0].Rate))
+				WithCause(fmt.Errorf("speech: sentence %d at %d Hz, first at %d Hz", i, a.Rate, outRate))
 		}
 		data := wav.Encode(a)
 		if len(data) > MaxArtifactBytes {
@@ -112,12 +116,9 @@ func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, s
 		samples += len(a.Samples)
 		if !streaming {
 			parts = append(parts, a)
-		} else if len(parts) == 0 {
-			parts = append(parts, wav.Audio{Rate: a.Rate})
 		}
 	}
 
-	outRate := parts[0].Rate
 	seconds := float64(samples) / float64(outRate)
 	resp := &genaiv1.GenerateResponse{
 		Model: req.GetModel(),

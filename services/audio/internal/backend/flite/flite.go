@@ -60,7 +60,7 @@ const DefaultVoice = "slt"
 // voices are Flite's bundled voices, in registration order (the index is
 // what chorus_register takes). cmu_time_awb is left out: it only speaks
 // the time of day.
-var voices = []struct {
+var voices = [...]struct {
 	name, description string
 }{
 	{"slt", "cmu_us_slt: US English, female, 16 kHz"},
@@ -79,15 +79,16 @@ func Voices() []string {
 	return out
 }
 
-// engine holds Flite's process-wide state. Flite's text processing keeps
-// global state (its regular-expression matcher uses static variables, and
-// voices share the lexicon), so even different voices cannot synthesise at
-// once: one lock serialises every call into Flite. It is held per
-// sentence, not per request, so concurrent requests interleave.
+// engine holds Flite's process-wide state. Flite is not documented as
+// thread-safe and keeps mutable globals (the error jump buffer
+// cst_errjmp, its regex compiler's static state; voices share the
+// lexicon), so even different voices must not synthesise at once: one
+// lock serialises every call into Flite. It is held per sentence, not per
+// request, so concurrent requests interleave.
 var engine struct {
 	sync.Mutex
 	initialised bool
-	voices      [5]*C.cst_voice
+	voices      [len(voices)]*C.cst_voice
 }
 
 // Backend serves the flite model.
