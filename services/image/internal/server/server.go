@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"google.golang.org/grpc"
@@ -71,6 +72,11 @@ func Routes(cfg Config, log *slog.Logger) ([]genai.Route, error) {
 	var routes []genai.Route
 	if cfg.OpenAI.Enabled() {
 		log.Info("openai backend", "config", cfg.OpenAI)
+		if !strings.HasSuffix(strings.TrimSuffix(cfg.OpenAI.BaseURL, "/"), "/v1") {
+			// OpenAI-compatible servers serve the API under /v1; without it
+			// every call is a 404.
+			log.Warn("the OpenAI base URL usually ends in /v1", "config", cfg.OpenAI)
+		}
 		b, err := openai.New(cfg.OpenAI)
 		if err != nil {
 			return nil, err

@@ -114,6 +114,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 		// which also bounds reading a stream.
 		client: &http.Client{Transport: otelhttp.NewTransport(transport)},
 	}
+	if !strings.HasSuffix(b.base, "/v1") {
+		// Every common server (vLLM, llama.cpp, Ollama, LM Studio, OpenAI)
+		// serves the API under /v1; without it every call is a 404.
+		log.Warn("the OpenAI base URL usually ends in /v1", "base_url", redactURL(b.base))
+	}
 	names := cfg.Models
 	if len(names) == 0 {
 		var err error
