@@ -156,3 +156,64 @@ func TestCanceledBeforeStartFailsWithoutOutputs(t *testing.T) {
 		t.Errorf("Run = %v, last event %v; want CANCELED and run_failed", err, last)
 	}
 }
+
+func TestNeedsFormADAG(t *testing.T) {
+	const yaml = `
+name: dag
+inputs:
+  - name: who
+    required: true
+steps:
+  - name: a
+    modality: text
+    prompt: "a for {{.who}}"
+  - name: b
+    modality: text
+    prompt: "b for {{.who}}"
+  - name: c
+    modality: text
+    needs: [a, b]
+    prompt: "c after [{{.steps.a}}] and [{{.steps.b}}]"
+outputs:
+  - {name: c, mime_type: text/plain, from: c}
+`
+	p, err := pipeline.ParseBytes([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+		if err := st.Send(fake.Delta("echo " + r.GetPrompt())); err != nil {
+			return err
+		}
+		return st.Send(fake.Done(""))
+	}}
+	for _, maxSteps := range []int{1, 4} {
+		e := New(Config{Clients: map[pipeline.Modality]genai.Client{pipeline.Text: fake.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
+		var order []string
+		var done *orchestratorv1.RunCompleted
+		err := e.Run(t.Context(), p, map[string]string{"who": "me"}, func(ev *orchestratorv1.RunPipelineResponse) error {
+			if s := ev.GetStepStarted(); s != nil {
+				order = append(order, "start "+s.GetStep())
+			}
+			if s := ev.GetStepCompleted(); s != nil {
+				order = append(order, "end "+s.GetStep())
+			}
+			if d := ev.GetRunCompleted(); d != nil {
+				done = d
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("max %d: Run: %v", maxSteps, err)
+		}
+		if got, want := done.GetOutputs()[0].GetArtifact().GetText(), "echo c after [echo a for me] and [echo b for me]"; got != want {
+			t.Errorf("max %d: c = %q, want %q", maxSteps, got, want)
+		}
+		if order[len(order)-2] != "start c" {
+			t.Errorf("max %d: events %v; c must start after a and b end", maxSteps, order)
+		}
+		if maxSteps == 1 && (order[0][:5] != "start" || order[1][:3] != "end") {
+			t.Errorf("max 1: events %v; steps must not overlap", order)
+		}
+	}
+}
