@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/chorus-ai/chorus/platform/app"
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -16,11 +18,13 @@ import (
 func main() {
 	fs := flag.NewFlagSet("audio", flag.ContinueOnError)
 	addr := fs.String("grpc-addr", "127.0.0.1:50053", "gRPC listen address")
-	var cfg service.Config
-	fs.StringVar(&cfg.Espeak, "espeak", service.EspeakAuto, "espeak backend: auto (on when espeak-ng is on PATH), on (required) or off")
+	cfg := service.Config{Espeak: service.EspeakAuto, Concurrency: 4, Queue: 16}
+	// Bad values fail while flags are parsed, so app.Main reports them as
+	// configuration errors (exit status 2).
+	fs.Var((*espeakMode)(&cfg.Espeak), "espeak", "espeak backend `mode`: auto (on when espeak-ng is on PATH), on (required) or off")
 	fs.StringVar(&cfg.EspeakBinary, "espeak-binary", "espeak-ng", "the espeak-ng program: a path, or a name looked up on PATH")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 4, "requests each backend serves at once")
-	fs.IntVar(&cfg.Queue, "queue", 16, "requests that may wait per backend before more are refused with RESOURCE_EXHAUSTED")
+	fs.Var((*positive)(&cfg.Concurrency), "concurrency", "each backend serves `n` requests at once")
+	fs.Var((*positive)(&cfg.Queue), "queue", "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
 
 	app.Main("audio", fs, func(ctx context.Context, log *slog.Logger) error {
 		routes, err := service.Routes(ctx, cfg, log)
@@ -38,4 +42,30 @@ func main() {
 		s.SetServing(genai.Register(s.GRPC(), h))
 		return s.Run(ctx)
 	})
+}
+
+type espeakMode string
+
+func (m *espeakMode) String() string { return string(*m) }
+
+func (m *espeakMode) Set(s string) error {
+	switch s {
+	case service.EspeakAuto, service.EspeakOn, service.EspeakOff:
+		*m = espeakMode(s)
+		return nil
+	}
+	return fmt.Errorf("must be auto, on or off")
+}
+
+type positive int
+
+func (p *positive) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *positive) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("must be a whole number of at least 1")
+	}
+	*p = positive(n)
+	return nil
 }
