@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/services/audio/internal/wav"
@@ -124,3 +126,31 @@ func TestGenerateErrors(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+type fakeTransportStream struct{ method string }
+
+func (f fakeTransportStream) Method() string             { return f.method }
+func (fakeTransportStream) SetHeader(metadata.MD) error  { return nil }
+func (fakeTransportStream) SendHeader(metadata.MD) error { return nil }
+func (fakeTransportStream) SetTrailer(metadata.MD) error { return nil }
+
+// A streaming call has no whole-WAV limit: its segments travel one per
+// message, and the whole WAV is not assembled.
+func TestGenerateStreamingHasNoWholeLimit(t *testing.T) {
+	ctx := grpc.NewContextWithServerTransportStream(context.Background(),
+		fakeTransportStream{method: "/chorus.genai.v1.AudioService/StreamGenerate"})
+	big := func(context.Context, string, Options) (wav.Audio, error) {
+		return wav.Audio{Rate: 48000, Samples: make([]int16, 48000*30)}, nil // 2.9 MB a sentence
+	}
+	segments := 0
+	resp, err := Generate(ctx, request("One. Two. Three.", nil), "v", big, func(*genaiv1.GenerateChunk) error {
+		segments++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if segments != 3 || len(resp.GetArtifacts()) != 0 || resp.GetUsage().GetAudioSeconds() != 90 {
+		t.Errorf("%d segments, %d artifacts, %v s", segments, len(resp.GetArtifacts()), resp.GetUsage().GetAudioSeconds())
+	}
+}
