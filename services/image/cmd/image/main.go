@@ -3,9 +3,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"log/slog"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/chorus-ai/chorus/platform/app"
@@ -16,30 +19,75 @@ import (
 
 func main() {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
-	cfg := server.Config{}
+	cfg := server.Config{Concurrency: 2, Queue: 16}
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", server.DefaultAddr, "gRPC listen address")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 2, "requests each backend runs at once")
-	fs.IntVar(&cfg.Queue, "queue", 16, "requests that may wait per backend before RESOURCE_EXHAUSTED")
-	fs.StringVar(&cfg.OpenAI.BaseURL, "openai-base-url", "", "OpenAI-compatible API root including /v1, e.g. https://api.openai.com/v1; empty disables the openai backend")
+	fs.Var((*positive)(&cfg.Concurrency), "concurrency", "each backend runs `n` requests at once")
+	fs.Var((*positive)(&cfg.Queue), "queue", "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
+	fs.Var((*baseURL)(&cfg.OpenAI.BaseURL), "openai-base-url", "OpenAI-compatible API root `url` including /v1, e.g. https://api.openai.com/v1; empty disables the openai backend")
 	fs.StringVar(&cfg.OpenAI.APIKey, "openai-api-key", "", "API key for the OpenAI-compatible server (default $OPENAI_API_KEY)")
-	models := fs.String("openai-models", "", "comma-separated image model names to expose, e.g. dall-e-3 (required with -openai-base-url)")
-	fs.StringVar(&cfg.OpenAI.ResponseFormat, "openai-response-format", openai.FormatB64, "response_format to ask for: b64_json, url, or none to send none (gpt-image-1)")
+	fs.Var((*list)(&cfg.OpenAI.Models), "openai-models", "comma-separated image model `names` to expose, e.g. dall-e-3 (required with -openai-base-url)")
+	cfg.OpenAI.ResponseFormat = openai.FormatB64
+	fs.Func("openai-response-format", "`format` to ask for as response_format: b64_json (default), url, or none to send none (gpt-image-1)", func(s string) error {
+		switch s {
+		case openai.FormatB64, openai.FormatURL, openai.FormatNone:
+			cfg.OpenAI.ResponseFormat = s
+			return nil
+		}
+		return errors.New("must be b64_json, url or none")
+	})
 	fs.DurationVar(&cfg.OpenAI.Timeout, "timeout", openai.DefaultTimeout, "longest one generation may take upstream, downloads included")
 	app.Main("image", fs, func(ctx context.Context, log *slog.Logger) error {
 		if cfg.OpenAI.APIKey == "" {
 			cfg.OpenAI.APIKey = os.Getenv("OPENAI_API_KEY")
 		}
-		cfg.OpenAI.Models = splitList(*models)
 		return server.Run(ctx, cfg, log)
 	})
 }
 
-func splitList(s string) []string {
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
+// Bad values fail while flags are parsed, so app.Main reports them as
+// configuration errors (exit status 2) before anything starts.
+
+// positive is an int flag that must be at least 1.
+type positive int
+
+func (p *positive) String() string { return strconv.Itoa(int(*p)) }
+
+func (p *positive) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return errors.New("must be a whole number of at least 1")
+	}
+	*p = positive(n)
+	return nil
+}
+
+// baseURL is an http or https URL flag; empty disables the backend.
+type baseURL string
+
+func (u *baseURL) String() string { return string(*u) }
+
+func (u *baseURL) Set(s string) error {
+	if s != "" {
+		p, err := url.Parse(s)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return errors.New("must be an http or https URL such as http://127.0.0.1:8000/v1")
 		}
 	}
-	return out
+	*u = baseURL(s)
+	return nil
+}
+
+// list is a comma-separated flag.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+
+func (l *list) Set(s string) error {
+	*l = nil
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
 }
