@@ -7,8 +7,8 @@ import (
 
 // BenchmarkStep measures training throughput on the shipped model's shape with random tokens.
 func BenchmarkStep(b *testing.B) {
-	c := Config{Vocab: 4096, Dim: 256, Layers: 4, Heads: 8, KVHeads: 4, FFN: 704, Context: 256, NormEps: 1e-5, RopeBase: 10000}
-	h := Hyper{Seed: 1, Steps: 1000, Warmup: 10, BatchSeqs: 4, Workers: 2, LR: 1e-3, MinLR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
+	c := Config{Vocab: 4096, Dim: 128, Layers: 4, Heads: 4, KVHeads: 2, FFN: 384, Context: 256, NormEps: 1e-5, RopeBase: 10000}
+	h := Hyper{Seed: 1, Steps: 1000, Warmup: 10, BatchSeqs: 8, Workers: 2, LR: 1e-3, MinLR: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
 	s, err := NewState(c, h)
 	if err != nil {
 		b.Fatal(err)

@@ -2,4 +2,4 @@
 
 package train
 
-func dot4x4(a, b []float32, k int, out *[16]float32) bool { return false }
+func dot4x4(a []float32, lda int, b []float32, ldb, k int, out *[16]float32) bool { return false }

@@ -15,9 +15,14 @@ import (
 const jBlock = 32
 
 // matmulT sets (or, with acc, adds to) C[m][n] = A[m][k] · B[n][k]ᵀ.
-func matmulT(c, a, b []float32, m, n, k int, acc bool) {
-	_ = a[m*k-1]
-	_ = b[n*k-1]
+func matmulT(c, a, b []float32, m, n, k int, acc bool) { matmulTS(c, a, b, m, n, k, k, k, acc) }
+
+// matmulTS is matmulT over operands whose rows are lda and ldb floats apart. Transposed
+// activations use a padded stride: rows exactly 4 KiB apart all fall in the same cache set,
+// which made transposing into them ten times slower.
+func matmulTS(c, a, b []float32, m, n, k, lda, ldb int, acc bool) {
+	_ = a[(m-1)*lda+k-1]
+	_ = b[(n-1)*ldb+k-1]
 	_ = c[m*n-1]
 	var tile [16]float32
 	for j0 := 0; j0 < n; j0 += jBlock {
@@ -27,7 +32,7 @@ func matmulT(c, a, b []float32, m, n, k int, acc bool) {
 		for ; i+4 <= m; i += 4 {
 			j := j0
 			for ; j+4 <= j1; j += 4 {
-				if !dot4x4(a[i*k:(i+4)*k], b[j*k:(j+4)*k], k, &tile) {
+				if !dot4x4(a[i*lda:], lda, b[j*ldb:], ldb, k, &tile) {
 					break
 				}
 				for r := range 4 {
@@ -42,45 +47,54 @@ func matmulT(c, a, b []float32, m, n, k int, acc bool) {
 				}
 			}
 			for r := i; r < i+4; r++ {
-				dotRow(c[r*n:(r+1)*n], a[r*k:(r+1)*k], b, j, j1, k, acc)
+				dotRow(c[r*n:(r+1)*n], a[r*lda:r*lda+k], b, j, j1, k, ldb, acc)
 			}
 		}
 		for ; i < m; i++ {
-			dotRow(c[i*n:(i+1)*n], a[i*k:(i+1)*k], b, j0, j1, k, acc)
+			dotRow(c[i*n:(i+1)*n], a[i*lda:i*lda+k], b, j0, j1, k, ldb, acc)
 		}
 	}
 }
 
 // dotRow sets or adds cr[j] = ar · b row j for j in [j0, j1).
-func dotRow(cr, ar, b []float32, j0, j1, k int, acc bool) {
+func dotRow(cr, ar, b []float32, j0, j1, k, ldb int, acc bool) {
 	if acc {
 		for j := j0; j < j1; j++ {
-			cr[j] += quant.DotF32(ar, b[j*k:(j+1)*k])
+			cr[j] += quant.DotF32(ar, b[j*ldb:j*ldb+k])
 		}
 	} else {
 		for j := j0; j < j1; j++ {
-			cr[j] = quant.DotF32(ar, b[j*k:(j+1)*k])
+			cr[j] = quant.DotF32(ar, b[j*ldb:j*ldb+k])
 		}
 	}
 }
 
-// transpose writes src[rows][cols] into dst[cols][rows], in tiles so both sides stay in cache.
-func transpose(dst, src []float32, rows, cols int) {
-	const t = 32
+// transpose writes src[rows][cols] into dst[cols][rows].
+func transpose(dst, src []float32, rows, cols int) { transposeS(dst, src, rows, cols, rows) }
+
+// transposeS writes src[rows][cols] into dst, whose rows are ldd floats apart, in tiles so
+// both sides stay in cache.
+func transposeS(dst, src []float32, rows, cols, ldd int) {
+	const t = 16
 	_ = src[rows*cols-1]
-	_ = dst[rows*cols-1]
+	_ = dst[(cols-1)*ldd+rows-1]
 	for r0 := 0; r0 < rows; r0 += t {
 		r1 := min(r0+t, rows)
 		for c0 := 0; c0 < cols; c0 += t {
 			c1 := min(c0+t, cols)
 			for r := r0; r < r1; r++ {
-				for c := c0; c < c1; c++ {
-					dst[c*rows+r] = src[r*cols+c]
+				row := src[r*cols+c0 : r*cols+c1]
+				for i, v := range row {
+					dst[(c0+i)*ldd+r] = v
 				}
 			}
 		}
 	}
 }
+
+// padded is the row stride for a transposed matrix whose rows hold n values: n rounded up
+// to whole cache lines plus one line, so that consecutive rows never sit 4 KiB apart.
+func padded(n int) int { return (n+15)/16*16 + 16 }
 
 // rmsNorm writes y = x / rms(x) · w for each of the n rows and keeps 1/rms for the backward
 // pass. The sum of squares is in float64, like ggml's (and so the engine's).

@@ -17,13 +17,13 @@ type layerActs struct {
 // transposed holds the weights transposed once per step for the backward products; the
 // workers share it read-only.
 type transposed struct {
-	embed  []float32 // [Dim][Vocab]
+	embed  []float32 // [Dim][Vocab], rows padded(Vocab) apart
 	layers []struct{ wq, wk, wv, wo, gate, up, down []float32 }
 }
 
 func newTransposed(c Config) *transposed {
 	qd, kd := c.Heads*c.HeadDim(), c.KVHeads*c.HeadDim()
-	t := &transposed{embed: make([]float32, c.Vocab*c.Dim)}
+	t := &transposed{embed: make([]float32, padded(c.Vocab)*c.Dim)}
 	t.layers = make([]struct{ wq, wk, wv, wo, gate, up, down []float32 }, c.Layers)
 	for i := range t.layers {
 		l := &t.layers[i]
@@ -37,7 +37,7 @@ func newTransposed(c Config) *transposed {
 func (t *transposed) update(p *Params, part, parts int) {
 	c := p.Cfg
 	qd, kd := c.Heads*c.HeadDim(), c.KVHeads*c.HeadDim()
-	jobs := []func(){func() { transpose(t.embed, p.Embed, c.Vocab, c.Dim) }}
+	jobs := []func(){func() { transposeS(t.embed, p.Embed, c.Vocab, c.Dim, padded(c.Vocab)) }}
 	for i := range t.layers {
 		l, w := &t.layers[i], &p.Layers[i]
 		jobs = append(jobs,
@@ -103,8 +103,8 @@ func newPass(c Config, nseq, T int) *pass {
 	p.dx, p.dxn, p.datt = f(N*c.Dim), f(N*c.Dim), f(N*qd)
 	p.dh, p.dg, p.du = f(N*c.FFN), f(N*c.FFN), f(N*c.FFN)
 	p.dq, p.dk, p.dv = f(N*qd), f(N*kd), f(N*kd)
-	p.tA, p.tB = f(N*wide), f(N*wide)
-	p.tBig = f(N * c.Vocab)
+	p.tA, p.tB = f(padded(N)*wide), f(padded(N)*wide)
+	p.tBig = f(padded(N) * c.Vocab)
 	p.qh, p.kh, p.vh, p.oh = f(T*hd), f(T*hd), f(T*hd), f(T*hd)
 	p.sc, p.sc2 = f(T*T), f(T*T)
 	p.hT, p.hT2 = f(T*hd), f(T*hd)
@@ -249,12 +249,13 @@ func (p *pass) backward(w, g *Params, wt *transposed) {
 	qd, kd := c.Heads*hd, c.KVHeads*hd
 	group := c.Heads / c.KVHeads
 	attScale := float32(1 / math.Sqrt(float64(hd)))
+	ldN := padded(N)
 
 	// Output layer (tied): logits = xf·Eᵀ.
-	matmulT(p.dxn, p.logits, wt.embed, N, D, V, false)
-	transpose(p.tBig, p.logits, N, V)
-	transpose(p.tA, p.xf, N, D)
-	matmulT(g.Embed, p.tBig, p.tA, V, D, N, true)
+	matmulTS(p.dxn, p.logits, wt.embed, N, D, V, V, padded(V), false)
+	transposeS(p.tBig, p.logits, N, V, ldN)
+	transposeS(p.tA, p.xf, N, D, ldN)
+	matmulTS(g.Embed, p.tBig, p.tA, V, D, N, ldN, ldN, true)
 	clear(p.dx)
 	rmsNormBack(p.dx, g.OutNorm, p.dxn, p.xL, w.OutNorm, p.invF, N, D)
 
@@ -262,9 +263,9 @@ func (p *pass) backward(w, g *Params, wt *transposed) {
 		a, l, gl, tl := &p.acts[li], &w.Layers[li], &g.Layers[li], &wt.layers[li]
 		// Feed-forward: out = xmid + h·Downᵀ.
 		matmulT(p.dh, p.dx, tl.down, N, F, D, false)
-		transpose(p.tA, p.dx, N, D)
-		transpose(p.tB, a.h, N, F)
-		matmulT(gl.Down, p.tA, p.tB, D, F, N, true)
+		transposeS(p.tA, p.dx, N, D, ldN)
+		transposeS(p.tB, a.h, N, F, ldN)
+		matmulTS(gl.Down, p.tA, p.tB, D, F, N, ldN, ldN, true)
 		for i, gv := range a.g {
 			sg := sigmoid(gv)
 			p.du[i] = p.dh[i] * gv * sg
@@ -272,18 +273,18 @@ func (p *pass) backward(w, g *Params, wt *transposed) {
 		}
 		matmulT(p.dxn, p.dg, tl.gate, N, D, F, false)
 		matmulT(p.dxn, p.du, tl.up, N, D, F, true)
-		transpose(p.tB, a.xn2, N, D)
-		transpose(p.tA, p.dg, N, F)
-		matmulT(gl.Gate, p.tA, p.tB, F, D, N, true)
-		transpose(p.tA, p.du, N, F)
-		matmulT(gl.Up, p.tA, p.tB, F, D, N, true)
+		transposeS(p.tB, a.xn2, N, D, ldN)
+		transposeS(p.tA, p.dg, N, F, ldN)
+		matmulTS(gl.Gate, p.tA, p.tB, F, D, N, ldN, ldN, true)
+		transposeS(p.tA, p.du, N, F, ldN)
+		matmulTS(gl.Up, p.tA, p.tB, F, D, N, ldN, ldN, true)
 		rmsNormBack(p.dx, gl.FFNNorm, p.dxn, a.xmid, l.FFNNorm, a.inv2, N, D)
 
 		// Attention output: xmid = xin + att·WOᵀ.
 		matmulT(p.datt, p.dx, tl.wo, N, qd, D, false)
-		transpose(p.tA, p.dx, N, D)
-		transpose(p.tB, a.att, N, qd)
-		matmulT(gl.WO, p.tA, p.tB, D, qd, N, true)
+		transposeS(p.tA, p.dx, N, D, ldN)
+		transposeS(p.tB, a.att, N, qd, ldN)
+		matmulTS(gl.WO, p.tA, p.tB, D, qd, N, ldN, ldN, true)
 
 		// Attention: for each head, O = P·V with P = softmax(scale·Q·Kᵀ) under the causal mask.
 		for s := range p.nseq {
@@ -336,13 +337,13 @@ func (p *pass) backward(w, g *Params, wt *transposed) {
 		matmulT(p.dxn, p.dq, tl.wq, N, D, qd, false)
 		matmulT(p.dxn, p.dk, tl.wk, N, D, kd, true)
 		matmulT(p.dxn, p.dv, tl.wv, N, D, kd, true)
-		transpose(p.tB, a.xn1, N, D)
-		transpose(p.tA, p.dq, N, qd)
-		matmulT(gl.WQ, p.tA, p.tB, qd, D, N, true)
-		transpose(p.tA, p.dk, N, kd)
-		matmulT(gl.WK, p.tA, p.tB, kd, D, N, true)
-		transpose(p.tA, p.dv, N, kd)
-		matmulT(gl.WV, p.tA, p.tB, kd, D, N, true)
+		transposeS(p.tB, a.xn1, N, D, ldN)
+		transposeS(p.tA, p.dq, N, qd, ldN)
+		matmulTS(gl.WQ, p.tA, p.tB, qd, D, N, ldN, ldN, true)
+		transposeS(p.tA, p.dk, N, kd, ldN)
+		matmulTS(gl.WK, p.tA, p.tB, kd, D, N, ldN, ldN, true)
+		transposeS(p.tA, p.dv, N, kd, ldN)
+		matmulTS(gl.WV, p.tA, p.tB, kd, D, N, ldN, ldN, true)
 		rmsNormBack(p.dx, gl.AttnNorm, p.dxn, a.xin, l.AttnNorm, a.inv1, N, D)
 	}
 	for t, tok := range p.tokens {
