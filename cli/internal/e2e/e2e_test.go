@@ -79,7 +79,8 @@ func buildServers(t *testing.T) string {
 		t.Fatalf("repository root not found at %s: %v", root, err)
 	}
 	bin := t.TempDir()
-	cmd := exec.Command("go", append([]string{"build", "-o", bin + string(filepath.Separator)}, commands...)...)
+	// Without symbol tables and DWARF: linking is most of a warm build.
+	cmd := exec.Command("go", append([]string{"build", "-ldflags=-s -w", "-o", bin + string(filepath.Separator)}, commands...)...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
