@@ -8,6 +8,7 @@ replace (
 )
 
 require (
+	github.com/chorus-ai/chorus/engine v0.0.0-00010101000000-000000000000
 	github.com/chorus-ai/chorus/platform v0.0.0-00010101000000-000000000000
 	github.com/chorus-ai/chorus/proto v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
@@ -41,3 +42,5 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
 )
+
+replace github.com/chorus-ai/chorus/engine => ../../engine

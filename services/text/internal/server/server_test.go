@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/engine/llama"
+	"github.com/chorus-ai/chorus/engine/quant"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
@@ -241,5 +244,67 @@ func TestConfigValidate(t *testing.T) {
 		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: Validate() = %v", tc.name, err)
 		}
+	}
+}
+
+func TestEmbeddedModels(t *testing.T) {
+	dir := t.TempDir()
+	sp := llama.Synthetic{Name: "tiny", Embedding: 64, Blocks: 1, FFN: 128, Heads: 4, KVHeads: 2,
+		Context: 128, Vocab: 300, Type: quant.Q8_0, Seed: 3}
+	w, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteFile(filepath.Join(dir, "tiny.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	_, cfg := newFake(t, openaitest.Options{Text: "remote text"})
+	cfg.ModelsDir = dir
+	client := newTestServer(t, cfg)
+	ctx := context.Background()
+
+	models, err := client.ListModels(ctx, &genaiv1.ListModelsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range models.GetModels() {
+		names = append(names, m.GetName()+"/"+m.GetBackend())
+	}
+	// The explicitly configured server stays the default; the embedded model follows.
+	if strings.Join(names, ",") != openaitest.DefaultModel+"/openai,tiny/embedded" {
+		t.Fatalf("models = %v", names)
+	}
+
+	seed := int64(5)
+	req := &genaiv1.GenerateRequest{Model: "tiny", Prompt: "The sea", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{MaxTokens: 6, Seed: &seed}}}
+	stream, err := client.StreamGenerate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deltas strings.Builder
+	var done *genaiv1.GenerateResponse
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		deltas.WriteString(c.GetDelta().GetText())
+		if c.GetDone() != nil {
+			done = c.GetDone()
+		}
+	}
+	if done == nil || done.GetModel() != "tiny" || done.GetArtifacts()[0].GetText() != deltas.String() || done.GetUsage().GetOutputTokens() == 0 {
+		t.Fatalf("stream ended with %v after deltas %q", done, deltas.String())
+	}
+	unary, err := client.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unary.GetArtifacts()[0].GetText() != deltas.String() {
+		t.Errorf("the same seed gave %q unary and %q streamed", unary.GetArtifacts()[0].GetText(), deltas.String())
 	}
 }

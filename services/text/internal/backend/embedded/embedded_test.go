@@ -1,0 +1,158 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/chorus-ai/chorus/engine/llama"
+	"github.com/chorus-ai/chorus/engine/quant"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const chatML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+
+// writeModel writes a small llama model with random weights (the engine's
+// synthetic builder) as dir/name.gguf: a real forward pass, meaningless text.
+func writeModel(tb testing.TB, dir, name, template string) string {
+	tb.Helper()
+	sp := llama.Synthetic{Name: name, Embedding: 64, Blocks: 2, FFN: 128, Heads: 4, KVHeads: 2,
+		Context: 256, Vocab: 300, Type: quant.Q8_0, Seed: 11, ChatTemplate: template}
+	w, err := sp.Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".gguf")
+	if err := w.WriteFile(path); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func open(tb testing.TB, cfg Config) *Backend {
+	tb.Helper()
+	b, err := Open(writeModel(tb, tb.TempDir(), "tiny", ""), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
+func textRequest(prompt string, maxTokens int32, seed int64) *genaiv1.GenerateRequest {
+	return &genaiv1.GenerateRequest{Model: "tiny", Prompt: prompt, Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{MaxTokens: maxTokens, Seed: &seed}}}
+}
+
+func TestModels(t *testing.T) {
+	dir := t.TempDir()
+	writeModel(t, dir, "b-chat", chatML)
+	writeModel(t, dir, "a-plain", "")
+	backends, err := OpenDir(dir, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, b := range backends {
+			b.Close()
+		}
+	}()
+	if len(backends) != 2 {
+		t.Fatalf("OpenDir loaded %d models, want 2", len(backends))
+	}
+	tests := []struct {
+		model    *genaiv1.Model
+		wantName string
+		wantChat bool
+	}{
+		{model: backends[0].Models()[0], wantName: "a-plain", wantChat: false},
+		{model: backends[1].Models()[0], wantName: "b-chat", wantChat: true},
+	}
+	for _, tt := range tests {
+		m := tt.model
+		hasChat := false
+		for _, c := range m.GetCapabilities() {
+			hasChat = hasChat || c == genaiv1.Capability_CAPABILITY_CHAT
+		}
+		if m.GetName() != tt.wantName || m.GetBackend() != "embedded" || m.GetQuantization() != "Q8_0" || m.GetContextLength() != 256 || hasChat != tt.wantChat {
+			t.Errorf("model = %v, want %s (chat %v), embedded, Q8_0, context 256", m, tt.wantName, tt.wantChat)
+		}
+	}
+}
+
+func TestOpenDir(t *testing.T) {
+	if bs, err := OpenDir(filepath.Join(t.TempDir(), "absent"), Config{}); err != nil || len(bs) != 0 {
+		t.Fatalf("OpenDir(missing) = %d, %v; want none and no error", len(bs), err)
+	}
+	dir := t.TempDir()
+	writeModel(t, dir, "good", "")
+	if err := os.WriteFile(filepath.Join(dir, "junk.gguf"), []byte("not a gguf file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenDir(dir, Config{}); err == nil || !strings.Contains(err.Error(), "junk.gguf") {
+		t.Fatalf("OpenDir with a corrupt file = %v, want an error naming it", err)
+	}
+}
+
+func TestGenerateStreamsAndRepeatsWithSeed(t *testing.T) {
+	b := open(t, Config{})
+	var deltas []string
+	first, err := b.Generate(context.Background(), textRequest("Once upon a time", 12, 42), func(c *genaiv1.GenerateChunk) error {
+		deltas = append(deltas, c.GetDelta().GetText())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := first.GetArtifacts()[0].GetText()
+	if strings.Join(deltas, "") != text {
+		t.Errorf("deltas %q do not add up to the text %q", deltas, text)
+	}
+	u := first.GetUsage()
+	if u.GetInputTokens() == 0 || u.GetOutputTokens() == 0 || u.GetOutputTokens() > 12 {
+		t.Errorf("usage = %v, want input > 0 and 1..12 output tokens", u)
+	}
+	if first.GetArtifacts()[0].GetMetadata().GetSeed() != 42 {
+		t.Errorf("seed reported = %d, want 42", first.GetArtifacts()[0].GetMetadata().GetSeed())
+	}
+
+	again, err := b.Generate(context.Background(), textRequest("Once upon a time", 12, 42), func(*genaiv1.GenerateChunk) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.GetArtifacts()[0].GetText(); got != text {
+		t.Errorf("same seed gave %q, then %q", text, got)
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	b := open(t, Config{ContextSize: 32})
+	_, err := b.Generate(context.Background(), textRequest(strings.Repeat("many words here ", 40), 4, 1), func(*genaiv1.GenerateChunk) error { return nil })
+	st := status.Convert(err)
+	if _, v := rpcerr.Details(st); st.Code() != codes.InvalidArgument || len(v) != 1 || v[0].Field != "prompt" {
+		t.Fatalf("prompt over the context = %v, want INVALID_ARGUMENT on prompt", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, err = b.Generate(ctx, textRequest("hello", 20, 1), func(*genaiv1.GenerateChunk) error {
+		n++
+		cancel() // the client goes away after the first piece
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Generate after cancel = %v, want context.Canceled", err)
+	}
+	if n > 2 {
+		t.Errorf("%d pieces were emitted after cancellation", n-1)
+	}
+}
