@@ -164,7 +164,25 @@ func rope(x, cos, sin []float32, pos, hd int, inverse bool) {
 	}
 }
 
-func sigmoid(x float32) float32 { return 1 / (1 + float32(math.Exp(float64(-x)))) }
+func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
+
+// expf is a float32 exp within a few ulp (Cody-Waite reduction to [-ln2/2, ln2/2], a degree-6
+// polynomial, then scaling by 2^n), several times cheaper than math.Exp on float64. Softmax
+// over the vocabulary calls it for every logit of every token.
+func expf(x float32) float32 {
+	switch {
+	case x > 88.7:
+		return float32(math.Inf(1))
+	case x < -87.3:
+		return 0
+	case x != x:
+		return x
+	}
+	n := float32(math.Round(float64(x * 1.442695040888963)))
+	r := x - n*0.693145751953125 - n*1.428606765330187e-06
+	p := 1 + r*(1+r*(0.5+r*(0.16666667+r*(0.041666668+r*(0.008333334+r*0.0013888889)))))
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
 
 func addTo(dst, src []float32) {
 	src = src[:len(dst)]

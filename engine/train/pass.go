@@ -175,7 +175,7 @@ func (p *pass) forward(w *Params, targets []int32, scale float32) float64 {
 						}
 						var sum float32
 						for j := 0; j <= i; j++ {
-							e := float32(math.Exp(float64(row[j] - mx)))
+							e := expf(row[j] - mx)
 							row[j] = e
 							sum += e
 						}
@@ -224,17 +224,20 @@ func (p *pass) forward(w *Params, targets []int32, scale float32) float64 {
 		for _, v := range row {
 			mx = max(mx, v)
 		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v - mx))
-		}
-		lse := float64(mx) + math.Log(sum)
 		tg := int(targets[t])
-		l := lse - float64(row[tg])
+		logit := row[tg]
+		var sum float32
+		for i, v := range row {
+			e := expf(v - mx)
+			row[i] = e
+			sum += e
+		}
+		l := float64(mx) + math.Log(float64(sum)) - float64(logit)
 		p.rowLoss[t] = l
 		loss += l
-		for i, v := range row {
-			row[i] = float32(math.Exp(float64(v)-lse)) * scale
+		k := scale / sum
+		for i := range row {
+			row[i] *= k
 		}
 		row[tg] -= scale
 	}
