@@ -48,6 +48,7 @@ type subcommand struct {
 var subcommands = []subcommand{
 	{"up", "start the whole suite on 127.0.0.1 until Ctrl-C", Up},
 	{"run", "run a pipeline through the gateway and save its outputs", Run},
+	{"demo", "start the suite, run a pipeline, save its outputs, stop", Demo},
 	{"pipelines", "list the pipelines the gateway can run", Pipelines},
 	{"models", "list the models of the text, image and audio services", Models},
 	{"health", "check one server's health (for container health checks)", Health},

@@ -103,6 +103,8 @@ func TestCommandErrors(t *testing.T) {
 		{name: "bad gateway URL", args: []string{"pipelines", "-gateway", "localhost:8080"}, wantCode: ExitError, wantStderr: "want http://host:port"},
 		{name: "unknown modality", args: []string{"models", "video", "-gateway", srv.URL}, wantCode: ExitUsage, wantStderr: `unknown modality "video"`},
 		{name: "up with missing binaries", args: []string{"up", "-bin-dir", t.TempDir()}, wantCode: ExitError, wantStderr: "run `make build`, or pass -bin-dir"},
+		{name: "demo with missing binaries", args: []string{"demo", "-bin-dir", t.TempDir()}, wantCode: ExitError, wantStderr: "run `make build`, or pass -bin-dir"},
+		{name: "demo with arguments", args: []string{"demo", "extra"}, wantCode: ExitUsage, wantStderr: `unexpected arguments ["extra"]`},
 		{name: "up with a bad port", args: []string{"up", "-http-port", "70000"}, wantCode: ExitUsage, wantStderr: "ports must be 1 to 65535"},
 		{name: "help", args: []string{"run", "-h"}, wantCode: ExitOK, wantStderr: "usage: chorus run PIPELINE"},
 	} {

@@ -63,35 +63,41 @@ func Run(ctx context.Context, env Env, args []string) error {
 	if len(pos) != 1 {
 		return usageError(env, fs, "want exactly one pipeline name, got %q", pos)
 	}
+	return runPipeline(ctx, env, *gateway, pos[0], inputs, *out, *quiet)
+}
+
+// runPipeline runs one pipeline through the gateway, printing progress,
+// and writes its outputs to out.
+func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[string]string, out string, quiet bool) error {
 	hc := newHTTPClient()
 	defer hc.CloseIdleConnections()
-	c, err := client.New(*gateway, hc)
+	c, err := client.New(gateway, hc)
 	if err != nil {
 		return err
 	}
-	p := &progress{w: env.Stdout, quiet: *quiet, start: time.Now()}
-	p.printf("running %s on %s", pos[0], *gateway)
-	done, err := c.RunPipeline(ctx, pos[0], inputs, p.event)
+	p := &progress{w: env.Stdout, quiet: quiet, start: time.Now()}
+	p.printf("running %s on %s", name, gateway)
+	done, err := c.RunPipeline(ctx, name, inputs, p.event)
 	if err != nil {
 		var apiErr *client.APIError
 		if errors.As(err, &apiErr) && apiErr.HTTPStatus == http.StatusNotFound && apiErr.Code == 5 {
 			return fmt.Errorf("%w\n(`chorus pipelines` lists the pipelines)", err)
 		}
-		return unreachable(err, *gateway)
+		return unreachable(err, gateway)
 	}
 	total := time.Since(p.start)
 
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\n%s completed (run %s)\n", pos[0], p.runID)
+	fmt.Fprintf(env.Stdout, "\n%s completed (run %s)\n", name, p.runID)
 	used := map[string]bool{}
 	for i, o := range done.GetOutputs() {
 		data, err := c.Content(ctx, o.GetArtifact())
 		if err != nil {
 			return fmt.Errorf("output %s: %w", o.GetName(), err)
 		}
-		path := filepath.Join(*out, fileName(o.GetName(), o.GetArtifact().GetMimeType(), i, used))
+		path := filepath.Join(out, fileName(o.GetName(), o.GetArtifact().GetMimeType(), i, used))
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return err
 		}

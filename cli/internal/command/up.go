@@ -3,6 +3,8 @@ package command
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,21 +16,94 @@ import (
 	"github.com/chorus-ai/chorus/cli/internal/supervise"
 )
 
+// suiteFlags are the flags of the commands that start the suite.
+type suiteFlags struct {
+	binDir, host, envFile *string
+	grpcBase, httpPort    *int
+	readyTimeout, grace   *time.Duration
+}
+
+func addSuiteFlags(fs *flag.FlagSet) *suiteFlags {
+	return &suiteFlags{
+		binDir:       fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (`make build` fills ./bin)"),
+		host:         fs.String("host", stack.DefaultHost, "address every server listens on"),
+		grpcBase:     fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image and audio take the next three"),
+		httpPort:     fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port"),
+		envFile:      fs.String("env-file", "", "file of KEY=VALUE lines added to the processes' environment (variables already set win)"),
+		readyTimeout: fs.Duration("ready-timeout", time.Minute, "how long to wait for the gateway's /readyz"),
+		grace:        fs.Duration("grace", supervise.DefaultGrace, "how long the processes may take, all together, to stop (gateway first, then orchestrator, then the services) before the rest are killed"),
+	}
+}
+
+const suiteAbout = "CHORUS_* variables reach every process (CHORUS_OPENAI_BASE_URL points text and\n" +
+	"image at an OpenAI-compatible server); CHORUS_<SERVICE>_<SETTING> reaches one only,\n" +
+	"as CHORUS_<SETTING> (CHORUS_TEXT_OPENAI_BASE_URL, CHORUS_IMAGE_OPENAI_MODELS)."
+
+// errStopped means the suite was asked to stop (Ctrl-C) before it was
+// ready.
+var errStopped = errors.New("stopped before the suite was ready")
+
+// start starts the suite and waits until the gateway is ready. On an
+// error nothing is left running.
+func (f *suiteFlags) start(ctx context.Context, env Env, fs *flag.FlagSet, name string) (*supervise.Group, stack.Addrs, error) {
+	var addrs stack.Addrs
+	if *f.grpcBase < 1 || *f.grpcBase+3 > 65535 || *f.httpPort < 1 || *f.httpPort > 65535 {
+		return nil, addrs, usageError(env, fs, "ports must be 1 to 65535")
+	}
+	childEnv := env.Environ
+	if childEnv == nil {
+		childEnv = os.Environ()
+	}
+	if *f.envFile != "" {
+		extra, err := readEnvFile(*f.envFile)
+		if err != nil {
+			return nil, addrs, err
+		}
+		childEnv = mergeEnv(childEnv, extra)
+	}
+	if err := stack.CheckBinaries(*f.binDir); err != nil {
+		return nil, addrs, err
+	}
+	addrs = stack.DefaultAddrs(*f.host, *f.grpcBase, *f.httpPort)
+	if err := addrs.CheckFree(); err != nil {
+		return nil, addrs, fmt.Errorf("%w\n(stop what uses the port, or pass -grpc-port / -http-port)", err)
+	}
+
+	g, err := supervise.Start(ctx, stack.Specs(*f.binDir, addrs, childEnv), supervise.Options{Output: env.Stderr, Grace: *f.grace})
+	if err != nil {
+		return nil, addrs, err
+	}
+	// From here on every return path must wait for the children.
+	readyCtx, cancel := context.WithTimeout(ctx, *f.readyTimeout)
+	err = stack.WaitReady(readyCtx, addrs.GatewayURL(), g.Done())
+	cancel()
+	switch {
+	case err == nil:
+		return g, addrs, nil
+	case ctx.Err() != nil:
+		// Ctrl-C while starting: an ordinary stop.
+		if err := stopAndWait(env, name, g); err != nil {
+			return nil, addrs, err
+		}
+		return nil, addrs, errStopped
+	}
+	select {
+	case <-g.Done():
+		// A process died; the group stopped the rest.
+		return nil, addrs, g.Wait()
+	default:
+	}
+	fmt.Fprintf(env.Stderr, "chorus %s: %v; stopping\n", name, err)
+	_ = stopAndWait(env, name, g)
+	return nil, addrs, err
+}
+
 // Up starts the suite and supervises it until ctx ends (Ctrl-C, SIGTERM)
 // or a process dies.
 func Up(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "up", "[flags]", "Starts text, image, audio, orchestrator and gateway, each as its own process\n"+
-		"on loopback, and stops them all on Ctrl-C. CHORUS_* variables reach every process\n"+
-		"(CHORUS_OPENAI_BASE_URL points text and image at an OpenAI-compatible server);\n"+
-		"CHORUS_<SERVICE>_<SETTING> reaches one only, as CHORUS_<SETTING>\n"+
-		"(CHORUS_TEXT_OPENAI_BASE_URL, CHORUS_IMAGE_OPENAI_MODELS).")
-	binDir := fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (`make build` fills ./bin)")
-	host := fs.String("host", stack.DefaultHost, "address every server listens on")
-	grpcBase := fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image and audio take the next three")
-	httpPort := fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port")
-	envFile := fs.String("env-file", "", "file of KEY=VALUE lines added to the processes' environment (variables already set win)")
-	readyTimeout := fs.Duration("ready-timeout", time.Minute, "how long to wait for the gateway's /readyz")
-	grace := fs.Duration("grace", supervise.DefaultGrace, "how long the processes may take, all together, to stop (gateway first, then orchestrator, then the services) before the rest are killed")
+		"on loopback, and stops them all on Ctrl-C.\n"+suiteAbout)
+	sf := addSuiteFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -36,50 +111,15 @@ func Up(ctx context.Context, env Env, args []string) error {
 	if len(pos) > 0 {
 		return usageError(env, fs, "unexpected arguments %q", pos)
 	}
-	if *grpcBase < 1 || *grpcBase+3 > 65535 || *httpPort < 1 || *httpPort > 65535 {
-		return usageError(env, fs, "ports must be 1 to 65535")
+	g, addrs, err := sf.start(ctx, env, fs, "up")
+	if errors.Is(err, errStopped) {
+		fmt.Fprintln(env.Stderr, "chorus up: stopped")
+		return nil
 	}
-
-	childEnv := env.Environ
-	if *envFile != "" {
-		extra, err := readEnvFile(*envFile)
-		if err != nil {
-			return err
-		}
-		childEnv = mergeEnv(childEnv, extra)
-	}
-	if err := stack.CheckBinaries(*binDir); err != nil {
-		return err
-	}
-	addrs := stack.DefaultAddrs(*host, *grpcBase, *httpPort)
-	if err := addrs.CheckFree(); err != nil {
-		return fmt.Errorf("%w\n(stop what uses the port, or pass -grpc-port / -http-port)", err)
-	}
-
-	g, err := supervise.Start(ctx, stack.Specs(*binDir, addrs, childEnv), supervise.Options{Output: env.Stderr, Grace: *grace})
 	if err != nil {
 		return err
 	}
-	// From here on every return path must wait for the children.
-	readyCtx, cancel := context.WithTimeout(ctx, *readyTimeout)
-	err = stack.WaitReady(readyCtx, addrs.GatewayURL(), g.Done())
-	cancel()
-	switch {
-	case err == nil:
-		printURLs(env, addrs)
-	case ctx.Err() != nil:
-		// Ctrl-C while starting: an ordinary stop.
-	default:
-		select {
-		case <-g.Done():
-			return g.Wait()
-		default:
-		}
-		fmt.Fprintf(env.Stderr, "chorus up: %v; stopping\n", err)
-		stopAndWait(env, g)
-		return err
-	}
-
+	printURLs(env, addrs)
 	select {
 	case <-g.Done():
 		// A process died; the group stopped the rest.
@@ -87,7 +127,7 @@ func Up(ctx context.Context, env Env, args []string) error {
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(env.Stderr, "chorus up: stopping (Ctrl-C again to kill)")
-	if err := stopAndWait(env, g); err != nil {
+	if err := stopAndWait(env, "up", g); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stderr, "chorus up: stopped")
@@ -96,7 +136,7 @@ func Up(ctx context.Context, env Env, args []string) error {
 
 // stopAndWait stops the group and waits for it; a second SIGINT or
 // SIGTERM kills what is left at once.
-func stopAndWait(env Env, g *supervise.Group) error {
+func stopAndWait(env Env, name string, g *supervise.Group) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -104,7 +144,7 @@ func stopAndWait(env Env, g *supervise.Group) error {
 	select {
 	case <-g.Done():
 	case <-sigs:
-		fmt.Fprintln(env.Stderr, "chorus up: killing")
+		fmt.Fprintf(env.Stderr, "chorus %s: killing\n", name)
 		g.Kill()
 	}
 	return g.Wait()

@@ -247,13 +247,14 @@ func TestSuiteEndToEnd(t *testing.T) {
 	t.Cleanup(fake.Close)
 	// Text and image both have -openai-* flags: the service-scoped
 	// variables of `chorus up` give each its own.
-	s := startSuite(t, bin, hermeticEnv(
+	env := hermeticEnv(
 		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
 		"CHORUS_OPENAI_API_KEY=test-key",
 		"CHORUS_TEXT_OPENAI_MODELS=fake-llm",
 		"CHORUS_IMAGE_OPENAI_MODELS=fake-painter",
 		"CHORUS_LOG_LEVEL=info",
-	))
+	)
+	s := startSuite(t, bin, env)
 	t.Logf("suite ready after %s", time.Since(start).Round(time.Millisecond))
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -401,6 +402,26 @@ func TestSuiteEndToEnd(t *testing.T) {
 			t.Errorf("%s did not log a clean stop", name)
 		}
 	}
+
+	// `chorus demo`: the same suite started, used and stopped by one
+	// command, whose exit status says all went well.
+	t.Run("chorus demo", func(t *testing.T) {
+		grpcBase, httpPort := freePorts(t)
+		out := t.TempDir()
+		var stdout, stderr syncBuffer
+		code := command.Main(ctx, command.Env{Stdout: &stdout, Stderr: &stderr, Environ: env}, []string{
+			"demo", "-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort), "-out", out, "-q",
+		})
+		if code != command.ExitOK {
+			t.Fatalf("chorus demo: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+		}
+		if b, err := os.ReadFile(filepath.Join(out, "script.txt")); err != nil || strings.TrimSpace(string(b)) != script {
+			t.Errorf("script.txt = %q, %v", b, err)
+		}
+		if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+			t.Errorf("the servers did not log their stop:\n%s", stderr.String())
+		}
+	})
 	t.Logf("end to end in %s", time.Since(start).Round(time.Millisecond))
 }
 
