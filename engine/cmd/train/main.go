@@ -3,6 +3,8 @@
 //	train tokenizer -corpus corpus -vocab 4096 -o run/tokenizer.json
 //	train fit -corpus corpus -tokenizer run/tokenizer.json -dir run -preset mini -steps 4000
 //	train export -dir run -type Q8_0 -o models/chorus-mini.gguf
+//	train eval -model models/chorus-mini.gguf -corpus corpus -dir run
+//	train sample -model models/chorus-mini.gguf -prompt 'Title: The sea' -seed 1
 //
 // fit resumes from run/checkpoint.bin when it exists and saves it every -every steps and on
 // SIGINT/SIGTERM, so a stopped run continues exactly where it left off.
@@ -24,14 +26,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chorus-ai/chorus/engine"
 	"github.com/chorus-ai/chorus/engine/bpe"
+	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
 	"github.com/chorus-ai/chorus/engine/train"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: train tokenizer|fit|export [flags]")
+		fmt.Fprintln(os.Stderr, "usage: train tokenizer|fit|export|eval|sample [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -42,8 +47,12 @@ func main() {
 		err = cmdFit(os.Args[2:])
 	case "export":
 		err = cmdExport(os.Args[2:])
+	case "eval":
+		err = cmdEval(os.Args[2:])
+	case "sample":
+		err = cmdSample(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want tokenizer, fit or export)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want tokenizer, fit, export, eval or sample)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
@@ -309,5 +318,103 @@ func cmdExport(args []string) error {
 		return err
 	}
 	fmt.Printf("wrote %s (step %d, %s)\n", *out, s.Step, t)
+	return nil
+}
+
+// cmdEval reports the held-out perplexity of an exported model beside the unigram baseline
+// counted on the training split, and can write the baseline and a held-out sample for tests.
+func cmdEval(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ExitOnError)
+	modelPath := fs.String("model", "model.gguf", "GGUF model")
+	corpus := fs.String("corpus", "corpus", "corpus directory")
+	dir := fs.String("dir", "run", "run directory (token caches, tokenizer.json)")
+	unigramOut := fs.String("unigram", "", "write the training split's unigram counts here (JSON)")
+	sampleOut := fs.String("sample", "", "write the first -sample-docs held-out documents here (JSONL)")
+	sampleDocs := fs.Int("sample-docs", 40, "documents in the held-out sample")
+	fs.Parse(args)
+	v, err := readVocab(filepath.Join(*dir, "tokenizer.json"))
+	if err != nil {
+		return err
+	}
+	trainIDs, err := cachedTokens(v, filepath.Join(*corpus, "train.jsonl"), filepath.Join(*dir, "train.tokens"))
+	if err != nil {
+		return err
+	}
+	heldIDs, err := cachedTokens(v, filepath.Join(*corpus, "heldout.jsonl"), filepath.Join(*dir, "heldout.tokens"))
+	if err != nil {
+		return err
+	}
+	u := train.NewUnigram(trainIDs, len(v.Tokens))
+	f, err := gguf.Open(*modelPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := llama.New(f, llama.Options{})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	ms, us, err := train.Evaluate(m, u, heldIDs, m.Config().ContextLength)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("held-out: %d tokens predicted in %v\nmodel    nll %.4f nats/token, perplexity %.2f\nunigram  nll %.4f nats/token, perplexity %.2f\n",
+		ms.Tokens, time.Since(start).Round(time.Millisecond), ms.NLL/float64(ms.Tokens), ms.Perplexity(),
+		us.NLL/float64(us.Tokens), us.Perplexity())
+	if *unigramOut != "" {
+		data, err := json.Marshal(u)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*unigramOut, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if *sampleOut != "" {
+		docs, err := readDocs(filepath.Join(*corpus, "heldout.jsonl"))
+		if err != nil {
+			return err
+		}
+		var b strings.Builder
+		for _, d := range docs[:min(*sampleDocs, len(docs))] {
+			line, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(*sampleOut, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdSample generates from a model through the engine, as the text service will.
+func cmdSample(args []string) error {
+	fs := flag.NewFlagSet("sample", flag.ExitOnError)
+	modelPath := fs.String("model", "model.gguf", "GGUF model")
+	prompt := fs.String("prompt", "Title: The sea\n\n", "prompt (\\n is a newline)")
+	seed := fs.Uint64("seed", 1, "sampling seed")
+	n := fs.Int("n", 120, "tokens to generate")
+	temp := fs.Float64("temp", 0.8, "temperature (0: greedy)")
+	topK := fs.Int("top-k", 40, "top-k")
+	topP := fs.Float64("top-p", 0.95, "top-p")
+	rep := fs.Float64("repeat", 1.1, "repetition penalty")
+	fs.Parse(args)
+	m, err := engine.Load(*modelPath)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	p := strings.ReplaceAll(*prompt, `\n`, "\n")
+	res, err := m.Generate(context.Background(), engine.Request{Prompt: p, MaxTokens: *n, Temperature: float32(*temp),
+		TopK: *topK, TopP: float32(*topP), RepeatPenalty: float32(*rep), Seed: *seed}, func(string) error { return nil })
+	if err != nil {
+		return err
+	}
+	fmt.Print(p + res.Text + "\n")
 	return nil
 }
