@@ -209,6 +209,16 @@ func cmdFit(args []string) error {
 			return err
 		}
 		fmt.Printf("resuming at step %d of %d\n", s.Step, s.Hyper.Steps)
+		// An explicit -steps lengthens (or shortens) the schedule of a resumed run.
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "steps" && *steps != s.Hyper.Steps {
+				fmt.Printf("schedule now ends at step %d\n", *steps)
+				s.Hyper.Steps = *steps
+			}
+		})
+		if err := s.Hyper.Validate(); err != nil {
+			return err
+		}
 	} else {
 		c, h, err := presetConfig(*preset, len(v.Tokens))
 		if err != nil {
