@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -220,4 +222,113 @@ func TestHealth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeSuite writes five stand-in servers to a directory: shell scripts
+// that wait for SIGTERM, except those in behave, which run the given
+// script body instead.
+func fakeSuite(t *testing.T, behave map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"text", "image", "audio", "orchestrator", "gateway"} {
+		body, ok := behave[name]
+		if !ok {
+			body = "trap 'echo stopping; exit 0' TERM\necho ready\nwhile :; do sleep 0.05; done"
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// freeBase returns a port with the next three free too, and another free
+// port.
+func freeBase(t *testing.T) (int, int) {
+	t.Helper()
+	pick := func() int {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lis.Close()
+		return lis.Addr().(*net.TCPAddr).Port
+	}
+	for range 50 {
+		base, hp := pick(), pick()
+		if base+3 < 65536 && (hp < base || hp > base+3) {
+			return base, hp
+		}
+	}
+	t.Fatal("no free ports")
+	return 0, 0
+}
+
+func TestUpStopsWhenAServerDies(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh")
+	}
+	bin := fakeSuite(t, map[string]string{"audio": "echo 'flite: no voices' >&2\nexit 3"})
+	base, hp := freeBase(t)
+	var out, errb bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &syncWriter{w: &errb}, Environ: os.Environ()}
+	code := Main(context.Background(), env, []string{"up", "-bin-dir", bin, "-grpc-port", fmt.Sprint(base), "-http-port", fmt.Sprint(hp), "-ready-timeout", "1m"})
+	stderr := errb.String()
+	if code != ExitError || !strings.Contains(stderr, "chorus up: audio exited unexpectedly: exit status 3") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 naming audio", code, stderr)
+	}
+	if !strings.Contains(stderr, "audio        | flite: no voices\n") {
+		t.Errorf("stderr lacks audio's prefixed output:\n%s", stderr)
+	}
+}
+
+func TestUpStopsOnCtrlCWhileStarting(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh")
+	}
+	// The gateway never becomes ready (nothing listens): Ctrl-C comes
+	// while chorus up waits for it, once every process has started.
+	bin := fakeSuite(t, nil)
+	base, hp := freeBase(t)
+	var out, errb bytes.Buffer
+	sw := &syncWriter{w: &errb}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, Env{Stdout: &out, Stderr: sw, Environ: os.Environ()}, []string{"up", "-bin-dir", bin, "-grpc-port", fmt.Sprint(base), "-http-port", fmt.Sprint(hp)})
+	}()
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(sw.String(), "| ready\n") < 5; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the servers did not start:\n%s", sw.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitOK || strings.Count(sw.String(), "| stopping\n") != 5 || !strings.Contains(sw.String(), "chorus up: stopped") {
+			t.Errorf("exit %d, stderr:\n%s\nwant a clean stop", code, sw.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("chorus up did not stop")
+	}
+}
+
+// syncWriter lets a test read what several goroutines write.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }

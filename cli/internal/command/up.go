@@ -71,6 +71,10 @@ func (f *suiteFlags) start(ctx context.Context, env Env, fs *flag.FlagSet, name 
 
 	g, err := supervise.Start(ctx, stack.Specs(*f.binDir, addrs, childEnv), supervise.Options{Output: env.Stderr, Grace: *f.grace})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C while starting; Start stopped what it had started.
+			return nil, addrs, errStopped
+		}
 		return nil, addrs, err
 	}
 	// From here on every return path must wait for the children.
