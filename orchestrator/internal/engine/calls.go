@@ -29,7 +29,7 @@ import (
 // when other steps stream from it, feeding them its sentences as they
 // complete.
 func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
-	req, client, err := r.request(st.step, data)
+	req, client, err := r.request(ctx, st.step, data)
 	if err != nil {
 		return result{}, err
 	}
@@ -109,7 +109,7 @@ func flush(sp *sentence.Splitter) []string {
 // unary runs an image or audio step with one Generate call and emits each
 // artifact as a delta.
 func (r *run) unary(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
-	req, client, err := r.request(st.step, data)
+	req, client, err := r.request(ctx, st.step, data)
 	if err != nil {
 		return result{}, err
 	}
@@ -256,7 +256,7 @@ func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src 
 
 // callItem makes one item's call.
 func (r *run) callItem(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateResponse, error) {
-	req, client, err := r.request(s, data)
+	req, client, err := r.request(ctx, s, data)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Conte
 }
 
 // request renders a step's call.
-func (r *run) request(s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateRequest, genai.Client, error) {
+func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateRequest, genai.Client, error) {
 	client := r.e.cfg.Clients[s.Modality]
 	if client == nil {
 		return nil, nil, rpcerr.New(codes.FailedPrecondition, ReasonPipeline, fmt.Sprintf("this orchestrator has no %s service configured", s.Modality))
@@ -338,6 +338,13 @@ func (r *run) request(s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateRe
 		return &n
 	}
 	req := &genaiv1.GenerateRequest{Model: render("model"), Prompt: render("prompt")}
+	if s.CompletionPrompt != "" && !r.e.models.canChat(ctx, client, req.Model) {
+		p, err := s.Render("completion_prompt", data)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.Prompt = strings.TrimLeft(p, " \t\n")
+	}
 	o := s.Options
 	switch s.Modality {
 	case pipeline.Text:

@@ -72,6 +72,7 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	tracer trace.Tracer
+	models *modelCache
 }
 
 // New returns an Engine, filling in defaults.
@@ -91,7 +92,8 @@ func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/engine")}
+	return &Engine{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/engine"),
+		models: &modelCache{ttl: 30 * time.Second, log: cfg.Log}}
 }
 
 // Emit receives the events of a run, one at a time, in order. The engine

@@ -23,6 +23,14 @@ import (
 type Service struct {
 	Generate       func(context.Context, *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error)
 	StreamGenerate func(*genaiv1.GenerateRequest, grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error
+	ListModels     func(context.Context) (*genaiv1.ListModelsResponse, error)
+}
+
+func (s *Service) listModels(ctx context.Context) (*genaiv1.ListModelsResponse, error) {
+	if s.ListModels == nil {
+		return nil, status.Error(codes.Unimplemented, "fake: no ListModels")
+	}
+	return s.ListModels(ctx)
 }
 
 func (s *Service) generate(ctx context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
@@ -52,6 +60,10 @@ func (t textServer) StreamGenerate(r *genaiv1.GenerateRequest, st grpc.ServerStr
 	return t.s.stream(r, st)
 }
 
+func (t textServer) ListModels(ctx context.Context, _ *genaiv1.ListModelsRequest) (*genaiv1.ListModelsResponse, error) {
+	return t.s.listModels(ctx)
+}
+
 type imageServer struct {
 	genaiv1.UnimplementedImageServiceServer
 	s *Service
@@ -65,6 +77,10 @@ func (t imageServer) StreamGenerate(r *genaiv1.GenerateRequest, st grpc.ServerSt
 	return t.s.stream(r, st)
 }
 
+func (t imageServer) ListModels(ctx context.Context, _ *genaiv1.ListModelsRequest) (*genaiv1.ListModelsResponse, error) {
+	return t.s.listModels(ctx)
+}
+
 type audioServer struct {
 	genaiv1.UnimplementedAudioServiceServer
 	s *Service
@@ -76,6 +92,10 @@ func (t audioServer) Generate(ctx context.Context, r *genaiv1.GenerateRequest) (
 
 func (t audioServer) StreamGenerate(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 	return t.s.stream(r, st)
+}
+
+func (t audioServer) ListModels(ctx context.Context, _ *genaiv1.ListModelsRequest) (*genaiv1.ListModelsResponse, error) {
+	return t.s.listModels(ctx)
 }
 
 // Serve serves s as the service of modality m on an in-memory listener,

@@ -105,6 +105,12 @@ type Step struct {
 	// the steps in needs (".steps.script") and, in item steps, ".item" and
 	// ".index".
 	Prompt string `yaml:"prompt"`
+	// CompletionPrompt, on a text step, replaces Prompt when the text model
+	// cannot chat (it lists no CAPABILITY_CHAT): a plain completion model
+	// continues text instead of following instructions, so it needs the
+	// opening of the text it should write (a title, a first line). Rendered
+	// like Prompt but not trimmed: trailing newlines matter to such models.
+	CompletionPrompt string `yaml:"completion_prompt"`
 	// Needs lists the steps that must complete before this one starts.
 	Needs []string `yaml:"needs"`
 	// StreamFrom names a text step whose output this step consumes sentence
@@ -339,6 +345,9 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 	if strings.TrimSpace(s.Prompt) == "" {
 		bad("prompt is required")
 	}
+	if s.CompletionPrompt != "" && s.Modality != Text {
+		bad("completion_prompt is only for text steps")
+	}
 	for _, n := range s.Needs {
 		switch {
 		case n == s.Name:
@@ -434,6 +443,7 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 		}
 	}
 	add("prompt", s.Prompt)
+	add("completion_prompt", s.CompletionPrompt)
 	add("model", s.Model)
 	for name, v := range o.fields() {
 		add("options."+name, v)

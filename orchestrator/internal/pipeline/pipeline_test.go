@@ -110,6 +110,12 @@ func TestParseRejects(t *testing.T) {
 		{name: "option of another modality", edit: func(s string) string {
 			return strings.Replace(s, `prompt: "{{.item}}"`, "prompt: x\n    options: {max_tokens: 5}", 1)
 		}, wantErr: "max_tokens does not apply"},
+		{name: "completion prompt on audio", edit: func(s string) string {
+			return strings.Replace(s, `    prompt: "{{.item}}"`, "    prompt: \"{{.item}}\"\n    completion_prompt: \"{{.item}}\"", 1)
+		}, wantErr: "completion_prompt is only for text steps"},
+		{name: "bad completion template", edit: func(s string) string {
+			return strings.Replace(s, `    prompt: "about {{.topic}}"`, "    prompt: \"about {{.topic}}\"\n    completion_prompt: \"{{.subject}}\"", 1)
+		}, wantErr: "completion_prompt"},
 		{name: "reserved input", edit: func(s string) string { return strings.Replace(s, "name: topic", "name: steps", 1) }, wantErr: "reserved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
