@@ -41,6 +41,27 @@ var sentences = []string{
 
 var script = strings.Join(sentences, " ")
 
+// scriptDeltas splits the script as the fake LLM streams it: the first
+// sentence word by word, the rest in three-byte pieces, so that after the
+// first sentence is complete about a second of writing remains for its
+// speech to overtake (the ordering the test checks, with room for a
+// loaded machine).
+func scriptDeltas() []string {
+	var deltas []string
+	for i, w := range strings.Fields(sentences[0]) {
+		if i > 0 {
+			w = " " + w
+		}
+		deltas = append(deltas, w)
+	}
+	rest := script[len(sentences[0]):]
+	for len(rest) > 3 {
+		deltas = append(deltas, rest[:3])
+		rest = rest[3:]
+	}
+	return append(deltas, rest)
+}
+
 // commands are the servers' main packages, relative to the repository root.
 var commands = []string{
 	"./services/text/cmd/text",
@@ -240,8 +261,8 @@ func TestSuiteEndToEnd(t *testing.T) {
 
 	fake := openaitest.New(openaitest.Options{
 		Models:     []string{"fake-llm", "fake-painter"},
-		Text:       script,
-		DeltaDelay: 40 * time.Millisecond,
+		Deltas:     scriptDeltas(),
+		DeltaDelay: 30 * time.Millisecond,
 		APIKey:     "test-key",
 	})
 	t.Cleanup(fake.Close)
@@ -366,6 +387,7 @@ func TestSuiteEndToEnd(t *testing.T) {
 		if done.GetTimeToFirstAudio() == nil {
 			t.Error("run_completed lacks time_to_first_audio")
 		}
+		t.Logf("%d events; first audio after %s of a %s run", len(events), done.GetTimeToFirstAudio().AsDuration(), done.GetDuration().AsDuration())
 	})
 
 	t.Run("chorus run", func(t *testing.T) {
