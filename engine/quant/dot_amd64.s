@@ -467,7 +467,6 @@ q8vloop:
 	SCALE(0, 32, X1, Y1)
 	VPXOR       2(SI), Y14, Y2
 	VMOVDQU     (DX), Y5
-	VPSLLD      $7, Y5, Y5
 	VPDPBUSD    (DI), Y2, Y5
 	VCVTDQ2PS   Y5, Y5
 	VFMADD231PS Y5, Y1, Y0
@@ -498,7 +497,6 @@ q4vloop:
 	VINSERTI128 $1, X3, Y2, Y2
 	VPAND       Y14, Y2, Y2
 	VMOVDQU     (DX), Y5
-	VPSLLD      $3, Y5, Y5
 	VPDPBUSD    (DI), Y2, Y5
 	VCVTDQ2PS   Y5, Y5
 	VFMADD231PS Y5, Y1, Y0
@@ -513,20 +511,19 @@ q4vloop:
 
 // VTOK4 accumulates one token's block: unsigned weights in Y4, the weight
 // scale in X12, the token's quants at (qreg) and aux block at (areg).
-#define VTOK4(qreg, areg, shift, acc) \
+#define VTOK4(qreg, areg, acc) \
 	VMOVDQU      (areg), Y6      \
-	VPSLLD       $shift, Y6, Y6  \
 	VPDPBUSD     (qreg), Y4, Y6  \
 	VCVTDQ2PS    Y6, Y6          \
 	VMULSS       32(areg), X12, X7 \
 	VBROADCASTSS X7, Y7          \
 	VFMADD231PS  Y6, Y7, acc
 
-#define VSTEP4(wbytes, shift) \
-	VTOK4(R8, R12, shift, Y0)  \
-	VTOK4(R9, R13, shift, Y1)  \
-	VTOK4(R10, BX, shift, Y2)  \
-	VTOK4(R11, DI, shift, Y3)  \
+#define VSTEP4(wbytes) \
+	VTOK4(R8, R12, Y0)  \
+	VTOK4(R9, R13, Y1)  \
+	VTOK4(R10, BX, Y2)  \
+	VTOK4(R11, DI, Y3)  \
 	ADDQ $wbytes, SI   \
 	ADDQ $32, R8       \
 	ADDQ $32, R9       \
@@ -553,7 +550,7 @@ q8x4vloop:
 	VMOVD     AX, X12
 	VCVTPH2PS X12, X12
 	VPXOR     2(SI), Y14, Y4
-	VSTEP4(34, 7)
+	VSTEP4(34)
 	DECQ CX
 	JNZ  q8x4vloop
 	MOVQ out+32(FP), DX
@@ -579,7 +576,7 @@ q4x4vloop:
 	VPSRLW      $4, X4, X5
 	VINSERTI128 $1, X5, Y4, Y4
 	VPAND       Y14, Y4, Y4
-	VSTEP4(18, 3)
+	VSTEP4(18)
 	DECQ CX
 	JNZ  q4x4vloop
 	MOVQ out+32(FP), DX

@@ -18,9 +18,9 @@ type Vec struct {
 	q     []int8
 	d     []float32
 	bsums []int16
-	// aux holds, per Q8_0 block, the negated sums of each 4-quant lane and
-	// the scale's bits (auxWords words), for the VNNI kernels; empty
-	// when they are not in use.
+	// aux holds, per Q8_0 block, each 4-quant lane's sum times minus the
+	// weight type's unsigned offset, and the scale's bits (auxWords words),
+	// for the VNNI kernels; empty when they are not in use.
 	aux []int32
 }
 
@@ -60,8 +60,13 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 			for b := range n / QK8_0 {
 				a := v.aux[b*auxWords : (b+1)*auxWords]
 				q := v.q[b*QK8_0:]
+				// The weights' unsigned offset: 128 for Q8_0, 8 for Q4_0.
+				off := int32(128)
+				if wt == Q4_0 {
+					off = 8
+				}
 				for l := range 8 {
-					a[l] = -(int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
+					a[l] = -off * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
 				}
 				a[8] = int32(math.Float32bits(v.d[b]))
 			}
