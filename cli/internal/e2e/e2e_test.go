@@ -407,6 +407,7 @@ func TestSuiteEndToEnd(t *testing.T) {
 		if !strings.Contains(stdout.String(), "time to first audio") {
 			t.Errorf("summary lacks the time to first audio:\n%s", stdout.String())
 		}
+		t.Logf("chorus run printed:\n%s", stdout.String())
 	})
 
 	// Graceful shutdown: `chorus up` sends SIGTERM to every server and
