@@ -103,6 +103,9 @@ func buildServers(t *testing.T) string {
 	// Without symbol tables and DWARF: linking is most of a warm build.
 	cmd := exec.Command("go", append([]string{"build", "-ldflags=-s -w", "-o", bin + string(filepath.Separator)}, commands...)...)
 	cmd.Dir = root
+	// The servers are modules of the workspace, whatever GOWORK the test
+	// itself runs with.
+	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
