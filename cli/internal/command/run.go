@@ -83,6 +83,9 @@ func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[
 		if errors.As(err, &apiErr) && apiErr.HTTPStatus == http.StatusNotFound && apiErr.Code == 5 {
 			return fmt.Errorf("%w\n(`chorus pipelines` lists the pipelines)", err)
 		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %s; the run is cancelled", seconds(time.Since(p.start)))
+		}
 		return unreachable(err, gateway)
 	}
 	total := time.Since(p.start)
