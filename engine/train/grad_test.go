@@ -187,3 +187,65 @@ func TestExpf(t *testing.T) {
 		t.Error("expf does not saturate")
 	}
 }
+
+// TestRMSNormGradient checks rmsNormBack against finite differences of Σ dy·rmsNorm(x, w).
+func TestRMSNormGradient(t *testing.T) {
+	const n, d = 3, 32
+	r := NewRNG(12)
+	x, w, dy := make([]float32, n*d), make([]float32, d), make([]float32, n*d)
+	for i := range x {
+		x[i], dy[i] = float32(r.Normal()), float32(r.Normal())
+	}
+	for i := range w {
+		w[i] = 1 + 0.3*float32(r.Normal())
+	}
+	f := func() float64 {
+		y, inv := make([]float32, n*d), make([]float32, n)
+		rmsNorm(y, inv, x, w, n, d, 1e-5)
+		var s float64
+		for i := range y {
+			s += float64(y[i] * dy[i])
+		}
+		return s
+	}
+	y, inv := make([]float32, n*d), make([]float32, n)
+	rmsNorm(y, inv, x, w, n, d, 1e-5)
+	dx, dw := make([]float32, n*d), make([]float32, d)
+	rmsNormBack(dx, dw, dy, x, w, inv, n, d)
+	const eps = 1e-2
+	for _, tc := range []struct {
+		name string
+		v    []float32
+		g    []float32
+	}{{name: "x", v: x, g: dx}, {name: "w", v: w, g: dw}} {
+		for _, i := range []int{0, 5, len(tc.v) - 1} {
+			old := tc.v[i]
+			tc.v[i] = old + eps
+			lp := f()
+			tc.v[i] = old - eps
+			lm := f()
+			tc.v[i] = old
+			if num := (lp - lm) / (2 * eps); math.Abs(num-float64(tc.g[i])) > 2e-3*math.Max(1, math.Abs(num)) {
+				t.Errorf("d/d%s[%d]: numeric %.5g, backward %.5g", tc.name, i, num, tc.g[i])
+			}
+		}
+	}
+}
+
+// TestRopeInverse checks that the backward rotation undoes the forward one (a rotation's
+// gradient is its transpose).
+func TestRopeInverse(t *testing.T) {
+	cos, sin := ropeTables(8, 8, 10000)
+	x := []float32{1, 2, 3, 4, 5, 6, 7, 8, -1, -2, -3, -4, -5, -6, -7, -8}
+	y := append([]float32(nil), x...)
+	rope(y, cos, sin, 5, 8, false)
+	if y[0] == x[0] {
+		t.Fatal("rope did not rotate")
+	}
+	rope(y, cos, sin, 5, 8, true)
+	for i := range x {
+		if math.Abs(float64(y[i]-x[i])) > 1e-5 {
+			t.Fatalf("inverse rope: %v, want %v", y, x)
+		}
+	}
+}
