@@ -33,6 +33,7 @@ type config struct {
 	pp, tg     int
 	reps       int
 	llamaBench string
+	llamaEnv   string
 	cpuProfile string
 }
 
@@ -45,6 +46,7 @@ func main() {
 	flag.IntVar(&c.tg, "n", 64, "generated tokens")
 	flag.IntVar(&c.reps, "r", 3, "rounds; each round runs every type on both engines, interleaved")
 	flag.StringVar(&c.llamaBench, "llama-bench", "", "path of llama.cpp's llama-bench (optional)")
+	flag.StringVar(&c.llamaEnv, "llama-env", "", "extra environment for llama-bench, comma-separated (e.g. OMP_WAIT_POLICY=passive, which keeps its OpenMP threads from spinning on a busy machine)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -127,6 +129,9 @@ func run(c config) error {
 			fmt.Printf("llama.cpp: %s\n", res[t].llamaSysInfo)
 			break
 		}
+	}
+	if c.llamaEnv != "" {
+		fmt.Printf("llama-bench environment: %s\n", c.llamaEnv)
 	}
 	fmt.Printf("\nMedian of %d interleaved rounds, tokens/s.\n\n", c.reps)
 	fmt.Println("| weights | shape | file MB | MB read/token | bound tg t/s | engine pp | llama.cpp pp | pp ratio | engine tg | llama.cpp tg | tg ratio | engine tg / bound |")
@@ -247,6 +252,9 @@ func benchLlama(c config, path string) (pp, tg float64, sysInfo string, err erro
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.llamaBench, "-m", path, "-p", fmt.Sprint(c.pp), "-n", fmt.Sprint(c.tg),
 		"-t", fmt.Sprint(c.threads), "-r", "1", "-o", "json")
+	if c.llamaEnv != "" {
+		cmd.Env = append(os.Environ(), strings.Split(c.llamaEnv, ",")...)
+	}
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
