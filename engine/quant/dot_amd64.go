@@ -243,32 +243,35 @@ func DotF16(h []uint16, x []float32) float32 {
 }
 
 //go:noescape
-func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 
 //go:noescape
-func q6kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int16) int32
+func q6kSumAVX2(blk, q8, bsums unsafe.Pointer) int32
 
 // dotQ4K does each super-block's integer products in assembly and the rest
-// as dotQ4KGo does, in the same order, so the results are identical.
+// as dotQ4KGo does, in the same order, so the results are identical. The
+// 6-bit scales and mins are unpacked four at a time as ggml does.
 func dotQ4K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	if !useAVX2 {
 		return dotQ4KGo(row, q, d, bsums)
 	}
+	const k1, k2, k3 = 0x3f3f3f3f, 0x0f0f0f0f, 0x03030303
 	var s float32
-	var sc [8]int16
+	var sc [8]uint8
 	for b := range d {
 		blk := row[b*blockQ4_K : (b+1)*blockQ4_K]
-		scales := blk[4:16]
-		q8 := q[b*QK_K : (b+1)*QK_K]
+		u0 := binary.LittleEndian.Uint32(blk[4:])
+		u1 := binary.LittleEndian.Uint32(blk[8:])
+		u2 := binary.LittleEndian.Uint32(blk[12:])
+		binary.LittleEndian.PutUint32(sc[0:], u0&k1)
+		binary.LittleEndian.PutUint32(sc[4:], u2&k2|(u0>>6&k3)<<4)
+		mins := uint64(u1&k1) | uint64(u2>>4&k2|(u1>>6&k3)<<4)<<32
 		bs := bsums[b*16 : b*16+16]
 		var summ int32
-		for j := range 4 {
-			sc1, m1 := scaleMinK4(2*j, scales)
-			sc2, m2 := scaleMinK4(2*j+1, scales)
-			sc[2*j], sc[2*j+1] = int16(sc1), int16(sc2)
-			summ += int32(m1)*(int32(bs[4*j])+int32(bs[4*j+1])) + int32(m2)*(int32(bs[4*j+2])+int32(bs[4*j+3]))
+		for j := range 8 {
+			summ += int32(uint8(mins>>(8*j))) * (int32(bs[2*j]) + int32(bs[2*j+1]))
 		}
-		sumi := q4kSumAVX2(unsafe.Pointer(&blk[16]), unsafe.Pointer(&q8[0]), &sc)
+		sumi := q4kSumAVX2(unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
 		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
 	}
 	return s
@@ -279,17 +282,9 @@ func dotQ6K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 		return dotQ6KGo(row, q, d)
 	}
 	var s float32
-	var sc [16]int16
 	for b := range d {
 		blk := row[b*blockQ6_K : (b+1)*blockQ6_K]
-		q8 := q[b*QK_K : (b+1)*QK_K]
-		bs := bsums[b*16 : b*16+16]
-		var corr int32
-		for k, v := range blk[192:208] {
-			sc[k] = int16(int8(v))
-			corr += int32(sc[k]) * int32(bs[k])
-		}
-		sumi := q6kSumAVX2(unsafe.Pointer(&blk[0]), unsafe.Pointer(&q8[0]), &sc) - 32*corr
+		sumi := q6kSumAVX2(unsafe.Pointer(&blk[0]), unsafe.Pointer(&q[b*QK_K]), unsafe.Pointer(&bsums[b*16]))
 		s += f16Table[le16(blk[blockQ6_K-2:])] * d[b] * float32(sumi)
 	}
 	return s

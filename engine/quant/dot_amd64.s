@@ -643,7 +643,7 @@ axpyhdone:
 
 // Q4KSTEP does 64 values of a Q4_K super-block: the 32 bytes at SI give
 // sub-block 2j (low nibbles) and 2j+1 (high), against 64 quants at DI,
-// scaled by the int16 scales at R8 and 2(R8). Nibbles are unsigned, so
+// scaled by the 6-bit scales at R8 and 1(R8). Nibbles are unsigned, so
 // vpmaddubsw needs no sign trick.
 #define Q4KSTEP \
 	VMOVDQU      (SI), Y1       \
@@ -652,17 +652,21 @@ axpyhdone:
 	VPAND        Y15, Y3, Y3    \
 	VPMADDUBSW   (DI), Y2, Y6   \
 	VPMADDUBSW   32(DI), Y3, Y7 \
-	VPBROADCASTW (R8), Y8       \
-	VPBROADCASTW 2(R8), Y9      \
+	MOVBLZX      (R8), AX       \
+	VMOVD        AX, X8         \
+	VPBROADCASTW X8, Y8         \
+	MOVBLZX      1(R8), AX      \
+	VMOVD        AX, X9         \
+	VPBROADCASTW X9, Y9         \
 	VPMADDWD     Y8, Y6, Y6     \
 	VPMADDWD     Y9, Y7, Y7     \
 	VPADDD       Y6, Y0, Y0     \
 	VPADDD       Y7, Y0, Y0     \
 	ADDQ         $32, SI        \
 	ADDQ         $64, DI        \
-	ADDQ         $4, R8
+	ADDQ         $2, R8
 
-// func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+// func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 // Returns sum over the 8 sub-blocks of sc[j] * (nibbles . quants).
 TEXT ·q4kSumAVX2(SB), NOSPLIT, $0-28
 	MOVQ qs+0(FP), SI
@@ -684,8 +688,12 @@ TEXT ·q4kSumAVX2(SB), NOSPLIT, $0-28
 // off(DI), int16 scales for its two 16-value groups at soff(R8), soff+2(R8).
 #define Q6KPART(y, off, soff) \
 	VPMADDUBSW   off(DI), y, y    \
-	VPBROADCASTW soff(R8), X8     \
-	VPBROADCASTW soff+2(R8), X9   \
+	MOVBLSX      soff(R8), AX     \
+	VMOVD        AX, X8           \
+	VPBROADCASTW X8, X8           \
+	MOVBLSX      soff+1(R8), AX   \
+	VMOVD        AX, X9           \
+	VPBROADCASTW X9, X9           \
 	VINSERTI128  $1, X9, Y8, Y8   \
 	VPMADDWD     Y8, y, y         \
 	VPADDD       y, Y0, Y0
@@ -714,22 +722,27 @@ TEXT ·q4kSumAVX2(SB), NOSPLIT, $0-28
 	VPAND    Y14, Y10, Y10     \
 	VPOR     Y10, Y7, Y7       \
 	Q6KPART(Y4, 0, 0)          \
-	Q6KPART(Y5, 32, 4)         \
-	Q6KPART(Y6, 64, 8)         \
-	Q6KPART(Y7, 96, 12)        \
+	Q6KPART(Y5, 32, 2)         \
+	Q6KPART(Y6, 64, 4)         \
+	Q6KPART(Y7, 96, 6)         \
 	ADDQ $64, SI               \
 	ADDQ $32, DX               \
 	ADDQ $128, DI              \
-	ADDQ $16, R8
+	ADDQ $8, R8
 
-// func q6kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int16) int32
-// Returns sum over the 16 groups of sc[k] * (unsigned 6-bit values . quants);
-// the caller takes off 32 * sc[k] * (sum of the group's quants).
+// func q6kSumAVX2(blk, q8, bsums unsafe.Pointer) int32
+// Returns the super-block's integer dot product: the sum over its 16
+// groups of scale * (unsigned 6-bit values . quants), less 32 * scale *
+// (the group's quant sum, from bsums) for the values' offset of 32.
 TEXT ·q6kSumAVX2(SB), NOSPLIT, $0-28
 	MOVQ blk+0(FP), SI
 	MOVQ q8+8(FP), DI
-	MOVQ sc+16(FP), R8
+	MOVQ bsums+16(FP), R9
+	LEAQ 192(SI), R8
 	LEAQ 128(SI), DX
+	VPMOVSXBW   (R8), Y10
+	VPMADDWD    (R9), Y10, Y11
+	VPSLLD      $5, Y11, Y11
 	MOVL $0x0f0f0f0f, AX
 	VMOVD AX, X15
 	VPBROADCASTD X15, Y15
@@ -737,6 +750,7 @@ TEXT ·q6kSumAVX2(SB), NOSPLIT, $0-28
 	VMOVD AX, X14
 	VPBROADCASTD X14, Y14
 	VPXOR Y0, Y0, Y0
+	VPSUBD Y11, Y0, Y0
 	Q6KHALF
 	Q6KHALF
 	HSUMD
