@@ -391,9 +391,11 @@ func (j *ffnJob) run(_, c int) {
 	r0 := c * rowsPerChunk
 	r1 := min(r0+rowsPerChunk, j.nrows)
 	hb := j.s.hb
+	nr := r1 - r0
 	b := 0
 	var gv, uv [4]*quant.Vec
 	var g, u [4]float32
+	var gt, ut [4][rowsPerChunk]float32
 	for ; b+4 <= len(j.gv); b += 4 {
 		for k := range gv {
 			gv[k], uv[k] = &j.gv[b+k], &j.uv[b+k]
@@ -402,17 +404,19 @@ func (j *ffnJob) run(_, c int) {
 			quant.Dot4(j.l.gate.row(i), &gv, &g)
 			quant.Dot4(j.l.up.row(i), &uv, &u)
 			for k := range g {
-				hb[(b+k)*j.nrows+i] = silu(g[k]) * u[k]
+				gt[k][i-r0], ut[k][i-r0] = g[k], u[k]
 			}
+		}
+		for k := range gt {
+			siluMul(hb[(b+k)*j.nrows+r0:(b+k)*j.nrows+r1], gt[k][:nr], ut[k][:nr])
 		}
 	}
 	for ; b < len(j.gv); b++ {
-		out := hb[b*j.nrows:]
 		for i := r0; i < r1; i++ {
-			g := j.gv[b].Dot(j.l.gate.row(i))
-			u := j.uv[b].Dot(j.l.up.row(i))
-			out[i] = silu(g) * u
+			gt[0][i-r0] = j.gv[b].Dot(j.l.gate.row(i))
+			ut[0][i-r0] = j.uv[b].Dot(j.l.up.row(i))
 		}
+		siluMul(hb[b*j.nrows+r0:b*j.nrows+r1], gt[0][:nr], ut[0][:nr])
 	}
 }
 
@@ -442,15 +446,12 @@ func (j *attnJob) run(w, c int) {
 	}
 	// ggml sums the exponentials 16 at a time (the cache is padded with
 	// masked, zero-probability positions) into a float64.
+	expSub(sc, sc, mx)
 	var sum float64
 	var grp [16]float32
 	for g := 0; g < npos; g += 16 {
 		grp = [16]float32{}
-		for i := range min(16, npos-g) {
-			e := expf(sc[g+i] - mx)
-			sc[g+i] = e
-			grp[i] = e
-		}
+		copy(grp[:], sc[g:min(g+16, npos)])
 		sum += float64(sum16(&grp))
 	}
 	inv := float32(1 / sum)
