@@ -23,6 +23,7 @@ BIN := bin
 # run as a separate process).
 APT_PACKAGES := flite1-dev espeak-ng
 GO_TEST_FLAGS ?= -count=1
+DEMO_TOPIC ?= The lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a
 # pre-release protobuf runtime.
 BUF = $$(GOWORK=off go -C tools tool -n buf)
@@ -81,6 +82,10 @@ build: deps ## build every binary into bin/
 .PHONY: test
 test: deps lint breaking ## run every check and test (CI runs this)
 	go test $(GO_TEST_FLAGS) $(PKGS)
+
+.PHONY: demo
+demo: build ## the main job: start the suite, run script-then-voiceover offline, write out/demo, stop
+	$(BIN)/chorus demo -bin-dir $(BIN) -out out/demo -input topic="$(DEMO_TOPIC)"
 
 .PHONY: up
 up: build ## run the whole suite on 127.0.0.1 (gateway on :8080) until Ctrl-C
