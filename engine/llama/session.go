@@ -179,14 +179,10 @@ func (s *Session) step(tokens []int32, out []float32) {
 				s.rope(k[h*hd:(h+1)*hd], b)
 			}
 			// ggml rounds q to half for the product with the F16 key cache.
-			for i := range q {
-				q[i] = quant.RoundF16(q[i])
-			}
+			quant.RoundF16s(q)
 			pos := s.n + b
-			for i := range kvDim {
-				kc[pos*kvDim+i] = quant.F32ToF16(k[i])
-				vc[pos*kvDim+i] = quant.F32ToF16(v[i])
-			}
+			quant.ToF16(kc[pos*kvDim:(pos+1)*kvDim], k)
+			quant.ToF16(vc[pos*kvDim:(pos+1)*kvDim], v)
 		}
 		s.aj.layer, s.aj.n = li, n
 		s.pool.do(&s.aj, n*c.Heads)
@@ -343,17 +339,13 @@ func (j *matJob) run(_, c int) {
 	// memory once per batch and each block is decoded once per four tokens.
 	b := 0
 	var vs [4]*quant.Vec
-	var res [4]float32
+	var outs [4][]float32
 	for ; b+4 <= len(t.vecs); b += 4 {
 		for k := range vs {
 			vs[k] = &t.vecs[b+k]
+			outs[k] = t.out[(b+k)*t.stride+r0 : (b+k)*t.stride+r1]
 		}
-		for i := r0; i < r1; i++ {
-			quant.Dot4(t.w.row(i), &vs, &res)
-			for k, r := range res {
-				t.out[(b+k)*t.stride+i] = r
-			}
-		}
+		quant.Dot4Rows(t.w.Data, t.w.RowBytes, r0, r1, &vs, &outs)
 	}
 	for ; b < len(t.vecs); b++ {
 		v := &t.vecs[b]
@@ -394,19 +386,17 @@ func (j *ffnJob) run(_, c int) {
 	nr := r1 - r0
 	b := 0
 	var gv, uv [4]*quant.Vec
-	var g, u [4]float32
 	var gt, ut [4][rowsPerChunk]float32
+	var go4, uo4 [4][]float32
+	for k := range go4 {
+		go4[k], uo4[k] = gt[k][:nr], ut[k][:nr]
+	}
 	for ; b+4 <= len(j.gv); b += 4 {
 		for k := range gv {
 			gv[k], uv[k] = &j.gv[b+k], &j.uv[b+k]
 		}
-		for i := r0; i < r1; i++ {
-			quant.Dot4(j.l.gate.row(i), &gv, &g)
-			quant.Dot4(j.l.up.row(i), &uv, &u)
-			for k := range g {
-				gt[k][i-r0], ut[k][i-r0] = g[k], u[k]
-			}
-		}
+		quant.Dot4Rows(j.l.gate.Data, j.l.gate.RowBytes, r0, r1, &gv, &go4)
+		quant.Dot4Rows(j.l.up.Data, j.l.up.RowBytes, r0, r1, &uv, &uo4)
 		for k := range gt {
 			siluMul(hb[(b+k)*j.nrows+r0:(b+k)*j.nrows+r1], gt[k][:nr], ut[k][:nr])
 		}

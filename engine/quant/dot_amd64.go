@@ -289,3 +289,90 @@ func dotQ6K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	}
 	return s
 }
+
+//go:noescape
+func toF16AVX2(dst, src unsafe.Pointer, n int)
+
+//go:noescape
+func roundF16AVX2(x unsafe.Pointer, n int)
+
+// ToF16 converts src to halves in dst[:len(src)], rounding to nearest even.
+func ToF16(dst []uint16, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	m := 0
+	if useAVX2 && n >= 8 {
+		m = n &^ 7
+		toF16AVX2(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), m)
+	}
+	for i := m; i < n; i++ {
+		dst[i] = F32ToF16(src[i])
+	}
+}
+
+// RoundF16s rounds every value of x to half precision in place.
+func RoundF16s(x []float32) {
+	n := len(x)
+	m := 0
+	if useAVX2 && n >= 8 {
+		m = n &^ 7
+		roundF16AVX2(unsafe.Pointer(&x[0]), m)
+	}
+	for i := m; i < n; i++ {
+		x[i] = RoundF16(x[i])
+	}
+}
+
+// Dot4Rows sets out[k][i-r0] to the dot product of row i of w (rows of
+// rowBytes bytes) with vs[k], for i in [r0, r1): Dot4 over a run of rows,
+// checking the vectors once.
+func Dot4Rows(w []byte, rowBytes, r0, r1 int, vs *[4]*Vec, out *[4][]float32) {
+	if r0 >= r1 {
+		return
+	}
+	for k := range out {
+		_ = out[k][r1-r0-1]
+	}
+	_ = w[r1*rowBytes-1]
+	wt, nb := vs[0].wt, len(vs[0].d)
+	ok := useAVX2 && (wt == Q8_0 || wt == Q4_0) && nb > 0
+	vnni := useVNNI
+	for _, v := range vs {
+		ok = ok && v.wt == wt && len(v.d) == nb
+		vnni = vnni && len(v.aux) == nb*auxWords
+	}
+	if !ok || rowBytes < nb*wt.BlockBytes() {
+		var res [4]float32
+		for i := r0; i < r1; i++ {
+			Dot4(w[i*rowBytes:(i+1)*rowBytes], vs, &res)
+			for k, r := range res {
+				out[k][i-r0] = r
+			}
+		}
+		return
+	}
+	var q, d [4]unsafe.Pointer
+	for k, v := range vs {
+		q[k], d[k] = unsafe.Pointer(&v.q[0]), unsafe.Pointer(&v.d[0])
+		if vnni {
+			d[k] = unsafe.Pointer(&v.aux[0])
+		}
+	}
+	var res [4]float32
+	for i := r0; i < r1; i++ {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		switch {
+		case vnni && wt == Q8_0:
+			dotQ8_0x4VNNI(row, &q, &d, nb, &res)
+		case vnni:
+			dotQ4_0x4VNNI(row, &q, &d, nb, &res)
+		case wt == Q8_0:
+			dotQ8_0x4AVX2(row, &q, &d, nb, &res)
+		default:
+			dotQ4_0x4AVX2(row, &q, &d, nb, &res)
+		}
+		for k, r := range res {
+			out[k][i-r0] = r
+		}
+	}
+}

@@ -756,3 +756,46 @@ TEXT ·q6kSumAVX2(SB), NOSPLIT, $0-28
 	HSUMD
 	MOVL AX, ret+24(FP)
 	RET
+
+// func toF16AVX2(dst, src unsafe.Pointer, n int)
+// dst[i] = half(src[i]), round to nearest even, for n a multiple of 8.
+TEXT ·toF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   tof16done
+
+tof16loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VMOVDQU   X1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	DECQ      CX
+	JNZ       tof16loop
+
+tof16done:
+	VZEROUPPER
+	RET
+
+// func roundF16AVX2(x unsafe.Pointer, n int)
+// x[i] = float(half(x[i])) for n a multiple of 8.
+TEXT ·roundF16AVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	JZ   rf16done
+
+rf16loop:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VCVTPH2PS X1, Y0
+	VMOVUPS   Y0, (SI)
+	ADDQ      $32, SI
+	DECQ      CX
+	JNZ       rf16loop
+
+rf16done:
+	VZEROUPPER
+	RET

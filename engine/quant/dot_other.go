@@ -57,3 +57,30 @@ func dotQ4K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 }
 
 func dotQ6K(row []byte, q []int8, d []float32, _ []int16) float32 { return dotQ6KGo(row, q, d) }
+
+// ToF16 converts src to halves in dst[:len(src)], rounding to nearest even.
+func ToF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = F32ToF16(v)
+	}
+}
+
+// RoundF16s rounds every value of x to half precision in place.
+func RoundF16s(x []float32) {
+	for i, v := range x {
+		x[i] = RoundF16(v)
+	}
+}
+
+// Dot4Rows sets out[k][i-r0] to the dot product of row i of w (rows of
+// rowBytes bytes) with vs[k], for i in [r0, r1).
+func Dot4Rows(w []byte, rowBytes, r0, r1 int, vs *[4]*Vec, out *[4][]float32) {
+	var res [4]float32
+	for i := r0; i < r1; i++ {
+		Dot4(w[i*rowBytes:(i+1)*rowBytes], vs, &res)
+		for k, r := range res {
+			out[k][i-r0] = r
+		}
+	}
+}

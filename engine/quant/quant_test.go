@@ -286,6 +286,18 @@ func TestDot4(t *testing.T) {
 			}
 			var got [4]float32
 			Dot4(row, &vs, &got)
+			// Dot4Rows over three copies of the row must agree with Dot4.
+			rows := append(append(append([]byte(nil), row...), row...), row...)
+			var outs [4][]float32
+			for k := range outs {
+				outs[k] = make([]float32, 2)
+			}
+			Dot4Rows(rows, len(row), 1, 3, &vs, &outs)
+			for k := range outs {
+				if outs[k][0] != got[k] || outs[k][1] != got[k] {
+					t.Errorf("%v n=%d: Dot4Rows %v, Dot4 %g", wt, n, outs[k], got[k])
+				}
+			}
 			for i, v := range vs {
 				want := v.Dot(row)
 				// Float rows are summed in another order in batches.
@@ -365,6 +377,27 @@ func TestAxpyAndDotF32(t *testing.T) {
 			if want := y[i] + 2*F16ToF32(h[i]); math.Abs(float64(hd[i]-want)) > 1e-5 {
 				t.Fatalf("n=%d: AxpyF16[%d] = %g, want %g", n, i, hd[i], want)
 			}
+		}
+	}
+}
+
+// TestF16Slices checks the vector conversions against F32ToF16 on random
+// values of every magnitude, subnormal halves, overflow and ties included.
+func TestF16Slices(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	n := 1003
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * math.Pow(2, float64(r.IntN(50)-30)))
+	}
+	x[0], x[1], x[2], x[3] = 1+1.0/2048, 1+3.0/2048, 1e6, -5.960464477539063e-08
+	h := make([]uint16, n)
+	ToF16(h, x)
+	y := append([]float32(nil), x...)
+	RoundF16s(y)
+	for i, v := range x {
+		if want := F32ToF16(v); h[i] != want || y[i] != F16ToF32(want) {
+			t.Fatalf("%g: ToF16 %#04x, RoundF16s %g; want %#04x", v, h[i], y[i], want)
 		}
 	}
 }
