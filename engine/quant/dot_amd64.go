@@ -376,3 +376,24 @@ func Dot4Rows(w []byte, rowBytes, r0, r1 int, vs *[4]*Vec, out *[4][]float32) {
 		}
 	}
 }
+
+//go:noescape
+func quantQ8_0AVX2(x, q, d, aux unsafe.Pointer, nb int, off int32)
+
+// quantRowQ8_0 quantizes x (a whole number of blocks) into q and d, and
+// fills aux for the VNNI kernels when it is non-nil; off is the weight
+// type's unsigned offset. It reports whether the assembly did it.
+func quantRowQ8_0(x []float32, q []int8, d []float32, aux []int32, off int32) bool {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return false
+	}
+	_, _ = x[nb*QK8_0-1], q[nb*QK8_0-1]
+	var ap unsafe.Pointer
+	if aux != nil {
+		_ = aux[nb*auxWords-1]
+		ap = unsafe.Pointer(&aux[0])
+	}
+	quantQ8_0AVX2(unsafe.Pointer(&x[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), ap, nb, off)
+	return true
+}

@@ -799,3 +799,103 @@ rf16loop:
 rf16done:
 	VZEROUPPER
 	RET
+
+DATA q8perm<>+0(SB)/4, $0
+DATA q8perm<>+4(SB)/4, $4
+DATA q8perm<>+8(SB)/4, $1
+DATA q8perm<>+12(SB)/4, $5
+DATA q8perm<>+16(SB)/4, $2
+DATA q8perm<>+20(SB)/4, $6
+DATA q8perm<>+24(SB)/4, $3
+DATA q8perm<>+28(SB)/4, $7
+GLOBL q8perm<>(SB), RODATA|NOPTR, $32
+
+// func quantQ8_0AVX2(x, q, d, aux unsafe.Pointer, nb int, off int32)
+// ggml's x86 quantize_row_q8_0 for nb blocks of 32: d = half(amax/127),
+// q = round-half-even(x * 127/amax). With aux non-nil it also writes, per
+// block, each 4-quant lane's sum times -off and d's bits (16 words).
+TEXT ·quantQ8_0AVX2(SB), NOSPLIT, $0-44
+	MOVQ x+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ aux+24(FP), R8
+	MOVQ nb+32(FP), CX
+	MOVL off+40(FP), AX
+	NEGL AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13          // -off per lane
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15          // abs mask
+	MOVL $0x42fe0000, AX           // 127.0
+	VMOVD AX, X14
+	MOVL $0x01010101, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12          // ones (bytes)
+	MOVL $0x00010001, AX
+	VMOVD AX, X11
+	VPBROADCASTD X11, Y11          // ones (words)
+	VMOVDQU q8perm<>(SB), Y10
+	TESTQ CX, CX
+	JZ    q8qdone
+
+q8qloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VANDPS  Y15, Y0, Y4
+	VANDPS  Y15, Y1, Y5
+	VMAXPS  Y5, Y4, Y4
+	VANDPS  Y15, Y2, Y5
+	VMAXPS  Y5, Y4, Y4
+	VANDPS  Y15, Y3, Y5
+	VMAXPS  Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS  X5, X4, X4
+	VMOVHLPS X4, X4, X5
+	VMAXPS  X5, X4, X4
+	VMOVSHDUP X4, X5
+	VMAXSS  X5, X4, X4             // amax
+	VDIVSS  X14, X4, X5            // amax/127
+	VCVTPS2PH $0, X5, X5
+	VCVTPH2PS X5, X5
+	VMOVSS  X5, (DX)
+	VXORPS  X6, X6, X6
+	VUCOMISS X6, X4
+	JEQ     q8qzero
+	VDIVSS  X4, X14, X6            // 127/amax
+q8qzero:
+	VBROADCASTSS X6, Y6
+	VMULPS  Y6, Y0, Y0
+	VMULPS  Y6, Y1, Y1
+	VMULPS  Y6, Y2, Y2
+	VMULPS  Y6, Y3, Y3
+	VCVTPS2DQ Y0, Y0
+	VCVTPS2DQ Y1, Y1
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y3, Y3
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD    Y0, Y10, Y0
+	VMOVDQU   Y0, (DI)
+	TESTQ     R8, R8
+	JZ        q8qnext
+	VPMADDUBSW Y0, Y12, Y1          // pairs of quants (ones are unsigned)
+	VPMADDWD   Y11, Y1, Y1          // lanes of four
+	VPMULLD    Y13, Y1, Y1
+	VMOVDQU    Y1, (R8)
+	VMOVSS     X5, 32(R8)
+	ADDQ       $64, R8
+
+q8qnext:
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  q8qloop
+
+q8qdone:
+	VZEROUPPER
+	RET

@@ -84,3 +84,5 @@ func Dot4Rows(w []byte, rowBytes, r0, r1 int, vs *[4]*Vec, out *[4][]float32) {
 		}
 	}
 }
+
+func quantRowQ8_0(x []float32, q []int8, d []float32, aux []int32, off int32) bool { return false }

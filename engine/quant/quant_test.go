@@ -401,3 +401,44 @@ func TestF16Slices(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationQuantAsm checks the assembly activation quantizer (and the
+// VNNI lane sums it writes) against the Go one, bit for bit.
+func TestActivationQuantAsm(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	n := 32 * 37
+	x := randVec(r, n, 3)
+	for i := 64; i < 96; i++ {
+		x[i] = 0 // an all-zero block
+	}
+	x[100] = 127 * 0.5 // ties
+	for _, wt := range []Type{Q8_0, Q4_0} {
+		var v Vec
+		if err := v.Prepare(wt, x); err != nil {
+			t.Fatal(err)
+		}
+		for b := range n / QK8_0 {
+			var q [32]int8
+			d := quantActQ8_0(x[b*32:(b+1)*32], q[:])
+			if d != v.d[b] || q != [32]int8(v.q[b*32:(b+1)*32]) {
+				t.Fatalf("%v block %d: d %g q %v, want d %g q %v", wt, b, v.d[b], v.q[b*32:(b+1)*32], d, q)
+			}
+			if len(v.aux) == 0 {
+				continue
+			}
+			off := int32(128)
+			if wt == Q4_0 {
+				off = 8
+			}
+			for l := range 8 {
+				want := -off * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
+				if got := v.aux[b*auxWords+l]; got != want {
+					t.Fatalf("%v block %d lane %d: aux %d, want %d", wt, b, l, got, want)
+				}
+			}
+			if math.Float32frombits(uint32(v.aux[b*auxWords+8])) != d {
+				t.Fatalf("%v block %d: aux scale %g, want %g", wt, b, math.Float32frombits(uint32(v.aux[b*auxWords+8])), d)
+			}
+		}
+	}
+}

@@ -51,25 +51,30 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 	case Q8_0, Q4_0:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK8_0)
+		v.aux = v.aux[:0]
+		// The weights' unsigned offset in the VNNI kernels: 128 for Q8_0, 8 for Q4_0.
+		off := int32(128)
+		if wt == Q4_0 {
+			off = 8
+		}
+		var aux []int32
+		if useVNNI && !disableVNNI {
+			v.aux = grow(v.aux, n/QK8_0*auxWords)
+			aux = v.aux
+		}
+		if quantRowQ8_0(x, v.q, v.d, aux, off) {
+			break
+		}
 		for b := range n / QK8_0 {
 			v.d[b] = quantActQ8_0(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
 		}
-		v.aux = v.aux[:0]
-		if useVNNI && !disableVNNI {
-			v.aux = grow(v.aux, n/QK8_0*auxWords)
-			for b := range n / QK8_0 {
-				a := v.aux[b*auxWords : (b+1)*auxWords]
-				q := v.q[b*QK8_0:]
-				// The weights' unsigned offset: 128 for Q8_0, 8 for Q4_0.
-				off := int32(128)
-				if wt == Q4_0 {
-					off = 8
-				}
-				for l := range 8 {
-					a[l] = -off * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
-				}
-				a[8] = int32(math.Float32bits(v.d[b]))
+		for b := range len(aux) / auxWords {
+			a := aux[b*auxWords : (b+1)*auxWords]
+			q := v.q[b*QK8_0:]
+			for l := range 8 {
+				a[l] = -off * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
 			}
+			a[8] = int32(math.Float32bits(v.d[b]))
 		}
 	case Q4_K, Q6_K:
 		v.q = grow(v.q, n)
