@@ -348,11 +348,7 @@ func (j *matJob) run(_, c int) {
 		quant.Dot4Rows(t.w.Data, t.w.RowBytes, r0, r1, &vs, &outs)
 	}
 	for ; b < len(t.vecs); b++ {
-		v := &t.vecs[b]
-		out := t.out[b*t.stride:]
-		for i := r0; i < r1; i++ {
-			out[i] = v.Dot(t.w.row(i))
-		}
+		t.vecs[b].DotRows(t.w.Data, t.w.RowBytes, r0, r1, t.out[b*t.stride+r0:b*t.stride+r1])
 	}
 }
 
@@ -402,10 +398,8 @@ func (j *ffnJob) run(_, c int) {
 		}
 	}
 	for ; b < len(j.gv); b++ {
-		for i := r0; i < r1; i++ {
-			gt[0][i-r0] = j.gv[b].Dot(j.l.gate.row(i))
-			ut[0][i-r0] = j.uv[b].Dot(j.l.up.row(i))
-		}
+		j.gv[b].DotRows(j.l.gate.Data, j.l.gate.RowBytes, r0, r1, gt[0][:nr])
+		j.uv[b].DotRows(j.l.up.Data, j.l.up.RowBytes, r0, r1, ut[0][:nr])
 		siluMul(hb[b*j.nrows+r0:b*j.nrows+r1], gt[0][:nr], ut[0][:nr])
 	}
 }

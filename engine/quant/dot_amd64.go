@@ -397,3 +397,31 @@ func quantRowQ8_0(x []float32, q []int8, d []float32, aux []int32, off int32) bo
 	quantQ8_0AVX2(unsafe.Pointer(&x[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), ap, nb, off)
 	return true
 }
+
+// dotRows runs the Q8_0/Q4_0 kernels over rows directly; false means the
+// caller should go row by row.
+func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
+	nb := len(v.d)
+	if !useAVX2 || nb == 0 || (v.wt != Q8_0 && v.wt != Q4_0) || rowBytes < nb*v.wt.BlockBytes() {
+		return false
+	}
+	q, d := unsafe.Pointer(&v.q[0]), unsafe.Pointer(&v.d[0])
+	vnni := len(v.aux) == nb*auxWords
+	if vnni {
+		d = unsafe.Pointer(&v.aux[0])
+	}
+	for i := r0; i < r1; i++ {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		switch {
+		case vnni && v.wt == Q8_0:
+			out[i-r0] = dotQ8_0VNNI(row, q, d, nb)
+		case vnni:
+			out[i-r0] = dotQ4_0VNNI(row, q, d, nb)
+		case v.wt == Q8_0:
+			out[i-r0] = dotQ8_0AVX2(row, q, d, nb)
+		default:
+			out[i-r0] = dotQ4_0AVX2(row, q, d, nb)
+		}
+	}
+	return true
+}

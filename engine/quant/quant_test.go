@@ -293,6 +293,11 @@ func TestDot4(t *testing.T) {
 				outs[k] = make([]float32, 2)
 			}
 			Dot4Rows(rows, len(row), 1, 3, &vs, &outs)
+			single := make([]float32, 2)
+			vs[2].DotRows(rows, len(row), 1, 3, single)
+			if want := vs[2].Dot(row); single[0] != want || single[1] != want {
+				t.Errorf("%v n=%d: DotRows %v, Dot %g", wt, n, single, want)
+			}
 			for k := range outs {
 				if outs[k][0] != got[k] || outs[k][1] != got[k] {
 					t.Errorf("%v n=%d: Dot4Rows %v, Dot4 %g", wt, n, outs[k], got[k])

@@ -186,3 +186,20 @@ func (v *Vec) MatVec(w []byte, rowBytes int, dst []float32) {
 		dst[i] = v.Dot(w[i*rowBytes : (i+1)*rowBytes])
 	}
 }
+
+// DotRows sets out[i-r0] to the dot product of row i of w (rows of
+// rowBytes bytes) with v, for i in [r0, r1): Dot over a run of rows,
+// dispatching once.
+func (v *Vec) DotRows(w []byte, rowBytes, r0, r1 int, out []float32) {
+	if r0 >= r1 {
+		return
+	}
+	out = out[:r1-r0]
+	_ = w[r1*rowBytes-1]
+	if dotRows(v, w, rowBytes, r0, r1, out) {
+		return
+	}
+	for i := r0; i < r1; i++ {
+		out[i-r0] = v.Dot(w[i*rowBytes : (i+1)*rowBytes])
+	}
+}
