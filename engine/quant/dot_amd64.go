@@ -245,6 +245,13 @@ func DotF16(h []uint16, x []float32) float32 {
 //go:noescape
 func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 
+// disableQ4KRow lets the tests compare the whole-row Q4_K kernel with the
+// per-super-block one.
+var disableQ4KRow = false
+
+//go:noescape
+func q4kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+
 //go:noescape
 func q6kSumAVX2(blk, q8, bsums unsafe.Pointer) int32
 
@@ -252,8 +259,13 @@ func q6kSumAVX2(blk, q8, bsums unsafe.Pointer) int32
 // as dotQ4KGo does, in the same order, so the results are identical. The
 // 6-bit scales and mins are unpacked four at a time as ggml does.
 func dotQ4K(row []byte, q []int8, d []float32, bsums []int16) float32 {
-	if !useAVX2 {
+	if !useAVX2 || len(d) == 0 {
 		return dotQ4KGo(row, q, d, bsums)
+	}
+	if !disableQ4KRow {
+		nb := len(d)
+		_, _, _ = row[nb*blockQ4_K-1], q[nb*QK_K-1], bsums[nb*16-1]
+		return q4kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
 	}
 	const k1, k2, k3 = 0x3f3f3f3f, 0x0f0f0f0f, 0x03030303
 	var s float32

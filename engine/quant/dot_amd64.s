@@ -899,3 +899,150 @@ q8qnext:
 q8qdone:
 	VZEROUPPER
 	RET
+
+// Shuffle masks that broadcast int16 word k of each 128-bit lane.
+DATA q4kmask<>+0(SB)/8, $0x0100010001000100
+DATA q4kmask<>+8(SB)/8, $0x0100010001000100
+DATA q4kmask<>+16(SB)/8, $0x0100010001000100
+DATA q4kmask<>+24(SB)/8, $0x0100010001000100
+DATA q4kmask<>+32(SB)/8, $0x0302030203020302
+DATA q4kmask<>+40(SB)/8, $0x0302030203020302
+DATA q4kmask<>+48(SB)/8, $0x0302030203020302
+DATA q4kmask<>+56(SB)/8, $0x0302030203020302
+DATA q4kmask<>+64(SB)/8, $0x0504050405040504
+DATA q4kmask<>+72(SB)/8, $0x0504050405040504
+DATA q4kmask<>+80(SB)/8, $0x0504050405040504
+DATA q4kmask<>+88(SB)/8, $0x0504050405040504
+DATA q4kmask<>+96(SB)/8, $0x0706070607060706
+DATA q4kmask<>+104(SB)/8, $0x0706070607060706
+DATA q4kmask<>+112(SB)/8, $0x0706070607060706
+DATA q4kmask<>+120(SB)/8, $0x0706070607060706
+DATA q4kmask<>+128(SB)/8, $0x0908090809080908
+DATA q4kmask<>+136(SB)/8, $0x0908090809080908
+DATA q4kmask<>+144(SB)/8, $0x0908090809080908
+DATA q4kmask<>+152(SB)/8, $0x0908090809080908
+DATA q4kmask<>+160(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kmask<>+168(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kmask<>+176(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kmask<>+184(SB)/8, $0x0b0a0b0a0b0a0b0a
+DATA q4kmask<>+192(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kmask<>+200(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kmask<>+208(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kmask<>+216(SB)/8, $0x0d0c0d0c0d0c0d0c
+DATA q4kmask<>+224(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kmask<>+232(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kmask<>+240(SB)/8, $0x0f0e0f0e0f0e0f0e
+DATA q4kmask<>+248(SB)/8, $0x0f0e0f0e0f0e0f0e
+GLOBL q4kmask<>(SB), RODATA|NOPTR, $256
+
+// Q4KROWSTEP does 64 values (sub-blocks 2j, 2j+1) with the scales
+// broadcast by the masks at moff and moff+32.
+#define Q4KROWSTEP(off, qoff, moff) \
+	VMOVDQU      off(SI), Y1              \
+	VPAND        Y15, Y1, Y2              \
+	VPSRLW       $4, Y1, Y3               \
+	VPAND        Y15, Y3, Y3              \
+	VPMADDUBSW   qoff(DI), Y2, Y6         \
+	VPMADDUBSW   qoff+32(DI), Y3, Y7      \
+	VPSHUFB      q4kmask<>+moff(SB), Y12, Y8    \
+	VPSHUFB      q4kmask<>+moff+32(SB), Y12, Y9 \
+	VPMADDWD     Y8, Y6, Y6               \
+	VPMADDWD     Y9, Y7, Y7               \
+	VPADDD       Y6, Y0, Y0               \
+	VPADDD       Y7, Y0, Y0
+
+// HSUMDY sums the int32 lanes of y (x its low half) into reg; clobbers X1.
+#define HSUMDY(y, x, reg) \
+	VEXTRACTI128 $1, y, X1 \
+	VPADDD       X1, x, x  \
+	VPSHUFD      $0x4e, x, X1 \
+	VPADDD       X1, x, x  \
+	VPSHUFD      $0xb1, x, X1 \
+	VPADDD       X1, x, x  \
+	VMOVD        x, reg
+
+// func q4kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+// A whole Q4_K row against a Q8_K vector, the arithmetic of dotQ4KGo in
+// the same order: per super-block, sumi = sum of scale * (nibbles . quants),
+// summ = sum of min * (quant sums), then s += d*vd*sumi - dmin*vd*summ.
+TEXT ·q4kRowAVX2(SB), NOSPLIT, $0-44
+	MOVQ row+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ bsums+24(FP), R10
+	MOVQ nb+32(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x00010001, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS X13, X13, X13
+	TESTQ CX, CX
+	JZ    q4krdone
+
+q4krloop:
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL DX, R12
+	ANDL $0x0f0f0f0f, R12
+	MOVL AX, R13
+	SHRL $6, R13
+	ANDL $0x03030303, R13
+	SHLL $4, R13
+	ORL  R13, R12
+	MOVL BX, R13
+	ANDL $0x3f3f3f3f, R13
+	MOVL DX, R8
+	SHRL $4, R8
+	ANDL $0x0f0f0f0f, R8
+	MOVL BX, AX
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL  AX, R8
+	VMOVD       R11, X12
+	VPINSRD     $1, R12, X12, X12
+	VPMOVZXBW   X12, X12
+	VINSERTI128 $1, X12, Y12, Y12
+	VMOVD       R13, X11
+	VPINSRD     $1, R8, X11, X11
+	VPMOVZXBD   X11, Y11
+	VMOVDQU     (R10), Y10
+	VPMADDWD    Y14, Y10, Y10
+	VPMULLD     Y11, Y10, Y10
+	HSUMDY(Y10, X10, R8)
+	VPXOR       Y0, Y0, Y0
+	Q4KROWSTEP(16, 0, 0)
+	Q4KROWSTEP(48, 64, 64)
+	Q4KROWSTEP(80, 128, 128)
+	Q4KROWSTEP(112, 192, 192)
+	HSUMDY(Y0, X0, AX)
+	MOVWLZX    0(SI), BX
+	VMOVD      BX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     (R9), X1, X1
+	VCVTSI2SSL AX, X3, X3
+	VMULSS     X3, X1, X1
+	MOVWLZX    2(SI), BX
+	VMOVD      BX, X2
+	VCVTPH2PS  X2, X2
+	VMULSS     (R9), X2, X2
+	VCVTSI2SSL R8, X4, X4
+	VMULSS     X4, X2, X2
+	VSUBSS     X2, X1, X1
+	VADDSS     X1, X13, X13
+	ADDQ $144, SI
+	ADDQ $256, DI
+	ADDQ $4, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  q4krloop
+
+q4krdone:
+	VZEROUPPER
+	MOVSS X13, ret+40(FP)
+	RET

@@ -447,3 +447,25 @@ func TestActivationQuantAsm(t *testing.T) {
 		}
 	}
 }
+
+// TestQ4KPaths runs both assembly Q4_K paths (whole row, per super-block)
+// against the portable kernel.
+func TestQ4KPaths(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, n := range []int{256, 768, 2048} {
+		row, _ := Quantize(Q4_K, randVec(r, n, 0.05), nil)
+		var v Vec
+		if err := v.Prepare(Q4_K, randVec(r, n, 1)); err != nil {
+			t.Fatal(err)
+		}
+		want := dotQ4KGo(row, v.q, v.d, v.bsums)
+		for _, perBlock := range []bool{false, true} {
+			disableQ4KRow = perBlock
+			got := v.Dot(row)
+			disableQ4KRow = false
+			if got != want {
+				t.Errorf("n=%d per-block=%v: %g, portable %g", n, perBlock, got, want)
+			}
+		}
+	}
+}
