@@ -88,5 +88,6 @@ func Dot4Rows(w []byte, rowBytes, r0, r1 int, vs *[4]*Vec, out *[4][]float32) {
 func quantRowQ8_0(x []float32, q []int8, d []float32, aux []int32, off int32) bool { return false }
 
 func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool { return false }
+
 // disableQ4KRow mirrors the amd64 test switch; there is one path here.
 var disableQ4KRow = false
