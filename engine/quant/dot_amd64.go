@@ -245,12 +245,15 @@ func DotF16(h []uint16, x []float32) float32 {
 //go:noescape
 func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 
-// disableQ4KRow lets the tests compare the whole-row Q4_K kernel with the
-// per-super-block one.
+// disableQ4KRow lets the tests compare the whole-row K-quant kernels with
+// the per-super-block ones.
 var disableQ4KRow = false
 
 //go:noescape
 func q4kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+
+//go:noescape
+func q6kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
 
 //go:noescape
 func q6kSumAVX2(blk, q8, bsums unsafe.Pointer) int32
@@ -290,8 +293,13 @@ func dotQ4K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 }
 
 func dotQ6K(row []byte, q []int8, d []float32, bsums []int16) float32 {
-	if !useAVX2 {
+	if !useAVX2 || len(d) == 0 {
 		return dotQ6KGo(row, q, d)
+	}
+	if !disableQ4KRow {
+		nb := len(d)
+		_, _, _ = row[nb*blockQ6_K-1], q[nb*QK_K-1], bsums[nb*16-1]
+		return q6kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
 	}
 	var s float32
 	for b := range d {

@@ -1046,3 +1046,52 @@ q4krdone:
 	VZEROUPPER
 	MOVSS X13, ret+40(FP)
 	RET
+
+// func q6kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+// A whole Q6_K row against a Q8_K vector: q6kSumAVX2 per super-block, then
+// s += dx*vd*sumi, the arithmetic of dotQ6KGo in the same order.
+TEXT ·q6kRowAVX2(SB), NOSPLIT, $0-44
+	MOVQ row+0(FP), R11
+	MOVQ q8+8(FP), DI
+	MOVQ d+16(FP), R12
+	MOVQ bsums+24(FP), R9
+	MOVQ nb+32(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x30303030, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS X13, X13, X13
+	TESTQ CX, CX
+	JZ    q6krdone
+
+q6krloop:
+	MOVQ      R11, SI
+	LEAQ      192(R11), R8
+	LEAQ      128(R11), DX
+	VPMOVSXBW (R8), Y10
+	VPMADDWD  (R9), Y10, Y11
+	VPSLLD    $5, Y11, Y11
+	VPXOR     Y0, Y0, Y0
+	VPSUBD    Y11, Y0, Y0
+	Q6KHALF
+	Q6KHALF
+	HSUMDY(Y0, X0, AX)
+	MOVWLZX    208(R11), BX
+	VMOVD      BX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     (R12), X1, X1
+	VCVTSI2SSL AX, X3, X3
+	VMULSS     X3, X1, X1
+	VADDSS     X1, X13, X13
+	ADDQ $210, R11
+	ADDQ $4, R12
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  q6krloop
+
+q6krdone:
+	VZEROUPPER
+	MOVSS X13, ret+40(FP)
+	RET

@@ -448,23 +448,32 @@ func TestActivationQuantAsm(t *testing.T) {
 	}
 }
 
-// TestQ4KPaths runs both assembly Q4_K paths (whole row, per super-block)
-// against the portable kernel.
-func TestQ4KPaths(t *testing.T) {
+// TestKQuantPaths runs both assembly paths of Q4_K and Q6_K (whole row,
+// per super-block) against the portable kernels.
+func TestKQuantPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
-	for _, n := range []int{256, 768, 2048} {
-		row, _ := Quantize(Q4_K, randVec(r, n, 0.05), nil)
+	for _, tc := range []struct {
+		wt Type
+		n  int
+	}{{Q4_K, 256}, {Q4_K, 768}, {Q4_K, 2048}, {Q6_K, 256}, {Q6_K, 768}, {Q6_K, 2048}} {
+		wt, n := tc.wt, tc.n
+		row, _ := Quantize(wt, randVec(r, n, 0.05), nil)
 		var v Vec
-		if err := v.Prepare(Q4_K, randVec(r, n, 1)); err != nil {
+		if err := v.Prepare(wt, randVec(r, n, 1)); err != nil {
 			t.Fatal(err)
 		}
-		want := dotQ4KGo(row, v.q, v.d, v.bsums)
+		var want float32
+		if wt == Q4_K {
+			want = dotQ4KGo(row, v.q, v.d, v.bsums)
+		} else {
+			want = dotQ6KGo(row, v.q, v.d)
+		}
 		for _, perBlock := range []bool{false, true} {
 			disableQ4KRow = perBlock
 			got := v.Dot(row)
 			disableQ4KRow = false
 			if got != want {
-				t.Errorf("n=%d per-block=%v: %g, portable %g", n, perBlock, got, want)
+				t.Errorf("%v n=%d per-block=%v: %g, portable %g", wt, n, perBlock, got, want)
 			}
 		}
 	}
