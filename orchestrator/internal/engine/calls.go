@@ -29,7 +29,7 @@ import (
 // when other steps stream from it, feeding them its sentences as they
 // complete.
 func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
-	req, client, err := r.request(ctx, st.step, data)
+	req, client, opening, err := r.request(ctx, st.step, data)
 	if err != nil {
 		return result{}, err
 	}
@@ -38,6 +38,18 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 		splitter sentence.Splitter
 		final    *genaiv1.GenerateResponse
 	)
+	if opening != "" {
+		// The opening was written into the prompt; it is the text's start.
+		text.WriteString(opening)
+		if err := r.send(delta(st.step.Name, opening, nil)); err != nil {
+			return result{}, err
+		}
+		if st.feed != nil {
+			for _, s := range splitter.Write(opening) {
+				st.feed.push(s)
+			}
+		}
+	}
 	err = r.retry(ctx, st.step, func(ctx context.Context) (produced bool, err error) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -79,7 +91,7 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 		return result{}, err
 	}
 	res := result{text: text.String(), usage: final.GetUsage()}
-	if res.text == "" {
+	if res.text == opening {
 		// A backend that streamed nothing still returns the whole text.
 		for _, a := range final.GetArtifacts() {
 			if t, ok := a.GetContent().(*genaiv1.Artifact_Text); ok {
@@ -87,7 +99,9 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 			}
 		}
 		if st.feed != nil {
-			splitter.Write(res.text)
+			for _, s := range splitter.Write(strings.TrimPrefix(res.text, opening)) {
+				st.feed.push(s)
+			}
 		}
 	}
 	if st.feed != nil {
@@ -109,7 +123,7 @@ func flush(sp *sentence.Splitter) []string {
 // unary runs an image or audio step with one Generate call and emits each
 // artifact as a delta.
 func (r *run) unary(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
-	req, client, err := r.request(ctx, st.step, data)
+	req, client, _, err := r.request(ctx, st.step, data)
 	if err != nil {
 		return result{}, err
 	}
@@ -256,7 +270,7 @@ func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src 
 
 // callItem makes one item's call.
 func (r *run) callItem(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateResponse, error) {
-	req, client, err := r.request(ctx, s, data)
+	req, client, _, err := r.request(ctx, s, data)
 	if err != nil {
 		return nil, err
 	}
@@ -296,11 +310,12 @@ func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Conte
 	}
 }
 
-// request renders a step's call.
-func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateRequest, genai.Client, error) {
-	client := r.e.cfg.Clients[s.Modality]
+// request renders a step's call. For a completion model it also returns the
+// opening written into the prompt, which starts the step's text.
+func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data) (req *genaiv1.GenerateRequest, client genai.Client, opening string, err error) {
+	client = r.e.cfg.Clients[s.Modality]
 	if client == nil {
-		return nil, nil, rpcerr.New(codes.FailedPrecondition, ReasonPipeline, fmt.Sprintf("this orchestrator has no %s service configured", s.Modality))
+		return nil, nil, "", rpcerr.New(codes.FailedPrecondition, ReasonPipeline, fmt.Sprintf("this orchestrator has no %s service configured", s.Modality))
 	}
 	var errs []error
 	render := func(name string) string {
@@ -310,8 +325,19 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 		}
 		return strings.TrimSpace(v)
 	}
+	// A completion model gets the completion prompt and, where they are
+	// set, the completion options.
+	model := render("model")
+	completion := s.CompletionPrompt != "" && !r.e.models.canChat(ctx, client, model)
+	o := s.Options
+	optionsOf := func(name string) string {
+		if completion && s.CompletionOptions.Has(name) {
+			return "completion_options."
+		}
+		return "options."
+	}
 	num := func(name string, bits int) *float64 {
-		v := render("options." + name)
+		v := render(optionsOf(name) + name)
 		if v == "" {
 			return nil
 		}
@@ -323,7 +349,7 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 		return &f
 	}
 	integer := func(name string) *int64 {
-		v := render("options." + name)
+		v := render(optionsOf(name) + name)
 		if v == "" {
 			return nil
 		}
@@ -337,15 +363,15 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 		}
 		return &n
 	}
-	req := &genaiv1.GenerateRequest{Model: render("model"), Prompt: render("prompt")}
-	if s.CompletionPrompt != "" && !r.e.models.canChat(ctx, client, req.Model) {
+	req = &genaiv1.GenerateRequest{Model: model, Prompt: render("prompt")}
+	if completion {
 		p, err := s.Render("completion_prompt", data)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		req.Prompt = strings.TrimLeft(p, " \t\n")
+		opening = render("completion_opening")
+		req.Prompt = strings.TrimLeft(p, " \t\n") + opening
 	}
-	o := s.Options
 	switch s.Modality {
 	case pipeline.Text:
 		t := &genaiv1.TextOptions{}
@@ -355,11 +381,18 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 		if f := num("temperature", 32); f != nil {
 			t.Temperature = proto.Float32(float32(*f))
 		}
+		if f := num("repetition_penalty", 32); f != nil {
+			t.RepetitionPenalty = proto.Float32(float32(*f))
+		}
 		if n := integer("seed"); n != nil {
 			t.Seed = n
 		}
-		for i := range o.Stop {
-			if v, err := s.Render(fmt.Sprintf("options.stop[%d]", i), data); err != nil {
+		stops, prefix := o.Stop, "options."
+		if completion && s.CompletionOptions.Has("stop") {
+			stops, prefix = s.CompletionOptions.Stop, "completion_options."
+		}
+		for i := range stops {
+			if v, err := s.Render(fmt.Sprintf("%sstop[%d]", prefix, i), data); err != nil {
 				errs = append(errs, err)
 			} else if v != "" {
 				t.Stop = append(t.Stop, v)
@@ -393,9 +426,9 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 	}
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		return nil, nil, rpcerr.New(codes.Internal, ReasonPipeline, fmt.Sprintf("pipeline %q step %q cannot build its request: %v", r.p.Name, s.Name, err)).WithCause(err)
+		return nil, nil, "", rpcerr.New(codes.Internal, ReasonPipeline, fmt.Sprintf("pipeline %q step %q cannot build its request: %v", r.p.Name, s.Name, err)).WithCause(err)
 	}
-	return req, client, nil
+	return req, client, opening, nil
 }
 
 func delta(step, text string, a *genaiv1.Artifact) *orchestratorv1.RunPipelineResponse {

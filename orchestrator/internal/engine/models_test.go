@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
@@ -26,6 +27,12 @@ steps:
     model: "{{.model}}"
     prompt: "Write about {{.topic}}."
     completion_prompt: "Title: {{.topic}}\n\n"
+    completion_opening: "And {{.topic}} was"
+    options:
+      temperature: "0.5"
+    completion_options:
+      repetition_penalty: "1.15"
+      stop: ["\nTitle:"]
 outputs:
   - name: script
     mime_type: text/plain
@@ -41,12 +48,13 @@ func TestPromptFollowsTheModelsCapabilities(t *testing.T) {
 		model      string
 		listErr    bool
 		wantPrompt string
+		wantScript string
 	}{
-		{name: "default model cannot chat", model: "", wantPrompt: "Title: the sea\n\n"},
-		{name: "named chat model", model: "instruct", wantPrompt: "Write about the sea."},
-		{name: "named completion model", model: "mini", wantPrompt: "Title: the sea\n\n"},
-		{name: "unknown model gets the chat prompt", model: "other", wantPrompt: "Write about the sea."},
-		{name: "ListModels fails: chat prompt", model: "mini", listErr: true, wantPrompt: "Write about the sea."},
+		{name: "default model cannot chat", model: "", wantPrompt: "Title: the sea\n\nAnd the sea was", wantScript: "And the sea was calm."},
+		{name: "named chat model", model: "instruct", wantPrompt: "Write about the sea.", wantScript: " calm."},
+		{name: "named completion model", model: "mini", wantPrompt: "Title: the sea\n\nAnd the sea was", wantScript: "And the sea was calm."},
+		{name: "unknown model gets the chat prompt", model: "other", wantPrompt: "Write about the sea.", wantScript: " calm."},
+		{name: "ListModels fails: chat prompt", model: "mini", listErr: true, wantPrompt: "Write about the sea.", wantScript: " calm."},
 	}
 	p, err := pipeline.ParseBytes([]byte(promptStylesYAML))
 	if err != nil {
@@ -54,11 +62,14 @@ func TestPromptFollowsTheModelsCapabilities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := make(chan string, 1)
+			got := make(chan *genaiv1.GenerateRequest, 1)
 			svc := &fake.Service{
 				StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
-					got <- r.GetPrompt()
-					return st.Send(fake.Done("ok"))
+					got <- r
+					if err := st.Send(fake.Delta(" calm.")); err != nil {
+						return err
+					}
+					return st.Send(fake.Done(" calm."))
 				},
 				ListModels: func(context.Context) (*genaiv1.ListModelsResponse, error) {
 					if tt.listErr {
@@ -75,11 +86,35 @@ func TestPromptFollowsTheModelsCapabilities(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Run(t.Context(), p, inputs, func(*orchestratorv1.RunPipelineResponse) error { return nil }); err != nil {
+			var script string
+			err = e.Run(t.Context(), p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
+				for _, o := range ev.GetRunCompleted().GetOutputs() {
+					script = o.GetArtifact().GetText()
+				}
+				return nil
+			})
+			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			if prompt := <-got; prompt != tt.wantPrompt {
-				t.Errorf("prompt = %q, want %q", prompt, tt.wantPrompt)
+			req := <-got
+			if req.GetPrompt() != tt.wantPrompt {
+				t.Errorf("prompt = %q, want %q", req.GetPrompt(), tt.wantPrompt)
+			}
+			if script != tt.wantScript {
+				t.Errorf("script = %q, want %q", script, tt.wantScript)
+			}
+			// Completion options only reach completion models; the rest of
+			// the options reach both.
+			completion := strings.HasPrefix(tt.wantPrompt, "Title:")
+			opts := req.GetText()
+			if got := opts.RepetitionPenalty != nil; got != completion {
+				t.Errorf("repetition_penalty set = %v, want %v", got, completion)
+			}
+			if got := len(opts.GetStop()) == 1 && opts.GetStop()[0] == "\nTitle:"; got != completion {
+				t.Errorf("stop = %q; want the completion stop: %v", opts.GetStop(), completion)
+			}
+			if opts.GetTemperature() != 0.5 {
+				t.Errorf("temperature = %v, want 0.5 from options", opts.GetTemperature())
 			}
 		})
 	}

@@ -111,6 +111,11 @@ type Step struct {
 	// opening of the text it should write (a title, a first line). Rendered
 	// like Prompt but not trimmed: trailing newlines matter to such models.
 	CompletionPrompt string `yaml:"completion_prompt"`
+	// CompletionOpening, with CompletionPrompt, is the first words of the
+	// text itself ("And {{.topic}} was"): appended to the completion prompt
+	// and kept at the start of the step's output, so the text the model
+	// continues reads whole. Whole-text steps only.
+	CompletionOpening string `yaml:"completion_opening"`
 	// Needs lists the steps that must complete before this one starts.
 	Needs []string `yaml:"needs"`
 	// StreamFrom names a text step whose output this step consumes sentence
@@ -123,6 +128,10 @@ type Step struct {
 	// turn to be emitted; results are always emitted in item order.
 	Parallel int     `yaml:"parallel"`
 	Options  Options `yaml:"options"`
+	// CompletionOptions replace Options field by field when the step uses
+	// its CompletionPrompt, for settings only a completion model should get
+	// (OpenAI's API, for one, rejects repetition_penalty).
+	CompletionOptions Options `yaml:"completion_options"`
 
 	tmpl *template.Template
 }
@@ -142,10 +151,11 @@ type ForEach struct {
 // rendering leaves the option unset.
 type Options struct {
 	// Text.
-	MaxTokens   string   `yaml:"max_tokens"`
-	Temperature string   `yaml:"temperature"`
-	Seed        string   `yaml:"seed"`
-	Stop        []string `yaml:"stop"`
+	MaxTokens         string   `yaml:"max_tokens"`
+	Temperature       string   `yaml:"temperature"`
+	RepetitionPenalty string   `yaml:"repetition_penalty"`
+	Seed              string   `yaml:"seed"`
+	Stop              []string `yaml:"stop"`
 	// Audio.
 	Voice      string `yaml:"voice"`
 	Speed      string `yaml:"speed"`
@@ -348,6 +358,9 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 	if s.CompletionPrompt != "" && s.Modality != Text {
 		bad("completion_prompt is only for text steps")
 	}
+	if s.CompletionOpening != "" && (s.CompletionPrompt == "" || s.Items()) {
+		bad("completion_opening needs a completion_prompt and a step that is not an item step")
+	}
 	for _, n := range s.Needs {
 		switch {
 		case n == s.Name:
@@ -410,18 +423,25 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 	case Text:
 		wrong = present(map[string]string{"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate, "width": o.Width, "height": o.Height, "count": o.Count})
 	case Audio:
-		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "width": o.Width, "height": o.Height, "count": o.Count})
+		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "width": o.Width, "height": o.Height, "count": o.Count})
 		if len(o.Stop) > 0 {
 			wrong = append(wrong, "stop")
 		}
 	case Image:
-		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate})
+		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate})
 		if len(o.Stop) > 0 {
 			wrong = append(wrong, "stop")
 		}
 	}
 	for _, w := range wrong {
 		bad("option %s does not apply to %s steps", w, s.Modality)
+	}
+	co := s.CompletionOptions
+	if set := append(present(co.fields()), co.Stop...); len(set) > 0 && s.CompletionPrompt == "" {
+		bad("completion_options need a completion_prompt")
+	}
+	for _, w := range present(map[string]string{"voice": co.Voice, "speed": co.Speed, "sample_rate": co.SampleRate, "width": co.Width, "height": co.Height, "count": co.Count}) {
+		bad("completion_options.%s does not apply to text steps", w)
 	}
 
 	// Every template of the step lives in one template set, so a step is
@@ -444,12 +464,19 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 	}
 	add("prompt", s.Prompt)
 	add("completion_prompt", s.CompletionPrompt)
+	add("completion_opening", s.CompletionOpening)
 	add("model", s.Model)
 	for name, v := range o.fields() {
 		add("options."+name, v)
 	}
 	for i, v := range o.Stop {
 		add(fmt.Sprintf("options.stop[%d]", i), v)
+	}
+	for name, v := range co.fields() {
+		add("completion_options."+name, v)
+	}
+	for i, v := range co.Stop {
+		add(fmt.Sprintf("completion_options.stop[%d]", i), v)
 	}
 	s.tmpl = root
 	return errors.Join(errs...)
@@ -466,9 +493,17 @@ func present(fields map[string]string) []string {
 	return out
 }
 
+// Has reports whether the option called name (as in YAML) is set.
+func (o Options) Has(name string) bool {
+	if name == "stop" {
+		return len(o.Stop) > 0
+	}
+	return o.fields()[name] != ""
+}
+
 func (o Options) fields() map[string]string {
 	return map[string]string{
-		"max_tokens": o.MaxTokens, "temperature": o.Temperature, "seed": o.Seed,
+		"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "seed": o.Seed,
 		"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate,
 		"width": o.Width, "height": o.Height, "count": o.Count,
 	}

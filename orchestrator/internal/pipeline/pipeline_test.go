@@ -116,6 +116,12 @@ func TestParseRejects(t *testing.T) {
 		{name: "bad completion template", edit: func(s string) string {
 			return strings.Replace(s, `    prompt: "about {{.topic}}"`, "    prompt: \"about {{.topic}}\"\n    completion_prompt: \"{{.subject}}\"", 1)
 		}, wantErr: "completion_prompt"},
+		{name: "completion options without a completion prompt", edit: func(s string) string {
+			return strings.Replace(s, `    prompt: "about {{.topic}}"`, "    prompt: \"about {{.topic}}\"\n    completion_options:\n      temperature: \"1\"", 1)
+		}, wantErr: "completion_options need a completion_prompt"},
+		{name: "audio completion option", edit: func(s string) string {
+			return strings.Replace(s, `    prompt: "about {{.topic}}"`, "    prompt: \"about {{.topic}}\"\n    completion_prompt: \"x\"\n    completion_options:\n      voice: \"x\"", 1)
+		}, wantErr: "completion_options.voice does not apply"},
 		{name: "reserved input", edit: func(s string) string { return strings.Replace(s, "name: topic", "name: steps", 1) }, wantErr: "reserved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
