@@ -23,7 +23,7 @@ BIN := bin
 # run as a separate process).
 APT_PACKAGES := flite1-dev espeak-ng
 GO_TEST_FLAGS ?= -count=1
-DEMO_TOPIC ?= The lighthouse keeper
+DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a
 # pre-release protobuf runtime.
 BUF = $$(GOWORK=off go -C tools tool -n buf)
