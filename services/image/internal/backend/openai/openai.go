@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/openaiapi"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
@@ -209,7 +210,7 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	if err != nil {
 		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, errTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, openaiapi.ErrTimeout)
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/images/generations", bytes.NewReader(body))
 	if err != nil {
@@ -219,18 +220,18 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	b.authorize(hreq)
 	resp, err := b.client.Do(hreq)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, openaiapi.TransportError(ctx, err, upstreamName)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp, req.GetModel())
+		return nil, openaiapi.StatusError(resp, req.GetModel(), upstreamName)
 	}
 	var ir2 imageResponse
 	// Room for every image in base64 plus the JSON around it.
 	limit := int64(ir.N)*(int64(b.maxImage)*4/3+1024) + 64<<10
 	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(&ir2); err != nil {
 		if ctx.Err() != nil {
-			return nil, transportError(ctx, err)
+			return nil, openaiapi.TransportError(ctx, err, upstreamName)
 		}
 		return nil, rpcerr.New(codes.Unavailable, rpcerr.ReasonUpstreamDown, "the image server sent a malformed response").WithCause(err)
 	}
@@ -323,18 +324,18 @@ func (b *Backend) imageBytes(ctx context.Context, b64, rawURL string) ([]byte, e
 	}
 	resp, err := b.client.Do(hreq)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, openaiapi.TransportError(ctx, err, upstreamName)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp, "")
+		return nil, openaiapi.StatusError(resp, "", upstreamName)
 	}
 	if resp.ContentLength > int64(b.maxImage) {
 		return nil, b.tooLarge(resp.ContentLength)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(b.maxImage)+1))
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, openaiapi.TransportError(ctx, err, upstreamName)
 	}
 	if len(data) > b.maxImage {
 		return nil, b.tooLarge(int64(len(data)))

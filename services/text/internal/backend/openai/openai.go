@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/openaiapi"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
@@ -151,7 +152,7 @@ func (b *Backend) Models() []*genaiv1.Model { return b.models }
 
 // discover lists the server's models.
 func (b *Backend) discover(ctx context.Context) ([]string, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, discoveryTimeout, errTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, discoveryTimeout, openaiapi.ErrTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/models", nil)
 	if err != nil {
@@ -160,11 +161,11 @@ func (b *Backend) discover(ctx context.Context) ([]string, error) {
 	b.authorize(req)
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, openaiapi.TransportError(ctx, err, upstreamName)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp, "")
+		return nil, openaiapi.StatusError(resp, "", upstreamName)
 	}
 	var list struct {
 		Data []struct {
@@ -268,7 +269,7 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	}
 	// Ending ctx (our timeout, the caller's deadline or cancellation) closes
 	// the upstream connection, which is how servers learn to stop.
-	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, errTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, openaiapi.ErrTimeout)
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/chat/completions", bytes.NewReader(body))
 	if err != nil {
@@ -279,11 +280,11 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	b.authorize(hreq)
 	resp, err := b.client.Do(hreq)
 	if err != nil {
-		return nil, transportError(ctx, err)
+		return nil, openaiapi.TransportError(ctx, err, upstreamName)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, statusError(resp, req.GetModel())
+		return nil, openaiapi.StatusError(resp, req.GetModel(), upstreamName)
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
 		// A server that ignores stream: true answers with one completion.
@@ -319,7 +320,7 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 				"the model server sent a malformed stream").WithCause(err)
 		}
 		if len(c.Error) > 0 && string(c.Error) != "null" {
-			msg := upstreamMessage([]byte(`{"error":` + string(c.Error) + `}`))
+			msg := openaiapi.UpstreamMessage([]byte(`{"error":` + string(c.Error) + `}`))
 			return nil, rpcerr.New(codes.Unavailable, rpcerr.ReasonUpstreamDown,
 				"the model server failed mid-stream").WithCause(errors.New(msg))
 		}
@@ -349,10 +350,10 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 		if streamErr == nil {
 			streamErr = io.ErrUnexpectedEOF
 		}
-		return nil, transportError(ctx, streamErr)
+		return nil, openaiapi.TransportError(ctx, streamErr, upstreamName)
 	}
 	if !sawDone && streamErr != nil && ctx.Err() != nil {
-		return nil, transportError(ctx, streamErr)
+		return nil, openaiapi.TransportError(ctx, streamErr, upstreamName)
 	}
 	if !gotUsage {
 		// Servers that ignore stream_options send no usage; most stream
@@ -389,7 +390,7 @@ func (b *Backend) unary(ctx context.Context, req *genaiv1.GenerateRequest, body 
 	var c chatCompletion
 	if err := json.NewDecoder(io.LimitReader(body, maxText+maxEvent)).Decode(&c); err != nil {
 		if ctx.Err() != nil {
-			return nil, transportError(ctx, err)
+			return nil, openaiapi.TransportError(ctx, err, upstreamName)
 		}
 		return nil, rpcerr.New(codes.Unavailable, rpcerr.ReasonUpstreamDown, "the model server sent a malformed response").WithCause(err)
 	}

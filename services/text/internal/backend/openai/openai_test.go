@@ -324,22 +324,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestUpstreamMessage(t *testing.T) {
-	for _, tc := range []struct {
-		body, want string
-	}{
-		{body: `{"error":{"message":"bad  thing\n happened"}}`, want: "bad thing happened"},
-		{body: `{"error":"plain string"}`, want: "plain string"},
-		{body: `not json`, want: ""},
-		{body: `{"error":{"message":"` + strings.Repeat("é", 300) + `"}}`, want: strings.Repeat("é", 100) + "..."},
-		{body: "{\"error\":{\"message\":\"a\\u0000b\xff\"}}", want: ""},
-	} {
-		if got := upstreamMessage([]byte(tc.body)); got != tc.want && !(tc.want == "" && got != "" && !strings.ContainsRune(got, 0)) {
-			t.Errorf("upstreamMessage(%q) = %q, want %q", tc.body, got, tc.want)
-		}
-	}
-}
-
 // readAll reads every event from an SSE body.
 func readAll(body string) ([]sseEvent, error) {
 	r := newSSEReader(strings.NewReader(body))
