@@ -101,7 +101,9 @@ func TestWriteReferenceModels(t *testing.T) {
 // same files) without needing llama.cpp. Tolerance: at every position the
 // largest absolute logit difference must stay under 2% of the reference
 // logits' range (max - min), and the 16-token greedy continuation must match
-// id for id. Both engines quantize activations identically and the Q8_0 and
+// id for id (with the portable kernels, -tags purego or no AVX2, near-ties
+// may go the other way, so there llama.cpp's tokens are fed back and ours
+// must agree except within the tolerance). Both engines quantize activations identically and the Q8_0 and
 // Q4_0 kernels sum in ggml's order, so most positions agree to about 1e-7 of
 // the range; once a value lands on the other side of a half-precision or
 // Q8_0 rounding boundary the difference grows to about 1e-2 of the range,
@@ -136,23 +138,43 @@ func TestReference(t *testing.T) {
 				worst = max(worst, compareLogits(t, p, lg[p*vocab:(p+1)*vocab], want))
 			}
 			last := append([]float32(nil), lg[(len(ref.Prompt)-1)*vocab:]...)
-			var got []int32
-			for range ref.Greedy {
-				tok := argmax(last)
-				got = append(got, tok)
-				l, err := s.Decode([]int32{tok})
-				if err != nil {
-					t.Fatal(err)
+			if quant.Accelerated() {
+				var got []int32
+				for range ref.Greedy {
+					tok := argmax(last)
+					got = append(got, tok)
+					l, err := s.Decode([]int32{tok})
+					if err != nil {
+						t.Fatal(err)
+					}
+					last = l
 				}
-				last = l
-			}
-			for i := range ref.Greedy {
-				if got[i] != ref.Greedy[i] {
-					t.Fatalf("greedy tokens %v, llama.cpp %v", got, ref.Greedy)
+				for i := range ref.Greedy {
+					if got[i] != ref.Greedy[i] {
+						t.Fatalf("greedy tokens %v, llama.cpp %v", got, ref.Greedy)
+					}
+				}
+			} else {
+				// The portable kernels sum in other orders, and random models
+				// have near-ties: feed llama.cpp's tokens and require ours to
+				// agree wherever its choice is not within the tolerance.
+				for i, tok := range ref.Greedy {
+					lo, hi := last[0], last[0]
+					for _, v := range last {
+						lo, hi = min(lo, v), max(hi, v)
+					}
+					if a := argmax(last); a != tok && last[a]-last[tok] > 0.02*(hi-lo) {
+						t.Fatalf("greedy step %d: we pick %d, llama.cpp %d", i, a, tok)
+					}
+					l, err := s.Decode([]int32{tok})
+					if err != nil {
+						t.Fatal(err)
+					}
+					last = l
 				}
 			}
 			worst = max(worst, compareLogits(t, -1, last, ref.FinalLogits))
-			t.Logf("max |logit diff| / range = %.2e over %d positions; %d greedy tokens match", worst, len(ref.Prompt)+1, len(got))
+			t.Logf("max |logit diff| / range = %.2e over %d positions; %d greedy tokens match", worst, len(ref.Prompt)+1, len(ref.Greedy))
 		})
 	}
 }

@@ -445,3 +445,6 @@ func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
 	}
 	return true
 }
+
+// Accelerated reports whether the assembly kernels are in use.
+func Accelerated() bool { return useAVX2 }

@@ -91,3 +91,6 @@ func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool { retur
 
 // disableQ4KRow mirrors the amd64 test switch; there is one path here.
 var disableQ4KRow = false
+
+// Accelerated reports whether the assembly kernels are in use.
+func Accelerated() bool { return false }
