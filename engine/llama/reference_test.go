@@ -103,9 +103,9 @@ func TestWriteReferenceModels(t *testing.T) {
 // logits' range (max - min), and the 16-token greedy continuation must match
 // id for id (with the portable kernels, -tags purego or no AVX2, near-ties
 // may go the other way, so there llama.cpp's tokens are fed back and ours
-// must agree except within the tolerance). Both engines quantize activations identically and the Q8_0 and
-// Q4_0 kernels sum in ggml's order, so most positions agree to about 1e-7 of
-// the range; once a value lands on the other side of a half-precision or
+// must agree except within the tolerance). Both engines quantize
+// activations identically and the kernels sum in ggml's orders, so most
+// positions agree to about 1e-7 of the range; once a value lands on the other side of a half-precision or
 // Q8_0 rounding boundary the difference grows to about 1e-2 of the range,
 // which is what the tolerance allows. Measured figures print with -v.
 func TestReference(t *testing.T) {
