@@ -52,6 +52,41 @@ type Backend interface {
 // ReasonNoBackend is the ErrorInfo reason when a service has no models.
 const ReasonNoBackend = "NO_BACKEND"
 
+// MaxUnaryResponseBytes is the largest response Generate sends. gRPC
+// clients refuse messages over 4 MiB by default and Chorus does not raise
+// that limit; StreamGenerate sends large media one piece per message.
+const MaxUnaryResponseBytes = 7 << 19 // 3.5 MiB
+
+// ReasonResponseTooLarge is the ErrorInfo reason when a unary response would
+// exceed MaxUnaryResponseBytes.
+const ReasonResponseTooLarge = "RESPONSE_TOO_LARGE"
+
+// ResponseTooLarge is the error for a unary result of n bytes (or more) that
+// exceeds MaxUnaryResponseBytes. Backends that can tell early, before doing
+// all the work, return it themselves.
+func ResponseTooLarge(n int) *rpcerr.Error {
+	return rpcerr.New(codes.ResourceExhausted, ReasonResponseTooLarge,
+		fmt.Sprintf("the result comes to %.1f MiB, more than the %.1f MiB a unary response carries; use StreamGenerate, which sends it in pieces, or ask for less",
+			float64(n)/(1<<20), float64(MaxUnaryResponseBytes)/(1<<20))).
+		WithMetadata("subject", "response_bytes")
+}
+
+type streamingKey struct{}
+
+// WithStreaming marks ctx as a StreamGenerate call's, as StreamGenerate does
+// before calling the backend (and as a backend's tests may).
+func WithStreaming(ctx context.Context) context.Context {
+	return context.WithValue(ctx, streamingKey{}, true)
+}
+
+// Streaming reports whether ctx belongs to a StreamGenerate call, so that a
+// backend can skip assembling a whole result that the stream will not send
+// (see StreamGenerate).
+func Streaming(ctx context.Context) bool {
+	v, _ := ctx.Value(streamingKey{}).(bool)
+	return v
+}
+
 // Route is one backend with its admission limits.
 type Route struct {
 	Backend Backend
@@ -117,16 +152,25 @@ func (h *Handler) ListModels(context.Context, *genaiv1.ListModelsRequest) (*gena
 	return &genaiv1.ListModelsResponse{Models: h.models}, nil
 }
 
-// Generate runs one request and returns the whole result.
+// Generate runs one request and returns the whole result, which must fit
+// in MaxUnaryResponseBytes.
 func (h *Handler) Generate(ctx context.Context, req *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
-	return h.run(ctx, req, func(*genaiv1.GenerateChunk) error { return nil })
+	resp, err := h.run(ctx, req, func(*genaiv1.GenerateChunk) error { return nil })
+	if err != nil {
+		return nil, err
+	}
+	if n := proto.Size(resp); n > MaxUnaryResponseBytes {
+		return nil, ResponseTooLarge(n)
+	}
+	return resp, nil
 }
 
 // StreamGenerate runs one request and streams its chunks, ending with one
 // done chunk. Artifacts already streamed are not repeated in done.
 func (h *Handler) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 	streamed := false
-	resp, err := h.run(stream.Context(), req, func(c *genaiv1.GenerateChunk) error {
+	ctx := WithStreaming(stream.Context())
+	resp, err := h.run(ctx, req, func(c *genaiv1.GenerateChunk) error {
 		if c.GetDone() != nil {
 			return errors.New("genai: backend emitted a done chunk")
 		}

@@ -266,3 +266,44 @@ func TestQueueFullAndCancellation(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// bigBackend is a test-only backend that makes two 2 MiB artifacts and
+// records whether each call was streaming.
+type bigBackend struct{ streaming chan bool }
+
+func (b *bigBackend) Models() []*genaiv1.Model { return []*genaiv1.Model{{Name: "big"}} }
+
+func (b *bigBackend) Generate(ctx context.Context, _ *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	b.streaming <- genai.Streaming(ctx)
+	var arts []*genaiv1.Artifact
+	for i := range 2 {
+		a := &genaiv1.Artifact{MimeType: "image/png", Content: &genaiv1.Artifact_Data{Data: make([]byte, 2<<20)}, Metadata: &genaiv1.ArtifactMetadata{Index: int32(i)}}
+		arts = append(arts, a)
+		if err := emit(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: a}}); err != nil {
+			return nil, err
+		}
+	}
+	return &genaiv1.GenerateResponse{Artifacts: arts}, nil
+}
+
+func TestLargeResultsNeedStreaming(t *testing.T) {
+	b := &bigBackend{streaming: make(chan bool, 2)}
+	client := genaiv1.NewImageServiceClient(newTestServer(t, newHandler(t, genai.Image, genai.Route{Backend: b})))
+
+	_, err := client.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: "x"})
+	st := status.Convert(err)
+	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonResponseTooLarge || !strings.Contains(st.Message(), "StreamGenerate") {
+		t.Fatalf("unary 4 MiB result = %v, want RESOURCE_EXHAUSTED %s naming StreamGenerate", err, genai.ReasonResponseTooLarge)
+	}
+	if <-b.streaming {
+		t.Error("Streaming(ctx) = true in a unary call")
+	}
+
+	chunks := collect(t, client, &genaiv1.GenerateRequest{Prompt: "x"})
+	if len(chunks) != 3 || chunks[0].GetArtifact() == nil || chunks[1].GetArtifact() == nil || chunks[2].GetDone() == nil {
+		t.Fatalf("stream = %d chunks, want two artifacts and done", len(chunks))
+	}
+	if !<-b.streaming {
+		t.Error("Streaming(ctx) = false in a StreamGenerate call")
+	}
+}

@@ -382,7 +382,7 @@ func TestTooLargeForUnary(t *testing.T) {
 	long := strings.Repeat("This sentence is spoken very slowly at a high sample rate. ", 20)
 	_, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: long, Options: audio(&genaiv1.AudioOptions{Speed: 0.25, SampleRate: 48000})})
 	st := status.Convert(err)
-	if reason, _ := rpcerr.Details(st); st.Code() != codes.InvalidArgument || reason != "AUDIO_TOO_LARGE" {
+	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonResponseTooLarge {
 		t.Errorf("got %v %s (%q), want INVALID_ARGUMENT AUDIO_TOO_LARGE", st.Code(), reason, st.Message())
 	}
 }

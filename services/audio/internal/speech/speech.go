@@ -7,11 +7,9 @@ package speech
 import (
 	"context"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -23,14 +21,10 @@ import (
 // MimeType is the type of every artifact the audio service returns.
 const MimeType = "audio/wav"
 
-// MaxArtifactBytes bounds one WAV artifact so that the message carrying it
-// stays under gRPC's default 4 MiB receive limit, with room for the rest
-// of the message.
-const MaxArtifactBytes = 4<<20 - 64<<10
-
-// ReasonTooLarge is the ErrorInfo reason when the speech asked for would
-// not fit in a response.
-const ReasonTooLarge = "AUDIO_TOO_LARGE"
+// MaxArtifactBytes bounds one WAV artifact, a whole unary result or one
+// streamed sentence, so that the message carrying it fits gRPC's default
+// 4 MiB limit.
+const MaxArtifactBytes = genai.MaxUnaryResponseBytes
 
 // Options are what an engine needs to voice a sentence.
 type Options struct {
@@ -50,8 +44,9 @@ type SynthFunc func(ctx context.Context, text string, opts Options) (wav.Audio, 
 // the whole speech as one WAV. Cancellation is checked between sentences.
 //
 // The whole WAV of a long prompt can exceed what a unary response may
-// carry; a unary call then fails with INVALID_ARGUMENT (reason
-// AUDIO_TOO_LARGE) as soon as that is known. A streaming call has no such
+// carry; a unary call then fails with RESOURCE_EXHAUSTED (reason
+// RESPONSE_TOO_LARGE, as the handler would) as soon as that is known,
+// before the rest is synthesised. A streaming call has no such
 // limit, since the handler drops the whole WAV once segments were
 // streamed; it is then not assembled at all.
 func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, synth SynthFunc, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
@@ -64,7 +59,7 @@ func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, s
 		opts.Speed = float64(s)
 	}
 	rate := int(req.GetAudio().GetSampleRate())
-	streaming := isStreaming(ctx)
+	streaming := genai.Streaming(ctx)
 
 	var (
 		parts   []wav.Audio // kept for the whole WAV of a unary call
@@ -143,13 +138,5 @@ func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, s
 }
 
 func tooLarge(msg string) *rpcerr.Error {
-	return &rpcerr.Error{Code: codes.InvalidArgument, Reason: ReasonTooLarge, Message: msg}
-}
-
-// isStreaming reports whether ctx is a StreamGenerate call. The genai
-// handler does not tell backends, so this asks gRPC for the method name;
-// outside a gRPC call it reports false, the safe answer.
-func isStreaming(ctx context.Context) bool {
-	m, ok := grpc.Method(ctx)
-	return ok && strings.HasSuffix(m, "/StreamGenerate")
+	return rpcerr.New(codes.ResourceExhausted, genai.ReasonResponseTooLarge, msg).WithMetadata("subject", "response_bytes")
 }

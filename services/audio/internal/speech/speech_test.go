@@ -6,10 +6,9 @@ import (
 	"testing"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 
+	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/services/audio/internal/wav"
 )
@@ -110,7 +109,7 @@ func TestGenerateErrors(t *testing.T) {
 		wantReason string
 	}{
 		{name: "nothing to speak", prompt: "... --- !!!", synth: fakeSynth, wantCode: codes.InvalidArgument, wantReason: rpcerr.ReasonInvalidArgument},
-		{name: "too large for a unary response", prompt: "One. Two.", synth: huge, wantCode: codes.InvalidArgument, wantReason: ReasonTooLarge},
+		{name: "too large for a unary response", prompt: "One. Two.", synth: huge, wantCode: codes.ResourceExhausted, wantReason: genai.ReasonResponseTooLarge},
 		{name: "engine failure passes through", prompt: "One.", synth: failing, wantCode: codes.Internal, wantReason: rpcerr.ReasonInternal},
 	}
 	for _, tt := range tests {
@@ -127,18 +126,10 @@ func TestGenerateErrors(t *testing.T) {
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
 
-type fakeTransportStream struct{ method string }
-
-func (f fakeTransportStream) Method() string             { return f.method }
-func (fakeTransportStream) SetHeader(metadata.MD) error  { return nil }
-func (fakeTransportStream) SendHeader(metadata.MD) error { return nil }
-func (fakeTransportStream) SetTrailer(metadata.MD) error { return nil }
-
 // A streaming call has no whole-WAV limit: its segments travel one per
 // message, and the whole WAV is not assembled.
 func TestGenerateStreamingHasNoWholeLimit(t *testing.T) {
-	ctx := grpc.NewContextWithServerTransportStream(context.Background(),
-		fakeTransportStream{method: "/chorus.genai.v1.AudioService/StreamGenerate"})
+	ctx := genai.WithStreaming(context.Background())
 	big := func(context.Context, string, Options) (wav.Audio, error) {
 		return wav.Audio{Rate: 48000, Samples: make([]int16, 48000*30)}, nil // 2.9 MB a sentence
 	}

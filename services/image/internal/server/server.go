@@ -9,13 +9,7 @@ import (
 	"log/slog"
 	"strings"
 
-	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/chorus-ai/chorus/platform/genai"
-	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve"
 
 	"github.com/chorus-ai/chorus/services/image/internal/backend/openai"
@@ -23,15 +17,6 @@ import (
 
 // DefaultAddr is where the image service listens by default.
 const DefaultAddr = "127.0.0.1:50052"
-
-// MaxUnaryBytes is the largest unary Generate response the service sends:
-// gRPC clients refuse messages over 4 MiB by default, and Chorus does not
-// raise that limit. StreamGenerate sends one image per message instead.
-const MaxUnaryBytes = 3.5 * (1 << 20)
-
-// ReasonResponseTooLarge is the ErrorInfo reason when a unary response
-// would exceed MaxUnaryBytes.
-const ReasonResponseTooLarge = "RESPONSE_TOO_LARGE"
 
 // Config is the image service's configuration.
 type Config struct {
@@ -111,8 +96,9 @@ func newServer(addr string, log *slog.Logger, routes ...genai.Route) (*serve.Ser
 	if err != nil {
 		return nil, err
 	}
-	genaiv1.RegisterImageServiceServer(s.GRPC(), &imageService{h: h})
-	s.SetServing(genaiv1.ImageService_ServiceDesc.ServiceName)
+	// Unary responses too large for one gRPC message fail in the handler
+	// with RESOURCE_EXHAUSTED naming StreamGenerate (one image a message).
+	s.SetServing(genai.Register(s.GRPC(), h))
 	return s, nil
 }
 
@@ -123,39 +109,4 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	return s.Run(ctx)
-}
-
-// imageService is genai's handler with one addition: unary responses that
-// would not fit in a gRPC message fail with a status that says what to do,
-// instead of the client's opaque "message larger than max".
-type imageService struct {
-	genaiv1.UnimplementedImageServiceServer
-	h *genai.Handler
-}
-
-var _ genaiv1.ImageServiceServer = (*imageService)(nil)
-
-// Generate implements genaiv1.ImageServiceServer.
-func (s *imageService) Generate(ctx context.Context, req *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
-	resp, err := s.h.Generate(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if n := proto.Size(resp); n > MaxUnaryBytes {
-		return nil, rpcerr.New(codes.ResourceExhausted, ReasonResponseTooLarge,
-			fmt.Sprintf("the %d images come to %.1f MiB, more than the %.1f MiB a unary response carries; use StreamGenerate, which sends one image per message, or ask for fewer or smaller images",
-				len(resp.GetArtifacts()), float64(n)/(1<<20), float64(MaxUnaryBytes)/(1<<20))).
-			WithMetadata("subject", "response_bytes")
-	}
-	return resp, nil
-}
-
-// StreamGenerate implements genaiv1.ImageServiceServer.
-func (s *imageService) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
-	return s.h.StreamGenerate(req, stream)
-}
-
-// ListModels implements genaiv1.ImageServiceServer.
-func (s *imageService) ListModels(ctx context.Context, req *genaiv1.ListModelsRequest) (*genaiv1.ListModelsResponse, error) {
-	return s.h.ListModels(ctx, req)
 }

@@ -144,7 +144,7 @@ func TestLargeResponsesNeedStreaming(t *testing.T) {
 	ctx := context.Background()
 	_, err := client.Generate(ctx, request(2, 0))
 	st := status.Convert(err)
-	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != ReasonResponseTooLarge || !strings.Contains(st.Message(), "StreamGenerate") {
+	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonResponseTooLarge || !strings.Contains(st.Message(), "StreamGenerate") {
 		t.Fatalf("status %v (reason %q)", st, reason)
 	}
 	stream, err := client.StreamGenerate(ctx, request(2, 0))
