@@ -1,7 +1,8 @@
 // Command train trains Chorus's small language model from the corpus command's output:
 //
 //	train tokenizer -corpus corpus -vocab 4096 -o run/tokenizer.json
-//	train fit -corpus corpus -tokenizer run/tokenizer.json -dir run -preset mini -steps 4000
+//	train fit -corpus corpus -tokenizer run/tokenizer.json -dir run -preset mini -steps 4500
+//	train fit -corpus corpus -dir run -steps 7000   # the shipped model's warm restart
 //	train export -dir run -type Q8_0 -o models/chorus-mini.gguf
 //	train eval -model models/chorus-mini.gguf -corpus corpus -dir run
 //	train sample -model models/chorus-mini.gguf -prompt 'Title: The sea' -seed 1
@@ -188,7 +189,7 @@ func cmdFit(args []string) error {
 	tokPath := fs.String("tokenizer", "", "tokenizer.json (default DIR/tokenizer.json)")
 	dir := fs.String("dir", "run", "run directory: checkpoint, token caches")
 	preset := fs.String("preset", "mini", "model and recipe: mini or tiny")
-	steps := fs.Int("steps", 4000, "total optimizer steps (sets the cosine schedule)")
+	steps := fs.Int("steps", 4500, "total optimizer steps (sets the cosine schedule)")
 	every := fs.Int("every", 100, "checkpoint and validate every this many steps")
 	evalWindows := fs.Int("eval", 16, "held-out windows for the validation loss")
 	fs.Parse(args)
