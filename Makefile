@@ -87,6 +87,26 @@ test: deps lint breaking ## run every check and test (CI runs this)
 demo: build ## the main job: start the suite, run script-then-voiceover offline, write out/demo, stop
 	$(BIN)/chorus demo -bin-dir $(BIN) -out out/demo -input topic="$(DEMO_TOPIC)"
 
+# The shipped model's recipe (models/README.md): corpus from Debian packages,
+# tokenizer, about an hour of training on 2 cores, export, evaluation.
+CORPUS_PACKAGES := bible-kjv bible-kjv-text dict-wn fortunes fortunes-min jargon-text dict-devil
+CORPUS_DIR ?= out/corpus
+TRAIN_DIR ?= out/train
+
+.PHONY: corpus
+corpus: ## build the training corpus from Debian packages (installs them as root)
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(CORPUS_PACKAGES)"
+	go run ./engine/cmd/corpus -o $(CORPUS_DIR)
+
+.PHONY: model
+model: corpus ## train models/chorus-mini.gguf from scratch on the CPU (about an hour on 2 cores)
+	go run ./engine/cmd/train tokenizer -corpus $(CORPUS_DIR) -vocab 4096 -o $(TRAIN_DIR)/tokenizer.json
+	nice -n 5 go run ./engine/cmd/train fit -corpus $(CORPUS_DIR) -dir $(TRAIN_DIR) -preset mini -steps 4500
+	nice -n 5 go run ./engine/cmd/train fit -corpus $(CORPUS_DIR) -dir $(TRAIN_DIR) -steps 7000
+	go run ./engine/cmd/train export -dir $(TRAIN_DIR) -type Q8_0 -o models/chorus-mini.gguf
+	go run ./engine/cmd/train eval -model models/chorus-mini.gguf -corpus $(CORPUS_DIR) -dir $(TRAIN_DIR) \
+	  -unigram models/unigram.json -sample models/heldout-sample.jsonl -sample-docs 60
+
 .PHONY: up
 up: build ## run the whole suite on 127.0.0.1 (gateway on :8080) until Ctrl-C
 	$(BIN)/chorus up -bin-dir $(BIN)

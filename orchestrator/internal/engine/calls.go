@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
@@ -104,20 +106,48 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 			}
 		}
 	}
-	if st.feed != nil {
-		for _, s := range flush(&splitter) {
-			st.feed.push(s)
+	rest := strings.TrimSpace(splitter.Flush())
+	if final.GetFinishReason() == genaiv1.FinishReason_FINISH_REASON_LENGTH && !endsSentence(rest) {
+		// The token limit cut the text mid-sentence: end the script at its
+		// last complete sentence rather than voice half of one. A text with
+		// no complete sentence at all is kept whole.
+		if cut := strings.TrimRightFunc(res.text[:lastSentenceEnd(res.text)], unicode.IsSpace); cut != "" {
+			res.text, rest = cut, ""
 		}
+	}
+	if st.feed != nil && rest != "" {
+		st.feed.push(rest)
 	}
 	return res, nil
 }
 
-// flush returns the sentences left in the splitter.
-func flush(sp *sentence.Splitter) []string {
-	if rest := sp.Flush(); strings.TrimSpace(rest) != "" {
-		return []string{rest}
+// closers may follow a sentence's final punctuation.
+const closers = "\"')]}*_`”’"
+
+// endsSentence reports whether s ends with terminal punctuation, perhaps
+// followed by closing quotes or brackets.
+func endsSentence(s string) bool {
+	s = strings.TrimRight(s, closers)
+	return strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "…")
+}
+
+// lastSentenceEnd returns the length of text up to and including its last
+// terminal punctuation and any closers after it, or 0 when it has none.
+func lastSentenceEnd(text string) int {
+	i := strings.LastIndexAny(text, ".!?…")
+	if i < 0 {
+		return 0
 	}
-	return nil
+	_, size := utf8.DecodeRuneInString(text[i:])
+	end := i + size
+	for end < len(text) {
+		r, n := utf8.DecodeRuneInString(text[end:])
+		if !strings.ContainsRune(closers, r) {
+			break
+		}
+		end += n
+	}
+	return end
 }
 
 // unary runs an image or audio step with one Generate call and emits each

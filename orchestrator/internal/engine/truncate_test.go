@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"google.golang.org/grpc"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
+	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/platform/genai"
+)
+
+func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
+	tests := []struct {
+		name       string
+		text       string
+		finish     genaiv1.FinishReason
+		wantScript string
+		wantVoiced []string
+	}{
+		{name: "cut mid-sentence", text: "One. Two! Three", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
+			wantScript: "One. Two!", wantVoiced: []string{"One.", "Two!"}},
+		{name: "cut after a quote", text: "He said \"go.\" And th", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
+			wantScript: "He said \"go.\"", wantVoiced: []string{"He said \"go.\""}},
+		{name: "cut on a full stop", text: "One. Two.", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
+			wantScript: "One. Two.", wantVoiced: []string{"One.", "Two."}},
+		{name: "no complete sentence is kept whole", text: "and then", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
+			wantScript: "and then", wantVoiced: []string{"and then"}},
+		{name: "a finished text keeps its last words", text: "One. Two! Three", finish: genaiv1.FinishReason_FINISH_REASON_STOP,
+			wantScript: "One. Two! Three", wantVoiced: []string{"One.", "Two!", "Three"}},
+	}
+	reg, err := pipeline.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := reg.Get("script-then-voiceover")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			textSvc := &fake.Service{StreamGenerate: func(_ *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+				for _, w := range []byte(tt.text) {
+					if err := st.Send(fake.Delta(string(w))); err != nil {
+						return err
+					}
+				}
+				done := fake.Done(tt.text)
+				done.GetDone().FinishReason = tt.finish
+				return st.Send(done)
+			}}
+			voiced := make(chan string, 8)
+			audioSvc := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+				voiced <- r.GetPrompt()
+				return fake.Speech(r), nil
+			}}
+			e := New(Config{Clients: map[pipeline.Modality]genai.Client{
+				pipeline.Text:  fake.Serve(t, genai.Text, textSvc),
+				pipeline.Audio: fake.Serve(t, genai.Audio, audioSvc),
+			}})
+			inputs, err := p.ResolveInputs(map[string]string{"topic": "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var script string
+			err = e.Run(t.Context(), p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
+				for _, o := range ev.GetRunCompleted().GetOutputs() {
+					if o.GetName() == "script" {
+						script = o.GetArtifact().GetText()
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			close(voiced)
+			var got []string
+			for v := range voiced {
+				got = append(got, v)
+			}
+			// Sentences are voiced two at a time, so the calls may arrive in
+			// any order; the assembly's order is tested elsewhere.
+			slices.Sort(got)
+			if script != tt.wantScript {
+				t.Errorf("script = %q, want %q", script, tt.wantScript)
+			}
+			if len(got) != len(tt.wantVoiced) {
+				t.Fatalf("voiced %q, want %q", got, tt.wantVoiced)
+			}
+			want := slices.Sorted(slices.Values(tt.wantVoiced))
+			if !slices.Equal(got, want) {
+				t.Errorf("voiced %q, want %q", got, want)
+			}
+		})
+	}
+}
