@@ -7,9 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strconv"
 
 	"github.com/chorus-ai/chorus/platform/app"
+	"github.com/chorus-ai/chorus/platform/config"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/serve"
 	"github.com/chorus-ai/chorus/services/audio/internal/service"
@@ -23,8 +23,8 @@ func main() {
 	// configuration errors (exit status 2).
 	fs.Var((*espeakMode)(&cfg.Espeak), "espeak", "espeak backend `mode`: auto (on when espeak-ng is on PATH), on (required) or off")
 	fs.StringVar(&cfg.EspeakBinary, "espeak-binary", "espeak-ng", "the espeak-ng program: a path, or a name looked up on PATH")
-	fs.Var((*positive)(&cfg.Concurrency), "concurrency", "each backend serves `n` requests at once")
-	fs.Var((*positive)(&cfg.Queue), "queue", "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
+	fs.Var((*config.PositiveInt)(&cfg.Concurrency), "concurrency", "each backend serves `n` requests at once")
+	fs.Var((*config.PositiveInt)(&cfg.Queue), "queue", "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
 
 	app.Main("audio", fs, func(ctx context.Context, log *slog.Logger) error {
 		routes, err := service.Routes(ctx, cfg, log)
@@ -55,17 +55,4 @@ func (m *espeakMode) Set(s string) error {
 		return nil
 	}
 	return fmt.Errorf("must be auto, on or off")
-}
-
-type positive int
-
-func (p *positive) String() string { return strconv.Itoa(int(*p)) }
-
-func (p *positive) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return fmt.Errorf("must be a whole number of at least 1")
-	}
-	*p = positive(n)
-	return nil
 }

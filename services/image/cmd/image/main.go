@@ -6,12 +6,10 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"net/url"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/chorus-ai/chorus/platform/app"
+	"github.com/chorus-ai/chorus/platform/config"
 
 	"github.com/chorus-ai/chorus/services/image/internal/backend/openai"
 	"github.com/chorus-ai/chorus/services/image/internal/server"
@@ -21,11 +19,11 @@ func main() {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
 	cfg := server.Config{Concurrency: 2, Queue: 16}
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", server.DefaultAddr, "gRPC listen address")
-	fs.Var((*positive)(&cfg.Concurrency), "concurrency", "each backend runs `n` requests at once")
-	fs.Var((*positive)(&cfg.Queue), "queue", "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
-	fs.Var((*baseURL)(&cfg.OpenAI.BaseURL), "openai-base-url", "OpenAI-compatible API root `url` including /v1, e.g. https://api.openai.com/v1; empty disables the openai backend")
+	fs.Var((*config.PositiveInt)(&cfg.Concurrency), "concurrency", "each backend runs `n` requests at once")
+	fs.Var((*config.PositiveInt)(&cfg.Queue), "queue", "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
+	fs.Var((*config.HTTPURL)(&cfg.OpenAI.BaseURL), "openai-base-url", "OpenAI-compatible API root `url` including /v1, e.g. https://api.openai.com/v1; empty disables the openai backend")
 	fs.StringVar(&cfg.OpenAI.APIKey, "openai-api-key", "", "API key for the OpenAI-compatible server (default $OPENAI_API_KEY)")
-	fs.Var((*list)(&cfg.OpenAI.Models), "openai-models", "comma-separated image model `names` to expose, e.g. dall-e-3 (required with -openai-base-url)")
+	fs.Var((*config.List)(&cfg.OpenAI.Models), "openai-models", "comma-separated image model `names` to expose, e.g. dall-e-3 (required with -openai-base-url)")
 	cfg.OpenAI.ResponseFormat = openai.FormatB64
 	fs.Func("openai-response-format", "`format` to ask for as response_format: b64_json (default), url, or none to send none (gpt-image-1)", func(s string) error {
 		switch s {
@@ -42,52 +40,4 @@ func main() {
 		}
 		return server.Run(ctx, cfg, log)
 	})
-}
-
-// Bad values fail while flags are parsed, so app.Main reports them as
-// configuration errors (exit status 2) before anything starts.
-
-// positive is an int flag that must be at least 1.
-type positive int
-
-func (p *positive) String() string { return strconv.Itoa(int(*p)) }
-
-func (p *positive) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return errors.New("must be a whole number of at least 1")
-	}
-	*p = positive(n)
-	return nil
-}
-
-// baseURL is an http or https URL flag; empty disables the backend.
-type baseURL string
-
-func (u *baseURL) String() string { return string(*u) }
-
-func (u *baseURL) Set(s string) error {
-	if s != "" {
-		p, err := url.Parse(s)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return errors.New("must be an http or https URL such as http://127.0.0.1:8000/v1")
-		}
-	}
-	*u = baseURL(s)
-	return nil
-}
-
-// list is a comma-separated flag.
-type list []string
-
-func (l *list) String() string { return strings.Join(*l, ",") }
-
-func (l *list) Set(s string) error {
-	*l = nil
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			*l = append(*l, f)
-		}
-	}
-	return nil
 }
