@@ -255,7 +255,7 @@ func (h *Handler) run(ctx context.Context, req *genaiv1.GenerateRequest, emit fu
 func (h *Handler) resolve(model string) (*route, error) {
 	if len(h.models) == 0 {
 		return nil, rpcerr.New(codes.FailedPrecondition, ReasonNoBackend,
-			fmt.Sprintf("the %s service has no backend configured; see its -help for backend flags", h.modality))
+			fmt.Sprintf("the %s service has no models to serve: no backend is configured, or the configured one listed none (see the service log and its -help)", h.modality))
 	}
 	if model == "" {
 		return h.routes[h.models[0].GetName()], nil
