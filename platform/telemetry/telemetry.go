@@ -52,14 +52,18 @@ func Setup(ctx context.Context, service string) (shutdown func(context.Context) 
 	return tp.Shutdown, nil
 }
 
+// newResource describes this process: service.name is service unless
+// OTEL_SERVICE_NAME says otherwise, plus OTEL_RESOURCE_ATTRIBUTES and the
+// SDK's own attributes.
 func newResource(service string) *resource.Resource {
-	name := service
-	if env := os.Getenv("OTEL_SERVICE_NAME"); env != "" {
-		name = env
-	}
-	r, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name)))
-	if err != nil {
-		return resource.Default()
+	r, err := resource.New(context.Background(),
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(semconv.ServiceName(service)),
+		// Detectors merge in order: the environment wins.
+		resource.WithFromEnv(),
+	)
+	if err != nil && r == nil {
+		return resource.NewSchemaless(semconv.ServiceName(service))
 	}
 	return r
 }

@@ -56,3 +56,23 @@ func TestSetupWithoutEndpointExportsNothing(t *testing.T) {
 		t.Fatal("Setup accepted an unknown protocol")
 	}
 }
+
+func TestResourceNamesTheService(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		want string
+	}{
+		{name: "default", want: "chorus-text"},
+		{name: "OTEL_SERVICE_NAME wins", env: "text-canary", want: "text-canary"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("OTEL_SERVICE_NAME", tt.env)
+			got, ok := newResource("chorus-text").Set().Value("service.name")
+			if !ok || got.AsString() != tt.want {
+				t.Fatalf("service.name = %q (present %v), want %q", got.AsString(), ok, tt.want)
+			}
+		})
+	}
+}
