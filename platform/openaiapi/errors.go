@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -143,4 +144,13 @@ func TransportError(ctx context.Context, err error, server string) *rpcerr.Error
 	}
 	// Connection refused, reset, EOF mid-body, DNS: the caller may retry.
 	return rpcerr.New(codes.Unavailable, rpcerr.ReasonUpstreamDown, "the "+server+" is unavailable").WithCause(err)
+}
+
+// RedactURL returns u with any password replaced, for logs.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return p.Redacted()
 }

@@ -74,3 +74,15 @@ func TestTransportError(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://user:secret@127.0.0.1:8000/v1": "http://user:xxxxx@127.0.0.1:8000/v1",
+		"https://api.example.com/v1":           "https://api.example.com/v1",
+		"http://[::1":                          "(invalid URL)",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -106,7 +106,7 @@ func (c Config) Validate() error {
 // LogValue keeps the API key out of logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("base_url", openaiapi.RedactURL(c.BaseURL)),
 		slog.Bool("api_key_set", c.APIKey != ""),
 		slog.Any("models", c.Models),
 		slog.String("response_format", c.ResponseFormat),
@@ -369,13 +369,4 @@ func (b *Backend) artifact(data []byte, o *genaiv1.ImageOptions) (*genaiv1.Artif
 		md.Width, md.Height = o.GetWidth(), o.GetHeight()
 	}
 	return &genaiv1.Artifact{MimeType: mime, Content: &genaiv1.Artifact_Data{Data: data}, Metadata: md}, nil
-}
-
-// redactURL drops any password from u, so a URL with one can be shown.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return p.Redacted()
 }

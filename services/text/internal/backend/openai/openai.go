@@ -77,7 +77,7 @@ func (c Config) Validate() error {
 // LogValue keeps the API key out of logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("base_url", openaiapi.RedactURL(c.BaseURL)),
 		slog.Bool("api_key_set", c.APIKey != ""),
 		slog.Any("models", c.Models),
 		slog.String("timeout", c.Timeout.String()),
@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 	if !strings.HasSuffix(b.base, "/v1") {
 		// Every common server (vLLM, llama.cpp, Ollama, LM Studio, OpenAI)
 		// serves the API under /v1; without it every call is a 404.
-		log.Warn("the OpenAI base URL usually ends in /v1", "base_url", redactURL(b.base))
+		log.Warn("the OpenAI base URL usually ends in /v1", "base_url", openaiapi.RedactURL(b.base))
 	}
 	names := cfg.Models
 	if len(names) == 0 {
@@ -126,9 +126,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 		names, err = b.discover(ctx)
 		if err != nil {
 			log.Warn("could not list the OpenAI-compatible server's models; serving none until restarted, set -openai-models to name them",
-				"base_url", redactURL(b.base), "error", err.Error())
+				"base_url", openaiapi.RedactURL(b.base), "error", err.Error())
 		} else {
-			log.Info("discovered models", "base_url", redactURL(b.base), "models", names)
+			log.Info("discovered models", "base_url", openaiapi.RedactURL(b.base), "models", names)
 		}
 	}
 	for _, n := range names {
@@ -425,14 +425,4 @@ func finishReason(s string) genaiv1.FinishReason {
 		return genaiv1.FinishReason_FINISH_REASON_LENGTH
 	}
 	return genaiv1.FinishReason_FINISH_REASON_UNSPECIFIED
-}
-
-// redactURL drops any user info from u, so a URL with an embedded password
-// can be shown.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return p.Redacted()
 }
