@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/chorus-ai/chorus/engine/tokenizer"
 )
 
 const text = `In the beginning God created the heaven and the earth.
@@ -50,18 +52,18 @@ func TestTrainShape(t *testing.T) {
 }
 
 func TestSplitCoversText(t *testing.T) {
-	pieces := SplitGPT2(text, nil)
+	pieces := tokenizer.SplitGPT2(text, nil)
 	if got := strings.Join(pieces, ""); got != text {
 		t.Fatalf("pieces do not rebuild the text:\n%q", got)
 	}
 	want := []string{"\"", "It", "'s", " 10", ":", "30", ",\"", " she"}
-	got := SplitGPT2(`"It's 10:30," she`, nil)
+	got := tokenizer.SplitGPT2(`"It's 10:30," she`, nil)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("split = %q, want %q", got, want)
 	}
 }
 
-// refEncode is byte-level BPE from first principles: split with SplitGPT2, then merge the
+// refEncode is byte-level BPE from first principles: split with tokenizer.SplitGPT2, then merge the
 // lowest-ranked adjacent pair until none is left.
 func refEncode(v *Vocab, s string) []int32 {
 	rank := map[string]int{}
@@ -73,7 +75,7 @@ func refEncode(v *Vocab, s string) []int32 {
 		id[tok] = int32(i)
 	}
 	var out []int32
-	for _, piece := range SplitGPT2(s, nil) {
+	for _, piece := range tokenizer.SplitGPT2(s, nil) {
 		var syms []string
 		for i := 0; i < len(piece); i++ {
 			syms = append(syms, v.Tokens[piece[i]])

@@ -3,7 +3,6 @@ package bpe
 import (
 	"fmt"
 	"sort"
-	"unicode"
 
 	"github.com/chorus-ai/chorus/engine/tokenizer"
 )
@@ -17,9 +16,10 @@ type Counter struct {
 // NewCounter returns an empty Counter.
 func NewCounter() *Counter { return &Counter{words: map[string]int{}} }
 
-// Add counts the pre-tokenized pieces of text.
+// Add counts the pre-tokenized pieces of text, split as the engine's gpt-2
+// pre-tokenizer splits it.
 func (c *Counter) Add(text string) {
-	c.buf = SplitGPT2(text, c.buf[:0])
+	c.buf = tokenizer.SplitGPT2(text, c.buf[:0])
 	for _, w := range c.buf {
 		c.words[w]++
 	}
@@ -125,105 +125,4 @@ func Train(c *Counter, size int) (*Vocab, error) {
 	// Tokens are byte-encoded, so a merged token's text is its pieces' texts joined; no merge
 	// can produce a duplicate since each pair is merged once.
 	return v, nil
-}
-
-// class is the subset of Unicode properties GPT-2's regex tests.
-type class uint8
-
-const (
-	clsNone class = iota
-	clsOther
-	clsLetter
-	clsNumber
-	clsSpace
-)
-
-func classOf(r rune) class {
-	switch {
-	case r < 0:
-		return clsNone
-	case unicode.IsLetter(r):
-		return clsLetter
-	case unicode.IsNumber(r):
-		return clsNumber
-	case unicode.IsSpace(r):
-		return clsSpace
-	}
-	return clsOther
-}
-
-// SplitGPT2 splits s by GPT-2's pre-tokenizer regex
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+,
-// appending the pieces (raw text) to out. engine/tokenizer has the same splitter
-// (unexported); a test checks that both produce the same tokens.
-func SplitGPT2(s string, out []string) []string {
-	var rs []rune
-	var off []int
-	for i, r := range s {
-		rs = append(rs, r)
-		off = append(off, i)
-	}
-	off = append(off, len(s))
-	n := len(rs)
-	at := func(i int) rune {
-		if i < n {
-			return rs[i]
-		}
-		return -1
-	}
-	cls := func(i int) class { return classOf(at(i)) }
-	prev := 0
-	emit := func(end int) {
-		if end > prev {
-			out = append(out, s[off[prev]:off[end]])
-		}
-		prev = end
-	}
-	for pos := 0; pos < n; {
-		if at(pos) == '\'' && pos+1 < n {
-			c1 := at(pos + 1)
-			k := 0
-			if c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd' {
-				k = 2
-			} else if pos+2 < n {
-				c2 := at(pos + 2)
-				if (c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l') {
-					k = 3
-				}
-			}
-			if k > 0 {
-				pos += k
-				emit(pos)
-				continue
-			}
-		}
-		c := cls(pos)
-		if at(pos) == ' ' {
-			c = cls(pos + 1)
-		}
-		if c == clsLetter || c == clsNumber || c == clsOther {
-			if at(pos) == ' ' {
-				pos++
-			}
-			for cls(pos) == c {
-				pos++
-			}
-			emit(pos)
-			continue
-		}
-		ws := 0
-		for cls(pos+ws) == clsSpace {
-			ws++
-		}
-		switch {
-		case ws > 1 && pos+ws < n: // \s+(?!\S): leave the last space to the next word
-			pos += ws - 1
-		case ws > 0:
-			pos += ws
-		default:
-			pos++
-		}
-		emit(pos)
-	}
-	return out
 }

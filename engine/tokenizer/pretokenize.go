@@ -154,6 +154,11 @@ func (rs runes) contraction(i int, fold bool) int {
 	return 0
 }
 
+// SplitGPT2 splits s by GPT-2's pre-tokenizer regex (tokenizer.ggml.pre "gpt-2"),
+// appending the pieces (raw text, which joined give back s) to out; a BPE trainer
+// splits its corpus with it so that its merges fit what this package encodes.
+func SplitGPT2(s string, out []string) []string { return splitGPT2(s, out) }
+
 // splitGPT2 implements 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
 // (with a lone \s that matches nothing else kept as its own piece).
 func splitGPT2(s string, out []string) []string {
