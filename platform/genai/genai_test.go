@@ -81,7 +81,7 @@ func (f *fakeBackend) Generate(ctx context.Context, req *genaiv1.GenerateRequest
 func newTestServer(tb testing.TB, handlers ...*genai.Handler) *grpc.ClientConn {
 	tb.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0"}, log)
+	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", OnPanic: serve.FailOnPanic(tb)}, log)
 	if err != nil {
 		tb.Fatal(err)
 	}

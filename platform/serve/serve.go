@@ -30,6 +30,19 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful drain on shutdown; after it
 	// in-flight RPCs are cut off. Default 10s.
 	ShutdownTimeout time.Duration
+	// OnPanic, when set, is told of every panic the recovery interceptor
+	// catches, after it is logged. A recovered panic is a bug: test servers
+	// set this to fail the test (see FailOnPanic).
+	OnPanic func(method string, recovered any)
+}
+
+// FailOnPanic returns an OnPanic hook that fails tb: the client sees an
+// ordinary INTERNAL error, so without it a panicking handler can pass a test
+// that only checks for "an error".
+func FailOnPanic(tb interface{ Errorf(string, ...any) }) func(string, any) {
+	return func(method string, p any) {
+		tb.Errorf("%s: handler panicked (recovered by the interceptor): %v", method, p)
+	}
 }
 
 // Validate reports a configuration a server cannot start with.
@@ -68,7 +81,7 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	i := &interceptors{log: log}
+	i := &interceptors{log: log, onPanic: cfg.OnPanic}
 	opts = append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(i.unary),
@@ -132,7 +145,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 // interceptors map every handler error through rpcerr, recover panics, and
 // log one line per RPC.
-type interceptors struct{ log *slog.Logger }
+type interceptors struct {
+	log     *slog.Logger
+	onPanic func(method string, recovered any)
+}
 
 func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
@@ -159,6 +175,9 @@ func (i *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 
 func (i *interceptors) panicked(ctx context.Context, method string, p any) error {
 	i.log.ErrorContext(ctx, "handler panicked", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	if i.onPanic != nil {
+		i.onPanic(method, p)
+	}
 	return rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error")
 }
 

@@ -3,8 +3,10 @@ package serve_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,9 +58,15 @@ type testServer struct {
 	done   chan error
 }
 
-func newTestServer(tb testing.TB, behave func(ctx context.Context) error) *testServer {
+// newTestServer starts a server whose one method behaves as told. A panic
+// in it fails the test unless onPanic is given to observe it instead.
+func newTestServer(tb testing.TB, behave func(ctx context.Context) error, onPanic ...func(string, any)) *testServer {
 	tb.Helper()
-	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hook := serve.FailOnPanic(tb)
+	if len(onPanic) > 0 {
+		hook = onPanic[0]
+	}
+	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, OnPanic: hook}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,20 +102,29 @@ func (ts *testServer) call(ctx context.Context) error {
 
 func TestInterceptorsMapErrors(t *testing.T) {
 	tests := []struct {
-		name     string
-		behave   func(ctx context.Context) error
-		wantCode codes.Code
-		wantMsg  string
+		name      string
+		behave    func(ctx context.Context) error
+		wantCode  codes.Code
+		wantMsg   string
+		wantPanic bool
 	}{
 		{name: "ok", behave: func(context.Context) error { return nil }, wantCode: codes.OK},
-		{name: "panic becomes internal", behave: func(context.Context) error { panic("boom") }, wantCode: codes.Internal, wantMsg: "internal error"},
+		{name: "panic becomes internal", behave: func(context.Context) error { panic("boom") }, wantCode: codes.Internal, wantMsg: "internal error", wantPanic: true},
 		{name: "plain error is hidden", behave: func(context.Context) error { return errors.New("db password wrong") }, wantCode: codes.Internal, wantMsg: "internal error"},
 		{name: "deadline", behave: func(context.Context) error { return context.DeadlineExceeded }, wantCode: codes.DeadlineExceeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newTestServer(t, tt.behave)
+			reports := make(chan string, 4)
+			srv := newTestServer(t, tt.behave, func(method string, p any) { reports <- fmt.Sprintf("%s: %v", method, p) })
 			err := srv.call(context.Background())
+			var panicked []string
+			for len(reports) > 0 {
+				panicked = append(panicked, <-reports)
+			}
+			if want := []string{"/test.Echo/Call: boom"}; tt.wantPanic != (len(panicked) > 0) || tt.wantPanic && !slices.Equal(panicked, want) {
+				t.Errorf("OnPanic saw %q, want a report only of the panic (%v)", panicked, tt.wantPanic)
+			}
 			st := status.Convert(err)
 			if st.Code() != tt.wantCode {
 				t.Fatalf("code = %s (%v), want %s", st.Code(), err, tt.wantCode)

@@ -29,7 +29,19 @@ import (
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // The script the fake LLM streams, word by word with a pause before each
 // word, so the pipeline's speech can start while it is still "writing".
@@ -89,8 +101,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// buildServers builds the five servers into a temporary directory.
-func buildServers(t *testing.T) string {
+// repoRoot is the repository's root directory.
+func repoRoot(t *testing.T) string {
 	t.Helper()
 	root, err := filepath.Abs("../../..")
 	if err != nil {
@@ -99,7 +111,29 @@ func buildServers(t *testing.T) string {
 	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
 		t.Fatalf("repository root not found at %s: %v", root, err)
 	}
-	bin := t.TempDir()
+	return root
+}
+
+// built is the directory the servers are built into, once per test binary.
+var built struct {
+	sync.Mutex
+	dir string
+}
+
+// buildServers builds the five servers, once for all the tests of this
+// package, and returns their directory.
+func buildServers(t *testing.T) string {
+	t.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if built.dir != "" {
+		return built.dir
+	}
+	root := repoRoot(t)
+	bin, err := os.MkdirTemp("", "chorus-e2e-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Without symbol tables and DWARF: linking is most of a warm build.
 	cmd := exec.Command("go", append([]string{"build", "-ldflags=-s -w", "-o", bin + string(filepath.Separator)}, commands...)...)
 	cmd.Dir = root
@@ -108,8 +142,10 @@ func buildServers(t *testing.T) string {
 	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
+		os.RemoveAll(bin)
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	built.dir = bin
 	return bin
 }
 
@@ -162,6 +198,7 @@ func hermeticEnv(extra ...string) []string {
 
 // suite is a running `chorus up`.
 type suite struct {
+	addrs    stack.Addrs
 	gateway  string
 	logs     *syncBuffer
 	stop     context.CancelFunc
@@ -186,8 +223,10 @@ func startSuite(t *testing.T, bin string, env []string) *suite {
 	t.Helper()
 	grpcBase, httpPort := freePorts(t)
 	ctx, cancel := context.WithCancel(context.Background())
+	addrs := stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort)
 	s := &suite{
-		gateway:  stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort).GatewayURL(),
+		addrs:    addrs,
+		gateway:  addrs.GatewayURL(),
 		logs:     &syncBuffer{},
 		stop:     cancel,
 		finished: make(chan struct{}),
@@ -203,6 +242,11 @@ func startSuite(t *testing.T, bin string, env []string) *suite {
 		cancel()
 		if _, ok := s.wait(30 * time.Second); !ok {
 			t.Errorf("chorus up did not stop within 30s")
+		}
+		// A panic the recovery interceptor caught is a bug, even when the
+		// client saw only an INTERNAL error the test tolerated.
+		if strings.Contains(s.logs.String(), "handler panicked") {
+			t.Errorf("a server recovered from a panic (\"handler panicked\" in its log)")
 		}
 		if t.Failed() {
 			t.Logf("process logs:\n%s", s.logs)

@@ -124,7 +124,7 @@ func startGenai(tb testing.TB, m genai.Modality, routes ...genai.Route) string {
 // test ends.
 func startServer(tb testing.TB, register func(*serve.Server)) string {
 	tb.Helper()
-	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second}, discard())
+	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second, OnPanic: serve.FailOnPanic(tb)}, discard())
 	if err != nil {
 		tb.Fatalf("serve.New: %v", err)
 	}

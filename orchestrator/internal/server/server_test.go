@@ -69,7 +69,7 @@ func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceCli
 		tb.Fatalf("Builtin: %v", err)
 	}
 	eng := engine.New(engine.Config{Clients: clients, Log: log, Retry: engine.Retry{Attempts: 3, Initial: time.Millisecond}})
-	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second}, log)
+	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, OnPanic: serve.FailOnPanic(tb)}, log)
 	if err != nil {
 		tb.Fatalf("serve.New: %v", err)
 	}

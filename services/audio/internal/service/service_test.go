@@ -49,7 +49,7 @@ func newTestServer(tb testing.TB, routes ...genai.Route) genaiv1.AudioServiceCli
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0"}, quiet)
+	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0", OnPanic: serve.FailOnPanic(tb)}, quiet)
 	if err != nil {
 		tb.Fatal(err)
 	}

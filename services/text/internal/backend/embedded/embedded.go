@@ -150,9 +150,13 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 }
 
 // engineRequest maps a validated request onto the engine's, applying the
-// defaults for unset options, and returns the seed used.
+// defaults for unset options, and returns the seed used. A request without
+// a text object means every option at its default.
 func engineRequest(req *genaiv1.GenerateRequest) (engine.Request, uint64) {
 	o := req.GetText()
+	if o == nil {
+		o = &genaiv1.TextOptions{}
+	}
 	r := engine.Request{
 		Prompt:        req.GetPrompt(),
 		MaxTokens:     genai.MaxTokens(req),

@@ -156,3 +156,47 @@ func TestGenerateErrors(t *testing.T) {
 		t.Errorf("%d pieces were emitted after cancellation", n-1)
 	}
 }
+
+// The smallest requests a person sends: no text object at all. Absent
+// options mean defaults, for a prompt and for messages alike, on a model
+// without a chat template (the plain transcript) and on one with.
+func TestMinimalRequests(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name     string
+		template string
+		req      *genaiv1.GenerateRequest
+	}{
+		{name: "prompt only", req: &genaiv1.GenerateRequest{Prompt: "Once upon a time"}},
+		{name: "messages only, plain model", req: &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "hi"}}}},
+		{name: "messages only, chat model", template: chatML, req: &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "hi"}}}},
+		{name: "prompt only, chat model", template: chatML, req: &genaiv1.GenerateRequest{Prompt: "Once upon a time"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "plain"
+			if tc.template != "" {
+				name = "chat"
+			}
+			path := filepath.Join(dir, name+".gguf")
+			if _, err := os.Stat(path); err != nil {
+				writeModel(t, dir, name, tc.template)
+			}
+			b, err := Open(path, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			var deltas int
+			res, err := b.Generate(context.Background(), tc.req, func(*genaiv1.GenerateChunk) error { deltas++; return nil })
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			if got := res.GetArtifacts()[0].GetText(); got == "" || deltas == 0 {
+				t.Errorf("text %q after %d deltas, want generated text", got, deltas)
+			}
+			if res.GetUsage().GetOutputTokens() == 0 {
+				t.Error("no output tokens reported")
+			}
+		})
+	}
+}
