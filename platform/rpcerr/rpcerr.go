@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -231,4 +233,18 @@ func Details(st *status.Status) (reason string, violations []FieldViolation) {
 	}
 	sort.SliceStable(violations, func(i, j int) bool { return violations[i].Field < violations[j].Field })
 	return reason, violations
+}
+
+// Clip shortens s, a client-supplied value about to be echoed in a message,
+// to at most max bytes (cut at a character boundary, then "..."), and makes
+// it valid UTF-8, which proto3 JSON requires of every string.
+func Clip(s string, max int) string {
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -106,3 +106,23 @@ func TestUpstream(t *testing.T) {
 		t.Error("Upstream(nil) != nil")
 	}
 }
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{name: "short", in: "hello", max: 32, want: "hello"},
+		{name: "exact", in: "abcd", max: 4, want: "abcd"},
+		{name: "long", in: "abcdefgh", max: 4, want: "abcd..."},
+		{name: "cut inside a character", in: "abé", max: 3, want: "ab..."},
+		{name: "invalid UTF-8", in: "a\xffb", max: 32, want: "a\uFFFDb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Clip(tc.in, tc.max); got != tc.want {
+				t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			}
+		})
+	}
+}
