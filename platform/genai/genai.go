@@ -268,8 +268,8 @@ func (h *Handler) resolve(model string) (*route, error) {
 		names = append(names, m.GetName())
 	}
 	return nil, rpcerr.New(codes.NotFound, rpcerr.ReasonModelNotFound,
-		fmt.Sprintf("the %s service has no model %q; ListModels lists %d", h.modality, clip(model), len(names))).
-		WithMetadata("model", clip(model))
+		fmt.Sprintf("the %s service has no model %q; ListModels lists %d", h.modality, rpcerr.Clip(model, 32), len(names))).
+		WithMetadata("model", rpcerr.Clip(model, 32))
 }
 
 // FillDigest sets an artifact's size and sha256 from its inline content when

@@ -17,64 +17,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeBackend is a test-only backend: it echoes the prompt, streams it word
-// by word, and can be told to block until released.
-type fakeBackend struct {
-	models  []string
-	block   chan struct{} // if non-nil, Generate waits on it (or ctx)
-	started chan struct{} // receives once per Generate that began
-	gotCtx  chan error    // receives ctx.Err() when a blocked Generate ends by ctx
-	audio   bool          // emit artifacts instead of text deltas
-}
-
-func (f *fakeBackend) Models() []*genaiv1.Model {
-	var ms []*genaiv1.Model
-	for _, n := range f.models {
-		ms = append(ms, &genaiv1.Model{Name: n, Backend: "fake"})
-	}
-	return ms
-}
-
-func (f *fakeBackend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
-	if f.started != nil {
-		f.started <- struct{}{}
-	}
-	if f.block != nil {
-		select {
-		case <-f.block:
-		case <-ctx.Done():
-			if f.gotCtx != nil {
-				f.gotCtx <- ctx.Err()
-			}
-			return nil, ctx.Err()
-		}
-	}
-	words := strings.Fields(req.GetPrompt())
-	var arts []*genaiv1.Artifact
-	for i, w := range words {
-		var c *genaiv1.GenerateChunk
-		if f.audio {
-			a := &genaiv1.Artifact{MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: []byte(w)}, Metadata: &genaiv1.ArtifactMetadata{Index: int32(i)}}
-			arts = append(arts, a)
-			c = &genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: a}}
-		} else {
-			c = &genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Delta{Delta: &genaiv1.TextDelta{Text: w + " "}}}
-		}
-		if err := emit(c); err != nil {
-			return nil, err
-		}
-	}
-	if !f.audio {
-		arts = []*genaiv1.Artifact{{MimeType: "text/plain; charset=utf-8", Content: &genaiv1.Artifact_Text{Text: req.GetPrompt()}}}
-	}
-	return &genaiv1.GenerateResponse{Artifacts: arts, Usage: &genaiv1.Usage{OutputTokens: int32(len(words))}, FinishReason: genaiv1.FinishReason_FINISH_REASON_STOP}, nil
-}
 
 // newTestServer serves the handlers on a real platform/serve server on a
 // loopback port and returns a connection to it.
@@ -116,7 +64,7 @@ func newHandler(tb testing.TB, m genai.Modality, routes ...genai.Route) *genai.H
 
 func TestGenerateErrors(t *testing.T) {
 	conn := newTestServer(t,
-		newHandler(t, genai.Text, genai.Route{Backend: &fakeBackend{models: []string{"m1", "m2"}}}),
+		newHandler(t, genai.Text, genai.Route{Backend: genaitest.NewBackend("m1", "m2")}),
 		newHandler(t, genai.Audio),
 	)
 	text := genaiv1.NewTextServiceClient(conn)
@@ -169,8 +117,8 @@ func TestGenerateErrors(t *testing.T) {
 
 func TestGenerateAndStream(t *testing.T) {
 	conn := newTestServer(t,
-		newHandler(t, genai.Text, genai.Route{Backend: &fakeBackend{models: []string{"m1", "m2"}}}),
-		newHandler(t, genai.Audio, genai.Route{Backend: &fakeBackend{models: []string{"voice"}, audio: true}}),
+		newHandler(t, genai.Text, genai.Route{Backend: genaitest.NewBackend("m1", "m2")}),
+		newHandler(t, genai.Audio, genai.Route{Backend: genaitest.NewBackend(genaitest.Voice)}),
 	)
 	text := genaiv1.NewTextServiceClient(conn)
 
@@ -200,12 +148,12 @@ func TestGenerateAndStream(t *testing.T) {
 		deltas += c.GetDelta().GetText()
 	}
 	done := chunks[len(chunks)-1].GetDone()
-	if deltas != "one two three " || done == nil || done.GetModel() != "m2" || len(done.GetArtifacts()) != 1 {
+	if deltas != "one two three" || done == nil || done.GetModel() != "m2" || len(done.GetArtifacts()) != 1 {
 		t.Fatalf("stream = %v", chunks)
 	}
 
 	// Audio streams its segments, so done repeats none of them.
-	chunks = collect(t, genaiv1.NewAudioServiceClient(conn), &genaiv1.GenerateRequest{Prompt: "a b"})
+	chunks = collect(t, genaiv1.NewAudioServiceClient(conn), &genaiv1.GenerateRequest{Prompt: "One. Two."})
 	if len(chunks) != 3 || chunks[0].GetArtifact() == nil || chunks[1].GetArtifact() == nil || len(chunks[2].GetDone().GetArtifacts()) != 0 {
 		t.Fatalf("audio stream = %v", chunks)
 	}
@@ -231,7 +179,7 @@ func collect(t *testing.T, c genai.Client, req *genaiv1.GenerateRequest) []*gena
 }
 
 func TestQueueFullAndCancellation(t *testing.T) {
-	fb := &fakeBackend{models: []string{"slow"}, block: make(chan struct{}), started: make(chan struct{}, 4), gotCtx: make(chan error, 4)}
+	fb := genaitest.NewBackend(genaitest.Hold, genaitest.Echo)
 	conn := newTestServer(t, newHandler(t, genai.Text, genai.Route{Backend: fb, Concurrency: 1, Queue: -1}))
 	text := genaiv1.NewTextServiceClient(conn)
 
@@ -241,9 +189,9 @@ func TestQueueFullAndCancellation(t *testing.T) {
 		_, err := text.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "a"})
 		first <- err
 	}()
-	<-fb.started // the first request holds the only slot, and there is no queue
+	fb.Wait(t, "started") // the first request holds the only slot, and there is no queue
 
-	_, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: "b"})
+	_, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Model: genaitest.Echo, Prompt: "b"})
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("second request = %v, want ResourceExhausted", err)
 	}
@@ -253,14 +201,11 @@ func TestQueueFullAndCancellation(t *testing.T) {
 
 	// Cancelling the first call reaches the backend.
 	cancel()
-	if err := <-fb.gotCtx; !errors.Is(err, context.Canceled) {
-		t.Fatalf("backend saw %v, want context.Canceled", err)
-	}
+	fb.Wait(t, "canceled")
 	if code := status.Code(<-first); code != codes.Canceled {
 		t.Fatalf("first call = %s, want Canceled", code)
 	}
-	close(fb.block)
-	if _, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: "c"}); err != nil {
+	if _, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Model: genaitest.Echo, Prompt: "c"}); err != nil {
 		t.Fatalf("call after the slot freed: %v", err)
 	}
 }

@@ -72,7 +72,7 @@ func Validate(m Modality, req *genaiv1.GenerateRequest) error {
 			switch msg.GetRole() {
 			case "system", "user", "assistant":
 			default:
-				v.add(fmt.Sprintf("messages[%d].role", i), "must be system, user or assistant, got %q", clip(msg.GetRole()))
+				v.add(fmt.Sprintf("messages[%d].role", i), "must be system, user or assistant, got %q", rpcerr.Clip(msg.GetRole(), 32))
 			}
 			c := msg.GetContent()
 			switch {
@@ -184,7 +184,7 @@ func validateAudio(v *violations, o *genaiv1.AudioOptions) {
 	switch o.GetFormat() {
 	case "", "wav":
 	default:
-		v.add("audio.format", "must be \"wav\", got %q", clip(o.GetFormat()))
+		v.add("audio.format", "must be \"wav\", got %q", rpcerr.Clip(o.GetFormat(), 32))
 	}
 	if r := o.GetSampleRate(); r != 0 && (r < MinSampleRate || r > MaxSampleRate) {
 		v.add("audio.sample_rate", "must be 0 or between %d and %d, got %d", MinSampleRate, MaxSampleRate, r)
@@ -217,12 +217,4 @@ func (v violations) err() error {
 func inRange(x float32, lo, hi float64) bool {
 	f := float64(x)
 	return !math.IsNaN(f) && f >= lo && f <= hi
-}
-
-// clip shortens a client-supplied value before it is echoed in an error.
-func clip(s string) string {
-	if len(s) > 32 {
-		s = s[:32] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }

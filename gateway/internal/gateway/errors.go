@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -77,23 +77,14 @@ func (g *Gateway) streamError(ctx context.Context, err error) *status.Status {
 	return g.status(ctx, err)
 }
 
-// reasonFor spells a code as an ErrorInfo reason: InvalidArgument is
-// INVALID_ARGUMENT.
-func reasonFor(c codes.Code) string {
-	var b strings.Builder
-	for i, r := range c.String() {
-		if i > 0 && unicode.IsUpper(r) {
-			b.WriteByte('_')
-		}
-		b.WriteRune(unicode.ToUpper(r))
-	}
-	return b.String()
-}
+// reasonFor spells a code as an ErrorInfo reason, its google.rpc.Code
+// name: InvalidArgument is INVALID_ARGUMENT.
+func reasonFor(c codes.Code) string { return code.Code(c).String() }
 
 // routingError is the mux's routing error handler: no route (404), a route
 // for another method (405, with Allow), or an unparsable path (400).
 func (g *Gateway) routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	path := clip(r.URL.Path)
+	path := rpcerr.Clip(r.URL.Path, 200)
 	var err *rpcerr.Error
 	switch httpStatus {
 	case http.StatusNotFound:
@@ -156,14 +147,4 @@ func (g *Gateway) writeStatus(w http.ResponseWriter, httpStatus int, st *status.
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(buf)
-}
-
-// clip bounds a client-supplied string echoed in a message and keeps it
-// valid UTF-8, which proto3 JSON requires of every string.
-func clip(s string) string {
-	const max = 200
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -227,7 +227,7 @@ func TestStreamFlushesEachMessage(t *testing.T) {
 	if want := `{"result":{"delta":{"text":"first"}}}`; compactJSON(t, first) != want {
 		t.Errorf("first line %s, want %s", first, want)
 	}
-	close(env.text.release)
+	close(env.text.Release)
 	rest, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +292,7 @@ func TestQueueFull(t *testing.T) {
 		}
 		held <- resp
 	}()
-	wait(t, env.audio, "started")
+	env.audio.Wait(t, "started")
 
 	resp, body := env.do(t, "POST", "/v1/audio:generate", `{"model": "voice", "prompt": "Hello."}`)
 	if resp.StatusCode != http.StatusTooManyRequests {
@@ -307,7 +307,7 @@ func TestQueueFull(t *testing.T) {
 	checkGolden(t, "error_queue_full", body)
 	cancel()
 	<-held
-	wait(t, env.audio, "canceled")
+	env.audio.Wait(t, "canceled")
 }
 
 func TestUpstreamDown(t *testing.T) {
@@ -369,9 +369,9 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 					resp.Body.Close()
 				}
 			}()
-			wait(t, env.text, "started")
+			env.text.Wait(t, "started")
 			cancel()
-			wait(t, env.text, "canceled")
+			env.text.Wait(t, "canceled")
 			<-done
 		})
 	}
@@ -634,7 +634,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Fatalf("first line: %v", err)
 	}
 	stop() // shutdown begins with the stream in flight
-	close(env.text.release)
+	close(env.text.Release)
 	rest, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatalf("the in-flight stream was cut: %v", err)

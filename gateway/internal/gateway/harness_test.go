@@ -28,6 +28,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/serve"
 
 	"github.com/chorus-ai/chorus/gateway/internal/gateway"
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 type testEnv struct {
 	url                 string
 	client              *http.Client
-	text, image, audio  *fakeBackend
+	text, image, audio  *genaitest.Backend
 	logs                *syncBuffer
 	gateway             *gateway.Gateway
 	textAddr, audioAddr string
@@ -69,9 +70,9 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 		o = opts[0]
 	}
 	env := &testEnv{
-		text:  newFakeBackend("echo", "step", "hold", "break", "trace"),
-		image: newFakeBackend("fake-image"),
-		audio: newFakeBackend("voice", "hold"),
+		text:  genaitest.NewBackend("echo", "step", "hold", "break", "trace"),
+		image: genaitest.NewBackend("fake-image"),
+		audio: genaitest.NewBackend("voice", "hold"),
 		logs:  &syncBuffer{},
 	}
 	env.textAddr = startGenai(tb, genai.Text, genai.Route{Backend: env.text, Concurrency: 4})
@@ -213,19 +214,6 @@ func (env *testEnv) send(tb testing.TB, ctx context.Context, method, path, body 
 		tb.Fatalf("%s %s: %v", method, path, err)
 	}
 	return resp
-}
-
-// wait receives the next event of b, failing the test if none comes.
-func wait(tb testing.TB, b *fakeBackend, want string) {
-	tb.Helper()
-	select {
-	case got := <-b.events:
-		if got != want {
-			tb.Fatalf("backend event %q, want %q", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("backend never reported %q", want)
-	}
 }
 
 // errorBody is the google.rpc.Status JSON of an error response, with the
