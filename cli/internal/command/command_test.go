@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -270,8 +271,9 @@ func TestUpStopsWhenAServerDies(t *testing.T) {
 	}
 	bin := fakeSuite(t, map[string]string{"audio": "echo 'flite: no voices' >&2\nexit 3"})
 	base, hp := freeBase(t)
-	var out, errb bytes.Buffer
-	env := Env{Stdout: &out, Stderr: &syncWriter{w: &errb}, Environ: os.Environ()}
+	var out bytes.Buffer
+	var errb syncio.Writer
+	env := Env{Stdout: &out, Stderr: &errb, Environ: os.Environ()}
 	code := Main(context.Background(), env, []string{"up", "-bin-dir", bin, "-grpc-port", fmt.Sprint(base), "-http-port", fmt.Sprint(hp), "-ready-timeout", "1m"})
 	stderr := errb.String()
 	if code != ExitError || !strings.Contains(stderr, "chorus up: audio exited unexpectedly: exit status 3") {
@@ -290,8 +292,8 @@ func TestUpStopsOnCtrlCWhileStarting(t *testing.T) {
 	// while chorus up waits for it, once every process has started.
 	bin := fakeSuite(t, nil)
 	base, hp := freeBase(t)
-	var out, errb bytes.Buffer
-	sw := &syncWriter{w: &errb}
+	var out bytes.Buffer
+	sw := &syncio.Writer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
@@ -313,22 +315,4 @@ func TestUpStopsOnCtrlCWhileStarting(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("chorus up did not stop")
 	}
-}
-
-// syncWriter lets a test read what several goroutines write.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
 // DefaultGrace is how long Stop lets the children take to exit before it
@@ -97,10 +99,11 @@ func Start(ctx context.Context, specs []Spec, opts Options) (*Group, error) {
 	if g.grace <= 0 {
 		g.grace = DefaultGrace
 	}
-	sink := &syncWriter{w: opts.Output}
-	if opts.Output == nil {
-		sink.w = io.Discard
+	out := opts.Output
+	if out == nil {
+		out = io.Discard
 	}
+	sink := syncio.NewWriter(out)
 	width := 0
 	for _, s := range specs {
 		width = max(width, len(s.Name))
@@ -286,18 +289,6 @@ func (g *Group) Pids() map[string]int {
 // terminate sends SIGTERM to the child itself, so that it shuts down in
 // its own way (and stops any children of its own).
 func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
-
-// syncWriter serialises whole lines from several children.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
-}
 
 // lineWriter prefixes each complete line with the child's name; exec.Cmd
 // calls Write from one goroutine at a time because Stdout and Stderr are

@@ -8,12 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
 // helperEnv makes the test binary act as a child process (see helper).
@@ -58,26 +59,8 @@ func child(t *testing.T, name, mode string) Spec {
 	return Spec{Name: name, Path: exe, Args: []string{"-test.run=^$"}, Env: append(os.Environ(), helperEnv+"="+mode)}
 }
 
-// buffer is an io.Writer that tests can read while children write to it.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // waitFor polls until out holds every one of lines.
-func waitFor(t *testing.T, out *buffer, lines ...string) {
+func waitFor(t *testing.T, out *syncio.Writer, lines ...string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -96,7 +79,7 @@ func waitFor(t *testing.T, out *buffer, lines ...string) {
 }
 
 // wait calls g.Wait, failing the test rather than hanging.
-func wait(t *testing.T, g *Group, out *buffer) error {
+func wait(t *testing.T, g *Group, out *syncio.Writer) error {
 	t.Helper()
 	select {
 	case <-g.Done():
@@ -120,7 +103,7 @@ func start(t *testing.T, opts Options, specs ...Spec) *Group {
 }
 
 func TestStopSendsSIGTERMToEveryChild(t *testing.T) {
-	out := &buffer{}
+	out := &syncio.Writer{}
 	g := start(t, Options{Output: out}, child(t, "text", "serve"), child(t, "gateway", "serve"))
 	waitFor(t, out, "text    | ready\n", "gateway | ready\n")
 
@@ -146,7 +129,7 @@ func TestStopSendsSIGTERMToEveryChild(t *testing.T) {
 }
 
 func TestOneChildDyingStopsTheRest(t *testing.T) {
-	out := &buffer{}
+	out := &syncio.Writer{}
 	g := start(t, Options{Output: out}, child(t, "text", "serve"), child(t, "audio", "fail"), child(t, "gateway", "serve"))
 
 	err := wait(t, g, out)
@@ -176,7 +159,7 @@ func TestOneChildDyingStopsTheRest(t *testing.T) {
 }
 
 func TestStubbornChildIsKilledAfterGrace(t *testing.T) {
-	out := &buffer{}
+	out := &syncio.Writer{}
 	g := start(t, Options{Output: out, Grace: 100 * time.Millisecond}, child(t, "image", "stubborn"))
 	waitFor(t, out, "image | ready\n")
 
@@ -191,7 +174,7 @@ func TestStubbornChildIsKilledAfterGrace(t *testing.T) {
 }
 
 func TestStartFailureStopsStartedChildren(t *testing.T) {
-	out := &buffer{}
+	out := &syncio.Writer{}
 	specs := []Spec{child(t, "text", "serve"), {Name: "audio", Path: "/nonexistent/chorus-audio"}}
 	g, err := Start(context.Background(), specs, Options{Output: out})
 	if err == nil {
@@ -233,7 +216,7 @@ func TestLineWriter(t *testing.T) {
 }
 
 func TestKillEndsAStubbornChildAtOnce(t *testing.T) {
-	out := &buffer{}
+	out := &syncio.Writer{}
 	g := start(t, Options{Output: out, Grace: time.Hour}, child(t, "image", "stubborn"))
 	waitFor(t, out, "image | ready\n")
 

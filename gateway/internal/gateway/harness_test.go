@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/serve"
+	"github.com/chorus-ai/chorus/platform/syncio"
 
 	"github.com/chorus-ai/chorus/gateway/internal/gateway"
 )
@@ -51,7 +51,7 @@ type testEnv struct {
 	url                 string
 	client              *http.Client
 	text, image, audio  *genaitest.Backend
-	logs                *syncBuffer
+	logs                *syncio.Writer
 	gateway             *gateway.Gateway
 	textAddr, audioAddr string
 }
@@ -73,7 +73,7 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 		text:  genaitest.NewBackend("echo", "step", "hold", "break", "trace"),
 		image: genaitest.NewBackend("fake-image"),
 		audio: genaitest.NewBackend("voice", "hold"),
-		logs:  &syncBuffer{},
+		logs:  &syncio.Writer{},
 	}
 	env.textAddr = startGenai(tb, genai.Text, genai.Route{Backend: env.text, Concurrency: 4})
 	imageAddr := startGenai(tb, genai.Image, genai.Route{Backend: env.image})
@@ -308,21 +308,4 @@ func checkGolden(tb testing.TB, name string, got []byte) {
 func checkGoldenLines(tb testing.TB, name string, lines []string) {
 	tb.Helper()
 	checkGolden(tb, name, []byte("["+strings.Join(lines, ",")+"]"))
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
