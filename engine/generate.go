@@ -65,19 +65,23 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 	if err != nil {
 		return res, err
 	}
-	prompt := req.Prompt
-	if len(req.Messages) > 0 {
+	// Control tokens come only from the chat template, never from what a
+	// caller wrote: "<|im_end|>" in a message or a prompt is text.
+	var ids []int32
+	switch {
+	case len(req.Messages) > 0:
 		msgs := make([]tokenizer.Message, len(req.Messages))
 		for i, msg := range req.Messages {
 			msgs[i] = tokenizer.Message{Role: msg.Role, Content: msg.Content}
 		}
-		if prompt, err = m.tok.ApplyChatTemplate(msgs, true); err != nil {
+		if ids, err = m.tok.EncodeChat(msgs, true); err != nil {
 			return res, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
-	} else if prompt == "" {
+	case req.Prompt == "":
 		return res, fmt.Errorf("%w: neither prompt nor messages", ErrInvalidRequest)
+	default:
+		ids = m.tok.EncodeLiteral(req.Prompt, true)
 	}
-	ids := m.tok.Encode(prompt, true)
 	res.InputTokens = len(ids)
 	if len(ids) == 0 {
 		return res, fmt.Errorf("%w: the prompt encodes to no tokens", ErrInvalidRequest)

@@ -12,7 +12,7 @@ import (
 )
 
 func hasSpecial(tok *Tokenizer, s string) bool {
-	for _, f := range tok.partition(s, true) {
+	for _, f := range tok.partition(s, nil) {
 		if f.token != NoToken {
 			return true
 		}

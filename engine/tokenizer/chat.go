@@ -91,7 +91,7 @@ func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) 
 	if fam == TemplateUnknown {
 		return "", ErrUnknownTemplate
 	}
-	return formatChat(fam, t.template, msgs, addGenerationPrompt), nil
+	return formatChat(fam, t.template, msgs, addGenerationPrompt).String(), nil
 }
 
 // FormatChat formats messages in a given family, without the defaults a model's own template
@@ -100,7 +100,7 @@ func FormatChat(fam Template, msgs []Message, addGenerationPrompt bool) (string,
 	if fam == TemplateUnknown || templateNames[fam] == "" {
 		return "", fmt.Errorf("%w: %d", ErrUnknownTemplate, int(fam))
 	}
-	return formatChat(fam, "", msgs, addGenerationPrompt), nil
+	return formatChat(fam, "", msgs, addGenerationPrompt).String(), nil
 }
 
 // defaultSystemRE finds a literal default system turn in a ChatML template, as in SmolLM2's and
@@ -113,12 +113,14 @@ const llama3DateDefault = "26 Jul 2024"
 
 func trimASCII(s string) string { return strings.Trim(s, " \t\n\v\f\r") }
 
-func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) string {
-	var b strings.Builder
+func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatText {
+	b := &chatText{}
 	switch fam {
 	case TemplatePlain:
 		for _, m := range msgs {
-			b.WriteString(m.Role + ": " + m.Content + "\n")
+			b.WriteString(m.Role + ": ")
+			b.content(m.Content)
+			b.WriteString("\n")
 		}
 		if addGen {
 			b.WriteString("assistant:")
@@ -128,14 +130,18 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) string {
 			b.WriteString("<|im_start|>system\n" + strings.ReplaceAll(sm[1], `\n`, "\n") + "<|im_end|>\n")
 		}
 		for _, m := range msgs {
-			b.WriteString("<|im_start|>" + m.Role + "\n" + m.Content + "<|im_end|>\n")
+			b.WriteString("<|im_start|>" + m.Role + "\n")
+			b.content(m.Content)
+			b.WriteString("<|im_end|>\n")
 		}
 		if addGen {
 			b.WriteString("<|im_start|>assistant\n")
 		}
 	case TemplatePhi4:
 		for _, m := range msgs {
-			b.WriteString("<|im_start|>" + m.Role + "<|im_sep|>" + m.Content + "<|im_end|>")
+			b.WriteString("<|im_start|>" + m.Role + "<|im_sep|>")
+			b.content(m.Content)
+			b.WriteString("<|im_end|>")
 		}
 		if addGen {
 			b.WriteString("<|im_start|>assistant<|im_sep|>")
@@ -148,10 +154,14 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) string {
 				sys, msgs = trimASCII(msgs[0].Content), msgs[1:]
 			}
 			b.WriteString("<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: " +
-				llama3DateDefault + "\n\n" + sys + "<|eot_id|>")
+				llama3DateDefault + "\n\n")
+			b.content(sys)
+			b.WriteString("<|eot_id|>")
 		}
 		for _, m := range msgs {
-			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n" + trimASCII(m.Content) + "<|eot_id|>")
+			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n")
+			b.content(trimASCII(m.Content))
+			b.WriteString("<|eot_id|>")
 		}
 		if addGen {
 			b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
@@ -176,14 +186,19 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) string {
 			switch m.Role {
 			case "system":
 				if fam == TemplateLlama2 {
-					b.WriteString(content + "\n")
+					b.content(content)
+					b.WriteString("\n")
 				} else {
-					b.WriteString("<<SYS>>\n" + content + "\n<</SYS>>\n\n")
+					b.WriteString("<<SYS>>\n")
+					b.content(content)
+					b.WriteString("\n<</SYS>>\n\n")
 				}
 			case "user":
-				b.WriteString(content + " [/INST]")
+				b.content(content)
+				b.WriteString(" [/INST]")
 			default:
-				b.WriteString(content + "</s>")
+				b.content(content)
+				b.WriteString("</s>")
 				inside = false
 			}
 		}
@@ -201,28 +216,64 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) string {
 			}
 			b.WriteString("<start_of_turn>" + role + "\n")
 			if sys != "" && role != "model" {
-				b.WriteString(sys + "\n\n")
+				b.content(sys)
+				b.WriteString("\n\n")
 				sys = ""
 			}
-			b.WriteString(trimASCII(m.Content) + "<end_of_turn>\n")
+			b.content(trimASCII(m.Content))
+			b.WriteString("<end_of_turn>\n")
 		}
 		if addGen {
 			b.WriteString("<start_of_turn>model\n")
 		}
 	case TemplatePhi3:
 		for _, m := range msgs {
-			b.WriteString("<|" + m.Role + "|>\n" + m.Content + "<|end|>\n")
+			b.WriteString("<|" + m.Role + "|>\n")
+			b.content(m.Content)
+			b.WriteString("<|end|>\n")
 		}
 		if addGen {
 			b.WriteString("<|assistant|>\n")
 		}
 	case TemplateZephyr:
 		for _, m := range msgs {
-			b.WriteString("<|" + m.Role + "|>\n" + m.Content + "<|endoftext|>\n")
+			b.WriteString("<|" + m.Role + "|>\n")
+			b.content(m.Content)
+			b.WriteString("<|endoftext|>\n")
 		}
 		if addGen {
 			b.WriteString("<|assistant|>\n")
 		}
 	}
-	return b.String()
+	return b
+}
+
+// chatText is a chat prompt being rendered: the template's own text, and the
+// byte spans of it that are message content, where control tokens must not
+// be recognised.
+type chatText struct {
+	strings.Builder
+	literal [][2]int
+}
+
+// content appends message text, recording its span.
+func (c *chatText) content(s string) {
+	start := c.Len()
+	c.WriteString(s)
+	if s != "" {
+		c.literal = append(c.literal, [2]int{start, c.Len()})
+	}
+}
+
+// EncodeChat formats msgs with the model's chat template, as ApplyChatTemplate does, and
+// tokenizes the result with BOS as the model asks. Control tokens are recognised only in the
+// template's own text: one written inside a message's content (an "<|im_end|>" a user typed)
+// is encoded as the literal text it is, so no message can open or close a turn.
+func (t *Tokenizer) EncodeChat(msgs []Message, addGenerationPrompt bool) ([]int32, error) {
+	fam := DetectTemplate(t.template)
+	if fam == TemplateUnknown {
+		return nil, ErrUnknownTemplate
+	}
+	c := formatChat(fam, t.template, msgs, addGenerationPrompt)
+	return t.encodeSpans(c.String(), true, c.literal), nil
 }

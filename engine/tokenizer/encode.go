@@ -10,6 +10,7 @@ import (
 type fragment struct {
 	text  string
 	token int32 // NoToken for text
+	off   int   // byte offset of text in the whole input
 }
 
 // Encode tokenizes text. Control and user-defined tokens written in the text (such as
@@ -27,9 +28,18 @@ func (t *Tokenizer) EncodeLiteral(text string, addSpecial bool) []int32 {
 }
 
 func (t *Tokenizer) encode(text string, addSpecial, parseSpecial bool) []int32 {
+	if !parseSpecial {
+		return t.encodeSpans(text, addSpecial, [][2]int{{0, len(text)}})
+	}
+	return t.encodeSpans(text, addSpecial, nil)
+}
+
+// encodeSpans is Encode with control tokens recognised everywhere but in the
+// literal byte spans of text (sorted, not overlapping).
+func (t *Tokenizer) encodeSpans(text string, addSpecial bool, literal [][2]int) []int32 {
 	var frags []fragment
 	if text != "" {
-		frags = t.partition(text, parseSpecial)
+		frags = t.partition(text, literal)
 	}
 	out := make([]int32, 0, len(text)/3+2)
 	if addSpecial && t.addBOS && t.bos != NoToken {
@@ -80,13 +90,20 @@ func (t *Tokenizer) encode(text string, addSpecial, parseSpecial bool) []int32 {
 }
 
 // partition cuts text at every verbatim occurrence of a special token, longest tokens first.
-func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+// Control (and unknown) tokens are not recognised where they overlap a literal span.
+func (t *Tokenizer) partition(text string, literal [][2]int) []fragment {
+	inLiteral := func(start, end int) bool {
+		for _, l := range literal {
+			if start < l[1] && end > l[0] {
+				return true
+			}
+		}
+		return false
+	}
 	frags := []fragment{{text: text, token: NoToken}}
 	for _, id := range t.special {
 		ty := t.types[id]
-		if !parseSpecial && (ty == TypeControl || ty == TypeUnknown) {
-			continue
-		}
+		control := ty == TypeControl || ty == TypeUnknown
 		tok := t.tokens[id]
 		var next []fragment
 		changed := false
@@ -95,21 +112,26 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 				next = append(next, f)
 				continue
 			}
-			changed = true
-			s := f.text
+			from, pos := 0, 0 // text from f.text[from:] is not yet emitted; search from pos
 			for {
-				i := strings.Index(s, tok)
+				i := strings.Index(f.text[pos:], tok)
 				if i < 0 {
 					break
 				}
-				if i > 0 {
-					next = append(next, fragment{text: s[:i], token: NoToken})
+				i += pos
+				if control && inLiteral(f.off+i, f.off+i+len(tok)) {
+					pos = i + len(tok)
+					continue
 				}
-				next = append(next, fragment{token: id})
-				s = s[i+len(tok):]
+				changed = true
+				if i > from {
+					next = append(next, fragment{text: f.text[from:i], token: NoToken, off: f.off + from})
+				}
+				next = append(next, fragment{token: id, off: f.off + i})
+				from, pos = i+len(tok), i+len(tok)
 			}
-			if s != "" {
-				next = append(next, fragment{text: s, token: NoToken})
+			if from < len(f.text) {
+				next = append(next, fragment{text: f.text[from:], token: NoToken, off: f.off + from})
 			}
 		}
 		if changed {
