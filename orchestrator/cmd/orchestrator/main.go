@@ -11,8 +11,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/engine"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/orchestrator/internal/server"
 	"github.com/chorus-ai/chorus/platform/app"
 	"github.com/chorus-ai/chorus/platform/dial"
@@ -59,12 +59,12 @@ func main() {
 			defer conn.Close()
 			clients[svc.modality] = genai.NewClient(genai.Modality(svc.modality), conn)
 		}
-		eng := engine.New(engine.Config{Clients: clients, MaxParallelSteps: *maxSteps, Log: log})
+		rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: *maxSteps, Log: log})
 		srv, err := serve.New(serve.Config{Addr: *grpcAddr, ShutdownTimeout: 10 * time.Second}, log)
 		if err != nil {
 			return err
 		}
-		s := server.New(pipelines, eng, *runTimeout, log)
+		s := server.New(pipelines, rn, *runTimeout, log)
 		srv.SetServing(s.Register(srv.GRPC()))
 		log.Info("pipelines loaded", "names", pipelines.Names())
 		return srv.Run(ctx)

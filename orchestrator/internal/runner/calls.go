@@ -1,4 +1,4 @@
-package engine
+package runner
 
 import (
 	"context"
@@ -316,7 +316,7 @@ func (r *run) callItem(ctx context.Context, s *pipeline.Step, data pipeline.Data
 // retry calls fn until it succeeds, fails with something other than
 // UNAVAILABLE, reports that it produced output, or runs out of attempts.
 func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Context) (produced bool, err error)) error {
-	policy := r.e.cfg.Retry
+	policy := r.runner.cfg.Retry
 	backoff := policy.Initial
 	for attempt := 1; ; attempt++ {
 		produced, err := fn(ctx)
@@ -328,7 +328,7 @@ func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Conte
 		}
 		trace.SpanFromContext(ctx).AddEvent("retry", trace.WithAttributes(
 			attribute.Int("attempt", attempt), attribute.Int64("backoff_ms", backoff.Milliseconds())))
-		r.e.cfg.Log.DebugContext(ctx, "retrying unavailable service", "pipeline", r.p.Name, "step", s.Name, "attempt", attempt)
+		r.runner.cfg.Log.DebugContext(ctx, "retrying unavailable service", "pipeline", r.p.Name, "step", s.Name, "attempt", attempt)
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:
@@ -343,7 +343,7 @@ func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Conte
 // request renders a step's call. For a completion model it also returns the
 // opening written into the prompt, which starts the step's text.
 func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data) (req *genaiv1.GenerateRequest, client genai.Client, opening string, err error) {
-	client = r.e.cfg.Clients[s.Modality]
+	client = r.runner.cfg.Clients[s.Modality]
 	if client == nil {
 		return nil, nil, "", rpcerr.New(codes.FailedPrecondition, ReasonPipeline, fmt.Sprintf("this orchestrator has no %s service configured", s.Modality))
 	}
@@ -358,7 +358,7 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 	// A completion model gets the completion prompt and, where they are
 	// set, the completion options.
 	model := render("model")
-	completion := s.CompletionPrompt != "" && !r.e.models.canChat(ctx, client, model)
+	completion := s.CompletionPrompt != "" && !r.runner.models.canChat(ctx, client, model)
 	o := s.Options
 	optionsOf := func(name string) string {
 		if completion && s.CompletionOptions.Has(name) {
