@@ -45,11 +45,11 @@ func main() {
 				return fmt.Errorf("-pipelines-dir %s: %w", *dir, err)
 			}
 		}
-		clients := map[pipeline.Modality]genai.Client{}
+		clients := map[genai.Modality]genai.Client{}
 		for _, svc := range []struct {
-			modality pipeline.Modality
+			modality genai.Modality
 			target   string
-		}{{pipeline.Text, *textAddr}, {pipeline.Image, *imageAddr}, {pipeline.Audio, *audioAddr}} {
+		}{{genai.Text, *textAddr}, {genai.Image, *imageAddr}, {genai.Audio, *audioAddr}} {
 			// Connections are lazy: the orchestrator starts without its
 			// peers, and a run fails UNAVAILABLE while one is down.
 			conn, err := dial.Dial(svc.target)
@@ -57,7 +57,7 @@ func main() {
 				return fmt.Errorf("-%s-addr: %w", svc.modality, err)
 			}
 			defer conn.Close()
-			clients[svc.modality] = genai.NewClient(genai.Modality(svc.modality), conn)
+			clients[svc.modality] = genai.NewClient(svc.modality, conn)
 		}
 		rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: *maxSteps, Log: log})
 		srv, err := serve.New(serve.Config{Addr: *grpcAddr, ShutdownTimeout: 10 * time.Second}, log)

@@ -13,16 +13,8 @@ import (
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// Modality names the service a step calls.
-type Modality string
-
-// The modalities a step may call.
-const (
-	Text  Modality = "text"
-	Image Modality = "image"
-	Audio Modality = "audio"
+	"github.com/chorus-ai/chorus/platform/genai"
 )
 
 // Input types.
@@ -96,8 +88,8 @@ type Input struct {
 // Step is one call (or, for item steps, one call per item) of a modality
 // service.
 type Step struct {
-	Name     string   `yaml:"name"`
-	Modality Modality `yaml:"modality"`
+	Name     string         `yaml:"name"`
+	Modality genai.Modality `yaml:"modality"`
 	// Model is a template; empty (after rendering) uses the service's
 	// default model.
 	Model string `yaml:"model"`
@@ -318,17 +310,17 @@ func (p *Pipeline) validate() error {
 		}
 		if o.Assemble == "" {
 			o.Assemble = AssembleEach
-			if s.Modality == Text && !s.Items() {
+			if s.Modality == genai.Text && !s.Items() {
 				o.Assemble = AssembleText
 			}
 		}
 		switch o.Assemble {
 		case AssembleText:
-			if s.Modality != Text || s.Items() {
+			if s.Modality != genai.Text || s.Items() {
 				bad("output %q: assemble text needs a text step that is not an item step", o.Name)
 			}
 		case AssembleWAV, AssembleWebVTT:
-			if s.Modality != Audio {
+			if s.Modality != genai.Audio {
 				bad("output %q: assemble %s needs an audio step", o.Name, o.Assemble)
 			}
 		case AssembleEach:
@@ -348,14 +340,14 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 		errs = append(errs, fmt.Errorf("step %q: "+format, append([]any{s.Name}, args...)...))
 	}
 	switch s.Modality {
-	case Text, Image, Audio:
+	case genai.Text, genai.Image, genai.Audio:
 	default:
 		bad("modality %q must be text, image or audio", s.Modality)
 	}
 	if strings.TrimSpace(s.Prompt) == "" {
 		bad("prompt is required")
 	}
-	if s.CompletionPrompt != "" && s.Modality != Text {
+	if s.CompletionPrompt != "" && s.Modality != genai.Text {
 		bad("completion_prompt is only for text steps")
 	}
 	if s.CompletionOpening != "" && (s.CompletionPrompt == "" || s.Items()) {
@@ -376,7 +368,7 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 			bad("stream_from %q, which is not a step", s.StreamFrom)
 		case s.StreamFrom == s.Name:
 			bad("streams from itself")
-		case src.Modality != Text || src.Items():
+		case src.Modality != genai.Text || src.Items():
 			bad("stream_from %q: only a text step that is not an item step streams text", s.StreamFrom)
 		case slices.Contains(s.Needs, s.StreamFrom):
 			bad("stream_from %q is also in needs; a step cannot both wait for and stream from another", s.StreamFrom)
@@ -392,7 +384,7 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 			bad("for_each.from %q, which is not a step", f.From)
 		case f.From == s.Name:
 			bad("iterates over itself")
-		case src.Modality != Text || src.Items():
+		case src.Modality != genai.Text || src.Items():
 			bad("for_each.from %q: only a text step that is not an item step has text to split", f.From)
 		}
 		if f.Split == "" {
@@ -420,14 +412,14 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 	o := s.Options
 	var wrong []string
 	switch s.Modality {
-	case Text:
+	case genai.Text:
 		wrong = present(map[string]string{"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate, "width": o.Width, "height": o.Height, "count": o.Count})
-	case Audio:
+	case genai.Audio:
 		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "width": o.Width, "height": o.Height, "count": o.Count})
 		if len(o.Stop) > 0 {
 			wrong = append(wrong, "stop")
 		}
-	case Image:
+	case genai.Image:
 		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate})
 		if len(o.Stop) > 0 {
 			wrong = append(wrong, "stop")

@@ -258,7 +258,7 @@ func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src 
 			}
 			a.Metadata.Index = int32(len(res.artifacts))
 			a.Metadata.SourceText = c.item
-			if s.Modality == pipeline.Audio {
+			if s.Modality == genai.Audio {
 				audio, err := wav.Parse(a.GetData())
 				if err != nil {
 					return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the audio service's segment %d is not usable: %v", c.index, err)).WithCause(err)
@@ -403,7 +403,7 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 		req.Prompt = strings.TrimLeft(p, " \t\n") + opening
 	}
 	switch s.Modality {
-	case pipeline.Text:
+	case genai.Text:
 		t := &genaiv1.TextOptions{}
 		if n := integer("max_tokens"); n != nil {
 			t.MaxTokens = int32(*n)
@@ -429,7 +429,7 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 			}
 		}
 		req.Options = &genaiv1.GenerateRequest_Text{Text: t}
-	case pipeline.Audio:
+	case genai.Audio:
 		a := &genaiv1.AudioOptions{Voice: render("options.voice")}
 		if f := num("speed", 32); f != nil {
 			a.Speed = float32(*f)
@@ -438,7 +438,7 @@ func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data)
 			a.SampleRate = int32(*n)
 		}
 		req.Options = &genaiv1.GenerateRequest_Audio{Audio: a}
-	case pipeline.Image:
+	case genai.Image:
 		im := &genaiv1.ImageOptions{}
 		if n := integer("width"); n != nil {
 			im.Width = int32(*n)

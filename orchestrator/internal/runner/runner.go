@@ -60,7 +60,7 @@ type Retry struct {
 type Config struct {
 	// Clients holds one client per modality; a step of a modality without
 	// a client fails.
-	Clients map[pipeline.Modality]genai.Client
+	Clients map[genai.Modality]genai.Client
 	// MaxParallelSteps bounds how many steps of one run execute at once.
 	// Default 4.
 	MaxParallelSteps int
@@ -254,7 +254,7 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 		res, err = r.items(ctx, st, data, src.feed, src)
 	case s.ForEach != nil:
 		res, err = r.items(ctx, st, data, itemsOf(r.states[s.ForEach.From].res.text, s.ForEach), nil)
-	case s.Modality == pipeline.Text:
+	case s.Modality == genai.Text:
 		res, err = r.streamText(ctx, st, data)
 	default:
 		res, err = r.unary(ctx, st, data)

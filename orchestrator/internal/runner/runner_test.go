@@ -34,9 +34,9 @@ func newTestRunner(tb testing.TB, maxSteps int, text string) *Runner {
 		return fake.Speech(r), nil
 	}}
 	return New(Config{
-		Clients: map[pipeline.Modality]genai.Client{
-			pipeline.Text:  fake.Serve(tb, genai.Text, textSvc),
-			pipeline.Audio: fake.Serve(tb, genai.Audio, audioSvc),
+		Clients: map[genai.Modality]genai.Client{
+			genai.Text:  fake.Serve(tb, genai.Text, textSvc),
+			genai.Audio: fake.Serve(tb, genai.Audio, audioSvc),
 		},
 		MaxParallelSteps: maxSteps,
 	})
@@ -188,7 +188,7 @@ outputs:
 		return st.Send(fake.Done(""))
 	}}
 	for _, maxSteps := range []int{1, 4} {
-		e := New(Config{Clients: map[pipeline.Modality]genai.Client{pipeline.Text: fake.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
+		e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: fake.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
 		var order []string
 		var done *orchestratorv1.RunCompleted
 		err := e.Run(t.Context(), p, map[string]string{"who": "me"}, func(ev *orchestratorv1.RunPipelineResponse) error {

@@ -53,15 +53,15 @@ type fakes struct {
 // and error mapping) on 127.0.0.1 over the given fakes, and returns a client.
 func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceClient {
 	tb.Helper()
-	clients := map[pipeline.Modality]genai.Client{}
+	clients := map[genai.Modality]genai.Client{}
 	if f.text != nil {
-		clients[pipeline.Text] = fake.Serve(tb, genai.Text, f.text)
+		clients[genai.Text] = fake.Serve(tb, genai.Text, f.text)
 	}
 	if f.image != nil {
-		clients[pipeline.Image] = fake.Serve(tb, genai.Image, f.image)
+		clients[genai.Image] = fake.Serve(tb, genai.Image, f.image)
 	}
 	if f.audio != nil {
-		clients[pipeline.Audio] = fake.Serve(tb, genai.Audio, f.audio)
+		clients[genai.Audio] = fake.Serve(tb, genai.Audio, f.audio)
 	}
 	log := slog.New(slog.DiscardHandler)
 	reg, err := pipeline.Builtin()
