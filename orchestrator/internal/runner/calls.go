@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -338,127 +337,6 @@ func (r *run) retry(ctx context.Context, s *pipeline.Step, fn func(context.Conte
 		}
 		backoff = min(2*backoff, policy.Max)
 	}
-}
-
-// request renders a step's call. For a completion model it also returns the
-// opening written into the prompt, which starts the step's text.
-func (r *run) request(ctx context.Context, s *pipeline.Step, data pipeline.Data) (req *genaiv1.GenerateRequest, client genai.Client, opening string, err error) {
-	client = r.runner.cfg.Clients[s.Modality]
-	if client == nil {
-		return nil, nil, "", rpcerr.New(codes.FailedPrecondition, ReasonPipeline, fmt.Sprintf("this orchestrator has no %s service configured", s.Modality))
-	}
-	var errs []error
-	render := func(name string) string {
-		v, err := s.Render(name, data)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return strings.TrimSpace(v)
-	}
-	// A completion model gets the completion prompt and, where they are
-	// set, the completion options.
-	model := render("model")
-	completion := s.CompletionPrompt != "" && !r.runner.models.canChat(ctx, client, model)
-	o := s.Options
-	optionsOf := func(name string) string {
-		if completion && s.CompletionOptions.Has(name) {
-			return "completion_options."
-		}
-		return "options."
-	}
-	num := func(name string, bits int) *float64 {
-		v := render(optionsOf(name) + name)
-		if v == "" {
-			return nil
-		}
-		f, err := strconv.ParseFloat(v, bits)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("option %s: %q is not a number", name, clip(v)))
-			return nil
-		}
-		return &f
-	}
-	integer := func(name string) *int64 {
-		v := render(optionsOf(name) + name)
-		if v == "" {
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 32)
-		if name == "seed" {
-			n, err = strconv.ParseInt(v, 10, 64)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("option %s: %q is not an integer", name, clip(v)))
-			return nil
-		}
-		return &n
-	}
-	req = &genaiv1.GenerateRequest{Model: model, Prompt: render("prompt")}
-	if completion {
-		p, err := s.Render("completion_prompt", data)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		opening = render("completion_opening")
-		req.Prompt = strings.TrimLeft(p, " \t\n") + opening
-	}
-	switch s.Modality {
-	case genai.Text:
-		t := &genaiv1.TextOptions{}
-		if n := integer("max_tokens"); n != nil {
-			t.MaxTokens = int32(*n)
-		}
-		if f := num("temperature", 32); f != nil {
-			t.Temperature = proto.Float32(float32(*f))
-		}
-		if f := num("repetition_penalty", 32); f != nil {
-			t.RepetitionPenalty = proto.Float32(float32(*f))
-		}
-		if n := integer("seed"); n != nil {
-			t.Seed = n
-		}
-		stops, prefix := o.Stop, "options."
-		if completion && s.CompletionOptions.Has("stop") {
-			stops, prefix = s.CompletionOptions.Stop, "completion_options."
-		}
-		for i := range stops {
-			if v, err := s.Render(fmt.Sprintf("%sstop[%d]", prefix, i), data); err != nil {
-				errs = append(errs, err)
-			} else if v != "" {
-				t.Stop = append(t.Stop, v)
-			}
-		}
-		req.Options = &genaiv1.GenerateRequest_Text{Text: t}
-	case genai.Audio:
-		a := &genaiv1.AudioOptions{Voice: render("options.voice")}
-		if f := num("speed", 32); f != nil {
-			a.Speed = float32(*f)
-		}
-		if n := integer("sample_rate"); n != nil {
-			a.SampleRate = int32(*n)
-		}
-		req.Options = &genaiv1.GenerateRequest_Audio{Audio: a}
-	case genai.Image:
-		im := &genaiv1.ImageOptions{}
-		if n := integer("width"); n != nil {
-			im.Width = int32(*n)
-		}
-		if n := integer("height"); n != nil {
-			im.Height = int32(*n)
-		}
-		if n := integer("count"); n != nil {
-			im.Count = int32(*n)
-		}
-		if n := integer("seed"); n != nil {
-			im.Seed = n
-		}
-		req.Options = &genaiv1.GenerateRequest_Image{Image: im}
-	}
-	if len(errs) > 0 {
-		err := errors.Join(errs...)
-		return nil, nil, "", rpcerr.New(codes.Internal, ReasonPipeline, fmt.Sprintf("pipeline %q step %q cannot build its request: %v", r.p.Name, s.Name, err)).WithCause(err)
-	}
-	return req, client, opening, nil
 }
 
 func delta(step, text string, a *genaiv1.Artifact) *orchestratorv1.RunPipelineResponse {
