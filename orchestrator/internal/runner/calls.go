@@ -152,29 +152,13 @@ func lastSentenceEnd(text string) int {
 // unary runs an image or audio step with one Generate call and emits each
 // artifact as a delta.
 func (r *run) unary(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
-	req, client, _, err := r.request(ctx, st.step, data)
-	if err != nil {
-		return result{}, err
-	}
-	var resp *genaiv1.GenerateResponse
-	err = r.retry(ctx, st.step, func(ctx context.Context) (bool, error) {
-		var err error
-		resp, err = client.Generate(ctx, req)
-		return false, err
-	})
+	resp, err := r.generate(ctx, st.step, data)
 	if err != nil {
 		return result{}, err
 	}
 	res := result{usage: resp.GetUsage()}
 	for i, a := range resp.GetArtifacts() {
-		a = proto.Clone(a).(*genaiv1.Artifact)
-		if a.Metadata == nil {
-			a.Metadata = &genaiv1.ArtifactMetadata{}
-		}
-		a.Metadata.Index = int32(i)
-		genai.FillDigest(a)
-		res.artifacts = append(res.artifacts, a)
-		if err := r.send(delta(st.step.Name, "", a)); err != nil {
+		if err := r.keep(st.step.Name, &res, withIndex(a, i)); err != nil {
 			return res, err
 		}
 	}
@@ -188,101 +172,29 @@ func (r *run) unary(ctx context.Context, st *stepState, data pipeline.Data) (res
 func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src *feed, streaming *stepState) (result, error) {
 	s := st.step
 	ctx, cancel := context.WithCancel(ctx)
-	type outcome struct {
-		resp *genaiv1.GenerateResponse
-		err  error
-	}
-	type call struct {
-		index int
-		item  string
-		done  chan outcome
-	}
-	window := make(chan struct{}, s.Parallel)
-	order := make(chan *call, s.Parallel)
 	var wg sync.WaitGroup
 	defer func() {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Go(func() {
-		defer close(order)
-		for i := 0; ; i++ {
-			item, ok := src.next(ctx, i)
-			if !ok {
-				return
-			}
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			c := &call{index: i, item: item, done: make(chan outcome, 1)}
-			wg.Go(func() {
-				resp, err := r.callItem(ctx, s, data.WithItem(c.index, c.item))
-				c.done <- outcome{resp, err}
-			})
-			select {
-			case order <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
-
+	calls := r.startItems(ctx, &wg, s, data, src)
 	var (
-		res        result
-		offset     time.Duration
-		audioBytes int
-		format     *wav.Format
+		res   result
+		audio segments
 	)
-	for c := range order {
-		var o outcome
+	for c := range calls.order {
+		var o itemOutcome
 		select {
 		case o = <-c.done:
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
-		<-window
+		<-calls.window
 		if o.err != nil {
 			return res, o.err
 		}
-		if len(o.resp.GetArtifacts()) == 0 {
-			return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the %s service returned nothing for item %d", s.Modality, c.index))
-		}
-		res.usage = addUsage(res.usage, o.resp.GetUsage())
-		for _, a := range o.resp.GetArtifacts() {
-			a = proto.Clone(a).(*genaiv1.Artifact)
-			if a.Metadata == nil {
-				a.Metadata = &genaiv1.ArtifactMetadata{}
-			}
-			a.Metadata.Index = int32(len(res.artifacts))
-			a.Metadata.SourceText = c.item
-			if s.Modality == genai.Audio {
-				audio, err := wav.Parse(a.GetData())
-				if err != nil {
-					return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the audio service's segment %d is not usable: %v", c.index, err)).WithCause(err)
-				}
-				if format == nil {
-					format = &audio.Format
-				} else if audio.Format != *format {
-					return res, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf(
-						"the audio service's segments differ in format (segment %d is %s, segment 0 is %s), so they cannot be joined into one WAV", c.index, audio.Format, *format))
-				}
-				audioBytes += len(audio.Data)
-				if wav.EncodedSize(audioBytes) > MaxResultBytes {
-					return res, tooLarge(fmt.Sprintf("the voiceover would exceed %d bytes, the most one gRPC message can carry with the other outputs; lower max_tokens", MaxResultBytes))
-				}
-				d := audio.Duration()
-				a.Metadata.SampleRate = int32(audio.Format.SampleRate)
-				a.Metadata.DurationSeconds = d.Seconds()
-				a.Metadata.OffsetSeconds = offset.Seconds()
-				offset += d
-			}
-			genai.FillDigest(a)
-			res.artifacts = append(res.artifacts, a)
-			if err := r.send(delta(s.Name, "", a)); err != nil {
-				return res, err
-			}
+		if err := r.keepItem(s, c, o.resp, &res, &audio); err != nil {
+			return res, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -297,8 +209,133 @@ func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src 
 	return res, nil
 }
 
-// callItem makes one item's call.
-func (r *run) callItem(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateResponse, error) {
+// itemCall is one item's call, its outcome delivered on done.
+type itemCall struct {
+	index int
+	item  string
+	done  chan itemOutcome // buffered: the call never waits for its reader
+}
+
+type itemOutcome struct {
+	resp *genaiv1.GenerateResponse
+	err  error
+}
+
+// itemCalls are the calls of an item step in item order. A place in window
+// is taken for every call started, and freed (<-window) by the reader once
+// it has the call's outcome.
+type itemCalls struct {
+	order  <-chan *itemCall
+	window chan struct{}
+}
+
+// startItems starts one call per item of src, in item order, at most
+// s.Parallel of them in flight or awaiting emission, until src closes or
+// ctx ends. Every goroutine it starts is in wg.
+func (r *run) startItems(ctx context.Context, wg *sync.WaitGroup, s *pipeline.Step, data pipeline.Data, src *feed) itemCalls {
+	window := make(chan struct{}, s.Parallel)
+	order := make(chan *itemCall, s.Parallel)
+	wg.Go(func() {
+		defer close(order)
+		for i := 0; ; i++ {
+			item, ok := src.next(ctx, i)
+			if !ok {
+				return
+			}
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			c := &itemCall{index: i, item: item, done: make(chan itemOutcome, 1)}
+			wg.Go(func() {
+				resp, err := r.generate(ctx, s, data.WithItem(c.index, c.item))
+				c.done <- itemOutcome{resp, err}
+			})
+			select {
+			case order <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return itemCalls{order: order, window: window}
+}
+
+// keepItem adds the artifacts of one item's response to res and emits
+// them; an audio step's segments are checked and timed on the way.
+func (r *run) keepItem(s *pipeline.Step, c *itemCall, resp *genaiv1.GenerateResponse, res *result, audio *segments) error {
+	if len(resp.GetArtifacts()) == 0 {
+		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the %s service returned nothing for item %d", s.Modality, c.index))
+	}
+	res.usage = addUsage(res.usage, resp.GetUsage())
+	for _, a := range resp.GetArtifacts() {
+		a = withIndex(a, len(res.artifacts))
+		a.Metadata.SourceText = c.item
+		if s.Modality == genai.Audio {
+			if err := audio.add(a, c.index); err != nil {
+				return err
+			}
+		}
+		if err := r.keep(s.Name, res, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segments follows the segments of an audio step: they must share one
+// format and fit in one result, and each starts where the last ended.
+type segments struct {
+	format *wav.Format
+	bytes  int // PCM bytes so far
+	offset time.Duration
+}
+
+// add checks segment a (item index) and sets its timing metadata.
+func (sg *segments) add(a *genaiv1.Artifact, index int) error {
+	audio, err := wav.Parse(a.GetData())
+	if err != nil {
+		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the audio service's segment %d is not usable: %v", index, err)).WithCause(err)
+	}
+	if sg.format == nil {
+		sg.format = &audio.Format
+	} else if audio.Format != *sg.format {
+		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf(
+			"the audio service's segments differ in format (segment %d is %s, segment 0 is %s), so they cannot be joined into one WAV", index, audio.Format, *sg.format))
+	}
+	sg.bytes += len(audio.Data)
+	if wav.EncodedSize(sg.bytes) > MaxResultBytes {
+		return tooLarge(fmt.Sprintf("the voiceover would exceed %d bytes, the most one gRPC message can carry with the other outputs; lower max_tokens", MaxResultBytes))
+	}
+	d := audio.Duration()
+	a.Metadata.SampleRate = int32(audio.Format.SampleRate)
+	a.Metadata.DurationSeconds = d.Seconds()
+	a.Metadata.OffsetSeconds = sg.offset.Seconds()
+	sg.offset += d
+	return nil
+}
+
+// withIndex returns a copy of a, as the step's artifact number index.
+func withIndex(a *genaiv1.Artifact, index int) *genaiv1.Artifact {
+	a = proto.Clone(a).(*genaiv1.Artifact)
+	if a.Metadata == nil {
+		a.Metadata = &genaiv1.ArtifactMetadata{}
+	}
+	a.Metadata.Index = int32(index)
+	return a
+}
+
+// keep adds a finished artifact to res and emits it.
+func (r *run) keep(step string, res *result, a *genaiv1.Artifact) error {
+	genai.FillDigest(a)
+	res.artifacts = append(res.artifacts, a)
+	return r.send(delta(step, "", a))
+}
+
+// generate makes a step's (or one item's) Generate call, retried as retry
+// allows.
+func (r *run) generate(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateResponse, error) {
 	req, client, _, err := r.request(ctx, s, data)
 	if err != nil {
 		return nil, err
