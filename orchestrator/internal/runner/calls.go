@@ -34,64 +34,89 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 	if err != nil {
 		return result{}, err
 	}
-	var (
-		text     strings.Builder
-		splitter sentence.Splitter
-		final    *genaiv1.GenerateResponse
-	)
+	out := &textOut{run: r, step: st.step.Name, feed: st.feed}
 	if opening != "" {
 		// The opening was written into the prompt; it is the text's start.
-		text.WriteString(opening)
-		if err := r.send(delta(st.step.Name, opening, nil)); err != nil {
+		if err := out.write(opening); err != nil {
 			return result{}, err
 		}
-		if st.feed != nil {
-			for _, s := range splitter.Write(opening) {
-				st.feed.push(s)
-			}
-		}
 	}
+	var final *genaiv1.GenerateResponse
 	err = r.retry(ctx, st.step, func(ctx context.Context) (produced bool, err error) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		stream, err := client.StreamGenerate(ctx, req)
-		if err != nil {
-			return false, err
-		}
-		for {
-			c, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return produced, rpcerr.New(codes.Internal, ReasonBadOutput, "the text service ended its stream without a final chunk")
-			}
-			if err != nil {
-				return produced, err
-			}
-			switch c := c.GetChunk().(type) {
-			case *genaiv1.GenerateChunk_Delta:
-				produced = true
-				d := c.Delta.GetText()
-				if d == "" {
-					continue
-				}
-				text.WriteString(d)
-				if err := r.send(delta(st.step.Name, d, nil)); err != nil {
-					return produced, err
-				}
-				if st.feed != nil {
-					for _, s := range splitter.Write(d) {
-						st.feed.push(s)
-					}
-				}
-			case *genaiv1.GenerateChunk_Done:
-				final = c.Done
-				return produced, nil
-			}
-		}
+		final, produced, err = receiveText(ctx, client, req, out)
+		return produced, err
 	})
 	if err != nil {
 		return result{}, err
 	}
-	res := result{text: text.String(), usage: final.GetUsage()}
+	return out.end(final, opening), nil
+}
+
+// receiveText makes one StreamGenerate call, writing its deltas to out, and
+// returns its final response. produced says whether any delta came.
+func receiveText(ctx context.Context, client genai.Client, req *genaiv1.GenerateRequest, out *textOut) (final *genaiv1.GenerateResponse, produced bool, _ error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.StreamGenerate(ctx, req)
+	if err != nil {
+		return nil, false, err
+	}
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil, produced, rpcerr.New(codes.Internal, ReasonBadOutput, "the text service ended its stream without a final chunk")
+		}
+		if err != nil {
+			return nil, produced, err
+		}
+		switch c := c.GetChunk().(type) {
+		case *genaiv1.GenerateChunk_Delta:
+			produced = true
+			if d := c.Delta.GetText(); d != "" {
+				if err := out.write(d); err != nil {
+					return nil, produced, err
+				}
+			}
+		case *genaiv1.GenerateChunk_Done:
+			return c.Done, produced, nil
+		}
+	}
+}
+
+// textOut is where a text step's text goes as it streams: into the step's
+// text, to the client as deltas, and, sentence by sentence, to the steps
+// that stream from it (feed, when there are any).
+type textOut struct {
+	run      *run
+	step     string
+	feed     *feed
+	text     strings.Builder
+	splitter sentence.Splitter
+}
+
+func (o *textOut) write(d string) error {
+	o.text.WriteString(d)
+	if err := o.run.send(delta(o.step, d, nil)); err != nil {
+		return err
+	}
+	o.push(d)
+	return nil
+}
+
+// push feeds the sentences that d completes.
+func (o *textOut) push(d string) {
+	if o.feed == nil {
+		return
+	}
+	for _, s := range o.splitter.Write(d) {
+		o.feed.push(s)
+	}
+}
+
+// end returns the step's result once the stream is done, and feeds the
+// last sentence.
+func (o *textOut) end(final *genaiv1.GenerateResponse, opening string) result {
+	res := result{text: o.text.String(), usage: final.GetUsage()}
 	if res.text == opening {
 		// A backend that streamed nothing still returns the whole text.
 		for _, a := range final.GetArtifacts() {
@@ -99,13 +124,9 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 				res.text += t.Text
 			}
 		}
-		if st.feed != nil {
-			for _, s := range splitter.Write(strings.TrimPrefix(res.text, opening)) {
-				st.feed.push(s)
-			}
-		}
+		o.push(strings.TrimPrefix(res.text, opening))
 	}
-	rest := strings.TrimSpace(splitter.Flush())
+	rest := strings.TrimSpace(o.splitter.Flush())
 	if final.GetFinishReason() == genaiv1.FinishReason_FINISH_REASON_LENGTH && !endsSentence(rest) {
 		// The token limit cut the text mid-sentence: end the script at its
 		// last complete sentence rather than voice half of one. A text with
@@ -114,10 +135,10 @@ func (r *run) streamText(ctx context.Context, st *stepState, data pipeline.Data)
 			res.text, rest = cut, ""
 		}
 	}
-	if st.feed != nil && rest != "" {
-		st.feed.push(rest)
+	if o.feed != nil && rest != "" {
+		o.feed.push(rest)
 	}
-	return res, nil
+	return res
 }
 
 // closers may follow a sentence's final punctuation.

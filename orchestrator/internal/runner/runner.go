@@ -196,31 +196,11 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	}
 	defer st.startOnce.Do(func() { close(st.started) })
 
-	for _, d := range s.Deps() {
-		select {
-		case <-r.states[d].done:
-			if !r.states[d].ok {
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
-	}
-	var src *stepState
-	if s.StreamFrom != "" {
-		src = r.states[s.StreamFrom]
-		select {
-		case <-src.started:
-		case <-ctx.Done():
-			return
-		}
-	}
-	select {
-	case r.sem <- struct{}{}:
-		defer func() { <-r.sem }()
-	case <-ctx.Done():
+	src, release, ok := r.await(ctx, st)
+	if !ok {
 		return
 	}
+	defer release()
 	st.startOnce.Do(func() { close(st.started) })
 
 	steps := map[string]string{}
@@ -245,20 +225,7 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	}
 	r.runner.cfg.Log.DebugContext(ctx, "step started", "pipeline", r.p.Name, "step", s.Name, "model", model)
 
-	var (
-		res result
-		err error
-	)
-	switch {
-	case s.StreamFrom != "":
-		res, err = r.items(ctx, st, data, src.feed, src)
-	case s.ForEach != nil:
-		res, err = r.items(ctx, st, data, itemsOf(r.states[s.ForEach.From].res.text, s.ForEach), nil)
-	case s.Modality == genai.Text:
-		res, err = r.streamText(ctx, st, data)
-	default:
-		res, err = r.unary(ctx, st, data)
-	}
+	res, err := r.execute(ctx, st, data, src)
 	u := res.usage
 	span.SetAttributes(
 		attribute.Int("gen_ai.usage.input_tokens", int(u.GetInputTokens())),
@@ -282,6 +249,52 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 		Step: s.Name, Usage: u, Duration: durationpb.New(time.Since(start)),
 	}}})
 	r.runner.cfg.Log.DebugContext(ctx, "step completed", "pipeline", r.p.Name, "step", s.Name, "duration_ms", time.Since(start).Milliseconds())
+}
+
+// await waits until st may start: its dependencies have completed, the
+// step it streams from (src, when it has one) has started, and a place
+// among the run's MaxParallelSteps is free; release gives the place back.
+// ok is false when a dependency failed or the run ended first.
+func (r *run) await(ctx context.Context, st *stepState) (src *stepState, release func(), ok bool) {
+	for _, d := range st.step.Deps() {
+		select {
+		case <-r.states[d].done:
+			if !r.states[d].ok {
+				return nil, nil, false
+			}
+		case <-ctx.Done():
+			return nil, nil, false
+		}
+	}
+	if name := st.step.StreamFrom; name != "" {
+		src = r.states[name]
+		select {
+		case <-src.started:
+		case <-ctx.Done():
+			return nil, nil, false
+		}
+	}
+	select {
+	case r.sem <- struct{}{}:
+		return src, func() { <-r.sem }, true
+	case <-ctx.Done():
+		return nil, nil, false
+	}
+}
+
+// execute runs a started step as its kind requires.
+func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, src *stepState) (result, error) {
+	s := st.step
+	switch {
+	case src != nil:
+		return r.items(ctx, st, data, src.feed, src)
+	case s.ForEach != nil:
+		return r.items(ctx, st, data, itemsOf(r.states[s.ForEach.From].res.text, s.ForEach), nil)
+	case s.Modality == genai.Text:
+		return r.streamText(ctx, st, data)
+	default:
+		return r.unary(ctx, st, data)
+	}
 }
 
 // send emits one event unless the run has failed.
