@@ -95,7 +95,7 @@ func parseOption[T any](rr *renderer, name, kind string, parse func(string) (T, 
 	return x, true
 }
 
-// float32 returns a number option, 0 when unset.
+// float32 returns a number option; ok is false when it is unset or bad.
 func (rr *renderer) float32(name string) (float32, bool) {
 	return parseOption(rr, name, "a number", func(v string) (float32, error) {
 		f, err := strconv.ParseFloat(v, 32)
@@ -103,7 +103,7 @@ func (rr *renderer) float32(name string) (float32, bool) {
 	})
 }
 
-// int32 returns an integer option, 0 when unset.
+// int32 returns an integer option; ok is false when it is unset or bad.
 func (rr *renderer) int32(name string) (int32, bool) {
 	return parseOption(rr, name, "an integer", func(v string) (int32, error) {
 		n, err := strconv.ParseInt(v, 10, 32)
