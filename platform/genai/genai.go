@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
@@ -23,7 +24,8 @@ import (
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
-// Modality names a modality service.
+// Modality names a modality service. Pipelines name it in YAML
+// (`modality: text`), so its values are lower-case words.
 type Modality string
 
 // The modalities Chorus serves.
@@ -32,6 +34,13 @@ const (
 	Image Modality = "image"
 	Audio Modality = "audio"
 )
+
+// Modalities lists every modality Chorus serves, in the order its
+// documentation gives them.
+func Modalities() []Modality { return []Modality{Text, Image, Audio} }
+
+// Valid reports whether m is one of Modalities.
+func (m Modality) Valid() bool { return slices.Contains(Modalities(), m) }
 
 // Backend generates for the models it lists. Implementations live in each
 // modality service.

@@ -11,8 +11,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/engine"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/orchestrator/internal/server"
 	"github.com/chorus-ai/chorus/platform/app"
 	"github.com/chorus-ai/chorus/platform/dial"
@@ -45,11 +45,11 @@ func main() {
 				return fmt.Errorf("-pipelines-dir %s: %w", *dir, err)
 			}
 		}
-		clients := map[pipeline.Modality]genai.Client{}
+		clients := map[genai.Modality]genai.Client{}
 		for _, svc := range []struct {
-			modality pipeline.Modality
+			modality genai.Modality
 			target   string
-		}{{pipeline.Text, *textAddr}, {pipeline.Image, *imageAddr}, {pipeline.Audio, *audioAddr}} {
+		}{{genai.Text, *textAddr}, {genai.Image, *imageAddr}, {genai.Audio, *audioAddr}} {
 			// Connections are lazy: the orchestrator starts without its
 			// peers, and a run fails UNAVAILABLE while one is down.
 			conn, err := dial.Dial(svc.target)
@@ -57,14 +57,14 @@ func main() {
 				return fmt.Errorf("-%s-addr: %w", svc.modality, err)
 			}
 			defer conn.Close()
-			clients[svc.modality] = genai.NewClient(genai.Modality(svc.modality), conn)
+			clients[svc.modality] = genai.NewClient(svc.modality, conn)
 		}
-		eng := engine.New(engine.Config{Clients: clients, MaxParallelSteps: *maxSteps, Log: log})
+		rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: *maxSteps, Log: log})
 		srv, err := serve.New(serve.Config{Addr: *grpcAddr, ShutdownTimeout: 10 * time.Second}, log)
 		if err != nil {
 			return err
 		}
-		s := server.New(pipelines, eng, *runTimeout, log)
+		s := server.New(pipelines, rn, *runTimeout, log)
 		srv.SetServing(s.Register(srv.GRPC()))
 		log.Info("pipelines loaded", "names", pipelines.Names())
 		return srv.Run(ctx)

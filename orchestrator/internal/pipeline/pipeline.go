@@ -7,22 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
-	"strings"
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// Modality names the service a step calls.
-type Modality string
-
-// The modalities a step may call.
-const (
-	Text  Modality = "text"
-	Image Modality = "image"
-	Audio Modality = "audio"
+	"github.com/chorus-ai/chorus/platform/genai"
 )
 
 // Input types.
@@ -96,8 +86,8 @@ type Input struct {
 // Step is one call (or, for item steps, one call per item) of a modality
 // service.
 type Step struct {
-	Name     string   `yaml:"name"`
-	Modality Modality `yaml:"modality"`
+	Name     string         `yaml:"name"`
+	Modality genai.Modality `yaml:"modality"`
 	// Model is a template; empty (after rendering) uses the service's
 	// default model.
 	Model string `yaml:"model"`
@@ -125,7 +115,8 @@ type Step struct {
 	// ForEach runs the step once per item of a completed step's text.
 	ForEach *ForEach `yaml:"for_each"`
 	// Parallel is how many item calls may be in flight or awaiting their
-	// turn to be emitted; results are always emitted in item order.
+	// turn to be emitted; results are always emitted in item order. Item
+	// steps only; 0 means DefaultParallel.
 	Parallel int     `yaml:"parallel"`
 	Options  Options `yaml:"options"`
 	// CompletionOptions replace Options field by field when the step uses
@@ -194,7 +185,8 @@ func (s *Step) Deps() []string {
 // Items reports whether s runs once per item (stream_from or for_each).
 func (s *Step) Items() bool { return s.StreamFrom != "" || s.ForEach != nil }
 
-// Parse reads and validates one pipeline from YAML. Unknown keys are errors.
+// Parse reads and validates one pipeline from YAML, then fills in the
+// defaults of what it leaves unset. Unknown keys are errors.
 func Parse(r io.Reader) (*Pipeline, error) {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
@@ -211,286 +203,58 @@ func Parse(r io.Reader) (*Pipeline, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	p.setDefaults()
 	return &p, nil
 }
 
 // ParseBytes is Parse over a byte slice.
 func ParseBytes(b []byte) (*Pipeline, error) { return Parse(bytes.NewReader(b)) }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-var identRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-
-// reserved are template data keys that are not inputs.
-var reserved = map[string]bool{"steps": true, "item": true, "index": true}
-
-func (p *Pipeline) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
-	if !nameRE.MatchString(p.Name) {
-		bad("name %q must be lower-case words joined by hyphens", p.Name)
-	}
-	inputs := map[string]*Input{}
+// setDefaults fills in what a valid pipeline leaves unset.
+func (p *Pipeline) setDefaults() {
 	for i := range p.Inputs {
-		in := &p.Inputs[i]
-		switch {
-		case !identRE.MatchString(in.Name):
-			bad("input %q: name must be lower_snake_case", in.Name)
-		case reserved[in.Name]:
-			bad("input %q: name is reserved for templates", in.Name)
-		case inputs[in.Name] != nil:
-			bad("input %q: declared twice", in.Name)
-		}
-		inputs[in.Name] = in
-		if in.Type == "" {
-			in.Type = TypeString
-		}
-		if in.MaxLength < 0 {
-			bad("input %q: max_length must not be negative", in.Name)
-		}
-		if in.MaxLength == 0 {
-			in.MaxLength = DefaultMaxInputLen
-		}
-		switch in.Type {
-		case TypeString:
-			if in.Min != nil || in.Max != nil {
-				bad("input %q: min and max apply only to integer inputs", in.Name)
-			}
-		case TypeInteger:
-			if in.Min != nil && in.Max != nil && *in.Min > *in.Max {
-				bad("input %q: min %d is above max %d", in.Name, *in.Min, *in.Max)
-			}
-		default:
-			bad("input %q: type %q must be string or integer", in.Name, in.Type)
-		}
-		if in.Required && in.Default != "" {
-			bad("input %q: a required input cannot have a default", in.Name)
-		}
-		if in.Default != "" {
-			if v := in.check(in.Default); v != "" {
-				bad("input %q: default %s", in.Name, v)
-			}
-		}
-	}
-
-	p.steps = map[string]*Step{}
-	for i := range p.Steps {
-		s := &p.Steps[i]
-		if !nameRE.MatchString(s.Name) {
-			bad("step %q: name must be lower-case words joined by hyphens", s.Name)
-		}
-		if p.steps[s.Name] != nil {
-			bad("step %q: declared twice", s.Name)
-		}
-		p.steps[s.Name] = s
-	}
-	if len(p.Steps) == 0 {
-		bad("a pipeline needs at least one step")
+		p.Inputs[i].setDefaults()
 	}
 	for i := range p.Steps {
-		if err := p.validateStep(&p.Steps[i], inputs); err != nil {
-			errs = append(errs, err)
-		}
+		p.Steps[i].setDefaults()
 	}
-	if len(errs) == 0 {
-		if err := p.checkAcyclic(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-
-	outputs := map[string]bool{}
 	for i := range p.Outputs {
-		o := &p.Outputs[i]
-		if !identRE.MatchString(o.Name) {
-			bad("output %q: name must be lower_snake_case", o.Name)
-		}
-		if outputs[o.Name] {
-			bad("output %q: declared twice", o.Name)
-		}
-		outputs[o.Name] = true
-		if o.MimeType == "" {
-			bad("output %q: mime_type is required", o.Name)
-		}
-		s := p.steps[o.From]
-		if s == nil {
-			bad("output %q: from names no step (%q)", o.Name, o.From)
-			continue
-		}
-		if o.Assemble == "" {
-			o.Assemble = AssembleEach
-			if s.Modality == Text && !s.Items() {
-				o.Assemble = AssembleText
-			}
-		}
-		switch o.Assemble {
-		case AssembleText:
-			if s.Modality != Text || s.Items() {
-				bad("output %q: assemble text needs a text step that is not an item step", o.Name)
-			}
-		case AssembleWAV, AssembleWebVTT:
-			if s.Modality != Audio {
-				bad("output %q: assemble %s needs an audio step", o.Name, o.Assemble)
-			}
-		case AssembleEach:
-		default:
-			bad("output %q: assemble %q must be text, wav, webvtt or each", o.Name, o.Assemble)
+		if o := &p.Outputs[i]; o.Assemble == "" {
+			o.Assemble = p.steps[o.From].defaultAssembly()
 		}
 	}
-	if len(p.Outputs) == 0 {
-		bad("a pipeline needs at least one output")
-	}
-	return errors.Join(errs...)
 }
 
-func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("step %q: "+format, append([]any{s.Name}, args...)...))
+func (in *Input) setDefaults() {
+	if in.Type == "" {
+		in.Type = TypeString
 	}
-	switch s.Modality {
-	case Text, Image, Audio:
-	default:
-		bad("modality %q must be text, image or audio", s.Modality)
+	if in.MaxLength == 0 {
+		in.MaxLength = DefaultMaxInputLen
 	}
-	if strings.TrimSpace(s.Prompt) == "" {
-		bad("prompt is required")
-	}
-	if s.CompletionPrompt != "" && s.Modality != Text {
-		bad("completion_prompt is only for text steps")
-	}
-	if s.CompletionOpening != "" && (s.CompletionPrompt == "" || s.Items()) {
-		bad("completion_opening needs a completion_prompt and a step that is not an item step")
-	}
-	for _, n := range s.Needs {
-		switch {
-		case n == s.Name:
-			bad("needs itself")
-		case p.steps[n] == nil:
-			bad("needs %q, which is not a step", n)
-		}
-	}
-	if s.StreamFrom != "" {
-		src := p.steps[s.StreamFrom]
-		switch {
-		case src == nil:
-			bad("stream_from %q, which is not a step", s.StreamFrom)
-		case s.StreamFrom == s.Name:
-			bad("streams from itself")
-		case src.Modality != Text || src.Items():
-			bad("stream_from %q: only a text step that is not an item step streams text", s.StreamFrom)
-		case slices.Contains(s.Needs, s.StreamFrom):
-			bad("stream_from %q is also in needs; a step cannot both wait for and stream from another", s.StreamFrom)
-		}
-		if s.ForEach != nil {
-			bad("stream_from and for_each are exclusive")
-		}
-	}
+}
+
+func (s *Step) setDefaults() {
 	if f := s.ForEach; f != nil {
-		src := p.steps[f.From]
-		switch {
-		case src == nil:
-			bad("for_each.from %q, which is not a step", f.From)
-		case f.From == s.Name:
-			bad("iterates over itself")
-		case src.Modality != Text || src.Items():
-			bad("for_each.from %q: only a text step that is not an item step has text to split", f.From)
-		}
 		if f.Split == "" {
 			f.Split = SplitLines
-		}
-		if f.Split != SplitLines && f.Split != SplitSentences {
-			bad("for_each.split %q must be lines or sentences", f.Split)
-		}
-		if f.MaxItems < 0 {
-			bad("for_each.max_items must not be negative")
 		}
 		if f.MaxItems == 0 {
 			f.MaxItems = DefaultMaxItems
 		}
 	}
-	if s.Parallel < 0 || s.Parallel > MaxParallel {
-		bad("parallel %d must be between 0 and %d", s.Parallel, MaxParallel)
-	}
-	if s.Parallel == 0 {
+	// Parallel means nothing to a step that makes one call, and stays 0.
+	if s.Items() && s.Parallel == 0 {
 		s.Parallel = DefaultParallel
 	}
-	if !s.Items() && s.Parallel != DefaultParallel {
-		bad("parallel applies only to stream_from and for_each steps")
-	}
-	o := s.Options
-	var wrong []string
-	switch s.Modality {
-	case Text:
-		wrong = present(map[string]string{"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate, "width": o.Width, "height": o.Height, "count": o.Count})
-	case Audio:
-		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "width": o.Width, "height": o.Height, "count": o.Count})
-		if len(o.Stop) > 0 {
-			wrong = append(wrong, "stop")
-		}
-	case Image:
-		wrong = present(map[string]string{"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate})
-		if len(o.Stop) > 0 {
-			wrong = append(wrong, "stop")
-		}
-	}
-	for _, w := range wrong {
-		bad("option %s does not apply to %s steps", w, s.Modality)
-	}
-	co := s.CompletionOptions
-	if set := append(present(co.fields()), co.Stop...); len(set) > 0 && s.CompletionPrompt == "" {
-		bad("completion_options need a completion_prompt")
-	}
-	for _, w := range present(map[string]string{"voice": co.Voice, "speed": co.Speed, "sample_rate": co.SampleRate, "width": co.Width, "height": co.Height, "count": co.Count}) {
-		bad("completion_options.%s does not apply to text steps", w)
-	}
-
-	// Every template of the step lives in one template set, so a step is
-	// parsed once and rendered by name.
-	root := template.New(s.Name).Option("missingkey=error").Funcs(funcs)
-	add := func(name, text string) {
-		if text == "" {
-			return
-		}
-		t, err := root.New(name).Parse(text)
-		if err != nil {
-			bad("%s: %v", name, err)
-			return
-		}
-		for _, ref := range refs(t.Tree.Root) {
-			if err := p.checkRef(s, inputs, ref); err != nil {
-				bad("%s: %v", name, err)
-			}
-		}
-	}
-	add("prompt", s.Prompt)
-	add("completion_prompt", s.CompletionPrompt)
-	add("completion_opening", s.CompletionOpening)
-	add("model", s.Model)
-	for name, v := range o.fields() {
-		add("options."+name, v)
-	}
-	for i, v := range o.Stop {
-		add(fmt.Sprintf("options.stop[%d]", i), v)
-	}
-	for name, v := range co.fields() {
-		add("completion_options."+name, v)
-	}
-	for i, v := range co.Stop {
-		add(fmt.Sprintf("completion_options.stop[%d]", i), v)
-	}
-	s.tmpl = root
-	return errors.Join(errs...)
 }
 
-func present(fields map[string]string) []string {
-	var out []string
-	for k, v := range fields {
-		if v != "" {
-			out = append(out, k)
-		}
+// defaultAssembly is how an output that says none is assembled from s.
+func (s *Step) defaultAssembly() string {
+	if s.Modality == genai.Text && !s.Items() {
+		return AssembleText
 	}
-	slices.Sort(out)
-	return out
+	return AssembleEach
 }
 
 // Has reports whether the option called name (as in YAML) is set.
@@ -507,70 +271,4 @@ func (o Options) fields() map[string]string {
 		"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate,
 		"width": o.Width, "height": o.Height, "count": o.Count,
 	}
-}
-
-// checkRef checks one field chain a template reads.
-func (p *Pipeline) checkRef(s *Step, inputs map[string]*Input, ref []string) error {
-	switch head := ref[0]; {
-	case head == "steps":
-		if len(ref) < 2 {
-			return errors.New(".steps must name a step, as in .steps.script")
-		}
-		if !slices.Contains(s.Deps(), ref[1]) {
-			if p.steps[ref[1]] == nil {
-				return fmt.Errorf(".steps.%s names no step", ref[1])
-			}
-			return fmt.Errorf(".steps.%s is read but %q is not in needs", ref[1], ref[1])
-		}
-	case head == "item" || head == "index":
-		if !s.Items() {
-			return fmt.Errorf(".%s exists only in stream_from and for_each steps", head)
-		}
-	case inputs[head] == nil:
-		return fmt.Errorf(".%s names no input", head)
-	}
-	return nil
-}
-
-// checkAcyclic reports a cycle among the steps' dependencies (needs,
-// for_each and stream_from).
-func (p *Pipeline) checkAcyclic() error {
-	const (
-		unseen = iota
-		visiting
-		done
-	)
-	state := map[string]int{}
-	var path []string
-	var visit func(name string) error
-	visit = func(name string) error {
-		switch state[name] {
-		case visiting:
-			i := slices.Index(path, name)
-			return fmt.Errorf("steps form a cycle: %s", strings.Join(append(slices.Clone(path[i:]), name), " -> "))
-		case done:
-			return nil
-		}
-		state[name] = visiting
-		path = append(path, name)
-		s := p.steps[name]
-		deps := s.Deps()
-		if s.StreamFrom != "" {
-			deps = append(deps, s.StreamFrom)
-		}
-		for _, d := range deps {
-			if err := visit(d); err != nil {
-				return err
-			}
-		}
-		path = path[:len(path)-1]
-		state[name] = done
-		return nil
-	}
-	for _, s := range p.Steps {
-		if err := visit(s.Name); err != nil {
-			return err
-		}
-	}
-	return nil
 }

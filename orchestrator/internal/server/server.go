@@ -1,5 +1,5 @@
 // Package server implements chorus.orchestrator.v1.OrchestratorService over
-// the pipeline registry and the engine.
+// the pipeline registry and the runner.
 package server
 
 import (
@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/engine"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
@@ -33,7 +33,7 @@ const DefaultRunTimeout = 5 * time.Minute
 type Server struct {
 	orchestratorv1.UnimplementedOrchestratorServiceServer
 	pipelines  *pipeline.Registry
-	engine     *engine.Engine
+	runner     *runner.Runner
 	runTimeout time.Duration
 	log        *slog.Logger
 }
@@ -42,11 +42,11 @@ var _ orchestratorv1.OrchestratorServiceServer = (*Server)(nil)
 
 // New returns a Server. runTimeout (DefaultRunTimeout if 0) bounds runs
 // whose client set no deadline.
-func New(pipelines *pipeline.Registry, eng *engine.Engine, runTimeout time.Duration, log *slog.Logger) *Server {
+func New(pipelines *pipeline.Registry, rn *runner.Runner, runTimeout time.Duration, log *slog.Logger) *Server {
 	if runTimeout <= 0 {
 		runTimeout = DefaultRunTimeout
 	}
-	return &Server{pipelines: pipelines, engine: eng, runTimeout: runTimeout, log: log}
+	return &Server{pipelines: pipelines, runner: rn, runTimeout: runTimeout, log: log}
 }
 
 // Register registers s on g and returns the service's full name.
@@ -95,7 +95,7 @@ func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("chorus.pipeline", p.Name), attribute.String("chorus.run_id", runID))
 	s.log.InfoContext(ctx, "run started", "pipeline", p.Name, "run_id", runID)
 	start := time.Now()
-	err = s.engine.Run(ctx, p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
+	err = s.runner.Run(ctx, p, inputs, func(ev *orchestratorv1.RunPipelineResponse) error {
 		ev.RunId = runID
 		return stream.Send(ev)
 	})

@@ -25,16 +25,16 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/engine"
 	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
+	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
 
 // spans records every span the tests make; set before any server exists so
-// otelgrpc and the engine both use it.
+// otelgrpc and the runner both use it.
 var spans = tracetest.NewSpanRecorder()
 
 func TestMain(m *testing.M) {
@@ -53,27 +53,27 @@ type fakes struct {
 // and error mapping) on 127.0.0.1 over the given fakes, and returns a client.
 func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceClient {
 	tb.Helper()
-	clients := map[pipeline.Modality]genai.Client{}
+	clients := map[genai.Modality]genai.Client{}
 	if f.text != nil {
-		clients[pipeline.Text] = fake.Serve(tb, genai.Text, f.text)
+		clients[genai.Text] = fake.Serve(tb, genai.Text, f.text)
 	}
 	if f.image != nil {
-		clients[pipeline.Image] = fake.Serve(tb, genai.Image, f.image)
+		clients[genai.Image] = fake.Serve(tb, genai.Image, f.image)
 	}
 	if f.audio != nil {
-		clients[pipeline.Audio] = fake.Serve(tb, genai.Audio, f.audio)
+		clients[genai.Audio] = fake.Serve(tb, genai.Audio, f.audio)
 	}
 	log := slog.New(slog.DiscardHandler)
 	reg, err := pipeline.Builtin()
 	if err != nil {
 		tb.Fatalf("Builtin: %v", err)
 	}
-	eng := engine.New(engine.Config{Clients: clients, Log: log, Retry: engine.Retry{Attempts: 3, Initial: time.Millisecond}})
+	rn := runner.New(runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}})
 	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, OnPanic: serve.FailOnPanic(tb)}, log)
 	if err != nil {
 		tb.Fatalf("serve.New: %v", err)
 	}
-	srv.SetServing(New(reg, eng, f.runTimeout, log).Register(srv.GRPC()))
+	srv.SetServing(New(reg, rn, f.runTimeout, log).Register(srv.GRPC()))
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(ctx) }()

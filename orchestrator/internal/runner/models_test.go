@@ -1,4 +1,4 @@
-package engine
+package runner
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func TestPromptFollowsTheModelsCapabilities(t *testing.T) {
 					}}, nil
 				},
 			}
-			e := New(Config{Clients: map[pipeline.Modality]genai.Client{pipeline.Text: fake.Serve(t, genai.Text, svc)}})
+			e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: fake.Serve(t, genai.Text, svc)}})
 			inputs, err := p.ResolveInputs(map[string]string{"topic": "the sea", "model": tt.model})
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package engine
+package runner
 
 import (
 	"context"
@@ -55,9 +55,9 @@ func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
 				voiced <- r.GetPrompt()
 				return fake.Speech(r), nil
 			}}
-			e := New(Config{Clients: map[pipeline.Modality]genai.Client{
-				pipeline.Text:  fake.Serve(t, genai.Text, textSvc),
-				pipeline.Audio: fake.Serve(t, genai.Audio, audioSvc),
+			e := New(Config{Clients: map[genai.Modality]genai.Client{
+				genai.Text:  fake.Serve(t, genai.Text, textSvc),
+				genai.Audio: fake.Serve(t, genai.Audio, audioSvc),
 			}})
 			inputs, err := p.ResolveInputs(map[string]string{"topic": "x"})
 			if err != nil {

@@ -1,7 +1,7 @@
-// Package engine runs pipelines: it schedules their steps as a DAG over the
+// Package runner runs pipelines: it schedules their steps as a DAG over the
 // modality services, streams each step's progress as events, and assembles
 // the outputs.
-package engine
+package runner
 
 import (
 	"context"
@@ -34,7 +34,7 @@ import (
 // exceed it fail with RESOURCE_EXHAUSTED. An artifact store will lift this.
 const MaxResultBytes = 3*1024*1024 + 512*1024
 
-// ErrorInfo reasons the engine reports.
+// ErrorInfo reasons the runner reports.
 const (
 	ReasonOutputTooLarge = "OUTPUT_TOO_LARGE"
 	ReasonBadOutput      = "UPSTREAM_BAD_OUTPUT"
@@ -42,7 +42,7 @@ const (
 )
 
 // errRunOver is returned to steps that try to emit after the run failed.
-var errRunOver = errors.New("engine: the run has already failed")
+var errRunOver = errors.New("runner: the run has already failed")
 
 // Retry bounds how a step that fails with UNAVAILABLE before producing any
 // output is retried. (Connections made by platform/dial already retry
@@ -56,11 +56,11 @@ type Retry struct {
 	Initial, Max time.Duration
 }
 
-// Config configures an Engine.
+// Config configures a Runner.
 type Config struct {
 	// Clients holds one client per modality; a step of a modality without
 	// a client fails.
-	Clients map[pipeline.Modality]genai.Client
+	Clients map[genai.Modality]genai.Client
 	// MaxParallelSteps bounds how many steps of one run execute at once.
 	// Default 4.
 	MaxParallelSteps int
@@ -68,15 +68,15 @@ type Config struct {
 	Log              *slog.Logger
 }
 
-// Engine runs pipelines. It is safe for concurrent use.
-type Engine struct {
+// Runner runs pipelines. It is safe for concurrent use.
+type Runner struct {
 	cfg    Config
 	tracer trace.Tracer
 	models *modelCache
 }
 
-// New returns an Engine, filling in defaults.
-func New(cfg Config) *Engine {
+// New returns a Runner, filling in defaults.
+func New(cfg Config) *Runner {
 	if cfg.MaxParallelSteps < 1 {
 		cfg.MaxParallelSteps = 4
 	}
@@ -92,11 +92,11 @@ func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/engine"),
+	return &Runner{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/runner"),
 		models: &modelCache{ttl: 30 * time.Second, log: cfg.Log}}
 }
 
-// Emit receives the events of a run, one at a time, in order. The engine
+// Emit receives the events of a run, one at a time, in order. The runner
 // sets Time and the event; the caller adds the run id. An error from Emit
 // (the client went away) ends the run.
 type Emit func(*orchestratorv1.RunPipelineResponse) error
@@ -106,12 +106,12 @@ type Emit func(*orchestratorv1.RunPipelineResponse) error
 // returns nil after RunCompleted, and otherwise the run's error: an
 // *rpcerr.Error with a deliberate code, or the error Emit returned. Every
 // call it makes ends before it returns.
-func (e *Engine) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[string]string, emit Emit) error {
+func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[string]string, emit Emit) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{
-		e: e, p: p, inputs: inputs, start: time.Now(), emit: emit, cancel: cancel,
-		sem:    make(chan struct{}, e.cfg.MaxParallelSteps),
+		runner: rn, p: p, inputs: inputs, start: time.Now(), emit: emit, cancel: cancel,
+		sem:    make(chan struct{}, rn.cfg.MaxParallelSteps),
 		states: make(map[string]*stepState, len(p.Steps)),
 	}
 	for i := range p.Steps {
@@ -155,7 +155,7 @@ func (e *Engine) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[strin
 
 // run is the state of one Run.
 type run struct {
-	e      *Engine
+	runner *Runner
 	p      *pipeline.Pipeline
 	inputs map[string]string
 	start  time.Time
@@ -196,31 +196,11 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	}
 	defer st.startOnce.Do(func() { close(st.started) })
 
-	for _, d := range s.Deps() {
-		select {
-		case <-r.states[d].done:
-			if !r.states[d].ok {
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
-	}
-	var src *stepState
-	if s.StreamFrom != "" {
-		src = r.states[s.StreamFrom]
-		select {
-		case <-src.started:
-		case <-ctx.Done():
-			return
-		}
-	}
-	select {
-	case r.sem <- struct{}{}:
-		defer func() { <-r.sem }()
-	case <-ctx.Done():
+	src, release, ok := r.await(ctx, st)
+	if !ok {
 		return
 	}
+	defer release()
 	st.startOnce.Do(func() { close(st.started) })
 
 	steps := map[string]string{}
@@ -231,7 +211,7 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	model, _ := s.Render("model", data)
 
 	start := time.Now()
-	ctx, span := r.e.tracer.Start(ctx, "step "+s.Name, trace.WithAttributes(
+	ctx, span := r.runner.tracer.Start(ctx, "step "+s.Name, trace.WithAttributes(
 		attribute.String("chorus.pipeline", r.p.Name),
 		attribute.String("chorus.step", s.Name),
 		attribute.String("chorus.modality", string(s.Modality)),
@@ -243,22 +223,9 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	}}}); err != nil {
 		return
 	}
-	r.e.cfg.Log.DebugContext(ctx, "step started", "pipeline", r.p.Name, "step", s.Name, "model", model)
+	r.runner.cfg.Log.DebugContext(ctx, "step started", "pipeline", r.p.Name, "step", s.Name, "model", model)
 
-	var (
-		res result
-		err error
-	)
-	switch {
-	case s.StreamFrom != "":
-		res, err = r.items(ctx, st, data, src.feed, src)
-	case s.ForEach != nil:
-		res, err = r.items(ctx, st, data, itemsOf(r.states[s.ForEach.From].res.text, s.ForEach), nil)
-	case s.Modality == pipeline.Text:
-		res, err = r.streamText(ctx, st, data)
-	default:
-		res, err = r.unary(ctx, st, data)
-	}
+	res, err := r.execute(ctx, st, data, src)
 	u := res.usage
 	span.SetAttributes(
 		attribute.Int("gen_ai.usage.input_tokens", int(u.GetInputTokens())),
@@ -281,7 +248,53 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	_ = r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepCompleted{StepCompleted: &orchestratorv1.StepCompleted{
 		Step: s.Name, Usage: u, Duration: durationpb.New(time.Since(start)),
 	}}})
-	r.e.cfg.Log.DebugContext(ctx, "step completed", "pipeline", r.p.Name, "step", s.Name, "duration_ms", time.Since(start).Milliseconds())
+	r.runner.cfg.Log.DebugContext(ctx, "step completed", "pipeline", r.p.Name, "step", s.Name, "duration_ms", time.Since(start).Milliseconds())
+}
+
+// await waits until st may start: its dependencies have completed, the
+// step it streams from (src, when it has one) has started, and a place
+// among the run's MaxParallelSteps is free; release gives the place back.
+// ok is false when a dependency failed or the run ended first.
+func (r *run) await(ctx context.Context, st *stepState) (src *stepState, release func(), ok bool) {
+	for _, d := range st.step.Deps() {
+		select {
+		case <-r.states[d].done:
+			if !r.states[d].ok {
+				return nil, nil, false
+			}
+		case <-ctx.Done():
+			return nil, nil, false
+		}
+	}
+	if name := st.step.StreamFrom; name != "" {
+		src = r.states[name]
+		select {
+		case <-src.started:
+		case <-ctx.Done():
+			return nil, nil, false
+		}
+	}
+	select {
+	case r.sem <- struct{}{}:
+		return src, func() { <-r.sem }, true
+	case <-ctx.Done():
+		return nil, nil, false
+	}
+}
+
+// execute runs a started step as its kind requires.
+func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, src *stepState) (result, error) {
+	s := st.step
+	switch {
+	case src != nil:
+		return r.items(ctx, st, data, src.feed, src)
+	case s.ForEach != nil:
+		return r.items(ctx, st, data, itemsOf(r.states[s.ForEach.From].res.text, s.ForEach), nil)
+	case s.Modality == genai.Text:
+		return r.streamText(ctx, st, data)
+	default:
+		return r.unary(ctx, st, data)
+	}
 }
 
 // send emits one event unless the run has failed.
@@ -320,7 +333,7 @@ func (r *run) fail(ctx context.Context, step string, err error) *rpcerr.Error {
 	defer r.mu.Unlock()
 	if r.err == nil && r.emitErr == nil && !errors.Is(err, errRunOver) {
 		r.err, r.failedStep = mapped, step
-		r.e.cfg.Log.InfoContext(ctx, "step failed", "pipeline", r.p.Name, "step", step,
+		r.runner.cfg.Log.InfoContext(ctx, "step failed", "pipeline", r.p.Name, "step", step,
 			"code", mapped.Code.String(), "error", mapped.Error())
 	}
 	r.cancel()

@@ -1,4 +1,4 @@
-package engine
+package runner
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newTestEngine returns an engine over fake text and audio services that
+// newTestRunner returns a runner over fake text and audio services that
 // write and voice text.
-func newTestEngine(tb testing.TB, maxSteps int, text string) *Engine {
+func newTestRunner(tb testing.TB, maxSteps int, text string) *Runner {
 	tb.Helper()
 	textSvc := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		for _, w := range []byte(text) {
@@ -34,9 +34,9 @@ func newTestEngine(tb testing.TB, maxSteps int, text string) *Engine {
 		return fake.Speech(r), nil
 	}}
 	return New(Config{
-		Clients: map[pipeline.Modality]genai.Client{
-			pipeline.Text:  fake.Serve(tb, genai.Text, textSvc),
-			pipeline.Audio: fake.Serve(tb, genai.Audio, audioSvc),
+		Clients: map[genai.Modality]genai.Client{
+			genai.Text:  fake.Serve(tb, genai.Text, textSvc),
+			genai.Audio: fake.Serve(tb, genai.Audio, audioSvc),
 		},
 		MaxParallelSteps: maxSteps,
 	})
@@ -45,7 +45,7 @@ func newTestEngine(tb testing.TB, maxSteps int, text string) *Engine {
 func TestOneStepAtATimeStillFinishes(t *testing.T) {
 	// With one step slot the voiceover cannot start until the script ends:
 	// the script must not block on it meanwhile.
-	e := newTestEngine(t, 1, "One. Two. Three.")
+	e := newTestRunner(t, 1, "One. Two. Three.")
 	reg, err := pipeline.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestOneStepAtATimeStillFinishes(t *testing.T) {
 }
 
 func TestEmitFailureEndsTheRun(t *testing.T) {
-	e := newTestEngine(t, 4, "One. Two. Three.")
+	e := newTestRunner(t, 4, "One. Two. Three.")
 	reg, _ := pipeline.Builtin()
 	p := reg.Get("script-then-voiceover")
 	inputs, _ := p.ResolveInputs(map[string]string{"topic": "x"})
@@ -138,7 +138,7 @@ func TestFeedReadersKeepTheirOwnPace(t *testing.T) {
 }
 
 func TestCanceledBeforeStartFailsWithoutOutputs(t *testing.T) {
-	e := newTestEngine(t, 4, "One. Two.")
+	e := newTestRunner(t, 4, "One. Two.")
 	reg, _ := pipeline.Builtin()
 	p := reg.Get("script-then-voiceover")
 	inputs, _ := p.ResolveInputs(map[string]string{"topic": "x"})
@@ -188,7 +188,7 @@ outputs:
 		return st.Send(fake.Done(""))
 	}}
 	for _, maxSteps := range []int{1, 4} {
-		e := New(Config{Clients: map[pipeline.Modality]genai.Client{pipeline.Text: fake.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
+		e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: fake.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
 		var order []string
 		var done *orchestratorv1.RunCompleted
 		err := e.Run(t.Context(), p, map[string]string{"who": "me"}, func(ev *orchestratorv1.RunPipelineResponse) error {
