@@ -49,7 +49,7 @@ func (p *Pipeline) ResolveInputs(given map[string]string) (map[string]string, er
 	}
 	slices.Sort(unknown)
 	for _, name := range unknown {
-		add(clip(name), "is not an input of pipeline %q", p.Name)
+		add(rpcerr.Clip(name, 32), "is not an input of pipeline %q", p.Name)
 	}
 	if len(v) > 0 {
 		return nil, rpcerr.Invalid(v...)
@@ -71,19 +71,11 @@ func (in *Input) check(val string) string {
 	n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("must be an integer, got %q", clip(val))
+		return fmt.Sprintf("must be an integer, got %q", rpcerr.Clip(val, 32))
 	case in.Min != nil && n < *in.Min:
 		return fmt.Sprintf("must be at least %d, got %d", *in.Min, n)
 	case in.Max != nil && n > *in.Max:
 		return fmt.Sprintf("must be at most %d, got %d", *in.Max, n)
 	}
 	return ""
-}
-
-// clip shortens a client-supplied value before it is echoed in an error.
-func clip(s string) string {
-	if len(s) > 32 {
-		s = s[:32] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }

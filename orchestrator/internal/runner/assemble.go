@@ -10,10 +10,10 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
-	"github.com/chorus-ai/chorus/orchestrator/internal/wav"
 	"github.com/chorus-ai/chorus/orchestrator/internal/webvtt"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // assemble makes one declared output from its step's result.
@@ -37,13 +37,13 @@ func assemble(o *pipeline.Output, res result) ([]*orchestratorv1.RunOutput, erro
 		if err != nil {
 			return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("output %s: the audio segments cannot be joined into one WAV: %v", o.Name, err)).WithCause(err)
 		}
-		if n := wav.EncodedSize(len(audio.Data)); n > MaxResultBytes {
+		if n := wav.EncodedSize(len(audio.Samples)); n > MaxResultBytes {
 			return nil, tooLarge(fmt.Sprintf("output %s would be %d bytes, over the %d-byte limit of one gRPC message; lower max_tokens", o.Name, n, MaxResultBytes))
 		}
 		return one(&genaiv1.Artifact{
 			MimeType: o.MimeType,
 			Content:  &genaiv1.Artifact_Data{Data: wav.Encode(audio)},
-			Metadata: &genaiv1.ArtifactMetadata{DurationSeconds: audio.Duration().Seconds(), SampleRate: int32(audio.Format.SampleRate)},
+			Metadata: &genaiv1.ArtifactMetadata{DurationSeconds: audio.Duration().Seconds(), SampleRate: int32(audio.Rate)},
 		}), nil
 	case pipeline.AssembleWebVTT:
 		cues := make([]webvtt.Cue, 0, len(res.artifacts))

@@ -20,10 +20,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
-	"github.com/chorus-ai/chorus/orchestrator/internal/wav"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/sentence"
+	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // streamText runs a text step with StreamGenerate, emitting its deltas and,
@@ -306,31 +306,31 @@ func (r *run) keepItem(s *pipeline.Step, c *itemCall, resp *genaiv1.GenerateResp
 }
 
 // segments follows the segments of an audio step: they must share one
-// format and fit in one result, and each starts where the last ended.
+// sample rate and fit in one result, and each starts where the last ended.
 type segments struct {
-	format *wav.Format
-	bytes  int // PCM bytes so far
-	offset time.Duration
+	rate    int // Hz, of the first segment; 0 before it
+	samples int // so far
+	offset  time.Duration
 }
 
 // add checks segment a (item index) and sets its timing metadata.
 func (sg *segments) add(a *genaiv1.Artifact, index int) error {
-	audio, err := wav.Parse(a.GetData())
+	audio, err := wav.Decode(a.GetData())
 	if err != nil {
 		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the audio service's segment %d is not usable: %v", index, err)).WithCause(err)
 	}
-	if sg.format == nil {
-		sg.format = &audio.Format
-	} else if audio.Format != *sg.format {
+	if sg.rate == 0 {
+		sg.rate = audio.Rate
+	} else if audio.Rate != sg.rate {
 		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf(
-			"the audio service's segments differ in format (segment %d is %s, segment 0 is %s), so they cannot be joined into one WAV", index, audio.Format, *sg.format))
+			"the audio service's segments differ in format (segment %d is %d Hz, segment 0 is %d Hz), so they cannot be joined into one WAV", index, audio.Rate, sg.rate))
 	}
-	sg.bytes += len(audio.Data)
-	if wav.EncodedSize(sg.bytes) > MaxResultBytes {
+	sg.samples += len(audio.Samples)
+	if wav.EncodedSize(sg.samples) > MaxResultBytes {
 		return tooLarge(fmt.Sprintf("the voiceover would exceed %d bytes, the most one gRPC message can carry with the other outputs; lower max_tokens", MaxResultBytes))
 	}
 	d := audio.Duration()
-	a.Metadata.SampleRate = int32(audio.Format.SampleRate)
+	a.Metadata.SampleRate = int32(audio.Rate)
 	a.Metadata.DurationSeconds = d.Seconds()
 	a.Metadata.OffsetSeconds = sg.offset.Seconds()
 	sg.offset += d
@@ -424,13 +424,6 @@ func itemsOf(text string, f *pipeline.ForEach) *feed {
 	}
 	out.close()
 	return out
-}
-
-func clip(s string) string {
-	if len(s) > 32 {
-		s = s[:32] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }
 
 // feed is a growing list of items that readers consume in order, each at

@@ -9,9 +9,9 @@ import (
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 	"google.golang.org/grpc"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 )
 
 const promptStylesYAML = `
@@ -63,13 +63,13 @@ func TestPromptFollowsTheModelsCapabilities(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := make(chan *genaiv1.GenerateRequest, 1)
-			svc := &fake.Service{
+			svc := &genaitest.Service{
 				StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 					got <- r
-					if err := st.Send(fake.Delta(" calm.")); err != nil {
+					if err := st.Send(genaitest.Delta(" calm.")); err != nil {
 						return err
 					}
-					return st.Send(fake.Done(" calm."))
+					return st.Send(genaitest.Done(" calm."))
 				},
 				ListModels: func(context.Context) (*genaiv1.ListModelsResponse, error) {
 					if tt.listErr {
@@ -81,7 +81,7 @@ func TestPromptFollowsTheModelsCapabilities(t *testing.T) {
 					}}, nil
 				},
 			}
-			e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: fake.Serve(t, genai.Text, svc)}})
+			e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: genaitest.Serve(t, genai.Text, svc)}})
 			inputs, err := p.ResolveInputs(map[string]string{"topic": "the sea", "model": tt.model})
 			if err != nil {
 				t.Fatal(err)

@@ -89,7 +89,7 @@ func parseOption[T any](rr *renderer, name, kind string, parse func(string) (T, 
 	}
 	x, err := parse(v)
 	if err != nil {
-		rr.errs = append(rr.errs, fmt.Errorf("option %s: %q is not %s", name, clip(v), kind))
+		rr.errs = append(rr.errs, fmt.Errorf("option %s: %q is not %s", name, rpcerr.Clip(v, 32), kind))
 		return zero, false
 	}
 	return x, true

@@ -9,16 +9,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
 func TestRequestOptions(t *testing.T) {
 	clients := map[genai.Modality]genai.Client{}
 	for _, m := range genai.Modalities() {
-		clients[m] = fake.Serve(t, m, &fake.Service{})
+		clients[m] = genaitest.Serve(t, m, &genaitest.Service{})
 	}
 	r := &run{runner: New(Config{Clients: clients}), p: &pipeline.Pipeline{Name: "options"}}
 	for _, tc := range []struct {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -423,22 +424,11 @@ func isContextCode(err error) bool {
 	return c == codes.Canceled || c == codes.DeadlineExceeded
 }
 
-// codeNames are the canonical upper-case names of gRPC codes, as RunFailed
-// reports them.
-var codeNames = func() map[codes.Code]string {
-	m := map[codes.Code]string{}
-	names := []string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-		"OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
-	for i, n := range names {
-		m[codes.Code(i)] = n
-	}
-	return m
-}()
-
+// codeName is the canonical upper-case name of a gRPC code, as RunFailed
+// reports it (its google.rpc.Code name).
 func codeName(c codes.Code) string {
-	if n, ok := codeNames[c]; ok {
-		return n
+	if _, ok := code.Code_name[int32(c)]; ok {
+		return code.Code(c).String()
 	}
 	return "UNKNOWN"
 }

@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
@@ -22,21 +22,21 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // write and voice text.
 func newTestRunner(tb testing.TB, maxSteps int, text string) *Runner {
 	tb.Helper()
-	textSvc := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	textSvc := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		for _, w := range []byte(text) {
-			if err := st.Send(fake.Delta(string(w))); err != nil {
+			if err := st.Send(genaitest.Delta(string(w))); err != nil {
 				return err
 			}
 		}
-		return st.Send(fake.Done(text))
+		return st.Send(genaitest.Done(text))
 	}}
-	audioSvc := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
-		return fake.Speech(r), nil
+	audioSvc := &genaitest.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+		return genaitest.SpeechResponse(r), nil
 	}}
 	return New(Config{
 		Clients: map[genai.Modality]genai.Client{
-			genai.Text:  fake.Serve(tb, genai.Text, textSvc),
-			genai.Audio: fake.Serve(tb, genai.Audio, audioSvc),
+			genai.Text:  genaitest.Serve(tb, genai.Text, textSvc),
+			genai.Audio: genaitest.Serve(tb, genai.Audio, audioSvc),
 		},
 		MaxParallelSteps: maxSteps,
 	})
@@ -181,14 +181,14 @@ outputs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
-		if err := st.Send(fake.Delta("echo " + r.GetPrompt())); err != nil {
+	echo := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+		if err := st.Send(genaitest.Delta("echo " + r.GetPrompt())); err != nil {
 			return err
 		}
-		return st.Send(fake.Done(""))
+		return st.Send(genaitest.Done(""))
 	}}
 	for _, maxSteps := range []int{1, 4} {
-		e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: fake.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
+		e := New(Config{Clients: map[genai.Modality]genai.Client{genai.Text: genaitest.Serve(t, genai.Text, echo)}, MaxParallelSteps: maxSteps})
 		var order []string
 		var done *orchestratorv1.RunCompleted
 		err := e.Run(t.Context(), p, map[string]string{"who": "me"}, func(ev *orchestratorv1.RunPipelineResponse) error {

@@ -9,9 +9,9 @@ import (
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 	"google.golang.org/grpc"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 )
 
 func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
@@ -40,24 +40,24 @@ func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
 	p := reg.Get("script-then-voiceover")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			textSvc := &fake.Service{StreamGenerate: func(_ *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+			textSvc := &genaitest.Service{StreamGenerate: func(_ *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 				for _, w := range []byte(tt.text) {
-					if err := st.Send(fake.Delta(string(w))); err != nil {
+					if err := st.Send(genaitest.Delta(string(w))); err != nil {
 						return err
 					}
 				}
-				done := fake.Done(tt.text)
+				done := genaitest.Done(tt.text)
 				done.GetDone().FinishReason = tt.finish
 				return st.Send(done)
 			}}
 			voiced := make(chan string, 8)
-			audioSvc := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+			audioSvc := &genaitest.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 				voiced <- r.GetPrompt()
-				return fake.Speech(r), nil
+				return genaitest.SpeechResponse(r), nil
 			}}
 			e := New(Config{Clients: map[genai.Modality]genai.Client{
-				genai.Text:  fake.Serve(t, genai.Text, textSvc),
-				genai.Audio: fake.Serve(t, genai.Audio, audioSvc),
+				genai.Text:  genaitest.Serve(t, genai.Text, textSvc),
+				genai.Audio: genaitest.Serve(t, genai.Audio, audioSvc),
 			}})
 			inputs, err := p.ResolveInputs(map[string]string{"topic": "x"})
 			if err != nil {

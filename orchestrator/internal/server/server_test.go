@@ -25,10 +25,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/chorus-ai/chorus/orchestrator/internal/fake"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 // fakes are the modality services a test server talks to; nil ones are not
 // configured.
 type fakes struct {
-	text, image, audio *fake.Service
+	text, image, audio *genaitest.Service
 	runTimeout         time.Duration
 }
 
@@ -55,13 +55,13 @@ func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceCli
 	tb.Helper()
 	clients := map[genai.Modality]genai.Client{}
 	if f.text != nil {
-		clients[genai.Text] = fake.Serve(tb, genai.Text, f.text)
+		clients[genai.Text] = genaitest.Serve(tb, genai.Text, f.text)
 	}
 	if f.image != nil {
-		clients[genai.Image] = fake.Serve(tb, genai.Image, f.image)
+		clients[genai.Image] = genaitest.Serve(tb, genai.Image, f.image)
 	}
 	if f.audio != nil {
-		clients[genai.Audio] = fake.Serve(tb, genai.Audio, f.audio)
+		clients[genai.Audio] = genaitest.Serve(tb, genai.Audio, f.audio)
 	}
 	log := slog.New(slog.DiscardHandler)
 	reg, err := pipeline.Builtin()
@@ -114,24 +114,24 @@ type speaking struct {
 	reqs []*genaiv1.GenerateRequest
 }
 
-func (s *speaking) service() *fake.Service {
-	return &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+func (s *speaking) service() *genaitest.Service {
+	return &genaitest.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 		s.mu.Lock()
 		s.reqs = append(s.reqs, r)
 		s.mu.Unlock()
-		return fake.Speech(r), nil
+		return genaitest.SpeechResponse(r), nil
 	}}
 }
 
 // streaming streams the given deltas then a done chunk with their text.
-func streaming(deltas ...string) *fake.Service {
-	return &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+func streaming(deltas ...string) *genaitest.Service {
+	return &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		for _, d := range deltas {
-			if err := st.Send(fake.Delta(d)); err != nil {
+			if err := st.Send(genaitest.Delta(d)); err != nil {
 				return err
 			}
 		}
-		return st.Send(fake.Done(strings.Join(deltas, "")))
+		return st.Send(genaitest.Done(strings.Join(deltas, "")))
 	}}
 }
 
@@ -149,11 +149,11 @@ func run(t *testing.T, c orchestratorv1.OrchestratorServiceClient, name string, 
 func TestScriptThenVoiceoverStreamsSpeechBeforeTheScriptEnds(t *testing.T) {
 	proceed := make(chan struct{})
 	var textReq atomic.Pointer[genaiv1.GenerateRequest]
-	text := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	text := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		textReq.Store(r)
 		// The splitter needs the start of the next sentence to know the
 		// first one ended.
-		if err := st.Send(fake.Delta("The sea is deep. It")); err != nil {
+		if err := st.Send(genaitest.Delta("The sea is deep. It")); err != nil {
 			return err
 		}
 		select {
@@ -162,11 +162,11 @@ func TestScriptThenVoiceoverStreamsSpeechBeforeTheScriptEnds(t *testing.T) {
 			return st.Context().Err()
 		}
 		for _, d := range []string{" is also  wide.  Fish swim", " in it, too."} {
-			if err := st.Send(fake.Delta(d)); err != nil {
+			if err := st.Send(genaitest.Delta(d)); err != nil {
 				return err
 			}
 		}
-		return st.Send(fake.Done("ignored: the deltas are the text"))
+		return st.Send(genaitest.Done("ignored: the deltas are the text"))
 	}}
 	audio := &speaking{}
 	c := newTestServer(t, fakes{text: text, audio: audio.service()})
@@ -248,7 +248,7 @@ func TestScriptThenVoiceoverStreamsSpeechBeforeTheScriptEnds(t *testing.T) {
 		if md.GetIndex() != int32(i) || md.GetSourceText() != s || !near(md.GetOffsetSeconds(), offset) || !near(md.GetDurationSeconds(), dur) {
 			t.Errorf("segment %d metadata = %v; want index %d, text %q, offset %v, duration %v", i, md, i, s, offset, dur)
 		}
-		wantPCM = append(wantPCM, fake.WAV(16000, 160*len(s), int16(len(s)))[44:]...)
+		wantPCM = append(wantPCM, genaitest.WAV(16000, 160*len(s), int16(len(s)))[44:]...)
 		cues = append(cues, fmt.Sprintf("\n%d\n%s --> %s\n%s\n", i+1, vttTime(offset), vttTime(offset+dur), s))
 		offset += dur
 	}
@@ -266,7 +266,7 @@ func TestScriptThenVoiceoverStreamsSpeechBeforeTheScriptEnds(t *testing.T) {
 	if got := outputs["script"].GetText(); got != wantScript {
 		t.Errorf("script output = %q, want %q", got, wantScript)
 	}
-	wantWAV := append(fake.WAV(16000, len(wantPCM)/2, 0)[:44], wantPCM...)
+	wantWAV := append(genaitest.WAV(16000, len(wantPCM)/2, 0)[:44], wantPCM...)
 	if got := outputs["voiceover"]; !bytes.Equal(got.GetData(), wantWAV) || got.GetMimeType() != "audio/wav" || got.GetSha256() == "" {
 		t.Errorf("voiceover = %d bytes (%s), want the %d-byte concatenation of the segments", len(got.GetData()), got.GetMimeType(), len(wantWAV))
 	}
@@ -310,7 +310,7 @@ func TestSegmentsStayInOrderWhenAudioAnswersOutOfOrder(t *testing.T) {
 	secondAnswered := make(chan struct{})
 	var mu sync.Mutex
 	var answered []string
-	audio := &fake.Service{Generate: func(ctx context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+	audio := &genaitest.Service{Generate: func(ctx context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 		if r.GetPrompt() == "One is first." {
 			// Hold the first sentence until the second is answered.
 			select {
@@ -325,7 +325,7 @@ func TestSegmentsStayInOrderWhenAudioAnswersOutOfOrder(t *testing.T) {
 		if r.GetPrompt() == "Two is second." {
 			defer close(secondAnswered)
 		}
-		return fake.Speech(r), nil
+		return genaitest.SpeechResponse(r), nil
 	}}
 	c := newTestServer(t, fakes{text: streaming("One is first. Two is second. Three is third."), audio: audio})
 	events, err := run(t, c, "script-then-voiceover", map[string]string{"topic": "order"})
@@ -399,7 +399,7 @@ func TestFailedStepEndsTheRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
-			audio := &fake.Service{Generate: func(context.Context, *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+			audio := &genaitest.Service{Generate: func(context.Context, *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 				calls.Add(1)
 				return nil, tc.audioErr
 			}}
@@ -441,17 +441,17 @@ var codeNames = map[codes.Code]string{
 func TestUnavailableIsRetried(t *testing.T) {
 	var textCalls, audioCalls atomic.Int32
 	ok := streaming("Retries work. They do.")
-	text := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	text := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		if textCalls.Add(1) == 1 {
 			return status.Error(codes.Unavailable, "starting up")
 		}
 		return ok.StreamGenerate(r, st)
 	}}
-	audio := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+	audio := &genaitest.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 		if audioCalls.Add(1) <= 2 {
 			return nil, status.Error(codes.Unavailable, "starting up")
 		}
-		return fake.Speech(r), nil
+		return genaitest.SpeechResponse(r), nil
 	}}
 	c := newTestServer(t, fakes{text: text, audio: audio})
 	events, err := run(t, c, "script-then-voiceover", map[string]string{"topic": "x"})
@@ -468,9 +468,9 @@ func TestUnavailableIsRetried(t *testing.T) {
 
 func TestTextFailingMidStreamIsNotRetried(t *testing.T) {
 	var calls atomic.Int32
-	text := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	text := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		calls.Add(1)
-		if err := st.Send(fake.Delta("Half a sent")); err != nil {
+		if err := st.Send(genaitest.Delta("Half a sent")); err != nil {
 			return err
 		}
 		return status.Error(codes.Unavailable, "went away")
@@ -487,15 +487,15 @@ func TestTextFailingMidStreamIsNotRetried(t *testing.T) {
 
 func TestCancellationReachesEveryCall(t *testing.T) {
 	textCanceled, audioCanceled, audioStarted := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	text := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
-		if err := st.Send(fake.Delta("The first sentence. The")); err != nil {
+	text := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+		if err := st.Send(genaitest.Delta("The first sentence. The")); err != nil {
 			return err
 		}
 		<-st.Context().Done()
 		close(textCanceled)
 		return st.Context().Err()
 	}}
-	audio := &fake.Service{Generate: func(ctx context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+	audio := &genaitest.Service{Generate: func(ctx context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 		close(audioStarted)
 		<-ctx.Done()
 		close(audioCanceled)
@@ -531,7 +531,7 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 func TestRunTimeoutApplies(t *testing.T) {
-	text := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	text := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		<-st.Context().Done()
 		return st.Context().Err()
 	}}
@@ -557,13 +557,13 @@ func TestVoiceoverLimits(t *testing.T) {
 		wantCode codes.Code
 		wantMsg  string
 	}{
-		{name: "too large for one message", speech: func(int32) []byte { return fake.WAV(16000, 1<<20, 1) }, wantCode: codes.ResourceExhausted, wantMsg: "lower max_tokens"},
-		{name: "segments differ in rate", speech: func(i int32) []byte { return fake.WAV(16000+int(i)*6050, 100, 1) }, wantCode: codes.Internal, wantMsg: "differ in format"},
+		{name: "too large for one message", speech: func(int32) []byte { return genaitest.WAV(16000, 1<<20, 1) }, wantCode: codes.ResourceExhausted, wantMsg: "lower max_tokens"},
+		{name: "segments differ in rate", speech: func(i int32) []byte { return genaitest.WAV(16000+int(i)*6050, 100, 1) }, wantCode: codes.Internal, wantMsg: "differ in format"},
 		{name: "not a wav", speech: func(int32) []byte { return []byte("ID3\x04mp3 frames") }, wantCode: codes.Internal, wantMsg: "not usable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var n atomic.Int32
-			audio := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+			audio := &genaitest.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 				i := int32(0)
 				if strings.HasPrefix(r.GetPrompt(), "Two") {
 					i = 1
@@ -586,7 +586,7 @@ func TestVoiceoverLimits(t *testing.T) {
 
 func TestIllustratedStory(t *testing.T) {
 	var textCalls atomic.Int32
-	text := &fake.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	text := &genaitest.Service{StreamGenerate: func(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 		reply := "Once there was an owl. It flew."
 		if textCalls.Add(1) == 2 {
 			if !strings.Contains(r.GetPrompt(), "Once there was an owl. It flew.") || !strings.Contains(r.GetPrompt(), "Describe 2 scenes") {
@@ -594,12 +594,12 @@ func TestIllustratedStory(t *testing.T) {
 			}
 			reply = "An owl on a branch.\n\n  The owl in flight at dusk.  \n"
 		}
-		if err := st.Send(fake.Delta(reply)); err != nil {
+		if err := st.Send(genaitest.Delta(reply)); err != nil {
 			return err
 		}
-		return st.Send(fake.Done(reply))
+		return st.Send(genaitest.Done(reply))
 	}}
-	image := &fake.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+	image := &genaitest.Service{Generate: func(_ context.Context, r *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
 		return &genaiv1.GenerateResponse{Artifacts: []*genaiv1.Artifact{{MimeType: "image/png", Content: &genaiv1.Artifact_Data{Data: []byte(r.GetPrompt())}}}}, nil
 	}}
 	c := newTestServer(t, fakes{text: text, image: image})
