@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chorus-ai/chorus/cli/internal/client"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
@@ -157,7 +158,7 @@ func (p *progress) event(ev *orchestratorv1.RunPipelineResponse) error {
 			p.printf("%-12s first audio", e.StepDelta.GetStep())
 		}
 		if md := a.GetMetadata(); md.GetSourceText() != "" {
-			p.printf("%-12s segment %d, %.1f s: %q", e.StepDelta.GetStep(), md.GetIndex(), md.GetDurationSeconds(), clip(md.GetSourceText(), 60))
+			p.printf("%-12s segment %d, %.1f s: %q", e.StepDelta.GetStep(), md.GetIndex(), md.GetDurationSeconds(), rpcerr.Clip(strings.Join(strings.Fields(md.GetSourceText()), " "), 60))
 		}
 	case *orchestratorv1.RunPipelineResponse_StepCompleted:
 		s := e.StepCompleted
@@ -238,14 +239,6 @@ func size(n int) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-func clip(s string, n int) string {
-	r := []rune(strings.Join(strings.Fields(s), " "))
-	if len(r) > n {
-		return string(r[:n]) + "..."
-	}
-	return string(r)
 }
 
 // unreachable adds a hint to an error that means nothing answers at the
