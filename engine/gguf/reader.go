@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 )
 
@@ -327,95 +328,22 @@ func (r *reader) scalar(t ValueType) (any, error) {
 	return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
 }
 
-// array decodes n elements; the caller has checked that n minimal elements fit.
+// array decodes n elements into a slice of their Go type; the caller has checked that n
+// minimal elements fit.
 func (r *reader) array(t ValueType, n int) (any, error) {
-	switch t {
-	case TypeString:
-		out := make([]string, n)
-		for i := range out {
-			s, err := r.str()
-			if err != nil {
-				return nil, err
-			}
-			out[i] = s
-		}
-		return out, nil
-	case TypeBool:
-		out := make([]bool, n)
-		for i := range out {
-			v, err := r.scalar(t)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v.(bool)
-		}
-		return out, nil
+	gt, ok := goTypes[t]
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
 	}
-	size, _ := t.fixedSize()
-	p, err := r.take(uint64(n) * uint64(size))
-	if err != nil {
-		return nil, err
+	out := reflect.MakeSlice(reflect.SliceOf(gt), n, n)
+	for i := range n {
+		v, err := r.scalar(t)
+		if err != nil {
+			return nil, err
+		}
+		out.Index(i).Set(reflect.ValueOf(v))
 	}
-	le := binary.LittleEndian
-	switch t {
-	case TypeUint8:
-		return append([]uint8(nil), p...), nil
-	case TypeInt8:
-		out := make([]int8, n)
-		for i := range out {
-			out[i] = int8(p[i])
-		}
-		return out, nil
-	case TypeUint16:
-		out := make([]uint16, n)
-		for i := range out {
-			out[i] = le.Uint16(p[2*i:])
-		}
-		return out, nil
-	case TypeInt16:
-		out := make([]int16, n)
-		for i := range out {
-			out[i] = int16(le.Uint16(p[2*i:]))
-		}
-		return out, nil
-	case TypeUint32:
-		out := make([]uint32, n)
-		for i := range out {
-			out[i] = le.Uint32(p[4*i:])
-		}
-		return out, nil
-	case TypeInt32:
-		out := make([]int32, n)
-		for i := range out {
-			out[i] = int32(le.Uint32(p[4*i:]))
-		}
-		return out, nil
-	case TypeFloat32:
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(p[4*i:]))
-		}
-		return out, nil
-	case TypeUint64:
-		out := make([]uint64, n)
-		for i := range out {
-			out[i] = le.Uint64(p[8*i:])
-		}
-		return out, nil
-	case TypeInt64:
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = int64(le.Uint64(p[8*i:]))
-		}
-		return out, nil
-	case TypeFloat64:
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(p[8*i:]))
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
+	return out.Interface(), nil
 }
 
 func (r *reader) tensorInfo() (TensorInfo, error) {
