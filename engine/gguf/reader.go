@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 )
 
@@ -328,22 +327,65 @@ func (r *reader) scalar(t ValueType) (any, error) {
 	return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
 }
 
-// array decodes n elements into a slice of their Go type; the caller has checked that n
-// minimal elements fit.
+// array decodes n elements; the caller has checked that n minimal elements fit.
 func (r *reader) array(t ValueType, n int) (any, error) {
-	gt, ok := goTypes[t]
+	switch t {
+	case TypeString:
+		out := make([]string, n)
+		for i := range out {
+			s, err := r.str()
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
+	case TypeBool:
+		out := make([]bool, n)
+		for i := range out {
+			v, err := r.scalar(t)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v.(bool)
+		}
+		return out, nil
+	}
+	decode, ok := fixedArrays[t]
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
 	}
-	out := reflect.MakeSlice(reflect.SliceOf(gt), n, n)
-	for i := range n {
-		v, err := r.scalar(t)
-		if err != nil {
-			return nil, err
-		}
-		out.Index(i).Set(reflect.ValueOf(v))
+	size, _ := t.fixedSize()
+	p, err := r.take(uint64(n) * uint64(size))
+	if err != nil {
+		return nil, err
 	}
-	return out.Interface(), nil
+	return decode(p, n), nil
+}
+
+// fixedArrays decode n little-endian elements of each fixed-size numeric value type.
+var fixedArrays = map[ValueType]func(p []byte, n int) any{
+	TypeUint8:   func(p []byte, _ int) any { return append([]uint8(nil), p...) },
+	TypeInt8:    decodeArray(1, func(b []byte) int8 { return int8(b[0]) }),
+	TypeUint16:  decodeArray(2, binary.LittleEndian.Uint16),
+	TypeInt16:   decodeArray(2, func(b []byte) int16 { return int16(binary.LittleEndian.Uint16(b)) }),
+	TypeUint32:  decodeArray(4, binary.LittleEndian.Uint32),
+	TypeInt32:   decodeArray(4, func(b []byte) int32 { return int32(binary.LittleEndian.Uint32(b)) }),
+	TypeFloat32: decodeArray(4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }),
+	TypeUint64:  decodeArray(8, binary.LittleEndian.Uint64),
+	TypeInt64:   decodeArray(8, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) }),
+	TypeFloat64: decodeArray(8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }),
+}
+
+// decodeArray returns a decoder of n elements of size bytes each, read by elem.
+func decodeArray[T any](size int, elem func([]byte) T) func(p []byte, n int) any {
+	return func(p []byte, n int) any {
+		out := make([]T, n)
+		for i := range out {
+			out[i] = elem(p[size*i:])
+		}
+		return out
+	}
 }
 
 func (r *reader) tensorInfo() (TensorInfo, error) {

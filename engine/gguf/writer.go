@@ -180,13 +180,33 @@ func (e *encoder) value(v Value) {
 	}
 	e.u32(uint32(v.Elem))
 	e.u64(uint64(v.Len()))
-	if a, ok := v.v.([]uint8); ok {
-		e.bytes(a)
-		return
+	if enc, ok := arrayEncoders[v.Elem]; ok {
+		enc(e, v.v)
 	}
-	a := reflect.ValueOf(v.v)
-	for i := range a.Len() {
-		e.scalar(a.Index(i).Interface())
+}
+
+// arrayEncoders write the elements of an array of each value type (a slice of its Go type).
+var arrayEncoders = map[ValueType]func(e *encoder, a any){
+	TypeUint8:   func(e *encoder, a any) { e.bytes(a.([]uint8)) },
+	TypeInt8:    encodeArray(func(e *encoder, x int8) { e.u8(uint8(x)) }),
+	TypeUint16:  encodeArray((*encoder).u16),
+	TypeInt16:   encodeArray(func(e *encoder, x int16) { e.u16(uint16(x)) }),
+	TypeUint32:  encodeArray((*encoder).u32),
+	TypeInt32:   encodeArray(func(e *encoder, x int32) { e.u32(uint32(x)) }),
+	TypeFloat32: encodeArray(func(e *encoder, x float32) { e.u32(math.Float32bits(x)) }),
+	TypeBool:    encodeArray(func(e *encoder, x bool) { e.scalar(x) }),
+	TypeString:  encodeArray((*encoder).str),
+	TypeUint64:  encodeArray((*encoder).u64),
+	TypeInt64:   encodeArray(func(e *encoder, x int64) { e.u64(uint64(x)) }),
+	TypeFloat64: encodeArray(func(e *encoder, x float64) { e.u64(math.Float64bits(x)) }),
+}
+
+// encodeArray returns an encoder of a []T that writes each element with put.
+func encodeArray[T any](put func(*encoder, T)) func(*encoder, any) {
+	return func(e *encoder, a any) {
+		for _, x := range a.([]T) {
+			put(e, x)
+		}
 	}
 }
 
