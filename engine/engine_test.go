@@ -103,7 +103,7 @@ func TestGenerateStop(t *testing.T) {
 	m := newTestModel(t)
 	base, _ := collect(t, m, Request{Prompt: "the model", MaxTokens: 16})
 	if len(base.Text) < 6 {
-		t.Skipf("too little text to cut: %q", base.Text)
+		t.Fatalf("too little text to cut: %q", base.Text)
 	}
 	stop := base.Text[3:6]
 	got, _ := collect(t, m, Request{Prompt: "the model", MaxTokens: 16, Stop: []string{stop}})

@@ -50,6 +50,9 @@ func TestTextMatchesLlamaCpp(t *testing.T) {
 	if err := json.Unmarshal(raw, &ref); err != nil {
 		t.Fatal(err)
 	}
+	if len(ref.Cases) == 0 {
+		t.Fatal("testdata/reference/text.json holds no cases")
+	}
 	for _, tc := range ref.Cases {
 		t.Run(tc.Model, func(t *testing.T) {
 			rm, ok := textRefModels[tc.Model]

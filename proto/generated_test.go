@@ -39,6 +39,9 @@ func TestGeneratedCodeIsFresh(t *testing.T) {
 	}
 
 	fresh := generatedFiles(t, filepath.Join(scratch, "proto"))
+	if len(fresh) == 0 {
+		t.Fatalf("buf generate wrote no generated files under %s/proto: nothing to compare", scratch)
+	}
 	committed := generatedFiles(t, filepath.Join(root, "proto"))
 	for rel, want := range fresh {
 		got, ok := committed[rel]

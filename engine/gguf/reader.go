@@ -351,71 +351,41 @@ func (r *reader) array(t ValueType, n int) (any, error) {
 		}
 		return out, nil
 	}
+	decode, ok := fixedArrays[t]
+	if !ok {
+		return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
+	}
 	size, _ := t.fixedSize()
 	p, err := r.take(uint64(n) * uint64(size))
 	if err != nil {
 		return nil, err
 	}
-	le := binary.LittleEndian
-	switch t {
-	case TypeUint8:
-		return append([]uint8(nil), p...), nil
-	case TypeInt8:
-		out := make([]int8, n)
+	return decode(p, n), nil
+}
+
+// fixedArrays decode n little-endian elements of each fixed-size numeric value type.
+var fixedArrays = map[ValueType]func(p []byte, n int) any{
+	TypeUint8:   func(p []byte, _ int) any { return append([]uint8(nil), p...) },
+	TypeInt8:    decodeArray(1, func(b []byte) int8 { return int8(b[0]) }),
+	TypeUint16:  decodeArray(2, binary.LittleEndian.Uint16),
+	TypeInt16:   decodeArray(2, func(b []byte) int16 { return int16(binary.LittleEndian.Uint16(b)) }),
+	TypeUint32:  decodeArray(4, binary.LittleEndian.Uint32),
+	TypeInt32:   decodeArray(4, func(b []byte) int32 { return int32(binary.LittleEndian.Uint32(b)) }),
+	TypeFloat32: decodeArray(4, func(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }),
+	TypeUint64:  decodeArray(8, binary.LittleEndian.Uint64),
+	TypeInt64:   decodeArray(8, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) }),
+	TypeFloat64: decodeArray(8, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }),
+}
+
+// decodeArray returns a decoder of n elements of size bytes each, read by elem.
+func decodeArray[T any](size int, elem func([]byte) T) func(p []byte, n int) any {
+	return func(p []byte, n int) any {
+		out := make([]T, n)
 		for i := range out {
-			out[i] = int8(p[i])
+			out[i] = elem(p[size*i:])
 		}
-		return out, nil
-	case TypeUint16:
-		out := make([]uint16, n)
-		for i := range out {
-			out[i] = le.Uint16(p[2*i:])
-		}
-		return out, nil
-	case TypeInt16:
-		out := make([]int16, n)
-		for i := range out {
-			out[i] = int16(le.Uint16(p[2*i:]))
-		}
-		return out, nil
-	case TypeUint32:
-		out := make([]uint32, n)
-		for i := range out {
-			out[i] = le.Uint32(p[4*i:])
-		}
-		return out, nil
-	case TypeInt32:
-		out := make([]int32, n)
-		for i := range out {
-			out[i] = int32(le.Uint32(p[4*i:]))
-		}
-		return out, nil
-	case TypeFloat32:
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(p[4*i:]))
-		}
-		return out, nil
-	case TypeUint64:
-		out := make([]uint64, n)
-		for i := range out {
-			out[i] = le.Uint64(p[8*i:])
-		}
-		return out, nil
-	case TypeInt64:
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = int64(le.Uint64(p[8*i:]))
-		}
-		return out, nil
-	case TypeFloat64:
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(p[8*i:]))
-		}
-		return out, nil
+		return out
 	}
-	return nil, fmt.Errorf("%w: %d", ErrInvalidValueType, uint32(t))
 }
 
 func (r *reader) tensorInfo() (TensorInfo, error) {

@@ -3,6 +3,7 @@ package gguf
 import (
 	"fmt"
 	"math"
+	"reflect"
 )
 
 // Value is one metadata value. Scalars hold the Go type matching their ValueType (uint8, int8,
@@ -19,34 +20,30 @@ func (v Value) Any() any { return v.v }
 
 // Len is the number of elements of an array value, or 0 for scalars.
 func (v Value) Len() int {
-	switch a := v.v.(type) {
-	case []uint8:
-		return len(a)
-	case []int8:
-		return len(a)
-	case []uint16:
-		return len(a)
-	case []int16:
-		return len(a)
-	case []uint32:
-		return len(a)
-	case []int32:
-		return len(a)
-	case []float32:
-		return len(a)
-	case []bool:
-		return len(a)
-	case []string:
-		return len(a)
-	case []uint64:
-		return len(a)
-	case []int64:
-		return len(a)
-	case []float64:
-		return len(a)
+	if rv := reflect.ValueOf(v.v); rv.Kind() == reflect.Slice {
+		return rv.Len()
 	}
 	return 0
 }
+
+// goTypes holds, for each value type but TypeArray, the Go type of its scalars (see Value).
+var goTypes = map[ValueType]reflect.Type{
+	TypeUint8: reflect.TypeFor[uint8](), TypeInt8: reflect.TypeFor[int8](),
+	TypeUint16: reflect.TypeFor[uint16](), TypeInt16: reflect.TypeFor[int16](),
+	TypeUint32: reflect.TypeFor[uint32](), TypeInt32: reflect.TypeFor[int32](),
+	TypeUint64: reflect.TypeFor[uint64](), TypeInt64: reflect.TypeFor[int64](),
+	TypeFloat32: reflect.TypeFor[float32](), TypeFloat64: reflect.TypeFor[float64](),
+	TypeBool: reflect.TypeFor[bool](), TypeString: reflect.TypeFor[string](),
+}
+
+// valueTypes is goTypes inverted: the value type of each Go scalar type.
+var valueTypes = func() map[reflect.Type]ValueType {
+	m := make(map[reflect.Type]ValueType, len(goTypes))
+	for vt, gt := range goTypes {
+		m[gt] = vt
+	}
+	return m
+}()
 
 func (v Value) String() string { return fmt.Sprint(v.v) }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
 )
 
 // Writer builds a GGUF version 3 file. Metadata keep insertion order (setting a key again
@@ -179,52 +180,32 @@ func (e *encoder) value(v Value) {
 	}
 	e.u32(uint32(v.Elem))
 	e.u64(uint64(v.Len()))
-	switch a := v.v.(type) {
-	case []uint8:
-		e.bytes(a)
-	case []int8:
-		for _, x := range a {
-			e.u8(uint8(x))
-		}
-	case []uint16:
-		for _, x := range a {
-			e.u16(x)
-		}
-	case []int16:
-		for _, x := range a {
-			e.u16(uint16(x))
-		}
-	case []uint32:
-		for _, x := range a {
-			e.u32(x)
-		}
-	case []int32:
-		for _, x := range a {
-			e.u32(uint32(x))
-		}
-	case []float32:
-		for _, x := range a {
-			e.u32(math.Float32bits(x))
-		}
-	case []bool:
-		for _, x := range a {
-			e.scalar(x)
-		}
-	case []string:
-		for _, x := range a {
-			e.str(x)
-		}
-	case []uint64:
-		for _, x := range a {
-			e.u64(x)
-		}
-	case []int64:
-		for _, x := range a {
-			e.u64(uint64(x))
-		}
-	case []float64:
-		for _, x := range a {
-			e.u64(math.Float64bits(x))
+	if enc, ok := arrayEncoders[v.Elem]; ok {
+		enc(e, v.v)
+	}
+}
+
+// arrayEncoders write the elements of an array of each value type (a slice of its Go type).
+var arrayEncoders = map[ValueType]func(e *encoder, a any){
+	TypeUint8:   func(e *encoder, a any) { e.bytes(a.([]uint8)) },
+	TypeInt8:    encodeArray(func(e *encoder, x int8) { e.u8(uint8(x)) }),
+	TypeUint16:  encodeArray((*encoder).u16),
+	TypeInt16:   encodeArray(func(e *encoder, x int16) { e.u16(uint16(x)) }),
+	TypeUint32:  encodeArray((*encoder).u32),
+	TypeInt32:   encodeArray(func(e *encoder, x int32) { e.u32(uint32(x)) }),
+	TypeFloat32: encodeArray(func(e *encoder, x float32) { e.u32(math.Float32bits(x)) }),
+	TypeBool:    encodeArray(func(e *encoder, x bool) { e.scalar(x) }),
+	TypeString:  encodeArray((*encoder).str),
+	TypeUint64:  encodeArray((*encoder).u64),
+	TypeInt64:   encodeArray(func(e *encoder, x int64) { e.u64(uint64(x)) }),
+	TypeFloat64: encodeArray(func(e *encoder, x float64) { e.u64(math.Float64bits(x)) }),
+}
+
+// encodeArray returns an encoder of a []T that writes each element with put.
+func encodeArray[T any](put func(*encoder, T)) func(*encoder, any) {
+	return func(e *encoder, a any) {
+		for _, x := range a.([]T) {
+			put(e, x)
 		}
 	}
 }
@@ -265,62 +246,25 @@ func (e *encoder) scalar(v any) {
 // toValue maps a Go value onto its GGUF value type; slices are copied so later changes by the
 // caller do not alter what is written.
 func toValue(v any) (Value, error) {
-	scalar := func(t ValueType) (Value, error) { return Value{Type: t, v: v}, nil }
-	array := func(t ValueType, c any) (Value, error) { return Value{Type: TypeArray, Elem: t, v: c}, nil }
-	switch x := v.(type) {
-	case Value:
+	if x, ok := v.(Value); ok {
 		if x.v == nil {
 			return Value{}, ErrUnsupportedValue
 		}
 		return toValue(x.v)
-	case uint8:
-		return scalar(TypeUint8)
-	case int8:
-		return scalar(TypeInt8)
-	case uint16:
-		return scalar(TypeUint16)
-	case int16:
-		return scalar(TypeInt16)
-	case uint32:
-		return scalar(TypeUint32)
-	case int32:
-		return scalar(TypeInt32)
-	case float32:
-		return scalar(TypeFloat32)
-	case bool:
-		return scalar(TypeBool)
-	case string:
-		return scalar(TypeString)
-	case uint64:
-		return scalar(TypeUint64)
-	case int64:
-		return scalar(TypeInt64)
-	case float64:
-		return scalar(TypeFloat64)
-	case []uint8:
-		return array(TypeUint8, append([]uint8{}, x...))
-	case []int8:
-		return array(TypeInt8, append([]int8{}, x...))
-	case []uint16:
-		return array(TypeUint16, append([]uint16{}, x...))
-	case []int16:
-		return array(TypeInt16, append([]int16{}, x...))
-	case []uint32:
-		return array(TypeUint32, append([]uint32{}, x...))
-	case []int32:
-		return array(TypeInt32, append([]int32{}, x...))
-	case []float32:
-		return array(TypeFloat32, append([]float32{}, x...))
-	case []bool:
-		return array(TypeBool, append([]bool{}, x...))
-	case []string:
-		return array(TypeString, append([]string{}, x...))
-	case []uint64:
-		return array(TypeUint64, append([]uint64{}, x...))
-	case []int64:
-		return array(TypeInt64, append([]int64{}, x...))
-	case []float64:
-		return array(TypeFloat64, append([]float64{}, x...))
+	}
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return Value{}, fmt.Errorf("%w: %T", ErrUnsupportedValue, v)
+	}
+	if t, ok := valueTypes[rv.Type()]; ok {
+		return Value{Type: t, v: v}, nil
+	}
+	if rv.Kind() == reflect.Slice {
+		if t, ok := valueTypes[rv.Type().Elem()]; ok && rv.Type() == reflect.SliceOf(goTypes[t]) {
+			c := reflect.MakeSlice(rv.Type(), rv.Len(), rv.Len())
+			reflect.Copy(c, rv)
+			return Value{Type: TypeArray, Elem: t, v: c.Interface()}, nil
+		}
 	}
 	return Value{}, fmt.Errorf("%w: %T", ErrUnsupportedValue, v)
 }

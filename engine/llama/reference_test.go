@@ -124,6 +124,10 @@ func TestReference(t *testing.T) {
 			if err := json.Unmarshal(raw, &ref); err != nil {
 				t.Fatal(err)
 			}
+			if len(ref.Prompt) == 0 || len(ref.PromptLogits) != len(ref.Prompt) || len(ref.Greedy) == 0 || len(ref.FinalLogits) == 0 {
+				t.Fatalf("reference holds %d prompt tokens, %d rows of prompt logits, %d greedy tokens, %d final logits: nothing to compare",
+					len(ref.Prompt), len(ref.PromptLogits), len(ref.Greedy), len(ref.FinalLogits))
+			}
 			m, done := loadModel(t, path)
 			defer done()
 			s := m.NewSession(64)

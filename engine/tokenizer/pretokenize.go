@@ -162,52 +162,46 @@ func SplitGPT2(s string, out []string) []string { return splitGPT2(s, out) }
 // splitGPT2 implements 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
 // (with a lone \s that matches nothing else kept as its own piece).
 func splitGPT2(s string, out []string) []string {
-	rs := decodeRunes(s)
-	n := len(rs.r)
-	prev := 0
-	emit := func(end int) {
-		if end > prev {
-			out = append(out, s[rs.off[prev]:rs.off[end]])
-		}
-		prev = end
-	}
-	for pos := 0; pos < n; {
-		if k := rs.contraction(pos, false); k > 0 {
-			pos += k
-			emit(pos)
-			continue
-		}
+	return split(s, out, false, func(rs runes, pos int) int {
 		c := rs.cls(pos)
-		c2 := c
 		if rs.at(pos) == ' ' {
-			c2 = rs.cls(pos + 1)
+			c = rs.cls(pos + 1)
 		}
-		if c2 == clsLetter || c2 == clsNumber || c2 == clsOther {
+		if c == clsLetter || c == clsNumber || c == clsOther {
 			if rs.at(pos) == ' ' {
 				pos++
 			}
-			for rs.cls(pos) == c2 {
+			for rs.cls(pos) == c {
 				pos++
 			}
-			emit(pos)
-			continue
+			return pos
 		}
 		ws := 0
 		for rs.cls(pos+ws) == clsSpace {
 			ws++
 		}
-		if ws > 1 && pos+ws < n { // \s+(?!\S): leave the last space for the next word
-			pos += ws - 1
-			emit(pos)
-			continue
+		switch {
+		case ws > 1 && pos+ws < len(rs.r): // \s+(?!\S): leave the last space for the next word
+			return pos + ws - 1
+		case ws > 0:
+			return pos + ws
 		}
-		if ws > 0 {
-			pos += ws
-			emit(pos)
-			continue
+		return pos + 1
+	})
+}
+
+// split runs a pre-tokenizer over s, appending its pieces (raw text, which joined give back
+// s) to out: at each position a contraction (matched case-insensitively when fold) is a
+// piece, and otherwise piece says where the piece starting at pos ends (after pos).
+func split(s string, out []string, fold bool, piece func(rs runes, pos int) int) []string {
+	rs := decodeRunes(s)
+	for pos := 0; pos < len(rs.r); {
+		end := pos + rs.contraction(pos, fold)
+		if end == pos {
+			end = piece(rs, pos)
 		}
-		pos++
-		emit(pos)
+		out = append(out, s[rs.off[pos]:rs.off[end]])
+		pos = end
 	}
 	return out
 }
@@ -216,21 +210,7 @@ func splitGPT2(s string, out []string) []string {
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxDigits}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 func splitLlama3(maxDigits int) splitter {
 	return func(s string, out []string) []string {
-		rs := decodeRunes(s)
-		n := len(rs.r)
-		prev := 0
-		emit := func(end int) {
-			if end > prev {
-				out = append(out, s[rs.off[prev]:rs.off[end]])
-			}
-			prev = end
-		}
-		for pos := 0; pos < n; {
-			if k := rs.contraction(pos, true); k > 0 {
-				pos += k
-				emit(pos)
-				continue
-			}
+		return split(s, out, true, func(rs runes, pos int) int {
 			r, c := rs.at(pos), rs.cls(pos)
 			// [^\r\n\p{L}\p{N}]?\p{L}+
 			if r != '\r' && r != '\n' && c != clsNumber && (c == clsLetter || rs.cls(pos+1) == clsLetter) {
@@ -238,21 +218,15 @@ func splitLlama3(maxDigits int) splitter {
 				for rs.cls(pos) == clsLetter {
 					pos++
 				}
-				emit(pos)
-				continue
+				return pos
 			}
 			// \p{N}{1,maxDigits}
 			if c == clsNumber {
-				start := pos
-				for rs.cls(pos) == clsNumber {
-					pos++
-					if pos-start >= maxDigits {
-						emit(pos)
-						start = pos
-					}
+				end := pos + 1
+				for end < pos+maxDigits && rs.cls(end) == clsNumber {
+					end++
 				}
-				emit(pos)
-				continue
+				return end
 			}
 			// ' ?[^\s\p{L}\p{N}]+[\r\n]*'
 			c2 := c
@@ -269,8 +243,7 @@ func splitLlama3(maxDigits int) splitter {
 				for rs.at(pos) == '\r' || rs.at(pos) == '\n' {
 					pos++
 				}
-				emit(pos)
-				continue
+				return pos
 			}
 			ws, lastNL := 0, 0
 			for rs.cls(pos+ws) == clsSpace {
@@ -281,16 +254,13 @@ func splitLlama3(maxDigits int) splitter {
 			}
 			switch {
 			case lastNL > 0: // \s*[\r\n]+
-				pos = lastNL
-			case ws > 1 && pos+ws < n: // \s+(?!\S)
-				pos += ws - 1
+				return lastNL
+			case ws > 1 && pos+ws < len(rs.r): // \s+(?!\S)
+				return pos + ws - 1
 			case ws > 0: // \s+
-				pos += ws
-			default:
-				pos++
+				return pos + ws
 			}
-			emit(pos)
-		}
-		return out
+			return pos + 1
+		})
 	}
 }

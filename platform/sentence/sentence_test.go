@@ -79,7 +79,11 @@ func TestRunOn(t *testing.T) {
 
 	// No clause marks: cut at a space; no spaces at all: cut anyway.
 	words := strings.Repeat("word ", 100)
-	for _, s := range Split(words) {
+	spaced := Split(words)
+	if strings.Join(spaced, " ") != strings.TrimSpace(words) {
+		t.Errorf("cutting spaced text lost or changed text: %d pieces", len(spaced))
+	}
+	for _, s := range spaced {
 		if strings.HasPrefix(s, "ord") || utf8.RuneCountInString(s) > MaxLen {
 			t.Errorf("bad cut of spaced text: %q", s)
 		}

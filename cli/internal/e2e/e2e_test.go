@@ -546,9 +546,20 @@ func checkVoiceover(t *testing.T, a *genaiv1.Artifact) {
 	if err != nil {
 		t.Fatalf("voiceover: %v", err)
 	}
+	checkSpeech(t, w, len(strings.Fields(script)))
+	d := w.duration()
+	// The assembled voiceover always carries its duration: 0 is a defect.
+	if md := a.GetMetadata().GetDurationSeconds(); md < d.Seconds()*0.95 || md > d.Seconds()*1.05 {
+		t.Errorf("metadata says %.2fs, the WAV holds %s", md, d)
+	}
+}
+
+// checkSpeech asserts that w sounds like speech of the given number of
+// words: not silence, and a plausible length.
+func checkSpeech(t *testing.T, w wavInfo, words int) {
+	t.Helper()
 	// Speech runs at roughly two to four words a second; allow a wide
 	// margin either way, but not silence or a single sentence.
-	words := len(strings.Fields(script))
 	d := w.duration()
 	if lo, hi := time.Duration(words)*150*time.Millisecond, time.Duration(words)*time.Second; d < lo || d > hi {
 		t.Errorf("voiceover lasts %s for %d words, want %s to %s", d, words, lo, hi)
@@ -556,12 +567,7 @@ func checkVoiceover(t *testing.T, a *genaiv1.Artifact) {
 	if w.peak < 1000 {
 		t.Errorf("voiceover peak %d: silent", w.peak)
 	}
-	if md := a.GetMetadata().GetDurationSeconds(); md > 0 && (md < d.Seconds()*0.95 || md > d.Seconds()*1.05) {
-		t.Errorf("metadata says %.2fs, the WAV holds %s", md, d)
-	}
 }
-
-var cueTiming = regexp.MustCompile(`^\d{2}:\d{2}:\d{2}\.\d{3} --> \d{2}:\d{2}:\d{2}\.\d{3}`)
 
 func checkCaptions(t *testing.T, a *genaiv1.Artifact) {
 	t.Helper()
@@ -572,29 +578,13 @@ func checkCaptions(t *testing.T, a *genaiv1.Artifact) {
 	if vtt == "" {
 		vtt = string(a.GetData())
 	}
-	if !strings.HasPrefix(vtt, "WEBVTT") {
-		t.Fatalf("captions do not start with WEBVTT:\n%s", vtt)
-	}
-	var cues []string
-	lines := strings.Split(strings.ReplaceAll(vtt, "\r\n", "\n"), "\n")
-	for i, l := range lines {
-		if cueTiming.MatchString(l) {
-			var text []string
-			for _, tl := range lines[i+1:] {
-				if tl == "" {
-					break
-				}
-				text = append(text, tl)
-			}
-			cues = append(cues, strings.Join(text, " "))
-		}
-	}
+	cues := parseCues(t, vtt)
 	if len(cues) != len(sentences) {
 		t.Fatalf("%d cues, want one per sentence (%d):\n%s", len(cues), len(sentences), vtt)
 	}
 	for i, want := range sentences {
-		if cues[i] != want {
-			t.Errorf("cue %d = %q, want %q", i, cues[i], want)
+		if cues[i].text != want {
+			t.Errorf("cue %d = %q, want %q", i, cues[i].text, want)
 		}
 	}
 }

@@ -116,7 +116,11 @@ func TestStopSendsSIGTERMToEveryChild(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	for _, e := range g.Exits() {
+	exits := g.Exits()
+	if len(exits) != 2 {
+		t.Errorf("%d exits reported, want both children's: %+v", len(exits), exits)
+	}
+	for _, e := range exits {
 		if e.Err != nil || e.Killed || e.Unexpected {
 			t.Errorf("exit %+v, want a clean requested exit", e)
 		}

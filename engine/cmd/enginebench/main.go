@@ -328,9 +328,10 @@ func cpuName() string {
 	return runtime.GOARCH
 }
 
-// bandwidth measures memory read bandwidth the way TOOLCHAIN.md asks: each
-// thread reads one 8-byte value per 64-byte line of its share of a buffer
-// far larger than the caches, so the figure counts whole lines moved.
+// bandwidth measures memory read bandwidth: each thread reads one 8-byte
+// value per 64-byte line of its share of a buffer far larger than the
+// caches, so the figure counts whole lines moved (a plain sum over every
+// value measures the loop, about half of it, not the memory).
 func bandwidth(threads int) float64 {
 	const size = 1 << 30
 	buf := make([]uint64, size/8)
