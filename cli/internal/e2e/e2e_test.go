@@ -25,6 +25,7 @@ import (
 	"github.com/chorus-ai/chorus/cli/internal/command"
 	"github.com/chorus-ai/chorus/cli/internal/stack"
 	"github.com/chorus-ai/chorus/platform/openaitest"
+	"github.com/chorus-ai/chorus/platform/syncio"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
@@ -81,24 +82,6 @@ var commands = []string{
 	"./services/audio/cmd/audio",
 	"./orchestrator/cmd/orchestrator",
 	"./gateway/cmd/gateway",
-}
-
-// syncBuffer collects the processes' logs while they run.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // repoRoot is the repository's root directory.
@@ -200,7 +183,7 @@ func hermeticEnv(extra ...string) []string {
 type suite struct {
 	addrs    stack.Addrs
 	gateway  string
-	logs     *syncBuffer
+	logs     *syncio.Writer
 	stop     context.CancelFunc
 	finished chan struct{} // closed when `chorus up` has returned
 	code     int           // its exit status, set before finished is closed
@@ -227,7 +210,7 @@ func startSuite(t *testing.T, bin string, env []string) *suite {
 	s := &suite{
 		addrs:    addrs,
 		gateway:  addrs.GatewayURL(),
-		logs:     &syncBuffer{},
+		logs:     &syncio.Writer{},
 		stop:     cancel,
 		finished: make(chan struct{}),
 	}
@@ -478,7 +461,7 @@ func TestSuiteEndToEnd(t *testing.T) {
 	t.Run("chorus demo", func(t *testing.T) {
 		grpcBase, httpPort := freePorts(t)
 		out := t.TempDir()
-		var stdout, stderr syncBuffer
+		var stdout, stderr syncio.Writer
 		code := command.Main(ctx, command.Env{Stdout: &stdout, Stderr: &stderr, Environ: env}, []string{
 			"demo", "-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort), "-out", out, "-q",
 		})
