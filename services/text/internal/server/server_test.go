@@ -12,9 +12,7 @@ import (
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/engine/llama"
@@ -22,42 +20,30 @@ import (
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/serve/servetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newTestServer runs the text service on a 127.0.0.1 port with cfg (its
-// address, concurrency and queue defaulted) and returns a client.
+var quiet = slog.New(slog.DiscardHandler)
+
+// newTestServer runs the text service with cfg on a free 127.0.0.1 port
+// and returns a client.
 func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
 	tb.Helper()
-	cfg.GRPCAddr = "127.0.0.1:0"
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 4
-	}
-	if cfg.Queue == 0 {
-		cfg.Queue = 16
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	s, err := New(context.Background(), cfg, quiet)
 	if err != nil {
-		cancel()
 		tb.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	conn, err := grpc.NewClient(s.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			tb.Error(err)
-		}
-	})
-	return genaiv1.NewTextServiceClient(conn)
+	return genaiv1.NewTextServiceClient(servetest.Start(tb, s))
+}
+
+// testConfig is DefaultConfig without the embedded models of ./models.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.ModelsDir = ""
+	return cfg
 }
 
 // newFake starts a fake OpenAI server and returns it with a config that
@@ -66,7 +52,7 @@ func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config
 	tb.Helper()
 	fake := openaitest.New(opts)
 	tb.Cleanup(fake.Close)
-	cfg := Config{}
+	cfg := testConfig()
 	cfg.OpenAI.BaseURL = fake.BaseURL
 	return fake, cfg
 }
@@ -133,7 +119,7 @@ func TestGenerateAndStream(t *testing.T) {
 func TestErrors(t *testing.T) {
 	_, cfg := newFake(t, openaitest.Options{})
 	withBackend := newTestServer(t, cfg)
-	noBackend := newTestServer(t, Config{})
+	noBackend := newTestServer(t, testConfig())
 	for _, tc := range []struct {
 		name       string
 		client     genaiv1.TextServiceClient
@@ -168,21 +154,7 @@ func TestErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.client.Generate(context.Background(), tc.req)
-			st := status.Convert(err)
-			if st.Code() != tc.want {
-				t.Fatalf("code %v (%v), want %v", st.Code(), err, tc.want)
-			}
-			reason, violations := rpcerr.Details(st)
-			if reason != tc.reason {
-				t.Errorf("reason %q, want %q", reason, tc.reason)
-			}
-			var fields []string
-			for _, v := range violations {
-				fields = append(fields, v.Field)
-			}
-			if strings.Join(fields, ",") != strings.Join(tc.violations, ",") {
-				t.Errorf("violations %v, want %v", fields, tc.violations)
-			}
+			servetest.CheckStatus(t, err, tc.want, tc.reason, tc.violations...)
 		})
 	}
 }
@@ -190,7 +162,7 @@ func TestErrors(t *testing.T) {
 func TestQueueFull(t *testing.T) {
 	gate := make(chan struct{})
 	fake, cfg := newFake(t, openaitest.Options{Gate: gate})
-	cfg.Concurrency, cfg.Queue = 1, 1
+	cfg.Server.Concurrency, cfg.Server.Queue = 1, 1
 	client := newTestServer(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -229,19 +201,19 @@ func TestQueueFull(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  Config
+		edit func(*Config)
 		ok   bool
 	}{
-		{name: "defaults", cfg: Config{GRPCAddr: DefaultAddr, Concurrency: 1, Queue: 1}, ok: true},
-		{name: "zero concurrency", cfg: Config{Concurrency: 0, Queue: 1}},
-		{name: "zero queue", cfg: Config{Concurrency: 1, Queue: 0}},
-		{name: "bad base url", cfg: func() Config {
-			c := Config{Concurrency: 1, Queue: 1}
-			c.OpenAI.BaseURL = "localhost:8000"
-			return c
-		}()},
+		{name: "defaults", edit: func(*Config) {}, ok: true},
+		{name: "zero concurrency", edit: func(c *Config) { c.Server.Concurrency = 0 }},
+		{name: "zero queue", edit: func(c *Config) { c.Server.Queue = 0 }},
+		{name: "no address", edit: func(c *Config) { c.Server.Addr = "" }},
+		{name: "zero sessions", edit: func(c *Config) { c.Embedded.Sessions = 0 }},
+		{name: "bad base url", edit: func(c *Config) { c.OpenAI.BaseURL = "localhost:8000" }},
 	} {
-		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+		cfg := DefaultConfig()
+		tc.edit(&cfg)
+		if err := cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: Validate() = %v", tc.name, err)
 		}
 	}
