@@ -67,11 +67,21 @@ type Modality struct {
 	closers []io.Closer
 }
 
-// NewModality serves the modality m over routes, the first model of the
-// first route being the default. It owns closers from the call on: it
-// closes them itself if it fails, else when Run returns.
-func NewModality(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route, closers []io.Closer) (*Modality, error) {
-	s, err := newModality(cfg, m, log, routes)
+// Routes builds a modality service's backends: one route each, the first
+// model of the first route being the service's default, and the closers to
+// call once no request can reach them.
+type Routes func() ([]genai.Route, []io.Closer, error)
+
+// NewModality builds the backends with routes and serves the modality m
+// over them, on a server configured by cfg, validated by the caller. It
+// owns the closers from then on: it closes them itself if it fails, else
+// when Run returns.
+func NewModality(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes Routes) (*Modality, error) {
+	rs, closers, err := routes()
+	if err != nil {
+		return nil, err
+	}
+	s, err := serveRoutes(cfg, m, log, rs)
 	if err != nil {
 		_ = closeAll(closers)
 		return nil, err
@@ -79,10 +89,7 @@ func NewModality(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes 
 	return &Modality{Server: s, closers: closers}, nil
 }
 
-func newModality(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+func serveRoutes(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route) (*Server, error) {
 	h, err := genai.NewHandler(m, log, routes...)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,11 @@ import (
 
 type closer struct{ closed int }
 
+// closing builds no routes and c as the one closer.
+func closing(c *closer) Routes {
+	return func() ([]genai.Route, []io.Closer, error) { return nil, []io.Closer{c}, nil }
+}
+
 func (c *closer) Close() error { c.closed++; return nil }
 
 // The modality server owns its closers: closed once Run returns, and at
@@ -21,13 +26,13 @@ func TestModalityClosesItsBackends(t *testing.T) {
 
 	var failed closer
 	bad := ok
-	bad.Queue = 0
-	if _, err := NewModality(bad, genai.Text, quiet, nil, []io.Closer{&failed}); err == nil || failed.closed != 1 {
-		t.Errorf("NewModality with queue 0: error %v, closed %d times", err, failed.closed)
+	bad.Addr = "nowhere"
+	if _, err := NewModality(bad, genai.Text, quiet, closing(&failed)); err == nil || failed.closed != 1 {
+		t.Errorf("NewModality with a bad address: error %v, closed %d times", err, failed.closed)
 	}
 
 	var c closer
-	s, err := NewModality(ok, genai.Text, quiet, nil, []io.Closer{&c})
+	s, err := NewModality(ok, genai.Text, quiet, closing(&c))
 	if err != nil {
 		t.Fatal(err)
 	}

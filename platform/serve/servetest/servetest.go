@@ -5,11 +5,13 @@ package servetest
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
 
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -70,11 +72,23 @@ func Start(tb testing.TB, s Runner) *grpc.ClientConn {
 	return conn
 }
 
+// StartNew builds a server from cfg with newServer, a server package's
+// New, and starts it (see Start).
+func StartNew[C any, S Runner](tb testing.TB, newServer func(context.Context, C, *slog.Logger) (S, error), cfg C) *grpc.ClientConn {
+	tb.Helper()
+	s, err := newServer(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Start(tb, s)
+}
+
 // StartRoutes serves the modality m over routes, as a service's server
 // would, and returns a client connection: for tests with fake backends.
 func StartRoutes(tb testing.TB, m genai.Modality, routes ...genai.Route) *grpc.ClientConn {
 	tb.Helper()
-	s, err := serve.NewModality(Config(tb, serve.ModalityConfig{}), m, slog.New(slog.DiscardHandler), routes, nil)
+	s, err := serve.NewModality(Config(tb, serve.ModalityConfig{}), m, slog.New(slog.DiscardHandler),
+		func() ([]genai.Route, []io.Closer, error) { return routes, nil, nil })
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,5 +113,41 @@ func CheckStatus(tb testing.TB, err error, want codes.Code, reason string, field
 	}
 	if strings.Join(got, ",") != strings.Join(fields, ",") {
 		tb.Errorf("violations %v, want %v", got, fields)
+	}
+}
+
+// Generator is the Generate method every modality service's client has.
+type Generator interface {
+	Generate(ctx context.Context, in *genaiv1.GenerateRequest, opts ...grpc.CallOption) (*genaiv1.GenerateResponse, error)
+}
+
+// ErrorCase is a request a modality service must refuse, and how.
+type ErrorCase struct {
+	Name       string
+	Req        *genaiv1.GenerateRequest
+	Code       codes.Code
+	Reason     string
+	Violations []string // the fields BadRequest names, in order
+}
+
+// CheckErrors sends each case's request to withBackend, a service with a
+// backend serving its default model, and checks the refusal (see
+// CheckStatus). It adds the cases every modality shares: an unknown model,
+// and, when noBackend (the service with no backend) is not nil, a request
+// it cannot serve.
+func CheckErrors(t *testing.T, withBackend, noBackend Generator, cases ...ErrorCase) {
+	t.Helper()
+	run := func(c Generator, tc ErrorCase) {
+		t.Run(tc.Name, func(t *testing.T) {
+			_, err := c.Generate(context.Background(), tc.Req)
+			CheckStatus(t, err, tc.Code, tc.Reason, tc.Violations...)
+		})
+	}
+	run(withBackend, ErrorCase{Name: "unknown model", Req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"}, Code: codes.NotFound, Reason: rpcerr.ReasonModelNotFound})
+	if noBackend != nil {
+		run(noBackend, ErrorCase{Name: "no backend", Req: &genaiv1.GenerateRequest{Prompt: "x"}, Code: codes.FailedPrecondition, Reason: genai.ReasonNoBackend})
+	}
+	for _, tc := range cases {
+		run(withBackend, tc)
 	}
 }

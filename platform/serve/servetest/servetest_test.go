@@ -34,8 +34,8 @@ func TestStartRoutes(t *testing.T) {
 	if got := resp.GetArtifacts()[0].GetText(); got != "hi" || resp.GetModel() != "echo" {
 		t.Errorf("response %v", resp)
 	}
-	_, err = client.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: ""})
-	CheckStatus(t, err, codes.InvalidArgument, rpcerr.ReasonInvalidArgument, "prompt")
-	_, err = client.Generate(context.Background(), &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"})
-	CheckStatus(t, err, codes.NotFound, rpcerr.ReasonModelNotFound)
+	noBackend := genaiv1.NewTextServiceClient(StartRoutes(t, genai.Text))
+	CheckErrors(t, client, noBackend, ErrorCase{
+		Name: "no prompt", Req: &genaiv1.GenerateRequest{}, Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument, Violations: []string{"prompt"},
+	})
 }

@@ -34,11 +34,7 @@ var quiet = slog.New(slog.DiscardHandler)
 func newTestServer(tb testing.TB, cfg Config) genaiv1.AudioServiceClient {
 	tb.Helper()
 	cfg.Server = servetest.Config(tb, cfg.Server)
-	s, err := New(context.Background(), cfg, quiet)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return genaiv1.NewAudioServiceClient(servetest.Start(tb, s))
+	return genaiv1.NewAudioServiceClient(servetest.StartNew(tb, New, cfg))
 }
 
 // serveRoutes serves test backends as the audio service and returns a

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
@@ -22,29 +20,20 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var quiet = slog.New(slog.DiscardHandler)
-
 // newTestServer runs the image service with cfg on a free 127.0.0.1 port
 // and returns a client.
 func newTestServer(tb testing.TB, cfg Config) genaiv1.ImageServiceClient {
 	tb.Helper()
 	cfg.Server = servetest.Config(tb, cfg.Server)
-	s, err := New(context.Background(), cfg, quiet)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return genaiv1.NewImageServiceClient(servetest.Start(tb, s))
+	return genaiv1.NewImageServiceClient(servetest.StartNew(tb, New, cfg))
 }
 
 // newFake starts a fake OpenAI server and returns it with a config that
 // points the openai backend at it.
 func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
+	fake := openaitest.Start(tb, opts)
 	cfg := DefaultConfig()
-	cfg.OpenAI.BaseURL = fake.BaseURL
-	cfg.OpenAI.Models = []string{openaitest.DefaultModel}
+	cfg.OpenAI.Config = fake.Config()
 	return fake, cfg
 }
 
@@ -157,43 +146,21 @@ func TestLargeResponsesNeedStreaming(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	_, cfg := newFake(t, openaitest.Options{})
-	withBackend := newTestServer(t, cfg)
-	noBackend := newTestServer(t, DefaultConfig())
-	for _, tc := range []struct {
-		name       string
-		client     genaiv1.ImageServiceClient
-		req        *genaiv1.GenerateRequest
-		want       codes.Code
-		reason     string
-		violations []string
-	}{
-		{
-			name: "field violations", client: withBackend,
-			req: &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{
+	servetest.CheckErrors(t, newTestServer(t, cfg), newTestServer(t, DefaultConfig()),
+		servetest.ErrorCase{
+			Name: "field violations",
+			Req: &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{
 				Width: 10, Height: 4096, Count: 9,
 			}}},
-			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument,
-			violations: []string{"image.count", "image.height", "image.width"},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument,
+			Violations: []string{"image.count", "image.height", "image.width"},
 		},
-		{
-			name: "messages", client: withBackend,
-			req:  &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "x"}}},
-			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument, violations: []string{"messages", "prompt"},
+		servetest.ErrorCase{
+			Name: "messages",
+			Req:  &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "x"}}},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument, Violations: []string{"messages", "prompt"},
 		},
-		{
-			name: "unknown model", client: withBackend, req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"},
-			want: codes.NotFound, reason: rpcerr.ReasonModelNotFound,
-		},
-		{
-			name: "no backend", client: noBackend, req: &genaiv1.GenerateRequest{Prompt: "x"},
-			want: codes.FailedPrecondition, reason: genai.ReasonNoBackend,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.client.Generate(context.Background(), tc.req)
-			servetest.CheckStatus(t, err, tc.want, tc.reason, tc.violations...)
-		})
-	}
+	)
 }
 
 func TestQueueFull(t *testing.T) {
@@ -201,33 +168,10 @@ func TestQueueFull(t *testing.T) {
 	fake, cfg := newFake(t, openaitest.Options{Gate: gate})
 	cfg.Server.Concurrency, cfg.Server.Queue = 1, 1
 	client := newTestServer(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	results := make(chan error, 4)
-	generate := func() {
+	fake.CheckQueueFull(t, gate, func(ctx context.Context) error {
 		_, err := client.Generate(ctx, request(1, 64))
-		results <- err
-	}
-	go generate()
-	if err := fake.WaitRequests(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	// Of three more, one takes the queue place and two are refused at once.
-	for range 3 {
-		go generate()
-	}
-	for range 2 {
-		if err := <-results; status.Code(err) != codes.ResourceExhausted {
-			t.Errorf("got %v, want ResourceExhausted", err)
-		}
-	}
-	gate <- struct{}{}
-	gate <- struct{}{}
-	for range 2 {
-		if err := <-results; err != nil {
-			t.Errorf("admitted request failed: %v", err)
-		}
-	}
+		return err
+	})
 }
 
 func TestConfigValidate(t *testing.T) {

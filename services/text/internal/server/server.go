@@ -67,9 +67,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	routes, closers, err := Routes(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	return serve.NewModality(cfg.Server, genai.Text, log, routes, closers)
+	return serve.NewModality(cfg.Server, genai.Text, log, func() ([]genai.Route, []io.Closer, error) {
+		return Routes(ctx, cfg, log)
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +12,9 @@ import (
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
-	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve/servetest"
@@ -25,18 +22,12 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var quiet = slog.New(slog.DiscardHandler)
-
 // newTestServer runs the text service with cfg on a free 127.0.0.1 port
 // and returns a client.
 func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
 	tb.Helper()
 	cfg.Server = servetest.Config(tb, cfg.Server)
-	s, err := New(context.Background(), cfg, quiet)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return genaiv1.NewTextServiceClient(servetest.Start(tb, s))
+	return genaiv1.NewTextServiceClient(servetest.StartNew(tb, New, cfg))
 }
 
 // testConfig is DefaultConfig without the embedded models of ./models.
@@ -49,11 +40,9 @@ func testConfig() Config {
 // newFake starts a fake OpenAI server and returns it with a config that
 // points the openai backend at it.
 func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
+	fake := openaitest.Start(tb, opts)
 	cfg := testConfig()
-	cfg.OpenAI.BaseURL = fake.BaseURL
+	cfg.OpenAI.Config = fake.Config()
 	return fake, cfg
 }
 
@@ -118,45 +107,21 @@ func TestGenerateAndStream(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	_, cfg := newFake(t, openaitest.Options{})
-	withBackend := newTestServer(t, cfg)
-	noBackend := newTestServer(t, testConfig())
-	for _, tc := range []struct {
-		name       string
-		client     genaiv1.TextServiceClient
-		req        *genaiv1.GenerateRequest
-		want       codes.Code
-		reason     string
-		violations []string
-	}{
-		{
-			name:   "field violations",
-			client: withBackend,
-			req: &genaiv1.GenerateRequest{Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
+	servetest.CheckErrors(t, newTestServer(t, cfg), newTestServer(t, testConfig()),
+		servetest.ErrorCase{
+			Name: "field violations",
+			Req: &genaiv1.GenerateRequest{Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
 				MaxTokens: -1, Stop: []string{""},
 			}}},
-			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument,
-			violations: []string{"prompt", "text.max_tokens", "text.stop[0]"},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument,
+			Violations: []string{"prompt", "text.max_tokens", "text.stop[0]"},
 		},
-		{
-			name:   "image options",
-			client: withBackend,
-			req:    &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{}}},
-			want:   codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument, violations: []string{"image"},
+		servetest.ErrorCase{
+			Name: "image options",
+			Req:  &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{}}},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument, Violations: []string{"image"},
 		},
-		{
-			name: "unknown model", client: withBackend, req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"},
-			want: codes.NotFound, reason: rpcerr.ReasonModelNotFound,
-		},
-		{
-			name: "no backend", client: noBackend, req: &genaiv1.GenerateRequest{Prompt: "x"},
-			want: codes.FailedPrecondition, reason: genai.ReasonNoBackend,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.client.Generate(context.Background(), tc.req)
-			servetest.CheckStatus(t, err, tc.want, tc.reason, tc.violations...)
-		})
-	}
+	)
 }
 
 func TestQueueFull(t *testing.T) {
@@ -164,38 +129,10 @@ func TestQueueFull(t *testing.T) {
 	fake, cfg := newFake(t, openaitest.Options{Gate: gate})
 	cfg.Server.Concurrency, cfg.Server.Queue = 1, 1
 	client := newTestServer(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	// One request holds the only slot (the fake holds it at the gate).
-	results := make(chan error, 4)
-	generate := func() {
+	fake.CheckQueueFull(t, gate, func(ctx context.Context) error {
 		_, err := client.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "x"})
-		results <- err
-	}
-	go generate()
-	if err := fake.WaitRequests(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	// Of three more, one takes the queue place and two are refused at once,
-	// whichever order they arrive in.
-	for range 3 {
-		go generate()
-	}
-	for range 2 {
-		err := <-results
-		if code := status.Code(err); code != codes.ResourceExhausted {
-			t.Errorf("code %v (%v), want ResourceExhausted", code, err)
-		}
-	}
-	// Let the running and the queued request finish.
-	gate <- struct{}{}
-	gate <- struct{}{}
-	for range 2 {
-		if err := <-results; err != nil {
-			t.Errorf("admitted request failed: %v", err)
-		}
-	}
+		return err
+	})
 }
 
 func TestConfigValidate(t *testing.T) {

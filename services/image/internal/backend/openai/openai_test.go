@@ -26,18 +26,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestBackend starts a fake server with opts and a backend pointed at it;
 // edit, when set, adjusts the backend's config first.
 func newTestBackend(tb testing.TB, opts openaitest.Options, edit func(*Config)) (*Backend, *openaitest.Server) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
-	cfg := Config{Config: openaiapi.Config{BaseURL: fake.BaseURL, APIKey: opts.APIKey, Models: []string{openaitest.DefaultModel}}}
-	if edit != nil {
-		edit(&cfg)
-	}
-	b, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b, fake
+	return openaitest.NewBackend(tb, opts, func(c openaiapi.Config) (*Backend, error) {
+		cfg := Config{Config: c}
+		if edit != nil {
+			edit(&cfg)
+		}
+		return New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	})
 }
 
 func imageRequestFor(count, w, h int32) *genaiv1.GenerateRequest {
