@@ -2,6 +2,7 @@ package openaitest
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -53,11 +54,17 @@ func (s *Server) Config() openaiapi.Config {
 }
 
 // NewBackend starts a fake with opts (see Start) and builds a backend on
-// it with newBackend, which is given the fake's Config.
-func NewBackend[B any](tb testing.TB, opts Options, newBackend func(openaiapi.Config) (B, error)) (B, *Server) {
+// it with newBackend, from the config that config makes of the fake's
+// Config, adjusted by edit when it is not nil.
+func NewBackend[C, B any](tb testing.TB, opts Options, config func(openaiapi.Config) C, edit func(*C),
+	newBackend func(context.Context, C, *slog.Logger) (B, error)) (B, *Server) {
 	tb.Helper()
 	s := Start(tb, opts)
-	b, err := newBackend(s.Config())
+	cfg := config(s.Config())
+	if edit != nil {
+		edit(&cfg)
+	}
+	b, err := newBackend(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}

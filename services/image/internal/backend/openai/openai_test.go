@@ -26,13 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestBackend starts a fake server with opts and a backend pointed at it;
 // edit, when set, adjusts the backend's config first.
 func newTestBackend(tb testing.TB, opts openaitest.Options, edit func(*Config)) (*Backend, *openaitest.Server) {
-	return openaitest.NewBackend(tb, opts, func(c openaiapi.Config) (*Backend, error) {
-		cfg := Config{Config: c}
-		if edit != nil {
-			edit(&cfg)
-		}
-		return New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	})
+	return openaitest.NewBackend(tb, opts, func(c openaiapi.Config) Config { return Config{Config: c} }, edit, New)
 }
 
 func imageRequestFor(count, w, h int32) *genaiv1.GenerateRequest {
