@@ -22,11 +22,53 @@ import (
 // run with a context that ends on SIGINT or SIGTERM. It exits the process:
 // 0 after a clean run, 2 for bad configuration, 1 for a failure.
 func Main(service string, fs *flag.FlagSet, run func(ctx context.Context, log *slog.Logger) error) {
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if err := config.Parse(fs, os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+	mainWith(service, fs, nil, run)
+}
+
+// Config is a server package's configuration as Serve uses it: a pointer
+// to C that registers C's flags, and C's validation.
+type Config[C any] interface {
+	*C
+	// RegisterFlags registers the flags that set C, with C's values as
+	// their defaults.
+	RegisterFlags(fs *flag.FlagSet)
+	// Validate reports a configuration the server cannot start with.
+	Validate() error
+}
+
+// Runner is a server built from its configuration.
+type Runner interface {
+	// Run serves until ctx ends.
+	Run(ctx context.Context) error
+}
+
+// Serve is Main for a server package: it registers cfg's flags, parses
+// them, validates cfg (a bad one exits 2, as a bad flag does), then runs
+// the server that newServer builds from cfg. A server's main is one call:
+//
+//	app.Serve("text", server.DefaultConfig(), server.New)
+func Serve[C any, P Config[C], R Runner](service string, cfg C, newServer func(context.Context, C, *slog.Logger) (R, error)) {
+	fs := flag.NewFlagSet(service, flag.ContinueOnError)
+	P(&cfg).RegisterFlags(fs)
+	mainWith(service, fs, P(&cfg).Validate, func(ctx context.Context, log *slog.Logger) error {
+		s, err := newServer(ctx, cfg, log)
+		if err != nil {
+			return err
 		}
+		return s.Run(ctx)
+	})
+}
+
+func mainWith(service string, fs *flag.FlagSet, validate func() error, run func(ctx context.Context, log *slog.Logger) error) {
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	err := config.Parse(fs, os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err == nil && validate != nil {
+		err = validate()
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", service, err)
 		os.Exit(2)
 	}

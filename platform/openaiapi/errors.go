@@ -1,5 +1,6 @@
 // Package openaiapi holds what every backend that calls an OpenAI-compatible
-// HTTP API shares: how the server's errors become Chorus errors.
+// HTTP API shares: its configuration and flags, one HTTP client (API key,
+// tracing, timeout), and how the server's errors become Chorus errors.
 package openaiapi
 
 import (

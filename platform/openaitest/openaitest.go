@@ -374,28 +374,47 @@ func newUsage(prompt, completion int) *usage {
 	return &usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
 }
 
-type chatRequest struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
-	MaxTokens           int  `json:"max_tokens"`
-	MaxCompletionTokens int  `json:"max_completion_tokens"`
-	Stream              bool `json:"stream"`
-	StreamOptions       *struct {
+// streamable are the fields chat and legacy completion requests share.
+type streamable struct {
+	Model         string `json:"model"`
+	MaxTokens     int    `json:"max_tokens"`
+	Stream        bool   `json:"stream"`
+	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 }
 
+func (r streamable) includeUsage() bool {
+	return r.StreamOptions != nil && r.StreamOptions.IncludeUsage
+}
+
+// decode reads rec's body into req, whose shared fields are in common,
+// and answers as OpenAI does when it is not JSON or names an unknown
+// model; false when it answered.
+func (s *Server) decode(w http.ResponseWriter, rec Request, req any, common *streamable) bool {
+	if err := json.Unmarshal(rec.Body, req); err != nil {
+		writeError(w, Failure{Status: http.StatusBadRequest, Message: "We could not parse the JSON body of your request."})
+		return false
+	}
+	if !s.knownModel(common.Model) {
+		writeModelNotFound(w, common.Model)
+		return false
+	}
+	return true
+}
+
+type chatRequest struct {
+	streamable
+	Messages []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	} `json:"messages"`
+	MaxCompletionTokens int `json:"max_completion_tokens"`
+}
+
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec Request) {
 	var req chatRequest
-	if err := json.Unmarshal(rec.Body, &req); err != nil {
-		writeError(w, Failure{Status: http.StatusBadRequest, Message: "We could not parse the JSON body of your request."})
-		return
-	}
-	if !s.knownModel(req.Model) {
-		writeModelNotFound(w, req.Model)
+	if !s.decode(w, rec, &req, &req.streamable) {
 		return
 	}
 	if len(req.Messages) == 0 {
@@ -410,37 +429,25 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, rec Request) {
 	if req.MaxCompletionTokens > 0 {
 		maxTokens = req.MaxCompletionTokens
 	}
-	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	s.generate(w, r, rec, generation{
-		object: "chat.completion", model: req.Model, stream: req.Stream, includeUsage: includeUsage,
+		object: "chat.completion", model: req.Model, stream: req.Stream, includeUsage: req.includeUsage(),
 		maxTokens: maxTokens, promptTokens: countTokens(texts...), chat: true,
 	})
 }
 
 type completionRequest struct {
-	Model         string `json:"model"`
-	Prompt        any    `json:"prompt"`
-	MaxTokens     int    `json:"max_tokens"`
-	Stream        bool   `json:"stream"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
+	streamable
+	Prompt any `json:"prompt"`
 }
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request, rec Request) {
 	var req completionRequest
-	if err := json.Unmarshal(rec.Body, &req); err != nil {
-		writeError(w, Failure{Status: http.StatusBadRequest, Message: "We could not parse the JSON body of your request."})
-		return
-	}
-	if !s.knownModel(req.Model) {
-		writeModelNotFound(w, req.Model)
+	if !s.decode(w, rec, &req, &req.streamable) {
 		return
 	}
 	prompt, _ := req.Prompt.(string)
-	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	s.generate(w, r, rec, generation{
-		object: "text_completion", model: req.Model, stream: req.Stream, includeUsage: includeUsage,
+		object: "text_completion", model: req.Model, stream: req.Stream, includeUsage: req.includeUsage(),
 		maxTokens: req.MaxTokens, promptTokens: countTokens(prompt),
 	})
 }

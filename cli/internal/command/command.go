@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/chorus-ai/chorus/platform/ports"
 )
 
 // Exit statuses.
@@ -143,7 +145,7 @@ func usageError(env Env, fs *flag.FlagSet, format string, a ...any) error {
 func gatewayFlag(env Env, fs *flag.FlagSet) *string {
 	def := env.Getenv("CHORUS_GATEWAY")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = "http://" + ports.GatewayAddr
 	}
 	return fs.String("gateway", def, "the gateway's base URL (env CHORUS_GATEWAY)")
 }

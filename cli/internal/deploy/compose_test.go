@@ -18,27 +18,34 @@ import (
 // Chorus server.
 type server struct {
 	name       string
-	dockerfile string // relative to the repository root
-	main       string // the server's main.go, whose flags the CHORUS_* variables set
-	addrVar    string // the variable that sets its listen address
+	dockerfile string   // relative to the repository root
+	flagSrc    []string // the files that declare the server's flags, which the CHORUS_* variables set
+	addrVar    string   // the variable that sets its listen address
 	port       string
 	health     []string // the health check's arguments after "chorus health"
 	upstreams  map[string]string
 	dependsOn  []string
 }
 
+// The shared flags of the modality services, and of their OpenAI-compatible
+// backends.
+const (
+	modalityFlags = "platform/serve/modality.go"
+	openaiFlags   = "platform/openaiapi/client.go"
+)
+
 var servers = []server{
-	{name: "text", dockerfile: "services/text/Dockerfile", main: "services/text/cmd/text/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50051", health: []string{"-grpc", "127.0.0.1:50051"}, dependsOn: []string{"jaeger"}},
-	{name: "image", dockerfile: "services/image/Dockerfile", main: "services/image/cmd/image/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50052", health: []string{"-grpc", "127.0.0.1:50052"}, dependsOn: []string{"jaeger"}},
-	{name: "audio", dockerfile: "services/audio/Dockerfile", main: "services/audio/cmd/audio/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50053", health: []string{"-grpc", "127.0.0.1:50053"}, dependsOn: []string{"jaeger"}},
+	{name: "text", dockerfile: "services/text/Dockerfile", flagSrc: []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50051", health: []string{"-grpc", "127.0.0.1:50051"}, dependsOn: []string{"jaeger"}},
+	{name: "image", dockerfile: "services/image/Dockerfile", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50052", health: []string{"-grpc", "127.0.0.1:50052"}, dependsOn: []string{"jaeger"}},
+	{name: "audio", dockerfile: "services/audio/Dockerfile", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50053", health: []string{"-grpc", "127.0.0.1:50053"}, dependsOn: []string{"jaeger"}},
 	{
-		name: "orchestrator", dockerfile: "orchestrator/Dockerfile", main: "orchestrator/cmd/orchestrator/main.go", addrVar: "CHORUS_GRPC_ADDR", port: "50050",
+		name: "orchestrator", dockerfile: "orchestrator/Dockerfile", flagSrc: []string{"orchestrator/cmd/orchestrator/main.go"}, addrVar: "CHORUS_GRPC_ADDR", port: "50050",
 		health:    []string{"-grpc", "127.0.0.1:50050"},
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053"},
 		dependsOn: []string{"text", "image", "audio"},
 	},
 	{
-		name: "gateway", dockerfile: "gateway/Dockerfile", main: "gateway/cmd/gateway/main.go", addrVar: "CHORUS_HTTP_ADDR", port: "8080",
+		name: "gateway", dockerfile: "gateway/Dockerfile", flagSrc: []string{"gateway/cmd/gateway/main.go"}, addrVar: "CHORUS_HTTP_ADDR", port: "8080",
 		health:    []string{"-http", "http://127.0.0.1:8080/readyz"},
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053", "CHORUS_ORCHESTRATOR_ADDR": "orchestrator:50050"},
 		dependsOn: []string{"orchestrator"},
@@ -146,10 +153,14 @@ func TestComposeFile(t *testing.T) {
 // a flag of the server (config.Parse: CHORUS_TEXT_ADDR sets -text-addr).
 func checkFlags(t *testing.T, root string, srv server, env types.MappingWithEquals) {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(root, srv.main))
-	if err != nil {
-		t.Errorf("%s: %v", srv.main, err)
-		return
+	var src []byte
+	for _, f := range srv.flagSrc {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			return
+		}
+		src = append(src, b...)
 	}
 	for k := range env {
 		if !strings.HasPrefix(k, "CHORUS_") {
@@ -157,7 +168,7 @@ func checkFlags(t *testing.T, root string, srv server, env types.MappingWithEqua
 		}
 		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "CHORUS_")), "_", "-")
 		if !strings.Contains(string(src), `"`+flag+`"`) {
-			t.Errorf("%s sets %s, but %s declares no -%s flag", srv.name, k, srv.main, flag)
+			t.Errorf("%s sets %s, but none of %q declares a -%s flag", srv.name, k, srv.flagSrc, flag)
 		}
 	}
 }

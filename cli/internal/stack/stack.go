@@ -12,18 +12,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chorus-ai/chorus/cli/internal/supervise"
+	"github.com/chorus-ai/chorus/platform/ports"
 )
 
-// Default ports, on 127.0.0.1.
+// The defaults of `chorus up`: platform/ports's, the ports every server
+// listens on when started alone.
 const (
-	DefaultHost         = "127.0.0.1"
-	DefaultGRPCPortBase = 50050 // orchestrator; text, image and audio follow
-	DefaultHTTPPort     = 8080
+	DefaultHost         = ports.Host
+	DefaultGRPCPortBase = ports.Orchestrator // text, image and audio follow
+	DefaultHTTPPort     = ports.Gateway
 )
 
 // Services are the binaries of the suite, in start order: the modality
@@ -40,16 +41,17 @@ type Addrs struct {
 	Gateway                          string // HTTP, host:port
 }
 
-// DefaultAddrs lays the servers out from a base gRPC port: orchestrator
-// base, text base+1, image base+2, audio base+3; the gateway on httpPort.
+// DefaultAddrs lays the servers out from a base gRPC port as platform/ports
+// does from the orchestrator's (orchestrator base, text base+1, image
+// base+2, audio base+3); the gateway on httpPort.
 func DefaultAddrs(host string, grpcBase, httpPort int) Addrs {
-	at := func(p int) string { return net.JoinHostPort(host, strconv.Itoa(p)) }
+	at := func(p int) string { return ports.Addr(host, grpcBase+p-ports.Orchestrator) }
 	return Addrs{
-		Orchestrator: at(grpcBase),
-		Text:         at(grpcBase + 1),
-		Image:        at(grpcBase + 2),
-		Audio:        at(grpcBase + 3),
-		Gateway:      at(httpPort),
+		Orchestrator: at(ports.Orchestrator),
+		Text:         at(ports.Text),
+		Image:        at(ports.Image),
+		Audio:        at(ports.Audio),
+		Gateway:      ports.Addr(host, httpPort),
 	}
 }
 

@@ -14,9 +14,26 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/chorus-ai/chorus/platform/ports"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// chorus up with no flags puts every server where it listens when started
+// alone, and -grpc-port moves the gRPC servers together.
+func TestDefaultAddrsMatchTheServers(t *testing.T) {
+	got := DefaultAddrs(DefaultHost, DefaultGRPCPortBase, DefaultHTTPPort)
+	want := Addrs{Orchestrator: ports.OrchestratorAddr, Text: ports.TextAddr, Image: ports.ImageAddr, Audio: ports.AudioAddr, Gateway: ports.GatewayAddr}
+	if got != want {
+		t.Errorf("DefaultAddrs = %+v, want %+v", got, want)
+	}
+	moved := DefaultAddrs("127.0.0.1", 60000, 9000)
+	want = Addrs{Orchestrator: "127.0.0.1:60000", Text: "127.0.0.1:60001", Image: "127.0.0.1:60002", Audio: "127.0.0.1:60003", Gateway: "127.0.0.1:9000"}
+	if moved != want {
+		t.Errorf("DefaultAddrs from 60000 = %+v, want %+v", moved, want)
+	}
+}
 
 func TestSpecsWireTheServices(t *testing.T) {
 	a := DefaultAddrs("127.0.0.1", 50050, 8080)

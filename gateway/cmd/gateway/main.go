@@ -11,17 +11,18 @@ import (
 	"time"
 
 	"github.com/chorus-ai/chorus/platform/app"
+	"github.com/chorus-ai/chorus/platform/ports"
 
 	"github.com/chorus-ai/chorus/gateway/internal/gateway"
 )
 
 func main() {
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address")
-	textAddr := fs.String("text-addr", "127.0.0.1:50051", "text service gRPC address")
-	imageAddr := fs.String("image-addr", "127.0.0.1:50052", "image service gRPC address")
-	audioAddr := fs.String("audio-addr", "127.0.0.1:50053", "audio service gRPC address")
-	orchAddr := fs.String("orchestrator-addr", "127.0.0.1:50050", "orchestrator gRPC address")
+	httpAddr := fs.String("http-addr", ports.GatewayAddr, "HTTP listen address")
+	textAddr := fs.String("text-addr", ports.TextAddr, "text service gRPC address")
+	imageAddr := fs.String("image-addr", ports.ImageAddr, "image service gRPC address")
+	audioAddr := fs.String("audio-addr", ports.AudioAddr, "audio service gRPC address")
+	orchAddr := fs.String("orchestrator-addr", ports.OrchestratorAddr, "orchestrator gRPC address")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long in-flight requests may finish on shutdown")
 	requestTimeout := fs.Duration("request-timeout", gateway.DefaultRequestTimeout, "deadline of unary calls whose client sends no Grpc-Timeout header")
 	readyTimeout := fs.Duration("ready-timeout", gateway.DefaultReadyTimeout, "how long /readyz waits for each upstream's health check")

@@ -17,15 +17,16 @@ import (
 	"github.com/chorus-ai/chorus/platform/app"
 	"github.com/chorus-ai/chorus/platform/dial"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
 
 func main() {
 	fs := flag.NewFlagSet("orchestrator", flag.ContinueOnError)
-	grpcAddr := fs.String("grpc-addr", "127.0.0.1:50050", "address to serve gRPC on")
-	textAddr := fs.String("text-addr", "127.0.0.1:50051", "gRPC target of the text service")
-	imageAddr := fs.String("image-addr", "127.0.0.1:50052", "gRPC target of the image service")
-	audioAddr := fs.String("audio-addr", "127.0.0.1:50053", "gRPC target of the audio service")
+	grpcAddr := fs.String("grpc-addr", ports.OrchestratorAddr, "address to serve gRPC on")
+	textAddr := fs.String("text-addr", ports.TextAddr, "gRPC target of the text service")
+	imageAddr := fs.String("image-addr", ports.ImageAddr, "gRPC target of the image service")
+	audioAddr := fs.String("audio-addr", ports.AudioAddr, "gRPC target of the audio service")
 	dir := fs.String("pipelines-dir", "", "directory of extra pipeline YAML files (*.yaml, *.yml); a file may replace a built-in of the same name")
 	runTimeout := fs.Duration("run-timeout", server.DefaultRunTimeout, "deadline of a run whose client sets none")
 	maxSteps := fs.Int("max-parallel-steps", 4, "most steps of one run that execute at once")

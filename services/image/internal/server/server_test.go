@@ -4,63 +4,37 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
-	"github.com/chorus-ai/chorus/services/image/internal/backend/openai"
+	"github.com/chorus-ai/chorus/platform/serve/servetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newTestServer runs the image service over routes on a 127.0.0.1 port and
-// returns a client.
-func newTestServer(tb testing.TB, routes ...genai.Route) genaiv1.ImageServiceClient {
+// newTestServer runs the image service with cfg on a free 127.0.0.1 port
+// and returns a client.
+func newTestServer(tb testing.TB, cfg Config) genaiv1.ImageServiceClient {
 	tb.Helper()
-	s, err := newServer("127.0.0.1:0", slog.New(slog.DiscardHandler), routes...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	conn, err := grpc.NewClient(s.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			tb.Error(err)
-		}
-	})
-	return genaiv1.NewImageServiceClient(conn)
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	return genaiv1.NewImageServiceClient(servetest.StartNew(tb, New, cfg))
 }
 
-// fakeRoute starts a fake OpenAI server and returns a route to the openai
-// backend pointed at it.
-func fakeRoute(tb testing.TB, opts openaitest.Options, concurrency, queue int) (genai.Route, *openaitest.Server) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
-	b, err := openai.New(openai.Config{BaseURL: fake.BaseURL, Models: []string{openaitest.DefaultModel}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return genai.Route{Backend: b, Concurrency: concurrency, Queue: queue}, fake
+// newFake starts a fake OpenAI server and returns it with a config that
+// points the openai backend at it.
+func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config) {
+	fake := openaitest.Start(tb, opts)
+	cfg := DefaultConfig()
+	cfg.OpenAI.Config = fake.Config()
+	return fake, cfg
 }
 
 func request(count, side int32) *genaiv1.GenerateRequest {
@@ -70,8 +44,9 @@ func request(count, side int32) *genaiv1.GenerateRequest {
 }
 
 func TestGenerateAndStream(t *testing.T) {
-	route, _ := fakeRoute(t, openaitest.Options{}, 2, 4)
-	client := newTestServer(t, route)
+	_, cfg := newFake(t, openaitest.Options{})
+	cfg.Server.Concurrency, cfg.Server.Queue = 2, 4
+	client := newTestServer(t, cfg)
 	ctx := context.Background()
 
 	models, err := client.ListModels(ctx, &genaiv1.ListModelsRequest{})
@@ -140,7 +115,7 @@ func (b bigBackend) Generate(_ context.Context, req *genaiv1.GenerateRequest, em
 }
 
 func TestLargeResponsesNeedStreaming(t *testing.T) {
-	client := newTestServer(t, genai.Route{Backend: bigBackend{count: 2, size: 2 << 20}})
+	client := genaiv1.NewImageServiceClient(servetest.StartRoutes(t, genai.Image, genai.Route{Backend: bigBackend{count: 2, size: 2 << 20}}))
 	ctx := context.Background()
 	_, err := client.Generate(ctx, request(2, 0))
 	st := status.Convert(err)
@@ -170,105 +145,52 @@ func TestLargeResponsesNeedStreaming(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	route, _ := fakeRoute(t, openaitest.Options{}, 1, 1)
-	withBackend := newTestServer(t, route)
-	noBackend := newTestServer(t)
-	for _, tc := range []struct {
-		name       string
-		client     genaiv1.ImageServiceClient
-		req        *genaiv1.GenerateRequest
-		want       codes.Code
-		reason     string
-		violations []string
-	}{
-		{
-			name: "field violations", client: withBackend,
-			req: &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{
+	_, cfg := newFake(t, openaitest.Options{})
+	servetest.CheckErrors(t, newTestServer(t, cfg), newTestServer(t, DefaultConfig()),
+		servetest.ErrorCase{
+			Name: "field violations",
+			Req: &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{
 				Width: 10, Height: 4096, Count: 9,
 			}}},
-			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument,
-			violations: []string{"image.count", "image.height", "image.width"},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument,
+			Violations: []string{"image.count", "image.height", "image.width"},
 		},
-		{
-			name: "messages", client: withBackend,
-			req:  &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "x"}}},
-			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument, violations: []string{"messages", "prompt"},
+		servetest.ErrorCase{
+			Name: "messages",
+			Req:  &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "user", Content: "x"}}},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument, Violations: []string{"messages", "prompt"},
 		},
-		{
-			name: "unknown model", client: withBackend, req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"},
-			want: codes.NotFound, reason: rpcerr.ReasonModelNotFound,
-		},
-		{
-			name: "no backend", client: noBackend, req: &genaiv1.GenerateRequest{Prompt: "x"},
-			want: codes.FailedPrecondition, reason: genai.ReasonNoBackend,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.client.Generate(context.Background(), tc.req)
-			st := status.Convert(err)
-			if st.Code() != tc.want {
-				t.Fatalf("code %v (%v), want %v", st.Code(), err, tc.want)
-			}
-			reason, violations := rpcerr.Details(st)
-			if reason != tc.reason {
-				t.Errorf("reason %q, want %q", reason, tc.reason)
-			}
-			var fields []string
-			for _, v := range violations {
-				fields = append(fields, v.Field)
-			}
-			if strings.Join(fields, ",") != strings.Join(tc.violations, ",") {
-				t.Errorf("violations %v, want %v", fields, tc.violations)
-			}
-		})
-	}
+	)
 }
 
 func TestQueueFull(t *testing.T) {
 	gate := make(chan struct{})
-	route, fake := fakeRoute(t, openaitest.Options{Gate: gate}, 1, 1)
-	client := newTestServer(t, route)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	results := make(chan error, 4)
-	generate := func() {
+	fake, cfg := newFake(t, openaitest.Options{Gate: gate})
+	cfg.Server.Concurrency, cfg.Server.Queue = 1, 1
+	client := newTestServer(t, cfg)
+	fake.CheckQueueFull(t, gate, func(ctx context.Context) error {
 		_, err := client.Generate(ctx, request(1, 64))
-		results <- err
-	}
-	go generate()
-	if err := fake.WaitRequests(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	// Of three more, one takes the queue place and two are refused at once.
-	for range 3 {
-		go generate()
-	}
-	for range 2 {
-		if err := <-results; status.Code(err) != codes.ResourceExhausted {
-			t.Errorf("got %v, want ResourceExhausted", err)
-		}
-	}
-	gate <- struct{}{}
-	gate <- struct{}{}
-	for range 2 {
-		if err := <-results; err != nil {
-			t.Errorf("admitted request failed: %v", err)
-		}
-	}
+		return err
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  Config
+		edit func(*Config)
 		ok   bool
 	}{
-		{name: "defaults", cfg: Config{GRPCAddr: DefaultAddr, Concurrency: 1, Queue: 1}, ok: true},
-		{name: "zero concurrency", cfg: Config{Queue: 1}},
-		{name: "zero queue", cfg: Config{Concurrency: 1}},
-		{name: "base url without models", cfg: Config{Concurrency: 1, Queue: 1, OpenAI: openai.Config{BaseURL: "http://127.0.0.1:1/v1"}}},
+		{name: "defaults", edit: func(*Config) {}, ok: true},
+		{name: "zero concurrency", edit: func(c *Config) { c.Server.Concurrency = 0 }},
+		{name: "zero queue", edit: func(c *Config) { c.Server.Queue = 0 }},
+		{name: "base url without models", edit: func(c *Config) { c.OpenAI.BaseURL = "http://127.0.0.1:1/v1" }},
+		{name: "bad response format", edit: func(c *Config) {
+			c.OpenAI.BaseURL, c.OpenAI.Models, c.OpenAI.ResponseFormat = "http://127.0.0.1:1/v1", []string{"m"}, "png"
+		}},
 	} {
-		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+		cfg := DefaultConfig()
+		tc.edit(&cfg)
+		if err := cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: Validate() = %v", tc.name, err)
 		}
 	}

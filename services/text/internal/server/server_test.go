@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,62 +11,38 @@ import (
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
-	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/serve/servetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newTestServer runs the text service on a 127.0.0.1 port with cfg (its
-// address, concurrency and queue defaulted) and returns a client.
+// newTestServer runs the text service with cfg on a free 127.0.0.1 port
+// and returns a client.
 func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
 	tb.Helper()
-	cfg.GRPCAddr = "127.0.0.1:0"
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 4
-	}
-	if cfg.Queue == 0 {
-		cfg.Queue = 16
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	conn, err := grpc.NewClient(s.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		cancel()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			tb.Error(err)
-		}
-	})
-	return genaiv1.NewTextServiceClient(conn)
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	return genaiv1.NewTextServiceClient(servetest.StartNew(tb, New, cfg))
+}
+
+// testConfig is DefaultConfig without the embedded models of ./models.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.ModelsDir = ""
+	return cfg
 }
 
 // newFake starts a fake OpenAI server and returns it with a config that
 // points the openai backend at it.
 func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
-	cfg := Config{}
-	cfg.OpenAI.BaseURL = fake.BaseURL
+	fake := openaitest.Start(tb, opts)
+	cfg := testConfig()
+	cfg.OpenAI.Config = fake.Config()
 	return fake, cfg
 }
 
@@ -132,116 +107,50 @@ func TestGenerateAndStream(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	_, cfg := newFake(t, openaitest.Options{})
-	withBackend := newTestServer(t, cfg)
-	noBackend := newTestServer(t, Config{})
-	for _, tc := range []struct {
-		name       string
-		client     genaiv1.TextServiceClient
-		req        *genaiv1.GenerateRequest
-		want       codes.Code
-		reason     string
-		violations []string
-	}{
-		{
-			name:   "field violations",
-			client: withBackend,
-			req: &genaiv1.GenerateRequest{Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
+	servetest.CheckErrors(t, newTestServer(t, cfg), newTestServer(t, testConfig()),
+		servetest.ErrorCase{
+			Name: "field violations",
+			Req: &genaiv1.GenerateRequest{Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
 				MaxTokens: -1, Stop: []string{""},
 			}}},
-			want: codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument,
-			violations: []string{"prompt", "text.max_tokens", "text.stop[0]"},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument,
+			Violations: []string{"prompt", "text.max_tokens", "text.stop[0]"},
 		},
-		{
-			name:   "image options",
-			client: withBackend,
-			req:    &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{}}},
-			want:   codes.InvalidArgument, reason: rpcerr.ReasonInvalidArgument, violations: []string{"image"},
+		servetest.ErrorCase{
+			Name: "image options",
+			Req:  &genaiv1.GenerateRequest{Prompt: "x", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{}}},
+			Code: codes.InvalidArgument, Reason: rpcerr.ReasonInvalidArgument, Violations: []string{"image"},
 		},
-		{
-			name: "unknown model", client: withBackend, req: &genaiv1.GenerateRequest{Model: "nope", Prompt: "x"},
-			want: codes.NotFound, reason: rpcerr.ReasonModelNotFound,
-		},
-		{
-			name: "no backend", client: noBackend, req: &genaiv1.GenerateRequest{Prompt: "x"},
-			want: codes.FailedPrecondition, reason: genai.ReasonNoBackend,
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.client.Generate(context.Background(), tc.req)
-			st := status.Convert(err)
-			if st.Code() != tc.want {
-				t.Fatalf("code %v (%v), want %v", st.Code(), err, tc.want)
-			}
-			reason, violations := rpcerr.Details(st)
-			if reason != tc.reason {
-				t.Errorf("reason %q, want %q", reason, tc.reason)
-			}
-			var fields []string
-			for _, v := range violations {
-				fields = append(fields, v.Field)
-			}
-			if strings.Join(fields, ",") != strings.Join(tc.violations, ",") {
-				t.Errorf("violations %v, want %v", fields, tc.violations)
-			}
-		})
-	}
+	)
 }
 
 func TestQueueFull(t *testing.T) {
 	gate := make(chan struct{})
 	fake, cfg := newFake(t, openaitest.Options{Gate: gate})
-	cfg.Concurrency, cfg.Queue = 1, 1
+	cfg.Server.Concurrency, cfg.Server.Queue = 1, 1
 	client := newTestServer(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	// One request holds the only slot (the fake holds it at the gate).
-	results := make(chan error, 4)
-	generate := func() {
+	fake.CheckQueueFull(t, gate, func(ctx context.Context) error {
 		_, err := client.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "x"})
-		results <- err
-	}
-	go generate()
-	if err := fake.WaitRequests(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	// Of three more, one takes the queue place and two are refused at once,
-	// whichever order they arrive in.
-	for range 3 {
-		go generate()
-	}
-	for range 2 {
-		err := <-results
-		if code := status.Code(err); code != codes.ResourceExhausted {
-			t.Errorf("code %v (%v), want ResourceExhausted", code, err)
-		}
-	}
-	// Let the running and the queued request finish.
-	gate <- struct{}{}
-	gate <- struct{}{}
-	for range 2 {
-		if err := <-results; err != nil {
-			t.Errorf("admitted request failed: %v", err)
-		}
-	}
+		return err
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  Config
+		edit func(*Config)
 		ok   bool
 	}{
-		{name: "defaults", cfg: Config{GRPCAddr: DefaultAddr, Concurrency: 1, Queue: 1}, ok: true},
-		{name: "zero concurrency", cfg: Config{Concurrency: 0, Queue: 1}},
-		{name: "zero queue", cfg: Config{Concurrency: 1, Queue: 0}},
-		{name: "bad base url", cfg: func() Config {
-			c := Config{Concurrency: 1, Queue: 1}
-			c.OpenAI.BaseURL = "localhost:8000"
-			return c
-		}()},
+		{name: "defaults", edit: func(*Config) {}, ok: true},
+		{name: "zero concurrency", edit: func(c *Config) { c.Server.Concurrency = 0 }},
+		{name: "zero queue", edit: func(c *Config) { c.Server.Queue = 0 }},
+		{name: "no address", edit: func(c *Config) { c.Server.Addr = "" }},
+		{name: "zero sessions", edit: func(c *Config) { c.Embedded.Sessions = 0 }},
+		{name: "bad base url", edit: func(c *Config) { c.OpenAI.BaseURL = "localhost:8000" }},
 	} {
-		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+		cfg := DefaultConfig()
+		tc.edit(&cfg)
+		if err := cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: Validate() = %v", tc.name, err)
 		}
 	}

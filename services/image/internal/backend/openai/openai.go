@@ -4,9 +4,12 @@ package openai
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"image"
 	_ "image/gif"  // decode GIF headers for width and height
@@ -17,11 +20,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -31,9 +32,6 @@ import (
 
 // Name is the backend name ListModels reports.
 const Name = "openai"
-
-// DefaultTimeout bounds one generation when Config.Timeout is zero.
-const DefaultTimeout = 5 * time.Minute
 
 // MaxImageBytes is the most this backend accepts for one image from the
 // server, whether inline or fetched from a URL.
@@ -55,70 +53,50 @@ const (
 	FormatNone = "none" // send no response_format (gpt-image-1 rejects it)
 )
 
-// Config configures the backend.
+// Config configures the backend: the shared OpenAI connection settings and
+// what to ask for. Models are required: GET /v1/models lists chat models
+// too, so discovery would guess.
 type Config struct {
-	// BaseURL is the server's OpenAI API root, including /v1. Empty
-	// disables the backend.
-	BaseURL string
-	// APIKey is sent as a bearer token when set. It is never logged.
-	APIKey string
-	// Models are the image model names to expose. They are required:
-	// GET /v1/models lists chat models too, so discovery would guess.
-	Models []string
+	openaiapi.Config
 	// ResponseFormat is what to ask for: FormatB64 (default), FormatURL or
 	// FormatNone. Either kind of answer is accepted whatever was asked.
 	ResponseFormat string
-	// Timeout bounds one generation, image downloads included (default
-	// DefaultTimeout).
-	Timeout time.Duration
-	// Transport replaces the HTTP transport (tests); nil uses the default.
-	Transport http.RoundTripper
 }
-
-// Enabled reports whether the backend is configured at all.
-func (c Config) Enabled() bool { return c.BaseURL != "" }
 
 // Validate reports a configuration the backend cannot run with.
 func (c Config) Validate() error {
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("openai: -openai-base-url %q must be an http or https URL such as https://api.openai.com/v1", c.BaseURL)
-	}
+	errs := []error{c.Config.Validate("https://api.openai.com/v1")}
 	if len(c.Models) == 0 {
-		return fmt.Errorf("openai: set -openai-models to the image models the server at %s serves, for example dall-e-3", u.Redacted())
-	}
-	for _, m := range c.Models {
-		if m == "" || len(m) > genai.MaxModelLen {
-			return fmt.Errorf("openai: model name %q must be 1 to %d bytes", m, genai.MaxModelLen)
-		}
+		errs = append(errs, fmt.Errorf("openai: set -openai-models to the image models the server at %s serves, for example dall-e-3", openaiapi.RedactURL(c.BaseURL)))
 	}
 	switch c.ResponseFormat {
 	case "", FormatB64, FormatURL, FormatNone:
 	default:
-		return fmt.Errorf("openai: response format %q must be %s, %s or %s", c.ResponseFormat, FormatB64, FormatURL, FormatNone)
+		errs = append(errs, fmt.Errorf("openai: -openai-response-format %q must be %s, %s or %s", c.ResponseFormat, FormatB64, FormatURL, FormatNone))
 	}
-	if c.Timeout < 0 {
-		return fmt.Errorf("openai: negative timeout %s", c.Timeout)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // LogValue keeps the API key out of logs.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", openaiapi.RedactURL(c.BaseURL)),
-		slog.Bool("api_key_set", c.APIKey != ""),
-		slog.Any("models", c.Models),
-		slog.String("response_format", c.ResponseFormat),
-		slog.String("timeout", c.Timeout.String()),
-	)
+	return slog.GroupValue(append(c.LogAttrs(), slog.String("response_format", c.ResponseFormat))...)
+}
+
+// RegisterFlags registers the backend's flags on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Config.RegisterFlags(fs, openaiapi.FlagUsage{
+		BaseURL: "OpenAI-compatible API root `url` including /v1, e.g. https://api.openai.com/v1; empty disables the openai backend",
+		Models:  "comma-separated image model `names` to expose, e.g. dall-e-3 (required with -openai-base-url)",
+		Timeout: "longest one generation may take upstream, downloads included",
+	})
+	fs.StringVar(&c.ResponseFormat, "openai-response-format", cmp.Or(c.ResponseFormat, FormatB64),
+		"`format` to ask for as response_format: b64_json, url, or none to send none (gpt-image-1)")
 }
 
 // Backend generates images on an OpenAI-compatible server.
 type Backend struct {
-	cfg    Config
-	base   string
-	client *http.Client
+	client *openaiapi.Client
+	format string
 	models []*genaiv1.Model
 	// The size limits, fields so tests can exercise them with small images.
 	maxImage, maxArtifact int
@@ -127,24 +105,13 @@ type Backend struct {
 var _ genai.Backend = (*Backend)(nil)
 
 // New builds the backend.
-func New(cfg Config) (*Backend, error) {
+func New(_ context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.ResponseFormat == "" {
-		cfg.ResponseFormat = FormatB64
-	}
-	transport := cfg.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
 	b := &Backend{
-		cfg:         cfg,
-		base:        strings.TrimSuffix(cfg.BaseURL, "/"),
-		client:      &http.Client{Transport: otelhttp.NewTransport(transport)},
+		client:      openaiapi.NewClient(cfg.Config, log),
+		format:      cmp.Or(cfg.ResponseFormat, FormatB64),
 		maxImage:    MaxImageBytes,
 		maxArtifact: MaxArtifactBytes,
 	}
@@ -196,8 +163,8 @@ func (b *Backend) requestFor(req *genaiv1.GenerateRequest) imageRequest {
 	default:
 		ir.Size = fmt.Sprintf("%dx%d", w, h)
 	}
-	if b.cfg.ResponseFormat != FormatNone {
-		ir.ResponseFormat = b.cfg.ResponseFormat
+	if b.format != FormatNone {
+		ir.ResponseFormat = b.format
 	}
 	return ir
 }
@@ -206,18 +173,12 @@ func (b *Backend) requestFor(req *genaiv1.GenerateRequest) imageRequest {
 // it is fetched and checked, and returns them all.
 func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
 	ir := b.requestFor(req)
-	body, err := json.Marshal(ir)
-	if err != nil {
-		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, openaiapi.ErrTimeout)
+	ctx, cancel := b.client.WithTimeout(ctx)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/images/generations", bytes.NewReader(body))
+	hreq, err := b.client.Post(ctx, "/images/generations", ir)
 	if err != nil {
-		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
+		return nil, err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	b.authorize(hreq)
 	resp, err := b.client.Do(hreq)
 	if err != nil {
 		return nil, openaiapi.TransportError(ctx, err, upstreamName)
@@ -268,12 +229,6 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	return out, nil
 }
 
-func (b *Backend) authorize(req *http.Request) {
-	if b.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
-	}
-}
-
 func (b *Backend) tooLarge(n int64) *rpcerr.Error {
 	return rpcerr.New(codes.Internal, rpcerr.ReasonUpstream,
 		fmt.Sprintf("the image server returned an image over %s", mib(b.maxImage))).
@@ -317,11 +272,8 @@ func (b *Backend) imageBytes(ctx context.Context, b64, rawURL string) ([]byte, e
 	if err != nil {
 		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned an unusable image URL").WithCause(err)
 	}
-	// The key goes only to the configured server, never to a storage host
-	// (OpenAI's URLs are pre-signed blob URLs on another host).
-	if base, _ := url.Parse(b.base); base != nil && base.Host == u.Host {
-		b.authorize(hreq)
-	}
+	// The client sends the key to the configured server only, never to a
+	// storage host (OpenAI's URLs are pre-signed blob URLs on another host).
 	resp, err := b.client.Do(hreq)
 	if err != nil {
 		return nil, openaiapi.TransportError(ctx, err, upstreamName)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/platform/openaiapi"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 )
 
@@ -24,18 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestBackend starts a fake server with opts and a backend pointed at it;
 // edit, when set, adjusts the backend's config first.
 func newTestBackend(tb testing.TB, opts openaitest.Options, edit func(*Config)) (*Backend, *openaitest.Server) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
-	cfg := Config{BaseURL: fake.BaseURL, APIKey: opts.APIKey, Models: []string{openaitest.DefaultModel}}
-	if edit != nil {
-		edit(&cfg)
-	}
-	b, err := New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b, fake
+	return openaitest.NewBackend(tb, opts, func(c openaiapi.Config) Config { return Config{Config: c} }, edit, New)
 }
 
 func imageRequestFor(count, w, h int32) *genaiv1.GenerateRequest {
@@ -115,7 +106,7 @@ func customServer(tb testing.TB, handle func(w http.ResponseWriter, r *http.Requ
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handle(w, r, srv.URL) }))
 	tb.Cleanup(srv.Close)
-	b, err := New(Config{BaseURL: srv.URL + "/v1", Models: []string{"m"}})
+	b, err := New(context.Background(), Config{Config: openaiapi.Config{BaseURL: srv.URL + "/v1", Models: []string{"m"}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -272,32 +263,15 @@ func TestGenerateErrors(t *testing.T) {
 }
 
 func TestCancellationReachesUpstream(t *testing.T) {
-	gate := make(chan struct{})
-	b, fake := newTestBackend(t, openaitest.Options{Gate: gate}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
+	b, fake := newTestBackend(t, openaitest.Options{Gate: make(chan struct{})}, nil)
+	fake.CheckCancelReachesUpstream(t, func(ctx context.Context) error {
 		_, err := b.Generate(ctx, imageRequestFor(1, 64, 64), func(*genaiv1.GenerateChunk) error { return nil })
-		errc <- err
-	}()
-	wait, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	if err := fake.WaitRequests(wait, 1); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	select {
-	case <-fake.Canceled():
-	case <-wait.Done():
-		t.Fatal("the upstream request was not canceled")
-	}
-	if code := status.Code(<-errc); code != codes.Canceled {
-		t.Errorf("code %v, want Canceled", code)
-	}
+		return err
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{BaseURL: "https://api.openai.com/v1", Models: []string{"dall-e-3"}}
+	ok := Config{Config: openaiapi.Config{BaseURL: "https://api.openai.com/v1", Models: []string{"dall-e-3"}}}
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)

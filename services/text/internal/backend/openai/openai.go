@@ -3,20 +3,18 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -27,9 +25,6 @@ import (
 // Name is the backend name ListModels reports.
 const Name = "openai"
 
-// DefaultTimeout bounds one generation when Config.Timeout is zero.
-const DefaultTimeout = 5 * time.Minute
-
 // discoveryTimeout bounds the GET /models call at startup.
 const discoveryTimeout = 10 * time.Second
 
@@ -37,58 +32,27 @@ const discoveryTimeout = 10 * time.Second
 // 4 MiB message limit (8192 tokens are far less than this).
 const maxText = 2 << 20
 
-// Config configures the backend.
+// Config configures the backend: the shared OpenAI connection settings.
+// Models may be empty: New then lists them from the server's GET /models.
 type Config struct {
-	// BaseURL is the server's OpenAI API root, including /v1, for example
-	// "http://127.0.0.1:8000/v1". Empty disables the backend.
-	BaseURL string
-	// APIKey is sent as a bearer token when set. It is never logged.
-	APIKey string
-	// Models are the model names to expose, as the server knows them.
-	// Empty discovers them from GET /models at startup.
-	Models []string
-	// Timeout bounds one generation, upstream call included (default
-	// DefaultTimeout).
-	Timeout time.Duration
-	// Transport replaces the HTTP transport (tests); nil uses the default.
-	Transport http.RoundTripper
+	openaiapi.Config
 }
-
-// Enabled reports whether the backend is configured at all.
-func (c Config) Enabled() bool { return c.BaseURL != "" }
 
 // Validate reports a configuration the backend cannot run with.
-func (c Config) Validate() error {
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("openai: -openai-base-url %q must be an http or https URL such as http://127.0.0.1:8000/v1", c.BaseURL)
-	}
-	if c.Timeout < 0 {
-		return fmt.Errorf("openai: negative timeout %s", c.Timeout)
-	}
-	for _, m := range c.Models {
-		if m == "" || len(m) > genai.MaxModelLen {
-			return fmt.Errorf("openai: model name %q must be 1 to %d bytes", m, genai.MaxModelLen)
-		}
-	}
-	return nil
-}
+func (c Config) Validate() error { return c.Config.Validate("http://127.0.0.1:8000/v1") }
 
-// LogValue keeps the API key out of logs.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", openaiapi.RedactURL(c.BaseURL)),
-		slog.Bool("api_key_set", c.APIKey != ""),
-		slog.Any("models", c.Models),
-		slog.String("timeout", c.Timeout.String()),
-	)
+// RegisterFlags registers the backend's flags on fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Config.RegisterFlags(fs, openaiapi.FlagUsage{
+		BaseURL: "OpenAI-compatible API root `url` including /v1, e.g. http://127.0.0.1:8000/v1 (vLLM); empty disables the openai backend",
+		Models:  "comma-separated model `names` to expose; empty lists them from the server's /v1/models at startup",
+		Timeout: "longest one generation may take upstream",
+	})
 }
 
 // Backend generates text on an OpenAI-compatible server.
 type Backend struct {
-	cfg    Config
-	base   string
-	client *http.Client
+	client *openaiapi.Client
 	models []*genaiv1.Model
 }
 
@@ -101,34 +65,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	transport := cfg.Transport
-	if transport == nil {
-		transport = http.DefaultTransport
-	}
-	b := &Backend{
-		cfg:  cfg,
-		base: strings.TrimSuffix(cfg.BaseURL, "/"),
-		// No client timeout: each call gets a context deadline instead,
-		// which also bounds reading a stream.
-		client: &http.Client{Transport: otelhttp.NewTransport(transport)},
-	}
-	if !strings.HasSuffix(b.base, "/v1") {
-		// Every common server (vLLM, llama.cpp, Ollama, LM Studio, OpenAI)
-		// serves the API under /v1; without it every call is a 404.
-		log.Warn("the OpenAI base URL usually ends in /v1", "base_url", openaiapi.RedactURL(b.base))
-	}
+	b := &Backend{client: openaiapi.NewClient(cfg.Config, log)}
 	names := cfg.Models
 	if len(names) == 0 {
 		var err error
 		names, err = b.discover(ctx)
 		if err != nil {
 			log.Warn("could not list the OpenAI-compatible server's models; serving none until restarted, set -openai-models to name them",
-				"base_url", openaiapi.RedactURL(b.base), "error", err.Error())
+				"base_url", b.client.BaseURL(), "error", err.Error())
 		} else {
-			log.Info("discovered models", "base_url", openaiapi.RedactURL(b.base), "models", names)
+			log.Info("discovered models", "base_url", b.client.BaseURL(), "models", names)
 		}
 	}
 	for _, n := range names {
@@ -154,11 +100,10 @@ func (b *Backend) Models() []*genaiv1.Model { return b.models }
 func (b *Backend) discover(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, discoveryTimeout, openaiapi.ErrTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/models", nil)
+	req, err := b.client.Get(ctx, "/models")
 	if err != nil {
 		return nil, err
 	}
-	b.authorize(req)
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return nil, openaiapi.TransportError(ctx, err, upstreamName)
@@ -188,12 +133,6 @@ func (b *Backend) discover(ctx context.Context) ([]string, error) {
 		return nil, errors.New("the server lists no models")
 	}
 	return names, nil
-}
-
-func (b *Backend) authorize(req *http.Request) {
-	if b.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+b.cfg.APIKey)
-	}
 }
 
 type message struct {
@@ -263,21 +202,12 @@ type chatChunk struct {
 // Generate streams one chat completion, emitting each text delta as it
 // arrives, and returns the whole text.
 func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
-	body, err := json.Marshal(chatRequestFor(req))
-	if err != nil {
-		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
-	}
-	// Ending ctx (our timeout, the caller's deadline or cancellation) closes
-	// the upstream connection, which is how servers learn to stop.
-	ctx, cancel := context.WithTimeoutCause(ctx, b.cfg.Timeout, openaiapi.ErrTimeout)
+	ctx, cancel := b.client.WithTimeout(ctx)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, b.base+"/chat/completions", bytes.NewReader(body))
+	hreq, err := b.newRequest(ctx, req)
 	if err != nil {
-		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "internal error").WithCause(err)
+		return nil, err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "text/event-stream")
-	b.authorize(hreq)
 	resp, err := b.client.Do(hreq)
 	if err != nil {
 		return nil, openaiapi.TransportError(ctx, err, upstreamName)
@@ -288,9 +218,26 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
 		// A server that ignores stream: true answers with one completion.
-		return b.unary(ctx, req, resp.Body, emit)
+		return readCompletion(ctx, req.GetModel(), resp.Body, emit)
 	}
+	return readStream(ctx, req.GetModel(), resp.Body, emit)
+}
 
+// newRequest builds the upstream HTTP request for a validated
+// GenerateRequest.
+func (b *Backend) newRequest(ctx context.Context, req *genaiv1.GenerateRequest) (*http.Request, error) {
+	hreq, err := b.client.Post(ctx, "/chat/completions", chatRequestFor(req))
+	if err != nil {
+		return nil, err
+	}
+	hreq.Header.Set("Accept", "text/event-stream")
+	return hreq, nil
+}
+
+// readStream reads a chat-completions event stream from body (the upstream
+// call's context is ctx), emitting each text delta as it arrives, and
+// returns the whole text.
+func readStream(ctx context.Context, model string, body io.Reader, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
 	var (
 		text      strings.Builder
 		finish    string
@@ -298,7 +245,7 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 		usage     genaiv1.Usage
 		gotUsage  bool
 		nonEmpty  int32
-		sse       = newSSEReader(resp.Body)
+		sse       = newSSEReader(body)
 		sawDone   bool
 		streamErr error
 	)
@@ -360,15 +307,20 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 		// one token per chunk, so the chunk count is a fair estimate.
 		usage.OutputTokens = nonEmpty
 	}
+	return response(model, text.String(), &usage, finish), nil
+}
+
+// response is the GenerateResponse for one generated text.
+func response(model, text string, usage *genaiv1.Usage, finish string) *genaiv1.GenerateResponse {
 	return &genaiv1.GenerateResponse{
-		Model: req.GetModel(),
+		Model: model,
 		Artifacts: []*genaiv1.Artifact{{
 			MimeType: "text/plain; charset=utf-8",
-			Content:  &genaiv1.Artifact_Text{Text: text.String()},
+			Content:  &genaiv1.Artifact_Text{Text: text},
 		}},
-		Usage:        &usage,
+		Usage:        usage,
 		FinishReason: finishReason(finish),
-	}, nil
+	}
 }
 
 type chatCompletion struct {
@@ -384,9 +336,9 @@ type chatCompletion struct {
 	} `json:"usage"`
 }
 
-// unary reads a non-streaming chat completion and emits its text as one
-// delta, so streaming clients still see the text before done.
-func (b *Backend) unary(ctx context.Context, req *genaiv1.GenerateRequest, body io.Reader, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+// readCompletion reads a non-streaming chat completion and emits its text
+// as one delta, so streaming clients still see the text before done.
+func readCompletion(ctx context.Context, model string, body io.Reader, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
 	var c chatCompletion
 	if err := json.NewDecoder(io.LimitReader(body, maxText+maxEvent)).Decode(&c); err != nil {
 		if ctx.Err() != nil {
@@ -406,15 +358,8 @@ func (b *Backend) unary(ctx context.Context, req *genaiv1.GenerateRequest, body 
 			return nil, err
 		}
 	}
-	return &genaiv1.GenerateResponse{
-		Model: req.GetModel(),
-		Artifacts: []*genaiv1.Artifact{{
-			MimeType: "text/plain; charset=utf-8",
-			Content:  &genaiv1.Artifact_Text{Text: text},
-		}},
-		Usage:        &genaiv1.Usage{InputTokens: c.Usage.PromptTokens, OutputTokens: c.Usage.CompletionTokens},
-		FinishReason: finishReason(c.Choices[0].FinishReason),
-	}, nil
+	usage := &genaiv1.Usage{InputTokens: c.Usage.PromptTokens, OutputTokens: c.Usage.CompletionTokens}
+	return response(model, text, usage, c.Choices[0].FinishReason), nil
 }
 
 func finishReason(s string) genaiv1.FinishReason {

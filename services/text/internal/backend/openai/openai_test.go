@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/openaiapi"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 )
 
@@ -28,18 +30,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestBackend starts a fake server with opts and a backend pointed at it;
 // edit, when set, adjusts the backend's config first.
 func newTestBackend(tb testing.TB, opts openaitest.Options, edit func(*Config)) (*Backend, *openaitest.Server) {
-	tb.Helper()
-	fake := openaitest.New(opts)
-	tb.Cleanup(fake.Close)
-	cfg := Config{BaseURL: fake.BaseURL, APIKey: opts.APIKey, Models: []string{openaitest.DefaultModel}}
-	if edit != nil {
-		edit(&cfg)
-	}
-	b, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b, fake
+	return openaitest.NewBackend(tb, opts, func(c openaiapi.Config) Config { return Config{Config: c} }, edit, New)
 }
 
 func textRequest(prompt string) *genaiv1.GenerateRequest {
@@ -233,28 +224,11 @@ func TestGenerateErrors(t *testing.T) {
 }
 
 func TestCancellationReachesUpstream(t *testing.T) {
-	gate := make(chan struct{}) // never opened: the fake holds the request
-	b, fake := newTestBackend(t, openaitest.Options{Gate: gate}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
+	b, fake := newTestBackend(t, openaitest.Options{Gate: make(chan struct{})}, nil)
+	fake.CheckCancelReachesUpstream(t, func(ctx context.Context) error {
 		_, err := b.Generate(ctx, textRequest("hi"), noEmit)
-		errc <- err
-	}()
-	wait, done := context.WithTimeout(context.Background(), 10*time.Second)
-	defer done()
-	if err := fake.WaitRequests(wait, 1); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	select {
-	case <-fake.Canceled():
-	case <-wait.Done():
-		t.Fatal("the upstream request was not canceled")
-	}
-	if code := status.Code(<-errc); code != codes.Canceled {
-		t.Errorf("code %v, want Canceled", code)
-	}
+		return err
+	})
 }
 
 func TestCancellationMidStream(t *testing.T) {
@@ -290,7 +264,7 @@ func TestDiscoveryFailureIsTolerated(t *testing.T) {
 	fake := openaitest.New(openaitest.Options{APIKey: "right"})
 	defer fake.Close()
 	var logs bytes.Buffer
-	b, err := New(context.Background(), Config{BaseURL: fake.BaseURL, APIKey: "sk-wrong-secret"}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	b, err := New(context.Background(), Config{Config: openaiapi.Config{BaseURL: fake.BaseURL, APIKey: "sk-wrong-secret"}}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,25 +276,89 @@ func TestDiscoveryFailureIsTolerated(t *testing.T) {
 	}
 }
 
+// The shared checks are platform/openaiapi's; the backend adds its example.
 func TestConfigValidate(t *testing.T) {
-	for _, tc := range []struct {
-		cfg Config
-		ok  bool
-	}{
-		{cfg: Config{BaseURL: "http://127.0.0.1:8000/v1"}, ok: true},
-		{cfg: Config{BaseURL: "127.0.0.1:8000"}},
-		{cfg: Config{BaseURL: "ftp://x/v1"}},
-		{cfg: Config{BaseURL: "http://x/v1", Timeout: -1}},
-		{cfg: Config{BaseURL: "http://x/v1", Models: []string{""}}},
-	} {
-		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-			t.Errorf("Validate(%+v) = %v", tc.cfg, err)
-		}
+	if err := (Config{Config: openaiapi.Config{BaseURL: "http://127.0.0.1:8000/v1"}}).Validate(); err != nil {
+		t.Errorf("Validate() = %v", err)
 	}
-	var logs bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "openai", Config{BaseURL: "http://x/v1", APIKey: "sk-secret"})
-	if strings.Contains(logs.String(), "sk-secret") {
-		t.Errorf("config logs its key: %s", logs.String())
+	err := Config{Config: openaiapi.Config{BaseURL: "127.0.0.1:8000"}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "such as http://127.0.0.1:8000/v1") {
+		t.Errorf("Validate() = %v, want the vLLM example", err)
+	}
+}
+
+func TestNewRequest(t *testing.T) {
+	b, err := New(context.Background(), Config{Config: openaiapi.Config{BaseURL: "http://127.0.0.1:1/v1/", Models: []string{"m"}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The minimal request: only the required fields.
+	hreq, err := b.newRequest(context.Background(), &genaiv1.GenerateRequest{Model: "m", Prompt: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hreq.Method != http.MethodPost || hreq.URL.String() != "http://127.0.0.1:1/v1/chat/completions" {
+		t.Errorf("%s %s", hreq.Method, hreq.URL)
+	}
+	if ct, acc := hreq.Header.Get("Content-Type"), hreq.Header.Get("Accept"); ct != "application/json" || acc != "text/event-stream" {
+		t.Errorf("Content-Type %q, Accept %q", ct, acc)
+	}
+	body, err := io.ReadAll(hreq.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":` + fmt.Sprint(genai.DefaultMaxTokens) +
+		`,"stream":true,"stream_options":{"include_usage":true}}`
+	if string(body) != want {
+		t.Errorf("body\n%s\nwant\n%s", body, want)
+	}
+}
+
+func TestReadStream(t *testing.T) {
+	const (
+		hello = `data: {"choices":[{"delta":{"content":"Hel"}}]}` + "\n\n" + `data: {"choices":[{"delta":{"content":"lo"}}]}` + "\n\n"
+		stop  = `data: {"choices":[{"delta":{},"finish_reason":"length"}]}` + "\n\n"
+		usage = `data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":9}}` + "\n\n"
+		done  = "data: [DONE]\n\n"
+	)
+	for _, tc := range []struct {
+		name       string
+		body       string
+		wantText   string
+		wantIn     int32
+		wantOut    int32
+		wantFinish genaiv1.FinishReason
+		wantCode   codes.Code
+	}{
+		{name: "usage", body: hello + stop + usage + done, wantText: "Hello", wantIn: 7, wantOut: 9, wantFinish: genaiv1.FinishReason_FINISH_REASON_LENGTH},
+		{name: "no usage counts chunks", body: hello + done, wantText: "Hello", wantOut: 2},
+		{name: "finished without done", body: hello + stop, wantText: "Hello", wantOut: 2, wantFinish: genaiv1.FinishReason_FINISH_REASON_LENGTH},
+		{name: "cut short", body: hello, wantCode: codes.Unavailable},
+		{name: "malformed", body: "data: {nope\n\n", wantCode: codes.Unavailable},
+		{name: "error event", body: hello + `data: {"error":{"message":"overloaded"}}` + "\n\n", wantCode: codes.Unavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var emitted strings.Builder
+			resp, err := readStream(context.Background(), "m", strings.NewReader(tc.body), func(c *genaiv1.GenerateChunk) error {
+				emitted.WriteString(c.GetDelta().GetText())
+				return nil
+			})
+			if code := status.Code(err); code != tc.wantCode {
+				t.Fatalf("code %v (%v), want %v", code, err, tc.wantCode)
+			}
+			if err != nil {
+				return
+			}
+			if got := resp.GetArtifacts()[0].GetText(); got != tc.wantText || emitted.String() != tc.wantText || resp.GetModel() != "m" {
+				t.Errorf("text %q, emitted %q, model %q; want %q", got, emitted.String(), resp.GetModel(), tc.wantText)
+			}
+			if u := resp.GetUsage(); u.GetInputTokens() != tc.wantIn || u.GetOutputTokens() != tc.wantOut {
+				t.Errorf("usage %v, want %d in, %d out", u, tc.wantIn, tc.wantOut)
+			}
+			if resp.GetFinishReason() != tc.wantFinish {
+				t.Errorf("finish %v, want %v", resp.GetFinishReason(), tc.wantFinish)
+			}
+		})
 	}
 }
 
@@ -440,7 +478,7 @@ func TestGenerateNonStreamingServer(t *testing.T) {
 		_, _ = io.Copy(w, resp.Body)
 	}))
 	defer proxy.Close()
-	b, err := New(context.Background(), Config{BaseURL: proxy.URL + "/v1", Models: []string{openaitest.DefaultModel}}, slog.New(slog.DiscardHandler))
+	b, err := New(context.Background(), Config{Config: openaiapi.Config{BaseURL: proxy.URL + "/v1", Models: []string{openaitest.DefaultModel}}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package service
+package server
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -15,15 +14,12 @@ import (
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
-	"github.com/chorus-ai/chorus/platform/serve"
+	"github.com/chorus-ai/chorus/platform/serve/servetest"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/espeak"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/flite"
 	"github.com/chorus-ai/chorus/services/audio/internal/wav"
@@ -33,44 +29,19 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// newTestServer serves the audio service over bufconn, through the same
-// serve.Server (interceptors, error mapping) the binary uses. With no
-// routes it uses the real backends, espeak included when installed.
-func newTestServer(tb testing.TB, routes ...genai.Route) genaiv1.AudioServiceClient {
+// newTestServer runs the audio service with cfg on a free 127.0.0.1 port
+// and returns a client.
+func newTestServer(tb testing.TB, cfg Config) genaiv1.AudioServiceClient {
 	tb.Helper()
-	if len(routes) == 0 {
-		var err error
-		routes, err = Routes(context.Background(), Config{Espeak: EspeakAuto, Concurrency: 2, Queue: 4}, quiet)
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	h, err := genai.NewHandler(genai.Audio, quiet, routes...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0", OnPanic: serve.FailOnPanic(tb)}, quiet)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s.SetServing(genai.Register(s.GRPC(), h))
-	lis := bufconn.Listen(1 << 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = s.Run(ctx) }) // drives graceful shutdown of both listeners
-	wg.Go(func() { _ = s.GRPC().Serve(lis) })
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = conn.Close()
-		cancel()
-		wg.Wait()
-	})
-	return genaiv1.NewAudioServiceClient(conn)
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	return genaiv1.NewAudioServiceClient(servetest.StartNew(tb, New, cfg))
+}
+
+// serveRoutes serves test backends as the audio service and returns a
+// client.
+func serveRoutes(tb testing.TB, routes ...genai.Route) genaiv1.AudioServiceClient {
+	tb.Helper()
+	return genaiv1.NewAudioServiceClient(servetest.StartRoutes(tb, genai.Audio, routes...))
 }
 
 func haveEspeak() bool {
@@ -83,7 +54,7 @@ func audio(o *genaiv1.AudioOptions) *genaiv1.GenerateRequest_Audio {
 }
 
 func TestListModels(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	resp, err := c.ListModels(context.Background(), &genaiv1.ListModelsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +77,7 @@ func TestListModels(t *testing.T) {
 }
 
 func TestGenerateRejects(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	tests := []struct {
 		name       string
 		req        *genaiv1.GenerateRequest
@@ -164,15 +135,7 @@ func TestGenerateRejects(t *testing.T) {
 				t.Skip("espeak-ng is not installed")
 			}
 			_, err := c.Generate(context.Background(), tt.req)
-			st := status.Convert(err)
-			reason, violations := rpcerr.Details(st)
-			var fields []string
-			for _, v := range violations {
-				fields = append(fields, v.Field)
-			}
-			if st.Code() != tt.wantCode || reason != tt.wantReason || !slices.Equal(fields, tt.wantFields) {
-				t.Errorf("got %v %s %v (%q), want %v %s %v", st.Code(), reason, fields, st.Message(), tt.wantCode, tt.wantReason, tt.wantFields)
-			}
+			servetest.CheckStatus(t, err, tt.wantCode, tt.wantReason, tt.wantFields...)
 		})
 	}
 }
@@ -207,7 +170,7 @@ func (f *fakeBlocking) Generate(ctx context.Context, _ *genaiv1.GenerateRequest,
 
 func TestQueueFull(t *testing.T) {
 	fake := newFakeBlocking()
-	c := newTestServer(t, genai.Route{Backend: fake, Concurrency: 1, Queue: 1})
+	c := serveRoutes(t, genai.Route{Backend: fake, Concurrency: 1, Queue: 1})
 	req := &genaiv1.GenerateRequest{Prompt: "Hi."}
 
 	first := make(chan error, 1)
@@ -242,7 +205,7 @@ func TestQueueFull(t *testing.T) {
 
 func TestCancellationReachesBackend(t *testing.T) {
 	fake := newFakeBlocking()
-	c := newTestServer(t, genai.Route{Backend: fake})
+	c := serveRoutes(t, genai.Route{Backend: fake})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -262,7 +225,7 @@ func TestCancellationReachesBackend(t *testing.T) {
 const fox = "The quick brown fox jumps over the lazy dog. It was not amused, so it barked twice. Then everyone went home."
 
 func TestFliteSpeaks(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	tests := []struct {
 		voice    string
 		wantRate int
@@ -297,7 +260,7 @@ func TestFliteSpeaks(t *testing.T) {
 }
 
 func TestFliteOptions(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	seconds := func(o *genaiv1.AudioOptions) (float64, int) {
 		t.Helper()
 		resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: fox, Options: audio(o)})
@@ -322,7 +285,7 @@ func TestFliteOptions(t *testing.T) {
 }
 
 func TestStreaming(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	models := []string{flite.Model}
 	if haveEspeak() {
 		models = append(models, espeak.Model)
@@ -378,7 +341,7 @@ func TestStreaming(t *testing.T) {
 }
 
 func TestTooLargeForUnary(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	long := strings.Repeat("This sentence is spoken very slowly at a high sample rate. ", 20)
 	_, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Prompt: long, Options: audio(&genaiv1.AudioOptions{Speed: 0.25, SampleRate: 48000})})
 	st := status.Convert(err)
@@ -391,7 +354,7 @@ func TestEspeakSpeaks(t *testing.T) {
 	if !haveEspeak() {
 		t.Skip("espeak-ng is not installed")
 	}
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	for _, voice := range []string{"", "en-us", "en-gb-x-rp", "en-us+f3", "de"} {
 		t.Run("voice="+voice, func(t *testing.T) {
 			resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Model: espeak.Model, Prompt: fox, Options: audio(&genaiv1.AudioOptions{Voice: voice})})
@@ -472,7 +435,7 @@ func rms(s []int16) float64 {
 // Flite keeps global state; concurrent requests over different voices
 // must all get whole, correct speech (run with -race to see the lock work).
 func TestFliteConcurrentVoices(t *testing.T) {
-	c := newTestServer(t)
+	c := newTestServer(t, DefaultConfig())
 	voices := []string{"slt", "kal", "kal16", "rms"}
 	errs := make(chan error, len(voices))
 	var wg sync.WaitGroup
@@ -494,23 +457,42 @@ func TestFliteConcurrentVoices(t *testing.T) {
 	}
 }
 
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		ok   bool
+	}{
+		{name: "defaults", edit: func(*Config) {}, ok: true},
+		{name: "bad mode", edit: func(c *Config) { c.Espeak = "maybe" }},
+		{name: "no concurrency", edit: func(c *Config) { c.Server.Concurrency = 0 }},
+		{name: "no queue", edit: func(c *Config) { c.Server.Queue = 0 }},
+	} {
+		cfg := DefaultConfig()
+		tc.edit(&cfg)
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v", tc.name, err)
+		}
+	}
+}
+
 func TestRoutes(t *testing.T) {
 	tests := []struct {
 		name       string
-		cfg        Config
+		espeak     string
+		binary     string
 		wantModels []string
 		wantErr    bool
 	}{
-		{name: "espeak off", cfg: Config{Espeak: EspeakOff, Concurrency: 1, Queue: 1}, wantModels: []string{flite.Model}},
-		{name: "auto without espeak-ng", cfg: Config{Espeak: EspeakAuto, EspeakBinary: "/nonexistent/espeak-ng", Concurrency: 1, Queue: 1}, wantModels: []string{flite.Model}},
-		{name: "on without espeak-ng", cfg: Config{Espeak: EspeakOn, EspeakBinary: "/nonexistent/espeak-ng", Concurrency: 1, Queue: 1}, wantErr: true},
-		{name: "bad mode", cfg: Config{Espeak: "maybe", Concurrency: 1, Queue: 1}, wantErr: true},
-		{name: "no concurrency", cfg: Config{Espeak: EspeakOff, Queue: 1}, wantErr: true},
-		{name: "no queue", cfg: Config{Espeak: EspeakOff, Concurrency: 1}, wantErr: true},
+		{name: "espeak off", espeak: EspeakOff, wantModels: []string{flite.Model}},
+		{name: "auto without espeak-ng", espeak: EspeakAuto, binary: "/nonexistent/espeak-ng", wantModels: []string{flite.Model}},
+		{name: "on without espeak-ng", espeak: EspeakOn, binary: "/nonexistent/espeak-ng", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			routes, err := Routes(context.Background(), tt.cfg, quiet)
+			cfg := DefaultConfig()
+			cfg.Espeak, cfg.EspeakBinary = tt.espeak, tt.binary
+			routes, _, err := Routes(context.Background(), cfg, quiet)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v, want error %v", err, tt.wantErr)
 			}

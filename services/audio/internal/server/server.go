@@ -1,0 +1,58 @@
+// Package server is the audio service: its configuration, its backends and
+// its gRPC server.
+package server
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/serve"
+
+	"github.com/chorus-ai/chorus/services/audio/internal/backend/espeak"
+	"github.com/chorus-ai/chorus/services/audio/internal/backend/flite"
+)
+
+// Routes builds the backends: flite first, so its model is the default,
+// then espeak when enabled and present. Another backend is one more entry
+// here.
+//
+// Flite runs one sentence at a time across the whole process (see package
+// flite), so Concurrency there lets concurrent requests interleave
+// sentence by sentence rather than run in parallel: each stream keeps
+// moving. espeak-ng runs as separate processes and does run in parallel.
+func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, []io.Closer, error) {
+	routes := []genai.Route{cfg.Server.Route(flite.New())}
+	if cfg.Espeak == EspeakOff {
+		return routes, nil, nil
+	}
+	bin := cmp.Or(cfg.EspeakBinary, espeak.Binary)
+	b, err := espeak.New(ctx, bin)
+	switch {
+	case err == nil:
+		log.Info("espeak backend on", "binary", bin, "voices", len(b.Voices()))
+		routes = append(routes, cfg.Server.Route(b))
+	case cfg.Espeak == EspeakOn:
+		return nil, nil, fmt.Errorf("-espeak=on but %w (install espeak-ng, or use -espeak=auto)", err)
+	default:
+		log.Info("espeak backend off: espeak-ng is not usable", "error", err.Error())
+	}
+	return routes, nil, nil
+}
+
+// Server is the audio service's gRPC server: the modality server every
+// service shares, over the routes of Routes.
+type Server = serve.Modality
+
+// New validates cfg, builds the backends and returns a server ready to Run.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return serve.NewModality(cfg.Server, genai.Audio, log, func() ([]genai.Route, []io.Closer, error) {
+		return Routes(ctx, cfg, log)
+	})
+}
