@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -20,9 +19,9 @@ import (
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve/servetest"
+	"github.com/chorus-ai/chorus/platform/wav"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/espeak"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/flite"
-	"github.com/chorus-ai/chorus/services/audio/internal/wav"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -35,13 +34,6 @@ func newTestServer(tb testing.TB, cfg Config) genaiv1.AudioServiceClient {
 	tb.Helper()
 	cfg.Server = servetest.Config(tb, cfg.Server)
 	return genaiv1.NewAudioServiceClient(servetest.StartNew(tb, New, cfg))
-}
-
-// serveRoutes serves test backends as the audio service and returns a
-// client.
-func serveRoutes(tb testing.TB, routes ...genai.Route) genaiv1.AudioServiceClient {
-	tb.Helper()
-	return genaiv1.NewAudioServiceClient(servetest.StartRoutes(tb, genai.Audio, routes...))
 }
 
 func haveEspeak() bool {
@@ -137,88 +129,6 @@ func TestGenerateRejects(t *testing.T) {
 			_, err := c.Generate(context.Background(), tt.req)
 			servetest.CheckStatus(t, err, tt.wantCode, tt.wantReason, tt.wantFields...)
 		})
-	}
-}
-
-// fakeBlocking is a test backend that holds every request until released
-// or canceled, and reports what it saw.
-type fakeBlocking struct {
-	entered  chan struct{}
-	release  chan struct{}
-	canceled chan error
-}
-
-func newFakeBlocking() *fakeBlocking {
-	return &fakeBlocking{entered: make(chan struct{}, 8), release: make(chan struct{}), canceled: make(chan error, 8)}
-}
-
-func (f *fakeBlocking) Models() []*genaiv1.Model {
-	return []*genaiv1.Model{{Name: "fake-blocking", Backend: "fake"}}
-}
-
-func (f *fakeBlocking) Generate(ctx context.Context, _ *genaiv1.GenerateRequest, _ func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
-	f.entered <- struct{}{}
-	select {
-	case <-f.release:
-		data := wav.Encode(wav.Audio{Rate: 8000, Samples: make([]int16, 80)})
-		return &genaiv1.GenerateResponse{Artifacts: []*genaiv1.Artifact{{MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: data}}}}, nil
-	case <-ctx.Done():
-		f.canceled <- ctx.Err()
-		return nil, ctx.Err()
-	}
-}
-
-func TestQueueFull(t *testing.T) {
-	fake := newFakeBlocking()
-	c := serveRoutes(t, genai.Route{Backend: fake, Concurrency: 1, Queue: 1})
-	req := &genaiv1.GenerateRequest{Prompt: "Hi."}
-
-	first := make(chan error, 1)
-	go func() {
-		_, err := c.Generate(context.Background(), req)
-		first <- err
-	}()
-	<-fake.entered // the only slot is taken
-
-	// Of two more requests one takes the only queue place and the other is
-	// refused at once, whichever arrives first.
-	more := make(chan error, 2)
-	for range 2 {
-		go func() {
-			_, err := c.Generate(context.Background(), req)
-			more <- err
-		}()
-	}
-	refused := <-more
-	st := status.Convert(refused)
-	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != rpcerr.ReasonQueueFull {
-		t.Errorf("a third request got %v %s (%q), want RESOURCE_EXHAUSTED %s", st.Code(), reason, st.Message(), rpcerr.ReasonQueueFull)
-	}
-	close(fake.release)
-	if err := <-first; err != nil {
-		t.Errorf("the running request failed: %v", err)
-	}
-	if err := <-more; err != nil {
-		t.Errorf("the queued request failed: %v", err)
-	}
-}
-
-func TestCancellationReachesBackend(t *testing.T) {
-	fake := newFakeBlocking()
-	c := serveRoutes(t, genai.Route{Backend: fake})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "Hi."})
-		done <- err
-	}()
-	<-fake.entered
-	cancel()
-	if err := <-fake.canceled; !errors.Is(err, context.Canceled) {
-		t.Errorf("the backend saw %v, want context.Canceled", err)
-	}
-	if err := <-done; status.Code(err) != codes.Canceled {
-		t.Errorf("the client got %v, want CANCELED", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/sentence"
-	"github.com/chorus-ai/chorus/services/audio/internal/wav"
+	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // MimeType is the type of every artifact the audio service returns.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
-	"github.com/chorus-ai/chorus/services/audio/internal/wav"
+	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // fakeSynth voices each sentence as 10 ms of silence per character at 8 kHz.

@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/wav"
 	"github.com/chorus-ai/chorus/services/audio/internal/speech"
-	"github.com/chorus-ai/chorus/services/audio/internal/wav"
 )
 
 // Model is the one model this backend serves.
@@ -174,7 +174,7 @@ func (b *Backend) voice(name string) (string, error) {
 	}
 	return "", rpcerr.Invalid(rpcerr.FieldViolation{
 		Field:       "audio.voice",
-		Description: fmt.Sprintf("model %s has no voice %q; ListModels lists its voices, for example %q", Model, clip(name), b.voices[0]),
+		Description: fmt.Sprintf("model %s has no voice %q; ListModels lists its voices, for example %q", Model, rpcerr.Clip(name, 32), b.voices[0]),
 	})
 }
 
@@ -217,11 +217,4 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		return 0, errTooMuchOutput
 	}
 	return l.Buffer.Write(p)
-}
-
-func clip(s string) string {
-	if len(s) > 32 {
-		s = s[:32] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }

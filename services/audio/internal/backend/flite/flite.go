@@ -46,8 +46,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/wav"
 	"github.com/chorus-ai/chorus/services/audio/internal/speech"
-	"github.com/chorus-ai/chorus/services/audio/internal/wav"
 )
 
 // Model is the one model this backend serves; its voices are Voices.
@@ -142,7 +142,7 @@ func voiceIndex(name string) (int, error) {
 	}
 	return 0, rpcerr.Invalid(rpcerr.FieldViolation{
 		Field:       "audio.voice",
-		Description: fmt.Sprintf("model %s has no voice %q; it has %s", Model, clip(name), strings.Join(Voices(), ", ")),
+		Description: fmt.Sprintf("model %s has no voice %q; it has %s", Model, rpcerr.Clip(name, 32), strings.Join(Voices(), ", ")),
 	})
 }
 
@@ -187,11 +187,4 @@ func synth(voice int, text string, speed float64) (wav.Audio, error) {
 		}
 	}
 	return out, nil
-}
-
-func clip(s string) string {
-	if len(s) > 32 {
-		s = s[:32] + "..."
-	}
-	return strings.ToValidUTF8(s, "?")
 }
