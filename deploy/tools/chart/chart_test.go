@@ -207,9 +207,11 @@ func TestKubeconformRejectsMistakes(t *testing.T) {
 		{
 			name: "broken value rendered by the chart",
 			manifests: func(t *testing.T) string {
-				return render(t, "-f", allOn, "--set", "audio.port=fifty")
+				// values.schema.json leaves resources free-form: kubeconform
+				// is what catches a misspelt key in them.
+				return render(t, "-f", allOn, "--set-json", `audio.resources={"request": {"cpu": "1"}}`)
 			},
-			want: "containerPort",
+			want: "request",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,6 +227,35 @@ func TestKubeconformRejectsMistakes(t *testing.T) {
 			}
 			if !strings.Contains(strings.Join(msgs, "\n"), tc.want) {
 				t.Errorf("kubeconform rejected them, but not for %q: %s", tc.want, strings.Join(msgs, "\n"))
+			}
+		})
+	}
+}
+
+// TestChartRefusesBadValues checks that helm itself refuses values that
+// would make a broken or misleading release: values.schema.json and the
+// templates' own checks.
+func TestChartRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "misspelt top-level key", args: []string{"--set", "txt.replicas=3"}, want: "'txt' not allowed"},
+		{name: "misspelt component key", args: []string{"--set", "text.replica=3"}, want: "'replica' not allowed"},
+		{name: "port not a number", args: []string{"--set", "audio.port=fifty"}, want: "/audio/port"},
+		{name: "unknown log level", args: []string{"--set", "logLevel=verbose"}, want: "/logLevel"},
+		{name: "image base URL without models", args: []string{"--set", "image.openai.baseURL=https://api.openai.com/v1"}, want: "image.openai.models is required"},
+		{name: "postgres without a DSN", args: []string{"--set", "postgres.enabled=true"}, want: "postgres.enabled needs"},
+		{name: "pipeline file the orchestrator would skip", args: []string{"--set", `orchestrator.pipelines.extra\.txt=name: x`}, want: "must end in .yaml or .yml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := run(t, nil, helm, append([]string{"template", release, chartDir, "--kube-version", kubeVersion}, tc.args...)...)
+			if err == nil {
+				t.Fatal("helm template accepted the values")
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("helm template failed, but not for %q:\n%s", tc.want, stderr)
 			}
 		})
 	}

@@ -87,7 +87,7 @@
 {{- fail "postgres.enabled needs postgres.dsn, postgres.existingSecret or secrets.existingSecret" -}}
 {{- end }}
 # For the job store (issue 10); the orchestrator ignores it until then.
-- name: {{ $p.env }}
+- name: {{ $p.envName }}
   valueFrom:
     secretKeyRef:
       {{- if $p.existingSecret }}
