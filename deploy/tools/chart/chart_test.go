@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,12 +66,21 @@ func setup(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if schemaDir, err = os.MkdirTemp("", "kubeschema-"); err != nil {
+	work, err := os.MkdirTemp("", "chart-check-")
+	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(schemaDir)
+	defer os.RemoveAll(work)
+	schemaDir = filepath.Join(work, "schemas")
 	if _, err := kubeschema.Write(openapi, schemaDir); err != nil {
 		return 0, err
+	}
+	// helm reads and writes nothing of the user's: no repositories or
+	// plugins are involved, and a home of its own keeps it that way.
+	for _, v := range []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"} {
+		if err := os.Setenv(v, filepath.Join(work, "helm", v)); err != nil {
+			return 0, err
+		}
 	}
 	return m.Run(), nil
 }
