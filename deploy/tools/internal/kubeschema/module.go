@@ -19,9 +19,9 @@ const Module = "k8s.io/cli-runtime"
 const DocumentPath = "artifacts/openapi/swagger.json"
 
 // ModuleDocument returns the path of Module's OpenAPI document in the Go
-// module cache, downloading the module through the module proxy (or taking
-// it from GOFLAGS=-mod=mod's cache) if it is not there yet. It must run in
-// this tools module's directory, or below it.
+// module cache, at the version this tools module's go.mod selects,
+// downloading the module through the module proxy only if the cache lacks
+// it. It must run in this tools module's directory, or below it.
 func ModuleDocument() (string, error) {
 	cmd := exec.Command("go", "mod", "download", "-json", Module)
 	cmd.Env = append(os.Environ(), "GOWORK=off")
