@@ -80,8 +80,21 @@ build: deps ## build every binary into bin/
 	go build -o $(BIN)/ $(CMDS:%=./%)
 
 .PHONY: test
-test: deps lint breaking ## run every check and test (CI runs this)
+test: deps lint breaking helm-check ## run every check and test (CI runs this)
 	go test $(GO_TEST_FLAGS) $(PKGS)
+
+# helm and kubeconform are pinned in their own module, deploy/tools, outside
+# the workspace (helm brings Kubernetes' client libraries); go tool builds and
+# caches them. The tests derive kubeconform's schemas offline from the
+# Kubernetes OpenAPI document in the module cache (deploy/README.md).
+.PHONY: helm-check
+helm-check: ## helm lint and kubeconform -strict on deploy/helm/chorus, offline
+	@unformatted=$$(gofmt -l deploy/tools); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@# Built here, not inside the tests, so a cold build does not count
+	@# against go test's timeout.
+	cd deploy/tools && GOWORK=off go tool -n helm >/dev/null && GOWORK=off go tool -n kubeconform >/dev/null
+	cd deploy/tools && GOWORK=off go vet ./... && GOWORK=off go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: demo
 demo: build ## the main job: start the suite, run script-then-voiceover offline, write out/demo, stop
