@@ -347,15 +347,23 @@ func unmarshal(t *testing.T, doc string, into any) {
 	}
 }
 
-// servers are the Chorus servers the chart deploys, with the main.go whose
-// flags their CHORUS_* variables set.
+// The files that declare the flags every modality service shares, and those
+// of their OpenAI-compatible backends.
+const (
+	modalityFlags = "platform/serve/modality.go"
+	openaiFlags   = "platform/openaiapi/client.go"
+)
+
+// servers are the Chorus servers the chart deploys, with the files that
+// declare the flags their CHORUS_* variables set.
 var servers = []struct {
-	name, main string
-	port       int32
+	name    string
+	flagSrc []string
+	port    int32
 }{
-	{"text", "services/text/cmd/text/main.go", 50051},
-	{"image", "services/image/cmd/image/main.go", 50052},
-	{"audio", "services/audio/cmd/audio/main.go", 50053},
-	{"orchestrator", "orchestrator/cmd/orchestrator/main.go", 50050},
-	{"gateway", "gateway/cmd/gateway/main.go", 8080},
+	{"text", []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, 50051},
+	{"image", []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, 50052},
+	{"audio", []string{"services/audio/internal/server/config.go", modalityFlags}, 50053},
+	{"orchestrator", []string{"orchestrator/cmd/orchestrator/main.go"}, 50050},
+	{"gateway", []string{"gateway/cmd/gateway/main.go"}, 8080},
 }

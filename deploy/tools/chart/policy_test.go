@@ -28,7 +28,7 @@ func TestChartPolicies(t *testing.T) {
 			o := decode(t, render(t, vs.args...))
 			for _, srv := range servers {
 				t.Run(srv.name, func(t *testing.T) {
-					checkServer(t, o, srv.name, srv.main, srv.port)
+					checkServer(t, o, srv.name, srv.flagSrc, srv.port)
 				})
 			}
 			if vs.name == "all-on" {
@@ -40,7 +40,7 @@ func TestChartPolicies(t *testing.T) {
 	}
 }
 
-func checkServer(t *testing.T, o objects, name, main string, port int32) {
+func checkServer(t *testing.T, o objects, name string, flagSrc []string, port int32) {
 	full := release + "-" + name
 	d := o.deployments[full]
 	if d == nil {
@@ -86,9 +86,13 @@ func checkServer(t *testing.T, o objects, name, main string, port int32) {
 		}
 	}
 
-	src, err := os.ReadFile(filepath.Join(repoRoot, main))
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range flagSrc {
+		b, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	for _, e := range c.Env {
 		if !strings.HasPrefix(e.Name, "CHORUS_") || e.Name == jobStoreEnv {
@@ -96,7 +100,7 @@ func checkServer(t *testing.T, o objects, name, main string, port int32) {
 		}
 		flag := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(e.Name, "CHORUS_")), "_", "-")
 		if !slices.Contains(sharedFlags, flag) && !strings.Contains(string(src), `"`+flag+`"`) {
-			t.Errorf("the chart sets %s, but %s declares no -%s flag", e.Name, main, flag)
+			t.Errorf("the chart sets %s, but none of %q declares a -%s flag", e.Name, flagSrc, flag)
 		}
 		if strings.HasSuffix(e.Name, "_ADDR") && e.Name != "CHORUS_GRPC_ADDR" && e.Name != "CHORUS_HTTP_ADDR" {
 			checkTarget(t, o, e)
