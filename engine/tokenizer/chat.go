@@ -118,9 +118,7 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatTex
 	switch fam {
 	case TemplatePlain:
 		for _, m := range msgs {
-			b.WriteString(m.Role + ": ")
-			b.content(m.Content)
-			b.WriteString("\n")
+			b.turn(m.Role+": ", m.Content, "\n")
 		}
 		if addGen {
 			b.WriteString("assistant:")
@@ -130,18 +128,14 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatTex
 			b.WriteString("<|im_start|>system\n" + strings.ReplaceAll(sm[1], `\n`, "\n") + "<|im_end|>\n")
 		}
 		for _, m := range msgs {
-			b.WriteString("<|im_start|>" + m.Role + "\n")
-			b.content(m.Content)
-			b.WriteString("<|im_end|>\n")
+			b.turn("<|im_start|>"+m.Role+"\n", m.Content, "<|im_end|>\n")
 		}
 		if addGen {
 			b.WriteString("<|im_start|>assistant\n")
 		}
 	case TemplatePhi4:
 		for _, m := range msgs {
-			b.WriteString("<|im_start|>" + m.Role + "<|im_sep|>")
-			b.content(m.Content)
-			b.WriteString("<|im_end|>")
+			b.turn("<|im_start|>"+m.Role+"<|im_sep|>", m.Content, "<|im_end|>")
 		}
 		if addGen {
 			b.WriteString("<|im_start|>assistant<|im_sep|>")
@@ -159,9 +153,7 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatTex
 			b.WriteString("<|eot_id|>")
 		}
 		for _, m := range msgs {
-			b.WriteString("<|start_header_id|>" + m.Role + "<|end_header_id|>\n\n")
-			b.content(trimASCII(m.Content))
-			b.WriteString("<|eot_id|>")
+			b.turn("<|start_header_id|>"+m.Role+"<|end_header_id|>\n\n", trimASCII(m.Content), "<|eot_id|>")
 		}
 		if addGen {
 			b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
@@ -189,9 +181,7 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatTex
 					b.content(content)
 					b.WriteString("\n")
 				} else {
-					b.WriteString("<<SYS>>\n")
-					b.content(content)
-					b.WriteString("\n<</SYS>>\n\n")
+					b.turn("<<SYS>>\n", content, "\n<</SYS>>\n\n")
 				}
 			case "user":
 				b.content(content)
@@ -228,18 +218,14 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatTex
 		}
 	case TemplatePhi3:
 		for _, m := range msgs {
-			b.WriteString("<|" + m.Role + "|>\n")
-			b.content(m.Content)
-			b.WriteString("<|end|>\n")
+			b.turn("<|"+m.Role+"|>\n", m.Content, "<|end|>\n")
 		}
 		if addGen {
 			b.WriteString("<|assistant|>\n")
 		}
 	case TemplateZephyr:
 		for _, m := range msgs {
-			b.WriteString("<|" + m.Role + "|>\n")
-			b.content(m.Content)
-			b.WriteString("<|endoftext|>\n")
+			b.turn("<|"+m.Role+"|>\n", m.Content, "<|endoftext|>\n")
 		}
 		if addGen {
 			b.WriteString("<|assistant|>\n")
@@ -254,6 +240,13 @@ func formatChat(fam Template, tmpl string, msgs []Message, addGen bool) *chatTex
 type chatText struct {
 	strings.Builder
 	literal [][2]int
+}
+
+// turn appends a message's content between the template text around it.
+func (c *chatText) turn(open, content, close string) {
+	c.WriteString(open)
+	c.content(content)
+	c.WriteString(close)
 }
 
 // content appends message text, recording its span.
