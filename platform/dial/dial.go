@@ -3,10 +3,12 @@ package dial
 
 import (
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 )
 
 // serviceConfig retries calls that fail with UNAVAILABLE before any response
@@ -35,6 +37,10 @@ func Dial(target string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithDefaultServiceConfig(serviceConfig),
+		// A peer that vanished without closing the connection (a node lost,
+		// a partition) is noticed within about 40 s, not at the next TCP
+		// timeout.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 	}, opts...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {

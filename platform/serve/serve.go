@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -30,11 +31,25 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful drain on shutdown; after it
 	// in-flight RPCs are cut off. Default 10s.
 	ShutdownTimeout time.Duration
+	// MaxConnectionAge is how long a client connection lives before the
+	// server asks the client to reconnect (GOAWAY); RPCs in flight finish
+	// (within MaxConnectionAgeGrace). Reconnecting makes clients resolve
+	// the service's name again, so replicas added behind a headless
+	// Service get traffic. Default DefaultMaxConnectionAge.
+	MaxConnectionAge time.Duration
 	// OnPanic, when set, is told of every panic the recovery interceptor
 	// catches, after it is logged. A recovered panic is a bug: test servers
 	// set this to fail the test (see FailOnPanic).
 	OnPanic func(method string, recovered any)
 }
+
+// Connection lifetimes: long enough that reconnecting costs nothing, short
+// enough that a scaled-out service is used within minutes. The grace
+// outlasts the longest pipeline run a client may ask for.
+const (
+	DefaultMaxConnectionAge = 5 * time.Minute
+	MaxConnectionAgeGrace   = time.Hour
+)
 
 // FailOnPanic returns an OnPanic hook that fails tb: the client sees an
 // ordinary INTERNAL error, so without it a panicking handler can pass a test
@@ -55,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("serve: negative shutdown timeout %s", c.ShutdownTimeout)
+	}
+	if c.MaxConnectionAge < 0 {
+		return fmt.Errorf("serve: negative maximum connection age %s", c.MaxConnectionAge)
 	}
 	return nil
 }
@@ -77,6 +95,9 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.MaxConnectionAge == 0 {
+		cfg.MaxConnectionAge = DefaultMaxConnectionAge
+	}
 	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -86,6 +107,9 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(i.unary),
 		grpc.ChainStreamInterceptor(i.stream),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: cfg.MaxConnectionAge, MaxConnectionAgeGrace: MaxConnectionAgeGrace}),
+		// Clients ping idle connections (platform/dial); allow it.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}, opts...)
 	s := &Server{cfg: cfg, log: log, grpc: grpc.NewServer(opts...), health: health.NewServer(), lis: lis}
 	healthpb.RegisterHealthServer(s.grpc, s.health)

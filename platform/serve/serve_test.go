@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/peer"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
@@ -207,5 +208,51 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := serve.New(serve.Config{Addr: "256.0.0.1:0"}, slog.Default()); err == nil {
 		t.Error("New on an unusable address succeeded")
+	}
+}
+
+// A connection older than MaxConnectionAge is closed once idle, and the
+// client's next call comes over a new one: how clients come to resolve a
+// service's name again and find new replicas.
+func TestMaxConnectionAge(t *testing.T) {
+	peers := make(chan string, 4)
+	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", MaxConnectionAge: 300 * time.Millisecond, OnPanic: serve.FailOnPanic(t)}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.GRPC().RegisterService(&echoDesc, &echoService{behave: func(ctx context.Context) error {
+		if p, ok := peer.FromContext(ctx); ok {
+			peers <- p.Addr.String()
+		}
+		return nil
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	conn, err := grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	call := func() string {
+		t.Helper()
+		if err := conn.Invoke(context.Background(), "/test.Echo/Call", &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{}); err != nil {
+			t.Fatalf("call: %v", err)
+		}
+		return <-peers
+	}
+	first := call()
+	if again := call(); again != first {
+		t.Fatalf("a second call at once came from %s, not over the first connection (%s)", again, first)
+	}
+	time.Sleep(time.Second)
+	if later := call(); later == first {
+		t.Errorf("a call after the connection's maximum age still came over it (%s)", first)
 	}
 }
