@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"google.golang.org/grpc/codes"
@@ -52,6 +54,24 @@ const maxOutput = 32 << 20
 
 var variantRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
+// SynthTimeout bounds one espeak-ng run (one sentence; at about 300 times
+// real time a sentence takes milliseconds), so a wedged process cannot hold
+// a backend slot.
+var SynthTimeout = 30 * time.Second
+
+// childEnv is the environment espeak-ng runs with: what it needs to find
+// itself, its data and the locale, and nothing else of the server's (API
+// keys included).
+func childEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "LANG", "LC_ALL", "LC_CTYPE", "ESPEAK_DATA_PATH"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
 // ErrNoVoices means espeak-ng listed no voices.
 var ErrNoVoices = errors.New("espeak: espeak-ng lists no voices")
 
@@ -70,7 +90,9 @@ func New(ctx context.Context, bin string) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("espeak: %w", err)
 	}
-	out, err := exec.CommandContext(ctx, path, "--voices").Output()
+	list := exec.CommandContext(ctx, path, "--voices")
+	list.Env = childEnv()
+	out, err := list.Output()
 	if err != nil {
 		return nil, fmt.Errorf("espeak: listing voices: %w", err)
 	}
@@ -183,12 +205,19 @@ func wpm(speed float64) int { return int(math.Round(normalWPM * speed)) }
 // synth runs espeak-ng for one sentence. The text goes on stdin, so text
 // that looks like an option stays text; cancellation kills the process.
 func (b *Backend) synth(ctx context.Context, text string, opts speech.Options) (wav.Audio, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, SynthTimeout, errSynthTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, b.bin, "--stdout", "-b", "1", "-v", opts.Voice, "-s", strconv.Itoa(wpm(opts.Speed)))
 	cmd.Stdin = strings.NewReader(text)
+	cmd.Env = childEnv()
 	var stdout, stderr limitedBuffer
 	stdout.max, stderr.max = maxOutput, 4<<10
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if errors.Is(context.Cause(ctx), errSynthTimeout) {
+			return wav.Audio{}, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "speech synthesis failed").
+				WithCause(fmt.Errorf("espeak: %s -v %s: %w", Binary, opts.Voice, errSynthTimeout))
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return wav.Audio{}, ctxErr
 		}
@@ -210,7 +239,10 @@ type limitedBuffer struct {
 	max int
 }
 
-var errTooMuchOutput = errors.New("espeak: too much output")
+var (
+	errTooMuchOutput = errors.New("espeak: too much output")
+	errSynthTimeout  = errors.New("espeak: espeak-ng ran past SynthTimeout")
+)
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
 	if l.Len()+len(p) > l.max {

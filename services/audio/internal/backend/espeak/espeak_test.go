@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ if [ "$1" = "--voices" ]; then
   echo " 5  en-us           --/M      English_(America)  gmw/en-US"
   exit 0
 fi
-touch "$MARKER"
+touch "$(dirname "$0")/started" # beside itself: the child's environment is not the test's
 exec sleep 60
 `
 
@@ -90,7 +91,6 @@ func TestCancelKillsRunningSynthesis(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(dir, "started")
-	t.Setenv("MARKER", marker)
 	b, err := New(context.Background(), bin)
 	if err != nil {
 		t.Fatal(err)
@@ -104,14 +104,66 @@ func TestCancelKillsRunningSynthesis(t *testing.T) {
 		_, err := b.synth(ctx, "Hello.", speech.Options{Voice: "en-us", Speed: 1})
 		done <- err
 	}()
-	for {
+	for deadline := time.Now().Add(time.Minute); ; {
 		if _, err := os.Stat(marker); err == nil {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fake espeak-ng never started")
 		}
 		time.Sleep(2 * time.Millisecond) // polling, not a timing assertion
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("synth returned %v, want context.Canceled", err)
+	}
+}
+
+// fakeEspeak writes a stand-in espeak-ng: it lists one voice, and for
+// synthesis runs body (a shell script reading the text on stdin).
+func fakeEspeak(t *testing.T, body string) string {
+	t.Helper()
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh")
+	}
+	path := filepath.Join(t.TempDir(), "espeak-ng")
+	script := "#!/bin/sh\nif [ \"$1\" = --voices ]; then\n" +
+		"echo 'Pty Language Age/Gender VoiceName File Other Languages'\necho ' 5  en-us  --/M  English gmw/en-US'\nexit 0\nfi\n" + body
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The child sees none of the server's environment but what it needs: an
+// API key in the server's environment never reaches it.
+func TestChildEnvironment(t *testing.T) {
+	t.Setenv("CHORUS_OPENAI_API_KEY", "sk-secret")
+	t.Setenv("OPENAI_API_KEY", "sk-secret")
+	b, err := New(context.Background(), fakeEspeak(t, "env >&2\nexit 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.synth(context.Background(), "Hello.", speech.Options{Voice: DefaultVoice, Speed: 1})
+	if err == nil {
+		t.Fatal("the fake failed, but synth did not")
+	}
+	// The cause carries the child's stderr: its whole environment.
+	if msg := err.Error(); !strings.Contains(msg, "PATH=") || strings.Contains(msg, "sk-secret") {
+		t.Errorf("the child's environment, as it printed it: %s\nwant PATH and no API key", msg)
+	}
+}
+
+func TestSynthTimeout(t *testing.T) {
+	defer func(d time.Duration) { SynthTimeout = d }(SynthTimeout)
+	SynthTimeout = 200 * time.Millisecond
+	b, err := New(context.Background(), fakeEspeak(t, "exec sleep 30\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = b.synth(context.Background(), "Hello.", speech.Options{Voice: DefaultVoice, Speed: 1})
+	if !errors.Is(err, errSynthTimeout) || time.Since(start) > 10*time.Second {
+		t.Errorf("synth of a wedged espeak-ng: %v after %s, want the timeout", err, time.Since(start))
 	}
 }
