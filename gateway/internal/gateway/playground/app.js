@@ -1,0 +1,1 @@
+// placeholder: /v1/pipelines
