@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/chorus-ai/chorus/e2e/internal/suite"
 )
@@ -125,6 +126,29 @@ func TestPlayground(t *testing.T) {
 	}
 	if !strings.HasPrefix(state.Status, "Completed") {
 		t.Errorf("status %q", state.Status)
+	}
+
+	// The direct panel: the Speech tab reached with the keyboard (arrow
+	// keys move between tabs), a sentence voiced by flite.
+	err = chromedp.Do(ctx,
+		chromedp.Focus(chromedp.ID("tab-text")),
+		chromedp.SendKeys(chromedp.ID("tab-text"), kb.ArrowRight+kb.ArrowRight),
+		chromedp.Poll[chromedp.Void](`document.activeElement.id === "tab-audio" && document.querySelector("#tab-audio").getAttribute("aria-selected") === "true"`,
+			chromedp.WithPollingTimeout(5*time.Second)),
+		chromedp.SendKeys(chromedp.ID("gen-prompt"), "Hello from the playground."),
+		chromedp.Click(chromedp.ID("generate")),
+	)
+	if err != nil {
+		t.Fatalf("the speech tab: %v", err)
+	}
+	voiced, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
+		const err = document.querySelector("#generate-error");
+		if (!err.hidden) return "error: " + err.textContent;
+		const a = document.querySelector("#generate-result audio");
+		return a && a.readyState >= 1 && a.duration > 0 ? "ok" : false;
+	})()`, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil || voiced != "ok" {
+		t.Fatalf("generating speech in the direct panel: %v %s", err, voiced)
 	}
 
 	dir := suite.ArtifactDir(t)
