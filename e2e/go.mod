@@ -11,6 +11,7 @@ require (
 	github.com/chorus-ai/chorus/platform v0.0.0-00010101000000-000000000000
 	github.com/chromedp/chromedp v0.23.1
 	github.com/openai/openai-go/v3 v3.99.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

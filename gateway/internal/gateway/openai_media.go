@@ -217,11 +217,8 @@ func (o *openAI) speech(w http.ResponseWriter, r *http.Request) {
 			_ = http.NewResponseController(w).Flush()
 		}
 	}
-	if format == "pcm" {
-		if !started {
-			w.Header().Set("Content-Type", "audio/pcm")
-		}
-		return
+	if started {
+		return // pcm, all written
 	}
 	if len(segments) == 0 {
 		o.fail(w, r, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the audio service returned no audio"), nil)

@@ -487,6 +487,30 @@ func TestOpenAIQueueFull(t *testing.T) {
 	}
 }
 
+func TestOpenAIClientGoneCancelsGeneration(t *testing.T) {
+	env, _ := newOpenAIServer(t)
+	for _, tt := range []struct{ name, path, body string }{
+		{"chat stream", "/v1/chat/completions", `{"model":"hold","stream":true,"messages":[{"role":"user","content":"hi"}]}`},
+		{"completion", "/v1/completions", `{"model":"hold","prompt":"hi"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				req, _ := http.NewRequestWithContext(ctx, "POST", env.url+tt.path, strings.NewReader(tt.body))
+				if resp, err := env.client.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			env.text.Wait(t, "started")
+			cancel()
+			env.text.Wait(t, "canceled")
+			<-done
+		})
+	}
+}
+
 func TestOpenAIImages(t *testing.T) {
 	env, _ := newOpenAIServer(t)
 	tests := []struct {
