@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/chorus-ai/chorus/e2e/internal/suite"
+	"github.com/chorus-ai/chorus/platform/openaitest"
 )
 
 // findChromium returns the browser's path. Without one the test skips,
@@ -34,13 +35,23 @@ func findChromium(t *testing.T) string {
 // TestPlayground drives the playground page in Chromium as a person would:
 // it types a topic, runs script-then-voiceover on the real suite (offline
 // defaults: chorus-mini and flite), waits until the voiceover is playable
-// and the script shown, and saves screenshots as test artifacts.
+// and the script shown, then voices a sentence and makes two images in the
+// direct panel, and saves screenshots as test artifacts.
 func TestPlayground(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and starts the whole suite and a browser; run without -short")
 	}
 	chrome := findChromium(t)
-	s := suite.Start(t, suite.Options{})
+	// Text and speech are the offline defaults; images come from the fake
+	// OpenAI server through the image service's openai backend (the image
+	// service has no offline model yet).
+	fake := openaitest.New(openaitest.Options{Models: []string{"fake-painter"}, APIKey: "test-key"})
+	t.Cleanup(fake.Close)
+	s := suite.Start(t, suite.Options{Env: []string{
+		"CHORUS_IMAGE_OPENAI_BASE_URL=" + fake.BaseURL,
+		"CHORUS_IMAGE_OPENAI_API_KEY=test-key",
+		"CHORUS_IMAGE_OPENAI_MODELS=fake-painter",
+	}})
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.WindowSize(1280, 1000))...)
@@ -151,6 +162,32 @@ func TestPlayground(t *testing.T) {
 		t.Fatalf("generating speech in the direct panel: %v %s", err, voiced)
 	}
 
+	// The Image tab, by mouse this time: two images of the size asked for.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("tab-image")),
+		chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(document.querySelector("#gen-prompt").value = "", true)`)(ctx, tgt)
+			return err
+		}),
+		chromedp.SendKeys(chromedp.ID("gen-prompt"), "a red kite over the sea"),
+		chromedp.SendKeys(chromedp.ID("gen-width"), "128"),
+		chromedp.SendKeys(chromedp.ID("gen-height"), "64"),
+		chromedp.SendKeys(chromedp.ID("gen-count"), "2"),
+		chromedp.Click(chromedp.ID("generate")),
+	)
+	if err != nil {
+		t.Fatalf("the image tab: %v", err)
+	}
+	images, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
+		const err = document.querySelector("#generate-error");
+		if (!err.hidden) return "error: " + err.textContent;
+		const imgs = [...document.querySelectorAll("#generate-result img")];
+		if (imgs.length < 2 || !imgs.every(i => i.complete && i.naturalWidth > 0)) return false;
+		return imgs.map(i => i.naturalWidth + "x" + i.naturalHeight).join(" ");
+	})()`, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil || images != "128x64 128x64" {
+		t.Fatalf("generating images in the direct panel: %v %s", err, images)
+	}
 	dir := suite.ArtifactDir(t)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
