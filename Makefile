@@ -12,16 +12,18 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-# Every Go module of the workspace, in dependency order.
-MODULES := proto platform engine services/text services/image services/audio orchestrator gateway cli
+# Every Go module of the workspace, in dependency order; e2e (black-box
+# tests of the built suite, with their test-only dependencies) comes last.
+MODULES := proto platform engine services/text services/image services/audio orchestrator gateway cli e2e
 PKGS := $(MODULES:%=./%/...)
 # The binaries `make build` puts in bin/.
 CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio \
         orchestrator/cmd/orchestrator gateway/cmd/gateway cli/cmd/chorus
 BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,
-# run as a separate process).
-APT_PACKAGES := flite1-dev espeak-ng
+# run as a separate process), chromium (the playground's browser test in
+# e2e/).
+APT_PACKAGES := flite1-dev espeak-ng chromium
 GO_TEST_FLAGS ?= -count=1
 DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a

@@ -123,7 +123,13 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err := errors.Join(register(g.mux), register(g.probe)); err != nil {
 		return nil, fmt.Errorf("gateway: registering routes: %w", err)
 	}
-	g.handler = g.middleware(g.mux)
+	// The OpenAI-compatible routes and the playground take their exact
+	// paths ahead of the REST mux, which owns the rest of /v1/.
+	root := http.NewServeMux()
+	(&openAI{g: g, clients: genaiClients}).mount(root)
+	mountPlayground(root)
+	root.Handle("/", g.mux)
+	g.handler = g.middleware(root)
 	ok = true
 	return g, nil
 }

@@ -61,6 +61,10 @@ type envOptions struct {
 	config func(*gateway.Config)
 	// audioAddr replaces the audio upstream.
 	audioAddr string
+	// text adds routes to the text service, after the genaitest backend.
+	text []genai.Route
+	// image replaces the image service's backend.
+	image genai.Backend
 }
 
 func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
@@ -75,8 +79,12 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 		audio: genaitest.NewBackend("voice", "hold"),
 		logs:  &syncio.Writer{},
 	}
-	env.textAddr = startGenai(tb, genai.Text, genai.Route{Backend: env.text, Concurrency: 4})
-	imageAddr := startGenai(tb, genai.Image, genai.Route{Backend: env.image})
+	env.textAddr = startGenai(tb, genai.Text, append([]genai.Route{{Backend: env.text, Concurrency: 4}}, o.text...)...)
+	var imageBackend genai.Backend = env.image
+	if o.image != nil {
+		imageBackend = o.image
+	}
+	imageAddr := startGenai(tb, genai.Image, genai.Route{Backend: imageBackend})
 	env.audioAddr = o.audioAddr
 	if env.audioAddr == "" {
 		// One slot and no queue: a single held request fills it.

@@ -150,6 +150,12 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > g.cfg.MaxBodyBytes {
 			err := errBodyTooLarge(g.cfg.MaxBodyBytes)
+			if isOpenAIPath(r.URL.Path) {
+				writeOpenAIError(w, err.HTTPStatus, openAIErrorBody{
+					Message: rpcerr.Status(err.Err).Message(), Type: "invalid_request_error", Code: strings.ToLower(ReasonBodyTooLarge),
+				})
+				return
+			}
 			g.writeStatus(w, err.HTTPStatus, rpcerr.Status(err.Err))
 			return
 		}
