@@ -16,8 +16,9 @@ import (
 	"github.com/chorus-ai/chorus/platform/wav"
 )
 
-// assemble makes one declared output from its step's result.
-func assemble(o *pipeline.Output, res result) ([]*orchestratorv1.RunOutput, error) {
+// assemble makes one declared output from its step's result. bounded says
+// that outputs must fit in one gRPC message (there is no artifact store).
+func assemble(o *pipeline.Output, res result, bounded bool) ([]*orchestratorv1.RunOutput, error) {
 	one := func(a *genaiv1.Artifact) []*orchestratorv1.RunOutput {
 		genai.FillDigest(a)
 		return []*orchestratorv1.RunOutput{{Name: o.Name, Artifact: a}}
@@ -37,7 +38,7 @@ func assemble(o *pipeline.Output, res result) ([]*orchestratorv1.RunOutput, erro
 		if err != nil {
 			return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("output %s: the audio segments cannot be joined into one WAV: %v", o.Name, err)).WithCause(err)
 		}
-		if n := wav.EncodedSize(len(audio.Samples)); n > MaxResultBytes {
+		if n := wav.EncodedSize(len(audio.Samples)); bounded && n > MaxResultBytes {
 			return nil, tooLarge(fmt.Sprintf("output %s would be %d bytes, over the %d-byte limit of one gRPC message; lower max_tokens", o.Name, n, MaxResultBytes))
 		}
 		return one(&genaiv1.Artifact{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/orchestrator/internal/admission"
+	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/sqlitestore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -47,6 +52,11 @@ func TestMain(m *testing.M) {
 type fakes struct {
 	text, image, audio *genaitest.Service
 	runTimeout         time.Duration
+	// dataDir, when set, gives the server a job store and an artifact
+	// store there.
+	dataDir string
+	// maxRuns and runQueue set admission (0: unbounded).
+	maxRuns, runQueue int
 }
 
 // newTestServer serves the orchestrator through serve (the real interceptors
@@ -68,12 +78,43 @@ func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceCli
 	if err != nil {
 		tb.Fatalf("Builtin: %v", err)
 	}
-	rn := runner.New(runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}})
+	cfg := Config{Pipelines: reg, RunTimeout: f.runTimeout, Log: log}
+	rcfg := runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}}
+	if f.maxRuns > 0 {
+		cfg.Gate = admission.New(f.maxRuns, f.runQueue)
+	}
+	if f.dataDir != "" {
+		arts, err := artifact.OpenDir(filepath.Join(f.dataDir, "artifacts"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rcfg.Artifacts, cfg.Artifacts = arts, arts
+	}
+	rn := runner.New(rcfg)
+	cfg.Runner = rn
+	if f.dataDir != "" {
+		store, err := sqlitestore.Open(tb.Context(), filepath.Join(f.dataDir, "jobs.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		gate := cfg.Gate
+		if gate == nil {
+			gate = admission.New(64, 64)
+		}
+		cfg.Jobs = jobs.New(jobs.Config{Store: store, Runner: rn, Gate: gate, RunTimeout: time.Minute, Log: log})
+		// Cleanups run last first: the server stops before these run.
+		tb.Cleanup(func() {
+			cfg.Jobs.Close()
+			if err := store.Close(); err != nil {
+				tb.Errorf("closing the job store: %v", err)
+			}
+		})
+	}
 	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, OnPanic: serve.FailOnPanic(tb)}, log)
 	if err != nil {
 		tb.Fatalf("serve.New: %v", err)
 	}
-	srv.SetServing(New(reg, rn, f.runTimeout, log).Register(srv.GRPC()))
+	srv.SetServing(New(cfg).Register(srv.GRPC()))
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(ctx) }()
