@@ -106,6 +106,19 @@ type Step struct {
 	// and kept at the start of the step's output, so the text the model
 	// continues reads whole. Whole-text steps only.
 	CompletionOpening string `yaml:"completion_opening"`
+	// Transform makes the step a model-free transform (package transform):
+	// "split_sentences", "split_scenes N", "take N", "join", "template" or
+	// "extract N", a template. Such a step has no modality; it transforms
+	// Text and its result is text, like a text step's.
+	Transform string `yaml:"transform"`
+	// Text is what a transform reads, a template; empty means the text of
+	// the steps in needs, in order, separated by blank lines.
+	Text string `yaml:"text"`
+	// CompletionTransform, on a text step, replaces the model call with
+	// this transform (over Text) when the step's model cannot chat: where
+	// a completion model cannot follow the step's instruction, a transform
+	// often does the job.
+	CompletionTransform string `yaml:"completion_transform"`
 	// Needs lists the steps that must complete before this one starts.
 	Needs []string `yaml:"needs"`
 	// StreamFrom names a text step whose output this step consumes sentence
@@ -182,6 +195,20 @@ func (s *Step) Deps() []string {
 	return deps
 }
 
+// MakesText reports whether s's result is one text: a text step or a
+// transform that is not an item step.
+func (s *Step) MakesText() bool {
+	return (s.Modality == genai.Text || s.Transform != "") && !s.Items()
+}
+
+// ModalityName is the step's modality, or "transform".
+func (s *Step) ModalityName() string {
+	if s.Transform != "" {
+		return "transform"
+	}
+	return string(s.Modality)
+}
+
 // Items reports whether s runs once per item (stream_from or for_each).
 func (s *Step) Items() bool { return s.StreamFrom != "" || s.ForEach != nil }
 
@@ -251,7 +278,7 @@ func (s *Step) setDefaults() {
 
 // defaultAssembly is how an output that says none is assembled from s.
 func (s *Step) defaultAssembly() string {
-	if s.Modality == genai.Text && !s.Items() {
+	if s.MakesText() {
 		return AssembleText
 	}
 	return AssembleEach

@@ -237,12 +237,12 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	ctx, span := r.runner.tracer.Start(ctx, "step "+s.Name, trace.WithAttributes(
 		attribute.String("chorus.pipeline", r.p.Name),
 		attribute.String("chorus.step", s.Name),
-		attribute.String("chorus.modality", string(s.Modality)),
+		attribute.String("chorus.modality", s.ModalityName()),
 		attribute.String("gen_ai.request.model", model),
 	))
 	defer span.End()
 	if err := r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepStarted{StepStarted: &orchestratorv1.StepStarted{
-		Step: s.Name, Modality: string(s.Modality), Model: model,
+		Step: s.Name, Modality: s.ModalityName(), Model: model,
 	}}}); err != nil {
 		return
 	}
@@ -309,6 +309,10 @@ func (r *run) await(ctx context.Context, st *stepState) (src *stepState, release
 func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, src *stepState) (result, error) {
 	s := st.step
 	switch {
+	case s.Transform != "":
+		return r.transform(st, data, "transform")
+	case r.useCompletionTransform(ctx, s, data):
+		return r.transform(st, data, "completion_transform")
 	case src != nil:
 		return r.items(ctx, st, data, src.feed, src)
 	case s.ForEach != nil:
@@ -351,7 +355,7 @@ func (r *run) send(ev *orchestratorv1.RunPipelineResponse) error {
 // step, and returns err as reported to the client.
 func (r *run) fail(ctx context.Context, step string, err error) *rpcerr.Error {
 	service := "orchestrator"
-	if s := r.p.Step(step); s != nil {
+	if s := r.p.Step(step); s != nil && s.Transform == "" {
 		service = string(s.Modality)
 	}
 	// A call cut off by the run's own deadline or cancellation says so in
