@@ -21,7 +21,8 @@ CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio
 BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,
 # run as a separate process).
-APT_PACKAGES := flite1-dev espeak-ng
+# ffmpeg makes the narrated-slideshow MP4 (and its ffprobe checks it in tests).
+APT_PACKAGES := flite1-dev espeak-ng ffmpeg
 GO_TEST_FLAGS ?= -count=1
 DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a

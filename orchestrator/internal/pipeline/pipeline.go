@@ -32,6 +32,11 @@ const (
 	// AssembleEach returns every artifact of the step as its own output,
 	// named "<output>[<index>]".
 	AssembleEach = "each"
+	// AssembleMP4 makes a slideshow video (ffmpeg): the images of the
+	// output's Images step, each shown for as long as the audio segment of
+	// the same index lasts, over the audio step's segments joined, with
+	// the segments' text as subtitles.
+	AssembleMP4 = "mp4"
 )
 
 // How a for_each step splits the text of the step it iterates over.
@@ -180,6 +185,8 @@ type Output struct {
 	// Assemble says how: "text", "wav", "webvtt" or "each". Empty means
 	// "text" for text steps and "each" for the others.
 	Assemble string `yaml:"assemble"`
+	// Images names the image step of an "mp4" output (From is its audio).
+	Images string `yaml:"images"`
 }
 
 // Step returns the step named name, or nil.

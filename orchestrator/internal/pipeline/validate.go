@@ -369,8 +369,18 @@ func (p *Pipeline) validateOutputs() error {
 			if s.Modality != genai.Audio {
 				ps.addf("output %q: assemble %s needs an audio step", o.Name, o.Assemble)
 			}
+		case AssembleMP4:
+			if s.Modality != genai.Audio || !s.Items() {
+				ps.addf("output %q: assemble mp4 needs an audio item step (one segment per image)", o.Name)
+			}
+			if img := p.steps[o.Images]; img == nil || img.Modality != genai.Image {
+				ps.addf("output %q: assemble mp4 needs images, naming an image step", o.Name)
+			}
 		default:
-			ps.addf("output %q: assemble %q must be text, wav, webvtt or each", o.Name, o.Assemble)
+			ps.addf("output %q: assemble %q must be text, wav, webvtt, each or mp4", o.Name, o.Assemble)
+		}
+		if o.Images != "" && o.Assemble != AssembleMP4 {
+			ps.addf("output %q: images applies only to assemble mp4", o.Name)
 		}
 	}
 	if len(p.Outputs) == 0 {

@@ -164,7 +164,7 @@ func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[stri
 		}
 	}
 	if !r.failed() {
-		done, step, err := r.complete()
+		done, step, err := r.complete(ctx)
 		if err != nil {
 			r.fail(ctx, step, err)
 		} else if err := r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_RunCompleted{RunCompleted: done}}); err != nil {
@@ -408,11 +408,19 @@ func (r *run) finishFailed() error {
 }
 
 // complete assembles the outputs after every step succeeded.
-func (r *run) complete() (_ *orchestratorv1.RunCompleted, step string, _ error) {
+func (r *run) complete(ctx context.Context) (_ *orchestratorv1.RunCompleted, step string, _ error) {
 	done := &orchestratorv1.RunCompleted{Duration: durationpb.New(time.Since(r.start))}
 	for i := range r.p.Outputs {
 		o := &r.p.Outputs[i]
-		outs, err := assemble(o, r.states[o.From].res, r.runner.cfg.Artifacts == nil)
+		var (
+			outs []*orchestratorv1.RunOutput
+			err  error
+		)
+		if o.Assemble == pipeline.AssembleMP4 {
+			outs, err = slideshow(ctx, o, r.states[o.From].res, r.states[o.Images].res)
+		} else {
+			outs, err = assemble(o, r.states[o.From].res, r.runner.cfg.Artifacts == nil)
+		}
 		if err != nil {
 			return nil, o.From, err
 		}
