@@ -37,6 +37,10 @@ const (
 	// the same index lasts, over the audio step's segments joined, with
 	// the segments' text as subtitles.
 	AssembleMP4 = "mp4"
+	// AssembleHTML makes one self-contained HTML page: the text of the
+	// output's From step (a text step), then the images of its Images
+	// step, inline, each captioned with the text it depicts.
+	AssembleHTML = "html"
 )
 
 // How a for_each step splits the text of the step it iterates over.
@@ -185,7 +189,8 @@ type Output struct {
 	// Assemble says how: "text", "wav", "webvtt" or "each". Empty means
 	// "text" for text steps and "each" for the others.
 	Assemble string `yaml:"assemble"`
-	// Images names the image step of an "mp4" output (From is its audio).
+	// Images names the image step of an "mp4" output (From is its audio)
+	// or of an "html" output (From is its text).
 	Images string `yaml:"images"`
 }
 

@@ -376,11 +376,18 @@ func (p *Pipeline) validateOutputs() error {
 			if img := p.steps[o.Images]; img == nil || img.Modality != genai.Image {
 				ps.addf("output %q: assemble mp4 needs images, naming an image step", o.Name)
 			}
+		case AssembleHTML:
+			if !s.MakesText() {
+				ps.addf("output %q: assemble html needs a text or transform step", o.Name)
+			}
+			if img := p.steps[o.Images]; img == nil || img.Modality != genai.Image {
+				ps.addf("output %q: assemble html needs images, naming an image step", o.Name)
+			}
 		default:
-			ps.addf("output %q: assemble %q must be text, wav, webvtt, each or mp4", o.Name, o.Assemble)
+			ps.addf("output %q: assemble %q must be text, wav, webvtt, each, mp4 or html", o.Name, o.Assemble)
 		}
-		if o.Images != "" && o.Assemble != AssembleMP4 {
-			ps.addf("output %q: images applies only to assemble mp4", o.Name)
+		if o.Images != "" && o.Assemble != AssembleMP4 && o.Assemble != AssembleHTML {
+			ps.addf("output %q: images applies only to assemble mp4 and html", o.Name)
 		}
 	}
 	if len(p.Outputs) == 0 {

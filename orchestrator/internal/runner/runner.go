@@ -416,9 +416,12 @@ func (r *run) complete(ctx context.Context) (_ *orchestratorv1.RunCompleted, ste
 			outs []*orchestratorv1.RunOutput
 			err  error
 		)
-		if o.Assemble == pipeline.AssembleMP4 {
+		switch o.Assemble {
+		case pipeline.AssembleMP4:
 			outs, err = slideshow(ctx, o, r.states[o.From].res, r.states[o.Images].res)
-		} else {
+		case pipeline.AssembleHTML:
+			outs, err = page(o, r.p, r.inputs, r.states[o.From].res, r.states[o.Images].res)
+		default:
 			outs, err = assemble(o, r.states[o.From].res, r.runner.cfg.Artifacts == nil)
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -650,7 +651,12 @@ func TestIllustratedStory(t *testing.T) {
 	}
 	done := events[len(events)-1].GetRunCompleted()
 	var got []string
+	var page string
 	for _, o := range done.GetOutputs() {
+		if o.GetName() == "page" {
+			page = string(o.GetArtifact().GetData())
+			continue
+		}
 		got = append(got, o.GetName()+"="+o.GetArtifact().GetText()+string(o.GetArtifact().GetData()))
 	}
 	want := []string{
@@ -661,6 +667,17 @@ func TestIllustratedStory(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("outputs %q\nwant %q", got, want)
+	}
+	// The page holds the story and both images inline, each captioned.
+	for _, part := range []string{
+		"<title>Owls</title>",
+		"<p>Once there was an owl. It flew.</p>",
+		`<img src="data:image/png;base64,` + base64.StdEncoding.EncodeToString([]byte("Storybook illustration: An owl on a branch.")) + `" alt="An owl on a branch.">`,
+		"<figcaption>The owl in flight at dusk.</figcaption>",
+	} {
+		if !strings.Contains(page, part) {
+			t.Errorf("the page lacks %q:\n%s", part, page)
+		}
 	}
 }
 
