@@ -21,8 +21,9 @@ CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio
 BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,
 # run as a separate process).
-# ffmpeg makes the narrated-slideshow MP4 (and its ffprobe checks it in tests).
-APT_PACKAGES := flite1-dev espeak-ng ffmpeg
+# ffmpeg makes the narrated-slideshow MP4 (and its ffprobe checks it in tests);
+# postgresql is the server the orchestrator's shared-jobs test starts.
+APT_PACKAGES := flite1-dev espeak-ng ffmpeg postgresql
 GO_TEST_FLAGS ?= -count=1
 DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/admission"
 	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/pgstore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/sqlitestore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
@@ -36,7 +38,8 @@ func main() {
 	runTimeout := fs.Duration("run-timeout", server.DefaultRunTimeout, "deadline of a run whose client sets none")
 	maxSteps := fs.Int("max-parallel-steps", 4, "most steps of one run that execute at once")
 	dataDir := fs.String("data-dir", defaultDataDir(), "directory for the job database and the artifact store")
-	jobsDB := fs.String("jobs-db", "", "SQLite file of jobs and their events (default <data-dir>/jobs.db)")
+	jobsDB := fs.String("jobs-db", "", "SQLite file of jobs and their events (default <data-dir>/jobs.db), or a postgres:// URL for a database that several orchestrators share")
+	lease := fs.Duration("lease", pgstore.DefaultLease, "with PostgreSQL: how long a silent orchestrator keeps its jobs before another records them failed")
 	artifactsDir := fs.String("artifacts-dir", "", "directory of stored artifacts (default <data-dir>/artifacts)")
 	artifactTTL := fs.Duration("artifact-ttl", 7*24*time.Hour, "how long stored artifacts are kept")
 	inlineLimit := fs.Int("inline-limit", runner.DefaultInlineLimit, "largest artifact (bytes) sent inline; larger ones are stored and sent by uri")
@@ -52,8 +55,8 @@ func main() {
 		if *maxRuns < 1 || *runQueue < 0 {
 			return errors.New("-max-runs must be at least 1 and -run-queue at least 0")
 		}
-		if *artifactTTL <= 0 || *inlineLimit < 1 {
-			return errors.New("-artifact-ttl and -inline-limit must be positive")
+		if *artifactTTL <= 0 || *inlineLimit < 1 || *lease <= 0 {
+			return errors.New("-artifact-ttl, -inline-limit and -lease must be positive")
 		}
 		if *jobsDB == "" {
 			*jobsDB = filepath.Join(*dataDir, "jobs.db")
@@ -88,7 +91,7 @@ func main() {
 		if err != nil {
 			return fmt.Errorf("-artifacts-dir: %w", err)
 		}
-		store, err := sqlitestore.Open(ctx, *jobsDB)
+		store, err := openStore(ctx, *jobsDB, *lease)
 		if err != nil {
 			return fmt.Errorf("-jobs-db: %w", err)
 		}
@@ -114,7 +117,7 @@ func main() {
 			Gate: gate, Jobs: manager, Artifacts: artifacts})
 		srv.SetServing(s.Register(srv.GRPC()))
 		log.Info("pipelines loaded", "names", pipelines.Names(), "jobs_db", *jobsDB, "artifacts_dir", *artifactsDir)
-		go housekeep(ctx, log, manager, artifacts, *artifactTTL)
+		go housekeep(ctx, log, manager, artifacts, *artifactTTL, *lease/2)
 		return srv.Run(ctx)
 	})
 }
@@ -128,16 +131,29 @@ func defaultDataDir() string {
 	return filepath.Join("out", "orchestrator")
 }
 
-// housekeep removes expired artifacts and fails jobs orphaned by another
-// process sharing the job store, once a minute until ctx ends.
-func housekeep(ctx context.Context, log *slog.Logger, m *jobs.Manager, artifacts *artifact.Dir, ttl time.Duration) {
-	t := time.NewTicker(time.Minute)
+// openStore opens the job store that -jobs-db names.
+func openStore(ctx context.Context, db string, lease time.Duration) (jobs.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return pgstore.Open(ctx, db, lease)
+	}
+	return sqlitestore.Open(ctx, db)
+}
+
+// housekeep fails jobs orphaned by another process sharing the job store
+// (every interval) and removes expired artifacts (every minute), until ctx
+// ends.
+func housekeep(ctx context.Context, log *slog.Logger, m *jobs.Manager, artifacts *artifact.Dir, ttl, interval time.Duration) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	var swept time.Time
 	for {
-		if n, err := artifacts.Sweep(time.Now().Add(-ttl)); err != nil {
-			log.Warn("removing expired artifacts", "error", err.Error())
-		} else if n > 0 {
-			log.Info("expired artifacts removed", "count", n)
+		if time.Since(swept) >= time.Minute {
+			swept = time.Now()
+			if n, err := artifacts.Sweep(time.Now().Add(-ttl)); err != nil {
+				log.Warn("removing expired artifacts", "error", err.Error())
+			} else if n > 0 {
+				log.Info("expired artifacts removed", "count", n)
+			}
 		}
 		if _, err := m.Recover(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("recovering orphaned jobs", "error", err.Error())
