@@ -122,11 +122,15 @@ func main() {
 	})
 }
 
-// defaultDataDir is $XDG_STATE_HOME/chorus/orchestrator when that is set,
-// and out/orchestrator (under the working directory) otherwise.
+// defaultDataDir is chorus/orchestrator in the XDG state directory
+// ($XDG_STATE_HOME, or ~/.local/state), or out/orchestrator under the
+// working directory when there is no home.
 func defaultDataDir() string {
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
 		return filepath.Join(d, "chorus", "orchestrator")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "chorus", "orchestrator")
 	}
 	return filepath.Join("out", "orchestrator")
 }
