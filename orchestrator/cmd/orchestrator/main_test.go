@@ -222,3 +222,61 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 		t.Errorf("no job database at the default path under -data-dir: %v", err)
 	}
 }
+
+// A pipeline of the user's, in -pipelines-dir, runs without code changes:
+// here one that voices the first two sentences of a text, upper-cased.
+const userPipeline = `name: shout-the-opening
+description: Voices the first two sentences of a text, in capitals.
+inputs:
+  - name: text
+    required: true
+steps:
+  - name: sentences
+    transform: split_sentences
+    text: "{{upper .text}}"
+  - name: opening
+    transform: take 2
+    needs: [sentences]
+  - name: speech
+    modality: audio
+    for_each: {from: opening}
+    prompt: "{{.item}}"
+outputs:
+  - name: opening
+    mime_type: text/plain; charset=utf-8
+    from: opening
+  - name: speech
+    mime_type: audio/wav
+    from: speech
+    assemble: wav
+`
+
+func TestUserPipelineFromADirectory(t *testing.T) {
+	bin := buildOrchestrator(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "shout.yaml"), []byte(userPipeline), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, bin, "-pipelines-dir", dir, "-audio-addr", serveFake(t, genai.Audio, genaitest.NewBackend(genaitest.Voice)),
+		"-text-addr", "127.0.0.1:1", "-image-addr", "127.0.0.1:1", "-data-dir", t.TempDir())
+	stream, err := o.client.RunPipeline(t.Context(), &orchestratorv1.RunPipelineRequest{Name: "shout-the-opening",
+		Inputs: map[string]string{"text": "One is here. Two is there. Three is gone."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *orchestratorv1.RunPipelineResponse
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ev
+	}
+	outs := last.GetRunCompleted().GetOutputs()
+	if len(outs) != 2 || outs[0].GetArtifact().GetText() != "ONE IS HERE.\nTWO IS THERE." || outs[1].GetArtifact().GetMetadata().GetDurationSeconds() <= 0 {
+		t.Fatalf("outputs %v", outs)
+	}
+}

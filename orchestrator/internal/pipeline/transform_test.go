@@ -46,3 +46,45 @@ func TestTransformSteps(t *testing.T) {
 		})
 	}
 }
+
+func TestMediaAssemblies(t *testing.T) {
+	const steps = `name: m
+steps:
+  - name: t
+    modality: text
+    prompt: x
+  - name: i
+    modality: image
+    for_each: {from: t}
+    prompt: "{{.item}}"
+  - name: a
+    modality: audio
+    for_each: {from: t}
+    prompt: "{{.item}}"
+outputs:
+`
+	for _, tc := range []struct {
+		name, output, wantErr string
+	}{
+		{name: "mp4", output: "from: a\n    images: i\n    assemble: mp4"},
+		{name: "html", output: "from: t\n    images: i\n    assemble: html"},
+		{name: "mp4 from text", output: "from: t\n    images: i\n    assemble: mp4", wantErr: "assemble mp4 needs an audio item step"},
+		{name: "mp4 without images", output: "from: a\n    assemble: mp4", wantErr: "assemble mp4 needs images"},
+		{name: "html from audio", output: "from: a\n    images: i\n    assemble: html", wantErr: "assemble html needs a text or transform step"},
+		{name: "html with audio as images", output: "from: t\n    images: a\n    assemble: html", wantErr: "assemble html needs images, naming an image step"},
+		{name: "images on wav", output: "from: a\n    images: i\n    assemble: wav", wantErr: "images applies only to assemble mp4 and html"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseBytes([]byte(steps + "  - name: o\n    mime_type: x/y\n    " + tc.output + "\n"))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

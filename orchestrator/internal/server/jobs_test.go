@@ -393,3 +393,35 @@ func fetchArtifact(t *testing.T, c orchestratorv1.OrchestratorServiceClient, req
 		data = append(data, m.GetChunk()...)
 	}
 }
+
+func TestCancellingAQueuedJob(t *testing.T) {
+	text, started, _ := holding()
+	c := newTestServer(t, fakes{text: text, audio: (&speaking{}).service(), dataDir: t.TempDir(), maxRuns: 1, runQueue: 1})
+	create := func() *orchestratorv1.Job {
+		r, err := c.CreateJob(t.Context(), &orchestratorv1.CreateJobRequest{Name: "script-then-voiceover", Inputs: map[string]string{"topic": "x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetJob()
+	}
+	first := create()
+	receive(t, started, "the first job's text call")
+	queued := create()
+	r, err := c.CancelJob(t.Context(), &orchestratorv1.CancelJobRequest{Id: queued.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := r.GetJob(); j.GetState() != orchestratorv1.JobState_JOB_STATE_CANCELLED || j.GetStartTime() != nil {
+		t.Fatalf("the queued job after CancelJob: %v", j)
+	}
+	if evs := watch(t, c, queued.GetId()); len(evs) != 1 || evs[0].GetEvent().GetRunFailed().GetCode() != "CANCELLED" {
+		t.Fatalf("the queued job's events: %v", evs)
+	}
+	// Its queue place is free again.
+	third := create()
+	for _, id := range []string{first.GetId(), third.GetId()} {
+		if _, err := c.CancelJob(t.Context(), &orchestratorv1.CancelJobRequest{Id: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
