@@ -42,8 +42,6 @@ type Config struct {
 	Store  Store
 	Runner Runner
 	Gate   *admission.Gate
-	// Pipelines looks up a job's pipeline by name.
-	Pipelines func(name string) *pipeline.Pipeline
 	// RunTimeout bounds each job's run.
 	RunTimeout time.Duration
 	Log        *slog.Logger

@@ -18,8 +18,10 @@ const RetryAfter = 2 * time.Second
 // busy is the error of a run refused because every run slot and queue
 // place is taken.
 func busy() error {
-	// TODO: google.rpc.RetryInfo needs a field in platform/rpcerr.Error;
-	// until then the delay travels as ErrorInfo metadata.
+	// A google.rpc.RetryInfo detail needs a field in platform/rpcerr.Error
+	// (every server's errors pass through its mapping, which would drop a
+	// detail added here); until then the delay travels as ErrorInfo
+	// metadata.
 	return rpcerr.New(codes.ResourceExhausted, rpcerr.ReasonQueueFull,
 		"the orchestrator is running as many pipelines as it may and its queue is full; retry later").
 		WithMetadata("subject", "orchestrator:runs").
