@@ -42,7 +42,7 @@ func buildOrchestrator(t *testing.T) string {
 // serveFake serves a genaitest backend as the modality's service on a
 // loopback TCP port (the orchestrator is another process) and returns its
 // address.
-func serveFake(t *testing.T, m genai.Modality, b *genaitest.Backend) string {
+func serveFake(t *testing.T, m genai.Modality, b genai.Backend) string {
 	t.Helper()
 	h, err := genai.NewHandler(m, slog.New(slog.DiscardHandler), genai.Route{Backend: b, Concurrency: 4})
 	if err != nil {
