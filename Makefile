@@ -22,8 +22,9 @@ CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio
 BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,
 # run as a separate process), chromium (the playground's browser test in
-# e2e/).
-APT_PACKAGES := flite1-dev espeak-ng chromium
+# e2e/), ffmpeg (the narrated-slideshow MP4, and ffprobe to check it),
+# postgresql (the server the orchestrator's shared-jobs test starts).
+APT_PACKAGES := flite1-dev espeak-ng chromium ffmpeg postgresql
 GO_TEST_FLAGS ?= -count=1
 DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a

@@ -168,15 +168,16 @@ func freePorts(t *testing.T) (grpcBase, httpPort int) {
 }
 
 // hermeticEnv is this process's environment without CHORUS_* and OTEL_*
-// settings, plus extra.
-func hermeticEnv(extra ...string) []string {
+// settings, with a state directory of the test's own (where the
+// orchestrator keeps its jobs and artifacts by default), plus extra.
+func hermeticEnv(tb testing.TB, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") {
+		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "XDG_STATE_HOME=") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, extra...)
+	return append(append(env, "XDG_STATE_HOME="+tb.TempDir()), extra...)
 }
 
 // suite is a running `chorus up`.
@@ -298,7 +299,7 @@ func TestSuiteEndToEnd(t *testing.T) {
 	t.Cleanup(fake.Close)
 	// Text and image both have -openai-* flags: the service-scoped
 	// variables of `chorus up` give each its own.
-	env := hermeticEnv(
+	env := hermeticEnv(t,
 		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
 		"CHORUS_OPENAI_API_KEY=test-key",
 		"CHORUS_TEXT_OPENAI_MODELS=fake-llm",

@@ -327,7 +327,7 @@ func TestMinimalRequests(t *testing.T) {
 	// Every backend that can run here: the embedded chorus-mini, flite and
 	// espeak in process, and the openai backends of text and image against
 	// the fake OpenAI-compatible server.
-	env := hermeticEnv(
+	env := hermeticEnv(t,
 		"CHORUS_TEXT_MODELS_DIR="+filepath.Join(root, "models"),
 		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
 		"CHORUS_OPENAI_API_KEY=test-key",

@@ -60,7 +60,7 @@ func TestOfflineDemo(t *testing.T) {
 		"-bin-dir", bin, "-out", out, "-input", "topic="+offlineTopic,
 		"-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort))
 	cmd.Dir = root
-	cmd.Env = hermeticEnv()
+	cmd.Env = hermeticEnv(t)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 30 * time.Second
 	runErr := cmd.Run()

@@ -66,7 +66,7 @@ func Start(tb testing.TB, opts Options) *Suite {
 		"-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort),
 		"-ready-timeout", opts.ReadyTimeout.String(), "-grace", "15s")
 	s.cmd.Dir = root
-	s.cmd.Env = append(hermeticEnv(), opts.Env...)
+	s.cmd.Env = append(hermeticEnv(), append([]string{"XDG_STATE_HOME=" + tb.TempDir()}, opts.Env...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	// Its own process group, so that cleanup reaches the servers too even
 	// if `chorus up` itself were gone.

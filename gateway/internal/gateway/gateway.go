@@ -89,6 +89,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 			mux.HandlePath(http.MethodGet, "/healthz", g.healthz),
 			mux.HandlePath(http.MethodGet, "/readyz", g.readyz),
 			mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI),
+			mux.HandlePath(http.MethodGet, "/v1/artifacts/{id}", g.serveArtifact(orch)),
 		)
 	}
 	g.mux = runtime.NewServeMux(

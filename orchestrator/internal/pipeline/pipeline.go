@@ -32,6 +32,15 @@ const (
 	// AssembleEach returns every artifact of the step as its own output,
 	// named "<output>[<index>]".
 	AssembleEach = "each"
+	// AssembleMP4 makes a slideshow video (ffmpeg): the images of the
+	// output's Images step, each shown for as long as the audio segment of
+	// the same index lasts, over the audio step's segments joined, with
+	// the segments' text as subtitles.
+	AssembleMP4 = "mp4"
+	// AssembleHTML makes one self-contained HTML page: the text of the
+	// output's From step (a text step), then the images of its Images
+	// step, inline, each captioned with the text it depicts.
+	AssembleHTML = "html"
 )
 
 // How a for_each step splits the text of the step it iterates over.
@@ -106,6 +115,19 @@ type Step struct {
 	// and kept at the start of the step's output, so the text the model
 	// continues reads whole. Whole-text steps only.
 	CompletionOpening string `yaml:"completion_opening"`
+	// Transform makes the step a model-free transform (package transform):
+	// "split_sentences", "split_scenes N", "take N", "join", "template" or
+	// "extract N", a template. Such a step has no modality; it transforms
+	// Text and its result is text, like a text step's.
+	Transform string `yaml:"transform"`
+	// Text is what a transform reads, a template; empty means the text of
+	// the steps in needs, in order, separated by blank lines.
+	Text string `yaml:"text"`
+	// CompletionTransform, on a text step, replaces the model call with
+	// this transform (over Text) when the step's model cannot chat: where
+	// a completion model cannot follow the step's instruction, a transform
+	// often does the job.
+	CompletionTransform string `yaml:"completion_transform"`
 	// Needs lists the steps that must complete before this one starts.
 	Needs []string `yaml:"needs"`
 	// StreamFrom names a text step whose output this step consumes sentence
@@ -167,6 +189,9 @@ type Output struct {
 	// Assemble says how: "text", "wav", "webvtt" or "each". Empty means
 	// "text" for text steps and "each" for the others.
 	Assemble string `yaml:"assemble"`
+	// Images names the image step of an "mp4" output (From is its audio)
+	// or of an "html" output (From is its text).
+	Images string `yaml:"images"`
 }
 
 // Step returns the step named name, or nil.
@@ -180,6 +205,20 @@ func (s *Step) Deps() []string {
 		deps = append(deps, s.ForEach.From)
 	}
 	return deps
+}
+
+// MakesText reports whether s's result is one text: a text step or a
+// transform that is not an item step.
+func (s *Step) MakesText() bool {
+	return (s.Modality == genai.Text || s.Transform != "") && !s.Items()
+}
+
+// ModalityName is the step's modality, or "transform".
+func (s *Step) ModalityName() string {
+	if s.Transform != "" {
+		return "transform"
+	}
+	return string(s.Modality)
 }
 
 // Items reports whether s runs once per item (stream_from or for_each).
@@ -251,7 +290,7 @@ func (s *Step) setDefaults() {
 
 // defaultAssembly is how an output that says none is assembled from s.
 func (s *Step) defaultAssembly() string {
-	if s.Modality == genai.Text && !s.Items() {
+	if s.MakesText() {
 		return AssembleText
 	}
 	return AssembleEach

@@ -107,7 +107,7 @@ func (p *Pipeline) Proto() *orchestratorv1.Pipeline {
 	}
 	for _, s := range p.Steps {
 		ps := &orchestratorv1.PipelineStep{
-			Name: s.Name, Modality: string(s.Modality), Needs: s.Deps(),
+			Name: s.Name, Modality: s.ModalityName(), Needs: s.Deps(),
 			StreamsInput: s.StreamFrom != "",
 		}
 		if s.StreamFrom != "" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/chorus-ai/chorus/orchestrator/internal/transform"
 	"github.com/chorus-ai/chorus/platform/genai"
 )
 
@@ -155,6 +156,30 @@ func (p *Pipeline) validateStep(s *Step, inputs map[string]*Input) error {
 
 // validateCall checks what the step asks of its service.
 func (s *Step) validateCall(ps *stepProblems) {
+	if s.CompletionTransform != "" {
+		if s.Modality != genai.Text || s.Items() {
+			ps.addf("completion_transform is only for text steps that are not item steps")
+		}
+		checkTransform(ps, "completion_transform", s.CompletionTransform)
+	}
+	if s.Transform != "" {
+		switch {
+		case s.Modality != "":
+			ps.addf("a transform step has no modality")
+		case s.Items():
+			ps.addf("a transform step cannot be an item step (stream_from, for_each)")
+		case s.Prompt != "" || s.CompletionPrompt != "" || s.CompletionOpening != "" || s.Model != "":
+			ps.addf("a transform step has no prompt or model; it reads text")
+		}
+		if s.Text == "" && len(s.Needs) == 0 {
+			ps.addf("a transform step needs text or steps in needs to read")
+		}
+		checkTransform(ps, "transform", s.Transform)
+		return
+	}
+	if s.Text != "" && s.CompletionTransform == "" {
+		ps.addf("text is only for transform steps and completion_transform")
+	}
 	if !s.Modality.Valid() {
 		ps.addf("modality %q must be text, image or audio", s.Modality)
 	}
@@ -211,8 +236,8 @@ func (p *Pipeline) validateForEach(s *Step, ps *stepProblems) {
 		ps.addf("for_each.from %q, which is not a step", f.From)
 	case f.From == s.Name:
 		ps.addf("iterates over itself")
-	case src.Modality != genai.Text || src.Items():
-		ps.addf("for_each.from %q: only a text step that is not an item step has text to split", f.From)
+	case !src.MakesText():
+		ps.addf("for_each.from %q: only a text or transform step that is not an item step has text to split", f.From)
 	}
 	switch f.Split {
 	case "", SplitLines, SplitSentences:
@@ -221,6 +246,17 @@ func (p *Pipeline) validateForEach(s *Step, ps *stepProblems) {
 	}
 	if f.MaxItems < 0 {
 		ps.addf("for_each.max_items must not be negative")
+	}
+}
+
+// checkTransform checks a transform as written, unless it is a template
+// (its value is known only in a run).
+func checkTransform(ps *stepProblems, field, op string) {
+	if strings.Contains(op, "{{") {
+		return
+	}
+	if _, err := transform.Parse(op); err != nil {
+		ps.addf("%s: %v", field, err)
 	}
 }
 
@@ -245,6 +281,9 @@ var otherModalities = map[genai.Modality][]string{
 // validateOptions checks that the options fit the step's modality, and
 // that completion options come with a completion prompt.
 func (s *Step) validateOptions(ps *stepProblems) {
+	if s.Transform != "" && (len(present(s.Options.fields())) > 0 || len(s.Options.Stop) > 0) {
+		ps.addf("a transform step takes no options")
+	}
 	for _, name := range otherModalities[s.Modality] {
 		if s.Options.Has(name) {
 			ps.addf("option %s does not apply to %s steps", name, s.Modality)
@@ -284,6 +323,9 @@ func (p *Pipeline) parseTemplates(s *Step, inputs map[string]*Input, ps *stepPro
 	add("completion_prompt", s.CompletionPrompt)
 	add("completion_opening", s.CompletionOpening)
 	add("model", s.Model)
+	add("transform", s.Transform)
+	add("completion_transform", s.CompletionTransform)
+	add("text", s.Text)
 	for prefix, o := range map[string]Options{"options": s.Options, "completion_options": s.CompletionOptions} {
 		for name, v := range o.fields() {
 			add(prefix+"."+name, v)
@@ -320,15 +362,32 @@ func (p *Pipeline) validateOutputs() error {
 		switch o.Assemble {
 		case "", AssembleEach:
 		case AssembleText:
-			if s.Modality != genai.Text || s.Items() {
+			if !s.MakesText() {
 				ps.addf("output %q: assemble text needs a text step that is not an item step", o.Name)
 			}
 		case AssembleWAV, AssembleWebVTT:
 			if s.Modality != genai.Audio {
 				ps.addf("output %q: assemble %s needs an audio step", o.Name, o.Assemble)
 			}
+		case AssembleMP4:
+			if s.Modality != genai.Audio || !s.Items() {
+				ps.addf("output %q: assemble mp4 needs an audio item step (one segment per image)", o.Name)
+			}
+			if img := p.steps[o.Images]; img == nil || img.Modality != genai.Image {
+				ps.addf("output %q: assemble mp4 needs images, naming an image step", o.Name)
+			}
+		case AssembleHTML:
+			if !s.MakesText() {
+				ps.addf("output %q: assemble html needs a text or transform step", o.Name)
+			}
+			if img := p.steps[o.Images]; img == nil || img.Modality != genai.Image {
+				ps.addf("output %q: assemble html needs images, naming an image step", o.Name)
+			}
 		default:
-			ps.addf("output %q: assemble %q must be text, wav, webvtt or each", o.Name, o.Assemble)
+			ps.addf("output %q: assemble %q must be text, wav, webvtt, each, mp4 or html", o.Name, o.Assemble)
+		}
+		if o.Images != "" && o.Assemble != AssembleMP4 && o.Assemble != AssembleHTML {
+			ps.addf("output %q: images applies only to assemble mp4 and html", o.Name)
 		}
 	}
 	if len(p.Outputs) == 0 {

@@ -201,7 +201,7 @@ func (r *run) items(ctx context.Context, st *stepState, data pipeline.Data, src 
 	calls := r.startItems(ctx, &wg, s, data, src)
 	var (
 		res   result
-		audio segments
+		audio = segments{bounded: r.runner.cfg.Artifacts == nil}
 	)
 	for c := range calls.order {
 		var o itemOutcome
@@ -308,8 +308,9 @@ func (r *run) keepItem(s *pipeline.Step, c *itemCall, resp *genaiv1.GenerateResp
 // segments follows the segments of an audio step: they must share one
 // sample rate and fit in one result, and each starts where the last ended.
 type segments struct {
-	rate    int // Hz, of the first segment; 0 before it
-	samples int // so far
+	bounded bool // the joined WAV must fit in MaxResultBytes (no artifact store)
+	rate    int  // Hz, of the first segment; 0 before it
+	samples int  // so far
 	offset  time.Duration
 }
 
@@ -326,7 +327,7 @@ func (sg *segments) add(a *genaiv1.Artifact, index int) error {
 			"the audio service's segments differ in format (segment %d is %d Hz, segment 0 is %d Hz), so they cannot be joined into one WAV", index, audio.Rate, sg.rate))
 	}
 	sg.samples += len(audio.Samples)
-	if wav.EncodedSize(sg.samples) > MaxResultBytes {
+	if sg.bounded && wav.EncodedSize(sg.samples) > MaxResultBytes {
 		return tooLarge(fmt.Sprintf("the voiceover would exceed %d bytes, the most one gRPC message can carry with the other outputs; lower max_tokens", MaxResultBytes))
 	}
 	d := audio.Duration()

@@ -32,8 +32,20 @@ import (
 // MaxResultBytes bounds a run's assembled outputs (the RunCompleted event),
 // and in particular a voiceover: gRPC refuses messages over 4 MiB, and the
 // event needs room for the script and captions besides. Runs that would
-// exceed it fail with RESOURCE_EXHAUSTED. An artifact store will lift this.
+// exceed it fail with RESOURCE_EXHAUSTED. With an artifact store (see
+// Config.Artifacts) large artifacts travel by reference and the limit only
+// bounds what stays inline.
 const MaxResultBytes = 3*1024*1024 + 512*1024
+
+// DefaultInlineLimit is the largest artifact kept inline in events and
+// results when the runner has an artifact store.
+const DefaultInlineLimit = 256 * 1024
+
+// ArtifactStore keeps artifacts too large to travel inline and returns the
+// URI they can be fetched from.
+type ArtifactStore interface {
+	PutURI(data []byte, mimeType string) (uri string, err error)
+}
 
 // ErrorInfo reasons the runner reports.
 const (
@@ -67,6 +79,13 @@ type Config struct {
 	MaxParallelSteps int
 	Retry            Retry
 	Log              *slog.Logger
+	// Artifacts, when set, stores every artifact (step deltas and outputs)
+	// whose inline bytes exceed InlineLimit, and the event carries its URI
+	// instead. Without it, outputs are bounded by MaxResultBytes.
+	Artifacts ArtifactStore
+	// InlineLimit is the largest artifact kept inline; default
+	// DefaultInlineLimit.
+	InlineLimit int
 }
 
 // Runner runs pipelines. It is safe for concurrent use.
@@ -92,6 +111,9 @@ func New(cfg Config) *Runner {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.InlineLimit <= 0 {
+		cfg.InlineLimit = DefaultInlineLimit
 	}
 	return &Runner{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/runner"),
 		models: &modelCache{ttl: 30 * time.Second, log: cfg.Log}}
@@ -142,7 +164,7 @@ func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[stri
 		}
 	}
 	if !r.failed() {
-		done, step, err := r.complete()
+		done, step, err := r.complete(ctx)
 		if err != nil {
 			r.fail(ctx, step, err)
 		} else if err := r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_RunCompleted{RunCompleted: done}}); err != nil {
@@ -215,12 +237,12 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 	ctx, span := r.runner.tracer.Start(ctx, "step "+s.Name, trace.WithAttributes(
 		attribute.String("chorus.pipeline", r.p.Name),
 		attribute.String("chorus.step", s.Name),
-		attribute.String("chorus.modality", string(s.Modality)),
+		attribute.String("chorus.modality", s.ModalityName()),
 		attribute.String("gen_ai.request.model", model),
 	))
 	defer span.End()
 	if err := r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepStarted{StepStarted: &orchestratorv1.StepStarted{
-		Step: s.Name, Modality: string(s.Modality), Model: model,
+		Step: s.Name, Modality: s.ModalityName(), Model: model,
 	}}}); err != nil {
 		return
 	}
@@ -287,6 +309,10 @@ func (r *run) await(ctx context.Context, st *stepState) (src *stepState, release
 func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, src *stepState) (result, error) {
 	s := st.step
 	switch {
+	case s.Transform != "":
+		return r.transform(st, data, "transform")
+	case r.useCompletionTransform(ctx, s, data):
+		return r.transform(st, data, "completion_transform")
 	case src != nil:
 		return r.items(ctx, st, data, src.feed, src)
 	case s.ForEach != nil:
@@ -300,6 +326,14 @@ func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, sr
 
 // send emits one event unless the run has failed.
 func (r *run) send(ev *orchestratorv1.RunPipelineResponse) error {
+	if d := ev.GetStepDelta(); d.GetArtifact() != nil && r.runner.cfg.Artifacts != nil {
+		// The step keeps its own copy, inline, for assembly.
+		d.Artifact = proto.Clone(d.Artifact).(*genaiv1.Artifact)
+		if err := r.runner.offload(d.Artifact); err != nil {
+			r.fail(context.Background(), ev.GetStepDelta().GetStep(), err)
+			return err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil || r.emitErr != nil {
@@ -321,7 +355,7 @@ func (r *run) send(ev *orchestratorv1.RunPipelineResponse) error {
 // step, and returns err as reported to the client.
 func (r *run) fail(ctx context.Context, step string, err error) *rpcerr.Error {
 	service := "orchestrator"
-	if s := r.p.Step(step); s != nil {
+	if s := r.p.Step(step); s != nil && s.Transform == "" {
 		service = string(s.Modality)
 	}
 	// A call cut off by the run's own deadline or cancellation says so in
@@ -374,13 +408,29 @@ func (r *run) finishFailed() error {
 }
 
 // complete assembles the outputs after every step succeeded.
-func (r *run) complete() (_ *orchestratorv1.RunCompleted, step string, _ error) {
+func (r *run) complete(ctx context.Context) (_ *orchestratorv1.RunCompleted, step string, _ error) {
 	done := &orchestratorv1.RunCompleted{Duration: durationpb.New(time.Since(r.start))}
 	for i := range r.p.Outputs {
 		o := &r.p.Outputs[i]
-		outs, err := assemble(o, r.states[o.From].res)
+		var (
+			outs []*orchestratorv1.RunOutput
+			err  error
+		)
+		switch o.Assemble {
+		case pipeline.AssembleMP4:
+			outs, err = slideshow(ctx, o, r.states[o.From].res, r.states[o.Images].res)
+		case pipeline.AssembleHTML:
+			outs, err = page(o, r.p, r.inputs, r.states[o.From].res, r.states[o.Images].res)
+		default:
+			outs, err = assemble(o, r.states[o.From].res, r.runner.cfg.Artifacts == nil)
+		}
 		if err != nil {
 			return nil, o.From, err
+		}
+		for _, out := range outs {
+			if err := r.runner.offload(out.GetArtifact()); err != nil {
+				return nil, o.From, err
+			}
 		}
 		done.Outputs = append(done.Outputs, outs...)
 	}
@@ -393,6 +443,22 @@ func (r *run) complete() (_ *orchestratorv1.RunCompleted, step string, _ error) 
 		return nil, "", tooLarge(fmt.Sprintf("the run's outputs total %d bytes, over the %d-byte limit of one gRPC message; ask for less (lower max_tokens, or fewer items)", n, MaxResultBytes))
 	}
 	return done, "", nil
+}
+
+// offload moves a's inline bytes to the artifact store when there is one
+// and they exceed the inline limit, leaving a's size and sha256 and a uri.
+func (rn *Runner) offload(a *genaiv1.Artifact) error {
+	data := a.GetData()
+	if rn.cfg.Artifacts == nil || len(data) <= rn.cfg.InlineLimit {
+		return nil
+	}
+	genai.FillDigest(a)
+	uri, err := rn.cfg.Artifacts.PutURI(data, a.GetMimeType())
+	if err != nil {
+		return rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "the artifact store failed to keep an artifact").WithCause(err)
+	}
+	a.Content = &genaiv1.Artifact_Uri{Uri: uri}
+	return nil
 }
 
 func tooLarge(msg string) *rpcerr.Error {

@@ -18,6 +18,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/chorus-ai/chorus/orchestrator/internal/admission"
+	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
@@ -36,17 +39,42 @@ type Server struct {
 	runner     *runner.Runner
 	runTimeout time.Duration
 	log        *slog.Logger
+	gate       *admission.Gate
+	jobs       *jobs.Manager
+	artifacts  *artifact.Dir
 }
 
 var _ orchestratorv1.OrchestratorServiceServer = (*Server)(nil)
 
-// New returns a Server. runTimeout (DefaultRunTimeout if 0) bounds runs
-// whose client set no deadline.
-func New(pipelines *pipeline.Registry, rn *runner.Runner, runTimeout time.Duration, log *slog.Logger) *Server {
-	if runTimeout <= 0 {
-		runTimeout = DefaultRunTimeout
+// Config holds what a Server serves. Pipelines and Runner are required.
+type Config struct {
+	Pipelines *pipeline.Registry
+	Runner    *runner.Runner
+	// RunTimeout (DefaultRunTimeout if 0) bounds runs whose client set no
+	// deadline.
+	RunTimeout time.Duration
+	Log        *slog.Logger
+	// Gate admits runs (RunPipeline and jobs alike); nil admits every run.
+	Gate *admission.Gate
+	// Jobs serves the job RPCs; nil answers them UNIMPLEMENTED.
+	Jobs *jobs.Manager
+	// Artifacts serves GetArtifact; nil answers it NOT_FOUND.
+	Artifacts *artifact.Dir
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.RunTimeout <= 0 {
+		cfg.RunTimeout = DefaultRunTimeout
 	}
-	return &Server{pipelines: pipelines, runner: rn, runTimeout: runTimeout, log: log}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Gate == nil {
+		cfg.Gate = admission.New(1<<20, 0)
+	}
+	return &Server{pipelines: cfg.Pipelines, runner: cfg.Runner, runTimeout: cfg.RunTimeout, log: cfg.Log,
+		gate: cfg.Gate, jobs: cfg.Jobs, artifacts: cfg.Artifacts}
 }
 
 // Register registers s on g and returns the service's full name.
@@ -86,6 +114,11 @@ func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc
 		return err
 	}
 	ctx := stream.Context()
+	release, err := s.admit(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.runTimeout)

@@ -3,10 +3,12 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +27,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/orchestrator/internal/admission"
+	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/sqlitestore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -47,6 +53,11 @@ func TestMain(m *testing.M) {
 type fakes struct {
 	text, image, audio *genaitest.Service
 	runTimeout         time.Duration
+	// dataDir, when set, gives the server a job store and an artifact
+	// store there.
+	dataDir string
+	// maxRuns and runQueue set admission (0: unbounded).
+	maxRuns, runQueue int
 }
 
 // newTestServer serves the orchestrator through serve (the real interceptors
@@ -68,12 +79,43 @@ func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceCli
 	if err != nil {
 		tb.Fatalf("Builtin: %v", err)
 	}
-	rn := runner.New(runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}})
+	cfg := Config{Pipelines: reg, RunTimeout: f.runTimeout, Log: log}
+	rcfg := runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}}
+	if f.maxRuns > 0 {
+		cfg.Gate = admission.New(f.maxRuns, f.runQueue)
+	}
+	if f.dataDir != "" {
+		arts, err := artifact.OpenDir(filepath.Join(f.dataDir, "artifacts"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rcfg.Artifacts, cfg.Artifacts = arts, arts
+	}
+	rn := runner.New(rcfg)
+	cfg.Runner = rn
+	if f.dataDir != "" {
+		store, err := sqlitestore.Open(tb.Context(), filepath.Join(f.dataDir, "jobs.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		gate := cfg.Gate
+		if gate == nil {
+			gate = admission.New(64, 64)
+		}
+		cfg.Jobs = jobs.New(jobs.Config{Store: store, Runner: rn, Gate: gate, RunTimeout: time.Minute, Log: log})
+		// Cleanups run last first: the server stops before these run.
+		tb.Cleanup(func() {
+			cfg.Jobs.Close()
+			if err := store.Close(); err != nil {
+				tb.Errorf("closing the job store: %v", err)
+			}
+		})
+	}
 	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, OnPanic: serve.FailOnPanic(tb)}, log)
 	if err != nil {
 		tb.Fatalf("serve.New: %v", err)
 	}
-	srv.SetServing(New(reg, rn, f.runTimeout, log).Register(srv.GRPC()))
+	srv.SetServing(New(cfg).Register(srv.GRPC()))
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(ctx) }()
@@ -609,7 +651,12 @@ func TestIllustratedStory(t *testing.T) {
 	}
 	done := events[len(events)-1].GetRunCompleted()
 	var got []string
+	var page string
 	for _, o := range done.GetOutputs() {
+		if o.GetName() == "page" {
+			page = string(o.GetArtifact().GetData())
+			continue
+		}
 		got = append(got, o.GetName()+"="+o.GetArtifact().GetText()+string(o.GetArtifact().GetData()))
 	}
 	want := []string{
@@ -620,6 +667,17 @@ func TestIllustratedStory(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("outputs %q\nwant %q", got, want)
+	}
+	// The page holds the story and both images inline, each captioned.
+	for _, part := range []string{
+		"<title>Owls</title>",
+		"<p>Once there was an owl. It flew.</p>",
+		`<img src="data:image/png;base64,` + base64.StdEncoding.EncodeToString([]byte("Storybook illustration: An owl on a branch.")) + `" alt="An owl on a branch.">`,
+		"<figcaption>The owl in flight at dusk.</figcaption>",
+	} {
+		if !strings.Contains(page, part) {
+			t.Errorf("the page lacks %q:\n%s", part, page)
+		}
 	}
 }
 
@@ -633,7 +691,7 @@ func TestListAndGetPipelines(t *testing.T) {
 	for _, p := range list.GetPipelines() {
 		names = append(names, p.GetName())
 	}
-	if !slices.Equal(names, []string{"illustrated-story", "script-then-voiceover"}) {
+	if !slices.Equal(names, []string{"illustrated-story", "narrate-document", "narrated-slideshow", "script-then-voiceover", "summarize-then-narrate"}) {
 		t.Errorf("ListPipelines = %v", names)
 	}
 	got, err := c.GetPipeline(t.Context(), &orchestratorv1.GetPipelineRequest{Name: "script-then-voiceover"})

@@ -27,6 +27,71 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// JobState is where a job is in its life.
+type JobState int32
+
+const (
+	// Not set; in ListJobsRequest, any state.
+	JobState_JOB_STATE_UNSPECIFIED JobState = 0
+	// Accepted, waiting for a place among the orchestrator's runs.
+	JobState_JOB_STATE_QUEUED JobState = 1
+	// Running.
+	JobState_JOB_STATE_RUNNING JobState = 2
+	// Completed; outputs holds the results.
+	JobState_JOB_STATE_SUCCEEDED JobState = 3
+	// Failed; failure says why.
+	JobState_JOB_STATE_FAILED JobState = 4
+	// Cancelled by CancelJob.
+	JobState_JOB_STATE_CANCELLED JobState = 5
+)
+
+// Enum value maps for JobState.
+var (
+	JobState_name = map[int32]string{
+		0: "JOB_STATE_UNSPECIFIED",
+		1: "JOB_STATE_QUEUED",
+		2: "JOB_STATE_RUNNING",
+		3: "JOB_STATE_SUCCEEDED",
+		4: "JOB_STATE_FAILED",
+		5: "JOB_STATE_CANCELLED",
+	}
+	JobState_value = map[string]int32{
+		"JOB_STATE_UNSPECIFIED": 0,
+		"JOB_STATE_QUEUED":      1,
+		"JOB_STATE_RUNNING":     2,
+		"JOB_STATE_SUCCEEDED":   3,
+		"JOB_STATE_FAILED":      4,
+		"JOB_STATE_CANCELLED":   5,
+	}
+)
+
+func (x JobState) Enum() *JobState {
+	p := new(JobState)
+	*p = x
+	return p
+}
+
+func (x JobState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobState) Descriptor() protoreflect.EnumDescriptor {
+	return file_chorus_orchestrator_v1_orchestrator_proto_enumTypes[0].Descriptor()
+}
+
+func (JobState) Type() protoreflect.EnumType {
+	return &file_chorus_orchestrator_v1_orchestrator_proto_enumTypes[0]
+}
+
+func (x JobState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobState.Descriptor instead.
+func (JobState) EnumDescriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{0}
+}
+
 // ListPipelinesRequest asks for every pipeline.
 type ListPipelinesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1100,6 +1165,906 @@ func (x *RunFailed) GetMessage() string {
 	return ""
 }
 
+// Job is a run started by CreateJob.
+type Job struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job's id (also the run id on its events).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The pipeline it runs.
+	Pipeline string `protobuf:"bytes,2,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	// The inputs, as given.
+	Inputs map[string]string `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The request_id it was created with, if any.
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Where it is.
+	State JobState `protobuf:"varint,5,opt,name=state,proto3,enum=chorus.orchestrator.v1.JobState" json:"state,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it started running.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// When it ended.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The outputs of a SUCCEEDED job, as in RunCompleted. Artifacts larger
+	// than the orchestrator's inline limit (256 KiB by default) carry a `uri`
+	// of the form "/v1/artifacts/{id}": a path on the gateway (GET it), or
+	// the id to pass to GetArtifact.
+	Outputs []*RunOutput `protobuf:"bytes,9,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// Why a FAILED or CANCELLED job ended.
+	Failure *RunFailed `protobuf:"bytes,10,opt,name=failure,proto3" json:"failure,omitempty"`
+	// How many events the job has recorded so far.
+	EventCount    int64 `protobuf:"varint,11,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Job) Reset() {
+	*x = Job{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Job) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Job) ProtoMessage() {}
+
+func (x *Job) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Job.ProtoReflect.Descriptor instead.
+func (*Job) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Job) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Job) GetPipeline() string {
+	if x != nil {
+		return x.Pipeline
+	}
+	return ""
+}
+
+func (x *Job) GetInputs() map[string]string {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *Job) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Job) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *Job) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Job) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Job) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Job) GetOutputs() []*RunOutput {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+func (x *Job) GetFailure() *RunFailed {
+	if x != nil {
+		return x.Failure
+	}
+	return nil
+}
+
+func (x *Job) GetEventCount() int64 {
+	if x != nil {
+		return x.EventCount
+	}
+	return 0
+}
+
+// CreateJobRequest starts a job.
+type CreateJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pipeline to run.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Input values by input name, as in RunPipelineRequest.
+	Inputs map[string]string `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Optional client-chosen key, at most 128 bytes: a second CreateJob with
+	// the same request_id returns the first job instead of starting another.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJobRequest) Reset() {
+	*x = CreateJobRequest{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJobRequest) ProtoMessage() {}
+
+func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJobRequest.ProtoReflect.Descriptor instead.
+func (*CreateJobRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CreateJobRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateJobRequest) GetInputs() map[string]string {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *CreateJobRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateJobResponse returns the new (or earlier) job.
+type CreateJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job.
+	Job           *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJobResponse) Reset() {
+	*x = CreateJobResponse{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJobResponse) ProtoMessage() {}
+
+func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJobResponse.ProtoReflect.Descriptor instead.
+func (*CreateJobResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// GetJobRequest names a job.
+type GetJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobRequest) Reset() {
+	*x = GetJobRequest{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobRequest) ProtoMessage() {}
+
+func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
+func (*GetJobRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetJobRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetJobResponse returns a job.
+type GetJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job.
+	Job           *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobResponse) Reset() {
+	*x = GetJobResponse{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobResponse) ProtoMessage() {}
+
+func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
+func (*GetJobResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// ListJobsRequest asks for a page of jobs.
+type ListJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most jobs to return, 1..100; 0 means 20.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only jobs in this state; unspecified means any.
+	State JobState `protobuf:"varint,3,opt,name=state,proto3,enum=chorus.orchestrator.v1.JobState" json:"state,omitempty"`
+	// Only jobs of this pipeline; empty means any.
+	Pipeline      string `protobuf:"bytes,4,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsRequest) Reset() {
+	*x = ListJobsRequest{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsRequest) ProtoMessage() {}
+
+func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
+func (*ListJobsRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListJobsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListJobsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListJobsRequest) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *ListJobsRequest) GetPipeline() string {
+	if x != nil {
+		return x.Pipeline
+	}
+	return ""
+}
+
+// ListJobsResponse is one page of jobs, newest first. The jobs leave out
+// their outputs (GetJob has them).
+type ListJobsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The jobs.
+	Jobs []*Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// Token for the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsResponse) Reset() {
+	*x = ListJobsResponse{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsResponse) ProtoMessage() {}
+
+func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
+func (*ListJobsResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListJobsResponse) GetJobs() []*Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *ListJobsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CancelJobRequest names the job to cancel.
+type CancelJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelJobRequest) Reset() {
+	*x = CancelJobRequest{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelJobRequest) ProtoMessage() {}
+
+func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
+func (*CancelJobRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CancelJobRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// CancelJobResponse returns the job after cancellation was requested.
+type CancelJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job.
+	Job           *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelJobResponse) Reset() {
+	*x = CancelJobResponse{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelJobResponse) ProtoMessage() {}
+
+func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
+func (*CancelJobResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CancelJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// WatchJobRequest names the job to watch.
+type WatchJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job's id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchJobRequest) Reset() {
+	*x = WatchJobRequest{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchJobRequest) ProtoMessage() {}
+
+func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
+func (*WatchJobRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WatchJobRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// WatchJobResponse is one event of a job, in order.
+type WatchJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position of the event in the job, from 1.
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The event, as RunPipeline sends it; the last is run_completed or
+	// run_failed.
+	Event         *RunPipelineResponse `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchJobResponse) Reset() {
+	*x = WatchJobResponse{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchJobResponse) ProtoMessage() {}
+
+func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
+func (*WatchJobResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *WatchJobResponse) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *WatchJobResponse) GetEvent() *RunPipelineResponse {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// GetArtifactRequest names a stored artifact.
+type GetArtifactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The artifact's id: the last element of its uri "/v1/artifacts/{id}"
+	// (32 hex digits).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// First byte to send; 0 from the start. At most the artifact's size.
+	Offset int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Most bytes to send; 0 means up to the end.
+	Limit         int64 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetArtifactRequest) Reset() {
+	*x = GetArtifactRequest{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetArtifactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetArtifactRequest) ProtoMessage() {}
+
+func (x *GetArtifactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetArtifactRequest.ProtoReflect.Descriptor instead.
+func (*GetArtifactRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetArtifactRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetArtifactRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *GetArtifactRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// GetArtifactResponse is one part of a stored artifact: the first carries
+// info, each later one a chunk of its bytes, in order.
+type GetArtifactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Either the description or a chunk.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*GetArtifactResponse_Info
+	//	*GetArtifactResponse_Chunk
+	Part          isGetArtifactResponse_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetArtifactResponse) Reset() {
+	*x = GetArtifactResponse{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetArtifactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetArtifactResponse) ProtoMessage() {}
+
+func (x *GetArtifactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetArtifactResponse.ProtoReflect.Descriptor instead.
+func (*GetArtifactResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetArtifactResponse) GetPart() isGetArtifactResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *GetArtifactResponse) GetInfo() *ArtifactInfo {
+	if x != nil {
+		if x, ok := x.Part.(*GetArtifactResponse_Info); ok {
+			return x.Info
+		}
+	}
+	return nil
+}
+
+func (x *GetArtifactResponse) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*GetArtifactResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isGetArtifactResponse_Part interface {
+	isGetArtifactResponse_Part()
+}
+
+type GetArtifactResponse_Info struct {
+	// What the artifact is (first message only).
+	Info *ArtifactInfo `protobuf:"bytes,1,opt,name=info,proto3,oneof"`
+}
+
+type GetArtifactResponse_Chunk struct {
+	// The next bytes of the content.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*GetArtifactResponse_Info) isGetArtifactResponse_Part() {}
+
+func (*GetArtifactResponse_Chunk) isGetArtifactResponse_Part() {}
+
+// ArtifactInfo describes a stored artifact.
+type ArtifactInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its MIME type.
+	MimeType string `protobuf:"bytes,2,opt,name=mime_type,json=mimeType,proto3" json:"mime_type,omitempty"`
+	// Its size in bytes.
+	SizeBytes int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Hex SHA-256 of its bytes.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// When it was stored.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactInfo) Reset() {
+	*x = ArtifactInfo{}
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactInfo) ProtoMessage() {}
+
+func (x *ArtifactInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactInfo.ProtoReflect.Descriptor instead.
+func (*ArtifactInfo) Descriptor() ([]byte, []int) {
+	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ArtifactInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ArtifactInfo) GetMimeType() string {
+	if x != nil {
+		return x.MimeType
+	}
+	return ""
+}
+
+func (x *ArtifactInfo) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *ArtifactInfo) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *ArtifactInfo) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 var File_chorus_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_chorus_orchestrator_v1_orchestrator_proto_rawDesc = "" +
@@ -1175,11 +2140,92 @@ const file_chorus_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\tRunFailed\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage2\xd5\x02\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xce\x04\n" +
+	"\x03Job\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bpipeline\x18\x02 \x01(\tR\bpipeline\x12?\n" +
+	"\x06inputs\x18\x03 \x03(\v2'.chorus.orchestrator.v1.Job.InputsEntryR\x06inputs\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x126\n" +
+	"\x05state\x18\x05 \x01(\x0e2 .chorus.orchestrator.v1.JobStateR\x05state\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x129\n" +
+	"\n" +
+	"start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12;\n" +
+	"\aoutputs\x18\t \x03(\v2!.chorus.orchestrator.v1.RunOutputR\aoutputs\x12;\n" +
+	"\afailure\x18\n" +
+	" \x01(\v2!.chorus.orchestrator.v1.RunFailedR\afailure\x12\x1f\n" +
+	"\vevent_count\x18\v \x01(\x03R\n" +
+	"eventCount\x1a9\n" +
+	"\vInputsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x01\n" +
+	"\x10CreateJobRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12L\n" +
+	"\x06inputs\x18\x02 \x03(\v24.chorus.orchestrator.v1.CreateJobRequest.InputsEntryR\x06inputs\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x1a9\n" +
+	"\vInputsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"B\n" +
+	"\x11CreateJobResponse\x12-\n" +
+	"\x03job\x18\x01 \x01(\v2\x1b.chorus.orchestrator.v1.JobR\x03job\"\x1f\n" +
+	"\rGetJobRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"?\n" +
+	"\x0eGetJobResponse\x12-\n" +
+	"\x03job\x18\x01 \x01(\v2\x1b.chorus.orchestrator.v1.JobR\x03job\"\xa1\x01\n" +
+	"\x0fListJobsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x126\n" +
+	"\x05state\x18\x03 \x01(\x0e2 .chorus.orchestrator.v1.JobStateR\x05state\x12\x1a\n" +
+	"\bpipeline\x18\x04 \x01(\tR\bpipeline\"k\n" +
+	"\x10ListJobsResponse\x12/\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1b.chorus.orchestrator.v1.JobR\x04jobs\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\"\n" +
+	"\x10CancelJobRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"B\n" +
+	"\x11CancelJobResponse\x12-\n" +
+	"\x03job\x18\x01 \x01(\v2\x1b.chorus.orchestrator.v1.JobR\x03job\"!\n" +
+	"\x0fWatchJobRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"q\n" +
+	"\x10WatchJobResponse\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12A\n" +
+	"\x05event\x18\x02 \x01(\v2+.chorus.orchestrator.v1.RunPipelineResponseR\x05event\"R\n" +
+	"\x12GetArtifactRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\"q\n" +
+	"\x13GetArtifactResponse\x12:\n" +
+	"\x04info\x18\x01 \x01(\v2$.chorus.orchestrator.v1.ArtifactInfoH\x00R\x04info\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\xaf\x01\n" +
+	"\fArtifactInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tmime_type\x18\x02 \x01(\tR\bmimeType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime*\x9a\x01\n" +
+	"\bJobState\x12\x19\n" +
+	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n" +
+	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
+	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
+	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x052\x9c\a\n" +
 	"\x13OrchestratorService\x12l\n" +
 	"\rListPipelines\x12,.chorus.orchestrator.v1.ListPipelinesRequest\x1a-.chorus.orchestrator.v1.ListPipelinesResponse\x12f\n" +
 	"\vGetPipeline\x12*.chorus.orchestrator.v1.GetPipelineRequest\x1a+.chorus.orchestrator.v1.GetPipelineResponse\x12h\n" +
-	"\vRunPipeline\x12*.chorus.orchestrator.v1.RunPipelineRequest\x1a+.chorus.orchestrator.v1.RunPipelineResponse0\x01BIZGgithub.com/chorus-ai/chorus/proto/chorus/orchestrator/v1;orchestratorv1b\x06proto3"
+	"\vRunPipeline\x12*.chorus.orchestrator.v1.RunPipelineRequest\x1a+.chorus.orchestrator.v1.RunPipelineResponse0\x01\x12`\n" +
+	"\tCreateJob\x12(.chorus.orchestrator.v1.CreateJobRequest\x1a).chorus.orchestrator.v1.CreateJobResponse\x12W\n" +
+	"\x06GetJob\x12%.chorus.orchestrator.v1.GetJobRequest\x1a&.chorus.orchestrator.v1.GetJobResponse\x12]\n" +
+	"\bListJobs\x12'.chorus.orchestrator.v1.ListJobsRequest\x1a(.chorus.orchestrator.v1.ListJobsResponse\x12`\n" +
+	"\tCancelJob\x12(.chorus.orchestrator.v1.CancelJobRequest\x1a).chorus.orchestrator.v1.CancelJobResponse\x12_\n" +
+	"\bWatchJob\x12'.chorus.orchestrator.v1.WatchJobRequest\x1a(.chorus.orchestrator.v1.WatchJobResponse0\x01\x12h\n" +
+	"\vGetArtifact\x12*.chorus.orchestrator.v1.GetArtifactRequest\x1a+.chorus.orchestrator.v1.GetArtifactResponse0\x01BIZGgithub.com/chorus-ai/chorus/proto/chorus/orchestrator/v1;orchestratorv1b\x06proto3"
 
 var (
 	file_chorus_orchestrator_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -1193,61 +2239,107 @@ func file_chorus_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_chorus_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_chorus_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_chorus_orchestrator_v1_orchestrator_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_chorus_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_chorus_orchestrator_v1_orchestrator_proto_goTypes = []any{
-	(*ListPipelinesRequest)(nil),  // 0: chorus.orchestrator.v1.ListPipelinesRequest
-	(*ListPipelinesResponse)(nil), // 1: chorus.orchestrator.v1.ListPipelinesResponse
-	(*GetPipelineRequest)(nil),    // 2: chorus.orchestrator.v1.GetPipelineRequest
-	(*GetPipelineResponse)(nil),   // 3: chorus.orchestrator.v1.GetPipelineResponse
-	(*Pipeline)(nil),              // 4: chorus.orchestrator.v1.Pipeline
-	(*PipelineInput)(nil),         // 5: chorus.orchestrator.v1.PipelineInput
-	(*PipelineStep)(nil),          // 6: chorus.orchestrator.v1.PipelineStep
-	(*PipelineOutput)(nil),        // 7: chorus.orchestrator.v1.PipelineOutput
-	(*RunPipelineRequest)(nil),    // 8: chorus.orchestrator.v1.RunPipelineRequest
-	(*RunPipelineResponse)(nil),   // 9: chorus.orchestrator.v1.RunPipelineResponse
-	(*StepStarted)(nil),           // 10: chorus.orchestrator.v1.StepStarted
-	(*StepDelta)(nil),             // 11: chorus.orchestrator.v1.StepDelta
-	(*StepCompleted)(nil),         // 12: chorus.orchestrator.v1.StepCompleted
-	(*RunCompleted)(nil),          // 13: chorus.orchestrator.v1.RunCompleted
-	(*RunOutput)(nil),             // 14: chorus.orchestrator.v1.RunOutput
-	(*RunFailed)(nil),             // 15: chorus.orchestrator.v1.RunFailed
-	nil,                           // 16: chorus.orchestrator.v1.RunPipelineRequest.InputsEntry
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*v1.Artifact)(nil),           // 18: chorus.genai.v1.Artifact
-	(*v1.Usage)(nil),              // 19: chorus.genai.v1.Usage
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(JobState)(0),                 // 0: chorus.orchestrator.v1.JobState
+	(*ListPipelinesRequest)(nil),  // 1: chorus.orchestrator.v1.ListPipelinesRequest
+	(*ListPipelinesResponse)(nil), // 2: chorus.orchestrator.v1.ListPipelinesResponse
+	(*GetPipelineRequest)(nil),    // 3: chorus.orchestrator.v1.GetPipelineRequest
+	(*GetPipelineResponse)(nil),   // 4: chorus.orchestrator.v1.GetPipelineResponse
+	(*Pipeline)(nil),              // 5: chorus.orchestrator.v1.Pipeline
+	(*PipelineInput)(nil),         // 6: chorus.orchestrator.v1.PipelineInput
+	(*PipelineStep)(nil),          // 7: chorus.orchestrator.v1.PipelineStep
+	(*PipelineOutput)(nil),        // 8: chorus.orchestrator.v1.PipelineOutput
+	(*RunPipelineRequest)(nil),    // 9: chorus.orchestrator.v1.RunPipelineRequest
+	(*RunPipelineResponse)(nil),   // 10: chorus.orchestrator.v1.RunPipelineResponse
+	(*StepStarted)(nil),           // 11: chorus.orchestrator.v1.StepStarted
+	(*StepDelta)(nil),             // 12: chorus.orchestrator.v1.StepDelta
+	(*StepCompleted)(nil),         // 13: chorus.orchestrator.v1.StepCompleted
+	(*RunCompleted)(nil),          // 14: chorus.orchestrator.v1.RunCompleted
+	(*RunOutput)(nil),             // 15: chorus.orchestrator.v1.RunOutput
+	(*RunFailed)(nil),             // 16: chorus.orchestrator.v1.RunFailed
+	(*Job)(nil),                   // 17: chorus.orchestrator.v1.Job
+	(*CreateJobRequest)(nil),      // 18: chorus.orchestrator.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),     // 19: chorus.orchestrator.v1.CreateJobResponse
+	(*GetJobRequest)(nil),         // 20: chorus.orchestrator.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 21: chorus.orchestrator.v1.GetJobResponse
+	(*ListJobsRequest)(nil),       // 22: chorus.orchestrator.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 23: chorus.orchestrator.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 24: chorus.orchestrator.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),     // 25: chorus.orchestrator.v1.CancelJobResponse
+	(*WatchJobRequest)(nil),       // 26: chorus.orchestrator.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),      // 27: chorus.orchestrator.v1.WatchJobResponse
+	(*GetArtifactRequest)(nil),    // 28: chorus.orchestrator.v1.GetArtifactRequest
+	(*GetArtifactResponse)(nil),   // 29: chorus.orchestrator.v1.GetArtifactResponse
+	(*ArtifactInfo)(nil),          // 30: chorus.orchestrator.v1.ArtifactInfo
+	nil,                           // 31: chorus.orchestrator.v1.RunPipelineRequest.InputsEntry
+	nil,                           // 32: chorus.orchestrator.v1.Job.InputsEntry
+	nil,                           // 33: chorus.orchestrator.v1.CreateJobRequest.InputsEntry
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*v1.Artifact)(nil),           // 35: chorus.genai.v1.Artifact
+	(*v1.Usage)(nil),              // 36: chorus.genai.v1.Usage
+	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
 }
 var file_chorus_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	4,  // 0: chorus.orchestrator.v1.ListPipelinesResponse.pipelines:type_name -> chorus.orchestrator.v1.Pipeline
-	4,  // 1: chorus.orchestrator.v1.GetPipelineResponse.pipeline:type_name -> chorus.orchestrator.v1.Pipeline
-	5,  // 2: chorus.orchestrator.v1.Pipeline.inputs:type_name -> chorus.orchestrator.v1.PipelineInput
-	6,  // 3: chorus.orchestrator.v1.Pipeline.steps:type_name -> chorus.orchestrator.v1.PipelineStep
-	7,  // 4: chorus.orchestrator.v1.Pipeline.outputs:type_name -> chorus.orchestrator.v1.PipelineOutput
-	16, // 5: chorus.orchestrator.v1.RunPipelineRequest.inputs:type_name -> chorus.orchestrator.v1.RunPipelineRequest.InputsEntry
-	17, // 6: chorus.orchestrator.v1.RunPipelineResponse.time:type_name -> google.protobuf.Timestamp
-	10, // 7: chorus.orchestrator.v1.RunPipelineResponse.step_started:type_name -> chorus.orchestrator.v1.StepStarted
-	11, // 8: chorus.orchestrator.v1.RunPipelineResponse.step_delta:type_name -> chorus.orchestrator.v1.StepDelta
-	12, // 9: chorus.orchestrator.v1.RunPipelineResponse.step_completed:type_name -> chorus.orchestrator.v1.StepCompleted
-	13, // 10: chorus.orchestrator.v1.RunPipelineResponse.run_completed:type_name -> chorus.orchestrator.v1.RunCompleted
-	15, // 11: chorus.orchestrator.v1.RunPipelineResponse.run_failed:type_name -> chorus.orchestrator.v1.RunFailed
-	18, // 12: chorus.orchestrator.v1.StepDelta.artifact:type_name -> chorus.genai.v1.Artifact
-	19, // 13: chorus.orchestrator.v1.StepCompleted.usage:type_name -> chorus.genai.v1.Usage
-	20, // 14: chorus.orchestrator.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
-	14, // 15: chorus.orchestrator.v1.RunCompleted.outputs:type_name -> chorus.orchestrator.v1.RunOutput
-	20, // 16: chorus.orchestrator.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
-	20, // 17: chorus.orchestrator.v1.RunCompleted.time_to_first_audio:type_name -> google.protobuf.Duration
-	18, // 18: chorus.orchestrator.v1.RunOutput.artifact:type_name -> chorus.genai.v1.Artifact
-	0,  // 19: chorus.orchestrator.v1.OrchestratorService.ListPipelines:input_type -> chorus.orchestrator.v1.ListPipelinesRequest
-	2,  // 20: chorus.orchestrator.v1.OrchestratorService.GetPipeline:input_type -> chorus.orchestrator.v1.GetPipelineRequest
-	8,  // 21: chorus.orchestrator.v1.OrchestratorService.RunPipeline:input_type -> chorus.orchestrator.v1.RunPipelineRequest
-	1,  // 22: chorus.orchestrator.v1.OrchestratorService.ListPipelines:output_type -> chorus.orchestrator.v1.ListPipelinesResponse
-	3,  // 23: chorus.orchestrator.v1.OrchestratorService.GetPipeline:output_type -> chorus.orchestrator.v1.GetPipelineResponse
-	9,  // 24: chorus.orchestrator.v1.OrchestratorService.RunPipeline:output_type -> chorus.orchestrator.v1.RunPipelineResponse
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	5,  // 0: chorus.orchestrator.v1.ListPipelinesResponse.pipelines:type_name -> chorus.orchestrator.v1.Pipeline
+	5,  // 1: chorus.orchestrator.v1.GetPipelineResponse.pipeline:type_name -> chorus.orchestrator.v1.Pipeline
+	6,  // 2: chorus.orchestrator.v1.Pipeline.inputs:type_name -> chorus.orchestrator.v1.PipelineInput
+	7,  // 3: chorus.orchestrator.v1.Pipeline.steps:type_name -> chorus.orchestrator.v1.PipelineStep
+	8,  // 4: chorus.orchestrator.v1.Pipeline.outputs:type_name -> chorus.orchestrator.v1.PipelineOutput
+	31, // 5: chorus.orchestrator.v1.RunPipelineRequest.inputs:type_name -> chorus.orchestrator.v1.RunPipelineRequest.InputsEntry
+	34, // 6: chorus.orchestrator.v1.RunPipelineResponse.time:type_name -> google.protobuf.Timestamp
+	11, // 7: chorus.orchestrator.v1.RunPipelineResponse.step_started:type_name -> chorus.orchestrator.v1.StepStarted
+	12, // 8: chorus.orchestrator.v1.RunPipelineResponse.step_delta:type_name -> chorus.orchestrator.v1.StepDelta
+	13, // 9: chorus.orchestrator.v1.RunPipelineResponse.step_completed:type_name -> chorus.orchestrator.v1.StepCompleted
+	14, // 10: chorus.orchestrator.v1.RunPipelineResponse.run_completed:type_name -> chorus.orchestrator.v1.RunCompleted
+	16, // 11: chorus.orchestrator.v1.RunPipelineResponse.run_failed:type_name -> chorus.orchestrator.v1.RunFailed
+	35, // 12: chorus.orchestrator.v1.StepDelta.artifact:type_name -> chorus.genai.v1.Artifact
+	36, // 13: chorus.orchestrator.v1.StepCompleted.usage:type_name -> chorus.genai.v1.Usage
+	37, // 14: chorus.orchestrator.v1.StepCompleted.duration:type_name -> google.protobuf.Duration
+	15, // 15: chorus.orchestrator.v1.RunCompleted.outputs:type_name -> chorus.orchestrator.v1.RunOutput
+	37, // 16: chorus.orchestrator.v1.RunCompleted.duration:type_name -> google.protobuf.Duration
+	37, // 17: chorus.orchestrator.v1.RunCompleted.time_to_first_audio:type_name -> google.protobuf.Duration
+	35, // 18: chorus.orchestrator.v1.RunOutput.artifact:type_name -> chorus.genai.v1.Artifact
+	32, // 19: chorus.orchestrator.v1.Job.inputs:type_name -> chorus.orchestrator.v1.Job.InputsEntry
+	0,  // 20: chorus.orchestrator.v1.Job.state:type_name -> chorus.orchestrator.v1.JobState
+	34, // 21: chorus.orchestrator.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	34, // 22: chorus.orchestrator.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	34, // 23: chorus.orchestrator.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	15, // 24: chorus.orchestrator.v1.Job.outputs:type_name -> chorus.orchestrator.v1.RunOutput
+	16, // 25: chorus.orchestrator.v1.Job.failure:type_name -> chorus.orchestrator.v1.RunFailed
+	33, // 26: chorus.orchestrator.v1.CreateJobRequest.inputs:type_name -> chorus.orchestrator.v1.CreateJobRequest.InputsEntry
+	17, // 27: chorus.orchestrator.v1.CreateJobResponse.job:type_name -> chorus.orchestrator.v1.Job
+	17, // 28: chorus.orchestrator.v1.GetJobResponse.job:type_name -> chorus.orchestrator.v1.Job
+	0,  // 29: chorus.orchestrator.v1.ListJobsRequest.state:type_name -> chorus.orchestrator.v1.JobState
+	17, // 30: chorus.orchestrator.v1.ListJobsResponse.jobs:type_name -> chorus.orchestrator.v1.Job
+	17, // 31: chorus.orchestrator.v1.CancelJobResponse.job:type_name -> chorus.orchestrator.v1.Job
+	10, // 32: chorus.orchestrator.v1.WatchJobResponse.event:type_name -> chorus.orchestrator.v1.RunPipelineResponse
+	30, // 33: chorus.orchestrator.v1.GetArtifactResponse.info:type_name -> chorus.orchestrator.v1.ArtifactInfo
+	34, // 34: chorus.orchestrator.v1.ArtifactInfo.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 35: chorus.orchestrator.v1.OrchestratorService.ListPipelines:input_type -> chorus.orchestrator.v1.ListPipelinesRequest
+	3,  // 36: chorus.orchestrator.v1.OrchestratorService.GetPipeline:input_type -> chorus.orchestrator.v1.GetPipelineRequest
+	9,  // 37: chorus.orchestrator.v1.OrchestratorService.RunPipeline:input_type -> chorus.orchestrator.v1.RunPipelineRequest
+	18, // 38: chorus.orchestrator.v1.OrchestratorService.CreateJob:input_type -> chorus.orchestrator.v1.CreateJobRequest
+	20, // 39: chorus.orchestrator.v1.OrchestratorService.GetJob:input_type -> chorus.orchestrator.v1.GetJobRequest
+	22, // 40: chorus.orchestrator.v1.OrchestratorService.ListJobs:input_type -> chorus.orchestrator.v1.ListJobsRequest
+	24, // 41: chorus.orchestrator.v1.OrchestratorService.CancelJob:input_type -> chorus.orchestrator.v1.CancelJobRequest
+	26, // 42: chorus.orchestrator.v1.OrchestratorService.WatchJob:input_type -> chorus.orchestrator.v1.WatchJobRequest
+	28, // 43: chorus.orchestrator.v1.OrchestratorService.GetArtifact:input_type -> chorus.orchestrator.v1.GetArtifactRequest
+	2,  // 44: chorus.orchestrator.v1.OrchestratorService.ListPipelines:output_type -> chorus.orchestrator.v1.ListPipelinesResponse
+	4,  // 45: chorus.orchestrator.v1.OrchestratorService.GetPipeline:output_type -> chorus.orchestrator.v1.GetPipelineResponse
+	10, // 46: chorus.orchestrator.v1.OrchestratorService.RunPipeline:output_type -> chorus.orchestrator.v1.RunPipelineResponse
+	19, // 47: chorus.orchestrator.v1.OrchestratorService.CreateJob:output_type -> chorus.orchestrator.v1.CreateJobResponse
+	21, // 48: chorus.orchestrator.v1.OrchestratorService.GetJob:output_type -> chorus.orchestrator.v1.GetJobResponse
+	23, // 49: chorus.orchestrator.v1.OrchestratorService.ListJobs:output_type -> chorus.orchestrator.v1.ListJobsResponse
+	25, // 50: chorus.orchestrator.v1.OrchestratorService.CancelJob:output_type -> chorus.orchestrator.v1.CancelJobResponse
+	27, // 51: chorus.orchestrator.v1.OrchestratorService.WatchJob:output_type -> chorus.orchestrator.v1.WatchJobResponse
+	29, // 52: chorus.orchestrator.v1.OrchestratorService.GetArtifact:output_type -> chorus.orchestrator.v1.GetArtifactResponse
+	44, // [44:53] is the sub-list for method output_type
+	35, // [35:44] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_chorus_orchestrator_v1_orchestrator_proto_init() }
@@ -1262,18 +2354,23 @@ func file_chorus_orchestrator_v1_orchestrator_proto_init() {
 		(*RunPipelineResponse_RunCompleted)(nil),
 		(*RunPipelineResponse_RunFailed)(nil),
 	}
+	file_chorus_orchestrator_v1_orchestrator_proto_msgTypes[28].OneofWrappers = []any{
+		(*GetArtifactResponse_Info)(nil),
+		(*GetArtifactResponse_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_orchestrator_v1_orchestrator_proto_rawDesc), len(file_chorus_orchestrator_v1_orchestrator_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   17,
+			NumEnums:      1,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_chorus_orchestrator_v1_orchestrator_proto_goTypes,
 		DependencyIndexes: file_chorus_orchestrator_v1_orchestrator_proto_depIdxs,
+		EnumInfos:         file_chorus_orchestrator_v1_orchestrator_proto_enumTypes,
 		MessageInfos:      file_chorus_orchestrator_v1_orchestrator_proto_msgTypes,
 	}.Build()
 	File_chorus_orchestrator_v1_orchestrator_proto = out.File

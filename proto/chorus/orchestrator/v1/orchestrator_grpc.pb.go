@@ -25,6 +25,12 @@ const (
 	OrchestratorService_ListPipelines_FullMethodName = "/chorus.orchestrator.v1.OrchestratorService/ListPipelines"
 	OrchestratorService_GetPipeline_FullMethodName   = "/chorus.orchestrator.v1.OrchestratorService/GetPipeline"
 	OrchestratorService_RunPipeline_FullMethodName   = "/chorus.orchestrator.v1.OrchestratorService/RunPipeline"
+	OrchestratorService_CreateJob_FullMethodName     = "/chorus.orchestrator.v1.OrchestratorService/CreateJob"
+	OrchestratorService_GetJob_FullMethodName        = "/chorus.orchestrator.v1.OrchestratorService/GetJob"
+	OrchestratorService_ListJobs_FullMethodName      = "/chorus.orchestrator.v1.OrchestratorService/ListJobs"
+	OrchestratorService_CancelJob_FullMethodName     = "/chorus.orchestrator.v1.OrchestratorService/CancelJob"
+	OrchestratorService_WatchJob_FullMethodName      = "/chorus.orchestrator.v1.OrchestratorService/WatchJob"
+	OrchestratorService_GetArtifact_FullMethodName   = "/chorus.orchestrator.v1.OrchestratorService/GetArtifact"
 )
 
 // OrchestratorServiceClient is the client API for OrchestratorService service.
@@ -42,6 +48,27 @@ type OrchestratorServiceClient interface {
 	// one run_completed or run_failed. Requests that cannot start (unknown
 	// pipeline, missing or invalid input) fail with a status before any event.
 	RunPipeline(ctx context.Context, in *RunPipelineRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunPipelineResponse], error)
+	// CreateJob starts a run in the background and returns at once. The job,
+	// its events and its outputs are kept (they survive a restart of the
+	// orchestrator). A request_id already used returns the job it created,
+	// rather than starting another. Fails like RunPipeline for an unknown
+	// pipeline or bad inputs, and RESOURCE_EXHAUSTED (with RetryInfo) while
+	// the orchestrator's queue of runs is full.
+	CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error)
+	// GetJob returns one job. NOT_FOUND if there is none by that id.
+	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
+	// ListJobs lists jobs, newest first, a page at a time.
+	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
+	// CancelJob stops a queued or running job; it ends CANCELLED. Cancelling
+	// a job that has already ended changes nothing and returns it.
+	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
+	// WatchJob streams a job's events from the first (past events are
+	// replayed), then follows it until it ends.
+	WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error)
+	// GetArtifact streams a stored artifact: first its description, then its
+	// bytes (from offset, at most limit of them) in chunks of at most 1 MiB.
+	// NOT_FOUND if there is none by that id (or it has expired).
+	GetArtifact(ctx context.Context, in *GetArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetArtifactResponse], error)
 }
 
 type orchestratorServiceClient struct {
@@ -91,6 +118,84 @@ func (c *orchestratorServiceClient) RunPipeline(ctx context.Context, in *RunPipe
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OrchestratorService_RunPipelineClient = grpc.ServerStreamingClient[RunPipelineResponse]
 
+func (c *orchestratorServiceClient) CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateJobResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_CreateJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJobResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_GetJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListJobsResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_ListJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelJobResponse)
+	err := c.cc.Invoke(ctx, OrchestratorService_CancelJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orchestratorServiceClient) WatchJob(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OrchestratorService_ServiceDesc.Streams[1], OrchestratorService_WatchJob_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchJobRequest, WatchJobResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OrchestratorService_WatchJobClient = grpc.ServerStreamingClient[WatchJobResponse]
+
+func (c *orchestratorServiceClient) GetArtifact(ctx context.Context, in *GetArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetArtifactResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OrchestratorService_ServiceDesc.Streams[2], OrchestratorService_GetArtifact_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[GetArtifactRequest, GetArtifactResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OrchestratorService_GetArtifactClient = grpc.ServerStreamingClient[GetArtifactResponse]
+
 // OrchestratorServiceServer is the server API for OrchestratorService service.
 // All implementations must embed UnimplementedOrchestratorServiceServer
 // for forward compatibility.
@@ -106,6 +211,27 @@ type OrchestratorServiceServer interface {
 	// one run_completed or run_failed. Requests that cannot start (unknown
 	// pipeline, missing or invalid input) fail with a status before any event.
 	RunPipeline(*RunPipelineRequest, grpc.ServerStreamingServer[RunPipelineResponse]) error
+	// CreateJob starts a run in the background and returns at once. The job,
+	// its events and its outputs are kept (they survive a restart of the
+	// orchestrator). A request_id already used returns the job it created,
+	// rather than starting another. Fails like RunPipeline for an unknown
+	// pipeline or bad inputs, and RESOURCE_EXHAUSTED (with RetryInfo) while
+	// the orchestrator's queue of runs is full.
+	CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error)
+	// GetJob returns one job. NOT_FOUND if there is none by that id.
+	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
+	// ListJobs lists jobs, newest first, a page at a time.
+	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
+	// CancelJob stops a queued or running job; it ends CANCELLED. Cancelling
+	// a job that has already ended changes nothing and returns it.
+	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
+	// WatchJob streams a job's events from the first (past events are
+	// replayed), then follows it until it ends.
+	WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error
+	// GetArtifact streams a stored artifact: first its description, then its
+	// bytes (from offset, at most limit of them) in chunks of at most 1 MiB.
+	// NOT_FOUND if there is none by that id (or it has expired).
+	GetArtifact(*GetArtifactRequest, grpc.ServerStreamingServer[GetArtifactResponse]) error
 	mustEmbedUnimplementedOrchestratorServiceServer()
 }
 
@@ -124,6 +250,24 @@ func (UnimplementedOrchestratorServiceServer) GetPipeline(context.Context, *GetP
 }
 func (UnimplementedOrchestratorServiceServer) RunPipeline(*RunPipelineRequest, grpc.ServerStreamingServer[RunPipelineResponse]) error {
 	return status.Error(codes.Unimplemented, "method RunPipeline not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateJob not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJob not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListJobs not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelJob not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) WatchJob(*WatchJobRequest, grpc.ServerStreamingServer[WatchJobResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchJob not implemented")
+}
+func (UnimplementedOrchestratorServiceServer) GetArtifact(*GetArtifactRequest, grpc.ServerStreamingServer[GetArtifactResponse]) error {
+	return status.Error(codes.Unimplemented, "method GetArtifact not implemented")
 }
 func (UnimplementedOrchestratorServiceServer) mustEmbedUnimplementedOrchestratorServiceServer() {}
 func (UnimplementedOrchestratorServiceServer) testEmbeddedByValue()                             {}
@@ -193,6 +337,100 @@ func _OrchestratorService_RunPipeline_Handler(srv interface{}, stream grpc.Serve
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type OrchestratorService_RunPipelineServer = grpc.ServerStreamingServer[RunPipelineResponse]
 
+func _OrchestratorService_CreateJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).CreateJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_CreateJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).CreateJob(ctx, req.(*CreateJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_GetJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).GetJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_GetJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).GetJob(ctx, req.(*GetJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_ListJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).ListJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_ListJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).ListJobs(ctx, req.(*ListJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_CancelJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServiceServer).CancelJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrchestratorService_CancelJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServiceServer).CancelJob(ctx, req.(*CancelJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrchestratorService_WatchJob_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchJobRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(OrchestratorServiceServer).WatchJob(m, &grpc.GenericServerStream[WatchJobRequest, WatchJobResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OrchestratorService_WatchJobServer = grpc.ServerStreamingServer[WatchJobResponse]
+
+func _OrchestratorService_GetArtifact_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(GetArtifactRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(OrchestratorServiceServer).GetArtifact(m, &grpc.GenericServerStream[GetArtifactRequest, GetArtifactResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OrchestratorService_GetArtifactServer = grpc.ServerStreamingServer[GetArtifactResponse]
+
 // OrchestratorService_ServiceDesc is the grpc.ServiceDesc for OrchestratorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,11 +446,37 @@ var OrchestratorService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetPipeline",
 			Handler:    _OrchestratorService_GetPipeline_Handler,
 		},
+		{
+			MethodName: "CreateJob",
+			Handler:    _OrchestratorService_CreateJob_Handler,
+		},
+		{
+			MethodName: "GetJob",
+			Handler:    _OrchestratorService_GetJob_Handler,
+		},
+		{
+			MethodName: "ListJobs",
+			Handler:    _OrchestratorService_ListJobs_Handler,
+		},
+		{
+			MethodName: "CancelJob",
+			Handler:    _OrchestratorService_CancelJob_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "RunPipeline",
 			Handler:       _OrchestratorService_RunPipeline_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchJob",
+			Handler:       _OrchestratorService_WatchJob_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "GetArtifact",
+			Handler:       _OrchestratorService_GetArtifact_Handler,
 			ServerStreams: true,
 		},
 	},
