@@ -80,15 +80,16 @@ func TestPlayground(t *testing.T) {
 		t.Fatalf("filling in the form: %v", err)
 	}
 	runStart := time.Now()
-	// Done when the voiceover's audio element has a blob URL and the
-	// browser has read its metadata (a playable source), and the script is
-	// shown; a failure shows in #run-error.
+	// Done when the voiceover's audio element has a source (a blob URL of
+	// the inline bytes, or the gateway's /v1/artifacts/ URL for an output
+	// over the inline limit) whose metadata the browser has read (a playable
+	// source), and the script is shown; a failure shows in #run-error.
 	done, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => {
 		const err = document.querySelector("#run-error");
 		if (!err.hidden) return "error: " + err.textContent;
 		const a = document.querySelector('#outputs audio');
 		const script = document.querySelector('#outputs [data-output="script"] pre');
-		if (a && a.src.startsWith("blob:") && a.readyState >= 1 && a.duration > 0 && script && script.textContent.trim() !== "") return "ok";
+		if (a && (a.src.startsWith("blob:") || a.src.includes("/v1/artifacts/")) && a.readyState >= 1 && a.duration > 0 && script && script.textContent.trim() !== "") return "ok";
 		return false;
 	})()`, chromedp.WithPollingTimeout(2*time.Minute), chromedp.WithPollingInterval(100*time.Millisecond)))
 	if err != nil {
