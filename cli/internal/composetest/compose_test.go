@@ -3,6 +3,7 @@ package composetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -284,19 +285,24 @@ func TestComposeStack(t *testing.T) {
 		if r.Error.Code != 14 { // UNAVAILABLE
 			t.Errorf("error code %d %q, want 14 (UNAVAILABLE)", r.Error.Code, r.Error.Message)
 		}
-		if !strings.Contains(r.Error.Message, "voiceover") {
-			t.Errorf("error message %q does not name the step voiceover", r.Error.Message)
-		}
 		switch r.Status {
 		case http.StatusServiceUnavailable:
-			// Failed before the stream began: a plain JSON error body.
+			// Failed before the stream began: a plain JSON error body,
+			// which must say which step could not run.
+			if !strings.Contains(r.Error.Message, "voiceover") {
+				t.Errorf("error message %q does not name the step voiceover", r.Error.Message)
+			}
 		case http.StatusOK:
 			// The run began (the script step needs no audio) and failed
-			// at the voiceover step: the stream ends with runFailed and
-			// the error line.
+			// at the voiceover step: the stream ends with a runFailed
+			// event naming the step and its code, then the error line.
 			failed, ok := r.Failed()
-			if !ok || !strings.Contains(string(failed), `"voiceover"`) {
-				t.Errorf("stream without a runFailed event naming voiceover: %s", failed)
+			var f struct{ Step, Code, Message string }
+			if ok {
+				_ = json.Unmarshal(failed, &f)
+			}
+			if f.Step != "voiceover" || f.Code != "UNAVAILABLE" || !strings.Contains(f.Message, "audio") {
+				t.Errorf("runFailed %s, want step voiceover, code UNAVAILABLE and a message naming the audio service", failed)
 			}
 		default:
 			t.Errorf("HTTP %d, want 503, or 200 with a failed stream", r.Status)

@@ -34,10 +34,12 @@ func goodTrace() Trace {
 			span("c", "b", "p2", "RunPipeline", kv("span.kind", "server")),
 			span("d", "c", "p2", "step script", append(genai, kv("chorus.step", "script"))...),
 			span("e", "d", "p2", "StreamGenerate", kv("span.kind", "client")),
-			span("f", "e", "p3", "StreamGenerate", kv("span.kind", "server"), kv("gen_ai.operation.name", "text.generate"), kv("gen_ai.request.model", "mini")),
+			span("f", "e", "p3", "chorus.genai.v1.TextService/StreamGenerate", kv("span.kind", "server"), kv("gen_ai.operation.name", "text.generate"), kv("gen_ai.request.model", "mini")),
+			span("e2", "d", "p2", "chorus.genai.v1.TextService/ListModels", kv("span.kind", "client")),
+			span("f2", "e2", "p3", "chorus.genai.v1.TextService/ListModels", kv("span.kind", "server")),
 			span("g", "c", "p2", "step voiceover", append(genai, kv("chorus.step", "voiceover"))...),
 			span("h", "g", "p2", "Generate", kv("span.kind", "client")),
-			span("i", "h", "p4", "Generate", kv("span.kind", "server"), kv("gen_ai.operation.name", "audio.generate"), kv("gen_ai.request.model", "flite")),
+			span("i", "h", "p4", "chorus.genai.v1.AudioService/Generate", kv("span.kind", "server"), kv("gen_ai.operation.name", "audio.generate"), kv("gen_ai.request.model", "flite")),
 		},
 	}
 }
@@ -61,11 +63,11 @@ func TestCheckRun(t *testing.T) {
 			tr.Spans = tr.Spans[2:]
 			tr.Spans[0].References = nil
 		}, want: "root span \"RunPipeline\" is from orch, want gw"},
-		{name: "two roots", change: func(tr *Trace) { tr.Spans[6].References = nil }, want: "2 root spans"},
+		{name: "two roots", change: func(tr *Trace) { tr.Spans[8].References = nil }, want: "2 root spans"},
 		{name: "no audio spans", change: drop("i"), want: "no span from audio"},
 		{name: "step span missing", change: func(tr *Trace) { tr.Spans[3].OperationName = "script" }, want: `0 spans named "step script"`},
-		{name: "step without usage", change: func(tr *Trace) { tr.Spans[6].Tags = tr.Spans[6].Tags[:1] }, want: `"step voiceover" lacks gen_ai.usage.input_tokens`},
-		{name: "service span without model", change: func(tr *Trace) { tr.Spans[8].Tags = tr.Spans[8].Tags[:2] }, want: `gen_ai.request.model ""`},
+		{name: "step without usage", change: func(tr *Trace) { tr.Spans[8].Tags = tr.Spans[8].Tags[:1] }, want: `"step voiceover" lacks gen_ai.usage.input_tokens`},
+		{name: "service span without model", change: func(tr *Trace) { tr.Spans[10].Tags = tr.Spans[10].Tags[:2] }, want: `gen_ai.request.model ""`},
 		{name: "text call below the wrong step", change: func(tr *Trace) {
 			tr.Spans[4].References[0].SpanID = "g"
 		}, want: `no server span from text below "step script"`},
