@@ -231,6 +231,28 @@ func TestComposeStack(t *testing.T) {
 		return r
 	}
 
+	t.Run("images", func(t *testing.T) {
+		// Every Chorus server runs as a non-root user and has a health
+		// check of its own image's.
+		for _, svc := range []string{"text", "image", "audio", "orchestrator", "gateway"} {
+			got := s.inspect(ctx, svc, "{{.Config.User}}|{{.State.Health.Status}}|{{.Config.Image}}")
+			f := strings.Split(got, "|")
+			if len(f) != 3 || f[0] == "" || f[0] == "0" || f[0] == "root" || strings.HasPrefix(f[0], "0:") {
+				t.Errorf("%s runs as user %q, want a non-root user", svc, f[0])
+			}
+			if len(f) > 1 && f[1] != "healthy" {
+				t.Errorf("%s health %q, want healthy", svc, f[1])
+			}
+			out, err := exec.CommandContext(ctx, s.docker, "image", "inspect", "-f", "{{.Size}}", f[len(f)-1]).CombinedOutput()
+			if err != nil {
+				t.Errorf("docker image inspect %s: %v %s", svc, err, out)
+				continue
+			}
+			size, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+			t.Logf("%s: image %s, %d MB, user %s", svc, f[len(f)-1], size>>20, f[0])
+		}
+	})
+
 	t.Run("pipeline and trace", func(t *testing.T) {
 		r := runOK(t, map[string]string{"topic": "the sea"})
 		if len(r.TraceID) != 32 {
