@@ -4,9 +4,9 @@
 # (github.com/docker/compose/v2, pinned below) into the cache directory. A
 # second run finds it there and takes no time.
 #
-# `go install` refuses this module (its go.mod has exclude and replace
-# directives), so the script builds it as the main module of a writable copy
-# of the downloaded module, where those directives apply.
+# `go install` refuses this module (its go.mod has exclude directives), so
+# the script builds it as the main module of a writable copy of the
+# downloaded module, where those directives apply.
 #
 #   deploy/scripts/compose.sh          print the command, building when needed
 #   deploy/scripts/compose.sh -build   build the binary even if the plugin exists
