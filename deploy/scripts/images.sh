@@ -41,6 +41,7 @@ else
   # with in-memory storage.
   cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM gcr.io/distroless/static-debian12:nonroot
+LABEL org.opencontainers.image.description="Jaeger built from its Go module by Chorus's make images (no UI assets), standing in for the official image offline"
 ENV JAEGER_LISTEN_HOST=0.0.0.0
 EXPOSE 4317 4318 5778 5779 9411 13133 14250 14268 16686
 COPY jaeger-linux /cmd/jaeger/jaeger-linux
