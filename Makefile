@@ -2,7 +2,8 @@
 #
 #   make demo   the main job: the script-then-voiceover pipeline, offline
 #   make test   every check and test (what CI runs)
-#   make up     run the suite on 127.0.0.1 until Ctrl-C
+#   make up     run the suite on 127.0.0.1 until Ctrl-C (with Jaeger, once built)
+#   make images the Docker images of docker-compose.yaml (made offline if need be)
 #
 # The Makefile installs what it needs: Debian packages through apt-get when
 # they are missing and we run as root (otherwise it names them), Go tools
@@ -83,8 +84,34 @@ build: deps ## build every binary into bin/
 	go build -o $(BIN)/ $(CMDS:%=./%)
 
 .PHONY: test
-test: deps lint breaking helm-check ## run every check and test (CI runs this)
-	go test $(GO_TEST_FLAGS) $(PKGS)
+test: deps lint breaking helm-check jaeger ## run every check and test (CI runs this)
+	CHORUS_JAEGER_BIN="$$(deploy/scripts/jaeger.sh)" go test $(GO_TEST_FLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory test-compose
+
+# Docker: images, Compose v2 and Jaeger (deploy/README.md). What takes
+# minutes the first time (the base image roots, the Compose and Jaeger
+# binaries built from their Go modules) is cached under
+# $${XDG_CACHE_HOME:-~/.cache}/chorus, so a second run takes seconds.
+DOCKER ?= docker
+DOCKER_APT_PACKAGES := debootstrap
+
+.PHONY: jaeger
+jaeger: ## build the Jaeger v2 binary from its Go module (cached; about 10 minutes cold)
+	@deploy/scripts/jaeger.sh >/dev/null
+
+.PHONY: images
+images: ## the Docker images of docker-compose.yaml: pulled, or made offline under the same tags
+	@if ! command -v debootstrap >/dev/null; then \
+	  $(MAKE) --no-print-directory deps APT_PACKAGES="$(DOCKER_APT_PACKAGES)"; fi
+	DOCKER=$(DOCKER) deploy/scripts/images.sh
+
+.PHONY: test-compose
+test-compose: ## run docker-compose.yaml under Docker and test the stack (skipped without a Docker daemon)
+	@if ! $(DOCKER) version --format '{{.Server.Version}}' >/dev/null 2>&1; then \
+	  echo "test-compose: skipped: no Docker daemon answers ($(DOCKER) version failed)"; exit 0; fi; \
+	$(MAKE) --no-print-directory images && \
+	CHORUS_COMPOSE_TEST=1 CHORUS_COMPOSE="$$(DOCKER=$(DOCKER) deploy/scripts/compose.sh)" DOCKER=$(DOCKER) \
+	  go test -count=1 -timeout 45m -v -run TestComposeStack ./cli/internal/composetest
 
 # helm and kubeconform are pinned in their own module, deploy/tools, outside
 # the workspace (helm brings Kubernetes' client libraries); go tool builds and
@@ -123,8 +150,25 @@ model: corpus ## train models/chorus-mini.gguf from scratch on the CPU (about an
 	go run ./engine/cmd/train eval -model models/chorus-mini.gguf -corpus $(CORPUS_DIR) -dir $(TRAIN_DIR) \
 	  -unigram models/unigram.json -sample models/heldout-sample.jsonl -sample-docs 60
 
+# With the Jaeger binary built (make jaeger) and no OTLP endpoint set, `make
+# up` runs Jaeger on loopback too (deploy/jaeger/local.yaml) and sends the
+# traces there.
 .PHONY: up
 up: build ## run the whole suite on 127.0.0.1 (gateway on :8080) until Ctrl-C
+	@jaeger=$$(deploy/scripts/jaeger.sh -path); \
+	if [ -z "$${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && [ -x "$$jaeger" ]; then \
+	  "$$jaeger" --config deploy/jaeger/local.yaml >$(BIN)/jaeger.log 2>&1 & jpid=$$!; \
+	  trap 'kill $$jpid 2>/dev/null; wait $$jpid 2>/dev/null' EXIT; \
+	  sleep 1; \
+	  if kill -0 $$jpid 2>/dev/null; then \
+	    export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317; \
+	    echo "Jaeger: traces at http://127.0.0.1:16686 (query API /api/traces; log in $(BIN)/jaeger.log)"; \
+	  else \
+	    echo "Jaeger did not start (see $(BIN)/jaeger.log); running without traces"; \
+	  fi; \
+	elif [ -z "$${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then \
+	  echo "no Jaeger: run make jaeger once to have make up trace into one"; \
+	fi; \
 	$(BIN)/chorus up -bin-dir $(BIN)
 
 .PHONY: clean

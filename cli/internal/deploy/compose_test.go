@@ -143,6 +143,12 @@ func TestComposeFile(t *testing.T) {
 			if !slices.Equal(sorted(deps), sorted(srv.dependsOn)) {
 				t.Errorf("depends_on %q, want %q", deps, srv.dependsOn)
 			}
+			if want := "chorus/" + srv.name + ":latest"; s.Image != want {
+				t.Errorf("image %q, want %q (the tag `make images` builds)", s.Image, want)
+			}
+			if s.Restart != types.RestartPolicyUnlessStopped {
+				t.Errorf("restart %q, want %q (a crashed server comes back by itself)", s.Restart, types.RestartPolicyUnlessStopped)
+			}
 			checkFlags(t, root, srv, s.Environment)
 			checkDockerfile(t, root, srv)
 		})
@@ -232,6 +238,53 @@ func TestComposeOpenAISettings(t *testing.T) {
 				t.Error("audio gets OpenAI settings it has no flags for")
 			}
 		})
+	}
+}
+
+// TestComposeHostPorts checks that the published ports move with their
+// variables (a second stack, or the compose test, beside a running one),
+// and that images take CHORUS_IMAGE_TAG.
+func TestComposeHostPorts(t *testing.T) {
+	root := repoRoot(t)
+	p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"),
+		"CHORUS_GATEWAY_PORT=18080", "CHORUS_JAEGER_UI_PORT=26686", "CHORUS_JAEGER_OTLP_PORT=24317",
+		"CHORUS_JAEGER_OTLP_HTTP_PORT=24318", "CHORUS_IMAGE_TAG=dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := published(p.Services["gateway"]); !slices.Equal(got, []string{"127.0.0.1:18080->8080"}) {
+		t.Errorf("gateway ports %q", got)
+	}
+	if got := published(p.Services["jaeger"]); !slices.Equal(got, []string{"127.0.0.1:24317->4317", "127.0.0.1:24318->4318", "127.0.0.1:26686->16686"}) {
+		t.Errorf("jaeger ports %q", got)
+	}
+	if got := p.Services["text"].Image; got != "chorus/text:dev" {
+		t.Errorf("text image %q, want chorus/text:dev", got)
+	}
+}
+
+// TestJaegerVersion checks that the Jaeger image the compose file names is
+// the release that deploy/tools/jaeger builds from the Go module (Jaeger
+// tags each release v1.N.0 for the module and v2.(N-63).0 for the binary
+// and image; `make images` wraps that build under the compose file's tag).
+func TestJaegerVersion(t *testing.T) {
+	root := repoRoot(t)
+	p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "deploy/tools/jaeger/go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/jaegertracing/jaeger v1\.(\d+)\.0\b`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("deploy/tools/jaeger/go.mod requires no github.com/jaegertracing/jaeger v1.N.0")
+	}
+	minor, _ := strconv.Atoi(string(m[1]))
+	want := "jaegertracing/jaeger:2." + strconv.Itoa(minor-63) + ".0"
+	if got := p.Services["jaeger"].Image; got != want {
+		t.Errorf("jaeger image %q, but deploy/tools/jaeger builds module v1.%d.0, release %s", got, minor, want)
 	}
 }
 

@@ -1,0 +1,301 @@
+package jaegertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/chorus-ai/chorus/cli/internal/command"
+	"github.com/chorus-ai/chorus/cli/internal/jaegerapi"
+	"github.com/chorus-ai/chorus/cli/internal/stack"
+	"github.com/chorus-ai/chorus/cli/internal/stacktest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
+		t.Fatalf("repository root not found at %s: %v", root, err)
+	}
+	return root
+}
+
+// jaegerBinary is CHORUS_JAEGER_BIN, else where deploy/scripts/jaeger.sh
+// builds it; "" when it is not built.
+func jaegerBinary(t *testing.T, root string) string {
+	t.Helper()
+	path := os.Getenv("CHORUS_JAEGER_BIN")
+	if path == "" {
+		out, err := exec.Command("bash", filepath.Join(root, "deploy/scripts/jaeger.sh"), "-path").Output()
+		if err != nil {
+			t.Fatalf("deploy/scripts/jaeger.sh -path: %v", err)
+		}
+		path = strings.TrimSpace(string(out))
+	}
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return ""
+	}
+	return path
+}
+
+// syncBuffer collects a process's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// jaeger is a running Jaeger process.
+type jaeger struct {
+	query string // the query API, http://127.0.0.1:PORT
+	otlp  string // the OTLP gRPC endpoint, http://127.0.0.1:PORT
+}
+
+// startJaeger runs bin with deploy/jaeger/local.yaml, every port moved to
+// a free one on 127.0.0.1, and waits until its query API answers.
+func startJaeger(t *testing.T, root, bin string) jaeger {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "deploy/jaeger/local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(src)
+	ports := map[string]int{}
+	for _, p := range []string{"4317", "4318", "16686", "16685", "13133"} {
+		old := "127.0.0.1:" + p
+		if !strings.Contains(cfg, old) {
+			t.Fatalf("deploy/jaeger/local.yaml lacks %s", old)
+		}
+		free, err := stacktest.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[p] = free
+		cfg = strings.ReplaceAll(cfg, old, "127.0.0.1:"+strconv.Itoa(free))
+	}
+	path := filepath.Join(t.TempDir(), "jaeger.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, "--config", path)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("jaeger did not stop within 15s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("jaeger log:\n%s", logs)
+		}
+	})
+	j := jaeger{
+		query: fmt.Sprintf("http://127.0.0.1:%d", ports["16686"]),
+		otlp:  fmt.Sprintf("http://127.0.0.1:%d", ports["4317"]),
+	}
+	c := &jaegerapi.Client{BaseURL: j.query}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		if _, err := c.ServiceNames(ctx); err == nil {
+			return j
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("jaeger exited: %v\n%s", err, logs)
+		case <-ctx.Done():
+			t.Fatalf("jaeger's query API did not answer within 30s\n%s", logs)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// buildServers builds the five servers into a temporary directory.
+func buildServers(t *testing.T, root string) string {
+	t.Helper()
+	bin := t.TempDir()
+	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
+		"./services/text/cmd/text", "./services/image/cmd/image", "./services/audio/cmd/audio",
+		"./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePorts finds four consecutive free ports (the gRPC servers' layout)
+// and one more for the gateway.
+func freePorts(t *testing.T) (grpcBase, httpPort int) {
+	t.Helper()
+	free := func(p int) bool {
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			return false
+		}
+		_ = lis.Close()
+		return true
+	}
+	for range 50 {
+		base, err := stacktest.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if base+3 > 65535 || !free(base+1) || !free(base+2) || !free(base+3) {
+			continue
+		}
+		for range 50 {
+			hp, err := stacktest.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hp < base || hp > base+3 {
+				return base, hp
+			}
+		}
+	}
+	t.Fatal("no four consecutive free ports on 127.0.0.1")
+	return 0, 0
+}
+
+// hermeticEnv is this process's environment without CHORUS_* and OTEL_*
+// settings, plus extra.
+func hermeticEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+func TestPipelineTraceInJaeger(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Jaeger and the suite as processes; run without -short")
+	}
+	root := repoRoot(t)
+	bin := jaegerBinary(t, root)
+	if bin == "" {
+		t.Skip("the Jaeger binary is not built: run `make jaeger` (make test builds it), or set CHORUS_JAEGER_BIN")
+	}
+	j := startJaeger(t, root, bin)
+	servers := buildServers(t, root)
+
+	grpcBase, httpPort := freePorts(t)
+	env := hermeticEnv(
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+j.otlp,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		// The text service's offline default: Chorus's own model.
+		"CHORUS_MODELS_DIR="+filepath.Join(root, "models"),
+	)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		command.Main(ctx, command.Env{Stdout: logs, Stderr: logs, Environ: env}, []string{
+			"up", "-bin-dir", servers, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort),
+			"-ready-timeout", "45s", "-grace", "15s",
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(30 * time.Second):
+			t.Errorf("chorus up did not stop within 30s")
+		}
+		if t.Failed() {
+			t.Logf("suite log:\n%s", logs)
+		}
+	})
+	gateway := stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort).GatewayURL()
+	readyCtx, readyCancel := context.WithTimeout(ctx, 50*time.Second)
+	defer readyCancel()
+	if err := stack.WaitReady(readyCtx, gateway, finished); err != nil {
+		t.Fatalf("suite not ready: %v", err)
+	}
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
+	hc := &http.Client{Transport: transport, Timeout: 3 * time.Minute}
+	runCtx, runCancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer runCancel()
+	start := time.Now()
+	r, err := stacktest.RunPipeline(runCtx, hc, gateway, "script-then-voiceover", map[string]string{"topic": "the sea", "max_tokens": "48"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("script-then-voiceover: %s in %s", r.Summary(), time.Since(start).Round(time.Millisecond))
+	if _, ok := r.Completed(); r.Status != http.StatusOK || !ok || r.Error != nil {
+		t.Fatalf("run did not complete: %s\n%.2000s", r.Summary(), r.Body)
+	}
+	if len(r.TraceID) != 32 {
+		t.Fatalf("X-Trace-Id %q, want a trace id", r.TraceID)
+	}
+
+	jc := &jaegerapi.Client{BaseURL: j.query, HTTP: hc}
+	tctx, tcancel := context.WithTimeout(ctx, time.Minute)
+	defer tcancel()
+	start = time.Now()
+	tr, err := jc.WaitTrace(tctx, r.TraceID, func(tr jaegerapi.Trace) error {
+		if p := jaegerapi.CheckRun(tr, stacktest.ScriptThenVoiceover); len(p) > 0 {
+			return errors.New(strings.Join(p, "; "))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the run's trace in Jaeger: %v", err)
+	}
+	t.Logf("trace %s complete in Jaeger after %s: %d spans from %v", r.TraceID, time.Since(start).Round(time.Millisecond), len(tr.Spans), tr.Services())
+	names, err := jc.ServiceNames(tctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range stacktest.ScriptThenVoiceover.Services {
+		if !strings.Contains(strings.Join(names, " "), want) {
+			t.Errorf("/api/services %q lacks %s", names, want)
+		}
+	}
+}
