@@ -39,13 +39,13 @@ var servers = []server{
 	{name: "image", dockerfile: "services/image/Dockerfile", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50052", health: []string{"-grpc", "127.0.0.1:50052"}, dependsOn: []string{"jaeger"}},
 	{name: "audio", dockerfile: "services/audio/Dockerfile", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50053", health: []string{"-grpc", "127.0.0.1:50053"}, dependsOn: []string{"jaeger"}},
 	{
-		name: "orchestrator", dockerfile: "orchestrator/Dockerfile", flagSrc: []string{"orchestrator/cmd/orchestrator/main.go"}, addrVar: "CHORUS_GRPC_ADDR", port: "50050",
+		name: "orchestrator", dockerfile: "orchestrator/Dockerfile", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: "50050",
 		health:    []string{"-grpc", "127.0.0.1:50050"},
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053"},
 		dependsOn: []string{"text", "image", "audio"},
 	},
 	{
-		name: "gateway", dockerfile: "gateway/Dockerfile", flagSrc: []string{"gateway/cmd/gateway/main.go"}, addrVar: "CHORUS_HTTP_ADDR", port: "8080",
+		name: "gateway", dockerfile: "gateway/Dockerfile", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: "8080",
 		health:    []string{"-http", "http://127.0.0.1:8080/readyz"},
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053", "CHORUS_ORCHESTRATOR_ADDR": "orchestrator:50050"},
 		dependsOn: []string{"orchestrator"},

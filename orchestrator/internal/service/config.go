@@ -1,0 +1,136 @@
+package service
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/pgstore"
+	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
+	"github.com/chorus-ai/chorus/orchestrator/internal/server"
+	"github.com/chorus-ai/chorus/platform/ports"
+)
+
+// Config is the orchestrator's configuration.
+type Config struct {
+	// GRPCAddr is where it serves gRPC.
+	GRPCAddr string
+	// TextAddr, ImageAddr and AudioAddr are the gRPC targets of the
+	// modality services.
+	TextAddr, ImageAddr, AudioAddr string
+	// PipelinesDir holds pipeline YAML files beside the built-ins; empty
+	// loads none.
+	PipelinesDir string
+	// RunTimeout is the deadline of a run whose client sets none.
+	RunTimeout time.Duration
+	// MaxParallelSteps is how many steps of one run execute at once.
+	MaxParallelSteps int
+	// DataDir holds the job database and the artifact store unless JobsDB
+	// and ArtifactsDir say otherwise.
+	DataDir string
+	// JobsDB is a SQLite file, or a postgres:// URL for a database that
+	// several orchestrators share; empty is DataDir/jobs.db.
+	JobsDB string
+	// Lease is, with PostgreSQL, how long a silent orchestrator keeps its
+	// jobs before another records them failed.
+	Lease time.Duration
+	// ArtifactsDir holds stored artifacts; empty is DataDir/artifacts.
+	ArtifactsDir string
+	// ArtifactTTL is how long stored artifacts are kept.
+	ArtifactTTL time.Duration
+	// InlineLimit is the largest artifact (bytes) sent inline; larger ones
+	// are stored and sent by uri.
+	InlineLimit int
+	// MaxRuns and RunQueue bound the runs (RunPipeline and jobs) executing
+	// at once and waiting for a place.
+	MaxRuns, RunQueue int
+}
+
+// DefaultConfig is the configuration with no flags: the default addresses,
+// state under the XDG state directory.
+func DefaultConfig() Config {
+	return Config{
+		GRPCAddr:         ports.OrchestratorAddr,
+		TextAddr:         ports.TextAddr,
+		ImageAddr:        ports.ImageAddr,
+		AudioAddr:        ports.AudioAddr,
+		RunTimeout:       server.DefaultRunTimeout,
+		MaxParallelSteps: 4,
+		DataDir:          defaultDataDir(),
+		Lease:            pgstore.DefaultLease,
+		ArtifactTTL:      7 * 24 * time.Hour,
+		InlineLimit:      runner.DefaultInlineLimit,
+		MaxRuns:          4,
+		RunQueue:         16,
+	}
+}
+
+// defaultDataDir is chorus/orchestrator in the XDG state directory
+// ($XDG_STATE_HOME, or ~/.local/state), or out/orchestrator under the
+// working directory when there is no home.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "chorus", "orchestrator")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "chorus", "orchestrator")
+	}
+	return filepath.Join("out", "orchestrator")
+}
+
+// RegisterFlags registers the flags that set c, with c's values as their
+// defaults. They only parse: Validate checks.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "address to serve gRPC on")
+	fs.StringVar(&c.TextAddr, "text-addr", c.TextAddr, "gRPC target of the text service")
+	fs.StringVar(&c.ImageAddr, "image-addr", c.ImageAddr, "gRPC target of the image service")
+	fs.StringVar(&c.AudioAddr, "audio-addr", c.AudioAddr, "gRPC target of the audio service")
+	fs.StringVar(&c.PipelinesDir, "pipelines-dir", c.PipelinesDir, "directory of extra pipeline YAML files (*.yaml, *.yml); a file may replace a built-in of the same name")
+	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "deadline of a run whose client sets none")
+	fs.IntVar(&c.MaxParallelSteps, "max-parallel-steps", c.MaxParallelSteps, "most steps of one run that execute at once")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the job database and the artifact store")
+	fs.StringVar(&c.JobsDB, "jobs-db", c.JobsDB, "SQLite file of jobs and their events (default <data-dir>/jobs.db), or a postgres:// URL for a database that several orchestrators share")
+	fs.DurationVar(&c.Lease, "lease", c.Lease, "with PostgreSQL: how long a silent orchestrator keeps its jobs before another records them failed")
+	fs.StringVar(&c.ArtifactsDir, "artifacts-dir", c.ArtifactsDir, "directory of stored artifacts (default <data-dir>/artifacts)")
+	fs.DurationVar(&c.ArtifactTTL, "artifact-ttl", c.ArtifactTTL, "how long stored artifacts are kept")
+	fs.IntVar(&c.InlineLimit, "inline-limit", c.InlineLimit, "largest artifact (bytes) sent inline; larger ones are stored and sent by uri")
+	fs.IntVar(&c.MaxRuns, "max-runs", c.MaxRuns, "most runs (RunPipeline and jobs) executing at once")
+	fs.IntVar(&c.RunQueue, "run-queue", c.RunQueue, "most runs waiting for a place; more are refused RESOURCE_EXHAUSTED")
+}
+
+// Validate reports a configuration the orchestrator cannot start with.
+func (c Config) Validate() error {
+	var errs []error
+	if c.RunTimeout <= 0 {
+		errs = append(errs, errors.New("-run-timeout must be positive"))
+	}
+	if c.MaxParallelSteps < 1 {
+		errs = append(errs, errors.New("-max-parallel-steps must be at least 1"))
+	}
+	if c.MaxRuns < 1 || c.RunQueue < 0 {
+		errs = append(errs, errors.New("-max-runs must be at least 1 and -run-queue at least 0"))
+	}
+	if c.ArtifactTTL <= 0 || c.InlineLimit < 1 || c.Lease <= 0 {
+		errs = append(errs, errors.New("-artifact-ttl, -inline-limit and -lease must be positive"))
+	}
+	if c.DataDir == "" && (c.JobsDB == "" || c.ArtifactsDir == "") {
+		errs = append(errs, fmt.Errorf("-data-dir is empty: set it, or both -jobs-db and -artifacts-dir"))
+	}
+	return errors.Join(errs...)
+}
+
+// paths returns the job database and the artifact directory, defaulted
+// from DataDir.
+func (c Config) paths() (jobsDB, artifactsDir string) {
+	jobsDB, artifactsDir = c.JobsDB, c.ArtifactsDir
+	if jobsDB == "" {
+		jobsDB = filepath.Join(c.DataDir, "jobs.db")
+	}
+	if artifactsDir == "" {
+		artifactsDir = filepath.Join(c.DataDir, "artifacts")
+	}
+	return jobsDB, artifactsDir
+}
