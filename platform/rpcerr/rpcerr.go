@@ -188,6 +188,7 @@ func Upstream(service string, err error) *Error {
 	}
 	out := &Error{Code: st.Code(), Message: service + ": " + st.Message(), Cause: err}
 	out.WithMetadata("service", service)
+	chorus := FromChorus(st)
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
@@ -207,8 +208,12 @@ func Upstream(service string, err error) *Error {
 	case codes.InvalidArgument, codes.NotFound, codes.OutOfRange, codes.FailedPrecondition,
 		codes.ResourceExhausted, codes.Canceled, codes.DeadlineExceeded:
 	case codes.Unavailable:
-		out.Reason = ReasonUpstreamDown
-		out.Message = "the " + service + " service is unavailable"
+		// The transport's own message names addresses; a Chorus server's
+		// says which of its dependencies is down, so it is kept.
+		if !chorus {
+			out.Reason = ReasonUpstreamDown
+			out.Message = "the " + service + " service is unavailable"
+		}
 	default:
 		out.Code, out.Reason, out.Message, out.Violations = codes.Internal, ReasonUpstream, "the "+service+" service failed", nil
 	}
@@ -216,6 +221,17 @@ func Upstream(service string, err error) *Error {
 		out.Reason = ReasonUpstream
 	}
 	return out
+}
+
+// FromChorus reports whether st is a deliberate error of a Chorus server
+// (it carries Chorus's ErrorInfo), rather than one the transport made.
+func FromChorus(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == Domain {
+			return true
+		}
+	}
+	return false
 }
 
 // Details extracts the ErrorInfo reason and field violations from a status,

@@ -369,7 +369,9 @@ func TestOpenAIStreamFailsMidway(t *testing.T) {
 		t.Fatalf("stream:\n%s", b)
 	}
 	e := decodeOpenAIError(t, []byte(last))
-	if e.Error.Type != "server_error" || e.code() != "upstream_unavailable" {
+	// The backend's own deliberate UNAVAILABLE (reason BACKEND_DOWN) passes
+	// through: it says what is down, and names no address.
+	if e.Error.Type != "server_error" || e.code() != "backend_down" {
 		t.Errorf("error event: %s", last)
 	}
 }

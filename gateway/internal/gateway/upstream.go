@@ -107,14 +107,16 @@ func withDefaultDeadline(ctx context.Context, d time.Duration) (context.Context,
 // untyped nil, so callers can return it as an error). Where the code passes
 // through, so does the upstream's message, without rpcerr.Upstream's
 // "service: " prefix: a REST client called that very service, and the
-// ErrorInfo metadata still names it. UNAVAILABLE keeps rpcerr's own message,
-// which, unlike the transport's, names no address.
+// ErrorInfo metadata still names it. A transport's UNAVAILABLE keeps
+// rpcerr's own message, which, unlike the transport's, names no address; a
+// Chorus server's UNAVAILABLE (the orchestrator saying which step's service
+// is down) keeps its own.
 func upstreamErr(service string, err error) error {
 	if err == nil {
 		return nil
 	}
 	mapped := *rpcerr.Upstream(service, err)
-	if st, ok := status.FromError(err); ok && st.Code() == mapped.Code && st.Code() != codes.Unavailable && st.Message() != "" {
+	if st, ok := status.FromError(err); ok && st.Code() == mapped.Code && (st.Code() != codes.Unavailable || rpcerr.FromChorus(st)) && st.Message() != "" {
 		mapped.Message = st.Message()
 	}
 	return &mapped

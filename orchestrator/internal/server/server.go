@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/admission"
 	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
@@ -119,6 +120,14 @@ func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc
 		return err
 	}
 	defer release()
+	// Before the first event: a run that cannot start fails as a plain
+	// UNAVAILABLE (503 through the gateway), not in the middle of a stream.
+	if err := s.runner.Preflight(ctx, p); err != nil {
+		// The check already waited for the service; tell clients' retry
+		// policies not to repeat the call (gRPC's server pushback).
+		stream.SetTrailer(metadata.Pairs("grpc-retry-pushback-ms", "-1"))
+		return err
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.runTimeout)

@@ -33,6 +33,7 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/sqlitestore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
+	"github.com/chorus-ai/chorus/platform/dial"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
@@ -53,6 +54,9 @@ func TestMain(m *testing.M) {
 type fakes struct {
 	text, image, audio *genaitest.Service
 	runTimeout         time.Duration
+	// dial connects the test's client as the gateway does (platform/dial,
+	// with its retry policy) rather than plainly.
+	dial bool
 	// dataDir, when set, gives the server a job store and an artifact
 	// store there.
 	dataDir string
@@ -119,7 +123,12 @@ func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceCli
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- srv.Run(ctx) }()
-	conn, err := grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var conn *grpc.ClientConn
+	if f.dial {
+		conn, err = dial.Dial(srv.Addr().String())
+	} else {
+		conn, err = grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
 	if err != nil {
 		tb.Fatalf("client: %v", err)
 	}
