@@ -7,12 +7,12 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/chorus-ai/chorus/e2e/internal/suite"
+	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	suite.Cleanup()
+	processtest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)

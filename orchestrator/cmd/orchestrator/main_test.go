@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,19 +22,26 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
+	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	processtest.Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
-// buildOrchestrator builds this command into a temporary directory.
+// buildOrchestrator builds this command, once for the tests of this
+// package.
 func buildOrchestrator(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "orchestrator")
-	out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return filepath.Join(processtest.Build(t, "./orchestrator/cmd/orchestrator"), "orchestrator")
 }
 
 // serveFake serves a genaitest backend as the modality's service on a
@@ -59,28 +64,9 @@ func serveFake(t *testing.T, m genai.Modality, b genai.Backend) string {
 	return lis.Addr().String()
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // orchestrator is a running orchestrator process.
 type orchestrator struct {
-	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	*processtest.Process
 	client orchestratorv1.OrchestratorServiceClient
 	conn   *grpc.ClientConn
 }
@@ -88,27 +74,9 @@ type orchestrator struct {
 // start starts the orchestrator with args and waits until it answers.
 func start(t *testing.T, bin string, args ...string) *orchestrator {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	o := &orchestrator{logs: &lockedBuffer{}}
-	o.cmd = exec.Command(bin, append([]string{"-grpc-addr", addr}, args...)...)
-	o.cmd.Stdout, o.cmd.Stderr = o.logs, o.logs
-	if err := o.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if o.cmd.ProcessState == nil {
-			_ = o.cmd.Process.Signal(syscall.SIGTERM)
-			_ = o.cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("orchestrator logs:\n%s", o.logs.String())
-		}
-	})
+	addr := freeAddr(t)
+	o := &orchestrator{Process: processtest.Start(t, "orchestrator", exec.Command(bin, append([]string{"-grpc-addr", addr}, args...)...))}
+	var err error
 	if o.conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +91,9 @@ func start(t *testing.T, bin string, args ...string) *orchestrator {
 			return o
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the orchestrator did not answer: %v\n%s", err, o.logs.String())
+			t.Fatalf("the orchestrator did not answer: %v\n%s", err, o.Logs)
 		}
 	}
-}
-
-// kill ends the process with SIGKILL: no shutdown code runs.
-func (o *orchestrator) kill(t *testing.T) {
-	t.Helper()
-	if err := o.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = o.cmd.Wait()
 }
 
 func waitJob(t *testing.T, c orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.WatchJobResponse {
@@ -186,7 +145,7 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	if r, err := o.client.GetJob(ctx, &orchestratorv1.GetJobRequest{Id: held.GetId()}); err != nil || r.GetJob().GetState() != orchestratorv1.JobState_JOB_STATE_RUNNING {
 		t.Fatalf("before the kill: %v, %v; want RUNNING", r, err)
 	}
-	o.kill(t)
+	o.Kill(t)
 	text.Wait(t, "canceled") // the dead process's call ended with its connection
 
 	o = start(t, bin, args...)
@@ -215,7 +174,7 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	if evs := waitJob(t, o.client, fresh.GetId()); evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
 		t.Fatalf("a job after the restart: %v", evs[len(evs)-1])
 	}
-	if !strings.Contains(o.logs.String(), "jobs interrupted by the last stop marked failed") {
+	if !strings.Contains(o.Logs.String(), "jobs interrupted by the last stop marked failed") {
 		t.Errorf("the restart did not log the interrupted job")
 	}
 	if _, err := os.Stat(filepath.Join(data, "jobs.db")); err != nil {
