@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/syncio"
 )
@@ -92,7 +94,23 @@ func Build(tb testing.TB, packages ...string) string {
 	return built.dir
 }
 
-// Cleanup removes what Build made. Call it from TestMain after m.Run.
+// Main is TestMain for a package that uses Build: it runs the tests,
+// removes the binaries, and then fails a passing run that leaked
+// goroutines (goleak).
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Cleanup removes what Build made. Call it from TestMain after m.Run (Main
+// does).
 func Cleanup() {
 	built.Lock()
 	defer built.Unlock()

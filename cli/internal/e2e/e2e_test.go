@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/chorus-ai/chorus/cli/internal/client"
@@ -28,17 +27,7 @@ import (
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	processtest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { processtest.Main(m) }
 
 // The script the fake LLM streams, word by word with a pause before each
 // word, so the pipeline's speech can start while it is still "writing".

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/chorus-ai/chorus/cli/internal/command"
 	"github.com/chorus-ai/chorus/cli/internal/jaegerapi"
 	"github.com/chorus-ai/chorus/cli/internal/stack"
@@ -23,17 +21,7 @@ import (
 	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	processtest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { processtest.Main(m) }
 
 // jaegerBinary is CHORUS_JAEGER_BIN, else where deploy/scripts/jaeger.sh
 // builds it; "" when it is not built.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -15,27 +14,17 @@ import (
 	"time"
 
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobstest"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	processtest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { processtest.Main(m) }
 
 // buildOrchestrator builds this command, once for the tests of this
 // package.
@@ -96,27 +85,6 @@ func start(t *testing.T, bin string, args ...string) *orchestrator {
 	}
 }
 
-func waitJob(t *testing.T, c orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.WatchJobResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	stream, err := c.WatchJob(ctx, &orchestratorv1.WatchJobRequest{Id: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []*orchestratorv1.WatchJobResponse
-	for {
-		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return evs
-		}
-		if err != nil {
-			t.Fatalf("WatchJob %s: %v", id, err)
-		}
-		evs = append(evs, ev)
-	}
-}
-
 func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	bin := buildOrchestrator(t)
 	text := genaitest.NewBackend(genaitest.Echo, genaitest.Hold)
@@ -139,7 +107,7 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	}
 
 	done := create(o.client, genaitest.Echo, "finished-before")
-	waitJob(t, o.client, done.GetId())
+	jobstest.Watch(t, o.client, done.GetId())
 	held := create(o.client, genaitest.Hold, "interrupted")
 	text.Wait(t, "started")
 	if r, err := o.client.GetJob(ctx, &orchestratorv1.GetJobRequest{Id: held.GetId()}); err != nil || r.GetJob().GetState() != orchestratorv1.JobState_JOB_STATE_RUNNING {
@@ -157,7 +125,7 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 		j.GetFailure().GetMessage() != jobs.ReasonInterrupted || j.GetEndTime() == nil {
 		t.Fatalf("the interrupted job after the restart: %v", j)
 	}
-	evs := waitJob(t, o.client, held.GetId())
+	evs := jobstest.Watch(t, o.client, held.GetId())
 	if len(evs) < 2 || evs[0].GetEvent().GetStepStarted() == nil || evs[len(evs)-1].GetEvent().GetRunFailed().GetMessage() != jobs.ReasonInterrupted {
 		t.Fatalf("the interrupted job's events: %v", evs)
 	}
@@ -171,7 +139,7 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	}
 	// And new jobs run.
 	fresh := create(o.client, genaitest.Echo, "")
-	if evs := waitJob(t, o.client, fresh.GetId()); evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
+	if evs := jobstest.Watch(t, o.client, fresh.GetId()); evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
 		t.Fatalf("a job after the restart: %v", evs[len(evs)-1])
 	}
 	if !strings.Contains(o.Logs.String(), "jobs interrupted by the last stop marked failed") {

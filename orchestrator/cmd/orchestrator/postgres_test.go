@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobstest"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/syncio"
@@ -176,7 +177,7 @@ func TestTwoOrchestratorsShareJobsInPostgres(t *testing.T) {
 		if i%2 == 1 {
 			o = a
 		}
-		evs := waitJob(t, o.client, id)
+		evs := jobstest.Watch(t, o.client, id)
 		if evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
 			t.Fatalf("job %d ended %v", i, evs[len(evs)-1])
 		}
