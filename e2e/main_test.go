@@ -1,23 +1,9 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
-	"go.uber.org/goleak"
-
-	"github.com/chorus-ai/chorus/e2e/internal/suite"
+	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	suite.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { processtest.Main(m) }

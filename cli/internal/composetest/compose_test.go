@@ -20,6 +20,7 @@ import (
 
 	"github.com/chorus-ai/chorus/cli/internal/jaegerapi"
 	"github.com/chorus-ai/chorus/cli/internal/stacktest"
+	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -136,13 +137,7 @@ func TestComposeStack(t *testing.T) {
 	if out, err := exec.Command(docker, "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
 		t.Skipf("no Docker daemon answers (%s version: %v: %s); the compose test needs one", docker, err, bytes.TrimSpace(out))
 	}
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
-		t.Fatalf("repository root not found at %s: %v", root, err)
-	}
+	root := processtest.RepoRoot(t)
 	compose := composeCommand(docker)
 	if out, err := exec.Command(compose[0], append(compose[1:], "version")...).CombinedOutput(); err != nil {
 		t.Fatalf("%s version: %v: %s (make test-compose provides Compose v2)", strings.Join(compose, " "), err, out)
@@ -150,11 +145,7 @@ func TestComposeStack(t *testing.T) {
 
 	ports := map[string]int{}
 	for _, name := range []string{"CHORUS_GATEWAY_PORT", "CHORUS_JAEGER_UI_PORT", "CHORUS_JAEGER_OTLP_PORT", "CHORUS_JAEGER_OTLP_HTTP_PORT"} {
-		p, err := stacktest.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[name] = p
+		ports[name] = processtest.FreePort(t)
 	}
 	var portEnv []string
 	for k, v := range ports {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
 // server is what the compose file and the Dockerfile must agree on for one
@@ -52,18 +54,6 @@ var servers = []server{
 	},
 }
 
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
-		tb.Fatalf("repository root not found at %s: %v", root, err)
-	}
-	return root
-}
-
 // load loads and validates a compose file as `docker compose` would, with
 // an empty environment so that the result does not depend on the shell.
 func load(tb testing.TB, root, file string, env ...string) (*types.Project, error) {
@@ -79,7 +69,7 @@ func load(tb testing.TB, root, file string, env ...string) (*types.Project, erro
 }
 
 func TestComposeFile(t *testing.T) {
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"))
 	if err != nil {
 		t.Fatalf("docker-compose.yaml: %v", err)
@@ -209,7 +199,7 @@ func checkDockerfile(t *testing.T, root string, srv server) {
 }
 
 func TestComposeOpenAISettings(t *testing.T) {
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	for _, tc := range []struct {
 		name                string
 		env                 []string
@@ -245,7 +235,7 @@ func TestComposeOpenAISettings(t *testing.T) {
 // variables (a second stack, or the compose test, beside a running one),
 // and that images take CHORUS_IMAGE_TAG.
 func TestComposeHostPorts(t *testing.T) {
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"),
 		"CHORUS_GATEWAY_PORT=18080", "CHORUS_JAEGER_UI_PORT=26686", "CHORUS_JAEGER_OTLP_PORT=24317",
 		"CHORUS_JAEGER_OTLP_HTTP_PORT=24318", "CHORUS_IMAGE_TAG=dev")
@@ -268,7 +258,7 @@ func TestComposeHostPorts(t *testing.T) {
 // tags each release v1.N.0 for the module and v2.(N-63).0 for the binary
 // and image; `make images` wraps that build under the compose file's tag).
 func TestJaegerVersion(t *testing.T) {
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	p, err := load(t, root, filepath.Join(root, "docker-compose.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +279,7 @@ func TestJaegerVersion(t *testing.T) {
 }
 
 func TestComposeValidationCatchesMistakes(t *testing.T) {
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	orig, err := os.ReadFile(filepath.Join(root, "docker-compose.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,43 +6,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/chorus-ai/chorus/cli/internal/client"
 	"github.com/chorus-ai/chorus/cli/internal/command"
 	"github.com/chorus-ai/chorus/cli/internal/stack"
 	"github.com/chorus-ai/chorus/platform/openaitest"
+	"github.com/chorus-ai/chorus/platform/processtest"
 	"github.com/chorus-ai/chorus/platform/syncio"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { processtest.Main(m) }
 
 // The script the fake LLM streams, word by word with a pause before each
 // word, so the pipeline's speech can start while it is still "writing".
@@ -84,100 +69,11 @@ var commands = []string{
 	"./gateway/cmd/gateway",
 }
 
-// repoRoot is the repository's root directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
-		t.Fatalf("repository root not found at %s: %v", root, err)
-	}
-	return root
-}
-
-// built is the directory the servers are built into, once per test binary.
-var built struct {
-	sync.Mutex
-	dir string
-}
-
 // buildServers builds the five servers, once for all the tests of this
 // package, and returns their directory.
 func buildServers(t *testing.T) string {
 	t.Helper()
-	built.Lock()
-	defer built.Unlock()
-	if built.dir != "" {
-		return built.dir
-	}
-	root := repoRoot(t)
-	bin, err := os.MkdirTemp("", "chorus-e2e-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Without symbol tables and DWARF: linking is most of a warm build.
-	cmd := exec.Command("go", append([]string{"build", "-ldflags=-s -w", "-o", bin + string(filepath.Separator)}, commands...)...)
-	cmd.Dir = root
-	// The servers are modules of the workspace, whatever GOWORK the test
-	// itself runs with.
-	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		os.RemoveAll(bin)
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	built.dir = bin
-	return bin
-}
-
-// freePorts finds a base port with it and the next three free (the gRPC
-// servers' layout) and one more free port for the gateway.
-func freePorts(t *testing.T) (grpcBase, httpPort int) {
-	t.Helper()
-	free := func(p int) bool {
-		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			return false
-		}
-		_ = lis.Close()
-		return true
-	}
-	pick := func() int {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lis.Close()
-		return lis.Addr().(*net.TCPAddr).Port
-	}
-	for range 50 {
-		base := pick()
-		if base+3 > 65535 || !free(base+1) || !free(base+2) || !free(base+3) {
-			continue
-		}
-		for range 50 {
-			if hp := pick(); hp < base || hp > base+3 {
-				return base, hp
-			}
-		}
-	}
-	t.Fatal("no four consecutive free ports on 127.0.0.1")
-	return 0, 0
-}
-
-// hermeticEnv is this process's environment without CHORUS_* and OTEL_*
-// settings, with a state directory of the test's own (where the
-// orchestrator keeps its jobs and artifacts by default), plus extra.
-func hermeticEnv(tb testing.TB, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "XDG_STATE_HOME=") {
-			env = append(env, kv)
-		}
-	}
-	return append(append(env, "XDG_STATE_HOME="+tb.TempDir()), extra...)
+	return processtest.Build(t, commands...)
 }
 
 // suite is a running `chorus up`.
@@ -205,9 +101,9 @@ func (s *suite) wait(d time.Duration) (code int, ok bool) {
 // if the test failed, prints every process's log.
 func startSuite(t *testing.T, bin string, env []string) *suite {
 	t.Helper()
-	grpcBase, httpPort := freePorts(t)
+	l := processtest.FreeLayout(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs := stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort)
+	addrs := stack.DefaultAddrs("127.0.0.1", l.Orchestrator, l.Gateway)
 	s := &suite{
 		addrs:    addrs,
 		gateway:  addrs.GatewayURL(),
@@ -218,7 +114,7 @@ func startSuite(t *testing.T, bin string, env []string) *suite {
 	go func() {
 		defer close(s.finished)
 		s.code = command.Main(ctx, command.Env{Stdout: s.logs, Stderr: s.logs, Environ: env}, []string{
-			"up", "-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort),
+			"up", "-bin-dir", bin, "-grpc-port", strconv.Itoa(l.Orchestrator), "-http-port", strconv.Itoa(l.Gateway),
 			"-ready-timeout", "45s", "-grace", "15s",
 		})
 	}()
@@ -299,7 +195,7 @@ func TestSuiteEndToEnd(t *testing.T) {
 	t.Cleanup(fake.Close)
 	// Text and image both have -openai-* flags: the service-scoped
 	// variables of `chorus up` give each its own.
-	env := hermeticEnv(t,
+	env := processtest.HermeticEnv(t,
 		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
 		"CHORUS_OPENAI_API_KEY=test-key",
 		"CHORUS_TEXT_OPENAI_MODELS=fake-llm",
@@ -460,11 +356,11 @@ func TestSuiteEndToEnd(t *testing.T) {
 	// `chorus demo`: the same suite started, used and stopped by one
 	// command, whose exit status says all went well.
 	t.Run("chorus demo", func(t *testing.T) {
-		grpcBase, httpPort := freePorts(t)
+		l := processtest.FreeLayout(t)
 		out := t.TempDir()
 		var stdout, stderr syncio.Writer
 		code := command.Main(ctx, command.Env{Stdout: &stdout, Stderr: &stderr, Environ: env}, []string{
-			"demo", "-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort), "-out", out, "-q",
+			"demo", "-bin-dir", bin, "-grpc-port", strconv.Itoa(l.Orchestrator), "-http-port", strconv.Itoa(l.Gateway), "-out", out, "-q",
 		})
 		if code != command.ExitOK {
 			t.Fatalf("chorus demo: exit %d\n%s\n%s", code, stdout.String(), stderr.String())

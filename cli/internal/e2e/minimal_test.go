@@ -27,6 +27,7 @@ import (
 
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/openaitest"
+	"github.com/chorus-ai/chorus/platform/processtest"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 )
 
@@ -320,14 +321,14 @@ func TestMinimalRequests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds the five servers and runs them as processes; run without -short")
 	}
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	bin := buildServers(t)
 	fake := openaitest.New(openaitest.Options{Models: []string{"fake-llm", "fake-painter"}, APIKey: "test-key"})
 	t.Cleanup(fake.Close)
 	// Every backend that can run here: the embedded chorus-mini, flite and
 	// espeak in process, and the openai backends of text and image against
 	// the fake OpenAI-compatible server.
-	env := hermeticEnv(t,
+	env := processtest.HermeticEnv(t,
 		"CHORUS_TEXT_MODELS_DIR="+filepath.Join(root, "models"),
 		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
 		"CHORUS_OPENAI_API_KEY=test-key",

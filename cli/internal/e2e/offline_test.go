@@ -19,6 +19,7 @@ import (
 
 	"github.com/chorus-ai/chorus/cli/internal/stack"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/processtest"
 	"github.com/chorus-ai/chorus/platform/sentence"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 )
@@ -38,11 +39,11 @@ func TestOfflineDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds the servers and runs them as processes; run without -short")
 	}
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	bin := buildServers(t)
-	chorus := buildChorus(t, root)
-	grpcBase, httpPort := freePorts(t)
-	addrs := stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort)
+	chorus := filepath.Join(processtest.Build(t, "./cli/cmd/chorus"), "chorus")
+	l := processtest.FreeLayout(t)
+	addrs := stack.DefaultAddrs("127.0.0.1", l.Orchestrator, l.Gateway)
 	out := t.TempDir()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -58,9 +59,9 @@ func TestOfflineDemo(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, chorus, "demo",
 		"-bin-dir", bin, "-out", out, "-input", "topic="+offlineTopic,
-		"-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort))
+		"-grpc-port", strconv.Itoa(l.Orchestrator), "-http-port", strconv.Itoa(l.Gateway))
 	cmd.Dir = root
-	cmd.Env = hermeticEnv(t)
+	cmd.Env = processtest.HermeticEnv(t)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 30 * time.Second
 	runErr := cmd.Run()
@@ -133,19 +134,6 @@ func TestOfflineDemo(t *testing.T) {
 			t.Errorf("the last cue ends at %s, the voiceover at %s", last, wav.duration())
 		}
 	})
-}
-
-// buildChorus builds the chorus command into a directory of the test's.
-func buildChorus(t *testing.T, root string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", dir+string(filepath.Separator), "./cli/cmd/chorus")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build chorus: %v\n%s", err, out)
-	}
-	return filepath.Join(dir, "chorus")
 }
 
 type listResult struct {

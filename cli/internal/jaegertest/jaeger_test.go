@@ -1,43 +1,27 @@
 package jaegertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/chorus-ai/chorus/cli/internal/command"
 	"github.com/chorus-ai/chorus/cli/internal/jaegerapi"
 	"github.com/chorus-ai/chorus/cli/internal/stack"
 	"github.com/chorus-ai/chorus/cli/internal/stacktest"
+	"github.com/chorus-ai/chorus/platform/processtest"
+	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
-		t.Fatalf("repository root not found at %s: %v", root, err)
-	}
-	return root
-}
+func TestMain(m *testing.M) { processtest.Main(m) }
 
 // jaegerBinary is CHORUS_JAEGER_BIN, else where deploy/scripts/jaeger.sh
 // builds it; "" when it is not built.
@@ -55,24 +39,6 @@ func jaegerBinary(t *testing.T, root string) string {
 		return ""
 	}
 	return path
-}
-
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // jaeger is a running Jaeger process.
@@ -96,10 +62,7 @@ func startJaeger(t *testing.T, root, bin string) jaeger {
 		if !strings.Contains(cfg, old) {
 			t.Fatalf("deploy/jaeger/local.yaml lacks %s", old)
 		}
-		free, err := stacktest.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
+		free := processtest.FreePort(t)
 		ports[p] = free
 		cfg = strings.ReplaceAll(cfg, old, "127.0.0.1:"+strconv.Itoa(free))
 	}
@@ -107,27 +70,7 @@ func startJaeger(t *testing.T, root, bin string) jaeger {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	cmd := exec.Command(bin, "--config", path)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("jaeger did not stop within 15s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("jaeger log:\n%s", logs)
-		}
-	})
+	p := processtest.Start(t, "jaeger", exec.Command(bin, "--config", path))
 	j := jaeger{
 		query: fmt.Sprintf("http://127.0.0.1:%d", ports["16686"]),
 		otlp:  fmt.Sprintf("http://127.0.0.1:%d", ports["4317"]),
@@ -140,102 +83,42 @@ func startJaeger(t *testing.T, root, bin string) jaeger {
 			return j
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("jaeger exited: %v\n%s", err, logs)
+		case <-p.Exited():
+			t.Fatalf("jaeger exited: %v\n%s", p.Err(), p.Logs)
 		case <-ctx.Done():
-			t.Fatalf("jaeger's query API did not answer within 30s\n%s", logs)
+			t.Fatalf("jaeger's query API did not answer within 30s\n%s", p.Logs)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// buildServers builds the five servers into a temporary directory.
-func buildServers(t *testing.T, root string) string {
-	t.Helper()
-	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin+string(filepath.Separator),
-		"./services/text/cmd/text", "./services/image/cmd/image", "./services/audio/cmd/audio",
-		"./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freePorts finds four consecutive free ports (the gRPC servers' layout)
-// and one more for the gateway.
-func freePorts(t *testing.T) (grpcBase, httpPort int) {
-	t.Helper()
-	free := func(p int) bool {
-		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			return false
-		}
-		_ = lis.Close()
-		return true
-	}
-	for range 50 {
-		base, err := stacktest.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if base+3 > 65535 || !free(base+1) || !free(base+2) || !free(base+3) {
-			continue
-		}
-		for range 50 {
-			hp, err := stacktest.FreePort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if hp < base || hp > base+3 {
-				return base, hp
-			}
-		}
-	}
-	t.Fatal("no four consecutive free ports on 127.0.0.1")
-	return 0, 0
-}
-
-// hermeticEnv is this process's environment without CHORUS_* and OTEL_*
-// settings, plus extra.
-func hermeticEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
 }
 
 func TestPipelineTraceInJaeger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Jaeger and the suite as processes; run without -short")
 	}
-	root := repoRoot(t)
+	root := processtest.RepoRoot(t)
 	bin := jaegerBinary(t, root)
 	if bin == "" {
 		t.Skip("the Jaeger binary is not built: run `make jaeger` (make test builds it), or set CHORUS_JAEGER_BIN")
 	}
 	j := startJaeger(t, root, bin)
-	servers := buildServers(t, root)
+	servers := processtest.Build(t, "./services/text/cmd/text", "./services/image/cmd/image", "./services/audio/cmd/audio",
+		"./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway")
 
-	grpcBase, httpPort := freePorts(t)
-	env := hermeticEnv(
+	l := processtest.FreeLayout(t)
+	env := processtest.HermeticEnv(t,
 		"OTEL_EXPORTER_OTLP_ENDPOINT="+j.otlp,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
 		// The text service's offline default: Chorus's own model.
 		"CHORUS_MODELS_DIR="+filepath.Join(root, "models"),
 	)
-	logs := &syncBuffer{}
+	logs := &syncio.Writer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		command.Main(ctx, command.Env{Stdout: logs, Stderr: logs, Environ: env}, []string{
-			"up", "-bin-dir", servers, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort),
+			"up", "-bin-dir", servers, "-grpc-port", strconv.Itoa(l.Orchestrator), "-http-port", strconv.Itoa(l.Gateway),
 			"-ready-timeout", "45s", "-grace", "15s",
 		})
 	}()
@@ -250,7 +133,7 @@ func TestPipelineTraceInJaeger(t *testing.T) {
 			t.Logf("suite log:\n%s", logs)
 		}
 	})
-	gateway := stack.DefaultAddrs("127.0.0.1", grpcBase, httpPort).GatewayURL()
+	gateway := stack.DefaultAddrs("127.0.0.1", l.Orchestrator, l.Gateway).GatewayURL()
 	readyCtx, readyCancel := context.WithTimeout(ctx, 50*time.Second)
 	defer readyCancel()
 	if err := stack.WaitReady(readyCtx, gateway, finished); err != nil {

@@ -1,7 +1,7 @@
 // Package stacktest holds what the tests that run the whole suite (as
 // containers or as processes) share: running a pipeline through the
-// gateway's REST route and reading its NDJSON events, the trace a run must
-// leave in Jaeger, and free loopback ports.
+// gateway's REST route and reading its NDJSON events, and the trace a
+// run must leave in Jaeger.
 package stacktest
 
 import (
@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
@@ -165,14 +164,4 @@ func RunPipeline(ctx context.Context, hc *http.Client, gatewayURL, name string, 
 var ScriptThenVoiceover = jaegerapi.RunWant{
 	Services: []string{"chorus-gateway", "chorus-orchestrator", "chorus-text", "chorus-audio"},
 	Steps:    map[string]string{"script": "chorus-text", "voiceover": "chorus-audio"},
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer lis.Close()
-	return lis.Addr().(*net.TCPAddr).Port, nil
 }

@@ -4,21 +4,21 @@
 package suite
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chorus-ai/chorus/platform/processtest"
+	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
 // Suite is a running `chorus up`.
@@ -29,7 +29,7 @@ type Suite struct {
 	Root string
 
 	cmd    *exec.Cmd
-	logs   *logBuffer
+	logs   *syncio.Writer
 	exited chan struct{} // closed when the process has exited
 	err    error         // its exit error, set before exited is closed
 }
@@ -50,23 +50,23 @@ type Options struct {
 // the logs of a failed test.
 func Start(tb testing.TB, opts Options) *Suite {
 	tb.Helper()
-	root := RepoRoot(tb)
+	root := processtest.RepoRoot(tb)
 	bin := Build(tb)
-	grpcBase, httpPort := freePorts(tb)
+	l := processtest.FreeLayout(tb)
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 90 * time.Second
 	}
 	s := &Suite{
-		URL:    "http://127.0.0.1:" + strconv.Itoa(httpPort),
+		URL:    "http://127.0.0.1:" + strconv.Itoa(l.Gateway),
 		Root:   root,
-		logs:   &logBuffer{},
+		logs:   &syncio.Writer{},
 		exited: make(chan struct{}),
 	}
 	s.cmd = exec.Command(filepath.Join(bin, "chorus"), "up",
-		"-bin-dir", bin, "-grpc-port", strconv.Itoa(grpcBase), "-http-port", strconv.Itoa(httpPort),
+		"-bin-dir", bin, "-grpc-port", strconv.Itoa(l.Orchestrator), "-http-port", strconv.Itoa(l.Gateway),
 		"-ready-timeout", opts.ReadyTimeout.String(), "-grace", "15s")
 	s.cmd.Dir = root
-	s.cmd.Env = append(hermeticEnv(), append([]string{"XDG_STATE_HOME=" + tb.TempDir()}, opts.Env...)...)
+	s.cmd.Env = processtest.HermeticEnv(tb, opts.Env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	// Its own process group, so that cleanup reaches the servers too even
 	// if `chorus up` itself were gone.
@@ -143,47 +143,11 @@ func (s *Suite) stop(tb testing.TB) {
 	}
 }
 
-// RepoRoot finds the repository root: the nearest directory above the
-// working directory that holds go.work.
-func RepoRoot(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.work above the working directory: run the tests inside the repository")
-		}
-		dir = parent
-	}
-}
-
-// built is the directory the binaries are built into, once per process.
-var built struct {
-	sync.Mutex
-	dir string
-	err error
-}
-
-// Build builds every Chorus binary into a temporary directory, once per
-// test process, and returns it. Cleanup removes it (call Cleanup from
-// TestMain).
+// Build builds every Chorus binary (once per test process; call
+// processtest.Cleanup from TestMain) and returns their directory.
 func Build(tb testing.TB) string {
 	tb.Helper()
-	built.Lock()
-	defer built.Unlock()
-	if built.dir != "" || built.err != nil {
-		if built.err != nil {
-			tb.Fatal(built.err)
-		}
-		return built.dir
-	}
-	root := RepoRoot(tb)
+	root := processtest.RepoRoot(tb)
 	pkgs, err := filepath.Glob(filepath.Join(root, "services", "*", "cmd", "*"))
 	if err != nil || len(pkgs) == 0 {
 		tb.Fatalf("no services found under %s/services", root)
@@ -191,102 +155,7 @@ func Build(tb testing.TB) string {
 	for i, p := range pkgs {
 		pkgs[i] = "./" + strings.TrimPrefix(p, root+string(filepath.Separator))
 	}
-	pkgs = append(pkgs, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./cli/cmd/chorus")
-	dir, err := os.MkdirTemp("", "chorus-e2e-bin-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	start := time.Now()
-	// Without symbol tables and DWARF: linking is most of a warm build.
-	cmd := exec.Command("go", append([]string{"build", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}, pkgs...)...)
-	cmd.Dir = root
-	// The binaries are modules of the workspace, whatever GOWORK the test
-	// itself runs with.
-	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		tb.Fatal(built.err)
-	}
-	tb.Logf("built %d binaries in %s", len(pkgs), time.Since(start).Round(time.Millisecond))
-	built.dir = dir
-	return dir
-}
-
-// Cleanup removes the binaries Build made. Call it from TestMain after
-// m.Run.
-func Cleanup() {
-	built.Lock()
-	defer built.Unlock()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-		built.dir = ""
-	}
-}
-
-// freePorts finds a base port with the next three free (the gRPC servers'
-// layout: orchestrator, text, image, audio) and one more for the gateway.
-func freePorts(tb testing.TB) (grpcBase, httpPort int) {
-	tb.Helper()
-	free := func(p int) bool {
-		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			return false
-		}
-		_ = lis.Close()
-		return true
-	}
-	pick := func() int {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer lis.Close()
-		return lis.Addr().(*net.TCPAddr).Port
-	}
-	for range 50 {
-		base := pick()
-		if base+3 > 65535 || !free(base+1) || !free(base+2) || !free(base+3) {
-			continue
-		}
-		for range 50 {
-			if hp := pick(); hp < base || hp > base+3 {
-				return base, hp
-			}
-		}
-	}
-	tb.Fatal("no four consecutive free ports on 127.0.0.1")
-	return 0, 0
-}
-
-// hermeticEnv is this process's environment without CHORUS_* and OTEL_*
-// settings.
-func hermeticEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CHORUS_") && !strings.HasPrefix(kv, "OTEL_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// logBuffer collects the processes' output while they run.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return processtest.Build(tb, append(pkgs, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./cli/cmd/chorus")...)
 }
 
 // ArtifactDir returns the directory test artifacts (screenshots) go to:
@@ -295,7 +164,7 @@ func ArtifactDir(tb testing.TB) string {
 	tb.Helper()
 	dir := os.Getenv("CHORUS_ARTIFACTS_DIR")
 	if dir == "" {
-		dir = filepath.Join(RepoRoot(tb), "out", "e2e")
+		dir = filepath.Join(processtest.RepoRoot(tb), "out", "e2e")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)

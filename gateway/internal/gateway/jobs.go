@@ -20,47 +20,27 @@ import (
 // others (see upstream.go).
 
 func (c *orchestratorClient) CreateJob(ctx context.Context, in *orchestratorv1.CreateJobRequest, opts ...grpc.CallOption) (*orchestratorv1.CreateJobResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.CreateJob(ctx, in, opts...)
-	return resp, upstreamErr(orchestratorName, err)
+	return unary(ctx, orchestratorName, c.timeout, c.client.CreateJob, in, opts)
 }
 
 func (c *orchestratorClient) GetJob(ctx context.Context, in *orchestratorv1.GetJobRequest, opts ...grpc.CallOption) (*orchestratorv1.GetJobResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.GetJob(ctx, in, opts...)
-	return resp, upstreamErr(orchestratorName, err)
+	return unary(ctx, orchestratorName, c.timeout, c.client.GetJob, in, opts)
 }
 
 func (c *orchestratorClient) ListJobs(ctx context.Context, in *orchestratorv1.ListJobsRequest, opts ...grpc.CallOption) (*orchestratorv1.ListJobsResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.ListJobs(ctx, in, opts...)
-	return resp, upstreamErr(orchestratorName, err)
+	return unary(ctx, orchestratorName, c.timeout, c.client.ListJobs, in, opts)
 }
 
 func (c *orchestratorClient) CancelJob(ctx context.Context, in *orchestratorv1.CancelJobRequest, opts ...grpc.CallOption) (*orchestratorv1.CancelJobResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.CancelJob(ctx, in, opts...)
-	return resp, upstreamErr(orchestratorName, err)
+	return unary(ctx, orchestratorName, c.timeout, c.client.CancelJob, in, opts)
 }
 
 func (c *orchestratorClient) WatchJob(ctx context.Context, in *orchestratorv1.WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[orchestratorv1.WatchJobResponse], error) {
-	s, err := c.client.WatchJob(ctx, in, opts...)
-	if err != nil {
-		return nil, upstreamErr(orchestratorName, err)
-	}
-	return openStream(orchestratorName, s)
+	return streaming(ctx, orchestratorName, c.client.WatchJob, in, opts)
 }
 
 func (c *orchestratorClient) GetArtifact(ctx context.Context, in *orchestratorv1.GetArtifactRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[orchestratorv1.GetArtifactResponse], error) {
-	s, err := c.client.GetArtifact(ctx, in, opts...)
-	if err != nil {
-		return nil, upstreamErr(orchestratorName, err)
-	}
-	return openStream(orchestratorName, s)
+	return streaming(ctx, orchestratorName, c.client.GetArtifact, in, opts)
 }
 
 // serveArtifact answers GET /v1/artifacts/{id} from the orchestrator's

@@ -43,25 +43,15 @@ type genaiClient struct {
 }
 
 func (c *genaiClient) Generate(ctx context.Context, in *genaiv1.GenerateRequest, opts ...grpc.CallOption) (*genaiv1.GenerateResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.Generate(ctx, in, opts...)
-	return resp, upstreamErr(c.service, err)
+	return unary(ctx, c.service, c.timeout, c.client.Generate, in, opts)
 }
 
 func (c *genaiClient) StreamGenerate(ctx context.Context, in *genaiv1.GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[genaiv1.GenerateChunk], error) {
-	s, err := c.client.StreamGenerate(ctx, in, opts...)
-	if err != nil {
-		return nil, upstreamErr(c.service, err)
-	}
-	return openStream(c.service, s)
+	return streaming(ctx, c.service, c.client.StreamGenerate, in, opts)
 }
 
 func (c *genaiClient) ListModels(ctx context.Context, in *genaiv1.ListModelsRequest, opts ...grpc.CallOption) (*genaiv1.ListModelsResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.ListModels(ctx, in, opts...)
-	return resp, upstreamErr(c.service, err)
+	return unary(ctx, c.service, c.timeout, c.client.ListModels, in, opts)
 }
 
 // orchestratorClient is the orchestrator's client.
@@ -73,25 +63,36 @@ type orchestratorClient struct {
 const orchestratorName = "orchestrator"
 
 func (c *orchestratorClient) ListPipelines(ctx context.Context, in *orchestratorv1.ListPipelinesRequest, opts ...grpc.CallOption) (*orchestratorv1.ListPipelinesResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.ListPipelines(ctx, in, opts...)
-	return resp, upstreamErr(orchestratorName, err)
+	return unary(ctx, orchestratorName, c.timeout, c.client.ListPipelines, in, opts)
 }
 
 func (c *orchestratorClient) GetPipeline(ctx context.Context, in *orchestratorv1.GetPipelineRequest, opts ...grpc.CallOption) (*orchestratorv1.GetPipelineResponse, error) {
-	ctx, cancel := withDefaultDeadline(ctx, c.timeout)
-	defer cancel()
-	resp, err := c.client.GetPipeline(ctx, in, opts...)
-	return resp, upstreamErr(orchestratorName, err)
+	return unary(ctx, orchestratorName, c.timeout, c.client.GetPipeline, in, opts)
 }
 
 func (c *orchestratorClient) RunPipeline(ctx context.Context, in *orchestratorv1.RunPipelineRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[orchestratorv1.RunPipelineResponse], error) {
-	s, err := c.client.RunPipeline(ctx, in, opts...)
+	return streaming(ctx, orchestratorName, c.client.RunPipeline, in, opts)
+}
+
+// unary calls an upstream's unary method with the gateway's policy: the
+// default deadline unless the client set one, errors mapped.
+func unary[Req, Resp any](ctx context.Context, service string, timeout time.Duration,
+	call func(context.Context, Req, ...grpc.CallOption) (Resp, error), in Req, opts []grpc.CallOption) (Resp, error) {
+	ctx, cancel := withDefaultDeadline(ctx, timeout)
+	defer cancel()
+	resp, err := call(ctx, in, opts...)
+	return resp, upstreamErr(service, err)
+}
+
+// streaming opens an upstream's server stream with the gateway's policy:
+// errors mapped, the first message read before the handler writes.
+func streaming[Req, T any](ctx context.Context, service string,
+	call func(context.Context, Req, ...grpc.CallOption) (grpc.ServerStreamingClient[T], error), in Req, opts []grpc.CallOption) (grpc.ServerStreamingClient[T], error) {
+	s, err := call(ctx, in, opts...)
 	if err != nil {
-		return nil, upstreamErr(orchestratorName, err)
+		return nil, upstreamErr(service, err)
 	}
-	return openStream(orchestratorName, s)
+	return openStream(service, s)
 }
 
 // withDefaultDeadline gives ctx the default timeout unless the client set

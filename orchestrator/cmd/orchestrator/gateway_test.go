@@ -14,41 +14,33 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chorus-ai/chorus/platform/ports"
+	"github.com/chorus-ai/chorus/platform/processtest"
 	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // freeAddr returns a loopback address nothing listens on now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
+	return ports.Addr(ports.Host, processtest.FreePort(t))
 }
 
 // startProcess starts bin and stops it (SIGTERM) when the test ends,
 // showing its output if the test failed.
 func startProcess(t *testing.T, bin string, args ...string) {
 	t.Helper()
-	logs := &lockedBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", filepath.Base(bin), logs.String())
-		}
-	})
+	processtest.Start(t, filepath.Base(bin), exec.Command(bin, args...))
+}
+
+// buildWithGateway builds this command, the gateway and the audio
+// service, once for the tests of this package, and returns their
+// directory.
+func buildWithGateway(t *testing.T) string {
+	t.Helper()
+	return processtest.Build(t, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./services/audio/cmd/audio")
 }
 
 // waitListening waits until addr accepts connections.
@@ -90,11 +82,7 @@ func longDocument(n int) string {
 // job over the real audio service (flite), through the real gateway, and
 // downloads the voiceover whole, and in part, from /v1/artifacts/{id}.
 func TestLongNarrationDownloadsThroughTheGateway(t *testing.T) {
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin+"/", ".", "../../../gateway/cmd/gateway", "../../../services/audio/cmd/audio")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWithGateway(t)
 	audioAddr, orchAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	dead := freeAddr(t)
 	startProcess(t, filepath.Join(bin, "audio"), "-grpc-addr", audioAddr)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,32 +10,27 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobstest"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
+	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { processtest.Main(m) }
 
-// buildOrchestrator builds this command into a temporary directory.
+// buildOrchestrator builds this command, once for the tests of this
+// package.
 func buildOrchestrator(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "orchestrator")
-	out, err := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return filepath.Join(processtest.Build(t, "./orchestrator/cmd/orchestrator"), "orchestrator")
 }
 
 // serveFake serves a genaitest backend as the modality's service on a
@@ -59,28 +53,9 @@ func serveFake(t *testing.T, m genai.Modality, b genai.Backend) string {
 	return lis.Addr().String()
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // orchestrator is a running orchestrator process.
 type orchestrator struct {
-	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	*processtest.Process
 	client orchestratorv1.OrchestratorServiceClient
 	conn   *grpc.ClientConn
 }
@@ -88,27 +63,9 @@ type orchestrator struct {
 // start starts the orchestrator with args and waits until it answers.
 func start(t *testing.T, bin string, args ...string) *orchestrator {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	o := &orchestrator{logs: &lockedBuffer{}}
-	o.cmd = exec.Command(bin, append([]string{"-grpc-addr", addr}, args...)...)
-	o.cmd.Stdout, o.cmd.Stderr = o.logs, o.logs
-	if err := o.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if o.cmd.ProcessState == nil {
-			_ = o.cmd.Process.Signal(syscall.SIGTERM)
-			_ = o.cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("orchestrator logs:\n%s", o.logs.String())
-		}
-	})
+	addr := freeAddr(t)
+	o := &orchestrator{Process: processtest.Start(t, "orchestrator", exec.Command(bin, append([]string{"-grpc-addr", addr}, args...)...))}
+	var err error
 	if o.conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		t.Fatal(err)
 	}
@@ -123,38 +80,8 @@ func start(t *testing.T, bin string, args ...string) *orchestrator {
 			return o
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the orchestrator did not answer: %v\n%s", err, o.logs.String())
+			t.Fatalf("the orchestrator did not answer: %v\n%s", err, o.Logs)
 		}
-	}
-}
-
-// kill ends the process with SIGKILL: no shutdown code runs.
-func (o *orchestrator) kill(t *testing.T) {
-	t.Helper()
-	if err := o.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = o.cmd.Wait()
-}
-
-func waitJob(t *testing.T, c orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.WatchJobResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	stream, err := c.WatchJob(ctx, &orchestratorv1.WatchJobRequest{Id: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []*orchestratorv1.WatchJobResponse
-	for {
-		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return evs
-		}
-		if err != nil {
-			t.Fatalf("WatchJob %s: %v", id, err)
-		}
-		evs = append(evs, ev)
 	}
 }
 
@@ -180,13 +107,13 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	}
 
 	done := create(o.client, genaitest.Echo, "finished-before")
-	waitJob(t, o.client, done.GetId())
+	jobstest.Watch(t, o.client, done.GetId())
 	held := create(o.client, genaitest.Hold, "interrupted")
 	text.Wait(t, "started")
 	if r, err := o.client.GetJob(ctx, &orchestratorv1.GetJobRequest{Id: held.GetId()}); err != nil || r.GetJob().GetState() != orchestratorv1.JobState_JOB_STATE_RUNNING {
 		t.Fatalf("before the kill: %v, %v; want RUNNING", r, err)
 	}
-	o.kill(t)
+	o.Kill(t)
 	text.Wait(t, "canceled") // the dead process's call ended with its connection
 
 	o = start(t, bin, args...)
@@ -198,7 +125,7 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 		j.GetFailure().GetMessage() != jobs.ReasonInterrupted || j.GetEndTime() == nil {
 		t.Fatalf("the interrupted job after the restart: %v", j)
 	}
-	evs := waitJob(t, o.client, held.GetId())
+	evs := jobstest.Watch(t, o.client, held.GetId())
 	if len(evs) < 2 || evs[0].GetEvent().GetStepStarted() == nil || evs[len(evs)-1].GetEvent().GetRunFailed().GetMessage() != jobs.ReasonInterrupted {
 		t.Fatalf("the interrupted job's events: %v", evs)
 	}
@@ -212,10 +139,10 @@ func TestJobsSurviveAKilledOrchestrator(t *testing.T) {
 	}
 	// And new jobs run.
 	fresh := create(o.client, genaitest.Echo, "")
-	if evs := waitJob(t, o.client, fresh.GetId()); evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
+	if evs := jobstest.Watch(t, o.client, fresh.GetId()); evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
 		t.Fatalf("a job after the restart: %v", evs[len(evs)-1])
 	}
-	if !strings.Contains(o.logs.String(), "jobs interrupted by the last stop marked failed") {
+	if !strings.Contains(o.Logs.String(), "jobs interrupted by the last stop marked failed") {
 		t.Errorf("the restart did not log the interrupted job")
 	}
 	if _, err := os.Stat(filepath.Join(data, "jobs.db")); err != nil {

@@ -22,8 +22,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobstest"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
+	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
 // startPostgres runs a throwaway PostgreSQL server (Debian's postgresql
@@ -64,7 +66,7 @@ func startPostgres(t *testing.T) string {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
-	logs := &lockedBuffer{}
+	logs := &syncio.Writer{}
 	srv := command("postgres", "-D", data, "-p", port, "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
 	srv.Stdout, srv.Stderr = logs, logs
 	// Its own process group, so that the signal reaches postgres itself
@@ -175,7 +177,7 @@ func TestTwoOrchestratorsShareJobsInPostgres(t *testing.T) {
 		if i%2 == 1 {
 			o = a
 		}
-		evs := waitJob(t, o.client, id)
+		evs := jobstest.Watch(t, o.client, id)
 		if evs[len(evs)-1].GetEvent().GetRunCompleted() == nil {
 			t.Fatalf("job %d ended %v", i, evs[len(evs)-1])
 		}
@@ -196,7 +198,7 @@ func TestTwoOrchestratorsShareJobsInPostgres(t *testing.T) {
 	// and nobody runs it again.
 	held := create(b, "held", genaitest.Hold, "")
 	text.Wait(t, "started")
-	b.kill(t)
+	b.Kill(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		r, err := a.client.GetJob(ctx, &orchestratorv1.GetJobRequest{Id: held.GetId()})

@@ -54,11 +54,7 @@ func TestNarratedSlideshowThroughTheGateway(t *testing.T) {
 			t.Fatalf("%s is not installed; `make deps` installs ffmpeg", tool)
 		}
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", bin+"/", ".", "../../../gateway/cmd/gateway", "../../../services/audio/cmd/audio")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWithGateway(t)
 	textAddr := serveFake(t, genai.Text, genaitest.NewBackend(genaitest.Echo))
 	imageAddr := serveFake(t, genai.Image, painter{genaitest.NewBackend("painter")})
 	audioAddr, orchAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)

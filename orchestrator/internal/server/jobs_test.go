@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobstest"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
@@ -49,28 +50,6 @@ func receive(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-// watch collects a job's events until WatchJob ends.
-func watch(t *testing.T, c orchestratorv1.OrchestratorServiceClient, id string) []*orchestratorv1.WatchJobResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	stream, err := c.WatchJob(ctx, &orchestratorv1.WatchJobRequest{Id: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*orchestratorv1.WatchJobResponse
-	for {
-		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("WatchJob: %v (after %d events)", err, len(out))
-		}
-		out = append(out, ev)
-	}
-}
-
 func TestJobRunsWatchesAndLists(t *testing.T) {
 	audio := &speaking{}
 	c := newTestServer(t, fakes{text: streaming("One is here. Two is", " here."), audio: audio.service(), dataDir: t.TempDir()})
@@ -84,7 +63,7 @@ func TestJobRunsWatchesAndLists(t *testing.T) {
 	if len(job.GetId()) != 32 || job.GetState() != orchestratorv1.JobState_JOB_STATE_QUEUED || job.GetPipeline() != "script-then-voiceover" {
 		t.Fatalf("created %v", job)
 	}
-	events := watch(t, c, job.GetId())
+	events := jobstest.Watch(t, c, job.GetId())
 	if len(events) < 5 {
 		t.Fatalf("%d events: %v", len(events), events)
 	}
@@ -105,7 +84,7 @@ func TestJobRunsWatchesAndLists(t *testing.T) {
 		t.Fatalf("job after the run: %v", g)
 	}
 	// A second watch replays the same events.
-	if again := watch(t, c, job.GetId()); len(again) != len(events) {
+	if again := jobstest.Watch(t, c, job.GetId()); len(again) != len(events) {
 		t.Errorf("second watch: %d events, first %d", len(again), len(events))
 	}
 	// The same request id does not make a second job.
@@ -121,7 +100,7 @@ func TestJobRunsWatchesAndLists(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		watch(t, c, r.GetJob().GetId())
+		jobstest.Watch(t, c, r.GetJob().GetId())
 		ids = append(ids, r.GetJob().GetId())
 	}
 	for _, tc := range []struct {
@@ -414,7 +393,7 @@ func TestCancellingAQueuedJob(t *testing.T) {
 	if j := r.GetJob(); j.GetState() != orchestratorv1.JobState_JOB_STATE_CANCELLED || j.GetStartTime() != nil {
 		t.Fatalf("the queued job after CancelJob: %v", j)
 	}
-	if evs := watch(t, c, queued.GetId()); len(evs) != 1 || evs[0].GetEvent().GetRunFailed().GetCode() != "CANCELLED" {
+	if evs := jobstest.Watch(t, c, queued.GetId()); len(evs) != 1 || evs[0].GetEvent().GetRunFailed().GetCode() != "CANCELLED" {
 		t.Fatalf("the queued job's events: %v", evs)
 	}
 	// Its queue place is free again.

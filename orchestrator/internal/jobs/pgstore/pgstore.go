@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobsql"
 )
 
 // migrations bring the schema from version i to i+1. Append only.
@@ -28,24 +30,7 @@ var migrations = []string{
 		id        TEXT PRIMARY KEY,
 		renewed   TIMESTAMPTZ NOT NULL
 	);
-	CREATE TABLE jobs (
-		seq         BIGSERIAL PRIMARY KEY,
-		id          TEXT NOT NULL UNIQUE,
-		request_id  TEXT UNIQUE,
-		pipeline    TEXT NOT NULL,
-		state       INTEGER NOT NULL,
-		owner       TEXT NOT NULL,
-		event_count BIGINT NOT NULL DEFAULT 0,
-		job         BYTEA NOT NULL
-	);
-	CREATE INDEX jobs_state ON jobs (state, seq);
-	CREATE INDEX jobs_pipeline ON jobs (pipeline, seq);
-	CREATE TABLE events (
-		job_id TEXT NOT NULL,
-		seq    BIGINT NOT NULL,
-		event  BYTEA NOT NULL,
-		PRIMARY KEY (job_id, seq)
-	);`,
+	` + jobsql.JobsSchema(jobsql.Types{Serial: "BIGSERIAL PRIMARY KEY", BigInt: "BIGINT", Blob: "BYTEA"}),
 }
 
 // DefaultLease is how long an owner's lease lasts without renewal.
@@ -154,22 +139,6 @@ func (s *Store) Close() error {
 	return err
 }
 
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func decode(blob []byte, count int64) (*orchestratorv1.Job, error) {
-	job := &orchestratorv1.Job{}
-	if err := proto.Unmarshal(blob, job); err != nil {
-		return nil, fmt.Errorf("job store: a stored job does not decode: %w", err)
-	}
-	job.EventCount = count
-	return job, nil
-}
-
 // Create implements jobs.Store.
 func (s *Store) Create(ctx context.Context, job *orchestratorv1.Job) (*orchestratorv1.Job, bool, error) {
 	blob, err := proto.Marshal(job)
@@ -178,7 +147,7 @@ func (s *Store) Create(ctx context.Context, job *orchestratorv1.Job) (*orchestra
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, request_id, pipeline, state, owner, job) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (request_id) DO NOTHING`,
-		job.GetId(), nullable(job.GetRequestId()), job.GetPipeline(), int32(job.GetState()), s.owner, blob)
+		job.GetId(), jobsql.Nullable(job.GetRequestId()), job.GetPipeline(), int32(job.GetState()), s.owner, blob)
 	if err != nil {
 		return nil, false, fmt.Errorf("job store: %w", err)
 	}
@@ -201,7 +170,7 @@ func (s *Store) one(ctx context.Context, where string, args ...any) (*orchestrat
 	if err != nil {
 		return nil, fmt.Errorf("job store: %w", err)
 	}
-	return decode(blob, count)
+	return jobsql.DecodeJob(blob, count)
 }
 
 // Get implements jobs.Store.
@@ -211,62 +180,18 @@ func (s *Store) Get(ctx context.Context, id string) (*orchestratorv1.Job, error)
 
 // List implements jobs.Store.
 func (s *Store) List(ctx context.Context, f jobs.Filter) ([]*orchestratorv1.Job, int64, error) {
-	q := `SELECT seq, event_count, job FROM jobs WHERE true`
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if f.State != orchestratorv1.JobState_JOB_STATE_UNSPECIFIED {
-		q += ` AND state = ` + arg(int32(f.State))
-	}
-	if f.Pipeline != "" {
-		q += ` AND pipeline = ` + arg(f.Pipeline)
-	}
-	if f.RequestID != "" {
-		q += ` AND request_id = ` + arg(f.RequestID)
-	}
-	if f.Before > 0 {
-		q += ` AND seq < ` + arg(f.Before)
-	}
-	q += ` ORDER BY seq DESC LIMIT ` + arg(f.Limit+1)
+	q, args := jobsql.ListQuery(f, func(n int) string { return "$" + strconv.Itoa(n) })
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("job store: %w", err)
 	}
 	defer rows.Close()
-	var (
-		out  []*orchestratorv1.Job
-		seqs []int64
-	)
-	for rows.Next() {
-		var (
-			seq, count int64
-			blob       []byte
-		)
-		if err := rows.Scan(&seq, &count, &blob); err != nil {
-			return nil, 0, fmt.Errorf("job store: %w", err)
-		}
-		job, err := decode(blob, count)
-		if err != nil {
-			return nil, 0, err
-		}
-		out, seqs = append(out, job), append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("job store: %w", err)
-	}
-	if len(out) > f.Limit {
-		return out[:f.Limit], seqs[f.Limit-1], nil
-	}
-	return out, 0, nil
+	return jobsql.ScanPage(rows, f.Limit)
 }
 
 // Update implements jobs.Store.
 func (s *Store) Update(ctx context.Context, job *orchestratorv1.Job) error {
-	clone := proto.CloneOf(job)
-	clone.EventCount = 0
-	blob, err := proto.Marshal(clone)
+	blob, err := jobsql.EncodeJob(job)
 	if err != nil {
 		return err
 	}
@@ -306,25 +231,7 @@ func (s *Store) Events(ctx context.Context, id string, after int64, limit int) (
 		return nil, fmt.Errorf("job store: %w", err)
 	}
 	defer rows.Close()
-	var out []*orchestratorv1.WatchJobResponse
-	for rows.Next() {
-		var (
-			seq  int64
-			blob []byte
-		)
-		if err := rows.Scan(&seq, &blob); err != nil {
-			return nil, fmt.Errorf("job store: %w", err)
-		}
-		ev := &orchestratorv1.RunPipelineResponse{}
-		if err := proto.Unmarshal(blob, ev); err != nil {
-			return nil, fmt.Errorf("job store: a stored event does not decode: %w", err)
-		}
-		out = append(out, &orchestratorv1.WatchJobResponse{Sequence: seq, Event: ev})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("job store: %w", err)
-	}
-	return out, nil
+	return jobsql.ScanEvents(rows)
 }
 
 // Orphans implements jobs.Store: it claims, in one statement, every
@@ -349,7 +256,7 @@ func (s *Store) Orphans(ctx context.Context) ([]*orchestratorv1.Job, error) {
 		if err := rows.Scan(&count, &blob); err != nil {
 			return nil, fmt.Errorf("job store: %w", err)
 		}
-		job, err := decode(blob, count)
+		job, err := jobsql.DecodeJob(blob, count)
 		if err != nil {
 			return nil, err
 		}

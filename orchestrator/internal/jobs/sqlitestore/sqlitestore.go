@@ -15,29 +15,13 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
+	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/jobsql"
 )
 
 // migrations bring a database from version i to i+1 (PRAGMA user_version).
 // Append only: a released migration never changes.
 var migrations = []string{
-	`CREATE TABLE jobs (
-		seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-		id          TEXT NOT NULL UNIQUE,
-		request_id  TEXT UNIQUE,
-		pipeline    TEXT NOT NULL,
-		state       INTEGER NOT NULL,
-		owner       TEXT NOT NULL,
-		event_count INTEGER NOT NULL DEFAULT 0,
-		job         BLOB NOT NULL
-	);
-	CREATE INDEX jobs_state ON jobs(state, seq);
-	CREATE INDEX jobs_pipeline ON jobs(pipeline, seq);
-	CREATE TABLE events (
-		job_id TEXT NOT NULL,
-		seq    INTEGER NOT NULL,
-		event  BLOB NOT NULL,
-		PRIMARY KEY (job_id, seq)
-	) WITHOUT ROWID;`,
+	jobsql.JobsSchema(jobsql.Types{Serial: "INTEGER PRIMARY KEY AUTOINCREMENT", BigInt: "INTEGER", Blob: "BLOB", Events: " WITHOUT ROWID"}),
 }
 
 // Store is a jobs.Store in one SQLite file. Several processes may share
@@ -110,13 +94,6 @@ func (s *Store) Close() error {
 	return err
 }
 
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // Create implements jobs.Store.
 func (s *Store) Create(ctx context.Context, job *orchestratorv1.Job) (*orchestratorv1.Job, bool, error) {
 	blob, err := proto.Marshal(job)
@@ -125,7 +102,7 @@ func (s *Store) Create(ctx context.Context, job *orchestratorv1.Job) (*orchestra
 	}
 	res, err := s.db.ExecContext(ctx,
 		`INSERT INTO jobs (id, request_id, pipeline, state, owner, job) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
-		job.GetId(), nullable(job.GetRequestId()), job.GetPipeline(), int32(job.GetState()), s.owner.id, blob)
+		job.GetId(), jobsql.Nullable(job.GetRequestId()), job.GetPipeline(), int32(job.GetState()), s.owner.id, blob)
 	if err != nil {
 		return nil, false, fmt.Errorf("job store: %w", err)
 	}
@@ -150,16 +127,7 @@ func (s *Store) scanOne(ctx context.Context, where string, args ...any) (*orches
 	if err != nil {
 		return nil, fmt.Errorf("job store: %w", err)
 	}
-	return decode(blob, count)
-}
-
-func decode(blob []byte, count int64) (*orchestratorv1.Job, error) {
-	job := &orchestratorv1.Job{}
-	if err := proto.Unmarshal(blob, job); err != nil {
-		return nil, fmt.Errorf("job store: a stored job does not decode: %w", err)
-	}
-	job.EventCount = count
-	return job, nil
+	return jobsql.DecodeJob(blob, count)
 }
 
 // Get implements jobs.Store.
@@ -169,63 +137,18 @@ func (s *Store) Get(ctx context.Context, id string) (*orchestratorv1.Job, error)
 
 // List implements jobs.Store.
 func (s *Store) List(ctx context.Context, f jobs.Filter) ([]*orchestratorv1.Job, int64, error) {
-	q := columns + `WHERE 1=1`
-	var args []any
-	if f.State != orchestratorv1.JobState_JOB_STATE_UNSPECIFIED {
-		q += ` AND state = ?`
-		args = append(args, int32(f.State))
-	}
-	if f.Pipeline != "" {
-		q += ` AND pipeline = ?`
-		args = append(args, f.Pipeline)
-	}
-	if f.RequestID != "" {
-		q += ` AND request_id = ?`
-		args = append(args, f.RequestID)
-	}
-	if f.Before > 0 {
-		q += ` AND seq < ?`
-		args = append(args, f.Before)
-	}
-	q += ` ORDER BY seq DESC LIMIT ?`
-	args = append(args, f.Limit+1)
+	q, args := jobsql.ListQuery(f, func(int) string { return "?" })
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("job store: %w", err)
 	}
 	defer rows.Close()
-	var (
-		out  []*orchestratorv1.Job
-		seqs []int64
-	)
-	for rows.Next() {
-		var (
-			seq, count int64
-			blob       []byte
-		)
-		if err := rows.Scan(&seq, &count, &blob); err != nil {
-			return nil, 0, fmt.Errorf("job store: %w", err)
-		}
-		job, err := decode(blob, count)
-		if err != nil {
-			return nil, 0, err
-		}
-		out, seqs = append(out, job), append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("job store: %w", err)
-	}
-	if len(out) > f.Limit {
-		return out[:f.Limit], seqs[f.Limit-1], nil
-	}
-	return out, 0, nil
+	return jobsql.ScanPage(rows, f.Limit)
 }
 
 // Update implements jobs.Store.
 func (s *Store) Update(ctx context.Context, job *orchestratorv1.Job) error {
-	clone := proto.CloneOf(job)
-	clone.EventCount = 0 // kept in its own column
-	blob, err := proto.Marshal(clone)
+	blob, err := jobsql.EncodeJob(job)
 	if err != nil {
 		return err
 	}
@@ -269,25 +192,7 @@ func (s *Store) Events(ctx context.Context, id string, after int64, limit int) (
 		return nil, fmt.Errorf("job store: %w", err)
 	}
 	defer rows.Close()
-	var out []*orchestratorv1.WatchJobResponse
-	for rows.Next() {
-		var (
-			seq  int64
-			blob []byte
-		)
-		if err := rows.Scan(&seq, &blob); err != nil {
-			return nil, fmt.Errorf("job store: %w", err)
-		}
-		ev := &orchestratorv1.RunPipelineResponse{}
-		if err := proto.Unmarshal(blob, ev); err != nil {
-			return nil, fmt.Errorf("job store: a stored event does not decode: %w", err)
-		}
-		out = append(out, &orchestratorv1.WatchJobResponse{Sequence: seq, Event: ev})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("job store: %w", err)
-	}
-	return out, nil
+	return jobsql.ScanEvents(rows)
 }
 
 // Orphans implements jobs.Store: the unfinished jobs whose owner holds
@@ -318,7 +223,7 @@ func (s *Store) Orphans(ctx context.Context) ([]*orchestratorv1.Job, error) {
 		if live {
 			continue
 		}
-		job, err := decode(blob, count)
+		job, err := jobsql.DecodeJob(blob, count)
 		if err != nil {
 			return nil, err
 		}
