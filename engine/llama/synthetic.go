@@ -79,6 +79,24 @@ func fileType(t quant.Type) uint32 {
 		return 15 // Q4_K_M
 	case quant.Q6_K:
 		return 18
+	case quant.Q4_1:
+		return 3
+	case quant.Q5_0:
+		return 8
+	case quant.Q5_1:
+		return 9
+	case quant.Q2_K:
+		return 10
+	case quant.Q3_K:
+		return 12 // Q3_K_M
+	case quant.Q5_K:
+		return 17 // Q5_K_M
+	case quant.IQ4_NL:
+		return 25
+	case quant.IQ4_XS:
+		return 30
+	case quant.BF16:
+		return 32
 	}
 	return 0
 }

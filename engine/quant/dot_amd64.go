@@ -448,3 +448,42 @@ func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
 
 // Accelerated reports whether the assembly kernels are in use.
 func Accelerated() bool { return useAVX2 }
+
+//go:noescape
+func dotQ5_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+
+//go:noescape
+func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
+
+func dotQ5_0(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ5_0Go(row, q, d)
+	}
+	_, _ = row[nb*blockQ5_0-1], q[nb*QK8_0-1]
+	return dotQ5_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
+}
+
+// dotQ5K does each super-block's integer products in assembly and the rest
+// as dotQ5KGo does, in the same order, so the results are identical.
+func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotQ5KGo(row, q, d, bsums)
+	}
+	var s float32
+	var sc [8]uint8
+	for b := range d {
+		blk := row[b*blockQ5_K : (b+1)*blockQ5_K]
+		bs := bsums[b*16 : b*16+16]
+		var summ int32
+		for j := range 8 {
+			sj, m := scaleMinK4(j, blk[4:16])
+			sc[j] = sj
+			summ += int32(m) * (int32(bs[2*j]) + int32(bs[2*j+1]))
+		}
+		_ = q[(b+1)*QK_K-1]
+		sumi := q5kSumAVX2(unsafe.Pointer(&blk[48]), unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
+	}
+	return s
+}

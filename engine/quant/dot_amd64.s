@@ -1095,3 +1095,118 @@ q6krdone:
 	VZEROUPPER
 	MOVSS X13, ret+40(FP)
 	RET
+
+// func dotQ5_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+// As dotQ4_0AVX2, one block at a time: the nibbles get their fifth bits
+// from qh, expanded to bytes (0xff where the bit is set, by shuffling each
+// qh byte to its 8 lanes and testing one bit per lane); a clear bit ORs in
+// 0xf0, which as a signed byte is the nibble less 16, a set one leaves the
+// nibble, which is (nibble+16)-16. ggml's order: fmadd per block, hsum.
+TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ nb+24(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VMOVDQU q5shuf<>(SB), Y13
+	MOVQ $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	VPCMPEQB Y11, Y11, Y11
+	MOVL $0xf0f0f0f0, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ    q5done
+
+q5loop:
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU      6(SI), X2
+	VPSRLW       $4, X2, X5
+	VINSERTI128  $1, X5, Y2, Y2
+	VPAND        Y14, Y2, Y2
+	VPBROADCASTD 2(SI), Y5
+	VPSHUFB      Y13, Y5, Y5
+	VPOR         Y12, Y5, Y5
+	VPCMPEQB     Y11, Y5, Y5
+	VPANDN       Y10, Y5, Y5
+	VPOR         Y5, Y2, Y2
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+	ADDQ $22, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  q5loop
+
+q5done:
+	HSUM8
+	MOVSS        X0, ret+32(FP)
+	RET
+
+// q5shuf sends qh byte k to lanes 8k..8k+7.
+DATA q5shuf<>+0(SB)/8, $0x0000000000000000
+DATA q5shuf<>+8(SB)/8, $0x0101010101010101
+DATA q5shuf<>+16(SB)/8, $0x0202020202020202
+DATA q5shuf<>+24(SB)/8, $0x0303030303030303
+GLOBL q5shuf<>(SB), RODATA|NOPTR, $32
+
+// Q5KSTEP is Q4KSTEP with the fifth bits: bits 2j and 2j+1 of each qh
+// byte (the low two bits of Y4, shifted down by two per step) add 16 to
+// the low and high nibbles. Y13 holds 0x01 bytes.
+#define Q5KSTEP \
+	VMOVDQU      (SI), Y1       \
+	VPAND        Y15, Y1, Y2    \
+	VPSRLW       $4, Y1, Y3     \
+	VPAND        Y15, Y3, Y3    \
+	VPAND        Y13, Y4, Y5    \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y2, Y2     \
+	VPSRLW       $1, Y4, Y5     \
+	VPAND        Y13, Y5, Y5    \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y3, Y3     \
+	VPSRLW       $2, Y4, Y4     \
+	VPMADDUBSW   (DI), Y2, Y6   \
+	VPMADDUBSW   32(DI), Y3, Y7 \
+	MOVBLZX      (R8), AX       \
+	VMOVD        AX, X8         \
+	VPBROADCASTW X8, Y8         \
+	MOVBLZX      1(R8), AX      \
+	VMOVD        AX, X9         \
+	VPBROADCASTW X9, Y9         \
+	VPMADDWD     Y8, Y6, Y6     \
+	VPMADDWD     Y9, Y7, Y7     \
+	VPADDD       Y6, Y0, Y0     \
+	VPADDD       Y7, Y0, Y0     \
+	ADDQ         $32, SI        \
+	ADDQ         $64, DI        \
+	ADDQ         $2, R8
+
+// func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
+// Returns sum over the 8 sub-blocks of sc[j] * (5-bit values . quants).
+TEXT ·q5kSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ qs+0(FP), SI
+	MOVQ qh+8(FP), DX
+	MOVQ q8+16(FP), DI
+	MOVQ sc+24(FP), R8
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VMOVDQU (DX), Y4
+	VPXOR Y0, Y0, Y0
+	Q5KSTEP
+	Q5KSTEP
+	Q5KSTEP
+	Q5KSTEP
+	HSUMD
+	MOVL AX, ret+32(FP)
+	RET

@@ -94,3 +94,9 @@ var disableQ4KRow = false
 
 // Accelerated reports whether the assembly kernels are in use.
 func Accelerated() bool { return false }
+
+func dotQ5_0(row []byte, q []int8, d []float32) float32 { return dotQ5_0Go(row, q, d) }
+
+func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	return dotQ5KGo(row, q, d, bsums)
+}
