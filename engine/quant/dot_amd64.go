@@ -453,6 +453,30 @@ func Accelerated() bool { return useAVX2 }
 func dotQ5_0AVX2(w, q, d unsafe.Pointer, nb int) float32
 
 //go:noescape
+func dotQ4_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+
+//go:noescape
+func dotQ5_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+
+func dotQ4_1(row []byte, q []int8, d, sums []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ4_1Go(row, q, d, sums)
+	}
+	_, _, _ = row[nb*blockQ4_1-1], q[nb*QK8_0-1], sums[nb-1]
+	return dotQ4_1AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&sums[0]), nb)
+}
+
+func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ5_1Go(row, q, d, sums)
+	}
+	_, _, _ = row[nb*blockQ5_1-1], q[nb*QK8_0-1], sums[nb-1]
+	return dotQ5_1AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&sums[0]), nb)
+}
+
+//go:noescape
 func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
 
 func dotQ5_0(row []byte, q []int8, d []float32) float32 {

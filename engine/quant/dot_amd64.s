@@ -1210,3 +1210,119 @@ TEXT ·q5kSumAVX2(SB), NOSPLIT, $0-36
 	HSUMD
 	MOVL AX, ret+32(FP)
 	RET
+
+// The Q4_1/Q5_1 kernels against Q8_1 activations, in ggml's order: per
+// block, fmadd of d_w*d_a times the unsigned-by-signed pair sums into one
+// 8-lane accumulator, and m_w*s_a added into a scalar; the result is the
+// accumulator's hsum_float_8 plus that scalar. R8 walks the activation's
+// per-block sums, X8 holds the scalar.
+
+// MINTERM adds the block's min (the half at 2(SI)) times the sum at (R8).
+#define MINTERM \
+	MOVWLZX   2(SI), AX   \
+	VMOVD     AX, X6      \
+	VCVTPH2PS X6, X6      \
+	VMULSS    (R8), X6, X6 \
+	VADDSS    X6, X8, X8
+
+// USBLOCK multiplies the unsigned bytes in Y2 by the 32 quants at (DI),
+// sums them in pairs into 8 int32 lanes and accumulates scale Y1 times
+// their float values into Y0. Y15 holds int16 ones.
+#define USBLOCK \
+	VPMADDUBSW  (DI), Y2, Y3 \
+	VPMADDWD    Y15, Y3, Y3  \
+	VCVTDQ2PS   Y3, Y3       \
+	VFMADD231PS Y3, Y1, Y0
+
+// func dotQ4_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+TEXT ·dotQ4_1AVX2(SB), NOSPLIT, $0-44
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ s+24(FP), R8
+	MOVQ nb+32(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	TESTQ CX, CX
+	JZ    q41done
+
+q41loop:
+	MINTERM
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU     4(SI), X2
+	VPSRLW      $4, X2, X5
+	VINSERTI128 $1, X5, Y2, Y2
+	VPAND       Y14, Y2, Y2
+	USBLOCK
+	ADDQ $20, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  q41loop
+
+q41done:
+	HSUM8
+	VADDSS X8, X0, X0
+	MOVSS  X0, ret+40(FP)
+	RET
+
+// func dotQ5_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+// The fifth bits expand as in dotQ5_0AVX2 and add 16 where set.
+TEXT ·dotQ5_1AVX2(SB), NOSPLIT, $0-44
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ s+24(FP), R8
+	MOVQ nb+32(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VMOVDQU q5shuf<>(SB), Y13
+	MOVQ $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	VPCMPEQB Y11, Y11, Y11
+	MOVL $0x10101010, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	TESTQ CX, CX
+	JZ    q51done
+
+q51loop:
+	MINTERM
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU      8(SI), X2
+	VPSRLW       $4, X2, X5
+	VINSERTI128  $1, X5, Y2, Y2
+	VPAND        Y14, Y2, Y2
+	VPBROADCASTD 4(SI), Y5
+	VPSHUFB      Y13, Y5, Y5
+	VPOR         Y12, Y5, Y5
+	VPCMPEQB     Y11, Y5, Y5
+	VPAND        Y10, Y5, Y5
+	VPOR         Y5, Y2, Y2
+	USBLOCK
+	ADDQ $24, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  q51loop
+
+q51done:
+	HSUM8
+	VADDSS X8, X0, X0
+	MOVSS  X0, ret+40(FP)
+	RET

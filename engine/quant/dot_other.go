@@ -100,3 +100,7 @@ func dotQ5_0(row []byte, q []int8, d []float32) float32 { return dotQ5_0Go(row, 
 func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	return dotQ5KGo(row, q, d, bsums)
 }
+
+func dotQ4_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ4_1Go(row, q, d, sums) }
+
+func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ5_1Go(row, q, d, sums) }

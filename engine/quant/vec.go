@@ -187,11 +187,11 @@ func (v *Vec) Dot(row []byte) float32 {
 	case BF16:
 		return dotBF16Go(row, v.f)
 	case Q4_1:
-		return dotQ4_1Go(row, v.q, v.d, v.sums)
+		return dotQ4_1(row, v.q, v.d, v.sums)
 	case Q5_0:
 		return dotQ5_0(row, v.q, v.d)
 	case Q5_1:
-		return dotQ5_1Go(row, v.q, v.d, v.sums)
+		return dotQ5_1(row, v.q, v.d, v.sums)
 	case Q2_K:
 		return dotQ2KGo(row, v.q, v.d, v.bsums)
 	case Q3_K:
