@@ -477,6 +477,48 @@ func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 {
 }
 
 //go:noescape
+func dotIQ4NLAVX2(w, q, d unsafe.Pointer, npairs int) float32
+
+//go:noescape
+func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+
+func dotIQ4NL(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotIQ4NLGo(row, q, d)
+	}
+	_, _ = row[nb*blockIQ4NL-1], q[nb*QK8_0-1]
+	var s float32
+	if nb >= 2 {
+		s = dotIQ4NLAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb/2)
+	}
+	if b := nb - 1; nb%2 == 1 {
+		s += dotIQ4NLGo(row[b*blockIQ4NL:], q[b*QK8_0:], d[b:])
+	}
+	return s
+}
+
+// dotIQ4XS does each super-block's integer products in assembly and the
+// rest as dotIQ4XSGo does, so the results are identical.
+func dotIQ4XS(row []byte, q []int8, d []float32) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotIQ4XSGo(row, q, d)
+	}
+	var s float32
+	var sc [8]int16
+	for b := range d {
+		blk := row[b*blockIQ4XS : (b+1)*blockIQ4XS]
+		for ib := range 8 {
+			sc[ib] = int16(iq4XSScale(blk, ib))
+		}
+		_ = q[(b+1)*QK_K-1]
+		sumi := iq4xsSumAVX2(unsafe.Pointer(&blk[8]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk)] * d[b] * float32(sumi)
+	}
+	return s
+}
+
+//go:noescape
 func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
 
 func dotQ5_0(row []byte, q []int8, d []float32) float32 {

@@ -1326,3 +1326,99 @@ q51done:
 	VADDSS X8, X0, X0
 	MOVSS  X0, ret+40(FP)
 	RET
+
+// iq4vals is ggml's kvalues_iq4nl, the IQ4 levels, for vpshufb lookups.
+DATA iq4vals<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA iq4vals<>+8(SB)/8, $0x7159453526190d01
+GLOBL iq4vals<>(SB), RODATA|NOPTR, $16
+
+// IQ4LOOK turns the 16 index bytes at off(SI) into 32 signed levels in y:
+// low nibbles give values 0-15, high nibbles 16-31. X14 holds 0x0f bytes,
+// X13 the levels.
+#define IQ4LOOK(off, x, y, t) \
+	VMOVDQU     off(SI), x  \
+	VPSRLW      $4, x, t    \
+	VPAND       X14, t, t   \
+	VPAND       X14, x, x   \
+	VPSHUFB     x, X13, x   \
+	VPSHUFB     t, X13, t   \
+	VINSERTI128 $1, t, y, y
+
+#define IQ4CONSTS \
+	MOVL $0x00010001, AX       \
+	VMOVD AX, X15              \
+	VPBROADCASTD X15, Y15      \
+	MOVL $0x0f0f0f0f, AX       \
+	VMOVD AX, X14              \
+	VPBROADCASTD X14, X14      \
+	VMOVDQU iq4vals<>(SB), X13
+
+// func dotIQ4NLAVX2(w, q, d unsafe.Pointer, npairs int) float32
+// ggml's order: blocks in pairs, even ones into one accumulator and odd
+// ones into another, added before hsum_float_8 (an odd last block is
+// added by the caller, as ggml adds it in scalar code).
+TEXT ·dotIQ4NLAVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ npairs+24(FP), CX
+	IQ4CONSTS
+	VXORPS Y0, Y0, Y0
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ    iq4nldone
+
+iq4nlloop:
+	SCALE(0, 0, X1, Y1)
+	SCALE(18, 4, X9, Y9)
+	IQ4LOOK(2, X2, Y2, X5)
+	IQ4LOOK(20, X10, Y10, X6)
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+	Q8BLOCK(Y10, 32(DI), Y9, Y7, Y11, Y12)
+	ADDQ $36, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	DECQ CX
+	JNZ  iq4nlloop
+
+iq4nldone:
+	VADDPS Y7, Y0, Y0
+	HSUM8
+	MOVSS  X0, ret+32(FP)
+	RET
+
+// IQ4XSSUB does one 32-value sub-block of an IQ4_XS super-block: levels
+// from the 16 bytes at SI, times the quants at DI (the sign trick), pair
+// sums times the int16 scale at R8, into Y0's int32 lanes.
+#define IQ4XSSUB \
+	IQ4LOOK(0, X2, Y2, X5)    \
+	VPSIGNB      Y2, Y2, Y3   \
+	VMOVDQU      (DI), Y4     \
+	VPSIGNB      Y2, Y4, Y4   \
+	VPMADDUBSW   Y4, Y3, Y3   \
+	VPBROADCASTW (R8), Y8     \
+	VPMADDWD     Y8, Y3, Y3   \
+	VPADDD       Y3, Y0, Y0   \
+	ADDQ         $16, SI      \
+	ADDQ         $32, DI      \
+	ADDQ         $2, R8
+
+// func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+// Returns sum over the 8 sub-blocks of sc[j] * (levels . quants).
+TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ qs+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	IQ4CONSTS
+	VPXOR Y0, Y0, Y0
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET

@@ -104,3 +104,7 @@ func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 func dotQ4_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ4_1Go(row, q, d, sums) }
 
 func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ5_1Go(row, q, d, sums) }
+
+func dotIQ4NL(row []byte, q []int8, d []float32) float32 { return dotIQ4NLGo(row, q, d) }
+
+func dotIQ4XS(row []byte, q []int8, d []float32) float32 { return dotIQ4XSGo(row, q, d) }

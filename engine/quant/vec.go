@@ -199,9 +199,9 @@ func (v *Vec) Dot(row []byte) float32 {
 	case Q5_K:
 		return dotQ5K(row, v.q, v.d, v.bsums)
 	case IQ4_NL:
-		return dotIQ4NLGo(row, v.q, v.d)
+		return dotIQ4NL(row, v.q, v.d)
 	case IQ4_XS:
-		return dotIQ4XSGo(row, v.q, v.d)
+		return dotIQ4XS(row, v.q, v.d)
 	}
 	panic("quant: Dot on an unprepared Vec")
 }
