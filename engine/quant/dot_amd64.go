@@ -519,6 +519,51 @@ func dotIQ4XS(row []byte, q []int8, d []float32) float32 {
 }
 
 //go:noescape
+func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
+
+//go:noescape
+func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
+
+// dotQ2K and dotQ3K do each super-block's integer products in assembly and
+// the rest as the portable kernels do, so the results are identical.
+func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotQ2KGo(row, q, d, bsums)
+	}
+	var s float32
+	var sc [16]uint8
+	for b := range d {
+		blk := row[b*blockQ2_K : (b+1)*blockQ2_K]
+		bs := bsums[b*16 : b*16+16]
+		var summ int32
+		for j := range 16 {
+			sc[j] = blk[j] & 0xf
+			summ += int32(blk[j]>>4) * int32(bs[j])
+		}
+		_ = q[(b+1)*QK_K-1]
+		sumi := q2kSumAVX2(unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk[80:])]*d[b]*float32(sumi) - f16Table[le16(blk[82:])]*d[b]*float32(summ)
+	}
+	return s
+}
+
+func dotQ3K(row []byte, q []int8, d []float32) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotQ3KGo(row, q, d)
+	}
+	var s float32
+	var sc [16]int8
+	for b := range d {
+		blk := row[b*blockQ3_K : (b+1)*blockQ3_K]
+		q3KScales(blk[96:108], &sc)
+		_ = q[(b+1)*QK_K-1]
+		sumi := q3kSumAVX2(unsafe.Pointer(&blk[0]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk[108:])] * d[b] * float32(sumi)
+	}
+	return s
+}
+
+//go:noescape
 func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
 
 func dotQ5_0(row []byte, q []int8, d []float32) float32 {

@@ -1422,3 +1422,91 @@ TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
 	HSUMD
 	MOVL AX, ret+24(FP)
 	RET
+
+// Q2KHALF does 128 values of a Q2_K super-block: 32 bytes at SI whose bit
+// pairs 2j give the 32 values 32j..32j+31, against quants at DI, with the
+// 4-bit scales (one byte each, two per part) at R8. Y15 holds 0x03 bytes.
+#define Q2KHALF \
+	VMOVDQU (SI), Y1        \
+	VPAND   Y15, Y1, Y4     \
+	VPSRLW  $2, Y1, Y5      \
+	VPAND   Y15, Y5, Y5     \
+	VPSRLW  $4, Y1, Y6      \
+	VPAND   Y15, Y6, Y6     \
+	VPSRLW  $6, Y1, Y7      \
+	VPAND   Y15, Y7, Y7     \
+	Q6KPART(Y4, 0, 0)       \
+	Q6KPART(Y5, 32, 2)      \
+	Q6KPART(Y6, 64, 4)      \
+	Q6KPART(Y7, 96, 6)      \
+	ADDQ $32, SI            \
+	ADDQ $128, DI           \
+	ADDQ $8, R8
+
+// func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
+// Returns sum over the 16 groups of sc[j] * (2-bit values . quants).
+TEXT ·q2kSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ qs+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y0, Y0, Y0
+	Q2KHALF
+	Q2KHALF
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET
+
+// Q3KPART does 32 values of a Q3_K super-block: the low bits are bit pair
+// 2j of the 32 qs bytes in Y1, the high bit is bit k of the hmask bytes in
+// Y10; a clear high bit subtracts 4, as a second vpmaddubsw. The scales
+// (signed bytes, two per part) at soff(R8). Y15: 0x03 bytes, Y13: 0x01.
+#define Q3KPART(shift, k, off, soff) \
+	VPSRLW       $shift, Y1, Y4   \
+	VPAND        Y15, Y4, Y4      \
+	VPSRLW       $k, Y10, Y5      \
+	VPANDN       Y13, Y5, Y5      \
+	VPSLLW       $2, Y5, Y5       \
+	VPMADDUBSW   off(DI), Y4, Y4  \
+	VPMADDUBSW   off(DI), Y5, Y5  \
+	VPSUBW       Y5, Y4, Y4       \
+	MOVBLSX      soff(R8), AX     \
+	VMOVD        AX, X8           \
+	VPBROADCASTW X8, X8           \
+	MOVBLSX      soff+1(R8), AX   \
+	VMOVD        AX, X9           \
+	VPBROADCASTW X9, X9           \
+	VINSERTI128  $1, X9, Y8, Y8   \
+	VPMADDWD     Y8, Y4, Y4       \
+	VPADDD       Y4, Y0, Y0
+
+// func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
+// Returns sum over the 16 groups of sc[j] * (3-bit values . quants) for
+// the block at blk (hmask, then qs) with its scales unpacked in sc.
+TEXT ·q3kSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ blk+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VPXOR Y0, Y0, Y0
+	VMOVDQU (SI), Y10
+	VMOVDQU 32(SI), Y1
+	Q3KPART(0, 0, 0, 0)
+	Q3KPART(2, 1, 32, 2)
+	Q3KPART(4, 2, 64, 4)
+	Q3KPART(6, 3, 96, 6)
+	VMOVDQU 64(SI), Y1
+	Q3KPART(0, 4, 128, 8)
+	Q3KPART(2, 5, 160, 10)
+	Q3KPART(4, 6, 192, 12)
+	Q3KPART(6, 7, 224, 14)
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET

@@ -108,3 +108,9 @@ func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ5_1Go
 func dotIQ4NL(row []byte, q []int8, d []float32) float32 { return dotIQ4NLGo(row, q, d) }
 
 func dotIQ4XS(row []byte, q []int8, d []float32) float32 { return dotIQ4XSGo(row, q, d) }
+
+func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	return dotQ2KGo(row, q, d, bsums)
+}
+
+func dotQ3K(row []byte, q []int8, d []float32) float32 { return dotQ3KGo(row, q, d) }

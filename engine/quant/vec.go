@@ -193,9 +193,9 @@ func (v *Vec) Dot(row []byte) float32 {
 	case Q5_1:
 		return dotQ5_1(row, v.q, v.d, v.sums)
 	case Q2_K:
-		return dotQ2KGo(row, v.q, v.d, v.bsums)
+		return dotQ2K(row, v.q, v.d, v.bsums)
 	case Q3_K:
-		return dotQ3KGo(row, v.q, v.d)
+		return dotQ3K(row, v.q, v.d)
 	case Q5_K:
 		return dotQ5K(row, v.q, v.d, v.bsums)
 	case IQ4_NL:
