@@ -564,6 +564,25 @@ func dotQ3K(row []byte, q []int8, d []float32) float32 {
 }
 
 //go:noescape
+func dotBF16AVX2(w, x unsafe.Pointer, n int) float32
+
+// dotBF16 runs the assembly over whole 32-value steps and adds the rest
+// one product at a time in double precision, as ggml does.
+func dotBF16(row []byte, x []float32) float32 {
+	n := len(x)
+	if !useAVX2 || n < 32 {
+		return dotBF16Go(row, x)
+	}
+	_ = row[2*n-1]
+	m := n &^ 31
+	s := float64(dotBF16AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m))
+	for i := m; i < n; i++ {
+		s += float64(BF16ToF32(le16(row[2*i:])) * x[i])
+	}
+	return float32(s)
+}
+
+//go:noescape
 func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
 
 func dotQ5_0(row []byte, q []int8, d []float32) float32 {

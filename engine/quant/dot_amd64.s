@@ -1510,3 +1510,39 @@ TEXT ·q3kSumAVX2(SB), NOSPLIT, $0-28
 	HSUMD
 	MOVL AX, ret+24(FP)
 	RET
+
+// BF16LOAD widens 8 bfloat16 at off(SI) to float32 (a 16-bit shift) and
+// accumulates their products with the 8 floats at xoff(DI) into acc.
+#define BF16LOAD(off, xoff, t, acc) \
+	VPMOVZXWD   off(SI), t      \
+	VPSLLD      $16, t, t       \
+	VFMADD231PS xoff(DI), t, acc
+
+// func dotBF16AVX2(w, x unsafe.Pointer, n int) float32
+// n is a multiple of 32. ggml_vec_dot_bf16's AVX2 order: four 8-lane
+// accumulators over 32-value steps, folded (0+2)+(1+3), then hsum.
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+bf16loop:
+	BF16LOAD(0, 0, Y4, Y0)
+	BF16LOAD(16, 32, Y5, Y1)
+	BF16LOAD(32, 64, Y6, Y2)
+	BF16LOAD(48, 96, Y7, Y3)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JNZ  bf16loop
+
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	HSUM8
+	MOVSS X0, ret+24(FP)
+	RET

@@ -114,3 +114,5 @@ func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 }
 
 func dotQ3K(row []byte, q []int8, d []float32) float32 { return dotQ3KGo(row, q, d) }
+
+func dotBF16(row []byte, x []float32) float32 { return dotBF16Go(row, x) }

@@ -185,7 +185,7 @@ func (v *Vec) Dot(row []byte) float32 {
 	case Q6_K:
 		return dotQ6K(row, v.q, v.d, v.bsums)
 	case BF16:
-		return dotBF16Go(row, v.f)
+		return dotBF16(row, v.f)
 	case Q4_1:
 		return dotQ4_1(row, v.q, v.d, v.sums)
 	case Q5_0:
