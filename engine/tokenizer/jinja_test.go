@@ -213,3 +213,35 @@ func TestJinjaEncodeChatInjection(t *testing.T) {
 		})
 	}
 }
+
+// Rendering is safe from several goroutines at once (Generate calls run
+// concurrently); run with -race.
+func TestJinjaConcurrent(t *testing.T) {
+	tmpl := loadChatTemplates(t)["llama3.1"]
+	msgs := []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}}
+	want, err := jinjaChat(tmpl, msgs, true, jinjaVars{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 10 {
+				c, err := jinjaChat(tmpl, msgs, true, jinjaVars{})
+				if err == nil && c.String() != want.String() {
+					err = errors.New("different output: " + c.String())
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
