@@ -253,19 +253,27 @@ func quantQ5K(x []float32, blk []byte) {
 
 func dotQ2KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	var s float32
-	var v [QK_K]uint8
 	for b := range d {
 		blk := row[b*blockQ2_K : (b+1)*blockQ2_K]
 		a := q[b*QK_K : (b+1)*QK_K]
 		bs := bsums[b*16 : b*16+16]
-		q2KValues(blk[16:80], &v)
 		var sumi, summ int32
-		for j := range 16 {
-			var si int32
-			for l := range 16 {
-				si += int32(v[16*j+l]) * int32(a[16*j+l])
+		for n := range 2 {
+			qs := blk[16+32*n : 48+32*n]
+			an := a[128*n : 128*n+128]
+			for j := range 4 {
+				shift := 2 * j
+				aj := an[32*j : 32*j+32]
+				var s0, s1 int32
+				for l := range 16 {
+					s0 += int32(qs[l]>>shift&3) * int32(aj[l])
+					s1 += int32(qs[l+16]>>shift&3) * int32(aj[l+16])
+				}
+				g := 8*n + 2*j
+				sumi += int32(blk[g]&0xf)*s0 + int32(blk[g+1]&0xf)*s1
 			}
-			sumi += int32(blk[j]&0xf) * si
+		}
+		for j := range 16 {
 			summ += int32(blk[j]>>4) * int32(bs[j])
 		}
 		s += f16Table[le16(blk[80:])]*d[b]*float32(sumi) - f16Table[le16(blk[82:])]*d[b]*float32(summ)
@@ -275,20 +283,30 @@ func dotQ2KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 
 func dotQ3KGo(row []byte, q []int8, d []float32) float32 {
 	var s float32
-	var v [QK_K]int8
 	var sc [16]int8
 	for b := range d {
 		blk := row[b*blockQ3_K : (b+1)*blockQ3_K]
 		a := q[b*QK_K : (b+1)*QK_K]
-		q3KValues(blk, &v)
+		hmask := blk[:32]
 		q3KScales(blk[96:108], &sc)
 		var sumi int32
-		for j := range 16 {
-			var si int32
-			for l := range 16 {
-				si += int32(v[16*j+l]) * int32(a[16*j+l])
+		for n := range 2 {
+			qs := blk[32+32*n : 64+32*n]
+			an := a[128*n : 128*n+128]
+			for j := range 4 {
+				shift, k := 2*j, 4*n+j
+				aj := an[32*j : 32*j+32]
+				var s0, s1 int32
+				for l := range 16 {
+					// 3-bit value: low bits, less 4 where the high bit is clear.
+					v0 := int32(qs[l]>>shift&3) - int32(^hmask[l]>>k&1)<<2
+					v1 := int32(qs[l+16]>>shift&3) - int32(^hmask[l+16]>>k&1)<<2
+					s0 += v0 * int32(aj[l])
+					s1 += v1 * int32(aj[l+16])
+				}
+				g := 8*n + 2*j
+				sumi += int32(sc[g])*s0 + int32(sc[g+1])*s1
 			}
-			sumi += int32(sc[j]) * si
 		}
 		s += f16Table[le16(blk[108:])] * d[b] * float32(sumi)
 	}
