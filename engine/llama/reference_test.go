@@ -22,6 +22,20 @@ func tinySpec(t quant.Type, untied bool) Synthetic {
 
 // refModels are regenerated in every run (they are too large to commit);
 // the sha256 pins them to the files llama.cpp's figures came from.
+// mixSpec mixes a type per matrix, every kernel and activation format in
+// one layer (gate and up differ, so they are prepared separately), as
+// llama-quantize's mixes do on a smaller scale.
+func mixSpec() Synthetic {
+	sp := tinySpec(quant.Q4_K, true)
+	sp.Name = "tiny-mix"
+	sp.Types = map[string]quant.Type{
+		"token_embd.weight": quant.Q4_1, "attn_k.weight": quant.Q5_K, "attn_v.weight": quant.Q6_K,
+		"attn_output.weight": quant.IQ4_XS, "ffn_gate.weight": quant.Q3_K, "ffn_up.weight": quant.Q5_0,
+		"ffn_down.weight": quant.Q8_0, "output.weight": quant.Q6_K,
+	}
+	return sp
+}
+
 func qwen2Spec(t quant.Type) Synthetic {
 	sp := tinySpec(t, false)
 	sp.Name, sp.Arch = "tiny-qwen2-"+t.String(), "qwen2"
@@ -48,6 +62,7 @@ var refModels = []struct {
 	{name: "Q5_K", spec: tinySpec(quant.Q5_K, false), sha256: "76a163fca9f334bc18cd70e2fbaec882cf473b39cfe6712c49728cc28f8d0c9e"},
 	{name: "IQ4_NL", spec: tinySpec(quant.IQ4_NL, false), sha256: "d30344395546c73a8d16724d18bce762447d751cc3cfe04e6c4f01b5862c9df2"},
 	{name: "IQ4_XS", spec: tinySpec(quant.IQ4_XS, false), sha256: "5665fb151ee0c0a8f6303ff962d96b48edf2552272392ecac2b021c799d99509"},
+	{name: "mix", spec: mixSpec(), sha256: "d691675f6b1faef1f2de75b2dc85458c9a619ce0cc9c734e6e527ec35abd7506"},
 	{name: "BF16", spec: tinySpec(quant.BF16, true), sha256: "83222ba28c66fe3b5be3fd1c2b70c8df307d90ba47abca6c4f74439fba5a55ad"},
 }
 

@@ -3,6 +3,7 @@ package llama
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
 	"github.com/chorus-ai/chorus/engine/quant"
@@ -26,6 +27,10 @@ type Synthetic struct {
 	// Type is the type of every 2-D weight; norms stay F32, as in
 	// llama.cpp's own files.
 	Type quant.Type
+	// Types overrides Type for some 2-D weights, by name without the
+	// "blk.N." prefix ("attn_v.weight", "token_embd.weight", ...), as
+	// llama-quantize's mixes do (Q4_K_M keeps attn_v and ffn_down in Q6_K).
+	Types map[string]quant.Type
 	// Untied adds a separate output.weight instead of reusing token_embd.
 	Untied bool
 	Seed   uint64
@@ -170,6 +175,13 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 
 	rng := splitmix64(sp.Seed)
 	add := func(name string, t quant.Type, cols, rows int, scale float32, offset float32) error {
+		key := name
+		if strings.HasPrefix(key, "blk.") {
+			key = key[strings.IndexByte(key[4:], '.')+5:]
+		}
+		if o, ok := sp.Types[key]; ok && rows > 1 {
+			t = o
+		}
 		x := make([]float32, cols*rows)
 		for i := range x {
 			x[i] = offset + rng.uniform(scale)
