@@ -87,7 +87,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "no epsilon", mutate: func(w *gguf.Writer) error { return w.Set("llama.attention.layer_norm_rms_epsilon", float32(0)) }, want: ErrMetadata},
 		{name: "yarn scaling", mutate: func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "yarn") }, want: ErrMetadata},
 		{name: "bias of an unsupported type", mutate: func(w *gguf.Writer) error {
-			return w.AddTensor("blk.0.attn_q.bias", gguf.Q4_1, []uint64{256}, make([]byte, 8*20))
+			return w.AddTensor("blk.0.attn_q.bias", gguf.IQ2_XXS, []uint64{256}, make([]byte, 66))
 		}, want: ErrTensor},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,7 +69,7 @@ func (m *Model) NewSession(ctx int) *Session {
 	for i := range s.scores {
 		s.scores[i] = make([]float32, ctx)
 	}
-	s.vecs = make([][]quant.Vec, 16)
+	s.vecs = make([][]quant.Vec, quant.NumTypes)
 	s.aj.s, s.fj.s = s, s
 	return s
 }

@@ -3,6 +3,7 @@ package llama
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
 	"github.com/chorus-ai/chorus/engine/quant"
@@ -26,6 +27,10 @@ type Synthetic struct {
 	// Type is the type of every 2-D weight; norms stay F32, as in
 	// llama.cpp's own files.
 	Type quant.Type
+	// Types overrides Type for some 2-D weights, by name without the
+	// "blk.N." prefix ("attn_v.weight", "token_embd.weight", ...), as
+	// llama-quantize's mixes do (Q4_K_M keeps attn_v and ffn_down in Q6_K).
+	Types map[string]quant.Type
 	// Untied adds a separate output.weight instead of reusing token_embd.
 	Untied bool
 	Seed   uint64
@@ -79,6 +84,24 @@ func fileType(t quant.Type) uint32 {
 		return 15 // Q4_K_M
 	case quant.Q6_K:
 		return 18
+	case quant.Q4_1:
+		return 3
+	case quant.Q5_0:
+		return 8
+	case quant.Q5_1:
+		return 9
+	case quant.Q2_K:
+		return 10
+	case quant.Q3_K:
+		return 12 // Q3_K_M
+	case quant.Q5_K:
+		return 17 // Q5_K_M
+	case quant.IQ4_NL:
+		return 25
+	case quant.IQ4_XS:
+		return 30
+	case quant.BF16:
+		return 32
 	}
 	return 0
 }
@@ -152,6 +175,13 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 
 	rng := splitmix64(sp.Seed)
 	add := func(name string, t quant.Type, cols, rows int, scale float32, offset float32) error {
+		key := name
+		if strings.HasPrefix(key, "blk.") {
+			key = key[strings.IndexByte(key[4:], '.')+5:]
+		}
+		if o, ok := sp.Types[key]; ok && rows > 1 {
+			t = o
+		}
 		x := make([]float32, cols*rows)
 		for i := range x {
 			x[i] = offset + rng.uniform(scale)

@@ -44,6 +44,10 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 				out[j+16] = d * float32(int(q>>4)-8)
 			}
 		}
+	case BF16:
+		for i := range dst {
+			dst[i] = BF16ToF32(le16(src[2*i:]))
+		}
 	case Q4_K:
 		for b := 0; b < n/QK_K; b++ {
 			dequantQ4K(src[b*blockQ4_K:], dst[b*QK_K:])
@@ -53,9 +57,34 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 			dequantQ6K(src[b*blockQ6_K:], dst[b*QK_K:])
 		}
 	default:
-		return fmt.Errorf("%w: %v", ErrUnsupported, t)
+		f, ok := blockCodecs[t]
+		if !ok {
+			return fmt.Errorf("%w: %v", ErrUnsupported, t)
+		}
+		bl, bb := t.BlockLen(), t.BlockBytes()
+		for b := range n / bl {
+			f.dequant(src[b*bb:(b+1)*bb], dst[b*bl:(b+1)*bl])
+		}
 	}
 	return nil
+}
+
+// blockCodec decodes and encodes one block of a type.
+type blockCodec struct {
+	dequant func(blk []byte, y []float32)
+	quant   func(x []float32, blk []byte)
+}
+
+// blockCodecs holds the types handled one block at a time through a table.
+var blockCodecs = map[Type]blockCodec{
+	Q4_1:   {dequantQ4_1, quantQ4_1},
+	Q5_0:   {dequantQ5_0, quantQ5_0},
+	Q5_1:   {dequantQ5_1, quantQ5_1},
+	Q2_K:   {dequantQ2K, quantQ2K},
+	Q3_K:   {dequantQ3K, quantQ3K},
+	Q5_K:   {dequantQ5K, quantQ5K},
+	IQ4_NL: {dequantIQ4NL, quantIQ4NL},
+	IQ4_XS: {dequantIQ4XS, quantIQ4XS},
 }
 
 // scaleMinK4 unpacks the j-th 6-bit scale and min of a Q4_K block
@@ -110,8 +139,8 @@ func dequantQ6K(blk []byte, y []float32) {
 	}
 }
 
-// Quantize encodes src as type t, appending to dst. Q4_K and Q6_K use a
-// simple min/max scale search, good for building test models, not the
+// Quantize encodes src as type t, appending to dst. The K- and IQ4 types use
+// a simple min/max scale fit, good for building test models, not the
 // importance-weighted search llama-quantize does.
 func Quantize(t Type, src []float32, dst []byte) ([]byte, error) {
 	n := len(src)
@@ -131,6 +160,10 @@ func Quantize(t Type, src []float32, dst []byte) ([]byte, error) {
 		for i, v := range src {
 			put16(out[2*i:], F32ToF16(v))
 		}
+	case BF16:
+		for i, v := range src {
+			put16(out[2*i:], F32ToBF16(v))
+		}
 	case Q8_0:
 		for b := 0; b < n/QK8_0; b++ {
 			quantQ8_0Ref(src[b*QK8_0:(b+1)*QK8_0], out[b*blockQ8_0:])
@@ -148,7 +181,14 @@ func Quantize(t Type, src []float32, dst []byte) ([]byte, error) {
 			quantQ6K(src[b*QK_K:(b+1)*QK_K], out[b*blockQ6_K:])
 		}
 	default:
-		return dst[:start], fmt.Errorf("%w: cannot quantize to %v", ErrUnsupported, t)
+		f, ok := blockCodecs[t]
+		if !ok {
+			return dst[:start], fmt.Errorf("%w: cannot quantize to %v", ErrUnsupported, t)
+		}
+		bl, bb := t.BlockLen(), t.BlockBytes()
+		for b := range n / bl {
+			f.quant(src[b*bl:(b+1)*bl], out[b*bb:(b+1)*bb])
+		}
 	}
 	return dst, nil
 }

@@ -448,3 +448,172 @@ func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
 
 // Accelerated reports whether the assembly kernels are in use.
 func Accelerated() bool { return useAVX2 }
+
+//go:noescape
+func dotQ5_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+
+//go:noescape
+func dotQ4_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+
+//go:noescape
+func dotQ5_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+
+func dotQ4_1(row []byte, q []int8, d, sums []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ4_1Go(row, q, d, sums)
+	}
+	_, _, _ = row[nb*blockQ4_1-1], q[nb*QK8_0-1], sums[nb-1]
+	return dotQ4_1AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&sums[0]), nb)
+}
+
+func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ5_1Go(row, q, d, sums)
+	}
+	_, _, _ = row[nb*blockQ5_1-1], q[nb*QK8_0-1], sums[nb-1]
+	return dotQ5_1AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&sums[0]), nb)
+}
+
+//go:noescape
+func dotIQ4NLAVX2(w, q, d unsafe.Pointer, npairs int) float32
+
+//go:noescape
+func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+
+func dotIQ4NL(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotIQ4NLGo(row, q, d)
+	}
+	_, _ = row[nb*blockIQ4NL-1], q[nb*QK8_0-1]
+	var s float32
+	if nb >= 2 {
+		s = dotIQ4NLAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb/2)
+	}
+	if b := nb - 1; nb%2 == 1 {
+		s += dotIQ4NLGo(row[b*blockIQ4NL:], q[b*QK8_0:], d[b:])
+	}
+	return s
+}
+
+// dotIQ4XS does each super-block's integer products in assembly and the
+// rest as dotIQ4XSGo does, so the results are identical.
+func dotIQ4XS(row []byte, q []int8, d []float32) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotIQ4XSGo(row, q, d)
+	}
+	var s float32
+	var sc [8]int16
+	for b := range d {
+		blk := row[b*blockIQ4XS : (b+1)*blockIQ4XS]
+		for ib := range 8 {
+			sc[ib] = int16(iq4XSScale(blk, ib))
+		}
+		_ = q[(b+1)*QK_K-1]
+		sumi := iq4xsSumAVX2(unsafe.Pointer(&blk[8]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk)] * d[b] * float32(sumi)
+	}
+	return s
+}
+
+//go:noescape
+func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
+
+//go:noescape
+func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
+
+// dotQ2K and dotQ3K do each super-block's integer products in assembly and
+// the rest as the portable kernels do, so the results are identical.
+func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotQ2KGo(row, q, d, bsums)
+	}
+	var s float32
+	var sc [16]uint8
+	for b := range d {
+		blk := row[b*blockQ2_K : (b+1)*blockQ2_K]
+		bs := bsums[b*16 : b*16+16]
+		var summ int32
+		for j := range 16 {
+			sc[j] = blk[j] & 0xf
+			summ += int32(blk[j]>>4) * int32(bs[j])
+		}
+		_ = q[(b+1)*QK_K-1]
+		sumi := q2kSumAVX2(unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk[80:])]*d[b]*float32(sumi) - f16Table[le16(blk[82:])]*d[b]*float32(summ)
+	}
+	return s
+}
+
+func dotQ3K(row []byte, q []int8, d []float32) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotQ3KGo(row, q, d)
+	}
+	var s float32
+	var sc [16]int8
+	for b := range d {
+		blk := row[b*blockQ3_K : (b+1)*blockQ3_K]
+		q3KScales(blk[96:108], &sc)
+		_ = q[(b+1)*QK_K-1]
+		sumi := q3kSumAVX2(unsafe.Pointer(&blk[0]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk[108:])] * d[b] * float32(sumi)
+	}
+	return s
+}
+
+//go:noescape
+func dotBF16AVX2(w, x unsafe.Pointer, n int) float32
+
+// dotBF16 runs the assembly over whole 32-value steps and adds the rest
+// one product at a time in double precision, as ggml does.
+func dotBF16(row []byte, x []float32) float32 {
+	n := len(x)
+	if !useAVX2 || n < 32 {
+		return dotBF16Go(row, x)
+	}
+	_ = row[2*n-1]
+	m := n &^ 31
+	s := float64(dotBF16AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&x[0]), m))
+	for i := m; i < n; i++ {
+		s += float64(BF16ToF32(le16(row[2*i:])) * x[i])
+	}
+	return float32(s)
+}
+
+//go:noescape
+func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
+
+func dotQ5_0(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
+		return dotQ5_0Go(row, q, d)
+	}
+	_, _ = row[nb*blockQ5_0-1], q[nb*QK8_0-1]
+	return dotQ5_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
+}
+
+// dotQ5K does each super-block's integer products in assembly and the rest
+// as dotQ5KGo does, in the same order, so the results are identical.
+func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	if !useAVX2 || len(d) == 0 {
+		return dotQ5KGo(row, q, d, bsums)
+	}
+	var s float32
+	var sc [8]uint8
+	for b := range d {
+		blk := row[b*blockQ5_K : (b+1)*blockQ5_K]
+		bs := bsums[b*16 : b*16+16]
+		var summ int32
+		for j := range 8 {
+			sj, m := scaleMinK4(j, blk[4:16])
+			sc[j] = sj
+			summ += int32(m) * (int32(bs[2*j]) + int32(bs[2*j+1]))
+		}
+		_ = q[(b+1)*QK_K-1]
+		sumi := q5kSumAVX2(unsafe.Pointer(&blk[48]), unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
+		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
+	}
+	return s
+}

@@ -1095,3 +1095,454 @@ q6krdone:
 	VZEROUPPER
 	MOVSS X13, ret+40(FP)
 	RET
+
+// func dotQ5_0AVX2(w, q, d unsafe.Pointer, nb int) float32
+// As dotQ4_0AVX2, one block at a time: the nibbles get their fifth bits
+// from qh, expanded to bytes (0xff where the bit is set, by shuffling each
+// qh byte to its 8 lanes and testing one bit per lane); a clear bit ORs in
+// 0xf0, which as a signed byte is the nibble less 16, a set one leaves the
+// nibble, which is (nibble+16)-16. ggml's order: fmadd per block, hsum.
+TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ nb+24(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VMOVDQU q5shuf<>(SB), Y13
+	MOVQ $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	VPCMPEQB Y11, Y11, Y11
+	MOVL $0xf0f0f0f0, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ    q5done
+
+q5loop:
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU      6(SI), X2
+	VPSRLW       $4, X2, X5
+	VINSERTI128  $1, X5, Y2, Y2
+	VPAND        Y14, Y2, Y2
+	VPBROADCASTD 2(SI), Y5
+	VPSHUFB      Y13, Y5, Y5
+	VPOR         Y12, Y5, Y5
+	VPCMPEQB     Y11, Y5, Y5
+	VPANDN       Y10, Y5, Y5
+	VPOR         Y5, Y2, Y2
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+	ADDQ $22, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  q5loop
+
+q5done:
+	HSUM8
+	MOVSS        X0, ret+32(FP)
+	RET
+
+// q5shuf sends qh byte k to lanes 8k..8k+7.
+DATA q5shuf<>+0(SB)/8, $0x0000000000000000
+DATA q5shuf<>+8(SB)/8, $0x0101010101010101
+DATA q5shuf<>+16(SB)/8, $0x0202020202020202
+DATA q5shuf<>+24(SB)/8, $0x0303030303030303
+GLOBL q5shuf<>(SB), RODATA|NOPTR, $32
+
+// Q5KSTEP is Q4KSTEP with the fifth bits: bits 2j and 2j+1 of each qh
+// byte (the low two bits of Y4, shifted down by two per step) add 16 to
+// the low and high nibbles. Y13 holds 0x01 bytes.
+#define Q5KSTEP \
+	VMOVDQU      (SI), Y1       \
+	VPAND        Y15, Y1, Y2    \
+	VPSRLW       $4, Y1, Y3     \
+	VPAND        Y15, Y3, Y3    \
+	VPAND        Y13, Y4, Y5    \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y2, Y2     \
+	VPSRLW       $1, Y4, Y5     \
+	VPAND        Y13, Y5, Y5    \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y3, Y3     \
+	VPSRLW       $2, Y4, Y4     \
+	VPMADDUBSW   (DI), Y2, Y6   \
+	VPMADDUBSW   32(DI), Y3, Y7 \
+	MOVBLZX      (R8), AX       \
+	VMOVD        AX, X8         \
+	VPBROADCASTW X8, Y8         \
+	MOVBLZX      1(R8), AX      \
+	VMOVD        AX, X9         \
+	VPBROADCASTW X9, Y9         \
+	VPMADDWD     Y8, Y6, Y6     \
+	VPMADDWD     Y9, Y7, Y7     \
+	VPADDD       Y6, Y0, Y0     \
+	VPADDD       Y7, Y0, Y0     \
+	ADDQ         $32, SI        \
+	ADDQ         $64, DI        \
+	ADDQ         $2, R8
+
+// func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
+// Returns sum over the 8 sub-blocks of sc[j] * (5-bit values . quants).
+TEXT ·q5kSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ qs+0(FP), SI
+	MOVQ qh+8(FP), DX
+	MOVQ q8+16(FP), DI
+	MOVQ sc+24(FP), R8
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VMOVDQU (DX), Y4
+	VPXOR Y0, Y0, Y0
+	Q5KSTEP
+	Q5KSTEP
+	Q5KSTEP
+	Q5KSTEP
+	HSUMD
+	MOVL AX, ret+32(FP)
+	RET
+
+// The Q4_1/Q5_1 kernels against Q8_1 activations, in ggml's order: per
+// block, fmadd of d_w*d_a times the unsigned-by-signed pair sums into one
+// 8-lane accumulator, and m_w*s_a added into a scalar; the result is the
+// accumulator's hsum_float_8 plus that scalar. R8 walks the activation's
+// per-block sums, X8 holds the scalar.
+
+// MINTERM adds the block's min (the half at 2(SI)) times the sum at (R8).
+#define MINTERM \
+	MOVWLZX   2(SI), AX   \
+	VMOVD     AX, X6      \
+	VCVTPH2PS X6, X6      \
+	VMULSS    (R8), X6, X6 \
+	VADDSS    X6, X8, X8
+
+// USBLOCK multiplies the unsigned bytes in Y2 by the 32 quants at (DI),
+// sums them in pairs into 8 int32 lanes and accumulates scale Y1 times
+// their float values into Y0. Y15 holds int16 ones.
+#define USBLOCK \
+	VPMADDUBSW  (DI), Y2, Y3 \
+	VPMADDWD    Y15, Y3, Y3  \
+	VCVTDQ2PS   Y3, Y3       \
+	VFMADD231PS Y3, Y1, Y0
+
+// func dotQ4_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+TEXT ·dotQ4_1AVX2(SB), NOSPLIT, $0-44
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ s+24(FP), R8
+	MOVQ nb+32(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	TESTQ CX, CX
+	JZ    q41done
+
+q41loop:
+	MINTERM
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU     4(SI), X2
+	VPSRLW      $4, X2, X5
+	VINSERTI128 $1, X5, Y2, Y2
+	VPAND       Y14, Y2, Y2
+	USBLOCK
+	ADDQ $20, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  q41loop
+
+q41done:
+	HSUM8
+	VADDSS X8, X0, X0
+	MOVSS  X0, ret+40(FP)
+	RET
+
+// func dotQ5_1AVX2(w, q, d, s unsafe.Pointer, nb int) float32
+// The fifth bits expand as in dotQ5_0AVX2 and add 16 where set.
+TEXT ·dotQ5_1AVX2(SB), NOSPLIT, $0-44
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ s+24(FP), R8
+	MOVQ nb+32(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VMOVDQU q5shuf<>(SB), Y13
+	MOVQ $0x7fbfdfeff7fbfdfe, AX
+	VMOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	VPCMPEQB Y11, Y11, Y11
+	MOVL $0x10101010, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VXORPS Y0, Y0, Y0
+	VXORPS X8, X8, X8
+	TESTQ CX, CX
+	JZ    q51done
+
+q51loop:
+	MINTERM
+	SCALE(0, 0, X1, Y1)
+	VMOVDQU      8(SI), X2
+	VPSRLW       $4, X2, X5
+	VINSERTI128  $1, X5, Y2, Y2
+	VPAND        Y14, Y2, Y2
+	VPBROADCASTD 4(SI), Y5
+	VPSHUFB      Y13, Y5, Y5
+	VPOR         Y12, Y5, Y5
+	VPCMPEQB     Y11, Y5, Y5
+	VPAND        Y10, Y5, Y5
+	VPOR         Y5, Y2, Y2
+	USBLOCK
+	ADDQ $24, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  q51loop
+
+q51done:
+	HSUM8
+	VADDSS X8, X0, X0
+	MOVSS  X0, ret+40(FP)
+	RET
+
+// iq4vals is ggml's kvalues_iq4nl, the IQ4 levels, for vpshufb lookups.
+DATA iq4vals<>+0(SB)/8, $0xf6eaddcfbfad9881
+DATA iq4vals<>+8(SB)/8, $0x7159453526190d01
+GLOBL iq4vals<>(SB), RODATA|NOPTR, $16
+
+// IQ4LOOK turns the 16 index bytes at off(SI) into 32 signed levels in y:
+// low nibbles give values 0-15, high nibbles 16-31. X14 holds 0x0f bytes,
+// X13 the levels.
+#define IQ4LOOK(off, x, y, t) \
+	VMOVDQU     off(SI), x  \
+	VPSRLW      $4, x, t    \
+	VPAND       X14, t, t   \
+	VPAND       X14, x, x   \
+	VPSHUFB     x, X13, x   \
+	VPSHUFB     t, X13, t   \
+	VINSERTI128 $1, t, y, y
+
+#define IQ4CONSTS \
+	MOVL $0x00010001, AX       \
+	VMOVD AX, X15              \
+	VPBROADCASTD X15, Y15      \
+	MOVL $0x0f0f0f0f, AX       \
+	VMOVD AX, X14              \
+	VPBROADCASTD X14, X14      \
+	VMOVDQU iq4vals<>(SB), X13
+
+// func dotIQ4NLAVX2(w, q, d unsafe.Pointer, npairs int) float32
+// ggml's order: blocks in pairs, even ones into one accumulator and odd
+// ones into another, added before hsum_float_8 (an odd last block is
+// added by the caller, as ggml adds it in scalar code).
+TEXT ·dotIQ4NLAVX2(SB), NOSPLIT, $0-36
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ npairs+24(FP), CX
+	IQ4CONSTS
+	VXORPS Y0, Y0, Y0
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ    iq4nldone
+
+iq4nlloop:
+	SCALE(0, 0, X1, Y1)
+	SCALE(18, 4, X9, Y9)
+	IQ4LOOK(2, X2, Y2, X5)
+	IQ4LOOK(20, X10, Y10, X6)
+	Q8BLOCK(Y2, 0(DI), Y1, Y0, Y3, Y4)
+	Q8BLOCK(Y10, 32(DI), Y9, Y7, Y11, Y12)
+	ADDQ $36, SI
+	ADDQ $64, DI
+	ADDQ $8, DX
+	DECQ CX
+	JNZ  iq4nlloop
+
+iq4nldone:
+	VADDPS Y7, Y0, Y0
+	HSUM8
+	MOVSS  X0, ret+32(FP)
+	RET
+
+// IQ4XSSUB does one 32-value sub-block of an IQ4_XS super-block: levels
+// from the 16 bytes at SI, times the quants at DI (the sign trick), pair
+// sums times the int16 scale at R8, into Y0's int32 lanes.
+#define IQ4XSSUB \
+	IQ4LOOK(0, X2, Y2, X5)    \
+	VPSIGNB      Y2, Y2, Y3   \
+	VMOVDQU      (DI), Y4     \
+	VPSIGNB      Y2, Y4, Y4   \
+	VPMADDUBSW   Y4, Y3, Y3   \
+	VPBROADCASTW (R8), Y8     \
+	VPMADDWD     Y8, Y3, Y3   \
+	VPADDD       Y3, Y0, Y0   \
+	ADDQ         $16, SI      \
+	ADDQ         $32, DI      \
+	ADDQ         $2, R8
+
+// func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
+// Returns sum over the 8 sub-blocks of sc[j] * (levels . quants).
+TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ qs+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	IQ4CONSTS
+	VPXOR Y0, Y0, Y0
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET
+
+// Q2KHALF does 128 values of a Q2_K super-block: 32 bytes at SI whose bit
+// pairs 2j give the 32 values 32j..32j+31, against quants at DI, with the
+// 4-bit scales (one byte each, two per part) at R8. Y15 holds 0x03 bytes.
+#define Q2KHALF \
+	VMOVDQU (SI), Y1        \
+	VPAND   Y15, Y1, Y4     \
+	VPSRLW  $2, Y1, Y5      \
+	VPAND   Y15, Y5, Y5     \
+	VPSRLW  $4, Y1, Y6      \
+	VPAND   Y15, Y6, Y6     \
+	VPSRLW  $6, Y1, Y7      \
+	VPAND   Y15, Y7, Y7     \
+	Q6KPART(Y4, 0, 0)       \
+	Q6KPART(Y5, 32, 2)      \
+	Q6KPART(Y6, 64, 4)      \
+	Q6KPART(Y7, 96, 6)      \
+	ADDQ $32, SI            \
+	ADDQ $128, DI           \
+	ADDQ $8, R8
+
+// func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
+// Returns sum over the 16 groups of sc[j] * (2-bit values . quants).
+TEXT ·q2kSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ qs+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y0, Y0, Y0
+	Q2KHALF
+	Q2KHALF
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET
+
+// Q3KPART does 32 values of a Q3_K super-block: the low bits are bit pair
+// 2j of the 32 qs bytes in Y1, the high bit is bit k of the hmask bytes in
+// Y10; a clear high bit subtracts 4, as a second vpmaddubsw. The scales
+// (signed bytes, two per part) at soff(R8). Y15: 0x03 bytes, Y13: 0x01.
+#define Q3KPART(shift, k, off, soff) \
+	VPSRLW       $shift, Y1, Y4   \
+	VPAND        Y15, Y4, Y4      \
+	VPSRLW       $k, Y10, Y5      \
+	VPANDN       Y13, Y5, Y5      \
+	VPSLLW       $2, Y5, Y5       \
+	VPMADDUBSW   off(DI), Y4, Y4  \
+	VPMADDUBSW   off(DI), Y5, Y5  \
+	VPSUBW       Y5, Y4, Y4       \
+	MOVBLSX      soff(R8), AX     \
+	VMOVD        AX, X8           \
+	VPBROADCASTW X8, X8           \
+	MOVBLSX      soff+1(R8), AX   \
+	VMOVD        AX, X9           \
+	VPBROADCASTW X9, X9           \
+	VINSERTI128  $1, X9, Y8, Y8   \
+	VPMADDWD     Y8, Y4, Y4       \
+	VPADDD       Y4, Y0, Y0
+
+// func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
+// Returns sum over the 16 groups of sc[j] * (3-bit values . quants) for
+// the block at blk (hmask, then qs) with its scales unpacked in sc.
+TEXT ·q3kSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ blk+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ sc+16(FP), R8
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	VPXOR Y0, Y0, Y0
+	VMOVDQU (SI), Y10
+	VMOVDQU 32(SI), Y1
+	Q3KPART(0, 0, 0, 0)
+	Q3KPART(2, 1, 32, 2)
+	Q3KPART(4, 2, 64, 4)
+	Q3KPART(6, 3, 96, 6)
+	VMOVDQU 64(SI), Y1
+	Q3KPART(0, 4, 128, 8)
+	Q3KPART(2, 5, 160, 10)
+	Q3KPART(4, 6, 192, 12)
+	Q3KPART(6, 7, 224, 14)
+	HSUMD
+	MOVL AX, ret+24(FP)
+	RET
+
+// BF16LOAD widens 8 bfloat16 at off(SI) to float32 (a 16-bit shift) and
+// accumulates their products with the 8 floats at xoff(DI) into acc.
+#define BF16LOAD(off, xoff, t, acc) \
+	VPMOVZXWD   off(SI), t      \
+	VPSLLD      $16, t, t       \
+	VFMADD231PS xoff(DI), t, acc
+
+// func dotBF16AVX2(w, x unsafe.Pointer, n int) float32
+// n is a multiple of 32. ggml_vec_dot_bf16's AVX2 order: four 8-lane
+// accumulators over 32-value steps, folded (0+2)+(1+3), then hsum.
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+bf16loop:
+	BF16LOAD(0, 0, Y4, Y0)
+	BF16LOAD(16, 32, Y5, Y1)
+	BF16LOAD(32, 64, Y6, Y2)
+	BF16LOAD(48, 96, Y7, Y3)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JNZ  bf16loop
+
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	HSUM8
+	MOVSS X0, ret+24(FP)
+	RET

@@ -94,3 +94,25 @@ var disableQ4KRow = false
 
 // Accelerated reports whether the assembly kernels are in use.
 func Accelerated() bool { return false }
+
+func dotQ5_0(row []byte, q []int8, d []float32) float32 { return dotQ5_0Go(row, q, d) }
+
+func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	return dotQ5KGo(row, q, d, bsums)
+}
+
+func dotQ4_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ4_1Go(row, q, d, sums) }
+
+func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 { return dotQ5_1Go(row, q, d, sums) }
+
+func dotIQ4NL(row []byte, q []int8, d []float32) float32 { return dotIQ4NLGo(row, q, d) }
+
+func dotIQ4XS(row []byte, q []int8, d []float32) float32 { return dotIQ4XSGo(row, q, d) }
+
+func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
+	return dotQ2KGo(row, q, d, bsums)
+}
+
+func dotQ3K(row []byte, q []int8, d []float32) float32 { return dotQ3KGo(row, q, d) }
+
+func dotBF16(row []byte, x []float32) float32 { return dotBF16Go(row, x) }

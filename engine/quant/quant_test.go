@@ -111,6 +111,15 @@ func TestQuantizeRoundTrip(t *testing.T) {
 		{typ: Q4_0, maxErr: 1.0 / 8},
 		{typ: Q4_K, maxErr: 0.15},
 		{typ: Q6_K, maxErr: 1.0 / 24},
+		{typ: BF16, maxErr: 1.0 / 256},
+		{typ: Q4_1, maxErr: 1.0 / 14},
+		{typ: Q5_0, maxErr: 1.0 / 15},
+		{typ: Q5_1, maxErr: 1.0 / 29},
+		{typ: Q2_K, maxErr: 0.4},
+		{typ: Q3_K, maxErr: 0.25},
+		{typ: Q5_K, maxErr: 0.08},
+		{typ: IQ4_NL, maxErr: 0.1},
+		{typ: IQ4_XS, maxErr: 0.12},
 	} {
 		t.Run(tc.typ.String(), func(t *testing.T) {
 			enc, err := Quantize(tc.typ, x, nil)
@@ -146,12 +155,24 @@ func dotRef(t *testing.T, wt Type, row []byte, v *Vec) float64 {
 	}
 	a := make([]float32, v.n)
 	switch wt {
-	case F32, F16:
+	case F32, F16, BF16:
 		copy(a, v.f)
-	case Q8_0, Q4_0:
+	case Q8_0, Q4_0, Q5_0, IQ4_NL:
 		for i := range a {
 			a[i] = float32(v.q[i]) * v.d[i/QK8_0]
 		}
+	case Q4_1, Q5_1:
+		// w = d*q + m; the kernel takes Σa from the activation's sum term.
+		bb := wt.BlockBytes()
+		var s float64
+		for b := range v.n / QK8_0 {
+			m := float64(F16ToF32(le16(row[b*bb+2:])))
+			for i := b * QK8_0; i < (b+1)*QK8_0; i++ {
+				s += (float64(w[i]) - m) * float64(v.q[i]) * float64(v.d[b])
+			}
+			s += m * float64(v.sums[b])
+		}
+		return s
 	default:
 		for i := range a {
 			a[i] = float32(v.q[i]) * v.d[i/QK_K]
@@ -169,7 +190,7 @@ func dotRef(t *testing.T, wt Type, row []byte, v *Vec) float64 {
 // rows of many lengths, odd block counts and tails included.
 func TestKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, wt := range []Type{F32, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+	for _, wt := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS} {
 		bl := wt.BlockLen()
 		lens := []int{32, 64, 96, 256, 576, 1536, 2048 + 32*3}
 		if bl == 1 {
@@ -205,6 +226,24 @@ func TestKernels(t *testing.T) {
 				port, exact = dotQ4KGo(row, v.q, v.d, v.bsums), true
 			case Q6_K:
 				port, exact = dotQ6KGo(row, v.q, v.d), true
+			case BF16:
+				port = dotBF16Go(row, v.f)
+			case Q4_1:
+				port = dotQ4_1Go(row, v.q, v.d, v.sums)
+			case Q5_0:
+				port = dotQ5_0Go(row, v.q, v.d)
+			case Q5_1:
+				port = dotQ5_1Go(row, v.q, v.d, v.sums)
+			case IQ4_NL:
+				port = dotIQ4NLGo(row, v.q, v.d)
+			case Q2_K:
+				port, exact = dotQ2KGo(row, v.q, v.d, v.bsums), true
+			case Q3_K:
+				port, exact = dotQ3KGo(row, v.q, v.d), true
+			case Q5_K:
+				port, exact = dotQ5KGo(row, v.q, v.d, v.bsums), true
+			case IQ4_XS:
+				port, exact = dotIQ4XSGo(row, v.q, v.d), true
 			}
 			if exact && float32(got) != port {
 				t.Errorf("%v n=%d: kernel %g, portable %g", wt, n, got, port)
@@ -253,7 +292,7 @@ func TestPrepareErrors(t *testing.T) {
 func BenchmarkDot(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const n = 1536
-	for _, wt := range []Type{F32, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+	for _, wt := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS} {
 		x := randVec(r, n, 1)
 		row, _ := Quantize(wt, randVec(r, n, 0.05), nil)
 		var v Vec
@@ -271,7 +310,7 @@ func BenchmarkDot(b *testing.B) {
 // they must agree bit for bit.
 func TestDot4(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, wt := range []Type{F32, F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+	for _, wt := range []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS} {
 		for _, n := range []int{256, 512, 1536} {
 			row, err := Quantize(wt, randVec(r, n, 0.05), nil)
 			if err != nil {

@@ -7,7 +7,8 @@ import (
 
 // Vec is an activation vector converted once into the form that one weight
 // type's dot kernel reads, as ggml does: Q8_0 for Q8_0/Q4_0 weights, Q8_K for
-// the K-quants, half precision (kept as float32) for F16 and plain float32
+// the K-quants, Q8_1 (Q8_0 plus each block's d*Σq) for Q4_1/Q5_1, half
+// precision (kept as float32) for F16, bfloat16 for BF16 and plain float32
 // for F32. Preparing once per vector and then running integer dot products
 // per block is both the fast path and what keeps results close to llama.cpp.
 // The zero value is ready to use; buffers are reused between Prepare calls.
@@ -17,6 +18,7 @@ type Vec struct {
 	f     []float32
 	q     []int8
 	d     []float32
+	sums  []float32 // Q8_1: per block d*Σq, as a half
 	bsums []int16
 	// aux holds, per Q8_0 block, each 4-quant lane's sum times minus the
 	// weight type's unsigned offset, and the scale's bits (auxWords words),
@@ -48,6 +50,28 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 		for i, x := range x {
 			v.f[i] = RoundF16(x)
 		}
+	case BF16:
+		v.f = grow(v.f, n)
+		for i, x := range x {
+			v.f[i] = BF16ToF32(F32ToBF16(x))
+		}
+	case Q4_1, Q5_1:
+		v.q = grow(v.q, n)
+		v.d = grow(v.d, n/QK8_0)
+		v.sums = grow(v.sums, n/QK8_0)
+		for b := range n / QK8_0 {
+			v.d[b], v.sums[b] = quantActQ8_1(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
+		}
+	case Q5_0, IQ4_NL:
+		v.q = grow(v.q, n)
+		v.d = grow(v.d, n/QK8_0)
+		v.aux = v.aux[:0]
+		if quantRowQ8_0(x, v.q, v.d, nil, 0) {
+			break
+		}
+		for b := range n / QK8_0 {
+			v.d[b] = quantActQ8_0(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
+		}
 	case Q8_0, Q4_0:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK8_0)
@@ -76,7 +100,7 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 			}
 			a[8] = int32(math.Float32bits(v.d[b]))
 		}
-	case Q4_K, Q6_K:
+	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK_K)
 		v.bsums = grow(v.bsums, n/16)
@@ -160,6 +184,24 @@ func (v *Vec) Dot(row []byte) float32 {
 		return dotQ4K(row, v.q, v.d, v.bsums)
 	case Q6_K:
 		return dotQ6K(row, v.q, v.d, v.bsums)
+	case BF16:
+		return dotBF16(row, v.f)
+	case Q4_1:
+		return dotQ4_1(row, v.q, v.d, v.sums)
+	case Q5_0:
+		return dotQ5_0(row, v.q, v.d)
+	case Q5_1:
+		return dotQ5_1(row, v.q, v.d, v.sums)
+	case Q2_K:
+		return dotQ2K(row, v.q, v.d, v.bsums)
+	case Q3_K:
+		return dotQ3K(row, v.q, v.d)
+	case Q5_K:
+		return dotQ5K(row, v.q, v.d, v.bsums)
+	case IQ4_NL:
+		return dotIQ4NL(row, v.q, v.d)
+	case IQ4_XS:
+		return dotIQ4XS(row, v.q, v.d)
 	}
 	panic("quant: Dot on an unprepared Vec")
 }

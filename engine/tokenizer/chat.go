@@ -83,15 +83,41 @@ func DetectTemplate(tmpl string) Template {
 }
 
 // ApplyChatTemplate formats messages with the model's chat template, ending with the opening of
-// an assistant turn when addGenerationPrompt is set. The result carries no BOS: encode it with
-// Encode(prompt, true), which adds BOS as the model asks. A file without a template gets the
-// plain transcript; an unrecognised template is ErrUnknownTemplate.
+// an assistant turn when addGenerationPrompt is set. The file's template is rendered as Jinja;
+// when that fails (a template raising an exception, say, as Gemma's do for a system message) or
+// transforms message content beyond trimming, the template's family is formatted in Go instead.
+// The result carries no BOS: encode it with Encode(prompt, true), which adds BOS as the model
+// asks. A file without a template gets the plain transcript; a template that neither renders nor
+// belongs to a known family is ErrUnknownTemplate.
 func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) (string, error) {
+	c, err := t.chat(msgs, addGenerationPrompt)
+	if err != nil {
+		return "", err
+	}
+	return c.String(), nil
+}
+
+// chat renders msgs with the file's template, or its family's formatter.
+func (t *Tokenizer) chat(msgs []Message, addGen bool) (*chatText, error) {
+	if strings.TrimSpace(t.template) != "" {
+		vars := jinjaVars{bos: t.specialText(t.bos), eos: t.specialText(t.eos), stripBOS: t.AddBOS()}
+		if c, err := jinjaChat(t.template, msgs, addGen, vars); err == nil {
+			return c, nil
+		}
+	}
 	fam := DetectTemplate(t.template)
 	if fam == TemplateUnknown {
-		return "", ErrUnknownTemplate
+		return nil, ErrUnknownTemplate
 	}
-	return formatChat(fam, t.template, msgs, addGenerationPrompt).String(), nil
+	return formatChat(fam, t.template, msgs, addGen), nil
+}
+
+// specialText is a token's text for a template's bos_token/eos_token, or "".
+func (t *Tokenizer) specialText(id int32) string {
+	if id < 0 || int(id) >= len(t.tokens) {
+		return ""
+	}
+	return t.Token(id)
 }
 
 // FormatChat formats messages in a given family, without the defaults a model's own template
@@ -263,10 +289,9 @@ func (c *chatText) content(s string) {
 // template's own text: one written inside a message's content (an "<|im_end|>" a user typed)
 // is encoded as the literal text it is, so no message can open or close a turn.
 func (t *Tokenizer) EncodeChat(msgs []Message, addGenerationPrompt bool) ([]int32, error) {
-	fam := DetectTemplate(t.template)
-	if fam == TemplateUnknown {
-		return nil, ErrUnknownTemplate
+	c, err := t.chat(msgs, addGenerationPrompt)
+	if err != nil {
+		return nil, err
 	}
-	c := formatChat(fam, t.template, msgs, addGenerationPrompt)
 	return t.encodeSpans(c.String(), true, c.literal), nil
 }

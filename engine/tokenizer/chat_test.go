@@ -48,6 +48,7 @@ func TestDetectTemplate(t *testing.T) {
 }
 
 func TestApplyChatTemplate(t *testing.T) {
+	fixtures := loadChatTemplates(t)
 	conv := []Message{{Role: "user", Content: "Hi"}, {Role: "assistant", Content: " Hello! "}, {Role: "user", Content: "Bye"}}
 	withSys := append([]Message{{Role: "system", Content: "Be brief."}}, conv...)
 	tests := []struct {
@@ -61,17 +62,17 @@ func TestApplyChatTemplate(t *testing.T) {
 			want: "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
 		{name: "smollm2 own system", tmpl: smolLM2Template, msgs: withSys[:2], addGen: false,
 			want: "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"},
-		{name: "qwen2.5 default system", tmpl: qwen25Template, msgs: conv[:1], addGen: true,
+		{name: "qwen2.5 default system", tmpl: fixtures["qwen2.5"], msgs: conv[:1], addGen: true,
 			want: "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
-		{name: "llama3.2", tmpl: llama32Template, msgs: withSys[:2], addGen: true,
+		{name: "llama3.1", tmpl: fixtures["llama3.1"], msgs: withSys[:2], addGen: true,
 			want: "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
-		{name: "llama3.0", tmpl: llama30Template, msgs: conv[:2], addGen: true,
+		{name: "llama3.0", tmpl: fixtures["llama3"], msgs: conv[:2], addGen: true,
 			want: "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
 		{name: "llama2 strip", tmpl: llama2Template, msgs: withSys, addGen: true,
 			want: "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST]Hello!</s>[INST] Bye [/INST]"},
-		{name: "gemma folds system", tmpl: gemmaTemplate, msgs: withSys[:3], addGen: true,
+		{name: "gemma folds system", tmpl: fixtures["gemma"], msgs: withSys[:3], addGen: true,
 			want: "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>model\n"},
-		{name: "phi3", tmpl: phi3Template, msgs: conv[:1], addGen: true,
+		{name: "phi3", tmpl: fixtures["phi3-system"], msgs: conv[:1], addGen: true,
 			want: "<|user|>\nHi<|end|>\n<|assistant|>\n"},
 		{name: "no template", tmpl: "", msgs: withSys[:2], addGen: true,
 			want: "system: Be brief.\nuser: Hi\nassistant:"},
@@ -88,8 +89,8 @@ func TestApplyChatTemplate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := (&Tokenizer{template: "{{ messages }}"}).ApplyChatTemplate(conv, true); !errors.Is(err, ErrUnknownTemplate) {
-		t.Errorf("unknown template: %v", err)
+	if _, err := (&Tokenizer{template: "{% for %}{{ messages }}"}).ApplyChatTemplate(conv, true); !errors.Is(err, ErrUnknownTemplate) {
+		t.Errorf("a template that neither renders nor has a known family: %v", err)
 	}
 	if got, err := FormatChat(TemplateChatML, conv[:1], true); err != nil || got != "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n" {
 		t.Errorf("FormatChat ChatML: %q %v", got, err)

@@ -30,6 +30,6 @@ func Example() {
 	}
 	fmt.Printf("%q\n", d.Flush())
 	// Output:
-	// 18 <|im_start|> true
+	// 9 <|im_start|> true
 	// "h" "i" " " "" "🎉" ""
 }
