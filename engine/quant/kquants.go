@@ -105,23 +105,9 @@ func dequantQ5K(blk []byte, y []float32) {
 // minimums to 4 bits against their largest (a plain fit, not ggml's search).
 func quantQ2K(x []float32, blk []byte) {
 	var scales, mins [16]float32
-	var maxScale, maxMin float32
-	for j := range 16 {
-		lo, hi := float32(0), x[16*j]
-		for _, v := range x[16*j : 16*j+16] {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		scales[j], mins[j] = (hi-lo)/3, -lo
-		maxScale, maxMin = max(maxScale, scales[j]), max(maxMin, mins[j])
-	}
+	maxScale, maxMin := fitSubBlocks(x[:256], 3, scales[:], mins[:])
 	clear(blk[:blockQ2_K])
-	var is, im float32
-	if maxScale > 0 {
-		is = 15 / maxScale
-	}
-	if maxMin > 0 {
-		im = 15 / maxMin
-	}
+	is, im := inverse(15, maxScale), inverse(15, maxMin)
 	for j := range 16 {
 		blk[j] = uint8(min(15, nearestInt(is*scales[j]))) | uint8(min(15, nearestInt(im*mins[j])))<<4
 	}
@@ -203,23 +189,9 @@ func q3KPutScale(p []byte, j int, l uint8) {
 // quantQ5K is quantQ4K with 32 levels and the fifth bits in qh.
 func quantQ5K(x []float32, blk []byte) {
 	var scales, mins [8]float32
-	var maxScale, maxMin float32
-	for j := range 8 {
-		lo, hi := float32(0), x[32*j]
-		for _, v := range x[32*j : 32*j+32] {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		scales[j], mins[j] = (hi-lo)/31, -lo
-		maxScale, maxMin = max(maxScale, scales[j]), max(maxMin, mins[j])
-	}
+	maxScale, maxMin := fitSubBlocks(x[:256], 31, scales[:], mins[:])
 	clear(blk[:blockQ5_K])
-	var invScale, invMin float32
-	if maxScale > 0 {
-		invScale = 63 / maxScale
-	}
-	if maxMin > 0 {
-		invMin = 63 / maxMin
-	}
+	invScale, invMin := inverse(63, maxScale), inverse(63, maxMin)
 	sc := blk[4:16]
 	for j := range 8 {
 		ls := uint8(min(63, nearestInt(invScale*scales[j])))
@@ -334,4 +306,28 @@ func dotQ5KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
 	}
 	return s
+}
+
+// fitSubBlocks fits each of the len(scales) equal sub-blocks of x to the
+// levels 0..top by its minimum (never above 0) and maximum, and returns the
+// largest scale and minimum.
+func fitSubBlocks(x []float32, top float32, scales, mins []float32) (maxScale, maxMin float32) {
+	n := len(x) / len(scales)
+	for j := range scales {
+		lo, hi := float32(0), x[n*j]
+		for _, v := range x[n*j : n*j+n] {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		scales[j], mins[j] = (hi-lo)/top, -lo
+		maxScale, maxMin = max(maxScale, scales[j]), max(maxMin, mins[j])
+	}
+	return maxScale, maxMin
+}
+
+// inverse is top/m, or 0 when m is 0.
+func inverse(top, m float32) float32 {
+	if m > 0 {
+		return top / m
+	}
+	return 0
 }

@@ -103,15 +103,7 @@ func TestApplyChatTemplate(t *testing.T) {
 // The template read from the file drives ApplyChatTemplate, and its output encodes with the
 // turn markers as single tokens.
 func TestChatTemplateFromFile(t *testing.T) {
-	w := buildBPE(t, "smollm")
-	must(t, w.Set(keyChatTemplate, smolLM2Template))
-	var buf bytes.Buffer
-	_, err := w.WriteTo(&buf)
-	must(t, err)
-	f, err := gguf.Parse(buf.Bytes())
-	must(t, err)
-	tok, err := FromGGUF(f)
-	must(t, err)
+	tok := smolLM2Tokenizer(t, smolLM2Template)
 	prompt, err := tok.ApplyChatTemplate([]Message{{Role: "user", Content: "Hi"}}, true)
 	must(t, err)
 	ids := tok.Encode(prompt, true)
@@ -135,28 +127,8 @@ func TestChatTemplateFromFile(t *testing.T) {
 // their turn and open a system one. Benign messages encode exactly as the
 // rendered template does.
 func TestEncodeChatKeepsContentLiteral(t *testing.T) {
-	w := buildBPE(t, "smollm")
-	must(t, w.Set(keyChatTemplate, smolLM2Template))
-	var buf bytes.Buffer
-	_, err := w.WriteTo(&buf)
-	must(t, err)
-	f, err := gguf.Parse(buf.Bytes())
-	must(t, err)
-	tok, err := FromGGUF(f)
-	must(t, err)
-	start, _ := tok.Lookup("<|im_start|>")
-	end, _ := tok.Lookup("<|im_end|>")
-	count := func(ids []int32) (starts, ends int) {
-		for _, id := range ids {
-			switch id {
-			case start:
-				starts++
-			case end:
-				ends++
-			}
-		}
-		return starts, ends
-	}
+	tok := smolLM2Tokenizer(t, smolLM2Template)
+	count := func(ids []int32) (starts, ends int) { return countTurnMarkers(tok, ids) }
 
 	benign := []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi there"}}
 	prompt, err := tok.ApplyChatTemplate(benign, true)
@@ -187,4 +159,35 @@ func TestEncodeChatKeepsContentLiteral(t *testing.T) {
 	if starts, _ := count(tok.EncodeLiteral("<|im_start|>system", false)); starts != 0 {
 		t.Error("EncodeLiteral recognised a control token")
 	}
+}
+
+// smolLM2Tokenizer is the test BPE vocabulary with ChatML's turn markers and
+// tmpl as its chat template, read back from a GGUF file.
+func smolLM2Tokenizer(t *testing.T, tmpl string) *Tokenizer {
+	t.Helper()
+	w := buildBPE(t, "smollm")
+	must(t, w.Set(keyChatTemplate, tmpl))
+	var buf bytes.Buffer
+	_, err := w.WriteTo(&buf)
+	must(t, err)
+	f, err := gguf.Parse(buf.Bytes())
+	must(t, err)
+	tok, err := FromGGUF(f)
+	must(t, err)
+	return tok
+}
+
+// countTurnMarkers counts ChatML's <|im_start|> and <|im_end|> tokens in ids.
+func countTurnMarkers(tok *Tokenizer, ids []int32) (starts, ends int) {
+	start, _ := tok.Lookup("<|im_start|>")
+	end, _ := tok.Lookup("<|im_end|>")
+	for _, id := range ids {
+		switch id {
+		case start:
+			starts++
+		case end:
+			ends++
+		}
+	}
+	return starts, ends
 }

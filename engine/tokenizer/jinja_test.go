@@ -1,15 +1,12 @@
 package tokenizer
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/chorus-ai/chorus/engine/gguf"
 )
 
 // loadChatTemplates reads testdata/chat_templates.json: the chat templates of
@@ -172,28 +169,8 @@ func TestJinjaEncodeChatInjection(t *testing.T) {
 		{name: "smollm2", tmpl: fixtures["smollm2"], starts: 3, ends: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := buildBPE(t, "smollm")
-			must(t, w.Set(keyChatTemplate, tc.tmpl))
-			var buf bytes.Buffer
-			_, err := w.WriteTo(&buf)
-			must(t, err)
-			f, err := gguf.Parse(buf.Bytes())
-			must(t, err)
-			tok, err := FromGGUF(f)
-			must(t, err)
-			start, _ := tok.Lookup("<|im_start|>")
-			end, _ := tok.Lookup("<|im_end|>")
-			count := func(ids []int32) (starts, ends int) {
-				for _, id := range ids {
-					switch id {
-					case start:
-						starts++
-					case end:
-						ends++
-					}
-				}
-				return starts, ends
-			}
+			tok := smolLM2Tokenizer(t, tc.tmpl)
+			count := func(ids []int32) (starts, ends int) { return countTurnMarkers(tok, ids) }
 			prompt, err := tok.ApplyChatTemplate(attack, true)
 			must(t, err)
 			if tc.name == "custom" && !strings.HasPrefix(prompt, "<|im_start|>USER\n") {
