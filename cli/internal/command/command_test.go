@@ -206,6 +206,7 @@ func TestHealth(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		args     []string
+		env      []string
 		wantCode int
 		wantOut  string
 	}{
@@ -215,14 +216,25 @@ func TestHealth(t *testing.T) {
 		{name: "http ok", args: []string{"-http", srv.URL + "/v1/pipelines"}, wantCode: ExitOK, wantOut: "200 OK"},
 		{name: "http not found", args: []string{"-http", srv.URL + "/readyz"}, wantCode: ExitError, wantOut: "404"},
 		{name: "neither", args: nil, wantCode: ExitUsage, wantOut: "exactly one of -grpc and -http"},
+		// Without flags, the container's own server, from its listen address.
+		{name: "own gRPC server", env: []string{"CHORUS_GRPC_ADDR=0.0.0.0:" + port(lis.Addr().String())}, wantCode: ExitOK, wantOut: "127.0.0.1:" + port(lis.Addr().String()) + ": SERVING"},
+		{name: "own HTTP server's readyz", env: []string{"CHORUS_GRPC_ADDR=0.0.0.0:1", "CHORUS_HTTP_ADDR=" + strings.TrimPrefix(srv.URL, "http://")}, wantCode: ExitError, wantOut: "404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := run(append([]string{"health"}, tc.args...)...)
+			var out, errb bytes.Buffer
+			code := Main(context.Background(), Env{Stdout: &out, Stderr: &errb, Environ: tc.env}, append([]string{"health"}, tc.args...))
+			stdout, stderr := out.String(), errb.String()
 			if code != tc.wantCode || !strings.Contains(stdout+stderr, tc.wantOut) {
 				t.Errorf("exit %d, output:\n%s%s\nwant exit %d and %q", code, stdout, stderr, tc.wantCode, tc.wantOut)
 			}
 		})
 	}
+}
+
+// port is the port of a host:port address.
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
 
 // fakeSuite writes five stand-in servers to a directory: shell scripts

@@ -16,17 +16,15 @@ import (
 	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
-// server is what the compose file and the Dockerfile must agree on for one
-// Chorus server.
+// server is what the compose file and the Dockerfile's build target of the
+// same name must agree on for one Chorus server.
 type server struct {
-	name       string
-	dockerfile string   // relative to the repository root
-	flagSrc    []string // the files that declare the server's flags, which the CHORUS_* variables set
-	addrVar    string   // the variable that sets its listen address
-	port       string
-	health     []string // the health check's arguments after "chorus health"
-	upstreams  map[string]string
-	dependsOn  []string
+	name      string
+	flagSrc   []string // the files that declare the server's flags, which the CHORUS_* variables set
+	addrVar   string   // the variable that sets its listen address, and so what `chorus health` checks
+	port      string
+	upstreams map[string]string
+	dependsOn []string
 }
 
 // The shared flags of the modality services, and of their OpenAI-compatible
@@ -37,18 +35,16 @@ const (
 )
 
 var servers = []server{
-	{name: "text", dockerfile: "services/text/Dockerfile", flagSrc: []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50051", health: []string{"-grpc", "127.0.0.1:50051"}, dependsOn: []string{"jaeger"}},
-	{name: "image", dockerfile: "services/image/Dockerfile", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50052", health: []string{"-grpc", "127.0.0.1:50052"}, dependsOn: []string{"jaeger"}},
-	{name: "audio", dockerfile: "services/audio/Dockerfile", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50053", health: []string{"-grpc", "127.0.0.1:50053"}, dependsOn: []string{"jaeger"}},
+	{name: "text", flagSrc: []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50051", dependsOn: []string{"jaeger"}},
+	{name: "image", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50052", dependsOn: []string{"jaeger"}},
+	{name: "audio", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50053", dependsOn: []string{"jaeger"}},
 	{
-		name: "orchestrator", dockerfile: "orchestrator/Dockerfile", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: "50050",
-		health:    []string{"-grpc", "127.0.0.1:50050"},
+		name: "orchestrator", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: "50050",
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053"},
 		dependsOn: []string{"text", "image", "audio"},
 	},
 	{
-		name: "gateway", dockerfile: "gateway/Dockerfile", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: "8080",
-		health:    []string{"-http", "http://127.0.0.1:8080/readyz"},
+		name: "gateway", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: "8080",
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053", "CHORUS_ORCHESTRATOR_ADDR": "orchestrator:50050"},
 		dependsOn: []string{"orchestrator"},
 	},
@@ -96,8 +92,8 @@ func TestComposeFile(t *testing.T) {
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			s := p.Services[srv.name]
-			if s.Build == nil || s.Build.Context != root || s.Build.Dockerfile != srv.dockerfile {
-				t.Errorf("build %+v, want context %s and dockerfile %s", s.Build, root, srv.dockerfile)
+			if s.Build == nil || s.Build.Context != root || s.Build.Dockerfile != "Dockerfile" || s.Build.Target != srv.name {
+				t.Errorf("build %+v, want context %s, the Dockerfile there and its target %s", s.Build, root, srv.name)
 			}
 			env := map[string]string{}
 			for k, v := range s.Environment {
@@ -116,8 +112,9 @@ func TestComposeFile(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, env[k], want)
 				}
 			}
-			if s.HealthCheck == nil || !slices.Equal([]string(s.HealthCheck.Test), append([]string{"CMD", "/usr/local/bin/chorus", "health"}, srv.health...)) {
-				t.Errorf("healthcheck %+v, want chorus health %q", s.HealthCheck, srv.health)
+			// Without flags, chorus health checks the server srv.addrVar names.
+			if s.HealthCheck == nil || !slices.Equal([]string(s.HealthCheck.Test), []string{"CMD", "/usr/local/bin/chorus", "health"}) {
+				t.Errorf("healthcheck %+v, want chorus health", s.HealthCheck)
 			}
 			var deps []string
 			for name, d := range s.DependsOn {
@@ -169,31 +166,36 @@ func checkFlags(t *testing.T, root string, srv server, env types.MappingWithEqua
 	}
 }
 
-// checkDockerfile checks that the server's Dockerfile is multi-stage, says
-// where its base images come from, and listens, exposes and checks health
-// on the port the compose file uses.
+// checkDockerfile checks that the Dockerfile at the root has a build target
+// for the server, which listens and exposes the port the compose file uses
+// and runs the server, and that the Dockerfile says where its base images
+// come from and checks health with `chorus health`.
 func checkDockerfile(t *testing.T, root string, srv server) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, srv.dockerfile))
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
-		t.Errorf("%s: %v", srv.dockerfile, err)
+		t.Errorf("Dockerfile: %v", err)
 		return
 	}
 	df := string(b)
-	if n := len(regexp.MustCompile(`(?m)^FROM `).FindAllString(df, -1)); n < 2 {
-		t.Errorf("%s: %d stages, want a builder and a runtime stage", srv.dockerfile, n)
+	if !strings.HasPrefix(df, "#") || !strings.Contains(strings.ReplaceAll(df, "\n# ", " "), "must be available locally") {
+		t.Error("Dockerfile: the leading comment must say that the base images must be available locally")
 	}
-	if !strings.HasPrefix(df, "#") || !strings.Contains(df, "must be\n# available locally") && !strings.Contains(df, "must be available locally") {
-		t.Errorf("%s: the leading comment must say that the base images must be available locally", srv.dockerfile)
+	if !strings.Contains(df, `HEALTHCHECK`) || strings.Count(df, `CMD ["/usr/local/bin/chorus", "health"]`) != strings.Count(df, "HEALTHCHECK") {
+		t.Error(`Dockerfile: every HEALTHCHECK must be CMD ["/usr/local/bin/chorus", "health"]`)
+	}
+	stage := regexp.MustCompile(`(?ms)^FROM \S+ AS ` + srv.name + `\n(.*?)(?:^FROM |\z)`).FindStringSubmatch(df)
+	if stage == nil {
+		t.Errorf("Dockerfile has no build target %s", srv.name)
+		return
 	}
 	for _, want := range []string{
 		"ENV " + srv.addrVar + "=0.0.0.0:" + srv.port,
 		"EXPOSE " + srv.port,
-		`"/usr/local/bin/chorus", "health", "` + strings.Join(srv.health, `", "`) + `"`,
 		`ENTRYPOINT ["/usr/local/bin/` + srv.name + `"]`,
 	} {
-		if !strings.Contains(df, want) {
-			t.Errorf("%s lacks %s", srv.dockerfile, want)
+		if !strings.Contains(stage[1], want) {
+			t.Errorf("Dockerfile target %s lacks %s", srv.name, want)
 		}
 	}
 }
@@ -288,7 +290,7 @@ func TestComposeValidationCatchesMistakes(t *testing.T) {
 		name, old, new string
 		wantErr        string
 	}{
-		{name: "misspelt service key", old: "    healthcheck:\n      <<: *healthcheck\n      test: [\"CMD\", \"/usr/local/bin/chorus\", \"health\", \"-grpc\", \"127.0.0.1:50053\"]", new: "    helthcheck:\n      test: [\"CMD\", \"true\"]", wantErr: "helthcheck"},
+		{name: "misspelt service key", old: "    healthcheck: *healthcheck\n", new: "    helthcheck: *healthcheck\n", wantErr: "helthcheck"},
 		{name: "misspelt top-level key", old: "\nservices:\n", new: "\nservice:\n", wantErr: "service"},
 		{name: "unknown dependency", old: "      orchestrator:\n        condition: service_healthy", new: "      orchestrater:\n        condition: service_healthy", wantErr: "orchestrater"},
 		{name: "bad condition", old: "      orchestrator:\n        condition: service_healthy", new: "      orchestrator:\n        condition: healthy", wantErr: "condition"},
