@@ -6,31 +6,34 @@ package quant
 import (
 	"errors"
 	"fmt"
+
+	"github.com/chorus-ai/chorus/engine/gguf"
 )
 
-// Type is a ggml tensor element type; the values are ggml's own so that a
-// GGUF file's type field converts with a plain cast.
+// Type is a ggml tensor element type; the values are ggml's own, as
+// package gguf numbers them, so that a GGUF file's type field converts with
+// a plain cast.
 type Type uint32
 
-// The ggml types this package understands.
+// The ggml types this package understands, numbered by package gguf.
 const (
-	F32    Type = 0
-	F16    Type = 1
-	Q4_0   Type = 2
-	Q4_1   Type = 3
-	Q5_0   Type = 6
-	Q5_1   Type = 7
-	Q8_0   Type = 8
-	Q8_1   Type = 9
-	Q2_K   Type = 10
-	Q3_K   Type = 11
-	Q4_K   Type = 12
-	Q5_K   Type = 13
-	Q6_K   Type = 14
-	Q8_K   Type = 15
-	IQ4_NL Type = 20
-	IQ4_XS Type = 23
-	BF16   Type = 30
+	F32    = Type(gguf.F32)
+	F16    = Type(gguf.F16)
+	Q4_0   = Type(gguf.Q4_0)
+	Q4_1   = Type(gguf.Q4_1)
+	Q5_0   = Type(gguf.Q5_0)
+	Q5_1   = Type(gguf.Q5_1)
+	Q8_0   = Type(gguf.Q8_0)
+	Q8_1   = Type(gguf.Q8_1)
+	Q2_K   = Type(gguf.Q2_K)
+	Q3_K   = Type(gguf.Q3_K)
+	Q4_K   = Type(gguf.Q4_K)
+	Q5_K   = Type(gguf.Q5_K)
+	Q6_K   = Type(gguf.Q6_K)
+	Q8_K   = Type(gguf.Q8_K)
+	IQ4_NL = Type(gguf.IQ4_NL)
+	IQ4_XS = Type(gguf.IQ4_XS)
+	BF16   = Type(gguf.BF16)
 )
 
 // NumTypes bounds the Type values of this package, for tables indexed by type.
