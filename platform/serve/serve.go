@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"time"
 
@@ -22,12 +23,17 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/telemetry"
 )
 
 // Config configures a Server.
 type Config struct {
 	// Addr is the TCP address to listen on, for example "127.0.0.1:50051".
 	Addr string
+	// MetricsAddr, when set, is the TCP address of a plain HTTP listener
+	// that serves GET /metrics for Prometheus (telemetry.MetricsHandler).
+	// Empty serves none.
+	MetricsAddr string
 	// ShutdownTimeout bounds the graceful drain on shutdown; after it
 	// in-flight RPCs are cut off. Default 10s.
 	ShutdownTimeout time.Duration
@@ -68,6 +74,11 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("serve: listen address %q: %w", c.Addr, err)
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("serve: metrics address %q: %w", c.MetricsAddr, err)
+		}
+	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("serve: negative shutdown timeout %s", c.ShutdownTimeout)
 	}
@@ -84,6 +95,9 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	lis    net.Listener
+	// metrics serves /metrics on metricsLis; both nil without MetricsAddr.
+	metrics    *http.Server
+	metricsLis net.Listener
 }
 
 // New listens on cfg.Addr and builds the server. Register services on
@@ -102,6 +116,13 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
+	var metricsLis net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			_ = lis.Close()
+			return nil, fmt.Errorf("serve: metrics: %w", err)
+		}
+	}
 	i := &interceptors{log: log, onPanic: cfg.OnPanic}
 	opts = append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -111,7 +132,12 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 		// Clients ping idle connections (platform/dial); allow it.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}, opts...)
-	s := &Server{cfg: cfg, log: log, grpc: grpc.NewServer(opts...), health: health.NewServer(), lis: lis}
+	s := &Server{cfg: cfg, log: log, grpc: grpc.NewServer(opts...), health: health.NewServer(), lis: lis, metricsLis: metricsLis}
+	if metricsLis != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", telemetry.MetricsHandler())
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	// The overall health ("") is NOT_SERVING until the services say so.
@@ -124,6 +150,14 @@ func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// MetricsAddr returns the address /metrics is served on, or nil if none.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLis == nil {
+		return nil
+	}
+	return s.metricsLis.Addr()
+}
 
 // SetServing marks the named services SERVING, and the server as a whole.
 func (s *Server) SetServing(services ...string) {
@@ -139,9 +173,24 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.lis) }()
 	s.log.Info("serving gRPC", "addr", s.lis.Addr().String())
+	metricsErr := make(chan error, 1)
+	if s.metrics != nil {
+		go func() { metricsErr <- s.metrics.Serve(s.metricsLis) }()
+		s.log.Info("serving metrics", "addr", "http://"+s.metricsLis.Addr().String()+"/metrics")
+		// Scrapes are short: they end with the process, after the drain.
+		defer func() {
+			_ = s.metrics.Close()
+			<-metricsErr
+		}()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metricsErr:
+		s.grpc.Stop()
+		<-errc
+		metricsErr <- err // for the deferred Close
+		return fmt.Errorf("serve: metrics: %w", err)
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout.String())

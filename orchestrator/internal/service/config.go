@@ -18,6 +18,9 @@ import (
 type Config struct {
 	// GRPCAddr is where it serves gRPC.
 	GRPCAddr string
+	// MetricsAddr is where it serves GET /metrics over HTTP; empty serves
+	// none.
+	MetricsAddr string
 	// TextAddr, ImageAddr and AudioAddr are the gRPC targets of the
 	// modality services.
 	TextAddr, ImageAddr, AudioAddr string
@@ -54,6 +57,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		GRPCAddr:         ports.OrchestratorAddr,
+		MetricsAddr:      ports.OrchestratorMetricsAddr,
 		TextAddr:         ports.TextAddr,
 		ImageAddr:        ports.ImageAddr,
 		AudioAddr:        ports.AudioAddr,
@@ -85,6 +89,7 @@ func defaultDataDir() string {
 // defaults. They only parse: Validate checks.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "address to serve gRPC on")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP listen address of GET /metrics (Prometheus); empty serves none")
 	fs.StringVar(&c.TextAddr, "text-addr", c.TextAddr, "gRPC target of the text service")
 	fs.StringVar(&c.ImageAddr, "image-addr", c.ImageAddr, "gRPC target of the image service")
 	fs.StringVar(&c.AudioAddr, "audio-addr", c.AudioAddr, "gRPC target of the audio service")
