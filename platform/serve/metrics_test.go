@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve"
 	"github.com/chorus-ai/chorus/platform/telemetry"
@@ -111,17 +114,49 @@ func TestMetricsEndpointCountsRPCs(t *testing.T) {
 	}
 }
 
-func TestMetricsAddrValidated(t *testing.T) {
+func TestMetricsAddrs(t *testing.T) {
 	if err := (serve.Config{Addr: "127.0.0.1:0", MetricsAddr: "nonsense"}).Validate(); err == nil {
 		t.Error("Validate accepted metrics address \"nonsense\"")
 	}
-	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0"}, slog.Default())
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.GRPC().Stop()
-	if a := srv.MetricsAddr(); a != nil {
-		t.Errorf("MetricsAddr = %v without a metrics address", a)
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	if port <= ports.MetricsOffset {
+		t.Skipf("port %d has no room below it", port)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tests := []struct {
+		name        string
+		cfg         serve.Config
+		wantErr     bool
+		wantMetrics bool
+	}{
+		{name: "none", cfg: serve.Config{Addr: "127.0.0.1:0"}},
+		{name: "auto on any port", cfg: serve.Config{Addr: "127.0.0.1:0", MetricsAddr: serve.MetricsAuto}, wantMetrics: true},
+		{name: "auto with the port above busy serves none", cfg: serve.Config{Addr: "127.0.0.1:" + strconv.Itoa(port-ports.MetricsOffset), MetricsAddr: serve.MetricsAuto}},
+		{name: "explicit and busy fails", cfg: serve.Config{Addr: "127.0.0.1:0", MetricsAddr: busy.Addr().String()}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := serve.New(tt.cfg, log)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("New = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := srv.Run(ctx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if got := srv.MetricsAddr() != nil; got != tt.wantMetrics {
+				t.Errorf("serving metrics: %v (%v), want %v", got, srv.MetricsAddr(), tt.wantMetrics)
+			}
+		})
 	}
 }
 

@@ -49,7 +49,7 @@ func (c ModalityConfig) Validate() error {
 // -queue, with c's values as their defaults.
 func (c *ModalityConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "grpc-addr", c.Addr, "gRPC listen address")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP listen address of GET /metrics (Prometheus); empty serves none")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP listen address of GET /metrics (Prometheus); \"auto\": the gRPC port + 1000 if free; empty: none")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "each backend runs `n` requests at once")
 	fs.IntVar(&c.Queue, "queue", c.Queue, "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/telemetry"
 )
@@ -32,7 +33,8 @@ type Config struct {
 	Addr string
 	// MetricsAddr, when set, is the TCP address of a plain HTTP listener
 	// that serves GET /metrics for Prometheus (telemetry.MetricsHandler).
-	// Empty serves none.
+	// MetricsAuto derives it from Addr (see ports.MetricsAddr); empty
+	// serves none.
 	MetricsAddr string
 	// ShutdownTimeout bounds the graceful drain on shutdown; after it
 	// in-flight RPCs are cut off. Default 10s.
@@ -48,6 +50,13 @@ type Config struct {
 	// set this to fail the test (see FailOnPanic).
 	OnPanic func(method string, recovered any)
 }
+
+// MetricsAuto as Config.MetricsAddr serves /metrics on Addr's port plus
+// ports.MetricsOffset, on a best-effort basis: when that port is taken the
+// server logs a warning and serves without metrics, since a process started
+// on some free gRPC port (a test's) cannot know the port above it is free
+// too. An address given explicitly must be free.
+const MetricsAuto = "auto"
 
 // Connection lifetimes: long enough that reconnecting costs nothing, short
 // enough that a scaled-out service is used within minutes. The grace
@@ -74,7 +83,7 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("serve: listen address %q: %w", c.Addr, err)
 	}
-	if c.MetricsAddr != "" {
+	if c.MetricsAddr != "" && c.MetricsAddr != MetricsAuto {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return fmt.Errorf("serve: metrics address %q: %w", c.MetricsAddr, err)
 		}
@@ -116,12 +125,10 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	var metricsLis net.Listener
-	if cfg.MetricsAddr != "" {
-		if metricsLis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			_ = lis.Close()
-			return nil, fmt.Errorf("serve: metrics: %w", err)
-		}
+	metricsLis, err := listenMetrics(cfg.MetricsAddr, lis.Addr().String(), log)
+	if err != nil {
+		_ = lis.Close()
+		return nil, err
 	}
 	i := &interceptors{log: log, onPanic: cfg.OnPanic}
 	opts = append([]grpc.ServerOption{
@@ -143,6 +150,30 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	// The overall health ("") is NOT_SERVING until the services say so.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	return s, nil
+}
+
+// listenMetrics opens the metrics listener that addr asks for, next to the
+// gRPC server listening on grpcAddr; nil for none.
+func listenMetrics(addr, grpcAddr string, log *slog.Logger) (net.Listener, error) {
+	switch addr {
+	case "":
+		return nil, nil
+	case MetricsAuto:
+		derived, err := ports.MetricsAddr(grpcAddr)
+		if err == nil {
+			var lis net.Listener
+			if lis, err = net.Listen("tcp", derived); err == nil {
+				return lis, nil
+			}
+		}
+		log.Warn("serving no metrics: the port above the gRPC port is not usable; set -metrics-addr", "error", err.Error())
+		return nil, nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: metrics: %w", err)
+	}
+	return lis, nil
 }
 
 // GRPC returns the underlying server, to register services on.
