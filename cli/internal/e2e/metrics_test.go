@@ -59,7 +59,8 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 	want := map[string][]series{
 		"gateway": {
-			{"http_server_request_duration_seconds_count", []string{`http_request_method="POST"`, `http_response_status_code="200"`}},
+			{"http_server_request_duration_seconds_count", []string{`http_request_method="POST"`, `http_response_status_code="200"`, `http_route="/v1/text:generate"`}},
+			{"http_server_request_duration_seconds_count", []string{`http_response_status_code="200"`, `http_route="/v1/pipelines/{name}:run"`}},
 			{"http_server_request_duration_seconds_count", []string{`http_response_status_code="404"`}},
 			{"rpc_client_call_duration_seconds_count", []string{`rpc_method="chorus.genai.v1.TextService/Generate"`, `rpc_response_status_code="OK"`}},
 		},

@@ -58,8 +58,17 @@ func (g *Gateway) routeMiddleware(next runtime.HandlerFunc) runtime.HandlerFunc 
 			span := trace.SpanFromContext(r.Context())
 			span.SetName(r.Method + " " + route)
 			span.SetAttributes(attribute.String("http.route", route))
+			labelRoute(r, route)
 		}
 		next(w, r, params)
+	}
+}
+
+// labelRoute adds the route (a path template, never the raw path) to the
+// request's HTTP metrics.
+func labelRoute(r *http.Request, route string) {
+	if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+		l.Add(attribute.String("http.route", route))
 	}
 }
 
