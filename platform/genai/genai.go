@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -113,6 +116,14 @@ type Handler struct {
 	log      *slog.Logger
 	models   []*genaiv1.Model
 	routes   map[string]*route
+	backends []backendLimit // one per route, for the queue gauges
+	metrics  *metrics
+}
+
+// backendLimit is one backend's limiter, named by its first model.
+type backendLimit struct {
+	name    string
+	limiter *limit.Limiter
 }
 
 type route struct {
@@ -125,8 +136,13 @@ type route struct {
 // route is the default, served to requests that name no model. A handler
 // with no routes answers every Generate with FAILED_PRECONDITION, so a
 // service without a configured backend still starts and says what to
-// configure.
+// configure. Its metrics go to the global meter provider (see
+// platform/telemetry); Close stops them being observed.
 func NewHandler(m Modality, log *slog.Logger, routes ...Route) (*Handler, error) {
+	return newHandler(m, log, otel.GetMeterProvider(), routes...)
+}
+
+func newHandler(m Modality, log *slog.Logger, mp metric.MeterProvider, routes ...Route) (*Handler, error) {
 	h := &Handler{modality: m, log: log, routes: map[string]*route{}}
 	for _, r := range routes {
 		if r.Concurrency == 0 {
@@ -148,10 +164,21 @@ func NewHandler(m Modality, log *slog.Logger, routes ...Route) (*Handler, error)
 			model.Default = len(h.models) == 0
 			h.models = append(h.models, model)
 			h.routes[name] = &route{name: name, backend: r.Backend, limiter: lim}
+			if len(h.backends) == 0 || h.backends[len(h.backends)-1].limiter != lim {
+				h.backends = append(h.backends, backendLimit{name: name, limiter: lim})
+			}
 		}
+	}
+	var err error
+	if h.metrics, err = newMetrics(mp, h); err != nil {
+		return nil, fmt.Errorf("genai: %s metrics: %w", m, err)
 	}
 	return h, nil
 }
+
+// Close stops observing the handler's queues for metrics. The handler
+// still serves.
+func (h *Handler) Close() error { return h.metrics.queue.Unregister() }
 
 // Modality returns the modality this handler serves.
 func (h *Handler) Modality() Modality { return h.modality }
@@ -198,7 +225,21 @@ func (h *Handler) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.Serve
 	return stream.Send(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Done{Done: resp}})
 }
 
+// run serves one call and records its metrics.
 func (h *Handler) run(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	c := call{start: time.Now()}
+	var once sync.Once
+	resp, err := h.generate(ctx, req, &c.model, func(chunk *genaiv1.GenerateChunk) error {
+		once.Do(func() { c.first = time.Now() })
+		return emit(chunk)
+	})
+	h.metrics.record(ctx, string(h.modality)+".generate", c, resp, err)
+	return resp, err
+}
+
+// generate serves one call, setting *model once the request's model is
+// resolved.
+func (h *Handler) generate(ctx context.Context, req *genaiv1.GenerateRequest, model *string, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
 	if err := Validate(h.modality, req); err != nil {
 		return nil, err
 	}
@@ -206,6 +247,7 @@ func (h *Handler) run(ctx context.Context, req *genaiv1.GenerateRequest, emit fu
 	if err != nil {
 		return nil, err
 	}
+	*model = r.name
 	if req.GetModel() != r.name {
 		req = proto.Clone(req).(*genaiv1.GenerateRequest)
 		req.Model = r.name

@@ -144,7 +144,8 @@ func (l Layout) Text() int  { return l.Orchestrator + ports.Text - ports.Orchest
 func (l Layout) Image() int { return l.Orchestrator + ports.Image - ports.Orchestrator }
 func (l Layout) Audio() int { return l.Orchestrator + ports.Audio - ports.Orchestrator }
 
-// FreeLayout finds a Layout whose ports were all free a moment ago.
+// FreeLayout finds a Layout whose ports, the gRPC servers' metrics ports
+// included, were all free a moment ago.
 func FreeLayout(tb testing.TB) Layout {
 	tb.Helper()
 	free := func(p int) bool {
@@ -155,18 +156,28 @@ func FreeLayout(tb testing.TB) Layout {
 		_ = lis.Close()
 		return true
 	}
+	// Each gRPC server's metrics listen ports.MetricsOffset higher.
+	allFree := func(l Layout) bool {
+		for _, p := range []int{l.Orchestrator, l.Text(), l.Image(), l.Audio()} {
+			if p+ports.MetricsOffset > 65535 || p != l.Orchestrator && !free(p) || !free(p+ports.MetricsOffset) {
+				return false
+			}
+		}
+		return true
+	}
 	for range 50 {
 		l := Layout{Orchestrator: FreePort(tb)}
-		if l.Audio() > 65535 || !free(l.Text()) || !free(l.Image()) || !free(l.Audio()) {
+		if !allFree(l) {
 			continue
 		}
 		for range 50 {
-			if l.Gateway = FreePort(tb); l.Gateway < l.Orchestrator || l.Gateway > l.Audio() {
+			if l.Gateway = FreePort(tb); (l.Gateway < l.Orchestrator || l.Gateway > l.Audio()) &&
+				(l.Gateway < l.Orchestrator+ports.MetricsOffset || l.Gateway > l.Audio()+ports.MetricsOffset) {
 				return l
 			}
 		}
 	}
-	tb.Fatal("no four consecutive free ports on 127.0.0.1")
+	tb.Fatal("no four consecutive free ports (and their metrics ports) on 127.0.0.1")
 	return Layout{}
 }
 

@@ -45,10 +45,11 @@ func (c ModalityConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// RegisterFlags registers -grpc-addr, -concurrency and -queue, with c's
-// values as their defaults.
+// RegisterFlags registers -grpc-addr, -metrics-addr, -concurrency and
+// -queue, with c's values as their defaults.
 func (c *ModalityConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "grpc-addr", c.Addr, "gRPC listen address")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP listen address of GET /metrics (Prometheus); \"auto\": the gRPC port + 1000 if free; empty: none")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "each backend runs `n` requests at once")
 	fs.IntVar(&c.Queue, "queue", c.Queue, "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
 }
@@ -81,25 +82,26 @@ func NewModality(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes 
 	if err != nil {
 		return nil, err
 	}
-	s, err := serveRoutes(cfg, m, log, rs)
+	s, h, err := serveRoutes(cfg, m, log, rs)
 	if err != nil {
 		_ = closeAll(closers)
 		return nil, err
 	}
-	return &Modality{Server: s, closers: closers}, nil
+	return &Modality{Server: s, closers: append(closers, h)}, nil
 }
 
-func serveRoutes(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route) (*Server, error) {
+func serveRoutes(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route) (*Server, *genai.Handler, error) {
 	h, err := genai.NewHandler(m, log, routes...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := New(cfg.Config, log)
 	if err != nil {
-		return nil, err
+		_ = h.Close()
+		return nil, nil, err
 	}
 	s.SetServing(genai.Register(s.GRPC(), h))
-	return s, nil
+	return s, h, nil
 }
 
 // Run serves until ctx ends, drains in-flight requests, then releases the

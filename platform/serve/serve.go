@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"time"
 
@@ -21,13 +22,20 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/telemetry"
 )
 
 // Config configures a Server.
 type Config struct {
 	// Addr is the TCP address to listen on, for example "127.0.0.1:50051".
 	Addr string
+	// MetricsAddr, when set, is the TCP address of a plain HTTP listener
+	// that serves GET /metrics for Prometheus (telemetry.MetricsHandler).
+	// MetricsAuto derives it from Addr (see ports.MetricsAddr); empty
+	// serves none.
+	MetricsAddr string
 	// ShutdownTimeout bounds the graceful drain on shutdown; after it
 	// in-flight RPCs are cut off. Default 10s.
 	ShutdownTimeout time.Duration
@@ -42,6 +50,13 @@ type Config struct {
 	// set this to fail the test (see FailOnPanic).
 	OnPanic func(method string, recovered any)
 }
+
+// MetricsAuto as Config.MetricsAddr serves /metrics on Addr's port plus
+// ports.MetricsOffset, on a best-effort basis: when that port is taken the
+// server logs a warning and serves without metrics, since a process started
+// on some free gRPC port (a test's) cannot know the port above it is free
+// too. An address given explicitly must be free.
+const MetricsAuto = "auto"
 
 // Connection lifetimes: long enough that reconnecting costs nothing, short
 // enough that a scaled-out service is used within minutes. The grace
@@ -68,6 +83,11 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("serve: listen address %q: %w", c.Addr, err)
 	}
+	if c.MetricsAddr != "" && c.MetricsAddr != MetricsAuto {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("serve: metrics address %q: %w", c.MetricsAddr, err)
+		}
+	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("serve: negative shutdown timeout %s", c.ShutdownTimeout)
 	}
@@ -84,6 +104,9 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	lis    net.Listener
+	// metrics serves /metrics on metricsLis; both nil without MetricsAddr.
+	metrics    *http.Server
+	metricsLis net.Listener
 }
 
 // New listens on cfg.Addr and builds the server. Register services on
@@ -102,6 +125,11 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
+	metricsLis, err := listenMetrics(cfg.MetricsAddr, lis.Addr().String(), log)
+	if err != nil {
+		_ = lis.Close()
+		return nil, err
+	}
 	i := &interceptors{log: log, onPanic: cfg.OnPanic}
 	opts = append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -111,7 +139,12 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 		// Clients ping idle connections (platform/dial); allow it.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	}, opts...)
-	s := &Server{cfg: cfg, log: log, grpc: grpc.NewServer(opts...), health: health.NewServer(), lis: lis}
+	s := &Server{cfg: cfg, log: log, grpc: grpc.NewServer(opts...), health: health.NewServer(), lis: lis, metricsLis: metricsLis}
+	if metricsLis != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", telemetry.MetricsHandler())
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	// The overall health ("") is NOT_SERVING until the services say so.
@@ -119,11 +152,43 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	return s, nil
 }
 
+// listenMetrics opens the metrics listener that addr asks for, next to the
+// gRPC server listening on grpcAddr; nil for none.
+func listenMetrics(addr, grpcAddr string, log *slog.Logger) (net.Listener, error) {
+	switch addr {
+	case "":
+		return nil, nil
+	case MetricsAuto:
+		derived, err := ports.MetricsAddr(grpcAddr)
+		if err == nil {
+			var lis net.Listener
+			if lis, err = net.Listen("tcp", derived); err == nil {
+				return lis, nil
+			}
+		}
+		log.Warn("serving no metrics: the port above the gRPC port is not usable; set -metrics-addr", "error", err.Error())
+		return nil, nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: metrics: %w", err)
+	}
+	return lis, nil
+}
+
 // GRPC returns the underlying server, to register services on.
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
+// MetricsAddr returns the address /metrics is served on, or nil if none.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLis == nil {
+		return nil
+	}
+	return s.metricsLis.Addr()
+}
 
 // SetServing marks the named services SERVING, and the server as a whole.
 func (s *Server) SetServing(services ...string) {
@@ -139,9 +204,24 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.lis) }()
 	s.log.Info("serving gRPC", "addr", s.lis.Addr().String())
+	metricsErr := make(chan error, 1)
+	if s.metrics != nil {
+		go func() { metricsErr <- s.metrics.Serve(s.metricsLis) }()
+		s.log.Info("serving metrics", "addr", "http://"+s.metricsLis.Addr().String()+"/metrics")
+		// Scrapes are short: they end with the process, after the drain.
+		defer func() {
+			_ = s.metrics.Close()
+			<-metricsErr
+		}()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metricsErr:
+		s.grpc.Stop()
+		<-errc
+		metricsErr <- err // for the deferred Close
+		return fmt.Errorf("serve: metrics: %w", err)
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout.String())

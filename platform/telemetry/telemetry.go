@@ -1,9 +1,11 @@
-// Package telemetry sets up tracing (OpenTelemetry, exported over OTLP) and
-// structured logs that carry trace ids, the same way in every Chorus server.
+// Package telemetry sets up tracing (OpenTelemetry, exported over OTLP),
+// metrics (OpenTelemetry, scraped by Prometheus) and structured logs that
+// carry trace ids, the same way in every Chorus server.
 package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,13 +22,28 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Setup installs the global tracer provider and W3C propagators for the
-// named service. Spans are exported over OTLP only when the standard
+// Setup installs the global tracer provider, meter provider (read by
+// MetricsHandler) and W3C propagators for the named service. Spans are exported over OTLP only when the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) variable is set;
 // OTEL_EXPORTER_OTLP_PROTOCOL picks "grpc" (default) or "http/protobuf",
 // and the exporters read the other OTEL_* variables themselves. The
-// returned function flushes and stops the exporter.
+// returned function flushes and stops the exporters.
 func Setup(ctx context.Context, service string) (shutdown func(context.Context) error, err error) {
+	metrics, err := NewMetrics(service)
+	if err != nil {
+		return nil, err
+	}
+	install(metrics)
+	shutdownTraces, err := setupTracing(ctx, service)
+	if err != nil {
+		return nil, errors.Join(err, metrics.Provider.Shutdown(ctx))
+	}
+	return func(ctx context.Context) error {
+		return errors.Join(shutdownTraces(ctx), metrics.Provider.Shutdown(ctx))
+	}, nil
+}
+
+func setupTracing(ctx context.Context, service string) (shutdown func(context.Context) error, err error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		// Still record spans (so logs get trace ids and context flows),

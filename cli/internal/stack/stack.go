@@ -62,18 +62,37 @@ func (a Addrs) byName() map[string]string {
 	return map[string]string{"text": a.Text, "image": a.Image, "audio": a.Audio, "orchestrator": a.Orchestrator, "gateway": a.Gateway}
 }
 
+// MetricsAddr is where the named server serves GET /metrics: the gateway on
+// its HTTP address, a gRPC server on its gRPC port plus
+// ports.MetricsOffset; empty (no metrics) when that port would pass 65535.
+func (a Addrs) MetricsAddr(name string) string {
+	if name == "gateway" {
+		return a.Gateway
+	}
+	addr, err := ports.MetricsAddr(a.byName()[name])
+	if err != nil {
+		return ""
+	}
+	return addr
+}
+
 // CheckFree reports the addresses something already listens on, so that
 // `chorus up` can say which flag to change before it starts anything.
 func (a Addrs) CheckFree() error {
 	var errs []error
-	for _, name := range Services {
-		addr := a.byName()[name]
+	check := func(what, addr string) {
 		lis, err := net.Listen("tcp", addr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s cannot listen on %s: %w", name, addr, err))
-			continue
+			errs = append(errs, fmt.Errorf("%s on %s: %w", what, addr, err))
+			return
 		}
 		_ = lis.Close()
+	}
+	for _, name := range Services {
+		check(name+" cannot listen", a.byName()[name])
+		if m := a.MetricsAddr(name); name != "gateway" && m != "" {
+			check(name+" cannot serve metrics", m)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -90,10 +109,10 @@ func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
 	}
 	upstreams := []string{"-text-addr", a.Text, "-image-addr", a.Image, "-audio-addr", a.Audio}
 	args := map[string][]string{
-		"text":         {"-grpc-addr", a.Text},
-		"image":        {"-grpc-addr", a.Image},
-		"audio":        {"-grpc-addr", a.Audio},
-		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator}, upstreams...),
+		"text":         {"-grpc-addr", a.Text, "-metrics-addr", a.MetricsAddr("text")},
+		"image":        {"-grpc-addr", a.Image, "-metrics-addr", a.MetricsAddr("image")},
+		"audio":        {"-grpc-addr", a.Audio, "-metrics-addr", a.MetricsAddr("audio")},
+		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator, "-metrics-addr", a.MetricsAddr("orchestrator")}, upstreams...),
 		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator}, upstreams...),
 	}
 	specs := make([]supervise.Spec, 0, len(Services))

@@ -45,10 +45,10 @@ func TestSpecsWireTheServices(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"text":         "/opt/chorus/bin/text -grpc-addr 127.0.0.1:50051",
-		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052",
-		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053",
-		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
+		"text":         "/opt/chorus/bin/text -grpc-addr 127.0.0.1:50051 -metrics-addr 127.0.0.1:51051",
+		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052 -metrics-addr 127.0.0.1:51052",
+		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053 -metrics-addr 127.0.0.1:51053",
+		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -metrics-addr 127.0.0.1:51050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
 		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
 	}
 	for name, w := range want {
@@ -58,6 +58,25 @@ func TestSpecsWireTheServices(t *testing.T) {
 	}
 	if a.GatewayURL() != "http://127.0.0.1:8080" {
 		t.Errorf("GatewayURL = %s", a.GatewayURL())
+	}
+}
+
+func TestMetricsAddrs(t *testing.T) {
+	a := DefaultAddrs("127.0.0.1", 60000, 9000)
+	tests := []struct{ name, want string }{
+		{name: "orchestrator", want: "127.0.0.1:61000"},
+		{name: "text", want: "127.0.0.1:61001"},
+		{name: "image", want: "127.0.0.1:61002"},
+		{name: "audio", want: "127.0.0.1:61003"},
+		{name: "gateway", want: "127.0.0.1:9000"},
+	}
+	for _, tt := range tests {
+		if got := a.MetricsAddr(tt.name); got != tt.want {
+			t.Errorf("MetricsAddr(%s) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := DefaultAddrs("127.0.0.1", 65000, 9000).MetricsAddr("text"); got != "" {
+		t.Errorf("MetricsAddr(text) from 65000 = %q, want none", got)
 	}
 }
 
@@ -76,6 +95,14 @@ func TestCheckFreeNamesTheBusyService(t *testing.T) {
 	a.Gateway = "127.0.0.1:0"
 	if err := a.CheckFree(); err != nil {
 		t.Errorf("CheckFree = %v on free ports", err)
+	}
+	// A busy metrics port is named too.
+	if port <= 1000 {
+		return
+	}
+	a.Text = "127.0.0.1:" + strconv.Itoa(port-1000)
+	if err := a.CheckFree(); err == nil || !strings.Contains(err.Error(), "text cannot serve metrics on "+lis.Addr().String()) {
+		t.Errorf("CheckFree = %v, want text's metrics port named", err)
 	}
 }
 

@@ -70,11 +70,19 @@ func checkServer(t *testing.T, o objects, name string, flagSrc []string, port in
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v: want CPU and memory requests and a memory limit", c.Resources)
 	}
-	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != port {
-		t.Errorf("ports %+v, want %d", c.Ports, port)
+	grpc := name != "gateway"
+	// A gRPC server serves /metrics 1000 ports up, the gateway on its own.
+	metricsPort, wantPorts := port, 1
+	if grpc {
+		metricsPort, wantPorts = port+1000, 2
+	}
+	if len(c.Ports) != wantPorts || c.Ports[0].ContainerPort != port || c.Ports[len(c.Ports)-1].ContainerPort != metricsPort {
+		t.Errorf("ports %+v, want %d and metrics on %d", c.Ports, port, metricsPort)
+	}
+	if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(int(metricsPort)) || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("pod annotations %v: want Prometheus to scrape /metrics on %d", a, metricsPort)
 	}
 
-	grpc := name != "gateway"
 	for probe, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
 		switch {
 		case p == nil:
@@ -177,6 +185,7 @@ func checkAllOn(t *testing.T, o objects) {
 		"orchestrator": {"gateway"},
 		"model-server": {"text"},
 	}
+	metricsRules := 0
 	for name, want := range from {
 		p := o.policies[release+"-"+name]
 		if p == nil {
@@ -185,6 +194,15 @@ func checkAllOn(t *testing.T, o objects) {
 		}
 		var got []string
 		for _, rule := range p.Spec.Ingress {
+			if name != "model-server" && len(rule.Ports) == 1 && rule.Ports[0].Port != nil && rule.Ports[0].Port.IntValue() > 51000 {
+				// The metrics port: open to networkPolicy.metricsFrom only.
+				if len(rule.From) != 1 || rule.From[0].NamespaceSelector == nil ||
+					rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+					t.Errorf("%s metrics ingress %+v: want networkPolicy.metricsFrom", name, rule)
+				}
+				metricsRules++
+				continue
+			}
 			if len(rule.From) == 0 {
 				t.Errorf("%s takes ingress from anywhere", name)
 			}
@@ -201,6 +219,9 @@ func checkAllOn(t *testing.T, o objects) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s takes ingress from %v, want %v", name, got, want)
 		}
+	}
+	if metricsRules != 4 {
+		t.Errorf("%d NetworkPolicies open a metrics port, want the 4 gRPC servers'", metricsRules)
 	}
 	if p := o.policies[release+"-gateway"]; p == nil || len(p.Spec.Ingress) != 1 || len(p.Spec.Ingress[0].From) != 1 ||
 		p.Spec.Ingress[0].From[0].NamespaceSelector == nil {

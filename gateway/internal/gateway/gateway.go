@@ -19,6 +19,7 @@ import (
 
 	"github.com/chorus-ai/chorus/platform/dial"
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/telemetry"
 )
 
 // Gateway is the REST front door: one HTTP handler in front of the text,
@@ -129,6 +130,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	root := http.NewServeMux()
 	(&openAI{g: g, clients: genaiClients}).mount(root)
 	mountPlayground(root)
+	root.Handle("GET /metrics", namedRoute("GET /metrics", telemetry.MetricsHandler()))
 	root.Handle("/", g.mux)
 	g.handler = g.middleware(root)
 	ok = true

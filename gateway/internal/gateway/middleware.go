@@ -29,12 +29,15 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 	h = g.observe(h)
 	return otelhttp.NewHandler(h, "gateway",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
-		// Probes arrive every few seconds; they would drown the traces.
+		// Probes and scrapes arrive every few seconds; they would drown
+		// the traces (and the request metrics).
 		otelhttp.WithFilter(func(r *http.Request) bool { return !isProbe(r.URL.Path) }),
 	)
 }
 
-func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" }
+// isProbe reports a path that machines poll: health probes and Prometheus
+// scrapes.
+func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" || path == "/metrics" }
 
 // requestInfo carries what the mux learns about a request (its route) out
 // to the logging middleware.
@@ -55,8 +58,17 @@ func (g *Gateway) routeMiddleware(next runtime.HandlerFunc) runtime.HandlerFunc 
 			span := trace.SpanFromContext(r.Context())
 			span.SetName(r.Method + " " + route)
 			span.SetAttributes(attribute.String("http.route", route))
+			labelRoute(r, route)
 		}
 		next(w, r, params)
+	}
+}
+
+// labelRoute adds the route (a path template, never the raw path) to the
+// request's HTTP metrics.
+func labelRoute(r *http.Request, route string) {
+	if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+		l.Add(attribute.String("http.route", route))
 	}
 }
 

@@ -103,6 +103,8 @@ func namedRoute(route string, next http.Handler) http.Handler {
 		span := trace.SpanFromContext(r.Context())
 		span.SetName(route)
 		span.SetAttributes(attribute.String("http.route", route))
+		_, path, _ := strings.Cut(route, " ")
+		labelRoute(r, path)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
@@ -86,13 +87,17 @@ type Config struct {
 	// InlineLimit is the largest artifact kept inline; default
 	// DefaultInlineLimit.
 	InlineLimit int
+	// Meter makes the run and step duration metrics; default the global
+	// meter provider.
+	Meter metric.MeterProvider
 }
 
 // Runner runs pipelines. It is safe for concurrent use.
 type Runner struct {
-	cfg    Config
-	tracer trace.Tracer
-	models *modelCache
+	cfg     Config
+	tracer  trace.Tracer
+	metrics *metrics
+	models  *modelCache
 }
 
 // New returns a Runner, filling in defaults.
@@ -115,8 +120,12 @@ func New(cfg Config) *Runner {
 	if cfg.InlineLimit <= 0 {
 		cfg.InlineLimit = DefaultInlineLimit
 	}
+	if cfg.Meter == nil {
+		cfg.Meter = otel.GetMeterProvider()
+	}
 	return &Runner{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/runner"),
-		models: &modelCache{ttl: 30 * time.Second, log: cfg.Log}}
+		metrics: newMetrics(cfg.Meter),
+		models:  &modelCache{ttl: 30 * time.Second, log: cfg.Log}}
 }
 
 // Emit receives the events of a run, one at a time, in order. The runner
@@ -129,11 +138,13 @@ type Emit func(*orchestratorv1.RunPipelineResponse) error
 // returns nil after RunCompleted, and otherwise the run's error: an
 // *rpcerr.Error with a deliberate code, or the error Emit returned. Every
 // call it makes ends before it returns.
-func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[string]string, emit Emit) error {
+func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[string]string, emit Emit) (err error) {
+	start := time.Now()
+	defer func() { rn.metrics.recordRun(ctx, p.Name, start, err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{
-		runner: rn, p: p, inputs: inputs, start: time.Now(), emit: emit, cancel: cancel,
+		runner: rn, p: p, inputs: inputs, start: start, emit: emit, cancel: cancel,
 		sem:    make(chan struct{}, rn.cfg.MaxParallelSteps),
 		states: make(map[string]*stepState, len(p.Steps)),
 	}
@@ -263,11 +274,13 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 			<-src.done
 		}
 		mapped := r.fail(ctx, s.Name, err)
+		r.runner.metrics.recordStep(ctx, r.p.Name, s.Name, s.ModalityName(), start, mapped)
 		span.SetStatus(otelcodes.Error, mapped.Message)
 		span.SetAttributes(attribute.String("rpc.grpc.status_code", mapped.Code.String()))
 		return
 	}
 	st.res, st.ok = res, true
+	r.runner.metrics.recordStep(ctx, r.p.Name, s.Name, s.ModalityName(), start, nil)
 	_ = r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepCompleted{StepCompleted: &orchestratorv1.StepCompleted{
 		Step: s.Name, Usage: u, Duration: durationpb.New(time.Since(start)),
 	}}})

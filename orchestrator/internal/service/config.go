@@ -12,12 +12,17 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/orchestrator/internal/server"
 	"github.com/chorus-ai/chorus/platform/ports"
+	"github.com/chorus-ai/chorus/platform/serve"
 )
 
 // Config is the orchestrator's configuration.
 type Config struct {
 	// GRPCAddr is where it serves gRPC.
 	GRPCAddr string
+	// MetricsAddr is where it serves GET /metrics over HTTP:
+	// serve.MetricsAuto (the gRPC port + 1000 if free), an address, or
+	// empty for none.
+	MetricsAddr string
 	// TextAddr, ImageAddr and AudioAddr are the gRPC targets of the
 	// modality services.
 	TextAddr, ImageAddr, AudioAddr string
@@ -54,6 +59,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		GRPCAddr:         ports.OrchestratorAddr,
+		MetricsAddr:      serve.MetricsAuto,
 		TextAddr:         ports.TextAddr,
 		ImageAddr:        ports.ImageAddr,
 		AudioAddr:        ports.AudioAddr,
@@ -85,6 +91,7 @@ func defaultDataDir() string {
 // defaults. They only parse: Validate checks.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "address to serve gRPC on")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP listen address of GET /metrics (Prometheus); \"auto\": the gRPC port + 1000 if free; empty: none")
 	fs.StringVar(&c.TextAddr, "text-addr", c.TextAddr, "gRPC target of the text service")
 	fs.StringVar(&c.ImageAddr, "image-addr", c.ImageAddr, "gRPC target of the image service")
 	fs.StringVar(&c.AudioAddr, "audio-addr", c.AudioAddr, "gRPC target of the audio service")

@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 	} else if n > 0 {
 		log.Warn("jobs interrupted by the last stop marked failed", "count", n)
 	}
-	if s.grpc, err = serve.New(serve.Config{Addr: cfg.GRPCAddr, ShutdownTimeout: 10 * time.Second}, log); err != nil {
+	if s.grpc, err = serve.New(serve.Config{Addr: cfg.GRPCAddr, MetricsAddr: cfg.MetricsAddr, ShutdownTimeout: 10 * time.Second}, log); err != nil {
 		return nil, err
 	}
 	srv := server.New(server.Config{Pipelines: pipelines, Runner: rn, RunTimeout: cfg.RunTimeout, Log: log,

@@ -29,10 +29,12 @@ const (
 )
 
 // Config returns cfg made for tb: listening on a free 127.0.0.1 port,
-// failing tb when a handler panics, and with the zero admission limits
-// filled in.
+// serving no metrics (tests run side by side, and the default metrics
+// port is fixed), failing tb when a handler panics, and with the zero
+// admission limits filled in.
 func Config(tb testing.TB, cfg serve.ModalityConfig) serve.ModalityConfig {
 	cfg.Addr = "127.0.0.1:0"
+	cfg.MetricsAddr = ""
 	cfg.OnPanic = serve.FailOnPanic(tb)
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = Concurrency

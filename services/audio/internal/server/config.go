@@ -32,7 +32,7 @@ type Config struct {
 // when installed, on ports.AudioAddr.
 func DefaultConfig() Config {
 	return Config{
-		Server:       serve.ModalityConfig{Config: serve.Config{Addr: ports.AudioAddr}, Concurrency: 4, Queue: 16},
+		Server:       serve.ModalityConfig{Config: serve.Config{Addr: ports.AudioAddr, MetricsAddr: serve.MetricsAuto}, Concurrency: 4, Queue: 16},
 		Espeak:       EspeakAuto,
 		EspeakBinary: espeak.Binary,
 	}

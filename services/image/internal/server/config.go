@@ -23,7 +23,7 @@ type Config struct {
 // is configured, on ports.ImageAddr.
 func DefaultConfig() Config {
 	return Config{
-		Server: serve.ModalityConfig{Config: serve.Config{Addr: ports.ImageAddr}, Concurrency: 2, Queue: 16},
+		Server: serve.ModalityConfig{Config: serve.Config{Addr: ports.ImageAddr, MetricsAddr: serve.MetricsAuto}, Concurrency: 2, Queue: 16},
 		OpenAI: openai.Config{ResponseFormat: openai.FormatB64},
 	}
 }

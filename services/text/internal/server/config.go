@@ -30,7 +30,7 @@ type Config struct {
 // ./models, on ports.TextAddr.
 func DefaultConfig() Config {
 	return Config{
-		Server:    serve.ModalityConfig{Config: serve.Config{Addr: ports.TextAddr}, Concurrency: 4, Queue: 16},
+		Server:    serve.ModalityConfig{Config: serve.Config{Addr: ports.TextAddr, MetricsAddr: serve.MetricsAuto}, Concurrency: 4, Queue: 16},
 		ModelsDir: "models",
 		Embedded:  embedded.Config{Sessions: 1},
 	}
