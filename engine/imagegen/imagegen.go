@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"strings"
 
 	"github.com/chorus-ai/chorus/engine"
 	"github.com/chorus-ai/chorus/engine/gguf"
@@ -73,17 +74,20 @@ func (m *Model) Palette() imagetok.Palette { return m.spec.Palette }
 // Request is one picture. Zero fields take the defaults above; Temperature below zero means
 // greedy, Guidance below zero turns guidance off (plain conditional sampling).
 type Request struct {
-	Prompt      string
+	Prompt string
+	// Negative, when set, is what the picture should not show: guidance steers away from
+	// it instead of from the empty caption.
+	Negative    string
 	Seed        uint64
 	Temperature float32
 	TopK        int
 	Guidance    float32
 }
 
-// Prompt returns the tokens a caption is read as: BOS, at most MaxCaption caption tokens,
-// then the image-start token.
+// Prompt returns the tokens a caption is read as: BOS, at most MaxCaption tokens of the
+// lowercased caption (the training captions are lowercase), then the image-start token.
 func (m *Model) Prompt(caption string) []int32 {
-	ids := m.m.Encode(caption)
+	ids := m.m.Encode(strings.ToLower(strings.TrimSpace(caption)))
 	ids = ids[:min(len(ids), 1+m.spec.MaxCaption)]
 	return append(ids, m.spec.Start)
 }
@@ -105,7 +109,7 @@ func (m *Model) Generate(ctx context.Context, req Request, progress func(done, t
 	tr := engine.TokenRequest{Prompt: m.Prompt(req.Prompt), MaxTokens: imagetok.Pixels, Temperature: max(t, 0),
 		TopK: max(k, 0), Seed: req.Seed, Allow: m.spec.Colours()}
 	if g > 0 {
-		tr.Guidance, tr.Unconditional = g, []int32{m.eot, m.spec.Start}
+		tr.Guidance, tr.Unconditional = g, m.Prompt(req.Negative)
 	}
 	idx := make([]uint8, 0, imagetok.Pixels)
 	_, err := m.m.GenerateTokens(ctx, tr, func(id int32) error {
