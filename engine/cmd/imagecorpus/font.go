@@ -27,10 +27,10 @@ func parseFont(data []byte) (*colourFont, error) {
 	n := int(binary.BigEndian.Uint16(data[4:]))
 	f := &colourFont{data: data, tables: map[string][]byte{}}
 	for i := range n {
-		rec := data[12+16*i:]
-		if len(rec) < 16 {
+		if 12+16*(i+1) > len(data) {
 			return nil, fmt.Errorf("%w: table directory", errFont)
 		}
+		rec := data[12+16*i:]
 		off, ln := binary.BigEndian.Uint32(rec[8:]), binary.BigEndian.Uint32(rec[12:])
 		if uint64(off)+uint64(ln) > uint64(len(data)) {
 			return nil, fmt.Errorf("%w: table %q out of range", errFont, rec[:4])

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"image/draw"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -26,6 +28,8 @@ func cmdSample(args []string) error {
 	guidance := fs.Float64("guidance", 0, "classifier-free guidance (0: the default, <0: off)")
 	size := fs.Int("size", 128, "picture side in pixels")
 	out := fs.String("o", "out/imagesamples", "output directory")
+	seeds := fs.Int("seeds", 1, "pictures per prompt (seeds seed, seed+1, ...)")
+	sheet := fs.String("sheet", "", "also write every picture into this one PNG: a row per prompt, a column per seed")
 	fs.Parse(args)
 	m, err := imagegen.Load(*modelPath)
 	if err != nil {
@@ -35,32 +39,45 @@ func cmdSample(args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	for i, p := range strings.Split(*prompts, "|") {
-		start := time.Now()
-		idx, err := m.Generate(context.Background(), imagegen.Request{Prompt: p, Seed: *seed, Temperature: float32(*temp),
-			TopK: *topK, Guidance: float32(*guidance)}, nil)
-		if err != nil {
-			return err
+	ps := strings.Split(*prompts, "|")
+	all := image.NewNRGBA(image.Rect(0, 0, *seeds*(*size+4), len(ps)*(*size+4)))
+	draw.Draw(all, all.Bounds(), image.White, image.Point{}, draw.Src)
+	for i, p := range ps {
+		for j := range *seeds {
+			start := time.Now()
+			idx, err := m.Generate(context.Background(), imagegen.Request{Prompt: p, Seed: *seed + uint64(j),
+				Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance)}, nil)
+			if err != nil {
+				return err
+			}
+			img, err := m.Render(idx, *size, *size)
+			if err != nil {
+				return err
+			}
+			draw.Draw(all, image.Rect(j*(*size+4)+2, i*(*size+4)+2, j*(*size+4)+2+*size, i*(*size+4)+2+*size), img, image.Point{}, draw.Src)
+			name := filepath.Join(*out, fmt.Sprintf("%02d-%s-%d.png", i, strings.ReplaceAll(p, " ", "_"), *seed+uint64(j)))
+			if err := writePNG(name, img); err != nil {
+				return err
+			}
+			fmt.Printf("%s (%v)\n", name, time.Since(start).Round(time.Millisecond))
 		}
-		img, err := m.Render(idx, *size, *size)
-		if err != nil {
-			return err
-		}
-		name := filepath.Join(*out, fmt.Sprintf("%02d-%s.png", i, strings.ReplaceAll(p, " ", "_")))
-		f, err := os.Create(name)
-		if err != nil {
-			return err
-		}
-		if err := png.Encode(f, img); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		fmt.Printf("%s (%v)\n", name, time.Since(start).Round(time.Millisecond))
+	}
+	if *sheet != "" {
+		return writePNG(*sheet, all)
 	}
 	return nil
+}
+
+func writePNG(name string, img image.Image) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cmdConsistency writes the consistency index (every training picture's coarse colours and
