@@ -118,3 +118,16 @@ const (
 	minMatched       = 0.15
 	consistencyRatio = 2.0
 )
+
+func TestIsImageModel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pixels.gguf")
+	if err := WriteSynthetic(path, 1); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := IsImageModel(path); !ok || err != nil {
+		t.Errorf("IsImageModel(synthetic image model) = %v, %v", ok, err)
+	}
+	if ok, err := IsImageModel(filepath.Join(shippedDir, "chorus-mini.gguf")); ok || err != nil {
+		t.Errorf("IsImageModel(chorus-mini) = %v, %v", ok, err)
+	}
+}

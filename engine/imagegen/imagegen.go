@@ -133,3 +133,16 @@ func (m *Model) Generate(ctx context.Context, req Request, progress func(done, t
 func (m *Model) Render(idx []uint8, width, height int) (image.Image, error) {
 	return m.spec.Palette.Render(idx, width, height)
 }
+
+// IsImageModel reports whether the GGUF file at path is an image model (it has the
+// chorus.image.* metadata). Text backends that serve every GGUF file in a directory use it to
+// leave image models to the image service.
+func IsImageModel(path string) (bool, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	_, ok := f.Uint32(imagetok.KeyGrid)
+	return ok, nil
+}
