@@ -67,11 +67,11 @@ type source struct {
 
 var sources = []source{
 	{name: "noto-emoji", pkgs: "fonts-noto-color-emoji", files: []string{emojiFont},
-		licence: "Noto Color Emoji: SIL Open Font License 1.1 (font); the emoji artwork is Apache-2.0 (Debian's copyright file)"},
+		licence: "Noto Color Emoji: the font file is under the SIL Open Font License 1.1, the emoji images and sources under Apache-2.0 (Debian's copyright file)"},
 	{name: "cldr", pkgs: "unicode-cldr-core", files: []string{cldrNames, cldrDerived},
-		licence: "Unicode CLDR annotations: Unicode License (data files), attribution required"},
+		licence: "Unicode CLDR 41 annotations: Unicode-DFS-2016 (Unicode data files licence; keep the notice)"},
 	{name: "openclipart", pkgs: "openclipart-png openclipart-svg", files: []string{clipartDir + "/png", clipartDir + "/svg"},
-		licence: "Open Clip Art Library 0.18: public domain (CC0 / public domain dedication of every work)"},
+		licence: "Open Clip Art Library 0.18: public domain (every work carries a Creative Commons public domain dedication)"},
 }
 
 func main() {

@@ -312,7 +312,7 @@ func cmdExport(args []string) error {
 	w, err := train.Export(s.Cfg, s.Params, v, train.ExportOptions{Name: *name, Type: t,
 		Description: fmt.Sprintf("Chorus's small text-to-image model (%dx%d palette tokens), trained by engine/train for %d steps",
 			imagetok.Grid, imagetok.Grid, s.Step),
-		License: "Noto Color Emoji (OFL-1.1 / Apache-2.0), Unicode CLDR annotations (Unicode License), Open Clip Art Library (public domain)"})
+		License: "Noto Color Emoji (OFL-1.1 / Apache-2.0), Unicode CLDR annotations (Unicode-DFS-2016), Open Clip Art Library (public domain)"})
 	if err != nil {
 		return err
 	}
