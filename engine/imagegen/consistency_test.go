@@ -131,3 +131,18 @@ func TestIsImageModel(t *testing.T) {
 		t.Errorf("IsImageModel(chorus-mini) = %v, %v", ok, err)
 	}
 }
+
+// BenchmarkShippedPicture draws one 16×16 picture with the shipped model (guided: two passes
+// per token).
+func BenchmarkShippedPicture(b *testing.B) {
+	m, err := Load(filepath.Join(shippedDir, "chorus-pixels.gguf"))
+	if err != nil {
+		b.Skipf("the shipped image model: %v", err)
+	}
+	defer m.Close()
+	for i := 0; b.Loop(); i++ {
+		if _, err := m.Generate(context.Background(), Request{Prompt: "red heart", Seed: uint64(i)}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -43,7 +43,7 @@ const (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: imagetrain tokenizer|fit|export|sample|consistency [flags]")
+		fmt.Fprintln(os.Stderr, "usage: imagetrain tokenizer|fit|export|eval|sample|consistency [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -58,8 +58,10 @@ func main() {
 		err = cmdSample(os.Args[2:])
 	case "consistency":
 		err = cmdConsistency(os.Args[2:])
+	case "eval":
+		err = cmdEval(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want tokenizer, fit, export, sample or consistency)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want tokenizer, fit, export, eval, sample or consistency)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "imagetrain:", err)
@@ -323,5 +325,68 @@ func cmdExport(args []string) error {
 		return err
 	}
 	fmt.Printf("wrote %s (step %d, %s)\n", *out, s.Step, t)
+	return nil
+}
+
+// cmdEval scores the checkpoint on every held-out picture: nats per pixel token with the
+// caption, without it (what the caption is worth), and the unigram baseline of the training
+// pictures' colours.
+func cmdEval(args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ExitOnError)
+	corpus := fs.String("corpus", "out/imagecorpus", "image corpus directory")
+	dir := fs.String("dir", "out/imagetrain", "run directory (checkpoint.bin, tokenizer.json)")
+	fs.Parse(args)
+	pal, err := readPalette(*corpus)
+	if err != nil {
+		return err
+	}
+	v, l, err := imageVocab(filepath.Join(*dir, "tokenizer.json"), len(pal))
+	if err != nil {
+		return err
+	}
+	s, err := train.LoadState(filepath.Join(*dir, "checkpoint.bin"))
+	if err != nil {
+		return err
+	}
+	trainRecs, err := readRecords(filepath.Join(*corpus, "train.jsonl"))
+	if err != nil {
+		return err
+	}
+	heldRecs, err := readRecords(filepath.Join(*corpus, "heldout.jsonl"))
+	if err != nil {
+		return err
+	}
+	trainEx, err := examples(v, trainRecs)
+	if err != nil {
+		return err
+	}
+	heldEx, err := examples(v, heldRecs)
+	if err != nil {
+		return err
+	}
+	counts := make([]float64, len(pal))
+	var total float64
+	for _, e := range trainEx {
+		for _, p := range e.pixels {
+			counts[p]++
+			total++
+		}
+	}
+	var cond, uncond, uni float64
+	seq := make([]int32, s.Cfg.Context+1)
+	for _, e := range heldEx {
+		l.sequence(seq, e.caption, e.pixels)
+		cond += train.Loss(s.Cfg, s.Params, seq)
+		l.sequence(seq, nil, e.pixels)
+		uncond += train.Loss(s.Cfg, s.Params, seq)
+		for _, p := range e.pixels {
+			uni -= math.Log((counts[p] + 1) / (total + float64(len(pal))))
+		}
+	}
+	n := float64(len(heldEx) * imagetok.Pixels)
+	fmt.Printf("held-out: %d pictures, %d pixel tokens (checkpoint step %d)\n", len(heldEx), int(n), s.Step)
+	fmt.Printf("  with caption     %.4f nats/token, perplexity %.2f\n", cond/n, math.Exp(cond/n))
+	fmt.Printf("  without caption  %.4f nats/token, perplexity %.2f\n", uncond/n, math.Exp(uncond/n))
+	fmt.Printf("  colour unigram   %.4f nats/token, perplexity %.2f\n", uni/n, math.Exp(uni/n))
 	return nil
 }
