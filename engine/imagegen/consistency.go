@@ -193,8 +193,9 @@ type Report struct {
 	Chance float64
 }
 
-// Consistency draws one picture per index prompt (seed seed+i for prompt i) and scores it.
-func Consistency(ctx context.Context, m *Model, ix *Index, k int, seed uint64) (Report, error) {
+// Consistency draws one picture per index prompt with the sampling settings of base (seed
+// base.Seed+i for prompt i) and scores it.
+func Consistency(ctx context.Context, m *Model, ix *Index, k int, base Request) (Report, error) {
 	d, err := ix.decode()
 	if err != nil {
 		return Report{}, err
@@ -205,7 +206,9 @@ func Consistency(ctx context.Context, m *Model, ix *Index, k int, seed uint64) (
 	}
 	feats := make([]Feature, n)
 	for i, p := range ix.Prompts {
-		idx, err := m.Generate(ctx, Request{Prompt: p, Seed: seed + uint64(i)}, nil)
+		req := base
+		req.Prompt, req.Seed = p, base.Seed+uint64(i)
+		idx, err := m.Generate(ctx, req, nil)
 		if err != nil {
 			return Report{}, err
 		}

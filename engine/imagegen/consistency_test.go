@@ -102,7 +102,7 @@ func TestShippedConsistency(t *testing.T) {
 	if len(ix.Prompts) != 50 {
 		t.Fatalf("%d prompts in the index, want 50", len(ix.Prompts))
 	}
-	r, err := Consistency(context.Background(), m, &ix, 5, 1)
+	r, err := Consistency(context.Background(), m, &ix, 5, Request{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

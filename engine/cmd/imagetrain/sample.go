@@ -91,6 +91,10 @@ func cmdConsistency(args []string) error {
 	k := fs.Int("k", 5, "nearest training pictures per generated picture")
 	seed := fs.Uint64("seed", 1, "sampling seed of the first prompt")
 	every := fs.Int("every", 2, "index one training picture in this many (keeps the committed index small)")
+	offset := fs.Int("offset", 0, "shift the held-out captions chosen by this many (other captions, to tune sampling on)")
+	temp := fs.Float64("temp", 0, "temperature (0: the default)")
+	topK := fs.Int("top-k", 0, "top-k (0: the default)")
+	guidance := fs.Float64("guidance", 0, "classifier-free guidance (0: the default, <0: off)")
 	fs.Parse(args)
 	pal, err := readPalette(*corpus)
 	if err != nil {
@@ -118,7 +122,7 @@ func cmdConsistency(args []string) error {
 	// An even spread over the held-out pictures (sorted by id, so clip art and emoji both).
 	var ps []string
 	for i := range min(*prompts, len(heldRecs)) {
-		ps = append(ps, heldRecs[i*len(heldRecs)/min(*prompts, len(heldRecs))].Caption)
+		ps = append(ps, heldRecs[(i*len(heldRecs)/min(*prompts, len(heldRecs))+*offset)%len(heldRecs)].Caption)
 	}
 	ix := b.Index(ps)
 	if *indexPath != "" {
@@ -138,7 +142,8 @@ func cmdConsistency(args []string) error {
 	}
 	defer m.Close()
 	start := time.Now()
-	r, err := imagegen.Consistency(context.Background(), m, ix, *k, *seed)
+	r, err := imagegen.Consistency(context.Background(), m, ix, *k, imagegen.Request{Seed: *seed,
+		Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance)})
 	if err != nil {
 		return err
 	}
