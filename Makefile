@@ -113,7 +113,7 @@ model: corpus ## train models/chorus-mini.gguf from scratch on the CPU (about an
 IMAGE_CORPUS_PACKAGES := fonts-noto-color-emoji unicode-cldr-core openclipart-png openclipart-svg
 IMAGE_CORPUS_DIR ?= out/imagecorpus
 IMAGE_TRAIN_DIR ?= out/imagetrain
-IMAGE_STEPS ?= 6000
+IMAGE_STEPS ?= 4800
 
 .PHONY: image-corpus
 image-corpus: ## build the captioned-picture corpus from Debian packages (installs them as root)
@@ -125,6 +125,7 @@ image-model: image-corpus ## train models/chorus-pixels.gguf from scratch on the
 	go run ./engine/cmd/imagetrain tokenizer -corpus $(IMAGE_CORPUS_DIR) -vocab 1024 -o $(IMAGE_TRAIN_DIR)/tokenizer.json
 	nice -n 10 go run ./engine/cmd/imagetrain fit -corpus $(IMAGE_CORPUS_DIR) -dir $(IMAGE_TRAIN_DIR) -preset image -steps $(IMAGE_STEPS)
 	go run ./engine/cmd/imagetrain export -dir $(IMAGE_TRAIN_DIR) -corpus $(IMAGE_CORPUS_DIR) -type Q8_0 -o models/chorus-pixels.gguf
+	go run ./engine/cmd/imagetrain eval -dir $(IMAGE_TRAIN_DIR) -corpus $(IMAGE_CORPUS_DIR)
 	go run ./engine/cmd/imagetrain consistency -model models/chorus-pixels.gguf -corpus $(IMAGE_CORPUS_DIR) \
 	  -index models/chorus-pixels-index.json
 
