@@ -43,7 +43,8 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=12 \
 
 FROM runtime AS text
 COPY --from=build /out/text /usr/local/bin/text
-# Chorus's own model, served offline by the embedded engine.
+# Chorus's own language model, served offline by the embedded engine (image
+# models there are skipped).
 COPY models/*.gguf /models/
 ENV CHORUS_MODELS_DIR=/models
 # Inside a container a server must listen on every interface.
@@ -53,6 +54,9 @@ ENTRYPOINT ["/usr/local/bin/text"]
 
 FROM runtime AS image
 COPY --from=build /out/image /usr/local/bin/image
+# Chorus's own image model (text models there are skipped).
+COPY models/*.gguf /models/
+ENV CHORUS_MODELS_DIR=/models
 ENV CHORUS_GRPC_ADDR=0.0.0.0:50052
 EXPOSE 50052
 ENTRYPOINT ["/usr/local/bin/image"]

@@ -150,6 +150,28 @@ model: corpus ## train models/chorus-mini.gguf from scratch on the CPU (about an
 	go run ./engine/cmd/train eval -model models/chorus-mini.gguf -corpus $(CORPUS_DIR) -dir $(TRAIN_DIR) \
 	  -unigram models/unigram.json -sample models/heldout-sample.jsonl -sample-docs 60
 
+# The image model's recipe (models/chorus-pixels.md): captioned emoji and clip art from
+# Debian packages, a caption tokenizer, about an hour of training on 2 cores, export, the
+# consistency index that `make test` checks.
+IMAGE_CORPUS_PACKAGES := fonts-noto-color-emoji unicode-cldr-core openclipart-png openclipart-svg
+IMAGE_CORPUS_DIR ?= out/imagecorpus
+IMAGE_TRAIN_DIR ?= out/imagetrain
+IMAGE_STEPS ?= 4800
+
+.PHONY: image-corpus
+image-corpus: ## build the captioned-picture corpus from Debian packages (installs them as root)
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(IMAGE_CORPUS_PACKAGES)"
+	go run ./engine/cmd/imagecorpus -o $(IMAGE_CORPUS_DIR)
+
+.PHONY: image-model
+image-model: image-corpus ## train models/chorus-pixels.gguf from scratch on the CPU (about an hour on 2 cores)
+	go run ./engine/cmd/imagetrain tokenizer -corpus $(IMAGE_CORPUS_DIR) -vocab 1024 -o $(IMAGE_TRAIN_DIR)/tokenizer.json
+	nice -n 10 go run ./engine/cmd/imagetrain fit -corpus $(IMAGE_CORPUS_DIR) -dir $(IMAGE_TRAIN_DIR) -preset image -steps $(IMAGE_STEPS)
+	go run ./engine/cmd/imagetrain export -dir $(IMAGE_TRAIN_DIR) -corpus $(IMAGE_CORPUS_DIR) -type Q8_0 -o models/chorus-pixels.gguf
+	go run ./engine/cmd/imagetrain eval -dir $(IMAGE_TRAIN_DIR) -corpus $(IMAGE_CORPUS_DIR)
+	go run ./engine/cmd/imagetrain consistency -model models/chorus-pixels.gguf -corpus $(IMAGE_CORPUS_DIR) \
+	  -index models/chorus-pixels-index.json
+
 # With the Jaeger binary built (make jaeger) and no OTLP endpoint set, `make
 # up` runs Jaeger on loopback too (deploy/jaeger/local.yaml) and sends the
 # traces there.

@@ -132,7 +132,8 @@ func scatterAdd(dst, src []float32, r0, T, stride, h, hd int) {
 }
 
 // forward computes the logits of p.tokens. With targets it returns the summed cross-entropy
-// and leaves in p.logits its gradient scaled by scale (1/tokens in the whole batch).
+// and leaves in p.logits its gradient scaled by scale (1/tokens in the whole batch). Negative
+// targets are masked: they add no loss and no gradient.
 func (p *pass) forward(w *Params, targets []int32, scale float32) float64 {
 	c := p.cfg
 	D, N, T := c.Dim, p.N, p.T
@@ -225,6 +226,11 @@ func (p *pass) forward(w *Params, targets []int32, scale float32) float64 {
 			mx = max(mx, v)
 		}
 		tg := int(targets[t])
+		if tg < 0 { // a masked target: no loss, no gradient
+			clear(row)
+			p.rowLoss[t] = 0
+			continue
+		}
 		logit := row[tg]
 		var sum float32
 		for i, v := range row {

@@ -113,8 +113,26 @@ type StepStats struct {
 	Tokens   int
 }
 
+// Batcher fills training batches: each sequence of Context+1 tokens, positions the cursor
+// tracks so that a resumed run draws the same batches. Dataset is the plain token stream.
+type Batcher interface {
+	Next(c *Cursor, batch [][]int32) error
+}
+
+// Masked marks token id as one the model reads but is not trained to predict: as a target it
+// adds no loss. Batchers use it for prompts and padding (see Unmask).
+func Masked(id int32) int32 { return -id - 1 }
+
+// Unmask returns the token id of a batch entry, masked or not.
+func Unmask(v int32) int32 {
+	if v < 0 {
+		return -v - 1
+	}
+	return v
+}
+
 // Step draws the next batch from d, computes the gradient and applies AdamW.
-func (t *Trainer) Step(d *Dataset) (StepStats, error) {
+func (t *Trainer) Step(d Batcher) (StepStats, error) {
 	s := t.S
 	if err := d.Next(&s.Data, t.batch); err != nil {
 		return StepStats{}, err
@@ -132,12 +150,22 @@ func (t *Trainer) Step(d *Dataset) (StepStats, error) {
 	return StepStats{Step: s.Step, Loss: loss, GradNorm: norm, LR: lr, Tokens: len(t.batch) * s.Cfg.Context}, nil
 }
 
-// gradient leaves the mean-loss gradient of the batch in t.grads[0] and returns the mean loss.
+// gradient leaves the mean-loss gradient of the batch in t.grads[0] and returns the mean loss
+// over the targets that are not masked.
 func (t *Trainer) gradient(batch [][]int32) float64 {
 	c, h := t.S.Cfg, t.S.Hyper
 	T := c.Context
 	per := h.BatchSeqs / h.Workers
-	scale := float32(1 / float64(len(batch)*T))
+	counted := 0
+	for _, seq := range batch {
+		for _, v := range seq[1 : T+1] {
+			if v >= 0 {
+				counted++
+			}
+		}
+	}
+	counted = max(counted, 1)
+	scale := float32(1 / float64(counted))
 	losses := make([]float64, h.Workers)
 	var wg sync.WaitGroup
 	for w := range h.Workers {
@@ -156,8 +184,12 @@ func (t *Trainer) gradient(batch [][]int32) float64 {
 			targets := make([]int32, p.N)
 			for i := range per {
 				seq := batch[w*per+i]
-				copy(p.tokens[i*T:(i+1)*T], seq[:T])
-				copy(targets[i*T:(i+1)*T], seq[1:T+1])
+				for j, v := range seq[:T] {
+					p.tokens[i*T+j] = Unmask(v)
+				}
+				for j, v := range seq[1 : T+1] {
+					targets[i*T+j] = max(v, -1)
+				}
 			}
 			clear(t.grads[w].Data)
 			losses[w] = p.forward(t.params, targets, scale)
@@ -173,7 +205,7 @@ func (t *Trainer) gradient(batch [][]int32) float64 {
 	for w := 1; w < h.Workers; w++ {
 		addTo(g0, t.grads[w].Data)
 	}
-	return loss / float64(len(batch)*T)
+	return loss / float64(counted)
 }
 
 // adamw applies one AdamW update with decoupled weight decay, after scaling the gradient
@@ -210,10 +242,17 @@ func Logits(c Config, params []float32, tokens []int32) []float32 {
 	return p.logits
 }
 
-// Loss returns the summed cross-entropy of predicting seq[1:] from seq[:len-1], one pass.
+// Loss returns the summed cross-entropy of predicting seq[1:] from seq[:len-1], one pass;
+// masked entries (Masked) are read but not scored.
 func Loss(c Config, params []float32, seq []int32) float64 {
 	T := len(seq) - 1
 	p := newPass(c, 1, T)
-	copy(p.tokens, seq[:T])
-	return p.forward(View(c, params), seq[1:], 1)
+	for i, v := range seq[:T] {
+		p.tokens[i] = Unmask(v)
+	}
+	targets := make([]int32, T)
+	for i, v := range seq[1:] {
+		targets[i] = max(v, -1)
+	}
+	return p.forward(View(c, params), targets, 1)
 }

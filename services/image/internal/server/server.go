@@ -4,37 +4,74 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/serve"
 
+	"github.com/chorus-ai/chorus/services/image/internal/backend/a1111"
+	"github.com/chorus-ai/chorus/services/image/internal/backend/embedded"
 	"github.com/chorus-ai/chorus/services/image/internal/backend/openai"
 )
 
 // Routes builds one route per configured backend, in order of preference:
-// the first model of the first route is the service's default. Another
-// backend (A1111, an embedded generator) is one more entry here.
+// the first model of the first route is the service's default. The
+// embedded image models (-models-dir) come first, so the service draws
+// offline with no configuration; an OpenAI-compatible images API and an
+// AUTOMATIC1111 server follow when configured.
 //
 // Unary responses too large for one gRPC message fail in the shared
 // handler with RESOURCE_EXHAUSTED naming StreamGenerate (one image a
 // message).
 func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, []io.Closer, error) {
 	var routes []genai.Route
+	var closers []io.Closer
+	if cfg.ModelsDir != "" {
+		backends, err := embedded.OpenDir(cfg.ModelsDir, cfg.Embedded)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-models-dir %s: %w", cfg.ModelsDir, err)
+		}
+		for _, b := range backends {
+			closers = append(closers, b)
+			log.Info("embedded image model", "model", b.Models()[0].GetName())
+			// The engine samples Sessions pictures at once; admission matches.
+			route := cfg.Server.Route(b)
+			route.Concurrency = cfg.Embedded.Sessions
+			routes = append(routes, route)
+		}
+	}
 	if cfg.OpenAI.Enabled() {
 		log.Info("openai backend", "config", cfg.OpenAI)
 		b, err := openai.New(ctx, cfg.OpenAI, log.With("backend", openai.Name))
 		if err != nil {
+			closeAll(closers)
+			return nil, nil, err
+		}
+		routes = append(routes, cfg.Server.Route(b))
+	}
+	if cfg.A1111.Enabled() {
+		log.Info("a1111 backend", "config", cfg.A1111)
+		b, err := a1111.New(cfg.A1111)
+		if err != nil {
+			closeAll(closers)
 			return nil, nil, err
 		}
 		routes = append(routes, cfg.Server.Route(b))
 	}
 	if len(routes) == 0 {
 		log.Warn("no image backend configured: every Generate fails with FAILED_PRECONDITION; " +
-			"set -openai-base-url and -openai-models (or CHORUS_OPENAI_BASE_URL and CHORUS_OPENAI_MODELS) to an OpenAI-compatible images API")
+			"put an image model GGUF in -models-dir, or set -openai-base-url and -openai-models (CHORUS_OPENAI_BASE_URL, CHORUS_OPENAI_MODELS) " +
+			"to an OpenAI-compatible images API, or -a1111-base-url to an AUTOMATIC1111 server")
 	}
-	return routes, nil, nil
+	return routes, closers, nil
+}
+
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
 }
 
 // Server is the image service's gRPC server: the modality server every

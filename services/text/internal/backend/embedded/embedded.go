@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/engine"
+	"github.com/chorus-ai/chorus/engine/imagegen"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
@@ -85,7 +86,8 @@ func Open(path string, cfg Config) (*Backend, error) {
 	}}, nil
 }
 
-// OpenDir loads every *.gguf file in dir, in name order. A missing or empty
+// OpenDir loads every *.gguf text model in dir, in name order (image models,
+// which the image service serves, are skipped). A missing or empty
 // directory is not an error: it yields no backends.
 func OpenDir(dir string, cfg Config) ([]*Backend, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.gguf"))
@@ -95,6 +97,9 @@ func OpenDir(dir string, cfg Config) ([]*Backend, error) {
 	sort.Strings(paths)
 	var out []*Backend
 	for _, p := range paths {
+		if image, _ := imagegen.IsImageModel(p); image {
+			continue // the image service's (chorus-pixels), not a text model
+		}
 		b, err := Open(p, cfg)
 		if err != nil {
 			for _, o := range out {
