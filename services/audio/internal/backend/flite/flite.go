@@ -79,13 +79,13 @@ func Voices() []string {
 	return out
 }
 
-// engine holds Flite's process-wide state. Flite is not documented as
+// library holds Flite's process-wide state. Flite is not documented as
 // thread-safe and keeps mutable globals (the error jump buffer
 // cst_errjmp, its regex compiler's static state; voices share the
 // lexicon), so even different voices must not synthesise at once: one
 // lock serialises every call into Flite. It is held per sentence, not per
 // request, so concurrent requests interleave.
-var engine struct {
+var library struct {
 	sync.Mutex
 	initialised bool
 	voices      [len(voices)]*C.cst_voice
@@ -153,20 +153,20 @@ func synth(voice int, text string, speed float64) (wav.Audio, error) {
 	ctext := C.CString(strings.ReplaceAll(text, "\x00", " "))
 	defer C.free(unsafe.Pointer(ctext))
 
-	engine.Lock()
-	defer engine.Unlock()
-	if !engine.initialised {
+	library.Lock()
+	defer library.Unlock()
+	if !library.initialised {
 		C.flite_init()
-		engine.initialised = true
+		library.initialised = true
 	}
-	v := engine.voices[voice]
+	v := library.voices[voice]
 	if v == nil {
 		v = C.chorus_register(C.int(voice))
 		if v == nil {
 			return wav.Audio{}, rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "the voice failed to load").
 				WithCause(fmt.Errorf("flite: register_cmu_us_%s returned NULL", voices[voice].name))
 		}
-		engine.voices[voice] = v
+		library.voices[voice] = v
 	}
 	w := C.chorus_speak(v, ctext, C.float(1/speed))
 	if w == nil {

@@ -13,11 +13,14 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/processtest"
 )
 
 // server is what the compose file and the Dockerfile's build target of the
-// same name must agree on for one Chorus server.
+// same name must agree on for one Chorus server; its ports are the defaults
+// of platform/ports, so the stack listens where every other way of running
+// Chorus does.
 type server struct {
 	name      string
 	flagSrc   []string // the files that declare the server's flags, which the CHORUS_* variables set
@@ -27,6 +30,10 @@ type server struct {
 	dependsOn []string
 }
 
+// upstream is a server's address inside the stack: its service name and
+// its default port.
+func upstream(name string, port int) string { return name + ":" + strconv.Itoa(port) }
+
 // The shared flags of the modality services, and of their OpenAI-compatible
 // backends.
 const (
@@ -35,17 +42,17 @@ const (
 )
 
 var servers = []server{
-	{name: "text", flagSrc: []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50051", dependsOn: []string{"jaeger"}},
-	{name: "image", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50052", dependsOn: []string{"jaeger"}},
-	{name: "audio", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: "50053", dependsOn: []string{"jaeger"}},
+	{name: "text", flagSrc: []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Text), dependsOn: []string{"jaeger"}},
+	{name: "image", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Image), dependsOn: []string{"jaeger"}},
+	{name: "audio", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Audio), dependsOn: []string{"jaeger"}},
 	{
-		name: "orchestrator", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: "50050",
-		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053"},
+		name: "orchestrator", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Orchestrator),
+		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio)},
 		dependsOn: []string{"text", "image", "audio"},
 	},
 	{
-		name: "gateway", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: "8080",
-		upstreams: map[string]string{"CHORUS_TEXT_ADDR": "text:50051", "CHORUS_IMAGE_ADDR": "image:50052", "CHORUS_AUDIO_ADDR": "audio:50053", "CHORUS_ORCHESTRATOR_ADDR": "orchestrator:50050"},
+		name: "gateway", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: strconv.Itoa(ports.Gateway),
+		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio), "CHORUS_ORCHESTRATOR_ADDR": upstream("orchestrator", ports.Orchestrator)},
 		dependsOn: []string{"orchestrator"},
 	},
 }
