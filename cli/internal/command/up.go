@@ -108,7 +108,7 @@ func Up(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "up", "[flags]", "Starts text, image, audio, orchestrator and gateway, each as its own process\n"+
 		"on loopback, and stops them all on Ctrl-C.\n"+suiteAbout)
 	sf := addSuiteFlags(fs)
-	pos, err := parse(fs, args)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}
