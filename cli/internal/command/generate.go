@@ -100,11 +100,11 @@ func isSet(fs *flag.FlagSet, name string) bool {
 
 // textResult is what `chorus generate text --json` prints.
 type textResult struct {
-	Model        string         `json:"model"`
-	Text         string         `json:"text"`
-	OutputTokens int32          `json:"outputTokens"`
-	InputTokens  int32          `json:"inputTokens"`
-	FinishReason string         `json:"finishReason"`
+	Model        string `json:"model"`
+	Text         string `json:"text"`
+	OutputTokens int32  `json:"outputTokens"`
+	InputTokens  int32  `json:"inputTokens"`
+	FinishReason string `json:"finishReason"`
 }
 
 func generateText(ctx context.Context, env Env, args []string) error {

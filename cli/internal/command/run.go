@@ -84,8 +84,8 @@ type runOptions struct {
 
 // runSummary is what `chorus run --json` prints.
 type runSummary struct {
-	Pipeline string `json:"pipeline"`
-	RunID    string `json:"runId"`
+	Pipeline string        `json:"pipeline"`
+	RunID    string        `json:"runId"`
 	Outputs  []savedOutput `json:"outputs"`
 	// Seconds as the server measured them.
 	TimeToFirstAudioSeconds float64 `json:"timeToFirstAudioSeconds,omitempty"`
