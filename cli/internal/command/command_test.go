@@ -25,11 +25,22 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newTestServer is a fake gateway that answers a pipeline run with a
-// fixed NDJSON stream.
+// fixed NDJSON stream, and the generate and job routes as fakeVerbs does.
 func newTestServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	return newFakeGateway(tb, nil)
+}
+
+// newFakeGateway is newTestServer whose text stream, after its first
+// delta, waits until firstSeen is closed (when not nil): proof that the
+// command showed the delta before the stream ended.
+func newFakeGateway(tb testing.TB, firstSeen <-chan struct{}) *httptest.Server {
 	tb.Helper()
 	wav := base64.StdEncoding.EncodeToString([]byte("RIFF....WAVE"))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fakeVerbs(tb, w, r, firstSeen) {
+			return
+		}
 		switch r.URL.Path {
 		case "/v1/pipelines/script-then-voiceover:run":
 			w.Header().Set("Content-Type", "application/x-ndjson")
