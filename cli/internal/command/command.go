@@ -3,6 +3,7 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -257,7 +258,13 @@ func writeJSON(w io.Writer, v any) error {
 	var b []byte
 	var err error
 	if m, ok := v.(proto.Message); ok {
-		b, err = protojson.Marshal(m)
+		// protojson varies its spacing on purpose; compact it so that
+		// the output is the same from one build to the next.
+		if b, err = protojson.Marshal(m); err == nil {
+			var c bytes.Buffer
+			err = json.Compact(&c, b)
+			b = c.Bytes()
+		}
 	} else {
 		b, err = json.Marshal(v)
 	}

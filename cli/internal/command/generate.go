@@ -72,7 +72,7 @@ type genFlags struct {
 func addGenFlags(env Env, fs *flag.FlagSet) genFlags {
 	return genFlags{
 		gateway: gatewayFlag(env, fs),
-		model:   fs.String("model", "", "the model, as `chorus models` lists them (default: the service's default)"),
+		model:   fs.String("model", "", "the model, one that chorus models lists (default: the service's default)"),
 		json:    jsonFlag(fs),
 	}
 }
@@ -226,7 +226,7 @@ func generateAudio(ctx context.Context, env Env, args []string) error {
 			"(default speech.wav).\n\n"+exitCodes)
 	gf := addGenFlags(env, fs)
 	out := fs.String("o", "", "file to write (default speech.wav)")
-	voice := fs.String("voice", "", "the voice, as `chorus models audio` lists them (default: the model's)")
+	voice := fs.String("voice", "", "the voice, one that chorus models audio lists (default: the model's)")
 	speed := fs.Float64("speed", 0, "speaking rate, 0.25..4 (default 1)")
 	p, err := prompt(env, fs, args)
 	if err != nil {

@@ -103,7 +103,7 @@ func (s *statusLines) appendText(name, text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.step(name)
-	st.text = lastRunes(strings.Join(strings.Fields(st.text+" "+text), " "), 50)
+	st.text = lastRunes(strings.Join(strings.Fields(st.text+" "+text), " "), 38)
 	s.redraw()
 }
 
@@ -147,7 +147,7 @@ func (s *statusLines) redraw() {
 		if st.text != "" {
 			detail = "…" + st.text
 		}
-		fmt.Fprintf(&b, "\r\x1b[2K  %s %-12s %-9s %6.1fs  %s\n", mark, st.name, state, took.Seconds(), rpcerr.Clip(detail, 70))
+		fmt.Fprintf(&b, "\r\x1b[2K  %s %-12s %-9s %6.1fs  %s\n", mark, st.name, state, took.Seconds(), rpcerr.Clip(detail, 40))
 	}
 	s.drawn = len(s.steps)
 	io.WriteString(s.w, b.String())
