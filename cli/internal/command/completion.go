@@ -79,7 +79,7 @@ func flagsOf(run func(context.Context, Env, []string) error) []compFlag {
 			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok {
 				isBool = b.IsBoolFlag()
 			}
-			usage, _ := flag.UnquoteUsage(f)
+			_, usage := flag.UnquoteUsage(f)
 			flags = append(flags, compFlag{name: f.Name, usage: usage, takesValue: !isBool})
 		})
 	}}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,17 +302,11 @@ func TestCompletion(t *testing.T) {
 			}
 		}
 	}
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash to run the completion in")
-	}
-	_, script, _ := run("completion", "bash")
-	f := filepath.Join(t.TempDir(), "chorus.bash")
-	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		line string // the words typed, the last being completed
+	// Each shell completes these lines, the last word being completed.
+	// The zsh run stands in for the completion system's _describe and
+	// compadd with functions that print the candidates.
+	cases := []struct {
+		line string
 		want string
 	}{
 		{line: "chorus ge", want: "generate"},
@@ -322,14 +317,54 @@ func TestCompletion(t *testing.T) {
 		{line: "chorus models au", want: "audio"},
 		{line: "chorus completion f", want: "fish"},
 		{line: "chorus up -gr", want: "-grace -grpc-port"},
-	} {
-		words := strings.Split(tc.line, " ")
-		prog := "source " + f + "\nCOMP_WORDS=(" + strings.Join(quoteAll(words), " ") + ")\nCOMP_CWORD=" +
-			strconv.Itoa(len(words)-1) + "\n_chorus\necho \"${COMPREPLY[*]}\"\n"
-		out, err := exec.Command(bash, "--norc", "-c", prog).CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != tc.want {
-			t.Errorf("completing %q: %q, %v; want %q", tc.line, out, err, tc.want)
+	}
+	shellRun := map[string]func(script, line string) string{
+		"bash": func(script, line string) string {
+			words := strings.Split(line, " ")
+			return script + "\nCOMP_WORDS=(" + strings.Join(quoteAll(words), " ") + ")\nCOMP_CWORD=" +
+				strconv.Itoa(len(words)-1) + "\n_chorus\necho \"${COMPREPLY[*]}\"\n"
+		},
+		"zsh": func(script, line string) string {
+			words := strings.Split(line, " ")
+			return "compdef() { :; }\n" + script + "\n" +
+				"_describe() { local -a arr; arr=(\"${(@P)2}\"); arr=(\"${arr[@]%%:*}\"); print -r -- \"${(M)arr[@]:#${PREFIX}*}\"; }\n" +
+				"compadd() { print -r -- \"${(M)@:#${PREFIX}*}\"; }\n" +
+				"words=(" + strings.Join(quoteAll(words), " ") + ")\nCURRENT=" + strconv.Itoa(len(words)) +
+				"\nPREFIX=" + shellQuote(words[len(words)-1]) + "\n_chorus\n"
+		},
+		"fish": func(script, line string) string {
+			return script + "\necho (complete -C " + shellQuote(line) + " | string split -f1 \\t)\n"
+		},
+	}
+	ran := 0
+	for _, shell := range shells {
+		path, err := exec.LookPath(shell)
+		if err != nil {
+			t.Logf("no %s: its completion is not run", shell)
+			continue
 		}
+		ran++
+		_, script, _ := run("completion", shell)
+		for _, tc := range cases {
+			args := []string{"-c", shellRun[shell](script, tc.line)}
+			switch shell {
+			case "bash":
+				args = append([]string{"--norc"}, args...)
+			case "zsh":
+				args = append([]string{"-f"}, args...)
+			}
+			out, err := exec.Command(path, args...).CombinedOutput()
+			// fish sorts the candidates.
+			got, want := strings.Fields(string(out)), strings.Fields(tc.want)
+			slices.Sort(got)
+			slices.Sort(want)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("%s completing %q: %q, %v; want %q", shell, tc.line, out, err, tc.want)
+			}
+		}
+	}
+	if ran == 0 {
+		t.Skip("no bash, zsh or fish to run the completion in")
 	}
 }
 
