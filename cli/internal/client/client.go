@@ -175,7 +175,12 @@ func (c *Client) do(ctx context.Context, method, path string, body proto.Message
 }
 
 func (c *Client) get(ctx context.Context, path string, out proto.Message) error {
-	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	return c.call(ctx, http.MethodGet, path, nil, out)
+}
+
+// call sends a unary request and decodes the answer into out.
+func (c *Client) call(ctx context.Context, method, path string, body, out proto.Message) error {
+	resp, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -185,7 +190,7 @@ func (c *Client) get(ctx context.Context, path string, out proto.Message) error 
 		return err
 	}
 	if err := unmarshal.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("GET %s: decoding the answer: %w", path, err)
+		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
 	}
 	return nil
 }
@@ -248,7 +253,39 @@ func (c *Client) RunPipeline(ctx context.Context, name string, inputs map[string
 		return nil, err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	var done *orchestratorv1.RunCompleted
+	err = readStream(ctx, resp.Body, func() *orchestratorv1.RunPipelineResponse { return &orchestratorv1.RunPipelineResponse{} },
+		func(ev *orchestratorv1.RunPipelineResponse) (bool, error) {
+			if onEvent != nil {
+				if err := onEvent(ev); err != nil {
+					return true, err
+				}
+			}
+			var err error
+			done, err = runEnd(ev)
+			return done != nil || err != nil, err
+		})
+	return done, err
+}
+
+// runEnd returns the run_completed event, a *RunFailedError for
+// run_failed, or neither for the events in between.
+func runEnd(ev *orchestratorv1.RunPipelineResponse) (*orchestratorv1.RunCompleted, error) {
+	switch e := ev.GetEvent().(type) {
+	case *orchestratorv1.RunPipelineResponse_RunCompleted:
+		return e.RunCompleted, nil
+	case *orchestratorv1.RunPipelineResponse_RunFailed:
+		return nil, &RunFailedError{Event: e.RunFailed}
+	}
+	return nil, nil
+}
+
+// readStream reads a grpc-gateway NDJSON stream, decoding each result
+// into a message from newMsg and passing it to onMsg until onMsg says the
+// stream is done. A stream that ends before that wraps
+// ErrIncompleteStream; an error line is an *APIError.
+func readStream[M proto.Message](ctx context.Context, r io.Reader, newMsg func() M, onMsg func(M) (done bool, err error)) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
@@ -257,39 +294,143 @@ func (c *Client) RunPipeline(ctx context.Context, name string, inputs map[string
 		}
 		var l streamLine
 		if err := json.Unmarshal(line, &l); err != nil {
-			return nil, fmt.Errorf("malformed event line: %w", err)
+			return fmt.Errorf("malformed event line: %w", err)
 		}
 		if l.Error != nil {
-			return nil, l.Error.apiError(0)
+			return l.Error.apiError(0)
 		}
 		raw := l.Result
 		if raw == nil {
-			// Not wrapped: accept a bare event too.
+			// Not wrapped: accept a bare message too.
 			raw = line
 		}
-		ev := &orchestratorv1.RunPipelineResponse{}
-		if err := unmarshal.Unmarshal(raw, ev); err != nil {
-			return nil, fmt.Errorf("malformed event: %w", err)
+		m := newMsg()
+		if err := unmarshal.Unmarshal(raw, m); err != nil {
+			return fmt.Errorf("malformed event: %w", err)
 		}
-		if onEvent != nil {
-			if err := onEvent(ev); err != nil {
-				return nil, err
-			}
-		}
-		switch e := ev.GetEvent().(type) {
-		case *orchestratorv1.RunPipelineResponse_RunCompleted:
-			return e.RunCompleted, nil
-		case *orchestratorv1.RunPipelineResponse_RunFailed:
-			return nil, &RunFailedError{Event: e.RunFailed}
+		done, err := onMsg(m)
+		if err != nil || done {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %w", ErrIncompleteStream, err)
+		return fmt.Errorf("%w: %w", ErrIncompleteStream, err)
 	}
-	return nil, ErrIncompleteStream
+	return ErrIncompleteStream
+}
+
+// Generate asks one modality service ("text", "image" or "audio") for a
+// complete generation: POST /v1/{modality}:generate.
+func (c *Client) Generate(ctx context.Context, modality string, req *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error) {
+	var out genaiv1.GenerateResponse
+	if err := c.call(ctx, http.MethodPost, "/v1/"+url.PathEscape(modality)+":generate", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// StreamGenerate streams a generation through POST
+// /v1/{modality}:streamGenerate, calling onChunk with every chunk as it
+// arrives, and returns the final chunk's response.
+func (c *Client) StreamGenerate(ctx context.Context, modality string, req *genaiv1.GenerateRequest, onChunk func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/"+url.PathEscape(modality)+":streamGenerate", req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var done *genaiv1.GenerateResponse
+	err = readStream(ctx, resp.Body, func() *genaiv1.GenerateChunk { return &genaiv1.GenerateChunk{} },
+		func(ch *genaiv1.GenerateChunk) (bool, error) {
+			if onChunk != nil {
+				if err := onChunk(ch); err != nil {
+					return true, err
+				}
+			}
+			done = ch.GetDone()
+			return done != nil, nil
+		})
+	return done, err
+}
+
+// CreateJob starts a pipeline run in the background: POST /v1/jobs.
+func (c *Client) CreateJob(ctx context.Context, req *orchestratorv1.CreateJobRequest) (*orchestratorv1.Job, error) {
+	var out orchestratorv1.CreateJobResponse
+	if err := c.call(ctx, http.MethodPost, "/v1/jobs", req, &out); err != nil {
+		return nil, err
+	}
+	return out.GetJob(), nil
+}
+
+// GetJob returns one job, with its outputs once it succeeded.
+func (c *Client) GetJob(ctx context.Context, id string) (*orchestratorv1.Job, error) {
+	var out orchestratorv1.GetJobResponse
+	if err := c.call(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.GetJob(), nil
+}
+
+// CancelJob asks for a job to be cancelled and returns it.
+func (c *Client) CancelJob(ctx context.Context, id string) (*orchestratorv1.Job, error) {
+	var out orchestratorv1.CancelJobResponse
+	if err := c.call(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+":cancel", &orchestratorv1.CancelJobRequest{}, &out); err != nil {
+		return nil, err
+	}
+	return out.GetJob(), nil
+}
+
+// ListJobs returns one page of jobs, newest first. A zero state or an
+// empty pipeline means any.
+func (c *Client) ListJobs(ctx context.Context, req *orchestratorv1.ListJobsRequest) (*orchestratorv1.ListJobsResponse, error) {
+	q := url.Values{}
+	if req.GetPageSize() > 0 {
+		q.Set("pageSize", fmt.Sprint(req.GetPageSize()))
+	}
+	if req.GetPageToken() != "" {
+		q.Set("pageToken", req.GetPageToken())
+	}
+	if req.GetState() != orchestratorv1.JobState_JOB_STATE_UNSPECIFIED {
+		q.Set("state", req.GetState().String())
+	}
+	if req.GetPipeline() != "" {
+		q.Set("pipeline", req.GetPipeline())
+	}
+	path := "/v1/jobs"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out orchestratorv1.ListJobsResponse
+	if err := c.call(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// WatchJob streams a job's events, the past ones first, through GET
+// /v1/jobs/{id}:watch, calling onEvent with each. It returns when the job
+// has ended: the run_completed event, or a *RunFailedError.
+func (c *Client) WatchJob(ctx context.Context, id string, onEvent func(*orchestratorv1.WatchJobResponse) error) (*orchestratorv1.RunCompleted, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+":watch", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var done *orchestratorv1.RunCompleted
+	err = readStream(ctx, resp.Body, func() *orchestratorv1.WatchJobResponse { return &orchestratorv1.WatchJobResponse{} },
+		func(w *orchestratorv1.WatchJobResponse) (bool, error) {
+			if onEvent != nil {
+				if err := onEvent(w); err != nil {
+					return true, err
+				}
+			}
+			var err error
+			done, err = runEnd(w.GetEvent())
+			return done != nil || err != nil, err
+		})
+	return done, err
 }
 
 // Content returns an artifact's bytes: inline data or text, or fetched

@@ -179,3 +179,88 @@ func TestNewRejectsBadURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestJobCalls(t *testing.T) {
+	var got []string
+	c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+string(body))
+		switch r.URL.Path {
+		case "/v1/jobs/j1:watch":
+			fmt.Fprintln(w, `{"result":{"sequence":"1","event":{"runId":"j1","stepStarted":{"step":"script"}}}}`)
+			fmt.Fprintln(w, `{"result":{"sequence":"2","event":{"runId":"j1","runCompleted":{"duration":"2s"}}}}`)
+			fmt.Fprintln(w, `{"result":{"sequence":"3","event":{"runId":"j1","stepStarted":{"step":"after the end"}}}}`)
+		case "/v1/jobs/j2:watch":
+			fmt.Fprintln(w, `{"result":{"sequence":"1","event":{"runId":"j2","stepStarted":{"step":"script"}}}}`)
+			fmt.Fprintln(w, `{"error":{"code":14,"message":"the orchestrator went away"}}`)
+		default:
+			fmt.Fprint(w, `{"job":{"id":"j1","state":"JOB_STATE_RUNNING"},"jobs":[{"id":"j1"}],"nextPageToken":"n"}`)
+		}
+	})
+	ctx := context.Background()
+	if j, err := c.CreateJob(ctx, &orchestratorv1.CreateJobRequest{Name: "p", Inputs: map[string]string{"topic": "owls"}, RequestId: "k"}); err != nil || j.GetId() != "j1" {
+		t.Errorf("CreateJob = %v, %v", j, err)
+	}
+	if j, err := c.GetJob(ctx, "j 1"); err != nil || j.GetState() != orchestratorv1.JobState_JOB_STATE_RUNNING {
+		t.Errorf("GetJob = %v, %v", j, err)
+	}
+	if j, err := c.CancelJob(ctx, "j1"); err != nil || j.GetId() != "j1" {
+		t.Errorf("CancelJob = %v, %v", j, err)
+	}
+	if l, err := c.ListJobs(ctx, &orchestratorv1.ListJobsRequest{PageSize: 5, PageToken: "t", State: orchestratorv1.JobState_JOB_STATE_FAILED, Pipeline: "p"}); err != nil || l.GetNextPageToken() != "n" || len(l.GetJobs()) != 1 {
+		t.Errorf("ListJobs = %v, %v", l, err)
+	}
+	var seqs []int64
+	done, err := c.WatchJob(ctx, "j1", func(w *orchestratorv1.WatchJobResponse) error {
+		seqs = append(seqs, w.GetSequence())
+		return nil
+	})
+	// The watch ends at run_completed: a line after it is not read.
+	if err != nil || done.GetDuration().AsDuration().Seconds() != 2 || fmt.Sprint(seqs) != "[1 2]" {
+		t.Errorf("WatchJob = %v, %v after %v", done, err, seqs)
+	}
+	_, err = c.WatchJob(ctx, "j2", nil)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != 14 || apiErr.HTTPStatus != 0 {
+		t.Errorf("WatchJob with an error line = %v, want an *APIError with code 14", err)
+	}
+	want := []string{
+		`POST /v1/jobs {"name":"p","inputs":{"topic":"owls"},"requestId":"k"}`,
+		`GET /v1/jobs/j%201 `,
+		`POST /v1/jobs/j1:cancel {}`,
+		`GET /v1/jobs?pageSize=5&pageToken=t&pipeline=p&state=JOB_STATE_FAILED `,
+		`GET /v1/jobs/j1:watch `,
+		`GET /v1/jobs/j2:watch `,
+	}
+	for i := range want {
+		// protojson may space its output: compare without spaces.
+		if i >= len(got) || strings.ReplaceAll(got[i], " ", "") != strings.ReplaceAll(want[i], " ", "") {
+			t.Errorf("request %d = %q, want %q", i, got, want[i])
+		}
+	}
+}
+
+func TestStreamGenerate(t *testing.T) {
+	c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/text:streamGenerate" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, `{"result":{"delta":{"text":"Hel"}}}`)
+		fmt.Fprintln(w, `{"result":{"delta":{"text":"lo"}}}`)
+		fmt.Fprintln(w, `{"result":{"done":{"model":"m","usage":{"outputTokens":2}}}}`)
+	})
+	var text strings.Builder
+	done, err := c.StreamGenerate(context.Background(), "text", &genaiv1.GenerateRequest{Prompt: "hi"}, func(ch *genaiv1.GenerateChunk) error {
+		text.WriteString(ch.GetDelta().GetText())
+		return nil
+	})
+	if err != nil || text.String() != "Hello" || done.GetModel() != "m" || done.GetUsage().GetOutputTokens() != 2 {
+		t.Errorf("StreamGenerate = %v, %v, text %q", done, err, text.String())
+	}
+	_, err = c.StreamGenerate(context.Background(), "image", &genaiv1.GenerateRequest{Prompt: "hi"}, nil)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.HTTPStatus != http.StatusNotFound {
+		t.Errorf("StreamGenerate on a missing route = %v, want a 404 *APIError", err)
+	}
+}

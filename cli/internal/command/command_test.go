@@ -25,11 +25,22 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newTestServer is a fake gateway that answers a pipeline run with a
-// fixed NDJSON stream.
+// fixed NDJSON stream, and the generate and job routes as fakeVerbs does.
 func newTestServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	return newFakeGateway(tb, nil)
+}
+
+// newFakeGateway is newTestServer whose text stream, after its first
+// delta, waits until firstSeen is closed (when not nil): proof that the
+// command showed the delta before the stream ended.
+func newFakeGateway(tb testing.TB, firstSeen <-chan struct{}) *httptest.Server {
 	tb.Helper()
 	wav := base64.StdEncoding.EncodeToString([]byte("RIFF....WAVE"))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fakeVerbs(tb, w, r, firstSeen) {
+			return
+		}
 		switch r.URL.Path {
 		case "/v1/pipelines/script-then-voiceover:run":
 			w.Header().Set("Content-Type", "application/x-ndjson")
@@ -102,8 +113,8 @@ func TestCommandErrors(t *testing.T) {
 		{name: "unknown command", args: []string{"fly"}, wantCode: ExitUsage, wantStderr: `unknown command "fly"`},
 		{name: "run without pipeline", args: []string{"run", "-gateway", srv.URL}, wantCode: ExitUsage, wantStderr: "want exactly one pipeline name"},
 		{name: "bad input flag", args: []string{"run", "x", "-input", "novalue"}, wantCode: ExitUsage, wantStderr: "want name=value"},
-		{name: "unknown pipeline", args: []string{"run", "nope", "-gateway", srv.URL, "-out", t.TempDir()}, wantCode: ExitError, wantStderr: "HTTP 404: no pipeline named \"nope\" [PIPELINE_NOT_FOUND]\n(`chorus pipelines` lists the pipelines)"},
-		{name: "bad gateway URL", args: []string{"pipelines", "-gateway", "localhost:8080"}, wantCode: ExitError, wantStderr: "want http://host:port"},
+		{name: "unknown pipeline", args: []string{"run", "nope", "-gateway", srv.URL, "-out", t.TempDir()}, wantCode: ExitNotFound, wantStderr: "HTTP 404: no pipeline named \"nope\" [PIPELINE_NOT_FOUND]\n(`chorus pipelines` lists the pipelines)"},
+		{name: "bad gateway URL", args: []string{"pipelines", "-gateway", "localhost:8080"}, wantCode: ExitUsage, wantStderr: "want http://host:port"},
 		{name: "unknown modality", args: []string{"models", "video", "-gateway", srv.URL}, wantCode: ExitUsage, wantStderr: `unknown modality "video"`},
 		{name: "up with missing binaries", args: []string{"up", "-bin-dir", t.TempDir()}, wantCode: ExitError, wantStderr: "run `make build`, or pass -bin-dir"},
 		{name: "demo with missing binaries", args: []string{"demo", "-bin-dir", t.TempDir()}, wantCode: ExitError, wantStderr: "run `make build`, or pass -bin-dir"},

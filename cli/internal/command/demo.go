@@ -19,7 +19,7 @@ func Demo(ctx context.Context, env Env, args []string) error {
 	fs.Var(inputs, "input", "a pipeline input as `name=value`; repeat for several (default topic=\"the sea\" for script-then-voiceover)")
 	out := fs.String("out", "out", "directory to write the outputs to (created if missing)")
 	quiet := fs.Bool("q", false, "print only the summary")
-	pos, err := parse(fs, args)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func Demo(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	runErr := runPipeline(ctx, env, addrs.GatewayURL(), *pipeline, inputs, *out, *quiet)
+	runErr := runPipeline(ctx, env, addrs.GatewayURL(), *pipeline, inputs, runOptions{out: *out, quiet: *quiet})
 	select {
 	case <-g.Done():
 		// A server died during the run: that is the story to tell.

@@ -29,7 +29,7 @@ func Health(ctx context.Context, env Env, args []string) error {
 	service := fs.String("service", "", "gRPC service name to ask about; empty asks about the server as a whole")
 	httpURL := fs.String("http", "", "HTTP URL to GET, for example http://127.0.0.1:8080/readyz")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long the check may take")
-	pos, err := parse(fs, args)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}

@@ -2,33 +2,40 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/chorus-ai/chorus/cli/internal/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
 
 // Pipelines lists the pipelines the gateway can run.
 func Pipelines(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "pipelines", "[flags]", "Lists the pipelines the orchestrator can run, with their inputs and outputs.")
 	gateway := gatewayFlag(env, fs)
-	pos, err := parse(fs, args)
+	asJSON := jsonFlag(fs)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usageError(env, fs, "unexpected arguments %q", pos)
 	}
-	hc := newHTTPClient()
-	defer hc.CloseIdleConnections()
-	c, err := client.New(*gateway, hc)
+	c, closeConns, err := newClient(*gateway)
 	if err != nil {
 		return err
 	}
+	defer closeConns()
 	ps, err := c.ListPipelines(ctx)
 	if err != nil {
 		return unreachable(err, *gateway)
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, &orchestratorv1.ListPipelinesResponse{Pipelines: ps})
 	}
 	for _, p := range ps {
 		fmt.Fprintf(env.Stdout, "%s\n  %s\n", p.GetName(), p.GetDescription())
@@ -53,7 +60,8 @@ func Models(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "models", "[text|image|audio ...] [flags]", "Lists the models each modality service serves; the default model is marked *.")
 	gateway := gatewayFlag(env, fs)
 	verbose := fs.Bool("v", false, "also print each model's description")
-	pos, err := parse(fs, args)
+	asJSON := jsonFlag(fs)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}
@@ -65,11 +73,26 @@ func Models(ctx context.Context, env Env, args []string) error {
 			return usageError(env, fs, "unknown modality %q (want text, image or audio)", m)
 		}
 	}
-	hc := newHTTPClient()
-	defer hc.CloseIdleConnections()
-	c, err := client.New(*gateway, hc)
+	c, closeConns, err := newClient(*gateway)
 	if err != nil {
 		return err
+	}
+	defer closeConns()
+	if *asJSON {
+		// One object keyed by modality, each a ListModelsResponse.
+		all := map[string]json.RawMessage{}
+		for _, m := range pos {
+			models, err := c.ListModels(ctx, m)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m, unreachable(err, *gateway))
+			}
+			b, err := protojson.Marshal(&genaiv1.ListModelsResponse{Models: models})
+			if err != nil {
+				return err
+			}
+			all[m] = b
+		}
+		return writeJSON(env.Stdout, all)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 2, 8, 2, ' ', 0)
 	var descriptions []string

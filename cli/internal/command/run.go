@@ -47,38 +47,72 @@ func (f inputsFlag) Set(s string) error {
 }
 
 // Run runs a pipeline through the gateway, printing its progress, and
-// writes its outputs to a directory.
+// writes its outputs to a directory; with -async it starts a job instead.
 func Run(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "run", "PIPELINE [-input name=value ...] [flags]",
-		"Runs a pipeline through the gateway's REST API, prints its progress and writes\n"+
-			"each output to -out, named after the output (script.txt, voiceover.wav, captions.vtt).")
+		"Runs a pipeline through the gateway's REST API, prints its progress (on a terminal,\n"+
+			"one live status line per step) and writes each output to -out, named after the\n"+
+			"output (script.txt, voiceover.wav, captions.vtt). With -async it starts the run\n"+
+			"as a background job, prints its id and returns (see `chorus jobs`).\n\n"+exitCodes)
 	gateway := gatewayFlag(env, fs)
 	inputs := inputsFlag{}
 	fs.Var(inputs, "input", "a pipeline input as `name=value`; repeat for several")
 	out := fs.String("out", "out", "directory to write the outputs to (created if missing)")
 	quiet := fs.Bool("q", false, "print only the summary")
-	pos, err := parse(fs, args)
+	async := fs.Bool("async", false, "start the run as a background job, print its id and return")
+	asJSON := jsonFlag(fs)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usageError(env, fs, "want exactly one pipeline name, got %q", pos)
 	}
-	return runPipeline(ctx, env, *gateway, pos[0], inputs, *out, *quiet)
+	if *async {
+		return createJob(ctx, env, *gateway, &orchestratorv1.CreateJobRequest{Name: pos[0], Inputs: inputs}, *asJSON)
+	}
+	return runPipeline(ctx, env, *gateway, pos[0], inputs, runOptions{out: *out, quiet: *quiet, json: *asJSON})
+}
+
+// runOptions say where a run's outputs go and how it reports.
+type runOptions struct {
+	out   string
+	quiet bool
+	// json prints one JSON summary and no progress.
+	json bool
+}
+
+// runSummary is what `chorus run --json` prints.
+type runSummary struct {
+	Pipeline string        `json:"pipeline"`
+	RunID    string        `json:"runId"`
+	Outputs  []savedOutput `json:"outputs"`
+	// Seconds as the server measured them.
+	TimeToFirstAudioSeconds float64 `json:"timeToFirstAudioSeconds,omitempty"`
+	DurationSeconds         float64 `json:"durationSeconds,omitempty"`
+}
+
+// savedOutput is one output written to a file.
+type savedOutput struct {
+	Name            string  `json:"name"`
+	Path            string  `json:"path"`
+	MimeType        string  `json:"mimeType"`
+	SizeBytes       int     `json:"sizeBytes"`
+	DurationSeconds float64 `json:"durationSeconds,omitempty"`
 }
 
 // runPipeline runs one pipeline through the gateway, printing progress,
-// and writes its outputs to out.
-func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[string]string, out string, quiet bool) error {
-	hc := newHTTPClient()
-	defer hc.CloseIdleConnections()
-	c, err := client.New(gateway, hc)
+// and writes its outputs to opts.out.
+func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[string]string, opts runOptions) error {
+	c, closeConns, err := newClient(gateway)
 	if err != nil {
 		return err
 	}
-	p := &progress{w: env.Stdout, quiet: quiet, start: time.Now()}
+	defer closeConns()
+	p := newProgress(env, opts.quiet || opts.json)
 	p.printf("running %s on %s", name, gateway)
 	done, err := c.RunPipeline(ctx, name, inputs, p.event)
+	p.close()
 	if err != nil {
 		var apiErr *client.APIError
 		if errors.As(err, &apiErr) && apiErr.HTTPStatus == http.StatusNotFound && apiErr.Code == 5 {
@@ -90,27 +124,19 @@ func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[
 		return unreachable(err, gateway)
 	}
 	total := time.Since(p.start)
-
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	saved, err := saveOutputs(ctx, c, done.GetOutputs(), opts.out)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\n%s completed (run %s)\n", name, p.runID)
-	used := map[string]bool{}
-	for i, o := range done.GetOutputs() {
-		data, err := c.Content(ctx, o.GetArtifact())
-		if err != nil {
-			return fmt.Errorf("output %s: %w", o.GetName(), err)
-		}
-		path := filepath.Join(out, fileName(o.GetName(), o.GetArtifact().GetMimeType(), i, used))
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			return err
-		}
-		line := fmt.Sprintf("  %-28s %9s  %s", path, size(len(data)), o.GetArtifact().GetMimeType())
-		if d := o.GetArtifact().GetMetadata().GetDurationSeconds(); d > 0 {
-			line += fmt.Sprintf(", %.1f s", d)
-		}
-		fmt.Fprintln(env.Stdout, line)
+	if opts.json {
+		return writeJSON(env.Stdout, runSummary{
+			Pipeline: name, RunID: p.runID, Outputs: saved,
+			TimeToFirstAudioSeconds: done.GetTimeToFirstAudio().AsDuration().Seconds(),
+			DurationSeconds:         done.GetDuration().AsDuration().Seconds(),
+		})
 	}
+	fmt.Fprintf(env.Stdout, "\n%s completed (run %s)\n", name, p.runID)
+	printSaved(env.Stdout, saved)
 	if ttfa := done.GetTimeToFirstAudio(); ttfa != nil {
 		fmt.Fprintf(env.Stdout, "  time to first audio  %s (server), %s (here)\n", seconds(ttfa.AsDuration()), seconds(p.firstAudio))
 	}
@@ -122,18 +148,70 @@ func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[
 	return nil
 }
 
-// progress prints a run's events as they arrive.
+// saveOutputs writes a run's outputs to files in dir, named after each
+// output and its MIME type.
+func saveOutputs(ctx context.Context, c *client.Client, outputs []*orchestratorv1.RunOutput, dir string) ([]savedOutput, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	saved := make([]savedOutput, 0, len(outputs))
+	for i, o := range outputs {
+		data, err := c.Content(ctx, o.GetArtifact())
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.GetName(), err)
+		}
+		path := filepath.Join(dir, fileName(o.GetName(), o.GetArtifact().GetMimeType(), i, used))
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return nil, err
+		}
+		saved = append(saved, savedOutput{
+			Name: o.GetName(), Path: path, MimeType: o.GetArtifact().GetMimeType(), SizeBytes: len(data),
+			DurationSeconds: o.GetArtifact().GetMetadata().GetDurationSeconds(),
+		})
+	}
+	return saved, nil
+}
+
+// printSaved prints one line per file written.
+func printSaved(w io.Writer, saved []savedOutput) {
+	for _, s := range saved {
+		line := fmt.Sprintf("  %-28s %9s  %s", s.Path, size(s.SizeBytes), s.MimeType)
+		if s.DurationSeconds > 0 {
+			line += fmt.Sprintf(", %.1f s", s.DurationSeconds)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// progress prints a run's events as they arrive: plain lines, or on a
+// terminal one live status line per step.
 type progress struct {
 	w          io.Writer
 	quiet      bool
+	live       *statusLines
 	start      time.Time
 	runID      string
 	firstAudio time.Duration
-	audioSeen  map[string]bool
+}
+
+func newProgress(env Env, quiet bool) *progress {
+	p := &progress{w: env.Stdout, quiet: quiet, start: time.Now()}
+	if !quiet && env.isTerminal() {
+		p.live = newStatusLines(env.Stdout, p.start)
+	}
+	return p
+}
+
+// close stops the live status lines, leaving their last state on screen.
+func (p *progress) close() {
+	if p.live != nil {
+		p.live.close()
+	}
 }
 
 func (p *progress) printf(format string, a ...any) {
-	if !p.quiet {
+	if !p.quiet && p.live == nil {
 		fmt.Fprintf(p.w, "%7s  %s\n", seconds(time.Since(p.start)), fmt.Sprintf(format, a...))
 	}
 }
@@ -148,9 +226,13 @@ func (p *progress) event(ev *orchestratorv1.RunPipelineResponse) error {
 			model = "default model"
 		}
 		p.printf("%-12s started (%s, %s)", s.GetStep(), s.GetModality(), model)
+		p.setStep(s.GetStep(), stepRunning, fmt.Sprintf("%s, %s", s.GetModality(), model))
 	case *orchestratorv1.RunPipelineResponse_StepDelta:
 		a := e.StepDelta.GetArtifact()
 		if a == nil || !strings.HasPrefix(a.GetMimeType(), "audio/") {
+			if t := e.StepDelta.GetText(); t != "" && p.live != nil {
+				p.live.appendText(e.StepDelta.GetStep(), t)
+			}
 			return nil
 		}
 		if p.firstAudio == 0 {
@@ -158,13 +240,26 @@ func (p *progress) event(ev *orchestratorv1.RunPipelineResponse) error {
 			p.printf("%-12s first audio", e.StepDelta.GetStep())
 		}
 		if md := a.GetMetadata(); md.GetSourceText() != "" {
-			p.printf("%-12s segment %d, %.1f s: %q", e.StepDelta.GetStep(), md.GetIndex(), md.GetDurationSeconds(), rpcerr.Clip(strings.Join(strings.Fields(md.GetSourceText()), " "), 60))
+			text := rpcerr.Clip(strings.Join(strings.Fields(md.GetSourceText()), " "), 60)
+			p.printf("%-12s segment %d, %.1f s: %q", e.StepDelta.GetStep(), md.GetIndex(), md.GetDurationSeconds(), text)
+			p.setStep(e.StepDelta.GetStep(), stepRunning, fmt.Sprintf("segment %d, %.1f s: %q", md.GetIndex(), md.GetDurationSeconds(), text))
 		}
 	case *orchestratorv1.RunPipelineResponse_StepCompleted:
 		s := e.StepCompleted
 		p.printf("%-12s completed in %s%s", s.GetStep(), seconds(s.GetDuration().AsDuration()), describeUsage(s.GetUsage()))
+		p.setStep(s.GetStep(), stepDone, "in "+seconds(s.GetDuration().AsDuration())+describeUsage(s.GetUsage()))
+	case *orchestratorv1.RunPipelineResponse_RunFailed:
+		if st := e.RunFailed.GetStep(); st != "" {
+			p.setStep(st, stepFailed, e.RunFailed.GetCode()+": "+e.RunFailed.GetMessage())
+		}
 	}
 	return nil
+}
+
+func (p *progress) setStep(step string, state stepState, detail string) {
+	if p.live != nil {
+		p.live.set(step, state, detail)
+	}
 }
 
 func describeUsage(u *genaiv1.Usage) string {

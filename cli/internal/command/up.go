@@ -25,7 +25,7 @@ type suiteFlags struct {
 
 func addSuiteFlags(fs *flag.FlagSet) *suiteFlags {
 	return &suiteFlags{
-		binDir:       fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (`make build` fills ./bin)"),
+		binDir:       fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (make build fills ./bin)"),
 		host:         fs.String("host", stack.DefaultHost, "address every server listens on"),
 		grpcBase:     fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image and audio take the next three"),
 		httpPort:     fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port"),
@@ -108,7 +108,7 @@ func Up(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "up", "[flags]", "Starts text, image, audio, orchestrator and gateway, each as its own process\n"+
 		"on loopback, and stops them all on Ctrl-C.\n"+suiteAbout)
 	sf := addSuiteFlags(fs)
-	pos, err := parse(fs, args)
+	pos, err := parse(env, fs, args)
 	if err != nil {
 		return err
 	}
