@@ -325,11 +325,12 @@ func TestMinimalRequests(t *testing.T) {
 	bin := buildServers(t)
 	fake := openaitest.New(openaitest.Options{Models: []string{"fake-llm", "fake-painter"}, APIKey: "test-key"})
 	t.Cleanup(fake.Close)
-	// Every backend that can run here: the embedded chorus-mini, flite and
-	// espeak in process, and the openai backends of text and image against
-	// the fake OpenAI-compatible server.
+	// Every backend that can run here: the embedded chorus-mini and
+	// chorus-pixels, flite and espeak in process, and the openai backends of
+	// text and image against the fake OpenAI-compatible server.
 	env := processtest.HermeticEnv(t,
 		"CHORUS_TEXT_MODELS_DIR="+filepath.Join(root, "models"),
+		"CHORUS_IMAGE_MODELS_DIR="+filepath.Join(root, "models"),
 		"CHORUS_OPENAI_BASE_URL="+fake.BaseURL,
 		"CHORUS_OPENAI_API_KEY=test-key",
 		"CHORUS_TEXT_OPENAI_MODELS=fake-llm",
@@ -343,7 +344,7 @@ func TestMinimalRequests(t *testing.T) {
 
 	wantModels := map[genai.Modality][]string{
 		genai.Text:  {"fake-llm", "chorus-mini"},
-		genai.Image: {"fake-painter"},
+		genai.Image: {"chorus-pixels", "fake-painter"},
 		genai.Audio: {"flite", "espeak"},
 	}
 	for _, m := range []genai.Modality{genai.Text, genai.Image, genai.Audio} {
