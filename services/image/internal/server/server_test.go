@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image/png"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,6 +148,39 @@ func TestLargeResponsesNeedStreaming(t *testing.T) {
 	}
 }
 
+// With no flags the service serves the image models of ./models first, so
+// its default draws offline; the text models there are not listed, and an
+// OpenAI-compatible API configured beside it comes after.
+func TestEmbeddedModelsComeFirst(t *testing.T) {
+	_, cfg := newFake(t, openaitest.Options{})
+	cfg.ModelsDir = filepath.Join("..", "..", "..", "..", "models") // the repository's
+	client := newTestServer(t, cfg)
+	ctx := context.Background()
+	list, err := client.ListModels(ctx, &genaiv1.ListModelsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range list.GetModels() {
+		names = append(names, m.GetName())
+	}
+	if want := []string{"chorus-pixels", openaitest.DefaultModel}; !slices.Equal(names, want) || !list.GetModels()[0].GetDefault() {
+		t.Fatalf("models %q, want %q with chorus-pixels the default", names, want)
+	}
+	resp, err := client.Generate(ctx, &genaiv1.GenerateRequest{Prompt: "a red apple"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := resp.GetArtifacts()
+	if len(a) != 1 || resp.GetModel() != "chorus-pixels" {
+		t.Fatalf("%d artifacts from %q, want one picture from chorus-pixels", len(a), resp.GetModel())
+	}
+	img, err := png.Decode(bytes.NewReader(a[0].GetData()))
+	if err != nil || img.Bounds().Dx() != 256 || img.Bounds().Dy() != 256 {
+		t.Errorf("picture: %v, %v; want a 256x256 PNG (the default size)", img.Bounds(), err)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	_, cfg := newFake(t, openaitest.Options{})
 	servetest.CheckErrors(t, newTestServer(t, cfg), newTestServer(t, DefaultConfig()),
@@ -187,6 +224,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad response format", edit: func(c *Config) {
 			c.OpenAI.BaseURL, c.OpenAI.Models, c.OpenAI.ResponseFormat = "http://127.0.0.1:1/v1", []string{"m"}, "png"
 		}},
+		{name: "a1111", edit: func(c *Config) { c.A1111.BaseURL, c.A1111.Models = "http://127.0.0.1:7860", []string{"sd15"} }, ok: true},
+		{name: "a1111 without models", edit: func(c *Config) { c.A1111.BaseURL = "http://127.0.0.1:7860" }},
+		{name: "a1111 without a scheme", edit: func(c *Config) { c.A1111.BaseURL = "127.0.0.1:7860" }},
+		{name: "no embedded sessions", edit: func(c *Config) { c.Embedded.Sessions = 0 }},
 	} {
 		cfg := DefaultConfig()
 		tc.edit(&cfg)
