@@ -17,25 +17,17 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/chorus-ai/chorus/e2e/internal/suite"
-	"github.com/chorus-ai/chorus/platform/openaitest"
 )
 
 // TestOpenAIClient uses the official OpenAI Go client, as a user's program
-// would, against the real suite: chorus-mini (the embedded text model) for
-// chat and completions, flite for speech. The image service has no offline
-// model yet, so images go through its openai backend to the fake OpenAI
-// server, the one part of the chain that is not real.
+// would, against the real suite on its offline defaults: chorus-mini (the
+// embedded text model) for chat and completions, chorus-pixels (the
+// embedded image model) for images, flite for speech.
 func TestOpenAIClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and starts the whole suite; run without -short")
 	}
-	fake := openaitest.New(openaitest.Options{Models: []string{"fake-painter"}, APIKey: "test-key"})
-	t.Cleanup(fake.Close)
-	s := suite.Start(t, suite.Options{Env: []string{
-		"CHORUS_IMAGE_OPENAI_BASE_URL=" + fake.BaseURL,
-		"CHORUS_IMAGE_OPENAI_API_KEY=test-key",
-		"CHORUS_IMAGE_OPENAI_MODELS=fake-painter",
-	}})
+	s := suite.Start(t, suite.Options{})
 	ctx := suite.Context(t, 5*time.Minute)
 	client := openai.NewClient(
 		option.WithBaseURL(s.URL+"/v1/"),
@@ -55,7 +47,7 @@ func TestOpenAIClient(t *testing.T) {
 			}
 			ids = append(ids, m.ID)
 		}
-		for _, want := range []string{"chorus-mini", "fake-painter", "flite"} {
+		for _, want := range []string{"chorus-mini", "chorus-pixels", "flite"} {
 			if !slices.Contains(ids, want) {
 				t.Errorf("models %v lack %s", ids, want)
 			}
@@ -167,7 +159,7 @@ func TestOpenAIClient(t *testing.T) {
 
 	t.Run("images", func(t *testing.T) {
 		resp, err := client.Images.Generate(ctx, openai.ImageGenerateParams{
-			Model:          "fake-painter",
+			Model:          "chorus-pixels",
 			Prompt:         "a red kite over the sea",
 			N:              openai.Int(2),
 			Size:           "256x256",
