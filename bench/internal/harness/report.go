@@ -1,11 +1,13 @@
 package harness
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +77,10 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		bySection[row.Section] = append(bySection[row.Section], row)
 	}
+	// Memory last: its rows come from every part.
+	slices.SortStableFunc(sections, func(a, b string) int {
+		return cmp.Compare(boolInt(a == memSection), boolInt(b == memSection))
+	})
 	for _, section := range sections {
 		fmt.Fprintf(w, "| **%s** | | | | |\n", section)
 		r.writeRows(w, bySection[section])
@@ -131,4 +137,11 @@ func (r *Report) find(section, name string) (Row, bool) {
 		}
 	}
 	return Row{}, false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
