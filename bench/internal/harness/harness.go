@@ -212,7 +212,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		"The baseline of the orchestrator rows streams the script from the text service, splits it into sentences (platform/sentence) and asks the audio service for each in turn; the orchestrator also assembles the WAV and WebVTT outputs and records the run.")
 	if cfg.Real {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
-			"Time to first audio: the script is capped at %d tokens (the pipeline's max_tokens input, the same for both sides) to keep the run short; the baseline sends the text service the same completion prompt and options the orchestrator does, waits for the whole script, then asks for the first sentence's speech.", realMaxTokens))
+			"Time to first audio: the script is capped at %d tokens (the pipeline's default max_tokens, given to both sides); the baseline sends the text service the same completion prompt and options the orchestrator does, waits for the whole script, then asks for the first sentence's speech.", realMaxTokens))
 	}
 	rep.verdicts()
 	rep.Duration = time.Since(rep.Started)

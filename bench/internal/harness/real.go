@@ -19,9 +19,9 @@ import (
 
 const (
 	realTextModel = "chorus-mini"
-	// realMaxTokens bounds the script, to keep the run short on a small
-	// machine; both sides use it.
-	realMaxTokens = 96
+	// realMaxTokens bounds the script: the pipeline's default, given to
+	// both sides.
+	realMaxTokens = 200
 	topic         = "the lighthouse keeper"
 )
 
