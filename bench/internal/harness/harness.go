@@ -212,7 +212,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		"The baseline of the orchestrator rows streams the script from the text service, splits it into sentences (platform/sentence) and asks the audio service for each in turn; the orchestrator also assembles the WAV and WebVTT outputs and records the run.")
 	if cfg.Real {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
-			"Time to first audio: the script is capped at %d tokens (the pipeline's default max_tokens, given to both sides); the baseline sends the text service the same completion prompt and options the orchestrator does, waits for the whole script, then asks for the first sentence's speech.", realMaxTokens))
+			"Time to first audio: the script is capped at %d tokens (the pipeline's default max_tokens, given to both sides); the baseline sends the text service the same completion prompt and options the orchestrator does, waits for the whole script, then asks for the first sentence's speech.", realMaxTokens),
+			"Speech: the same four-sentence text and the same voice on both sides (the service's default voices, flite's slt and espeak-ng's en-us); the real-time factor is wall time over the audio's duration, read from the WAV each side made. The service voices one sentence at a time (espeak-ng as one process per sentence) and sends the WAVs over gRPC; the command-line tools voice the whole text in one go into a file.")
 	}
 	rep.verdicts()
 	rep.Duration = time.Since(rep.Started)

@@ -140,13 +140,14 @@ func realParts(ctx context.Context, cfg Config, log *slog.Logger, rep *Report, p
 		Ratio:    stats.SpreadOf(ratios),
 	})
 
-	// 4. Speech: real-time factor through the service against the CLI.
+	// 4. Speech: real-time factor through the service against the CLI,
+	// with the same voice: the service's default for each.
 	for _, e := range []struct {
-		model, cli string
-		args       func(out string) []string
+		model, cli, voice string
+		args              func(out string) []string
 	}{
-		{"flite", "flite", func(out string) []string { return []string{"-t", Script, "-o", out} }},
-		{"espeak", "espeak-ng", func(out string) []string { return []string{"-w", out, Script} }},
+		{"flite", "flite", "slt", func(out string) []string { return []string{"-voice", "slt", "-t", Script, "-o", out} }},
+		{"espeak", "espeak-ng", "en-us", func(out string) []string { return []string{"-v", "en-us", "-w", out, Script} }},
 	} {
 		cliPath, err := exec.LookPath(e.cli)
 		if err != nil {
@@ -172,7 +173,8 @@ func realParts(ctx context.Context, cfg Config, log *slog.Logger, rep *Report, p
 		}
 		serviceRTF := func(ctx context.Context) (float64, error) {
 			start := time.Now()
-			resp, err := audioClient.Generate(ctx, &genaiv1.GenerateRequest{Model: e.model, Prompt: Script})
+			resp, err := audioClient.Generate(ctx, &genaiv1.GenerateRequest{Model: e.model, Prompt: Script,
+				Options: &genaiv1.GenerateRequest_Audio{Audio: &genaiv1.AudioOptions{Voice: e.voice}}})
 			if err != nil {
 				return 0, err
 			}
@@ -219,7 +221,7 @@ func realParts(ctx context.Context, cfg Config, log *slog.Logger, rep *Report, p
 		}
 		rep.Rows = append(rep.Rows, Row{
 			Section:  speechSection,
-			Name:     speechName(e.model, e.cli),
+			Name:     speechName(e.model, e.cli) + ", voice " + e.voice,
 			Baseline: fmt.Sprintf("RTF %.4f", stats.SpreadOf(cli).Median),
 			Cand:     fmt.Sprintf("RTF %.4f", stats.SpreadOf(svc).Median),
 			Ratio:    stats.SpreadOf(ratios),

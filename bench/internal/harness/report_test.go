@@ -21,8 +21,8 @@ func TestVerdicts(t *testing.T) {
 			{Section: gw, Name: "POST /v1/text:generate vs gRPC Generate, concurrency 1, p50", Added: stats.SpreadOf([]float64{0.4}), Ratio: stats.SpreadOf([]float64{3})},
 			{Section: gw, Name: "POST /v1/text:generate vs gRPC Generate, concurrency 16, p50", Added: stats.SpreadOf([]float64{0.1}), Ratio: stats.SpreadOf([]float64{2})},
 			{Section: ttfaSection, Name: ttfaName, Ratio: stats.SpreadOf([]float64{0.2, 0.3, 0.5})},
-			{Section: speechSection, Name: speechName("flite", "flite"), Ratio: stats.SpreadOf([]float64{1.2})},
-			{Section: speechSection, Name: speechName("espeak", "espeak-ng"), Ratio: stats.SpreadOf([]float64{1.21})},
+			{Section: speechSection, Name: speechName("flite", "flite") + ", voice slt", Ratio: stats.SpreadOf([]float64{1.2})},
+			{Section: speechSection, Name: speechName("espeak", "espeak-ng") + ", voice en-us", Ratio: stats.SpreadOf([]float64{1.21})},
 		}, []string{"**met** (it adds 0.700 ms", "**not met** (it adds 0.400 ms", "**met** (ratio 0.30", "**met**", "**not met**"}},
 	}
 	for _, tt := range tests {
