@@ -35,7 +35,7 @@ type Config struct {
 
 // Run measures everything and returns the report.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
-	rep := &Report{Started: time.Now(), Rounds: cfg.Rounds}
+	rep := &Report{Started: time.Now(), Rounds: cfg.Rounds, LoadStart: loadAvg()}
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
@@ -51,9 +51,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		"./services/text/cmd/text", "./services/audio/cmd/audio"); err != nil {
 		return nil, err
 	}
-	ps := &procs{}
-	defer ps.stop()
-
 	// Instant backends, in this process, behind the real genai handler and
 	// gRPC server.
 	textAddr, stopText, err := instant(genai.Text, genaitest.NewBackend(genaitest.Echo), scriptBackend{})
@@ -66,6 +63,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 		return nil, err
 	}
 	defer stopAudio()
+	// Stopped first, before the backends they call.
+	ps := &procs{}
+	defer ps.stop()
 
 	orchAddr, err := freeAddr()
 	if err != nil {
@@ -217,6 +217,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	}
 	rep.verdicts()
 	rep.Duration = time.Since(rep.Started)
+	rep.LoadEnd = loadAvg()
 	return rep, nil
 }
 

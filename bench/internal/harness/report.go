@@ -46,6 +46,9 @@ type Report struct {
 	Rows     []Row
 	// Verdicts say, per aim, where the run stands.
 	Verdicts []string
+	// LoadStart and LoadEnd are /proc/loadavg's averages around the run:
+	// how busy the machine was.
+	LoadStart, LoadEnd string
 	// Notes are caveats (a part skipped, and why).
 	Notes []string
 }
@@ -109,6 +112,7 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Machine: %s, %d cores (runtime.NumCPU), %s/%s, %s\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Fprintf(w, "- Run: %s, %d rounds, %s in all\n", r.Started.UTC().Format(time.RFC3339), r.Rounds, r.Duration.Round(time.Second))
+	fmt.Fprintf(w, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s\n", r.LoadStart, r.LoadEnd)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Where we stand")
 	fmt.Fprintln(w)
@@ -144,4 +148,17 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }
