@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	cfg := harness.Config{Rounds: 5, Scale: 1, Real: true}
+	cfg := harness.Config{Rounds: 7, Scale: 1, Real: true}
 	flag.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "how many interleaved rounds each comparison runs")
 	flag.Float64Var(&cfg.Scale, "scale", cfg.Scale, "multiplies the calls each round makes")
 	flag.BoolVar(&cfg.Real, "real", cfg.Real, "also measure with the real text and audio services (chorus-mini, flite, espeak)")

@@ -15,15 +15,22 @@ func TestVerdicts(t *testing.T) {
 		rows []Row
 		want []string // substrings of the verdicts, in order
 	}{
-		{"nothing measured", nil, []string{"not measured", "not measured", "not measured", "not measured", "not measured"}},
+		{"nothing measured", nil, []string{"not measured", "not measured", "not measured", "not measured", "not measured", "not measured"}},
 		{"met and not met", []Row{
 			{Section: orch, Name: "run, concurrency 16, p50", Added: stats.SpreadOf([]float64{0.5, 0.7, 0.9}), Ratio: stats.SpreadOf([]float64{1.1})},
 			{Section: gw, Name: "POST /v1/text:generate vs gRPC Generate, concurrency 1, p50", Added: stats.SpreadOf([]float64{0.4}), Ratio: stats.SpreadOf([]float64{3})},
 			{Section: gw, Name: "POST /v1/text:generate vs gRPC Generate, concurrency 16, p50", Added: stats.SpreadOf([]float64{0.1}), Ratio: stats.SpreadOf([]float64{2})},
 			{Section: ttfaSection, Name: ttfaName, Ratio: stats.SpreadOf([]float64{0.2, 0.3, 0.5})},
-			{Section: speechSection, Name: speechName("flite", "flite") + ", voice slt", Ratio: stats.SpreadOf([]float64{1.2})},
+			{Section: speechSection, Name: speechName("flite", "flite") + ", voice slt", Ratio: stats.SpreadOf([]float64{1.1})},
 			{Section: speechSection, Name: speechName("espeak", "espeak-ng") + ", voice en-us", Ratio: stats.SpreadOf([]float64{1.21})},
-		}, []string{"**met** (it adds 0.700 ms", "**not met** (it adds 0.400 ms", "**met** (ratio 0.30", "**met**", "**not met**"}},
+		}, []string{
+			"**met**; it adds 0.700 ms",
+			"**not met**; it adds 0.400 ms",
+			"**met**; it adds 0.100 ms",
+			"**met** (borderline: some rounds fall on each side); ratio 0.30",
+			"**met**; real-time factor ratio 1.10",
+			"**not met**; real-time factor ratio 1.21",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
