@@ -2,6 +2,7 @@
 #
 #   make demo   the main job: the script-then-voiceover pipeline, offline
 #   make test   every check and test (what CI runs)
+#   make bench  the suite against its baselines, into BENCHMARKS.md
 #   make up     run the suite on 127.0.0.1 until Ctrl-C (with Jaeger, once built)
 #   make images the Docker images of docker-compose.yaml (made offline if need be)
 #
@@ -15,7 +16,7 @@ SHELL := bash
 
 # Every Go module of the workspace, in dependency order; e2e (black-box
 # tests of the built suite, with their test-only dependencies) comes last.
-MODULES := proto platform engine services/text services/image services/audio orchestrator gateway cli e2e
+MODULES := proto platform engine services/text services/image services/audio orchestrator gateway cli bench e2e
 PKGS := $(MODULES:%=./%/...)
 # The binaries `make build` puts in bin/.
 CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio \
@@ -24,8 +25,9 @@ BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,
 # run as a separate process), chromium (the playground's browser test in
 # e2e/), ffmpeg (the narrated-slideshow MP4, and ffprobe to check it),
-# postgresql (the server the orchestrator's shared-jobs test starts).
-APT_PACKAGES := flite1-dev espeak-ng chromium ffmpeg postgresql
+# postgresql (the server the orchestrator's shared-jobs test starts), flite
+# (the command-line tool `make bench` compares the flite backend with).
+APT_PACKAGES := flite1-dev espeak-ng chromium ffmpeg postgresql flite
 GO_TEST_FLAGS ?= -count=1
 DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a
@@ -129,6 +131,14 @@ helm-check: ## helm lint and kubeconform -strict on deploy/helm/chorus, offline
 .PHONY: demo
 demo: build ## the main job: start the suite, run script-then-voiceover offline, write out/demo, stop
 	$(BIN)/chorus demo -bin-dir $(BIN) -out out/demo -input topic="$(DEMO_TOPIC)"
+
+# The suite's benchmark (bench/README.md): every figure a ratio against a
+# baseline measured in the same run. BENCH_FLAGS=-rounds=10 for more rounds.
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: deps ## measure the gateway, orchestrator, streaming and speech against baselines; write BENCHMARKS.md
+	nice -n 10 go run ./bench $(BENCH_FLAGS)
 
 # The shipped model's recipe (models/README.md): corpus from Debian packages,
 # tokenizer, about an hour of training on 2 cores, export, evaluation.
