@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,13 @@ import (
 const (
 	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	ReasonHostNotAllowed       = "HOST_NOT_ALLOWED"
+	ReasonHeadersTooLarge      = "HEADERS_TOO_LARGE"
 )
+
+// MaxHeaderBytes is the most header bytes (names and values) a request may
+// carry. net/http refuses more than 1 MiB itself, with a plain-text 431;
+// below that the gateway answers 431 in its own JSON.
+const MaxHeaderBytes = 64 << 10
 
 // LoopbackHosts are the Host names a gateway bound to loopback accepts by
 // default: a DNS name that resolves to 127.0.0.1 (rebinding) is refused.
@@ -101,6 +108,28 @@ func (g *Gateway) requireJSON(next http.Handler) http.Handler {
 			rpcerr.New(codes.InvalidArgument, ReasonUnsupportedMediaType,
 				"a POST body must be JSON: send \"Content-Type: application/json\"").WithMetadata("content_type", rpcerr.Clip(ct, 100)),
 			"invalid_request_error", strings.ToLower(ReasonUnsupportedMediaType))
+	})
+}
+
+// limitHeaders answers 431 to a request whose headers are over
+// MaxHeaderBytes: none of the API's needs more, and every header is copied
+// into traces and logs' context.
+func (g *Gateway) limitHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := 0
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v)
+			}
+		}
+		if n > MaxHeaderBytes {
+			g.guardError(w, r, http.StatusRequestHeaderFieldsTooLarge,
+				rpcerr.New(codes.InvalidArgument, ReasonHeadersTooLarge, "the request headers are too large").
+					WithMetadata("limit_bytes", strconv.Itoa(MaxHeaderBytes)),
+				"invalid_request_error", strings.ToLower(ReasonHeadersTooLarge))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

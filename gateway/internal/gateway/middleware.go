@@ -23,7 +23,7 @@ import (
 
 // middleware wraps the mux, outermost first: tracing (so the trace starts
 // here and continues into the gRPC calls through the request context),
-// logging with panic recovery, the Host check, CORS, the API key, the JSON
+// logging with panic recovery, the header size limit, the Host check, CORS, the API key, the JSON
 // content type of POSTs, the body limit and read deadline, the write
 // deadline.
 func (g *Gateway) middleware(next http.Handler) http.Handler {
@@ -33,6 +33,7 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 	h = g.authenticate(h)
 	h = g.cors(h)
 	h = g.checkHost(h)
+	h = g.limitHeaders(h)
 	h = g.observe(h)
 	return otelhttp.NewHandler(h, "gateway",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
