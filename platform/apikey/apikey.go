@@ -14,9 +14,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -39,6 +43,9 @@ type Config struct {
 	// AllowInsecureBind lets a server without keys listen on an address
 	// other than loopback (inside a container, behind a network policy).
 	AllowInsecureBind bool
+	// RateLimit is how many requests per second each key may make (a token
+	// bucket holding a second's worth, at least one); 0 is no limit.
+	RateLimit float64
 }
 
 // RegisterFlags registers -api-keys-file, -api-keys and
@@ -46,6 +53,7 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KeysFile, "api-keys-file", c.KeysFile, "file of accepted API keys, one per line; with keys, every call needs \"Authorization: Bearer <key>\"")
 	fs.StringVar(&c.Keys, "api-keys", c.Keys, "comma-separated accepted API keys (prefer CHORUS_API_KEYS or -api-keys-file: flags show in ps)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second each API key may make (bursts of a second's worth); 0: no limit")
 	fs.BoolVar(&c.AllowInsecureBind, "allow-insecure-bind", c.AllowInsecureBind, "allow listening on a non-loopback address without API keys")
 }
 
@@ -81,7 +89,18 @@ func (c Config) Load() (*Keys, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	return New(keys...)
+	if c.RateLimit < 0 {
+		return nil, fmt.Errorf("-rate-limit %v is negative", c.RateLimit)
+	}
+	k, err := New(keys...)
+	if err != nil {
+		return nil, err
+	}
+	if c.RateLimit > 0 {
+		k.buckets = make([]bucket, len(k.sums))
+		k.rate = c.RateLimit
+	}
+	return k, nil
 }
 
 // CheckBind refuses a listen address other than loopback for a server
@@ -108,10 +127,71 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Keys is a set of accepted API keys.
+// Keys is a set of accepted API keys, each with its own rate limit when
+// one is configured.
 type Keys struct {
 	sums [][sha256.Size]byte
+	// rate is the requests per second each key may make; buckets[i] is
+	// key i's token bucket. No buckets: no limit.
+	rate    float64
+	mu      sync.Mutex
+	buckets []bucket
+	now     func() time.Time // time.Now; tests replace it
 }
+
+// bucket is a token bucket: tokens at the time last.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// ErrRateLimited is Admit's refusal of a key over its rate.
+var ErrRateLimited = errors.New("rate limit exceeded")
+
+// ReasonRateLimited is the ErrorInfo reason of a refusal for rate.
+const ReasonRateLimited = "RATE_LIMITED"
+
+// Admit checks an Authorization header value, then spends one request of
+// its key's rate. Over the rate it returns ErrRateLimited and how long until
+// the next request would be admitted.
+func (k *Keys) Admit(authorization string) (retryAfter time.Duration, err error) {
+	if authorization == "" {
+		return 0, ErrMissing
+	}
+	token, ok := Bearer(authorization)
+	if !ok {
+		return 0, ErrInvalid
+	}
+	i := k.index(token)
+	if i < 0 {
+		return 0, ErrInvalid
+	}
+	if k.buckets == nil {
+		return 0, nil
+	}
+	burst := math.Max(1, k.rate)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := time.Now()
+	if k.now != nil {
+		now = k.now()
+	}
+	b := &k.buckets[i]
+	if b.last.IsZero() {
+		b.tokens = burst
+	} else {
+		b.tokens = math.Min(burst, b.tokens+now.Sub(b.last).Seconds()*k.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) / k.rate * float64(time.Second)), ErrRateLimited
+	}
+	b.tokens--
+	return 0, nil
+}
+
+// SetClock replaces time.Now for the rate limit, for tests.
+func (k *Keys) SetClock(now func() time.Time) { k.now = now }
 
 // New returns the set of keys. A key must be printable ASCII without
 // spaces, so that it survives a header.
@@ -133,13 +213,18 @@ func New(keys ...string) (*Keys, error) {
 
 // Valid reports whether key is one of the set. It compares digests of
 // equal length, in time independent of the key and of which key matched.
-func (k *Keys) Valid(key string) bool {
+func (k *Keys) Valid(key string) bool { return k.index(key) >= 0 }
+
+// index returns which key of the set key is, or -1, comparing with every
+// key in constant time.
+func (k *Keys) index(key string) int {
 	sum := sha256.Sum256([]byte(key))
-	match := 0
+	found := -1
 	for i := range k.sums {
-		match |= subtle.ConstantTimeCompare(sum[:], k.sums[i][:])
+		eq := subtle.ConstantTimeCompare(sum[:], k.sums[i][:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
-	return match == 1
+	return found
 }
 
 // Bearer returns the token of an "Authorization: Bearer <token>" value.
@@ -193,10 +278,23 @@ func (k *Keys) checkContext(ctx context.Context, fullMethod string) error {
 	if v := md.Get("authorization"); len(v) > 0 {
 		auth = v[0]
 	}
-	if err := k.Check(auth); err != nil {
+	retry, err := k.Admit(auth)
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return RateLimitError(retry)
+	case err != nil:
 		return rpcerr.New(codes.Unauthenticated, ReasonUnauthenticated, Message(err))
 	}
 	return nil
+}
+
+// RateLimitError is the RESOURCE_EXHAUSTED of a key over its rate, saying
+// when to retry.
+func RateLimitError(retryAfter time.Duration) *rpcerr.Error {
+	ms := max(retryAfter.Milliseconds(), 1)
+	return rpcerr.New(codes.ResourceExhausted, ReasonRateLimited,
+		fmt.Sprintf("this API key is over its rate limit; retry in %d ms", ms)).
+		WithMetadata("retry_after_ms", strconv.FormatInt(ms, 10))
 }
 
 // UnaryInterceptor rejects unary calls without a valid key with

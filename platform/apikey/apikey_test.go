@@ -1,10 +1,12 @@
 package apikey_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorus-ai/chorus/platform/apikey"
 )
@@ -97,5 +99,38 @@ func TestIsLoopback(t *testing.T) {
 		if got := apikey.IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+func TestAdmitRate(t *testing.T) {
+	keys, err := apikey.Config{Keys: "key-one-0123456789,key-two-0123456789", RateLimit: 2}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	keys.SetClock(func() time.Time { return now })
+	admit := func(key string) (time.Duration, error) { return keys.Admit("Bearer " + key) }
+	// A burst of a second's worth (2), then refused until a token returns.
+	for i := range 2 {
+		if _, err := admit("key-one-0123456789"); err != nil {
+			t.Fatalf("request %d of the burst: %v", i+1, err)
+		}
+	}
+	retry, err := admit("key-one-0123456789")
+	if !errors.Is(err, apikey.ErrRateLimited) || retry != 500*time.Millisecond {
+		t.Fatalf("third request: %v, retry %s, want ErrRateLimited and 500ms", err, retry)
+	}
+	if _, err := admit("key-two-0123456789"); err != nil {
+		t.Fatalf("the other key shares no bucket: %v", err)
+	}
+	now = now.Add(500 * time.Millisecond)
+	if _, err := admit("key-one-0123456789"); err != nil {
+		t.Fatalf("after the retry delay: %v", err)
+	}
+	if _, err := admit("key-unknown-0123456789"); !errors.Is(err, apikey.ErrInvalid) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if _, err := (apikey.Config{Keys: "key-one-0123456789", RateLimit: -1}).Load(); err == nil {
+		t.Fatal("a negative rate loads")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/platform/apikey"
+	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
 
@@ -113,4 +114,19 @@ func closeListener(srv *serve.Server) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return srv.Run(ctx)
+}
+
+func TestRateLimitPerKey(t *testing.T) {
+	ts := newTestServerWith(t, serve.Config{Auth: apikey.Config{Keys: keyA, RateLimit: 1}}, func(context.Context) error { return nil })
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+keyA)
+	if err := ts.call(ctx); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	err := ts.call(ctx)
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "retry in") {
+		t.Fatalf("second call at once: %v, want RESOURCE_EXHAUSTED saying when to retry", err)
+	}
+	if reason, _ := rpcerr.Details(status.Convert(err)); reason != apikey.ReasonRateLimited {
+		t.Errorf("reason %q", reason)
+	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -58,7 +59,8 @@ func (g *Gateway) guardError(w http.ResponseWriter, r *http.Request, httpStatus 
 }
 
 // authenticate answers 401 to a request without a valid key, when keys are
-// configured. The key is never logged or echoed.
+// configured, and 429 (with Retry-After) to a key over its -rate-limit. The
+// key is never logged or echoed.
 func (g *Gateway) authenticate(next http.Handler) http.Handler {
 	if g.keys == nil {
 		return next
@@ -68,7 +70,13 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := g.keys.Check(r.Header.Get("Authorization")); err != nil {
+		retry, err := g.keys.Admit(r.Header.Get("Authorization"))
+		if errors.Is(err, apikey.ErrRateLimited) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+			g.guardError(w, r, http.StatusTooManyRequests, apikey.RateLimitError(retry), "rate_limit_error", "rate_limit_exceeded")
+			return
+		}
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="chorus"`)
 			code := "invalid_api_key"
 			if errors.Is(err, apikey.ErrMissing) {

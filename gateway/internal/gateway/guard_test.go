@@ -356,3 +356,32 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	}
 	t.Logf("a stalled body was answered 400 after %s (read timeout %s)", time.Since(start).Round(time.Millisecond), readTimeout)
 }
+
+func TestRateLimitPerKey(t *testing.T) {
+	// One request a second per key, in bursts of one.
+	env := newTestServer(t, envOptions{config: func(c *gateway.Config) { c.Auth = apikey.Config{Keys: keyA + "," + keyB, RateLimit: 1} }})
+	get := func(key, path string) (*http.Response, []byte) {
+		return env.do(t, "GET", path, "", "Authorization", "Bearer "+key)
+	}
+	if resp, body := get(keyA, "/v1/pipelines"); resp.StatusCode != 200 {
+		t.Fatalf("first request: %d %s", resp.StatusCode, body)
+	}
+	resp, body := get(keyA, "/v1/pipelines")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second request at once: %d, Retry-After %q, want 429 and 1; body %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if e := decodeError(t, body); e.Code != 8 || e.reason() != apikey.ReasonRateLimited {
+		t.Errorf("body %s, want RESOURCE_EXHAUSTED with its reason", body)
+	}
+	resp, body = get(keyA, "/v1/models")
+	if e := decodeOpenAIError(t, body); resp.StatusCode != 429 || e.Error.Code == nil || *e.Error.Code != "rate_limit_exceeded" {
+		t.Errorf("OpenAI route over the rate: %d %s", resp.StatusCode, body)
+	}
+	// Another key has its own bucket; probes have none.
+	if resp, body := get(keyB, "/v1/pipelines"); resp.StatusCode != 200 {
+		t.Errorf("the other key: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := env.do(t, "GET", "/healthz", ""); resp.StatusCode != 200 {
+		t.Errorf("/healthz over the rate: %d", resp.StatusCode)
+	}
+}
