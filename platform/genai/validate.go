@@ -117,14 +117,15 @@ func Validate(m Modality, req *genaiv1.GenerateRequest) error {
 	return v.err()
 }
 
-const controlMsg = "must not hold control characters other than tab, newline and carriage return"
+const controlMsg = "must not hold control characters other than white space (tab, newline, vertical tab, form feed, carriage return)"
 
-// hasControl reports a C0 control character other than tab, newline and
-// carriage return: no text a person writes holds one, and NUL or ESC
-// reaching a backend (a C library's string, a terminal) is trouble.
+// hasControl reports a C0 control character that is not white space: no
+// text a person writes holds one, and NUL or ESC reaching a backend (a C
+// library's string, a terminal) is trouble. White space stays allowed, as
+// text from documents (form feeds) and from models holds it.
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+		if c := s[i]; c < 0x20 && (c < '\t' || c > '\r') {
 			return true
 		}
 	}
