@@ -49,6 +49,9 @@ COPY models/*.gguf /models/
 ENV CHORUS_MODELS_DIR=/models
 # Inside a container a server must listen on every interface.
 ENV CHORUS_GRPC_ADDR=0.0.0.0:50051
+# Inside a container the server must listen on every interface; without
+# API keys (CHORUS_API_KEYS or -api-keys-file) that is allowed explicitly.
+ENV CHORUS_ALLOW_INSECURE_BIND=true
 EXPOSE 50051
 ENTRYPOINT ["/usr/local/bin/text"]
 
@@ -58,12 +61,18 @@ COPY --from=build /out/image /usr/local/bin/image
 COPY models/*.gguf /models/
 ENV CHORUS_MODELS_DIR=/models
 ENV CHORUS_GRPC_ADDR=0.0.0.0:50052
+# Inside a container the server must listen on every interface; without
+# API keys (CHORUS_API_KEYS or -api-keys-file) that is allowed explicitly.
+ENV CHORUS_ALLOW_INSECURE_BIND=true
 EXPOSE 50052
 ENTRYPOINT ["/usr/local/bin/image"]
 
 FROM runtime AS orchestrator
 COPY --from=build /out/orchestrator /usr/local/bin/orchestrator
 ENV CHORUS_GRPC_ADDR=0.0.0.0:50050
+# Inside a container the server must listen on every interface; without
+# API keys (CHORUS_API_KEYS or -api-keys-file) that is allowed explicitly.
+ENV CHORUS_ALLOW_INSECURE_BIND=true
 # Jobs (SQLite) and stored artifacts; the image's user owns its home. Mount
 # a volume here to keep them across containers.
 ENV CHORUS_DATA_DIR=/home/nonroot/orchestrator
@@ -75,6 +84,9 @@ ENTRYPOINT ["/usr/local/bin/orchestrator"]
 FROM runtime AS gateway
 COPY --from=build /out/gateway /usr/local/bin/gateway
 ENV CHORUS_HTTP_ADDR=0.0.0.0:8080
+# Inside a container the server must listen on every interface; without
+# API keys (CHORUS_API_KEYS or -api-keys-file) that is allowed explicitly.
+ENV CHORUS_ALLOW_INSECURE_BIND=true
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/gateway"]
 
@@ -88,6 +100,9 @@ COPY --from=build /out/chorus /usr/local/bin/chorus
 COPY --from=build-audio /out/audio /usr/local/bin/audio
 USER 65532
 ENV CHORUS_GRPC_ADDR=0.0.0.0:50053
+# Inside a container the server must listen on every interface; without
+# API keys (CHORUS_API_KEYS or -api-keys-file) that is allowed explicitly.
+ENV CHORUS_ALLOW_INSECURE_BIND=true
 EXPOSE 50053
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=12 \
     CMD ["/usr/local/bin/chorus", "health"]

@@ -88,7 +88,15 @@ build: deps ## build every binary into bin/
 .PHONY: test
 test: deps lint breaking helm-check jaeger ## run every check and test (CI runs this)
 	CHORUS_JAEGER_BIN="$$(deploy/scripts/jaeger.sh)" go test $(GO_TEST_FLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory test-compose
+
+# Each fuzz target runs for FUZZTIME from its committed seeds (docs/RELIABILITY.md).
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME (10s) each
+	go test -run='^$$' -fuzz='^FuzzValidate$$' -fuzztime=$(FUZZTIME) ./platform/genai
+	go test -run='^$$' -fuzz='^FuzzCodecDecode$$' -fuzztime=$(FUZZTIME) ./gateway/internal/gateway
 
 # Docker: images, Compose v2 and Jaeger (deploy/README.md). What takes
 # minutes the first time (the base image roots, the Compose and Jaeger

@@ -198,6 +198,9 @@ func checkDockerfile(t *testing.T, root string, srv server) {
 	}
 	for _, want := range []string{
 		"ENV " + srv.addrVar + "=0.0.0.0:" + srv.port,
+		// Listening on every interface without API keys is refused
+		// unless allowed explicitly (platform/apikey).
+		"ENV CHORUS_ALLOW_INSECURE_BIND=true",
 		"EXPOSE " + srv.port,
 		`ENTRYPOINT ["/usr/local/bin/` + srv.name + `"]`,
 	} {

@@ -51,6 +51,8 @@ func Validate(m Modality, req *genaiv1.GenerateRequest) error {
 	switch {
 	case !utf8.ValidString(prompt):
 		v.add("prompt", "must be valid UTF-8")
+	case hasControl(prompt):
+		v.add("prompt", controlMsg)
 	case len(prompt) > promptLimit:
 		v.add("prompt", "must be at most %d bytes, got %d", promptLimit, len(prompt))
 	}
@@ -78,6 +80,8 @@ func Validate(m Modality, req *genaiv1.GenerateRequest) error {
 			switch {
 			case !utf8.ValidString(c):
 				v.add(fmt.Sprintf("messages[%d].content", i), "must be valid UTF-8")
+			case hasControl(c):
+				v.add(fmt.Sprintf("messages[%d].content", i), controlMsg)
 			case len(c) > MaxMessageLen:
 				v.add(fmt.Sprintf("messages[%d].content", i), "must be at most %d bytes", MaxMessageLen)
 			}
@@ -111,6 +115,21 @@ func Validate(m Modality, req *genaiv1.GenerateRequest) error {
 		}
 	}
 	return v.err()
+}
+
+const controlMsg = "must not hold control characters other than white space (tab, newline, vertical tab, form feed, carriage return)"
+
+// hasControl reports a C0 control character that is not white space: no
+// text a person writes holds one, and NUL or ESC reaching a backend (a C
+// library's string, a terminal) is trouble. White space stays allowed, as
+// text from documents (form feeds) and from models holds it.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && (c < '\t' || c > '\r') {
+			return true
+		}
+	}
+	return false
 }
 
 func validateText(v *violations, o *genaiv1.TextOptions) {

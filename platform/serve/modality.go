@@ -45,13 +45,14 @@ func (c ModalityConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// RegisterFlags registers -grpc-addr, -metrics-addr, -concurrency and
-// -queue, with c's values as their defaults.
+// RegisterFlags registers -grpc-addr, -metrics-addr, -concurrency,
+// -queue and Config's flags, with c's values as their defaults.
 func (c *ModalityConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "grpc-addr", c.Addr, "gRPC listen address")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "HTTP listen address of GET /metrics (Prometheus); \"auto\": the gRPC port + 1000 if free; empty: none")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "each backend runs `n` requests at once")
 	fs.IntVar(&c.Queue, "queue", c.Queue, "`n` more requests may wait per backend; beyond that RESOURCE_EXHAUSTED")
+	c.Config.RegisterFlags(fs)
 }
 
 // Route admits requests to b as c says.

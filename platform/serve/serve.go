@@ -6,6 +6,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/chorus-ai/chorus/platform/apikey"
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/telemetry"
@@ -49,6 +51,20 @@ type Config struct {
 	// catches, after it is logged. A recovered panic is a bug: test servers
 	// set this to fail the test (see FailOnPanic).
 	OnPanic func(method string, recovered any)
+	// Auth names the API keys every RPC but health checks must carry; with
+	// none the server is open, and then may listen only on loopback unless
+	// Auth.AllowInsecureBind.
+	Auth apikey.Config
+	// Reflection registers the gRPC reflection service (for grpcurl and
+	// similar tools). Off by default: it lists every method to anyone.
+	Reflection bool
+}
+
+// RegisterFlags registers -api-keys-file, -api-keys, -allow-insecure-bind
+// and -reflection, with c's values as their defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Auth.RegisterFlags(fs)
+	fs.BoolVar(&c.Reflection, "reflection", c.Reflection, "serve the gRPC reflection service (grpcurl without -proto)")
 }
 
 // MetricsAuto as Config.MetricsAddr serves /metrics on Addr's port plus
@@ -121,6 +137,13 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if cfg.MaxConnectionAge == 0 {
 		cfg.MaxConnectionAge = DefaultMaxConnectionAge
 	}
+	keys, err := cfg.Auth.Load()
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if err := cfg.Auth.CheckBind(cfg.Addr, keys); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -131,10 +154,18 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 		return nil, err
 	}
 	i := &interceptors{log: log, onPanic: cfg.OnPanic}
+	unary := []grpc.UnaryServerInterceptor{i.unary}
+	stream := []grpc.StreamServerInterceptor{i.stream}
+	if keys != nil {
+		// Inside the logging interceptor, so refused calls are logged
+		// (without their metadata).
+		unary = append(unary, keys.UnaryInterceptor)
+		stream = append(stream, keys.StreamInterceptor)
+	}
 	opts = append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(i.unary),
-		grpc.ChainStreamInterceptor(i.stream),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: cfg.MaxConnectionAge, MaxConnectionAgeGrace: MaxConnectionAgeGrace}),
 		// Clients ping idle connections (platform/dial); allow it.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -146,7 +177,9 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	if cfg.Reflection {
+		reflection.Register(s.grpc)
+	}
 	// The overall health ("") is NOT_SERVING until the services say so.
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	return s, nil

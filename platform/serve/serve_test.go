@@ -67,7 +67,18 @@ func newTestServer(tb testing.TB, behave func(ctx context.Context) error, onPani
 	if len(onPanic) > 0 {
 		hook = onPanic[0]
 	}
-	srv, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, OnPanic: hook}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return newTestServerWith(tb, serve.Config{OnPanic: hook}, behave)
+}
+
+// newTestServerWith is newTestServer with cfg's settings (its address and
+// shutdown timeout are the test's), and extra dial options for the client.
+func newTestServerWith(tb testing.TB, cfg serve.Config, behave func(ctx context.Context) error, dialOpts ...grpc.DialOption) *testServer {
+	tb.Helper()
+	cfg.Addr, cfg.ShutdownTimeout = "127.0.0.1:0", 5*time.Second
+	if cfg.OnPanic == nil {
+		cfg.OnPanic = serve.FailOnPanic(tb)
+	}
+	srv, err := serve.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,7 +87,7 @@ func newTestServer(tb testing.TB, behave func(ctx context.Context) error, onPani
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{cancel: cancel, done: make(chan error, 1)}
 	go func() { ts.done <- srv.Run(ctx) }()
-	ts.conn, err = grpc.NewClient(srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	ts.conn, err = grpc.NewClient(srv.Addr().String(), append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, dialOpts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -137,8 +148,19 @@ func TestInterceptorsMapErrors(t *testing.T) {
 	}
 }
 
-func TestHealthAndReflection(t *testing.T) {
+func TestReflectionOffByDefault(t *testing.T) {
 	ts := newTestServer(t, func(context.Context) error { return nil })
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("reflection without -reflection: %v, want Unimplemented", err)
+	}
+}
+
+func TestHealthAndReflection(t *testing.T) {
+	ts := newTestServerWith(t, serve.Config{Reflection: true}, func(context.Context) error { return nil })
 	health := healthpb.NewHealthClient(ts.conn)
 	for _, svc := range []string{"", "test.Echo"} {
 		resp, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})

@@ -32,7 +32,13 @@ const maxLine = 256 << 20
 type Client struct {
 	base *url.URL
 	http *http.Client
+	// apiKey is sent as "Authorization: Bearer"; empty sends none.
+	apiKey string
 }
+
+// SetAPIKey makes the client send key as its bearer token, for a gateway
+// with API keys; an empty key sends none.
+func (c *Client) SetAPIKey(key string) { c.apiKey = strings.TrimSpace(key) }
 
 // New returns a client of the gateway at baseURL (for example
 // "http://127.0.0.1:8080"). A nil hc uses http.DefaultClient; give one
@@ -162,6 +168,9 @@ func (c *Client) do(ctx context.Context, method, path string, body proto.Message
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

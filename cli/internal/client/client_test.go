@@ -264,3 +264,28 @@ func TestStreamGenerate(t *testing.T) {
 		t.Errorf("StreamGenerate on a missing route = %v, want a 404 *APIError", err)
 	}
 }
+
+func TestAPIKeyIsSent(t *testing.T) {
+	for _, tc := range []struct {
+		name, key, want string
+	}{
+		{name: "no key sends no header", key: "", want: ""},
+		{name: "key as bearer", key: " secret-key-0123456789 ", want: "Bearer secret-key-0123456789"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan string, 1)
+			c := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Get("Authorization")
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"pipelines": []}`)
+			})
+			c.SetAPIKey(tc.key)
+			if _, err := c.ListPipelines(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if h := <-got; h != tc.want {
+				t.Errorf("Authorization %q, want %q", h, tc.want)
+			}
+		})
+	}
+}

@@ -241,14 +241,15 @@ func jsonFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("json", false, "print the results as JSON, for scripts")
 }
 
-// newClient returns a client of the gateway and a function that closes
-// its connections.
-func newClient(gateway string) (*client.Client, func(), error) {
+// newClient returns a client of the gateway, sending $CHORUS_API_KEY as
+// its bearer token when set, and a function that closes its connections.
+func newClient(env Env, gateway string) (*client.Client, func(), error) {
 	hc := newHTTPClient()
 	c, err := client.New(gateway, hc)
 	if err != nil {
 		return nil, nil, badInput{err}
 	}
+	c.SetAPIKey(env.Getenv("CHORUS_API_KEY"))
 	return c, hc.CloseIdleConnections, nil
 }
 

@@ -128,7 +128,7 @@ func generateText(ctx context.Context, env Env, args []string) error {
 	if isSet(fs, "seed") {
 		opts.Seed = seed
 	}
-	c, closeConns, err := newClient(*gf.gateway)
+	c, closeConns, err := newClient(env, *gf.gateway)
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func generateAudio(ctx context.Context, env Env, args []string) error {
 // generateFiles runs one unary generation and writes each artifact to a
 // file.
 func generateFiles(ctx context.Context, env Env, gf genFlags, modality string, req *genaiv1.GenerateRequest, out string) error {
-	c, closeConns, err := newClient(*gf.gateway)
+	c, closeConns, err := newClient(env, *gf.gateway)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func jobsCreate(ctx context.Context, env Env, args []string) error {
 
 // createJob starts a job and prints it.
 func createJob(ctx context.Context, env Env, gateway string, req *orchestratorv1.CreateJobRequest, asJSON bool) error {
-	c, closeConns, err := newClient(gateway)
+	c, closeConns, err := newClient(env, gateway)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func jobsList(ctx context.Context, env Env, args []string) error {
 	if !ok {
 		return usageError(env, fs, "-state %q: want queued, running, succeeded, failed or cancelled", *stateFlag)
 	}
-	c, closeConns, err := newClient(*gateway)
+	c, closeConns, err := newClient(env, *gateway)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func jobsGet(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, closeConns, err := newClient(*gateway)
+	c, closeConns, err := newClient(env, *gateway)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func jobsWatch(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, closeConns, err := newClient(*gateway)
+	c, closeConns, err := newClient(env, *gateway)
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func jobsCancel(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, closeConns, err := newClient(*gateway)
+	c, closeConns, err := newClient(env, *gateway)
 	if err != nil {
 		return err
 	}

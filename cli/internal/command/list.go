@@ -25,7 +25,7 @@ func Pipelines(ctx context.Context, env Env, args []string) error {
 	if len(pos) > 0 {
 		return usageError(env, fs, "unexpected arguments %q", pos)
 	}
-	c, closeConns, err := newClient(*gateway)
+	c, closeConns, err := newClient(env, *gateway)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func Models(ctx context.Context, env Env, args []string) error {
 			return usageError(env, fs, "unknown modality %q (want text, image or audio)", m)
 		}
 	}
-	c, closeConns, err := newClient(*gateway)
+	c, closeConns, err := newClient(env, *gateway)
 	if err != nil {
 		return err
 	}

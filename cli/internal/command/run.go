@@ -104,7 +104,7 @@ type savedOutput struct {
 // runPipeline runs one pipeline through the gateway, printing progress,
 // and writes its outputs to opts.out.
 func runPipeline(ctx context.Context, env Env, gateway, name string, inputs map[string]string, opts runOptions) error {
-	c, closeConns, err := newClient(gateway)
+	c, closeConns, err := newClient(env, gateway)
 	if err != nil {
 		return err
 	}

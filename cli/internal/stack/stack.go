@@ -109,10 +109,12 @@ func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
 	}
 	upstreams := []string{"-text-addr", a.Text, "-image-addr", a.Image, "-audio-addr", a.Audio}
 	args := map[string][]string{
-		"text":         {"-grpc-addr", a.Text, "-metrics-addr", a.MetricsAddr("text")},
-		"image":        {"-grpc-addr", a.Image, "-metrics-addr", a.MetricsAddr("image")},
-		"audio":        {"-grpc-addr", a.Audio, "-metrics-addr", a.MetricsAddr("audio")},
-		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator, "-metrics-addr", a.MetricsAddr("orchestrator")}, upstreams...),
+		// A local suite serves gRPC reflection, so grpcurl needs no .proto
+		// files; a server started on its own does not, unless -reflection.
+		"text":         {"-grpc-addr", a.Text, "-metrics-addr", a.MetricsAddr("text"), "-reflection"},
+		"image":        {"-grpc-addr", a.Image, "-metrics-addr", a.MetricsAddr("image"), "-reflection"},
+		"audio":        {"-grpc-addr", a.Audio, "-metrics-addr", a.MetricsAddr("audio"), "-reflection"},
+		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator, "-metrics-addr", a.MetricsAddr("orchestrator"), "-reflection"}, upstreams...),
 		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator}, upstreams...),
 	}
 	specs := make([]supervise.Spec, 0, len(Services))

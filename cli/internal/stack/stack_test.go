@@ -45,10 +45,10 @@ func TestSpecsWireTheServices(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"text":         "/opt/chorus/bin/text -grpc-addr 127.0.0.1:50051 -metrics-addr 127.0.0.1:51051",
-		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052 -metrics-addr 127.0.0.1:51052",
-		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053 -metrics-addr 127.0.0.1:51053",
-		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -metrics-addr 127.0.0.1:51050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
+		"text":         "/opt/chorus/bin/text -grpc-addr 127.0.0.1:50051 -metrics-addr 127.0.0.1:51051 -reflection",
+		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052 -metrics-addr 127.0.0.1:51052 -reflection",
+		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053 -metrics-addr 127.0.0.1:51053 -reflection",
+		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -metrics-addr 127.0.0.1:51050 -reflection -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
 		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
 	}
 	for name, w := range want {

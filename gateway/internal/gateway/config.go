@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/chorus-ai/chorus/platform/apikey"
 )
 
 // Config configures a Gateway. The zero value of every field but the
@@ -31,13 +33,31 @@ type Config struct {
 	// CORSOrigins lists the origins allowed to call the API from a browser;
 	// "*" allows any. Empty (the default) sends no CORS headers at all.
 	CORSOrigins []string
+	// Auth names the API keys every request but the probes, /metrics and
+	// the playground's page must carry ("Authorization: Bearer <key>").
+	Auth apikey.Config
+	// UpstreamKey is the API key sent to the gRPC upstreams.
+	UpstreamKey apikey.ClientKey
+	// AllowedHosts lists the names a request's Host header may carry;
+	// empty or "*" allows any. NewServer defaults it to LoopbackHosts
+	// when the gateway listens on loopback.
+	AllowedHosts []string
+	// BodyReadTimeout bounds how long a client may take to send its
+	// request body. Default 30s.
+	BodyReadTimeout time.Duration
+	// StreamWriteTimeout bounds each write to a client: one that stops
+	// reading a stream for this long is cut off, freeing its backend
+	// slot. Default 30s.
+	StreamWriteTimeout time.Duration
 }
 
 // Defaults for Config.
 const (
-	DefaultRequestTimeout = 2 * time.Minute
-	DefaultReadyTimeout   = time.Second
-	DefaultMaxBodyBytes   = 1 << 20
+	DefaultRequestTimeout     = 2 * time.Minute
+	DefaultReadyTimeout       = time.Second
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultBodyReadTimeout    = 30 * time.Second
+	DefaultStreamWriteTimeout = 30 * time.Second
 )
 
 // Validate reports a configuration the gateway cannot start with.
@@ -59,6 +79,9 @@ func (c Config) Validate() error {
 	if c.ReadyTimeout < 0 {
 		errs = append(errs, fmt.Errorf("-ready-timeout %s is negative", c.ReadyTimeout))
 	}
+	if c.BodyReadTimeout < 0 || c.StreamWriteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("-body-read-timeout and -stream-write-timeout must not be negative"))
+	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("-max-body-bytes %d is negative", c.MaxBodyBytes))
 	}
@@ -79,6 +102,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if c.StreamWriteTimeout == 0 {
+		c.StreamWriteTimeout = DefaultStreamWriteTimeout
 	}
 	return c
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/chorus-ai/chorus/platform/apikey"
 	"github.com/chorus-ai/chorus/platform/dial"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/telemetry"
@@ -33,6 +34,8 @@ type Gateway struct {
 	handler   http.Handler
 	upstreams []*upstream
 	conns     []*grpc.ClientConn
+	// keys are the accepted API keys; nil when none are configured.
+	keys *apikey.Keys
 }
 
 // upstream is one service the gateway calls, as /readyz reports it.
@@ -50,7 +53,11 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: log, codec: newCodec()}
+	keys, err := cfg.Auth.Load()
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: log, codec: newCodec(), keys: keys}
 	ok := false
 	defer func() {
 		if !ok {
@@ -144,7 +151,7 @@ func noHeaders(string) (string, bool) { return "", false }
 // is right for requests but would make /readyz slow to report an upstream
 // that is down.
 func (g *Gateway) dial(name, target, service string) (*grpc.ClientConn, error) {
-	conn, err := dial.Dial(target)
+	conn, err := dial.Dial(target, g.cfg.UpstreamKey.DialOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %s upstream: %w", name, err)
 	}
@@ -184,10 +191,12 @@ func (g *Gateway) Serve(ctx context.Context, lis net.Listener, shutdownTimeout t
 		Handler:           g.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-		// No WriteTimeout: streams last as long as their run. No
-		// ReadTimeout either: net/http would cancel a request's context when
-		// it expires, ending long streams; the body limit bounds reads.
+		// The deadline of a response's first write; every write extends
+		// it (deadlineWriter), so streams last as long as the client reads.
+		WriteTimeout: g.cfg.StreamWriteTimeout,
+		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		// No ReadTimeout: net/http would cancel a request's context when it
+		// expires, ending long streams; limitBody bounds the body's read.
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

@@ -286,6 +286,7 @@ func TestQueueFull(t *testing.T) {
 	go func() {
 		// Not env.send: no t.Fatal off the test goroutine.
 		req, _ := http.NewRequestWithContext(ctx, "POST", env.url+"/v1/audio:generate", strings.NewReader(`{"model": "hold", "prompt": "x"}`))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := env.client.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -365,6 +366,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 			go func() {
 				defer close(done)
 				req, _ := http.NewRequestWithContext(ctx, "POST", env.url+path, strings.NewReader(`{"model": "hold", "prompt": "x"}`))
+				req.Header.Set("Content-Type", "application/json")
 				if resp, err := env.client.Do(req); err == nil {
 					resp.Body.Close()
 				}
@@ -501,6 +503,7 @@ func TestBodyTooLarge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := env.client.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/chorus-ai/chorus/platform/apikey"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/serve"
@@ -65,6 +66,8 @@ type envOptions struct {
 	text []genai.Route
 	// image replaces the image service's backend.
 	image genai.Backend
+	// upstreamAuth is every upstream's key configuration.
+	upstreamAuth apikey.Config
 }
 
 func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
@@ -78,6 +81,12 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 		image: genaitest.NewBackend("fake-image"),
 		audio: genaitest.NewBackend("voice", "hold"),
 		logs:  &syncio.Writer{},
+	}
+	startGenai := func(tb testing.TB, m genai.Modality, routes ...genai.Route) string {
+		return startGenaiWith(tb, o.upstreamAuth, m, routes...)
+	}
+	startServer := func(tb testing.TB, register func(*serve.Server)) string {
+		return startServerWith(tb, o.upstreamAuth, register)
 	}
 	env.textAddr = startGenai(tb, genai.Text, append([]genai.Route{{Backend: env.text, Concurrency: 4}}, o.text...)...)
 	var imageBackend genai.Backend = env.image
@@ -122,18 +131,30 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 // returns its address.
 func startGenai(tb testing.TB, m genai.Modality, routes ...genai.Route) string {
 	tb.Helper()
+	return startGenaiWith(tb, apikey.Config{}, m, routes...)
+}
+
+// startGenaiWith is startGenai on a server with auth's keys.
+func startGenaiWith(tb testing.TB, auth apikey.Config, m genai.Modality, routes ...genai.Route) string {
+	tb.Helper()
 	h, err := genai.NewHandler(m, discard(), routes...)
 	if err != nil {
 		tb.Fatalf("genai.NewHandler: %v", err)
 	}
-	return startServer(tb, func(s *serve.Server) { s.SetServing(genai.Register(s.GRPC(), h)) })
+	return startServerWith(tb, auth, func(s *serve.Server) { s.SetServing(genai.Register(s.GRPC(), h)) })
 }
 
 // startServer runs a platform/serve server set up by register until the
 // test ends.
 func startServer(tb testing.TB, register func(*serve.Server)) string {
 	tb.Helper()
-	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second, OnPanic: serve.FailOnPanic(tb)}, discard())
+	return startServerWith(tb, apikey.Config{}, register)
+}
+
+// startServerWith is startServer on a server with auth's keys.
+func startServerWith(tb testing.TB, auth apikey.Config, register func(*serve.Server)) string {
+	tb.Helper()
+	s, err := serve.New(serve.Config{Addr: "127.0.0.1:0", ShutdownTimeout: 2 * time.Second, OnPanic: serve.FailOnPanic(tb), Auth: auth}, discard())
 	if err != nil {
 		tb.Fatalf("serve.New: %v", err)
 	}

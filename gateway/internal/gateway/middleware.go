@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,10 +23,17 @@ import (
 
 // middleware wraps the mux, outermost first: tracing (so the trace starts
 // here and continues into the gRPC calls through the request context),
-// logging with panic recovery, CORS, the body limit.
+// logging with panic recovery, the header size limit, the Host check, CORS, the API key, the JSON
+// content type of POSTs, the body limit and read deadline, the write
+// deadline.
 func (g *Gateway) middleware(next http.Handler) http.Handler {
-	h := g.limitBody(next)
+	h := g.deadlines(next)
+	h = g.limitBody(h)
+	h = g.requireJSON(h)
+	h = g.authenticate(h)
 	h = g.cors(h)
+	h = g.checkHost(h)
+	h = g.limitHeaders(h)
 	h = g.observe(h)
 	return otelhttp.NewHandler(h, "gateway",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
@@ -153,6 +161,21 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 type body struct {
 	io.ReadCloser
 	decodeErr error
+	// rc lifts the body's read deadline once the body is read: net/http
+	// then reads on in the background to notice a client that leaves, and
+	// a timeout there would cancel the request. Nil without a deadline.
+	rc *http.ResponseController
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	// Only at the end: after a timeout the deadline stays, so that net/http
+	// does not wait for the rest of the body before it answers.
+	if errors.Is(err, io.EOF) && b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Time{})
+		b.rc = nil
+	}
+	return n, err
 }
 
 // limitBody answers 413 to a request whose declared length is over the
@@ -171,7 +194,14 @@ func (g *Gateway) limitBody(next http.Handler) http.Handler {
 			g.writeStatus(w, err.HTTPStatus, rpcerr.Status(err.Err))
 			return
 		}
-		r.Body = &body{ReadCloser: http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)}
+		b := &body{ReadCloser: http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)}
+		if r.ContentLength != 0 {
+			// A client that trickles its body is cut off (the decoder
+			// reports a malformed body), not waited for.
+			b.rc = http.NewResponseController(w)
+			_ = b.rc.SetReadDeadline(time.Now().Add(g.cfg.BodyReadTimeout))
+		}
+		r.Body = b
 		next.ServeHTTP(w, r)
 	})
 }
@@ -201,7 +231,7 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 			h.Add("Vary", "Access-Control-Request-Method")
 			h.Add("Vary", "Access-Control-Request-Headers")
 			h.Set("Access-Control-Allow-Methods", "GET, POST")
-			h.Set("Access-Control-Allow-Headers", "Content-Type, Grpc-Timeout, Traceparent, Tracestate")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Grpc-Timeout, Traceparent, Tracestate")
 			h.Set("Access-Control-Max-Age", "600")
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -470,6 +470,7 @@ func TestOpenAIQueueFull(t *testing.T) {
 	held := make(chan *http.Response, 1)
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, "POST", env.url+"/v1/audio/speech", strings.NewReader(`{"model":"hold","input":"hi"}`))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := env.client.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -501,6 +502,7 @@ func TestOpenAIClientGoneCancelsGeneration(t *testing.T) {
 			go func() {
 				defer close(done)
 				req, _ := http.NewRequestWithContext(ctx, "POST", env.url+tt.path, strings.NewReader(tt.body))
+				req.Header.Set("Content-Type", "application/json")
 				if resp, err := env.client.Do(req); err == nil {
 					resp.Body.Close()
 				}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
+	"github.com/chorus-ai/chorus/platform/apikey"
 	"github.com/chorus-ai/chorus/platform/ports"
 )
 
@@ -25,13 +27,15 @@ func DefaultServerConfig() ServerConfig {
 	return ServerConfig{
 		HTTP: HTTPConfig{Addr: ports.GatewayAddr, ShutdownTimeout: 10 * time.Second},
 		Gateway: Config{
-			TextAddr:         ports.TextAddr,
-			ImageAddr:        ports.ImageAddr,
-			AudioAddr:        ports.AudioAddr,
-			OrchestratorAddr: ports.OrchestratorAddr,
-			RequestTimeout:   DefaultRequestTimeout,
-			ReadyTimeout:     DefaultReadyTimeout,
-			MaxBodyBytes:     DefaultMaxBodyBytes,
+			TextAddr:           ports.TextAddr,
+			ImageAddr:          ports.ImageAddr,
+			AudioAddr:          ports.AudioAddr,
+			OrchestratorAddr:   ports.OrchestratorAddr,
+			RequestTimeout:     DefaultRequestTimeout,
+			ReadyTimeout:       DefaultReadyTimeout,
+			MaxBodyBytes:       DefaultMaxBodyBytes,
+			BodyReadTimeout:    DefaultBodyReadTimeout,
+			StreamWriteTimeout: DefaultStreamWriteTimeout,
 		},
 	}
 }
@@ -48,6 +52,14 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Gateway.RequestTimeout, "request-timeout", c.Gateway.RequestTimeout, "deadline of unary calls whose client sends no Grpc-Timeout header")
 	fs.DurationVar(&c.Gateway.ReadyTimeout, "ready-timeout", c.Gateway.ReadyTimeout, "how long /readyz waits for each upstream's health check")
 	fs.Int64Var(&c.Gateway.MaxBodyBytes, "max-body-bytes", c.Gateway.MaxBodyBytes, "largest request body accepted")
+	fs.DurationVar(&c.Gateway.BodyReadTimeout, "body-read-timeout", c.Gateway.BodyReadTimeout, "how long a client may take to send its request body")
+	fs.DurationVar(&c.Gateway.StreamWriteTimeout, "stream-write-timeout", c.Gateway.StreamWriteTimeout, "how long one write to a client may block; a client that stops reading a stream is cut off after it")
+	c.Gateway.Auth.RegisterFlags(fs)
+	c.Gateway.UpstreamKey.RegisterFlag(fs)
+	fs.Func("allowed-hosts", "comma-separated names the Host header may carry (* for any); default: loopback names when listening on loopback, any otherwise", func(s string) error {
+		c.Gateway.AllowedHosts = ParseHosts(s)
+		return nil
+	})
 	fs.Func("cors-origins", "comma-separated origins allowed to call the API from a browser (* for any); empty disables CORS", func(s string) error {
 		c.Gateway.CORSOrigins = ParseOrigins(s)
 		return nil
@@ -69,8 +81,15 @@ func NewServer(_ context.Context, cfg ServerConfig, log *slog.Logger) (*Server, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if len(cfg.Gateway.AllowedHosts) == 0 && apikey.IsLoopback(cfg.HTTP.Addr) {
+		cfg.Gateway.AllowedHosts = LoopbackHosts
+	}
 	g, err := New(cfg.Gateway, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Gateway.Auth.CheckBind(cfg.HTTP.Addr, g.keys); err != nil {
+		g.Close()
 		return nil, err
 	}
 	lis, err := net.Listen("tcp", cfg.HTTP.Addr)
@@ -81,9 +100,23 @@ func NewServer(_ context.Context, cfg ServerConfig, log *slog.Logger) (*Server, 
 	return &Server{gateway: g, lis: lis, shutdown: cfg.HTTP.ShutdownTimeout}, nil
 }
 
+// Addr is the address the gateway listens on.
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
+
 // Run serves until ctx ends, drains in-flight requests, then closes the
 // upstream connections.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.gateway.Close()
 	return s.gateway.Serve(ctx, s.lis, s.shutdown)
+}
+
+// ParseHosts splits a comma-separated -allowed-hosts value, dropping blanks.
+func ParseHosts(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }

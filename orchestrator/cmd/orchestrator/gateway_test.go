@@ -107,6 +107,9 @@ func TestLongNarrationDownloadsThroughTheGateway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}

@@ -71,6 +71,7 @@ func TestNarratedSlideshowThroughTheGateway(t *testing.T) {
 	get := func(method, path, body string) []byte {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, method, "http://"+httpAddr+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

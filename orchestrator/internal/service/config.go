@@ -11,6 +11,7 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/pgstore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/orchestrator/internal/server"
+	"github.com/chorus-ai/chorus/platform/apikey"
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
@@ -52,6 +53,10 @@ type Config struct {
 	// MaxRuns and RunQueue bound the runs (RunPipeline and jobs) executing
 	// at once and waiting for a place.
 	MaxRuns, RunQueue int
+	// Serve is the gRPC server's API keys, bind rule and reflection.
+	Serve serve.Config
+	// UpstreamKey is the API key sent to the modality services.
+	UpstreamKey apikey.ClientKey
 }
 
 // DefaultConfig is the configuration with no flags: the default addresses,
@@ -106,6 +111,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.InlineLimit, "inline-limit", c.InlineLimit, "largest artifact (bytes) sent inline; larger ones are stored and sent by uri")
 	fs.IntVar(&c.MaxRuns, "max-runs", c.MaxRuns, "most runs (RunPipeline and jobs) executing at once")
 	fs.IntVar(&c.RunQueue, "run-queue", c.RunQueue, "most runs waiting for a place; more are refused RESOURCE_EXHAUSTED")
+	c.Serve.RegisterFlags(fs)
+	c.UpstreamKey.RegisterFlag(fs)
 }
 
 // Validate reports a configuration the orchestrator cannot start with.

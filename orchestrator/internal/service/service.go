@@ -61,7 +61,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 	for m, target := range map[genai.Modality]string{genai.Text: cfg.TextAddr, genai.Image: cfg.ImageAddr, genai.Audio: cfg.AudioAddr} {
 		// Connections are lazy: the orchestrator starts without its peers,
 		// and a run fails UNAVAILABLE while one is down.
-		conn, err := dial.Dial(target)
+		conn, err := dial.Dial(target, cfg.UpstreamKey.DialOptions()...)
 		if err != nil {
 			return nil, fmt.Errorf("-%s-addr: %w", m, err)
 		}
@@ -87,7 +87,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 	} else if n > 0 {
 		log.Warn("jobs interrupted by the last stop marked failed", "count", n)
 	}
-	if s.grpc, err = serve.New(serve.Config{Addr: cfg.GRPCAddr, MetricsAddr: cfg.MetricsAddr, ShutdownTimeout: 10 * time.Second}, log); err != nil {
+	if s.grpc, err = serve.New(serve.Config{Addr: cfg.GRPCAddr, MetricsAddr: cfg.MetricsAddr, ShutdownTimeout: 10 * time.Second,
+		Auth: cfg.Serve.Auth, Reflection: cfg.Serve.Reflection}, log); err != nil {
 		return nil, err
 	}
 	srv := server.New(server.Config{Pipelines: pipelines, Runner: rn, RunTimeout: cfg.RunTimeout, Log: log,
