@@ -317,3 +317,13 @@ func indexPhrase(text, phrase string) int {
 func containsPhrase(text, phrase string) bool { return indexPhrase(text, phrase) >= 0 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// InstrumentNamed finds an instrument by the name Instruments lists.
+func InstrumentNamed(name string) (Instrument, bool) {
+	for _, in := range instruments {
+		if in.inst.Name == strings.ToLower(name) {
+			return in.inst, true
+		}
+	}
+	return Instrument{}, false
+}
