@@ -5,10 +5,12 @@
 package compose
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -140,7 +142,7 @@ func (p Params) Key() string {
 var pitchNames = []string{"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"}
 
 var (
-	secondsRE = regexp.MustCompile(`\b(\d+(?:\.\d+)?)\s*-?\s*(secs?|seconds?|mins?|minutes?)\b`)
+	secondsRE = regexp.MustCompile(`\b(\d+(?:\.\d+)?|` + numberAlternatives() + `)\s*-?\s*(secs?|seconds?|mins?|minutes?)\b`)
 	bpmRE     = regexp.MustCompile(`(\d+(?:\.\d+)?)\s*-?\s*bpm\b`)
 	// "in D minor", "in F# major", "key of E flat": after "in" the mode
 	// must follow, or "in a calm mood" would be A.
@@ -149,6 +151,25 @@ var (
 	noDrumsRE = regexp.MustCompile(`\b(no|without)\s+(drums|percussion|beat)\b`)
 	wordRE    = regexp.MustCompile(`[a-z]+`)
 )
+
+// numberWords are the durations a prompt may spell out: "thirty seconds",
+// "a minute".
+var numberWords = map[string]float64{
+	"a": 1, "one": 1, "half a": 0.5, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+	"nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "twenty-five": 25, "thirty": 30,
+	"thirty-five": 35, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
+}
+
+// numberAlternatives is numberWords as a regexp alternation, longest
+// first, so "twenty-five" is not read as "twenty".
+func numberAlternatives() string {
+	words := make([]string, 0, len(numberWords))
+	for w := range numberWords {
+		words = append(words, w)
+	}
+	slices.SortFunc(words, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), cmp.Compare(a, b)) })
+	return strings.Join(words, "|")
+}
 
 // Invalid is a prompt that asks for something out of bounds.
 type Invalid struct{ Msg string }
@@ -174,7 +195,10 @@ func Parse(prompt string, speed float64) (Params, error) {
 	}
 
 	if m := secondsRE.FindStringSubmatch(text); m != nil {
-		v, _ := strconv.ParseFloat(m[1], 64)
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			v = numberWords[m[1]]
+		}
 		if strings.HasPrefix(m[2], "m") {
 			v *= 60
 		}
