@@ -61,7 +61,7 @@ type style struct {
 var styles = map[Mood]style{
 	Neutral:   {bpm: 100, density: 1, drums: true, vel: 80},
 	Calm:      {bpm: 70, density: 0.6, drums: false, vel: 60},
-	Energetic: {bpm: 140, density: 1.8, drums: true, vel: 100},
+	Energetic: {bpm: 140, density: 2, drums: true, vel: 100},
 	Happy:     {bpm: 120, density: 1.3, drums: true, vel: 88},
 	Sad:       {bpm: 72, minor: true, density: 0.7, drums: false, vel: 62},
 }
