@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -91,7 +92,7 @@ func New(ctx context.Context, bin, soundfont string) (*Backend, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoSoundfont, err)
 	}
 	head := make([]byte, 12)
-	_, err = f.Read(head)
+	_, err = io.ReadFull(f, head)
 	f.Close()
 	if err != nil || string(head[:4]) != "RIFF" || string(head[8:12]) != "sfbk" {
 		return nil, fmt.Errorf("%w: %s is not a SoundFont 2 file", ErrNoSoundfont, soundfont)
