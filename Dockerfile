@@ -91,9 +91,10 @@ EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/gateway"]
 
 # espeak-ng (GPL) is never linked: the image installs Debian's package and
-# the service runs it as a separate process (the `espeak` model).
+# the service runs it as a separate process (the `espeak` model); likewise
+# FluidSynth (LGPL) and the FluidR3 General MIDI soundfont for `music`.
 FROM debian:bookworm-slim AS audio
-RUN apt-get update && apt-get install -y --no-install-recommends libasound2 espeak-ng \
+RUN apt-get update && apt-get install -y --no-install-recommends libasound2 espeak-ng fluidsynth fluid-soundfont-gm \
     && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* \
     && useradd --system --uid 65532 --no-create-home chorus
 COPY --from=build /out/chorus /usr/local/bin/chorus

@@ -23,11 +23,12 @@ CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio
         orchestrator/cmd/orchestrator gateway/cmd/gateway cli/cmd/chorus
 BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,
-# run as a separate process), chromium (the playground's browser test in
+# run as a separate process), fluidsynth and fluid-soundfont-gm (the music
+# model renders MIDI through them), chromium (the playground's browser test in
 # e2e/), ffmpeg (the narrated-slideshow MP4, and ffprobe to check it),
 # postgresql (the server the orchestrator's shared-jobs test starts), flite
 # (the command-line tool `make bench` compares the flite backend with).
-APT_PACKAGES := flite1-dev espeak-ng chromium ffmpeg postgresql flite
+APT_PACKAGES := flite1-dev espeak-ng fluidsynth fluid-soundfont-gm chromium ffmpeg postgresql flite
 GO_TEST_FLAGS ?= -count=1
 DEMO_TOPIC ?= the lighthouse keeper
 # buf lives in its own module, outside the workspace, because it needs a

@@ -180,10 +180,17 @@ func checkResult(m genai.Modality, o outcome) error {
 			}
 		}
 	case genai.Audio:
-		if len(o.artifacts) == 0 {
-			return errors.New("no audio")
+		if len(o.artifacts) == 0 || o.artifacts[0].GetMimeType() != "audio/wav" {
+			return fmt.Errorf("no WAV first among %d artifacts", len(o.artifacts))
 		}
 		for _, a := range o.artifacts {
+			if a.GetMimeType() != "audio/wav" {
+				// The music model's score (audio/midi) comes second.
+				if len(a.GetData()) == 0 {
+					return fmt.Errorf("empty %s artifact", a.GetMimeType())
+				}
+				continue
+			}
 			w, err := parseWAV(a.GetData())
 			if err != nil {
 				return err

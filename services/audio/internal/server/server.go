@@ -14,31 +14,45 @@ import (
 
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/espeak"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/flite"
+	"github.com/chorus-ai/chorus/services/audio/internal/backend/music"
 )
 
 // Routes builds the backends: flite first, so its model is the default,
-// then espeak when enabled and present. Another backend is one more entry
-// here.
+// then espeak and music when enabled and present. Another backend is one
+// more entry here.
 //
 // Flite runs one sentence at a time across the whole process (see package
 // flite), so Concurrency there lets concurrent requests interleave
 // sentence by sentence rather than run in parallel: each stream keeps
-// moving. espeak-ng runs as separate processes and does run in parallel.
+// moving. espeak-ng and fluidsynth run as separate processes and do run
+// in parallel.
 func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, []io.Closer, error) {
 	routes := []genai.Route{cfg.Server.Route(flite.New())}
-	if cfg.Espeak == EspeakOff {
-		return routes, nil, nil
+	if cfg.Espeak != EspeakOff {
+		bin := cmp.Or(cfg.EspeakBinary, espeak.Binary)
+		b, err := espeak.New(ctx, bin)
+		switch {
+		case err == nil:
+			log.Info("espeak backend on", "binary", bin, "voices", len(b.Voices()))
+			routes = append(routes, cfg.Server.Route(b))
+		case cfg.Espeak == EspeakOn:
+			return nil, nil, fmt.Errorf("-espeak=on but %w (install espeak-ng, or use -espeak=auto)", err)
+		default:
+			log.Info("espeak backend off: espeak-ng is not usable", "error", err.Error())
+		}
 	}
-	bin := cmp.Or(cfg.EspeakBinary, espeak.Binary)
-	b, err := espeak.New(ctx, bin)
-	switch {
-	case err == nil:
-		log.Info("espeak backend on", "binary", bin, "voices", len(b.Voices()))
-		routes = append(routes, cfg.Server.Route(b))
-	case cfg.Espeak == EspeakOn:
-		return nil, nil, fmt.Errorf("-espeak=on but %w (install espeak-ng, or use -espeak=auto)", err)
-	default:
-		log.Info("espeak backend off: espeak-ng is not usable", "error", err.Error())
+	if cfg.Music != MusicOff {
+		sf := cmp.Or(cfg.Soundfont, music.DefaultSoundfont)
+		b, err := music.New(ctx, music.Binary, sf)
+		switch {
+		case err == nil:
+			log.Info("music backend on", "binary", music.Binary, "soundfont", sf)
+			routes = append(routes, cfg.Server.Route(b))
+		case cfg.Music == MusicOn:
+			return nil, nil, fmt.Errorf("-music=on but %w (install fluidsynth and fluid-soundfont-gm, point -soundfont at a General MIDI .sf2, or use -music=auto)", err)
+		default:
+			log.Info("music backend off: fluidsynth or the soundfont is not usable", "error", err.Error())
+		}
 	}
 	return routes, nil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/chorus-ai/chorus/platform/wav"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/espeak"
 	"github.com/chorus-ai/chorus/services/audio/internal/backend/flite"
+	"github.com/chorus-ai/chorus/services/audio/internal/backend/music"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -59,7 +61,7 @@ func TestListModels(t *testing.T) {
 		t.Errorf("flite voices %v", v)
 	}
 	if haveEspeak() {
-		if len(models) != 2 || models[1].GetName() != espeak.Model {
+		if len(models) < 2 || models[1].GetName() != espeak.Model {
 			t.Fatalf("espeak-ng is installed but the models are %v", models)
 		}
 		if v := models[1].GetVoices(); len(v) < 10 || v[0] != espeak.DefaultVoice || !slices.Contains(models[1].GetLanguages(), "en-US") {
@@ -375,6 +377,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{name: "defaults", edit: func(*Config) {}, ok: true},
 		{name: "bad mode", edit: func(c *Config) { c.Espeak = "maybe" }},
+		{name: "bad music mode", edit: func(c *Config) { c.Music = "loud" }},
 		{name: "no concurrency", edit: func(c *Config) { c.Server.Concurrency = 0 }},
 		{name: "no queue", edit: func(c *Config) { c.Server.Queue = 0 }},
 	} {
@@ -391,17 +394,22 @@ func TestRoutes(t *testing.T) {
 		name       string
 		espeak     string
 		binary     string
+		music      string
+		soundfont  string
 		wantModels []string
 		wantErr    bool
 	}{
-		{name: "espeak off", espeak: EspeakOff, wantModels: []string{flite.Model}},
-		{name: "auto without espeak-ng", espeak: EspeakAuto, binary: "/nonexistent/espeak-ng", wantModels: []string{flite.Model}},
-		{name: "on without espeak-ng", espeak: EspeakOn, binary: "/nonexistent/espeak-ng", wantErr: true},
+		{name: "espeak off", espeak: EspeakOff, music: MusicOff, wantModels: []string{flite.Model}},
+		{name: "auto without espeak-ng", espeak: EspeakAuto, binary: "/nonexistent/espeak-ng", music: MusicOff, wantModels: []string{flite.Model}},
+		{name: "on without espeak-ng", espeak: EspeakOn, binary: "/nonexistent/espeak-ng", music: MusicOff, wantErr: true},
+		{name: "auto without a soundfont", espeak: EspeakOff, music: MusicAuto, soundfont: "/nonexistent/gm.sf2", wantModels: []string{flite.Model}},
+		{name: "music on without a soundfont", espeak: EspeakOff, music: MusicOn, soundfont: "/nonexistent/gm.sf2", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Espeak, cfg.EspeakBinary = tt.espeak, tt.binary
+			cfg.Music, cfg.Soundfont = tt.music, tt.soundfont
 			routes, _, err := Routes(context.Background(), cfg, quiet)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error %v, want error %v", err, tt.wantErr)
@@ -417,4 +425,89 @@ func TestRoutes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// haveMusic reports whether the music backend can start here, failing the
+// test in CI, where make deps installs fluidsynth and its soundfont.
+func haveMusic(tb testing.TB) bool {
+	tb.Helper()
+	_, err := music.New(context.Background(), music.Binary, music.DefaultSoundfont)
+	if err != nil && os.Getenv("CI") != "" {
+		tb.Fatalf("CI is set but the music backend cannot start (make deps installs fluidsynth and fluid-soundfont-gm): %v", err)
+	}
+	return err == nil
+}
+
+// TestMusic asks the running service for music over gRPC, unary and
+// streamed, with the minimal request (a prompt and the model) first.
+func TestMusic(t *testing.T) {
+	if !haveMusic(t) {
+		t.Skip("fluidsynth or fluid-soundfont-gm is absent (make deps installs them)")
+	}
+	c := newTestServer(t, DefaultConfig())
+	list, err := c.ListModels(context.Background(), &genaiv1.ListModelsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(list.GetModels(), func(m *genaiv1.Model) bool { return m.GetName() == music.Model }); i < 0 || list.GetModels()[i].GetDefault() {
+		t.Fatalf("models %v: no music model, or it is the default", list.GetModels())
+	}
+
+	check := func(t *testing.T, arts []*genaiv1.Artifact, seconds float64, rate int) {
+		t.Helper()
+		if len(arts) != 2 || arts[0].GetMimeType() != "audio/wav" || arts[1].GetMimeType() != "audio/midi" {
+			t.Fatalf("artifacts %v, want a WAV and a MIDI file", arts)
+		}
+		a, err := wav.Decode(arts[0].GetData())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rms := music.RMS(a.Samples)
+		t.Logf("%.3f s at %d Hz, RMS %.0f, seed %d, %d bytes of MIDI", a.Seconds(), a.Rate, rms, arts[0].GetMetadata().GetSeed(), len(arts[1].GetData()))
+		if math.Abs(a.Seconds()-seconds) > 0.5 || a.Rate != rate {
+			t.Errorf("%.3f s at %d Hz, want %v s at %d Hz", a.Seconds(), a.Rate, seconds, rate)
+		}
+		if rms < 300 {
+			t.Errorf("RMS %.0f: near silence", rms)
+		}
+		if !strings.HasPrefix(string(arts[1].GetData()), "MThd") {
+			t.Errorf("the MIDI artifact starts % x", arts[1].GetData()[:min(8, len(arts[1].GetData()))])
+		}
+	}
+
+	t.Run("minimal", func(t *testing.T) {
+		resp, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Model: music.Model, Prompt: "a little waltz"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, resp.GetArtifacts(), 20, music.RenderRate)
+	})
+	t.Run("streamed", func(t *testing.T) {
+		stream, err := c.StreamGenerate(context.Background(), &genaiv1.GenerateRequest{Model: music.Model, Prompt: "energetic strings and drums, 5 seconds",
+			Options: audio(&genaiv1.AudioOptions{SampleRate: 22050})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var done *genaiv1.GenerateResponse
+		for {
+			chunk, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = chunk.GetDone()
+		}
+		if done == nil {
+			t.Fatal("no done chunk")
+		}
+		check(t, done.GetArtifacts(), 5, 22050)
+	})
+	t.Run("rejects", func(t *testing.T) {
+		_, err := c.Generate(context.Background(), &genaiv1.GenerateRequest{Model: music.Model, Prompt: "ten minutes of ambient drone"})
+		if st := status.Convert(err); st.Code() != codes.InvalidArgument {
+			t.Errorf("got %v, want INVALID_ARGUMENT", st)
+		}
+	})
 }
