@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 
+	"github.com/chorus-ai/chorus/engine/bpe"
 	"github.com/chorus-ai/chorus/engine/imagetok"
 	"github.com/chorus-ai/chorus/engine/train"
 )
@@ -38,6 +40,23 @@ func readRecords(path string) ([]record, error) {
 		out = append(out, r)
 	}
 	return out, sc.Err()
+}
+
+// splits reads the corpus's training and held-out pictures as examples.
+func splits(v *bpe.Vocab, corpus string) (trainEx, heldEx []example, err error) {
+	for _, sp := range []struct {
+		file string
+		into *[]example
+	}{{"train.jsonl", &trainEx}, {"heldout.jsonl", &heldEx}} {
+		recs, err := readRecords(filepath.Join(corpus, sp.file))
+		if err != nil {
+			return nil, nil, err
+		}
+		if *sp.into, err = examples(v, recs); err != nil {
+			return nil, nil, err
+		}
+	}
+	return trainEx, heldEx, nil
 }
 
 // example is one picture ready for training: caption tokens and palette indices.

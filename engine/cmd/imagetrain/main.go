@@ -16,7 +16,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -25,7 +24,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/chorus-ai/chorus/engine/bpe"
 	"github.com/chorus-ai/chorus/engine/imagetok"
@@ -216,19 +214,7 @@ func cmdFit(args []string) error {
 	if c.Vocab != len(v.Tokens) {
 		return fmt.Errorf("checkpoint vocabulary %d, tokenizer and palette %d", c.Vocab, len(v.Tokens))
 	}
-	trainRecs, err := readRecords(filepath.Join(*corpus, "train.jsonl"))
-	if err != nil {
-		return err
-	}
-	heldRecs, err := readRecords(filepath.Join(*corpus, "heldout.jsonl"))
-	if err != nil {
-		return err
-	}
-	trainEx, err := examples(v, trainRecs)
-	if err != nil {
-		return err
-	}
-	heldEx, err := examples(v, heldRecs)
+	trainEx, heldEx, err := splits(v, *corpus)
 	if err != nil {
 		return err
 	}
@@ -247,43 +233,17 @@ func cmdFit(args []string) error {
 	fmt.Printf("model: %+v, %d parameters\nrecipe: %+v\n", c, c.NumParams(), s.Hyper)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	evalLoss := func() float64 {
-		var sum float64
-		for _, seq := range evalSeqs {
-			sum += train.Loss(c, s.Params, seq)
-		}
-		return sum / float64(len(evalSeqs)*imagetok.Pixels)
-	}
-	t0 := time.Now()
-	tokens := 0
-	for s.Step < s.Hyper.Steps {
-		st, err := tr.Step(d)
-		if err != nil {
-			return err
-		}
-		tokens += st.Tokens
-		el := time.Since(t0).Seconds()
-		fmt.Printf("step %d loss %.4f gnorm %.3f lr %.2e tok/s %.0f elapsed %.0fs epoch %d.%d\n", st.Step, st.Loss,
-			st.GradNorm, st.LR, float64(tokens)/el, el, s.Data.Epoch, s.Data.Pos)
-		if math.IsNaN(st.Loss) {
-			return errors.New("loss is NaN")
-		}
-		done := s.Step == s.Hyper.Steps
-		stopping := ctx.Err() != nil
-		if s.Step%*every == 0 || done || stopping {
-			if err := s.Save(ckpt); err != nil {
-				return err
+	opts := train.FitOptions{Checkpoint: ckpt, Every: *every, Log: os.Stdout, EvalUnit: " (per pixel token)"}
+	if len(evalSeqs) > 0 {
+		opts.Eval = func() float64 {
+			var sum float64
+			for _, seq := range evalSeqs {
+				sum += train.Loss(c, s.Params, seq)
 			}
-			if len(evalSeqs) > 0 {
-				vl := evalLoss()
-				fmt.Printf("eval step %d val_loss %.4f val_ppl %.2f (per pixel token)\n", s.Step, vl, math.Exp(vl))
-			}
-		}
-		if stopping {
-			return fmt.Errorf("stopped at step %d; checkpoint saved", s.Step)
+			return sum / float64(len(evalSeqs)*imagetok.Pixels)
 		}
 	}
-	return nil
+	return tr.Fit(ctx, d, opts)
 }
 
 func cmdExport(args []string) error {
@@ -348,19 +308,7 @@ func cmdEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	trainRecs, err := readRecords(filepath.Join(*corpus, "train.jsonl"))
-	if err != nil {
-		return err
-	}
-	heldRecs, err := readRecords(filepath.Join(*corpus, "heldout.jsonl"))
-	if err != nil {
-		return err
-	}
-	trainEx, err := examples(v, trainRecs)
-	if err != nil {
-		return err
-	}
-	heldEx, err := examples(v, heldRecs)
+	trainEx, heldEx, err := splits(v, *corpus)
 	if err != nil {
 		return err
 	}

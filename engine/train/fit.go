@@ -1,0 +1,59 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// FitOptions are how Fit reports and keeps a run.
+type FitOptions struct {
+	// Checkpoint is the file the state is saved to every Every steps, at
+	// the end and when ctx ends.
+	Checkpoint string
+	Every      int
+	// Eval, when set, is the validation loss (nats per scored token),
+	// printed after each save; EvalUnit names what it is per, for the log.
+	Eval     func() float64
+	EvalUnit string
+	// Log receives one line per step and per evaluation.
+	Log io.Writer
+}
+
+// Fit steps the trainer over d until the schedule's last step, saving and
+// evaluating as opts says. When ctx ends (SIGINT, SIGTERM) it saves and
+// returns an error saying so, so that a later Fit resumes from there.
+func (t *Trainer) Fit(ctx context.Context, d Batcher, opts FitOptions) error {
+	s := t.S
+	start, tokens := time.Now(), 0
+	for s.Step < s.Hyper.Steps {
+		st, err := t.Step(d)
+		if err != nil {
+			return err
+		}
+		tokens += st.Tokens
+		el := time.Since(start).Seconds()
+		fmt.Fprintf(opts.Log, "step %d loss %.4f gnorm %.3f lr %.2e tok/s %.0f elapsed %.0fs epoch %d.%d\n", st.Step, st.Loss,
+			st.GradNorm, st.LR, float64(tokens)/el, el, s.Data.Epoch, s.Data.Pos)
+		if math.IsNaN(st.Loss) {
+			return errors.New("loss is NaN")
+		}
+		done, stopping := s.Step == s.Hyper.Steps, ctx.Err() != nil
+		if s.Step%opts.Every == 0 || done || stopping {
+			if err := s.Save(opts.Checkpoint); err != nil {
+				return err
+			}
+			if opts.Eval != nil {
+				vl := opts.Eval()
+				fmt.Fprintf(opts.Log, "eval step %d val_loss %.4f val_ppl %.2f%s\n", s.Step, vl, math.Exp(vl), opts.EvalUnit)
+			}
+		}
+		if stopping {
+			return fmt.Errorf("stopped at step %d; checkpoint saved", s.Step)
+		}
+	}
+	return nil
+}
