@@ -27,6 +27,11 @@ import (
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
 
+// QueueFullRetryDelay is the wait a request refused because a model's slots
+// and queue are full is told to observe (google.rpc.RetryInfo): about one
+// generation's time on the small models, short enough not to idle a slot.
+const QueueFullRetryDelay = time.Second
+
 // Modality names a modality service. Pipelines name it in YAML
 // (`modality: text`), so its values are lower-case words.
 type Modality string
@@ -267,7 +272,7 @@ func (h *Handler) generate(ctx context.Context, req *genaiv1.GenerateRequest, mo
 	case errors.Is(err, limit.ErrQueueFull):
 		return nil, rpcerr.New(codes.ResourceExhausted, rpcerr.ReasonQueueFull,
 			fmt.Sprintf("model %q is busy: every slot and queue place is taken; retry later", r.name)).
-			WithMetadata("subject", "model:"+r.name)
+			WithMetadata("subject", "model:"+r.name).WithRetryDelay(QueueFullRetryDelay)
 	case err != nil:
 		return nil, err
 	}

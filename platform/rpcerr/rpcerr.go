@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Domain is the google.rpc.ErrorInfo domain of every Chorus error.
@@ -51,6 +53,9 @@ type Error struct {
 	Message    string
 	Violations []FieldViolation
 	Metadata   map[string]string
+	// RetryDelay, when positive, tells the client how long to wait before
+	// trying again (a google.rpc.RetryInfo detail).
+	RetryDelay time.Duration
 	Cause      error
 }
 
@@ -98,6 +103,12 @@ func (e *Error) WithMetadata(key, value string) *Error {
 	return e
 }
 
+// WithRetryDelay says how long the client should wait before retrying.
+func (e *Error) WithRetryDelay(d time.Duration) *Error {
+	e.RetryDelay = d
+	return e
+}
+
 // GRPCStatus lets status.FromError and the gRPC runtime see the status.
 func (e *Error) GRPCStatus() *status.Status {
 	st := status.New(e.Code, e.Message)
@@ -113,6 +124,9 @@ func (e *Error) GRPCStatus() *status.Status {
 		details = append(details, &errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
 			Subject: e.Metadata["subject"], Description: e.Message,
 		}}})
+	}
+	if e.RetryDelay > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryDelay)})
 	}
 	withDetails, err := st.WithDetails(details...)
 	if err != nil {
@@ -202,6 +216,8 @@ func Upstream(service string, err error) *Error {
 			for _, v := range d.GetFieldViolations() {
 				out.Violations = append(out.Violations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
 			}
+		case *errdetails.RetryInfo:
+			out.RetryDelay = d.GetRetryDelay().AsDuration()
 		}
 	}
 	switch st.Code() {
@@ -215,7 +231,7 @@ func Upstream(service string, err error) *Error {
 			out.Message = "the " + service + " service is unavailable"
 		}
 	default:
-		out.Code, out.Reason, out.Message, out.Violations = codes.Internal, ReasonUpstream, "the "+service+" service failed", nil
+		out.Code, out.Reason, out.Message, out.Violations, out.RetryDelay = codes.Internal, ReasonUpstream, "the "+service+" service failed", nil, 0
 	}
 	if out.Reason == "" {
 		out.Reason = ReasonUpstream
@@ -232,6 +248,17 @@ func FromChorus(st *status.Status) bool {
 		}
 	}
 	return false
+}
+
+// RetryDelay is the wait a status's google.rpc.RetryInfo asks for; 0
+// when it has none.
+func RetryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
 }
 
 // Details extracts the ErrorInfo reason and field violations from a status,

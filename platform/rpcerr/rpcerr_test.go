@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -124,5 +125,20 @@ func TestClip(t *testing.T) {
 				t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
 			}
 		})
+	}
+}
+
+// A retry delay travels as google.rpc.RetryInfo, and survives a hop through
+// Upstream, so a client two servers away is told when to come back.
+func TestRetryDelay(t *testing.T) {
+	st := New(codes.ResourceExhausted, ReasonQueueFull, "busy").WithRetryDelay(1500 * time.Millisecond).GRPCStatus()
+	if d := RetryDelay(st); d != 1500*time.Millisecond {
+		t.Fatalf("RetryDelay = %s, want 1.5s", d)
+	}
+	if d := RetryDelay(Upstream("text", st.Err()).GRPCStatus()); d != 1500*time.Millisecond {
+		t.Errorf("after Upstream: %s, want 1.5s", d)
+	}
+	if d := RetryDelay(New(codes.ResourceExhausted, ReasonQueueFull, "busy").GRPCStatus()); d != 0 {
+		t.Errorf("no delay set: %s", d)
 	}
 }

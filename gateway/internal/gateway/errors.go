@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -36,8 +38,9 @@ func (g *Gateway) handleError(ctx context.Context, mux *runtime.ServeMux, m runt
 	st := g.status(ctx, err)
 	switch st.Code() {
 	case codes.ResourceExhausted, codes.Unavailable:
-		// Both are worth retrying; say when.
-		w.Header().Set("Retry-After", "1")
+		// Both are worth retrying; say when: the server's RetryInfo, or a
+		// second.
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rpcerr.RetryDelay(st).Seconds())))))
 	}
 	err = st.Err()
 	if httpStatus != 0 {

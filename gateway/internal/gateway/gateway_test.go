@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/chorus-ai/chorus/platform/genai"
 
 	"github.com/chorus-ai/chorus/gateway/internal/gateway"
 )
@@ -299,8 +302,9 @@ func TestQueueFull(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("status %d, want 429; body %s", resp.StatusCode, body)
 	}
-	if got := resp.Header.Get("Retry-After"); got == "" {
-		t.Error("no Retry-After")
+	// The service's RetryInfo (genai.QueueFullRetryDelay), in whole seconds.
+	if got, want := resp.Header.Get("Retry-After"), strconv.Itoa(int(genai.QueueFullRetryDelay.Seconds())); got != want {
+		t.Errorf("Retry-After %q, want %q", got, want)
 	}
 	if e := decodeError(t, body); e.reason() != "QUEUE_FULL" || codes.Code(e.Code) != codes.ResourceExhausted {
 		t.Errorf("body %s", body)

@@ -12,20 +12,15 @@ import (
 )
 
 // RetryAfter is the wait a client refused for lack of room is told to
-// observe, in the ErrorInfo metadata "retry_after".
+// observe (google.rpc.RetryInfo).
 const RetryAfter = 2 * time.Second
 
 // busy is the error of a run refused because every run slot and queue
 // place is taken.
 func busy() error {
-	// A google.rpc.RetryInfo detail needs a field in platform/rpcerr.Error
-	// (every server's errors pass through its mapping, which would drop a
-	// detail added here); until then the delay travels as ErrorInfo
-	// metadata.
 	return rpcerr.New(codes.ResourceExhausted, rpcerr.ReasonQueueFull,
 		"the orchestrator is running as many pipelines as it may and its queue is full; retry later").
-		WithMetadata("subject", "orchestrator:runs").
-		WithMetadata("retry_after", RetryAfter.String())
+		WithMetadata("subject", "orchestrator:runs").WithRetryDelay(RetryAfter)
 }
 
 // admit waits for a place among the orchestrator's runs, for a synchronous

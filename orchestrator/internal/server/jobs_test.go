@@ -272,14 +272,8 @@ func TestAdmissionQueuesThenRefuses(t *testing.T) {
 	if reason, _ := rpcerr.Details(st); reason != rpcerr.ReasonQueueFull {
 		t.Errorf("reason %q", reason)
 	}
-	var retryAfter string
-	for _, d := range st.Details() {
-		if info, ok := d.(interface{ GetMetadata() map[string]string }); ok {
-			retryAfter = info.GetMetadata()["retry_after"]
-		}
-	}
-	if retryAfter != RetryAfter.String() {
-		t.Errorf("retry_after %q, want %q", retryAfter, RetryAfter)
+	if d := rpcerr.RetryDelay(st); d != RetryAfter {
+		t.Errorf("RetryInfo delay %s, want %s", d, RetryAfter)
 	}
 	// Synchronous runs share the bound.
 	if _, err := run(t, c, "script-then-voiceover", map[string]string{"topic": "x"}); status.Code(err) != codes.ResourceExhausted {
