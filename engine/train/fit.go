@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"time"
 )
 
@@ -56,4 +57,32 @@ func (t *Trainer) Fit(ctx context.Context, d Batcher, opts FitOptions) error {
 		}
 	}
 	return nil
+}
+
+// Resume returns the state of the run whose checkpoint is ckpt: loaded from
+// it when it exists (with its schedule made to end at steps when the caller
+// set steps explicitly), or else a new one from the config and recipe that
+// fresh gives, its schedule ending at steps. It says which on log.
+func Resume(ckpt string, steps int, explicit bool, log io.Writer, fresh func() (Config, Hyper, error)) (*State, error) {
+	if _, err := os.Stat(ckpt); err != nil {
+		c, h, err := fresh()
+		if err != nil {
+			return nil, err
+		}
+		h.Steps = steps
+		return NewState(c, h)
+	}
+	s, err := LoadState(ckpt)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "resuming at step %d of %d\n", s.Step, s.Hyper.Steps)
+	if explicit && steps != s.Hyper.Steps {
+		fmt.Fprintf(log, "schedule now ends at step %d\n", steps)
+		s.Hyper.Steps = steps
+	}
+	if err := s.Hyper.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -45,3 +45,25 @@ func TestFit(t *testing.T) {
 		t.Errorf("no line for the last step:\n%s", log.String())
 	}
 }
+
+// Resume starts a run without a checkpoint, and continues one that has
+// one, its schedule changed only when the caller set the steps.
+func TestResume(t *testing.T) {
+	ckpt := filepath.Join(t.TempDir(), "checkpoint.bin")
+	fresh := func() (Config, Hyper, error) { return tinyConfig, tinyHyper, nil }
+	var log bytes.Buffer
+	s, err := Resume(ckpt, 7, false, &log, fresh)
+	if err != nil || s.Step != 0 || s.Hyper.Steps != 7 || log.Len() != 0 {
+		t.Fatalf("new run: step %d of %d, %v, log %q", s.Step, s.Hyper.Steps, err, log.String())
+	}
+	s.Step = 3
+	if err := s.Save(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Resume(ckpt, 99, false, &log, fresh); err != nil || s.Step != 3 || s.Hyper.Steps != 7 {
+		t.Fatalf("resumed without -steps: step %d of %d, %v", s.Step, s.Hyper.Steps, err)
+	}
+	if s, err = Resume(ckpt, 9, true, &log, fresh); err != nil || s.Hyper.Steps != 9 || !strings.Contains(log.String(), "schedule now ends at step 9") {
+		t.Fatalf("resumed with -steps 9: %d steps, %v, log %q", s.Hyper.Steps, err, log.String())
+	}
+}

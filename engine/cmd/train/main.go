@@ -202,31 +202,14 @@ func cmdFit(args []string) error {
 		return err
 	}
 	ckpt := filepath.Join(*dir, "checkpoint.bin")
-	var s *train.State
-	if _, err := os.Stat(ckpt); err == nil {
-		if s, err = train.LoadState(ckpt); err != nil {
-			return err
-		}
-		fmt.Printf("resuming at step %d of %d\n", s.Step, s.Hyper.Steps)
-		// An explicit -steps lengthens (or shortens) the schedule of a resumed run.
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "steps" && *steps != s.Hyper.Steps {
-				fmt.Printf("schedule now ends at step %d\n", *steps)
-				s.Hyper.Steps = *steps
-			}
-		})
-		if err := s.Hyper.Validate(); err != nil {
-			return err
-		}
-	} else {
-		c, h, err := presetConfig(*preset, len(v.Tokens))
-		if err != nil {
-			return err
-		}
-		h.Steps = *steps
-		if s, err = train.NewState(c, h); err != nil {
-			return err
-		}
+	// An explicit -steps lengthens (or shortens) the schedule of a resumed run.
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "steps" })
+	s, err := train.Resume(ckpt, *steps, explicit, os.Stdout, func() (train.Config, train.Hyper, error) {
+		return presetConfig(*preset, len(v.Tokens))
+	})
+	if err != nil {
+		return err
 	}
 	c := s.Cfg
 	start := time.Now()
