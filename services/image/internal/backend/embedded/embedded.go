@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"image/png"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -83,31 +81,13 @@ func Open(path string, cfg Config) (*Backend, error) {
 // OpenDir loads every image model among dir's *.gguf files, in name order, skipping the
 // text models beside them. A missing directory yields no backends.
 func OpenDir(dir string, cfg Config) ([]*Backend, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.gguf"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(paths)
-	var out []*Backend
-	for _, p := range paths {
+	return engine.OpenDir(dir, func(p string) (*Backend, bool, error) {
 		b, err := Open(p, cfg)
 		if errors.Is(err, imagegen.ErrNotImageModel) {
-			continue
+			return nil, false, nil
 		}
-		if err != nil {
-			for _, o := range out {
-				o.Close()
-			}
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	if len(paths) == 0 {
-		if _, err := os.Stat(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-	}
-	return out, nil
+		return b, err == nil, err
+	})
 }
 
 // Close releases the model.

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
@@ -90,31 +88,13 @@ func Open(path string, cfg Config) (*Backend, error) {
 // which the image service serves, are skipped). A missing or empty
 // directory is not an error: it yields no backends.
 func OpenDir(dir string, cfg Config) ([]*Backend, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.gguf"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(paths)
-	var out []*Backend
-	for _, p := range paths {
+	return engine.OpenDir(dir, func(p string) (*Backend, bool, error) {
 		if image, _ := imagegen.IsImageModel(p); image {
-			continue // the image service's (chorus-pixels), not a text model
+			return nil, false, nil // the image service's (chorus-pixels), not a text model
 		}
 		b, err := Open(p, cfg)
-		if err != nil {
-			for _, o := range out {
-				o.Close()
-			}
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	if len(paths) == 0 {
-		if _, err := os.Stat(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-	}
-	return out, nil
+		return b, err == nil, err
+	})
 }
 
 // Close releases the model's memory mapping.
