@@ -138,17 +138,21 @@ func TestMetricsRecordEachCall(t *testing.T) {
 	during := collectMetrics(t, reader)
 	cancel()
 	<-held
-	// The server records the canceled call after the client has seen it end.
 	echo := attribute.String("gen_ai.request.model", genaitest.Echo)
 	op := attribute.String("gen_ai.operation.name", "text.generate")
 	hold := attribute.String("gen_ai.request.model", genaitest.Hold)
 	canceled := attribute.String("error.type", "Canceled")
+	textBackend := []attribute.KeyValue{attribute.String(genai.AttrBackend, genaitest.Echo), attribute.String("chorus.modality", "text")}
+	// The server records the canceled call, and releases its slot, after
+	// the client has seen it end: wait (bounded) until it has done both.
+	settled := func(p points) bool {
+		return p.count(genai.MetricRequestDuration, op, hold, canceled) > 0 && p.count(genai.MetricActive, textBackend...) == 0
+	}
 	got := collectMetrics(t, reader)
-	for deadline := time.Now().Add(5 * time.Second); !(got.count(genai.MetricRequestDuration, op, hold, canceled) > 0) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); !settled(got) && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 		got = collectMetrics(t, reader)
 	}
-	textBackend := []attribute.KeyValue{attribute.String(genai.AttrBackend, genaitest.Echo), attribute.String("chorus.modality", "text")}
 	audioOp := attribute.String("gen_ai.operation.name", "audio.generate")
 	voice := attribute.String("gen_ai.request.model", genaitest.Voice)
 	tests := []struct {
