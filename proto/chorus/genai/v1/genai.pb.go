@@ -93,6 +93,8 @@ const (
 	Capability_CAPABILITY_TEXT_TO_IMAGE Capability = 4
 	// Speech synthesis from text.
 	Capability_CAPABILITY_TEXT_TO_SPEECH Capability = 5
+	// Text embeddings (vectors for retrieval and similarity).
+	Capability_CAPABILITY_EMBEDDING Capability = 6
 )
 
 // Enum value maps for Capability.
@@ -104,6 +106,7 @@ var (
 		3: "CAPABILITY_STREAMING",
 		4: "CAPABILITY_TEXT_TO_IMAGE",
 		5: "CAPABILITY_TEXT_TO_SPEECH",
+		6: "CAPABILITY_EMBEDDING",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":    0,
@@ -112,6 +115,7 @@ var (
 		"CAPABILITY_STREAMING":      3,
 		"CAPABILITY_TEXT_TO_IMAGE":  4,
 		"CAPABILITY_TEXT_TO_SPEECH": 5,
+		"CAPABILITY_EMBEDDING":      6,
 	}
 )
 
@@ -1357,9 +1361,13 @@ type Model struct {
 	// Languages this model speaks or writes, as BCP 47 tags.
 	Languages []string `protobuf:"bytes,8,rep,name=languages,proto3" json:"languages,omitempty"`
 	// Whether requests that name no model get this one.
-	Default       bool `protobuf:"varint,9,opt,name=default,proto3" json:"default,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Default bool `protobuf:"varint,9,opt,name=default,proto3" json:"default,omitempty"`
+	// Length of the vectors it returns (embedding models).
+	EmbeddingDimensions int32 `protobuf:"varint,10,opt,name=embedding_dimensions,json=embeddingDimensions,proto3" json:"embedding_dimensions,omitempty"`
+	// Longest input it reads, in tokens (embedding models).
+	MaxInputTokens int32 `protobuf:"varint,11,opt,name=max_input_tokens,json=maxInputTokens,proto3" json:"max_input_tokens,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Model) Reset() {
@@ -1455,6 +1463,20 @@ func (x *Model) GetDefault() bool {
 	return false
 }
 
+func (x *Model) GetEmbeddingDimensions() int32 {
+	if x != nil {
+		return x.EmbeddingDimensions
+	}
+	return 0
+}
+
+func (x *Model) GetMaxInputTokens() int32 {
+	if x != nil {
+		return x.MaxInputTokens
+	}
+	return 0
+}
+
 var File_chorus_genai_v1_genai_proto protoreflect.FileDescriptor
 
 const file_chorus_genai_v1_genai_proto_rawDesc = "" +
@@ -1547,7 +1569,7 @@ const file_chorus_genai_v1_genai_proto_rawDesc = "" +
 	"\x10input_characters\x18\x05 \x01(\x05R\x0finputCharacters\"\x13\n" +
 	"\x11ListModelsRequest\"D\n" +
 	"\x12ListModelsResponse\x12.\n" +
-	"\x06models\x18\x01 \x03(\v2\x16.chorus.genai.v1.ModelR\x06models\"\xb3\x02\n" +
+	"\x06models\x18\x01 \x03(\v2\x16.chorus.genai.v1.ModelR\x06models\"\x90\x03\n" +
 	"\x05Model\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\abackend\x18\x02 \x01(\tR\abackend\x12 \n" +
@@ -1557,11 +1579,14 @@ const file_chorus_genai_v1_genai_proto_rawDesc = "" +
 	"\fquantization\x18\x06 \x01(\tR\fquantization\x12\x16\n" +
 	"\x06voices\x18\a \x03(\tR\x06voices\x12\x1c\n" +
 	"\tlanguages\x18\b \x03(\tR\tlanguages\x12\x18\n" +
-	"\adefault\x18\t \x01(\bR\adefault*_\n" +
+	"\adefault\x18\t \x01(\bR\adefault\x121\n" +
+	"\x14embedding_dimensions\x18\n" +
+	" \x01(\x05R\x13embeddingDimensions\x12(\n" +
+	"\x10max_input_tokens\x18\v \x01(\x05R\x0emaxInputTokens*_\n" +
 	"\fFinishReason\x12\x1d\n" +
 	"\x19FINISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12FINISH_REASON_STOP\x10\x01\x12\x18\n" +
-	"\x14FINISH_REASON_LENGTH\x10\x02*\xaf\x01\n" +
+	"\x14FINISH_REASON_LENGTH\x10\x02*\xc9\x01\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1569,7 +1594,8 @@ const file_chorus_genai_v1_genai_proto_rawDesc = "" +
 	"\x0fCAPABILITY_CHAT\x10\x02\x12\x18\n" +
 	"\x14CAPABILITY_STREAMING\x10\x03\x12\x1c\n" +
 	"\x18CAPABILITY_TEXT_TO_IMAGE\x10\x04\x12\x1d\n" +
-	"\x19CAPABILITY_TEXT_TO_SPEECH\x10\x052\x8b\x02\n" +
+	"\x19CAPABILITY_TEXT_TO_SPEECH\x10\x05\x12\x18\n" +
+	"\x14CAPABILITY_EMBEDDING\x10\x062\x8b\x02\n" +
 	"\vTextService\x12O\n" +
 	"\bGenerate\x12 .chorus.genai.v1.GenerateRequest\x1a!.chorus.genai.v1.GenerateResponse\x12T\n" +
 	"\x0eStreamGenerate\x12 .chorus.genai.v1.GenerateRequest\x1a\x1e.chorus.genai.v1.GenerateChunk0\x01\x12U\n" +
