@@ -153,3 +153,31 @@ func LoadState(path string) (*State, error) {
 	}
 	return s, nil
 }
+
+// ReadJSONL reads a JSON Lines file (a corpus's train.jsonl or heldout.jsonl)
+// into one T per line. hint is added to the error when the file cannot be
+// opened, to say how to make it.
+func ReadJSONL[T any](path, hint string) ([]T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if hint != "" {
+			return nil, fmt.Errorf("%w (%s)", err, hint)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for line := 1; sc.Scan(); line++ {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 )
 
@@ -85,4 +87,34 @@ func Resume(ckpt string, steps int, explicit bool, log io.Writer, fresh func() (
 		return nil, err
 	}
 	return s, nil
+}
+
+// HeldOutLoss returns a FitOptions.Eval: the mean loss per scored token over
+// seqs, each of which scores perSeq tokens. It returns nil when seqs is
+// empty, so that nothing is evaluated.
+func HeldOutLoss(s *State, seqs [][]int32, perSeq int) func() float64 {
+	if len(seqs) == 0 {
+		return nil
+	}
+	return func() float64 {
+		var sum float64
+		for _, seq := range seqs {
+			sum += Loss(s.Cfg, s.Params, seq)
+		}
+		return sum / float64(len(seqs)*perSeq)
+	}
+}
+
+// FitUntilSignal is the trainer commands' fit: it prints the model and
+// recipe on opts.Log, then runs Fit on a new trainer for s until the
+// schedule ends or SIGINT or SIGTERM arrives (then Fit saves and says so).
+func FitUntilSignal(s *State, d Batcher, opts FitOptions) error {
+	tr, err := NewTrainer(s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Log, "model: %+v, %d parameters\nrecipe: %+v\n", s.Cfg, s.Cfg.NumParams(), s.Hyper)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return tr.Fit(ctx, d, opts)
 }

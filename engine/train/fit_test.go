@@ -67,3 +67,29 @@ func TestResume(t *testing.T) {
 		t.Fatalf("resumed with -steps 9: %d steps, %v, log %q", s.Hyper.Steps, err, log.String())
 	}
 }
+
+// FitUntilSignal runs a fresh trainer to the schedule's end, printing the
+// model first; HeldOutLoss is the mean loss per scored token.
+func TestFitUntilSignal(t *testing.T) {
+	h := tinyHyper
+	h.Steps = 3
+	tr, d := newTiny(t, h)
+	s := tr.S
+	seqs := [][]int32{d.Tokens[:s.Cfg.Context+1], d.Tokens[1 : s.Cfg.Context+2]}
+	if HeldOutLoss(s, nil, s.Cfg.Context) != nil {
+		t.Error("HeldOutLoss with no sequences is not nil")
+	}
+	eval := HeldOutLoss(s, seqs, s.Cfg.Context)
+	want := (Loss(s.Cfg, s.Params, seqs[0]) + Loss(s.Cfg, s.Params, seqs[1])) / float64(2*s.Cfg.Context)
+	if got := eval(); got != want {
+		t.Errorf("HeldOutLoss = %v, want %v", got, want)
+	}
+	var log bytes.Buffer
+	ckpt := filepath.Join(t.TempDir(), "checkpoint.bin")
+	if err := FitUntilSignal(s, d, FitOptions{Checkpoint: ckpt, Every: 10, Log: &log, Eval: eval}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Step != 3 || !strings.HasPrefix(log.String(), "model: ") || !strings.Contains(log.String(), "eval step 3 ") {
+		t.Errorf("after FitUntilSignal: step %d, log:\n%s", s.Step, log.String())
+	}
+}

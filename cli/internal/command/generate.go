@@ -15,15 +15,15 @@ import (
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 )
 
+// Generate runs `chorus generate text|image|audio PROMPT`.
+func Generate(ctx context.Context, env Env, args []string) error {
+	return dispatch(ctx, env, "generate", "text|image|audio PROMPT [flags]", generateVerbs, args)
+}
+
 var generateVerbs = []subcommand{
 	{name: "text", summary: "stream text from a prompt to the terminal as it is written", run: generateText},
 	{name: "image", summary: "generate images from a prompt into files", run: generateImage},
 	{name: "audio", summary: "speak a text into a WAV file", run: generateAudio},
-}
-
-// Generate runs `chorus generate text|image|audio PROMPT`.
-func Generate(ctx context.Context, env Env, args []string) error {
-	return dispatch(ctx, env, "generate", "text|image|audio PROMPT [flags]", generateVerbs, args)
 }
 
 // dispatch runs the verb named by args[0] of a command with verbs.

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -24,22 +21,7 @@ type record struct {
 }
 
 func readRecords(path string) ([]record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w (build the corpus first: make image-corpus)", err)
-	}
-	defer f.Close()
-	var out []record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		var r record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
+	return train.ReadJSONL[record](path, "build the corpus first: make image-corpus")
 }
 
 // splits reads the corpus's training and held-out pictures as examples.

@@ -14,19 +14,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/chorus-ai/chorus/engine/bpe"
 	"github.com/chorus-ai/chorus/engine/imagetok"
+	"github.com/chorus-ai/chorus/engine/internal/subcmd"
 	"github.com/chorus-ai/chorus/engine/quant"
 	"github.com/chorus-ai/chorus/engine/tokenizer"
 	"github.com/chorus-ai/chorus/engine/train"
@@ -40,31 +38,13 @@ const (
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: imagetrain tokenizer|fit|export|eval|sample|consistency [flags]")
-		os.Exit(2)
-	}
-	var err error
-	switch os.Args[1] {
-	case "tokenizer":
-		err = cmdTokenizer(os.Args[2:])
-	case "fit":
-		err = cmdFit(os.Args[2:])
-	case "export":
-		err = cmdExport(os.Args[2:])
-	case "sample":
-		err = cmdSample(os.Args[2:])
-	case "consistency":
-		err = cmdConsistency(os.Args[2:])
-	case "eval":
-		err = cmdEval(os.Args[2:])
-	default:
-		err = fmt.Errorf("unknown command %q (want tokenizer, fit, export, eval, sample or consistency)", os.Args[1])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "imagetrain:", err)
-		os.Exit(1)
-	}
+	subcmd.Main("imagetrain",
+		subcmd.Command{Name: "tokenizer", Run: cmdTokenizer},
+		subcmd.Command{Name: "fit", Run: cmdFit},
+		subcmd.Command{Name: "export", Run: cmdExport},
+		subcmd.Command{Name: "eval", Run: cmdEval},
+		subcmd.Command{Name: "sample", Run: cmdSample},
+		subcmd.Command{Name: "consistency", Run: cmdConsistency})
 }
 
 func cmdTokenizer(args []string) error {
@@ -85,26 +65,18 @@ func cmdTokenizer(args []string) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if err := v.WriteFile(*out); err != nil {
 		return err
 	}
 	fmt.Printf("tokenizer: %d text tokens (%d merges) from %d captions\n", len(v.Tokens), len(v.Merges), len(recs))
-	return os.WriteFile(*out, data, 0o644)
+	return nil
 }
 
 // imageVocab reads the caption tokenizer and appends the palette's tokens and <|image|>.
 func imageVocab(path string, colours int) (*bpe.Vocab, layout, error) {
-	data, err := os.ReadFile(path)
+	v, err := bpe.ReadFile(path)
 	if err != nil {
 		return nil, layout{}, fmt.Errorf("%w (train the tokenizer first: imagetrain tokenizer)", err)
-	}
-	v := &bpe.Vocab{}
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, layout{}, fmt.Errorf("%s: %w", path, err)
 	}
 	l := layout{eot: v.EOT, colour0: int32(len(v.Tokens)), maxCaption: maxCaption, context: seqContext}
 	for i := range colours {
@@ -115,6 +87,24 @@ func imageVocab(path string, colours int) (*bpe.Vocab, layout, error) {
 	v.Tokens = append(v.Tokens, imagetok.ImageStart)
 	v.Types = append(v.Types, int32(tokenizer.TypeControl))
 	return v, l, nil
+}
+
+// loadRun reads what export and eval start from: the corpus's palette, the
+// run's tokenizer laid out for it, and the run's checkpoint.
+func loadRun(dir, corpus string) (imagetok.Palette, *bpe.Vocab, layout, *train.State, error) {
+	pal, err := readPalette(corpus)
+	if err != nil {
+		return nil, nil, layout{}, nil, err
+	}
+	v, l, err := imageVocab(filepath.Join(dir, "tokenizer.json"), len(pal))
+	if err != nil {
+		return nil, nil, layout{}, nil, err
+	}
+	s, err := train.LoadState(filepath.Join(dir, "checkpoint.bin"))
+	if err != nil {
+		return nil, nil, layout{}, nil, err
+	}
+	return pal, v, l, s, nil
 }
 
 func readPalette(corpus string) (imagetok.Palette, error) {
@@ -209,25 +199,9 @@ func cmdFit(args []string) error {
 		evalSeqs = append(evalSeqs, seq)
 	}
 	d := &imageSet{ex: trainEx, l: l, dropCaption: *drop, epoch: -1}
-	tr, err := train.NewTrainer(s)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("pictures: %d train, %d held out (%d for validation)\n", len(trainEx), len(heldEx), len(evalSeqs))
-	fmt.Printf("model: %+v, %d parameters\nrecipe: %+v\n", c, c.NumParams(), s.Hyper)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts := train.FitOptions{Checkpoint: ckpt, Every: *every, Log: os.Stdout, EvalUnit: " (per pixel token)"}
-	if len(evalSeqs) > 0 {
-		opts.Eval = func() float64 {
-			var sum float64
-			for _, seq := range evalSeqs {
-				sum += train.Loss(c, s.Params, seq)
-			}
-			return sum / float64(len(evalSeqs)*imagetok.Pixels)
-		}
-	}
-	return tr.Fit(ctx, d, opts)
+	return train.FitUntilSignal(s, d, train.FitOptions{Checkpoint: ckpt, Every: *every, Log: os.Stdout,
+		Eval: train.HeldOutLoss(s, evalSeqs, imagetok.Pixels), EvalUnit: " (per pixel token)"})
 }
 
 func cmdExport(args []string) error {
@@ -238,15 +212,7 @@ func cmdExport(args []string) error {
 	name := fs.String("name", "chorus-pixels", "general.name")
 	out := fs.String("o", "model.gguf", "output GGUF file")
 	fs.Parse(args)
-	pal, err := readPalette(*corpus)
-	if err != nil {
-		return err
-	}
-	v, l, err := imageVocab(filepath.Join(*dir, "tokenizer.json"), len(pal))
-	if err != nil {
-		return err
-	}
-	s, err := train.LoadState(filepath.Join(*dir, "checkpoint.bin"))
+	pal, v, l, s, err := loadRun(*dir, *corpus)
 	if err != nil {
 		return err
 	}
@@ -280,15 +246,7 @@ func cmdEval(args []string) error {
 	corpus := fs.String("corpus", "out/imagecorpus", "image corpus directory")
 	dir := fs.String("dir", "out/imagetrain", "run directory (checkpoint.bin, tokenizer.json)")
 	fs.Parse(args)
-	pal, err := readPalette(*corpus)
-	if err != nil {
-		return err
-	}
-	v, l, err := imageVocab(filepath.Join(*dir, "tokenizer.json"), len(pal))
-	if err != nil {
-		return err
-	}
-	s, err := train.LoadState(filepath.Join(*dir, "checkpoint.bin"))
+	pal, v, l, s, err := loadRun(*dir, *corpus)
 	if err != nil {
 		return err
 	}

@@ -12,51 +12,32 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/chorus-ai/chorus/engine"
 	"github.com/chorus-ai/chorus/engine/bpe"
 	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/internal/subcmd"
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
 	"github.com/chorus-ai/chorus/engine/train"
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: train tokenizer|fit|export|eval|sample [flags]")
-		os.Exit(2)
-	}
-	var err error
-	switch os.Args[1] {
-	case "tokenizer":
-		err = cmdTokenizer(os.Args[2:])
-	case "fit":
-		err = cmdFit(os.Args[2:])
-	case "export":
-		err = cmdExport(os.Args[2:])
-	case "eval":
-		err = cmdEval(os.Args[2:])
-	case "sample":
-		err = cmdSample(os.Args[2:])
-	default:
-		err = fmt.Errorf("unknown command %q (want tokenizer, fit, export, eval or sample)", os.Args[1])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "train:", err)
-		os.Exit(1)
-	}
+	subcmd.Main("train",
+		subcmd.Command{Name: "tokenizer", Run: cmdTokenizer},
+		subcmd.Command{Name: "fit", Run: cmdFit},
+		subcmd.Command{Name: "export", Run: cmdExport},
+		subcmd.Command{Name: "eval", Run: cmdEval},
+		subcmd.Command{Name: "sample", Run: cmdSample})
 }
 
 type doc struct {
@@ -65,22 +46,7 @@ type doc struct {
 }
 
 func readDocs(path string) ([]doc, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w (build the corpus first: go run ./engine/cmd/corpus -o DIR)", err)
-	}
-	defer f.Close()
-	var docs []doc
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var d doc
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		docs = append(docs, d)
-	}
-	return docs, sc.Err()
+	return train.ReadJSONL[doc](path, "build the corpus first: go run ./engine/cmd/corpus -o DIR")
 }
 
 func cmdTokenizer(args []string) error {
@@ -102,28 +68,12 @@ func cmdTokenizer(args []string) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+	if err := v.WriteFile(*out); err != nil {
 		return err
 	}
 	fmt.Printf("tokenizer: %d tokens (%d merges) from %d documents in %v\n", len(v.Tokens), len(v.Merges), len(docs),
 		time.Since(start).Round(time.Millisecond))
-	return os.WriteFile(*out, data, 0o644)
-}
-
-func readVocab(path string) (*bpe.Vocab, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	v := &bpe.Vocab{}
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return v, nil
+	return nil
 }
 
 // encode tokenizes documents as the engine will: each document follows an <|endoftext|>.
@@ -194,7 +144,7 @@ func cmdFit(args []string) error {
 	if *tokPath == "" {
 		*tokPath = filepath.Join(*dir, "tokenizer.json")
 	}
-	v, err := readVocab(*tokPath)
+	v, err := bpe.ReadFile(*tokPath)
 	if err != nil {
 		return err
 	}
@@ -230,24 +180,8 @@ func cmdFit(args []string) error {
 	for i := 0; i < *evalWindows && (i+1)*c.Context+1 <= len(heldIDs); i++ {
 		evalSeqs = append(evalSeqs, heldIDs[i*c.Context:(i+1)*c.Context+1])
 	}
-	tr, err := train.NewTrainer(s)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("model: %+v, %d parameters\nrecipe: %+v\n", c, c.NumParams(), s.Hyper)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts := train.FitOptions{Checkpoint: ckpt, Every: *every, Log: os.Stdout, EvalUnit: ""}
-	if len(evalSeqs) > 0 {
-		opts.Eval = func() float64 {
-			var sum float64
-			for _, seq := range evalSeqs {
-				sum += train.Loss(c, s.Params, seq)
-			}
-			return sum / float64(len(evalSeqs)*c.Context)
-		}
-	}
-	return tr.Fit(ctx, d, opts)
+	return train.FitUntilSignal(s, d, train.FitOptions{Checkpoint: ckpt, Every: *every, Log: os.Stdout,
+		Eval: train.HeldOutLoss(s, evalSeqs, c.Context)})
 }
 
 func cmdExport(args []string) error {
@@ -261,7 +195,7 @@ func cmdExport(args []string) error {
 	if *tokPath == "" {
 		*tokPath = filepath.Join(*dir, "tokenizer.json")
 	}
-	v, err := readVocab(*tokPath)
+	v, err := bpe.ReadFile(*tokPath)
 	if err != nil {
 		return err
 	}
@@ -298,7 +232,7 @@ func cmdEval(args []string) error {
 	sampleOut := fs.String("sample", "", "write the first -sample-docs held-out documents here (JSONL)")
 	sampleDocs := fs.Int("sample-docs", 40, "documents in the held-out sample")
 	fs.Parse(args)
-	v, err := readVocab(filepath.Join(*dir, "tokenizer.json"))
+	v, err := bpe.ReadFile(filepath.Join(*dir, "tokenizer.json"))
 	if err != nil {
 		return err
 	}

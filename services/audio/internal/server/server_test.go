@@ -30,14 +30,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// newTestServer runs the audio service with cfg on a free 127.0.0.1 port
-// and returns a client.
-func newTestServer(tb testing.TB, cfg Config) genaiv1.AudioServiceClient {
-	tb.Helper()
-	cfg.Server = servetest.Config(tb, cfg.Server)
-	return genaiv1.NewAudioServiceClient(servetest.StartNew(tb, New, cfg))
-}
-
 func haveEspeak() bool {
 	_, err := exec.LookPath(espeak.Binary)
 	return err == nil
@@ -510,4 +502,12 @@ func TestMusic(t *testing.T) {
 			t.Errorf("got %v, want INVALID_ARGUMENT", st)
 		}
 	})
+}
+
+// newTestServer runs the audio service with cfg on a free 127.0.0.1 port
+// and returns a client.
+func newTestServer(tb testing.TB, cfg Config) genaiv1.AudioServiceClient {
+	tb.Helper()
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	return genaiv1.NewAudioServiceClient(servetest.StartNew(tb, New, cfg))
 }

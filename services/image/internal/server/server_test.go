@@ -24,14 +24,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newTestServer runs the image service with cfg on a free 127.0.0.1 port
-// and returns a client.
-func newTestServer(tb testing.TB, cfg Config) genaiv1.ImageServiceClient {
-	tb.Helper()
-	cfg.Server = servetest.Config(tb, cfg.Server)
-	return genaiv1.NewImageServiceClient(servetest.StartNew(tb, New, cfg))
-}
-
 // newFake starts a fake OpenAI server and returns it with a config that
 // points the openai backend at it.
 func newFake(tb testing.TB, opts openaitest.Options) (*openaitest.Server, Config) {
@@ -235,4 +227,12 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v", tc.name, err)
 		}
 	}
+}
+
+// newTestServer runs the image service with cfg on a free 127.0.0.1 port
+// and returns a client.
+func newTestServer(tb testing.TB, cfg Config) genaiv1.ImageServiceClient {
+	tb.Helper()
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	return genaiv1.NewImageServiceClient(servetest.StartNew(tb, New, cfg))
 }

@@ -22,14 +22,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// newTestServer runs the text service with cfg on a free 127.0.0.1 port
-// and returns a client.
-func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
-	tb.Helper()
-	cfg.Server = servetest.Config(tb, cfg.Server)
-	return genaiv1.NewTextServiceClient(servetest.StartNew(tb, New, cfg))
-}
-
 // testConfig is DefaultConfig without the embedded models of ./models.
 func testConfig() Config {
 	cfg := DefaultConfig()
@@ -216,4 +208,12 @@ func TestEmbeddedModels(t *testing.T) {
 	if unary.GetArtifacts()[0].GetText() != deltas.String() {
 		t.Errorf("the same seed gave %q unary and %q streamed", unary.GetArtifacts()[0].GetText(), deltas.String())
 	}
+}
+
+// newTestServer runs the text service with cfg on a free 127.0.0.1 port
+// and returns a client.
+func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
+	tb.Helper()
+	cfg.Server = servetest.Config(tb, cfg.Server)
+	return genaiv1.NewTextServiceClient(servetest.StartNew(tb, New, cfg))
 }
