@@ -702,6 +702,13 @@ func (x *GenerateResponse) GetFinishReason() FinishReason {
 
 // GenerateChunk is one message of a StreamGenerate stream. Every stream ends
 // with exactly one chunk holding done.
+//
+// An artifact whose inline data is over 1 MiB never travels in one message:
+// the service sends it as consecutive artifact_part chunks instead of one
+// artifact chunk (see ArtifactPart), so no message nears gRPC's 4 MiB
+// default limit, which Chorus does not raise. When an artifact of done would
+// be sent that way, all of done's artifacts are sent ahead of it, in order,
+// and done carries none, as when a service streams its artifacts itself.
 type GenerateChunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What this chunk carries.
@@ -712,6 +719,7 @@ type GenerateChunk struct {
 	//	*GenerateChunk_Artifact
 	//	*GenerateChunk_Progress
 	//	*GenerateChunk_Done
+	//	*GenerateChunk_ArtifactPart
 	Chunk         isGenerateChunk_Chunk `protobuf_oneof:"chunk"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -790,6 +798,15 @@ func (x *GenerateChunk) GetDone() *GenerateResponse {
 	return nil
 }
 
+func (x *GenerateChunk) GetArtifactPart() *ArtifactPart {
+	if x != nil {
+		if x, ok := x.Chunk.(*GenerateChunk_ArtifactPart); ok {
+			return x.ArtifactPart
+		}
+	}
+	return nil
+}
+
 type isGenerateChunk_Chunk interface {
 	isGenerateChunk_Chunk()
 }
@@ -816,6 +833,13 @@ type GenerateChunk_Done struct {
 	Done *GenerateResponse `protobuf:"bytes,4,opt,name=done,proto3,oneof"`
 }
 
+type GenerateChunk_ArtifactPart struct {
+	// One part of an artifact too large for one message; the parts of one
+	// artifact come one after another, with no other chunk between them, and
+	// together stand for one artifact chunk.
+	ArtifactPart *ArtifactPart `protobuf:"bytes,5,opt,name=artifact_part,json=artifactPart,proto3,oneof"`
+}
+
 func (*GenerateChunk_Delta) isGenerateChunk_Chunk() {}
 
 func (*GenerateChunk_Artifact) isGenerateChunk_Chunk() {}
@@ -823,6 +847,83 @@ func (*GenerateChunk_Artifact) isGenerateChunk_Chunk() {}
 func (*GenerateChunk_Progress) isGenerateChunk_Chunk() {}
 
 func (*GenerateChunk_Done) isGenerateChunk_Chunk() {}
+
+func (*GenerateChunk_ArtifactPart) isGenerateChunk_Chunk() {}
+
+// ArtifactPart is one part of an artifact that a StreamGenerate stream sends
+// in several messages, in the manner of the orchestrator's GetArtifact: the
+// first part carries the description (info), and every part the next bytes of
+// the content (chunk), in order. The artifact is complete with the part whose
+// offset plus chunk length reaches info.size_bytes; the receiver then checks
+// the whole content against info.sha256. A part out of order, a stream that
+// ends or carries another chunk before the artifact is complete, or a digest
+// that does not match is a broken stream. platform/genai's Reassemble does
+// all of this for Go clients.
+type ArtifactPart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the artifact is, on the first part only: mime_type, size_bytes
+	// (the whole content's, always set), sha256 (always set) and metadata,
+	// with no content.
+	Info *Artifact `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	// Where chunk starts in the content, in bytes: 0 on the first part, then
+	// the previous part's offset plus its chunk's length.
+	Offset int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The next bytes of the content (at most 1 MiB).
+	Chunk         []byte `protobuf:"bytes,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactPart) Reset() {
+	*x = ArtifactPart{}
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactPart) ProtoMessage() {}
+
+func (x *ArtifactPart) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactPart.ProtoReflect.Descriptor instead.
+func (*ArtifactPart) Descriptor() ([]byte, []int) {
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ArtifactPart) GetInfo() *Artifact {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *ArtifactPart) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ArtifactPart) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
 
 // TextDelta is text appended to the output.
 type TextDelta struct {
@@ -835,7 +936,7 @@ type TextDelta struct {
 
 func (x *TextDelta) Reset() {
 	*x = TextDelta{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[7]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +948,7 @@ func (x *TextDelta) String() string {
 func (*TextDelta) ProtoMessage() {}
 
 func (x *TextDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[7]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +961,7 @@ func (x *TextDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextDelta.ProtoReflect.Descriptor instead.
 func (*TextDelta) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{7}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TextDelta) GetText() string {
@@ -883,7 +984,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[8]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +996,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[8]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1009,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{8}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Progress) GetStep() int32 {
@@ -951,7 +1052,7 @@ type Artifact struct {
 
 func (x *Artifact) Reset() {
 	*x = Artifact{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[9]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1064,7 @@ func (x *Artifact) String() string {
 func (*Artifact) ProtoMessage() {}
 
 func (x *Artifact) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[9]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1077,7 @@ func (x *Artifact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Artifact.ProtoReflect.Descriptor instead.
 func (*Artifact) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{9}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Artifact) GetMimeType() string {
@@ -1091,7 +1192,7 @@ type ArtifactMetadata struct {
 
 func (x *ArtifactMetadata) Reset() {
 	*x = ArtifactMetadata{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[10]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1204,7 @@ func (x *ArtifactMetadata) String() string {
 func (*ArtifactMetadata) ProtoMessage() {}
 
 func (x *ArtifactMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[10]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1217,7 @@ func (x *ArtifactMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactMetadata.ProtoReflect.Descriptor instead.
 func (*ArtifactMetadata) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{10}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ArtifactMetadata) GetDurationSeconds() float64 {
@@ -1194,7 +1295,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[11]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1307,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[11]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1320,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{11}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Usage) GetInputTokens() int32 {
@@ -1266,7 +1367,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[12]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1379,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[12]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1392,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{12}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{13}
 }
 
 // ListModelsResponse lists the models a service can serve.
@@ -1305,7 +1406,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[13]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1418,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[13]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1431,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{13}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListModelsResponse) GetModels() []*Model {
@@ -1372,7 +1473,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[14]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1485,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_genai_v1_genai_proto_msgTypes[14]
+	mi := &file_chorus_genai_v1_genai_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1498,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{14}
+	return file_chorus_genai_v1_genai_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Model) GetName() string {
@@ -1528,13 +1629,18 @@ const file_chorus_genai_v1_genai_proto_rawDesc = "" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x127\n" +
 	"\tartifacts\x18\x02 \x03(\v2\x19.chorus.genai.v1.ArtifactR\tartifacts\x12,\n" +
 	"\x05usage\x18\x03 \x01(\v2\x16.chorus.genai.v1.UsageR\x05usage\x12B\n" +
-	"\rfinish_reason\x18\x04 \x01(\x0e2\x1d.chorus.genai.v1.FinishReasonR\ffinishReason\"\xf7\x01\n" +
+	"\rfinish_reason\x18\x04 \x01(\x0e2\x1d.chorus.genai.v1.FinishReasonR\ffinishReason\"\xbd\x02\n" +
 	"\rGenerateChunk\x122\n" +
 	"\x05delta\x18\x01 \x01(\v2\x1a.chorus.genai.v1.TextDeltaH\x00R\x05delta\x127\n" +
 	"\bartifact\x18\x02 \x01(\v2\x19.chorus.genai.v1.ArtifactH\x00R\bartifact\x127\n" +
 	"\bprogress\x18\x03 \x01(\v2\x19.chorus.genai.v1.ProgressH\x00R\bprogress\x127\n" +
-	"\x04done\x18\x04 \x01(\v2!.chorus.genai.v1.GenerateResponseH\x00R\x04doneB\a\n" +
-	"\x05chunk\"\x1f\n" +
+	"\x04done\x18\x04 \x01(\v2!.chorus.genai.v1.GenerateResponseH\x00R\x04done\x12D\n" +
+	"\rartifact_part\x18\x05 \x01(\v2\x1d.chorus.genai.v1.ArtifactPartH\x00R\fartifactPartB\a\n" +
+	"\x05chunk\"k\n" +
+	"\fArtifactPart\x12-\n" +
+	"\x04info\x18\x01 \x01(\v2\x19.chorus.genai.v1.ArtifactR\x04info\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\fR\x05chunk\"\x1f\n" +
 	"\tTextDelta\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\"4\n" +
 	"\bProgress\x12\x12\n" +
@@ -1625,7 +1731,7 @@ func file_chorus_genai_v1_genai_proto_rawDescGZIP() []byte {
 }
 
 var file_chorus_genai_v1_genai_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_chorus_genai_v1_genai_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_chorus_genai_v1_genai_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_chorus_genai_v1_genai_proto_goTypes = []any{
 	(FinishReason)(0),          // 0: chorus.genai.v1.FinishReason
 	(Capability)(0),            // 1: chorus.genai.v1.Capability
@@ -1636,54 +1742,57 @@ var file_chorus_genai_v1_genai_proto_goTypes = []any{
 	(*AudioOptions)(nil),       // 6: chorus.genai.v1.AudioOptions
 	(*GenerateResponse)(nil),   // 7: chorus.genai.v1.GenerateResponse
 	(*GenerateChunk)(nil),      // 8: chorus.genai.v1.GenerateChunk
-	(*TextDelta)(nil),          // 9: chorus.genai.v1.TextDelta
-	(*Progress)(nil),           // 10: chorus.genai.v1.Progress
-	(*Artifact)(nil),           // 11: chorus.genai.v1.Artifact
-	(*ArtifactMetadata)(nil),   // 12: chorus.genai.v1.ArtifactMetadata
-	(*Usage)(nil),              // 13: chorus.genai.v1.Usage
-	(*ListModelsRequest)(nil),  // 14: chorus.genai.v1.ListModelsRequest
-	(*ListModelsResponse)(nil), // 15: chorus.genai.v1.ListModelsResponse
-	(*Model)(nil),              // 16: chorus.genai.v1.Model
+	(*ArtifactPart)(nil),       // 9: chorus.genai.v1.ArtifactPart
+	(*TextDelta)(nil),          // 10: chorus.genai.v1.TextDelta
+	(*Progress)(nil),           // 11: chorus.genai.v1.Progress
+	(*Artifact)(nil),           // 12: chorus.genai.v1.Artifact
+	(*ArtifactMetadata)(nil),   // 13: chorus.genai.v1.ArtifactMetadata
+	(*Usage)(nil),              // 14: chorus.genai.v1.Usage
+	(*ListModelsRequest)(nil),  // 15: chorus.genai.v1.ListModelsRequest
+	(*ListModelsResponse)(nil), // 16: chorus.genai.v1.ListModelsResponse
+	(*Model)(nil),              // 17: chorus.genai.v1.Model
 }
 var file_chorus_genai_v1_genai_proto_depIdxs = []int32{
 	3,  // 0: chorus.genai.v1.GenerateRequest.messages:type_name -> chorus.genai.v1.Message
-	11, // 1: chorus.genai.v1.GenerateRequest.inputs:type_name -> chorus.genai.v1.Artifact
+	12, // 1: chorus.genai.v1.GenerateRequest.inputs:type_name -> chorus.genai.v1.Artifact
 	4,  // 2: chorus.genai.v1.GenerateRequest.text:type_name -> chorus.genai.v1.TextOptions
 	5,  // 3: chorus.genai.v1.GenerateRequest.image:type_name -> chorus.genai.v1.ImageOptions
 	6,  // 4: chorus.genai.v1.GenerateRequest.audio:type_name -> chorus.genai.v1.AudioOptions
-	11, // 5: chorus.genai.v1.GenerateResponse.artifacts:type_name -> chorus.genai.v1.Artifact
-	13, // 6: chorus.genai.v1.GenerateResponse.usage:type_name -> chorus.genai.v1.Usage
+	12, // 5: chorus.genai.v1.GenerateResponse.artifacts:type_name -> chorus.genai.v1.Artifact
+	14, // 6: chorus.genai.v1.GenerateResponse.usage:type_name -> chorus.genai.v1.Usage
 	0,  // 7: chorus.genai.v1.GenerateResponse.finish_reason:type_name -> chorus.genai.v1.FinishReason
-	9,  // 8: chorus.genai.v1.GenerateChunk.delta:type_name -> chorus.genai.v1.TextDelta
-	11, // 9: chorus.genai.v1.GenerateChunk.artifact:type_name -> chorus.genai.v1.Artifact
-	10, // 10: chorus.genai.v1.GenerateChunk.progress:type_name -> chorus.genai.v1.Progress
+	10, // 8: chorus.genai.v1.GenerateChunk.delta:type_name -> chorus.genai.v1.TextDelta
+	12, // 9: chorus.genai.v1.GenerateChunk.artifact:type_name -> chorus.genai.v1.Artifact
+	11, // 10: chorus.genai.v1.GenerateChunk.progress:type_name -> chorus.genai.v1.Progress
 	7,  // 11: chorus.genai.v1.GenerateChunk.done:type_name -> chorus.genai.v1.GenerateResponse
-	12, // 12: chorus.genai.v1.Artifact.metadata:type_name -> chorus.genai.v1.ArtifactMetadata
-	16, // 13: chorus.genai.v1.ListModelsResponse.models:type_name -> chorus.genai.v1.Model
-	1,  // 14: chorus.genai.v1.Model.capabilities:type_name -> chorus.genai.v1.Capability
-	2,  // 15: chorus.genai.v1.TextService.Generate:input_type -> chorus.genai.v1.GenerateRequest
-	2,  // 16: chorus.genai.v1.TextService.StreamGenerate:input_type -> chorus.genai.v1.GenerateRequest
-	14, // 17: chorus.genai.v1.TextService.ListModels:input_type -> chorus.genai.v1.ListModelsRequest
-	2,  // 18: chorus.genai.v1.ImageService.Generate:input_type -> chorus.genai.v1.GenerateRequest
-	2,  // 19: chorus.genai.v1.ImageService.StreamGenerate:input_type -> chorus.genai.v1.GenerateRequest
-	14, // 20: chorus.genai.v1.ImageService.ListModels:input_type -> chorus.genai.v1.ListModelsRequest
-	2,  // 21: chorus.genai.v1.AudioService.Generate:input_type -> chorus.genai.v1.GenerateRequest
-	2,  // 22: chorus.genai.v1.AudioService.StreamGenerate:input_type -> chorus.genai.v1.GenerateRequest
-	14, // 23: chorus.genai.v1.AudioService.ListModels:input_type -> chorus.genai.v1.ListModelsRequest
-	7,  // 24: chorus.genai.v1.TextService.Generate:output_type -> chorus.genai.v1.GenerateResponse
-	8,  // 25: chorus.genai.v1.TextService.StreamGenerate:output_type -> chorus.genai.v1.GenerateChunk
-	15, // 26: chorus.genai.v1.TextService.ListModels:output_type -> chorus.genai.v1.ListModelsResponse
-	7,  // 27: chorus.genai.v1.ImageService.Generate:output_type -> chorus.genai.v1.GenerateResponse
-	8,  // 28: chorus.genai.v1.ImageService.StreamGenerate:output_type -> chorus.genai.v1.GenerateChunk
-	15, // 29: chorus.genai.v1.ImageService.ListModels:output_type -> chorus.genai.v1.ListModelsResponse
-	7,  // 30: chorus.genai.v1.AudioService.Generate:output_type -> chorus.genai.v1.GenerateResponse
-	8,  // 31: chorus.genai.v1.AudioService.StreamGenerate:output_type -> chorus.genai.v1.GenerateChunk
-	15, // 32: chorus.genai.v1.AudioService.ListModels:output_type -> chorus.genai.v1.ListModelsResponse
-	24, // [24:33] is the sub-list for method output_type
-	15, // [15:24] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 12: chorus.genai.v1.GenerateChunk.artifact_part:type_name -> chorus.genai.v1.ArtifactPart
+	12, // 13: chorus.genai.v1.ArtifactPart.info:type_name -> chorus.genai.v1.Artifact
+	13, // 14: chorus.genai.v1.Artifact.metadata:type_name -> chorus.genai.v1.ArtifactMetadata
+	17, // 15: chorus.genai.v1.ListModelsResponse.models:type_name -> chorus.genai.v1.Model
+	1,  // 16: chorus.genai.v1.Model.capabilities:type_name -> chorus.genai.v1.Capability
+	2,  // 17: chorus.genai.v1.TextService.Generate:input_type -> chorus.genai.v1.GenerateRequest
+	2,  // 18: chorus.genai.v1.TextService.StreamGenerate:input_type -> chorus.genai.v1.GenerateRequest
+	15, // 19: chorus.genai.v1.TextService.ListModels:input_type -> chorus.genai.v1.ListModelsRequest
+	2,  // 20: chorus.genai.v1.ImageService.Generate:input_type -> chorus.genai.v1.GenerateRequest
+	2,  // 21: chorus.genai.v1.ImageService.StreamGenerate:input_type -> chorus.genai.v1.GenerateRequest
+	15, // 22: chorus.genai.v1.ImageService.ListModels:input_type -> chorus.genai.v1.ListModelsRequest
+	2,  // 23: chorus.genai.v1.AudioService.Generate:input_type -> chorus.genai.v1.GenerateRequest
+	2,  // 24: chorus.genai.v1.AudioService.StreamGenerate:input_type -> chorus.genai.v1.GenerateRequest
+	15, // 25: chorus.genai.v1.AudioService.ListModels:input_type -> chorus.genai.v1.ListModelsRequest
+	7,  // 26: chorus.genai.v1.TextService.Generate:output_type -> chorus.genai.v1.GenerateResponse
+	8,  // 27: chorus.genai.v1.TextService.StreamGenerate:output_type -> chorus.genai.v1.GenerateChunk
+	16, // 28: chorus.genai.v1.TextService.ListModels:output_type -> chorus.genai.v1.ListModelsResponse
+	7,  // 29: chorus.genai.v1.ImageService.Generate:output_type -> chorus.genai.v1.GenerateResponse
+	8,  // 30: chorus.genai.v1.ImageService.StreamGenerate:output_type -> chorus.genai.v1.GenerateChunk
+	16, // 31: chorus.genai.v1.ImageService.ListModels:output_type -> chorus.genai.v1.ListModelsResponse
+	7,  // 32: chorus.genai.v1.AudioService.Generate:output_type -> chorus.genai.v1.GenerateResponse
+	8,  // 33: chorus.genai.v1.AudioService.StreamGenerate:output_type -> chorus.genai.v1.GenerateChunk
+	16, // 34: chorus.genai.v1.AudioService.ListModels:output_type -> chorus.genai.v1.ListModelsResponse
+	26, // [26:35] is the sub-list for method output_type
+	17, // [17:26] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_chorus_genai_v1_genai_proto_init() }
@@ -1703,8 +1812,9 @@ func file_chorus_genai_v1_genai_proto_init() {
 		(*GenerateChunk_Artifact)(nil),
 		(*GenerateChunk_Progress)(nil),
 		(*GenerateChunk_Done)(nil),
+		(*GenerateChunk_ArtifactPart)(nil),
 	}
-	file_chorus_genai_v1_genai_proto_msgTypes[9].OneofWrappers = []any{
+	file_chorus_genai_v1_genai_proto_msgTypes[10].OneofWrappers = []any{
 		(*Artifact_Data)(nil),
 		(*Artifact_Text)(nil),
 		(*Artifact_Uri)(nil),
@@ -1715,7 +1825,7 @@ func file_chorus_genai_v1_genai_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_genai_v1_genai_proto_rawDesc), len(file_chorus_genai_v1_genai_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
