@@ -71,7 +71,8 @@ const ReasonNoBackend = "NO_BACKEND"
 
 // MaxUnaryResponseBytes is the largest response Generate sends. gRPC
 // clients refuse messages over 4 MiB by default and Chorus does not raise
-// that limit; StreamGenerate sends large media one piece per message.
+// that limit; StreamGenerate sends large media in parts of PartBytes (see
+// Reassemble and Collect).
 const MaxUnaryResponseBytes = 7 << 19 // 3.5 MiB
 
 // ReasonResponseTooLarge is the ErrorInfo reason when a unary response would
@@ -207,21 +208,35 @@ func (h *Handler) Generate(ctx context.Context, req *genaiv1.GenerateRequest) (*
 }
 
 // StreamGenerate runs one request and streams its chunks, ending with one
-// done chunk. Artifacts already streamed are not repeated in done.
+// done chunk. Artifacts already streamed are not repeated in done. An
+// artifact over PartBytes, emitted or in done, is sent in ArtifactPart
+// chunks; when one in done is, all of done's artifacts are sent ahead of it
+// and done carries none.
 func (h *Handler) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
 	streamed := false
 	ctx := WithStreaming(stream.Context())
 	resp, err := h.run(ctx, req, func(c *genaiv1.GenerateChunk) error {
-		if c.GetDone() != nil {
-			return errors.New("genai: backend emitted a done chunk")
-		}
-		if c.GetArtifact() != nil {
+		switch {
+		case c.GetDone() != nil || c.GetArtifactPart() != nil:
+			return errors.New("genai: backend emitted a done chunk or an artifact part")
+		case c.GetArtifact() != nil:
 			streamed = true
+			a := proto.Clone(c.GetArtifact()).(*genaiv1.Artifact)
+			FillDigest(a)
+			return sendArtifact(stream.Send, a)
 		}
 		return stream.Send(c)
 	})
 	if err != nil {
 		return err
+	}
+	if !streamed && oversized(resp.GetArtifacts()) {
+		for _, a := range resp.GetArtifacts() {
+			if err := sendArtifact(stream.Send, a); err != nil {
+				return err
+			}
+		}
+		streamed = true
 	}
 	if streamed {
 		resp = proto.Clone(resp).(*genaiv1.GenerateResponse)

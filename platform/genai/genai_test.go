@@ -245,8 +245,8 @@ func TestLargeResultsNeedStreaming(t *testing.T) {
 	}
 
 	chunks := collect(t, client, &genaiv1.GenerateRequest{Prompt: "x"})
-	if len(chunks) != 3 || chunks[0].GetArtifact() == nil || chunks[1].GetArtifact() == nil || chunks[2].GetDone() == nil {
-		t.Fatalf("stream = %d chunks, want two artifacts and done", len(chunks))
+	if len(chunks) != 5 || chunks[0].GetArtifactPart().GetInfo() == nil || chunks[2].GetArtifactPart().GetInfo() == nil || chunks[4].GetDone() == nil {
+		t.Fatalf("stream = %d chunks, want two artifacts of two parts each and done", len(chunks))
 	}
 	if !<-b.streaming {
 		t.Error("Streaming(ctx) = false in a StreamGenerate call")
