@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"google.golang.org/grpc"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // Large artifacts travel over StreamGenerate as ArtifactPart chunks (see
@@ -158,10 +160,16 @@ func broken(msg string) *rpcerr.Error {
 
 // Collect makes one StreamGenerate call and returns its whole result as
 // Generate would, without Generate's MaxUnaryResponseBytes bound: the
-// streamed artifacts, reassembled (at most maxBytes each, as Reassemble),
-// followed by those of the done chunk. Text deltas and progress are
-// dropped; the text stays whole in done's artifacts.
+// streamed artifacts, reassembled, followed by those of the done chunk, at
+// most maxBytes (MaxArtifactBytes when 0) in all, beyond which it fails with
+// RESOURCE_EXHAUSTED. Several streamed WAV segments (the audio service's
+// sentences) are joined into one WAV, the one audio file Generate returns.
+// Text deltas and progress are dropped; the text stays whole in done's
+// artifacts.
 func Collect(ctx context.Context, client Client, req *genaiv1.GenerateRequest, maxBytes int64) (*genaiv1.GenerateResponse, error) {
+	if maxBytes <= 0 {
+		maxBytes = MaxArtifactBytes
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s, err := client.StreamGenerate(ctx, req)
@@ -169,22 +177,77 @@ func Collect(ctx context.Context, client Client, req *genaiv1.GenerateRequest, m
 		return nil, err
 	}
 	stream := Reassemble(s, maxBytes)
-	var streamed []*genaiv1.Artifact
+	var (
+		streamed []*genaiv1.Artifact
+		total    int64
+	)
 	for {
 		c, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return nil, rpcerr.New(codes.Internal, ReasonBrokenArtifact, "the stream ended without a final chunk")
+			return nil, broken("the stream ended without a final chunk")
 		}
 		if err != nil {
 			return nil, err
 		}
 		switch c := c.GetChunk().(type) {
 		case *genaiv1.GenerateChunk_Artifact:
+			if total += int64(proto.Size(c.Artifact)); total > maxBytes {
+				return nil, tooMuch(total, maxBytes)
+			}
 			streamed = append(streamed, c.Artifact)
 		case *genaiv1.GenerateChunk_Done:
 			resp := c.Done
+			if total += int64(proto.Size(resp)); total > maxBytes {
+				return nil, tooMuch(total, maxBytes)
+			}
+			if len(streamed) > 1 && allWAV(streamed) {
+				whole, err := JoinWAV(streamed)
+				if err != nil {
+					return nil, err
+				}
+				streamed = []*genaiv1.Artifact{whole}
+			}
 			resp.Artifacts = append(streamed, resp.GetArtifacts()...)
 			return resp, nil
 		}
 	}
+}
+
+func tooMuch(n, maxBytes int64) *rpcerr.Error {
+	return rpcerr.New(codes.ResourceExhausted, ReasonArtifactTooLarge,
+		fmt.Sprintf("the streamed result comes to more than %d bytes (%d so far), over the %d this client accepts", maxBytes, n, maxBytes)).
+		WithMetadata("subject", "artifact_bytes")
+}
+
+func allWAV(arts []*genaiv1.Artifact) bool {
+	for _, a := range arts {
+		if a.GetMimeType() != "audio/wav" || a.GetData() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// JoinWAV joins WAV segments of one sample rate, in order, into one WAV
+// artifact: the audio service's streamed sentences into the one file its
+// Generate returns, with the duration, sample rate and source texts of the
+// whole. Segments that are not WAV of one rate fail with INTERNAL.
+func JoinWAV(segments []*genaiv1.Artifact) (*genaiv1.Artifact, error) {
+	raw := make([][]byte, len(segments))
+	texts := make([]string, 0, len(segments))
+	for i, a := range segments {
+		raw[i] = a.GetData()
+		if t := a.GetMetadata().GetSourceText(); t != "" {
+			texts = append(texts, t)
+		}
+	}
+	audio, err := wav.Join(raw)
+	if err != nil {
+		return nil, rpcerr.New(codes.Internal, ReasonBrokenArtifact, "the streamed WAV segments cannot be joined").WithCause(err)
+	}
+	a := &genaiv1.Artifact{MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: wav.Encode(audio)}, Metadata: &genaiv1.ArtifactMetadata{
+		DurationSeconds: audio.Seconds(), SampleRate: int32(audio.Rate), SourceText: strings.Join(texts, " "),
+	}}
+	FillDigest(a)
+	return a, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/wav"
 )
 
 // fakeArtifactBackend is a test-only backend returning artifacts of the
@@ -54,7 +56,7 @@ func fakeArtifacts(sizes []int) []*genaiv1.Artifact {
 		for j := range data {
 			data[j] = byte(rng.Uint32())
 		}
-		out = append(out, &genaiv1.Artifact{MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: data},
+		out = append(out, &genaiv1.Artifact{MimeType: "application/octet-stream", Content: &genaiv1.Artifact_Data{Data: data},
 			Metadata: &genaiv1.ArtifactMetadata{Index: int32(i), SampleRate: 44100}})
 	}
 	return out
@@ -114,7 +116,7 @@ func TestArtifactsTravelInParts(t *testing.T) {
 				if !bytes.Equal(a.GetData(), w) || a.GetSha256() != digest(w) || a.GetSizeBytes() != int64(len(w)) {
 					t.Errorf("artifact %d: %d bytes sha256 %.12s (size %d), want %d bytes %.12s", i, len(a.GetData()), a.GetSha256(), a.GetSizeBytes(), len(w), digest(w))
 				}
-				if a.GetMimeType() != "audio/wav" || a.GetMetadata().GetIndex() != int32(i) || a.GetMetadata().GetSampleRate() != 44100 {
+				if a.GetMimeType() != "application/octet-stream" || a.GetMetadata().GetIndex() != int32(i) || a.GetMetadata().GetSampleRate() != 44100 {
 					t.Errorf("artifact %d lost its description: %v", i, a.GetMetadata())
 				}
 			}
@@ -122,13 +124,71 @@ func TestArtifactsTravelInParts(t *testing.T) {
 	}
 }
 
-func TestCollectBound(t *testing.T) {
+// fakeSpeechBackend is a test-only backend that emits one WAV segment per
+// entry of seconds, as the audio service streams sentences.
+type fakeSpeechBackend struct{ seconds []int }
+
+func (b *fakeSpeechBackend) Models() []*genaiv1.Model { return []*genaiv1.Model{{Name: "speech"}} }
+
+func (b *fakeSpeechBackend) Generate(_ context.Context, _ *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
+	for i, s := range b.seconds {
+		a := wav.Audio{Rate: 44100, Samples: make([]int16, s*44100)}
+		for j := range a.Samples {
+			a.Samples[j] = int16(j*(i+1)) % 8000
+		}
+		err := emit(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: &genaiv1.Artifact{
+			MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: wav.Encode(a)},
+			Metadata: &genaiv1.ArtifactMetadata{Index: int32(i), SourceText: fmt.Sprintf("S%d.", i)},
+		}}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &genaiv1.GenerateResponse{}, nil
+}
+
+func TestCollectJoinsSpeech(t *testing.T) {
 	client := genaiv1.NewAudioServiceClient(newTestServer(t, newHandler(t, genai.Audio,
-		genai.Route{Backend: &fakeArtifactBackend{sizes: []int{3 << 20}, emit: true}})))
-	_, err := genai.Collect(context.Background(), client, &genaiv1.GenerateRequest{Prompt: "x"}, 2<<20)
-	st := status.Convert(err)
-	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonArtifactTooLarge {
-		t.Fatalf("Collect of a 3 MiB artifact bounded at 2 MiB = %v, want RESOURCE_EXHAUSTED %s", err, genai.ReasonArtifactTooLarge)
+		genai.Route{Backend: &fakeSpeechBackend{seconds: []int{50, 1, 20}}})))
+	resp, err := genai.Collect(context.Background(), client, &genaiv1.GenerateRequest{Prompt: "x"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetArtifacts()) != 1 {
+		t.Fatalf("Collect gave %d artifacts, want the one joined WAV", len(resp.GetArtifacts()))
+	}
+	a := resp.GetArtifacts()[0]
+	audio, err := wav.Decode(a.GetData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := a.GetMetadata()
+	if len(audio.Samples) != 71*44100 || md.GetDurationSeconds() != 71 || md.GetSampleRate() != 44100 || md.GetSourceText() != "S0. S1. S2." {
+		t.Fatalf("joined WAV: %d samples, metadata %v; want 71 s at 44100 Hz voicing all three", len(audio.Samples), md)
+	}
+	if a.GetSha256() != digest(a.GetData()) || a.GetSizeBytes() != int64(len(a.GetData())) || a.GetSizeBytes() <= 4<<20 {
+		t.Fatalf("joined WAV of %d bytes has size %d and sha256 %s", len(a.GetData()), a.GetSizeBytes(), a.GetSha256())
+	}
+}
+
+func TestCollectBound(t *testing.T) {
+	tests := []struct {
+		name  string
+		sizes []int
+	}{
+		{name: "one artifact over the bound", sizes: []int{3 << 20}},
+		{name: "small artifacts over the bound in all", sizes: []int{900 << 10, 900 << 10, 900 << 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := genaiv1.NewAudioServiceClient(newTestServer(t, newHandler(t, genai.Audio,
+				genai.Route{Backend: &fakeArtifactBackend{sizes: tt.sizes, emit: true}})))
+			_, err := genai.Collect(context.Background(), client, &genaiv1.GenerateRequest{Prompt: "x"}, 2<<20)
+			st := status.Convert(err)
+			if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonArtifactTooLarge {
+				t.Fatalf("Collect bounded at 2 MiB = %v, want RESOURCE_EXHAUSTED %s", err, genai.ReasonArtifactTooLarge)
+			}
+		})
 	}
 }
 

@@ -46,8 +46,17 @@ func (c *genaiClient) Generate(ctx context.Context, in *genaiv1.GenerateRequest,
 	return unary(ctx, c.service, c.timeout, c.client.Generate, in, opts)
 }
 
+// StreamGenerate streams with every artifact whole: the parts a service
+// sends a large one in are joined (genai.Reassemble), so REST clients read
+// one artifact chunk per artifact, as they would from a small one.
 func (c *genaiClient) StreamGenerate(ctx context.Context, in *genaiv1.GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[genaiv1.GenerateChunk], error) {
-	return streaming(ctx, c.service, c.client.StreamGenerate, in, opts)
+	return streaming(ctx, c.service, func(ctx context.Context, in *genaiv1.GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[genaiv1.GenerateChunk], error) {
+		s, err := c.client.StreamGenerate(ctx, in, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return genai.Reassemble(s, 0), nil
+	}, in, opts)
 }
 
 func (c *genaiClient) ListModels(ctx context.Context, in *genaiv1.ListModelsRequest, opts ...grpc.CallOption) (*genaiv1.ListModelsResponse, error) {
