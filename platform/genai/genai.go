@@ -230,19 +230,11 @@ func (h *Handler) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.Serve
 	if err != nil {
 		return err
 	}
-	if !streamed && oversized(resp.GetArtifacts()) {
-		for _, a := range resp.GetArtifacts() {
-			if err := sendArtifact(stream.Send, a); err != nil {
-				return err
-			}
-		}
-		streamed = true
-	}
 	if streamed {
 		resp = proto.Clone(resp).(*genaiv1.GenerateResponse)
 		resp.Artifacts = nil
 	}
-	return stream.Send(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Done{Done: resp}})
+	return SendResponse(stream.Send, resp)
 }
 
 // run serves one call and records its metrics.

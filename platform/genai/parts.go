@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
@@ -68,14 +69,22 @@ func sendArtifact(send func(*genaiv1.GenerateChunk) error, a *genaiv1.Artifact) 
 	return nil
 }
 
-// oversized reports whether any of artifacts is sent in parts.
-func oversized(artifacts []*genaiv1.Artifact) bool {
-	for _, a := range artifacts {
-		if len(a.GetData()) > PartBytes {
-			return true
+// SendResponse ends a StreamGenerate stream with resp as its done chunk;
+// when any of resp's artifacts is over PartBytes, all of them are sent
+// ahead of done, in order (that one in parts), and done carries none.
+func SendResponse(send func(*genaiv1.GenerateChunk) error, resp *genaiv1.GenerateResponse) error {
+	if slices.ContainsFunc(resp.GetArtifacts(), func(a *genaiv1.Artifact) bool { return len(a.GetData()) > PartBytes }) {
+		for _, a := range resp.GetArtifacts() {
+			a = proto.Clone(a).(*genaiv1.Artifact)
+			FillDigest(a)
+			if err := sendArtifact(send, a); err != nil {
+				return err
+			}
 		}
+		resp = proto.Clone(resp).(*genaiv1.GenerateResponse)
+		resp.Artifacts = nil
 	}
-	return false
+	return send(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Done{Done: resp}})
 }
 
 // Reassemble wraps a StreamGenerate client stream so that Recv returns each

@@ -355,8 +355,9 @@ func (r *run) keep(step string, res *result, a *genaiv1.Artifact) error {
 	return r.send(delta(step, "", a))
 }
 
-// generate makes a step's (or one item's) Generate call, retried as retry
-// allows.
+// generate makes a step's (or one item's) call, retried as retry allows:
+// a StreamGenerate collected whole (genai.Collect), so that an artifact
+// over one gRPC message arrives in parts rather than failing.
 func (r *run) generate(ctx context.Context, s *pipeline.Step, data pipeline.Data) (*genaiv1.GenerateResponse, error) {
 	req, client, _, err := r.request(ctx, s, data)
 	if err != nil {
@@ -365,7 +366,7 @@ func (r *run) generate(ctx context.Context, s *pipeline.Step, data pipeline.Data
 	var resp *genaiv1.GenerateResponse
 	err = r.retry(ctx, s, func(ctx context.Context) (bool, error) {
 		var err error
-		resp, err = client.Generate(ctx, req)
+		resp, err = genai.Collect(ctx, client, req, 0)
 		return false, err
 	})
 	return resp, err

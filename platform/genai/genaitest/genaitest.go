@@ -167,7 +167,10 @@ func voice(req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error
 }
 
 // Service is a scripted modality service: each method calls the matching
-// function, and answers UNIMPLEMENTED where it is nil.
+// function, and answers UNIMPLEMENTED where it is nil, except that with
+// Generate alone StreamGenerate streams Generate's response as the real
+// handler would (genai.SendResponse), as clients that collect a stream
+// (genai.Collect) expect.
 type Service struct {
 	Generate       func(context.Context, *genaiv1.GenerateRequest) (*genaiv1.GenerateResponse, error)
 	StreamGenerate func(*genaiv1.GenerateRequest, grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error
@@ -182,6 +185,13 @@ func (s *Service) generate(ctx context.Context, r *genaiv1.GenerateRequest) (*ge
 }
 
 func (s *Service) stream(r *genaiv1.GenerateRequest, st grpc.ServerStreamingServer[genaiv1.GenerateChunk]) error {
+	if s.StreamGenerate == nil && s.Generate != nil {
+		resp, err := s.Generate(st.Context(), r)
+		if err != nil {
+			return err
+		}
+		return genai.SendResponse(st.Send, resp)
+	}
 	if s.StreamGenerate == nil {
 		return status.Error(codes.Unimplemented, "genaitest: no StreamGenerate")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/wav"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -96,7 +97,13 @@ func TestServe(t *testing.T) {
 	if _, err := c.ListModels(context.Background(), &genaiv1.ListModelsRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("ListModels without a function: %v, want UNIMPLEMENTED", err)
 	}
-	s, err := c.StreamGenerate(context.Background(), &genaiv1.GenerateRequest{Prompt: "Hi."})
+	// With Generate alone, StreamGenerate streams Generate's response.
+	streamed, err := genai.Collect(context.Background(), c, &genaiv1.GenerateRequest{Prompt: "Hi."}, 0)
+	if err != nil || !proto.Equal(streamed, resp) {
+		t.Errorf("StreamGenerate with Generate alone = %v, %v; want Generate's %v", streamed, err, resp)
+	}
+	empty := genaitest.Serve(t, genai.Audio, &genaitest.Service{})
+	s, err := empty.StreamGenerate(context.Background(), &genaiv1.GenerateRequest{Prompt: "Hi."})
 	if err == nil {
 		_, err = s.Recv()
 	}
