@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"math"
@@ -14,6 +16,7 @@ import (
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -502,6 +505,92 @@ func TestMusic(t *testing.T) {
 			t.Errorf("got %v, want INVALID_ARGUMENT", st)
 		}
 	})
+	t.Run("long, in parts", func(t *testing.T) {
+		req := &genaiv1.GenerateRequest{Model: music.Model, Prompt: "a calm piano piece, 65 seconds"}
+		arts, parts := streamWhole(t, c, req)
+		check(t, arts, 65, music.RenderRate)
+		checkWhole(t, arts[0], parts)
+		// The same piece is too long for one unary response, and is
+		// refused as such.
+		_, err := c.Generate(context.Background(), req)
+		st := status.Convert(err)
+		if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonResponseTooLarge || !strings.Contains(st.Message(), "StreamGenerate") {
+			t.Errorf("unary 65 s piece: %v, want RESOURCE_EXHAUSTED %s naming StreamGenerate", err, genai.ReasonResponseTooLarge)
+		}
+	})
+}
+
+// countParts is a test-only stream wrapper counting the ArtifactPart chunks
+// that pass through it.
+type countParts struct {
+	grpc.ServerStreamingClient[genaiv1.GenerateChunk]
+	parts int
+}
+
+func (c *countParts) Recv() (*genaiv1.GenerateChunk, error) {
+	ch, err := c.ServerStreamingClient.Recv()
+	if ch.GetArtifactPart() != nil {
+		c.parts++
+	}
+	return ch, err
+}
+
+// streamWhole runs req through StreamGenerate and returns the artifacts it
+// streamed and its done chunk's, whole (genai.Reassemble), and how many
+// parts they came in.
+func streamWhole(t *testing.T, c genaiv1.AudioServiceClient, req *genaiv1.GenerateRequest) ([]*genaiv1.Artifact, int) {
+	t.Helper()
+	raw, err := c.StreamGenerate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &countParts{ServerStreamingClient: raw}
+	stream := genai.Reassemble(counted, 0)
+	var arts []*genaiv1.Artifact
+	for {
+		ch, err := stream.Recv()
+		if err == io.EOF {
+			return arts, counted.parts
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ch.GetArtifact(); a != nil {
+			arts = append(arts, a)
+		}
+		arts = append(arts, ch.GetDone().GetArtifacts()...)
+	}
+}
+
+// checkWhole fails unless a is over 4 MiB (more than one gRPC message) and
+// its bytes match its size and sha256.
+func checkWhole(t *testing.T, a *genaiv1.Artifact, parts int) {
+	t.Helper()
+	data := a.GetData()
+	sum := sha256.Sum256(data)
+	if len(data) <= 4<<20 || a.GetSizeBytes() != int64(len(data)) || a.GetSha256() != hex.EncodeToString(sum[:]) {
+		t.Fatalf("artifact of %d bytes, size %d, sha256 %s; want over 4 MiB with a matching size and digest", len(data), a.GetSizeBytes(), a.GetSha256())
+	}
+	if want := (len(data) + genai.PartBytes - 1) / genai.PartBytes; parts < want {
+		t.Errorf("%d bytes came in %d parts, want at least %d", len(data), parts, want)
+	}
+}
+
+func TestLongSentenceInParts(t *testing.T) {
+	c := newTestServer(t, DefaultConfig())
+	// One sentence just under sentence.MaxLen, voiced slowly at 48 kHz:
+	// about 7 MB of WAV, more than one message carries.
+	long := strings.TrimSuffix(strings.Repeat("the slow river winds past the old mill and the quiet fields, ", 4), ", ") + "."
+	req := &genaiv1.GenerateRequest{Prompt: long, Options: audio(&genaiv1.AudioOptions{Speed: 0.25, SampleRate: 48000})}
+	arts, parts := streamWhole(t, c, req)
+	if len(arts) != 1 {
+		t.Fatalf("%d artifacts, want the one sentence", len(arts))
+	}
+	checkWhole(t, arts[0], parts)
+	a, err := wav.Decode(arts[0].GetData())
+	if err != nil || a.Rate != 48000 || math.Abs(a.Seconds()-arts[0].GetMetadata().GetDurationSeconds()) > 1e-6 {
+		t.Fatalf("the reassembled WAV: %v, %d Hz, %.2f s (metadata %.2f s)", err, a.Rate, a.Seconds(), arts[0].GetMetadata().GetDurationSeconds())
+	}
 }
 
 // newTestServer runs the audio service with cfg on a free 127.0.0.1 port

@@ -21,10 +21,12 @@ import (
 // MimeType is the type of every artifact the audio service returns.
 const MimeType = "audio/wav"
 
-// MaxArtifactBytes bounds one WAV artifact, a whole unary result or one
-// streamed sentence, so that the message carrying it fits gRPC's default
-// 4 MiB limit.
-const MaxArtifactBytes = genai.MaxUnaryResponseBytes
+// MaxArtifactBytes bounds one streamed sentence's WAV: what a client
+// reassembling it accepts by default (genai.MaxArtifactBytes, over six
+// minutes at 48 kHz). The handler sends a sentence over genai.PartBytes in
+// parts, so one long sentence is not limited by gRPC's message size; a
+// unary call's whole WAV still is (genai.MaxUnaryResponseBytes).
+const MaxArtifactBytes = genai.MaxArtifactBytes
 
 // Options are what an engine needs to voice a sentence.
 type Options struct {
@@ -44,7 +46,7 @@ type SynthFunc func(ctx context.Context, text string, opts Options) (wav.Audio, 
 // the whole speech as one WAV. Cancellation is checked between sentences.
 //
 // The whole WAV of a long prompt can exceed what a unary response may
-// carry; a unary call then fails with RESOURCE_EXHAUSTED (reason
+// carry (genai.MaxUnaryResponseBytes); a unary call then fails with RESOURCE_EXHAUSTED (reason
 // RESPONSE_TOO_LARGE, as the handler would) as soon as that is known,
 // before the rest is synthesised. A streaming call has no such
 // limit, since the handler drops the whole WAV once segments were
@@ -87,11 +89,11 @@ func Generate(ctx context.Context, req *genaiv1.GenerateRequest, voice string, s
 		}
 		data := wav.Encode(a)
 		if len(data) > MaxArtifactBytes {
-			return nil, tooLarge(fmt.Sprintf("sentence %d alone would be %d bytes of WAV, over the %d a message may carry; raise audio.speed, lower audio.sample_rate or shorten the sentence", i+1, len(data), MaxArtifactBytes))
+			return nil, tooLarge(fmt.Sprintf("sentence %d alone would be %d bytes of WAV, over the %d one artifact may be; raise audio.speed, lower audio.sample_rate or shorten the sentence", i+1, len(data), MaxArtifactBytes))
 		}
 		total += len(data) - 44
-		if !streaming && total+44 > MaxArtifactBytes {
-			return nil, tooLarge(fmt.Sprintf("the speech would exceed the %d bytes of WAV a response may carry; use StreamGenerate (one artifact per sentence), a shorter prompt, a higher audio.speed or a lower audio.sample_rate", MaxArtifactBytes))
+		if !streaming && total+44 > genai.MaxUnaryResponseBytes {
+			return nil, tooLarge(fmt.Sprintf("the speech would exceed the %d bytes of WAV a unary response may carry; use StreamGenerate (one artifact per sentence, large ones in parts), a shorter prompt, a higher audio.speed or a lower audio.sample_rate", genai.MaxUnaryResponseBytes))
 		}
 		seg := &genaiv1.Artifact{
 			MimeType: MimeType,

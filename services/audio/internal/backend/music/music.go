@@ -48,8 +48,8 @@ const gain = "0.8"
 
 // maxRenderBytes bounds the WAV FluidSynth may write: the longest piece
 // (compose.MaxSeconds, plus a bar and the release tails) in 16-bit stereo
-// at RenderRate is about 8 MB.
-const maxRenderBytes = 32 << 20
+// at RenderRate is about 55 MB.
+const maxRenderBytes = 96 << 20
 
 // RenderTimeout bounds one FluidSynth run. It renders far faster than
 // real time (a 20 s piece in well under a second, after about a second
@@ -129,7 +129,9 @@ func (b *Backend) Models() []*genaiv1.Model {
 // Generate composes a piece from the prompt, renders it and returns the
 // WAV (trimmed to the asked duration with a short fade-out) and the MIDI
 // file it was rendered from. Nothing is streamed before the end: a
-// piece is one artifact.
+// piece is one artifact, which StreamGenerate sends in parts when it is
+// large; a unary call for a piece too long for one response is refused
+// before rendering.
 func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, _ func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
 	p, err := compose.Parse(req.GetPrompt(), float64(req.GetAudio().GetSpeed()))
 	if inv := (*compose.Invalid)(nil); errors.As(err, &inv) {
@@ -146,6 +148,14 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, _ 
 			})
 		}
 		p.Lead = inst
+	}
+	rate := RenderRate
+	if r := int(req.GetAudio().GetSampleRate()); r != 0 {
+		rate = r
+	}
+	if n := wav.EncodedSize(int(p.Seconds * float64(rate))); !genai.Streaming(ctx) && n > genai.MaxUnaryResponseBytes {
+		// Refuse before rendering what Generate could not send.
+		return nil, genai.ResponseTooLarge(n)
 	}
 	piece := compose.Compose(p)
 	mid, err := piece.MIDI()

@@ -125,7 +125,7 @@ func TestGenerateRejects(t *testing.T) {
 		req   *genaiv1.GenerateRequest
 		field string
 	}{
-		{name: "too long", req: &genaiv1.GenerateRequest{Prompt: "90 seconds of jazz"}, field: "prompt"},
+		{name: "too long", req: &genaiv1.GenerateRequest{Prompt: "400 seconds of jazz"}, field: "prompt"},
 		{name: "too slow", req: &genaiv1.GenerateRequest{Prompt: "a dirge at 10 bpm"}, field: "prompt"},
 		{name: "unknown instrument", req: &genaiv1.GenerateRequest{Prompt: "a tune", Options: &genaiv1.GenerateRequest_Audio{Audio: &genaiv1.AudioOptions{Voice: "kazoo"}}}, field: "audio.voice"},
 	}

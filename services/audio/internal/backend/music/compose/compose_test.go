@@ -26,15 +26,15 @@ func TestParse(t *testing.T) {
 		{prompt: "a sad cello theme", seconds: 20, bpm: 72, key: "A minor", mood: Sad, lead: "cello", harmony: "cello"},
 		{prompt: "happy flute over electric piano, key of F#, no drums", seconds: 20, bpm: 120, key: "F# major", mood: Happy, lead: "flute", harmony: "electric piano"},
 		{prompt: "music in a calm mood", speed: 2, seconds: 20, bpm: 140, key: "C major", mood: Calm, lead: "piano", harmony: "strings"},
-		{prompt: "a 1 minute... no, 12.5 sec sketch at 90 BPM", seconds: 12.5, bpm: 90, key: "C major", mood: Neutral, lead: "piano", harmony: "piano", drums: true},
+		{prompt: "a 10 minute... no, 12.5 sec sketch at 90 BPM", seconds: 12.5, bpm: 90, key: "C major", mood: Neutral, lead: "piano", harmony: "piano", drums: true},
 		{prompt: "thirty seconds of happy marimba", seconds: 30, bpm: 120, key: "C major", mood: Happy, lead: "marimba", harmony: "marimba", drums: true},
 		{prompt: "half a minute of slow organ", seconds: 30, bpm: 70, key: "C major", mood: Calm, lead: "organ", harmony: "organ"},
 		{prompt: "80s synth pop in B minor", seconds: 20, bpm: 100, key: "B minor", mood: Neutral, lead: "synth", harmony: "synth", drums: true},
 	}
 	for _, tt := range tests {
 		p, err := Parse(tt.prompt, tt.speed)
-		if tt.prompt == "a 1 minute... no, 12.5 sec sketch at 90 BPM" {
-			// The first duration wins: a minute is 60 s, over MaxSeconds.
+		if tt.prompt == "a 10 minute... no, 12.5 sec sketch at 90 BPM" {
+			// The first duration wins: ten minutes is 600 s, over MaxSeconds.
 			var inv *Invalid
 			if !errors.As(err, &inv) {
 				t.Errorf("%q: err %v, want *Invalid", tt.prompt, err)
@@ -70,7 +70,7 @@ func TestParseSeed(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	for _, prompt := range []string{"1 second of music", "90 seconds of music", "a tune at 20 bpm", "a tune at 400 bpm", "ten minutes of drone", "a minute of rain"} {
+	for _, prompt := range []string{"1 second of music", "400 seconds of music", "a tune at 20 bpm", "a tune at 400 bpm", "ten minutes of drone", "6 minutes of rain"} {
 		var inv *Invalid
 		if _, err := Parse(prompt, 1); !errors.As(err, &inv) {
 			t.Errorf("%q: err %v, want *Invalid", prompt, err)

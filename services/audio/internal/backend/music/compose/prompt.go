@@ -19,9 +19,11 @@ import (
 const (
 	DefaultSeconds = 20
 	MinSeconds     = 2
-	// MaxSeconds keeps the WAV of a unary response (48 kHz at most)
-	// under genai.MaxUnaryResponseBytes.
-	MaxSeconds = 36
+	// MaxSeconds is five minutes: about 29 MB of mono WAV at 48 kHz,
+	// which StreamGenerate sends in parts (a unary response carries about
+	// 36 s), within what a client reassembles by default
+	// (genai.MaxArtifactBytes), and a render of seconds.
+	MaxSeconds = 300
 	MinBPM     = 40
 	MaxBPM     = 220
 )
