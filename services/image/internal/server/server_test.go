@@ -3,9 +3,17 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"image"
 	"image/png"
 	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/openaiapi"
 	"github.com/chorus-ai/chorus/platform/openaitest"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 	"github.com/chorus-ai/chorus/platform/serve/servetest"
@@ -118,25 +127,65 @@ func TestLargeResponsesNeedStreaming(t *testing.T) {
 	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonResponseTooLarge || !strings.Contains(st.Message(), "StreamGenerate") {
 		t.Fatalf("status %v (reason %q)", st, reason)
 	}
-	stream, err := client.StreamGenerate(ctx, request(2, 0))
+	resp, err := genai.Collect(ctx, client, request(2, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for {
-		c, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.GetArtifact() != nil {
-			n++
-		}
+	if a := resp.GetArtifacts(); len(a) != 2 || len(a[1].GetData()) != 2<<20 {
+		t.Errorf("streamed %d images, want 2 of 2 MiB", len(a))
 	}
-	if n != 2 {
-		t.Errorf("streamed %d images, want 2", n)
+}
+
+// noisePNG is a side x side PNG of seeded noise, which does not compress:
+// about 4 bytes a pixel.
+func noisePNG(t *testing.T, side int) []byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	img := image.NewNRGBA(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+	}
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// An image over one gRPC message, from an OpenAI-compatible server, reaches
+// a StreamGenerate client whole.
+func TestLargeImageInParts(t *testing.T) {
+	want := noisePNG(t, 1152) // about 5.3 MB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/images/generations" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"data":[{"b64_json":%q}]}`, base64.StdEncoding.EncodeToString(want))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := DefaultConfig()
+	cfg.OpenAI.Config = openaiapi.Config{BaseURL: srv.URL + "/v1", Models: []string{"big-images"}}
+	client := newTestServer(t, cfg)
+
+	resp, err := genai.Collect(context.Background(), client, &genaiv1.GenerateRequest{Model: "big-images", Prompt: "static"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetArtifacts()) != 1 {
+		t.Fatalf("%d artifacts, want 1", len(resp.GetArtifacts()))
+	}
+	a := resp.GetArtifacts()[0]
+	sum := sha256.Sum256(want)
+	if len(want) <= 4<<20 || !bytes.Equal(a.GetData(), want) || a.GetSha256() != hex.EncodeToString(sum[:]) || a.GetMimeType() != "image/png" || a.GetMetadata().GetWidth() != 1152 {
+		t.Fatalf("got %d bytes (%s, sha256 %.12s, width %d), want the %d-byte PNG (sha256 %.12x)",
+			len(a.GetData()), a.GetMimeType(), a.GetSha256(), a.GetMetadata().GetWidth(), len(want), sum)
+	}
+	// Unary, the same image is refused, naming StreamGenerate.
+	_, err = client.Generate(context.Background(), &genaiv1.GenerateRequest{Model: "big-images", Prompt: "static"})
+	st := status.Convert(err)
+	if reason, _ := rpcerr.Details(st); st.Code() != codes.ResourceExhausted || reason != genai.ReasonResponseTooLarge || !strings.Contains(st.Message(), "StreamGenerate") {
+		t.Fatalf("unary: %v (reason %q), want RESOURCE_EXHAUSTED %s", st, reason, genai.ReasonResponseTooLarge)
 	}
 }
 

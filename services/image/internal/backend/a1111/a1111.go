@@ -44,15 +44,11 @@ const (
 	DefaultPollEvery = time.Second
 )
 
-// MaxImageBytes is the most this backend accepts for one decoded image.
+// MaxImageBytes is the most this backend accepts for one decoded image,
+// and so the largest image it returns: StreamGenerate sends an image over
+// genai.PartBytes in parts, and a unary Generate is still bounded by
+// genai.MaxUnaryResponseBytes.
 const MaxImageBytes = 16 << 20
-
-// MaxArtifactBytes is the largest image this backend returns: a streamed image travels in one
-// gRPC message, which may not exceed 4 MiB.
-const MaxArtifactBytes = 3.5 * (1 << 20)
-
-// ReasonImageTooLarge is the ErrorInfo reason when an image cannot travel in one message.
-const ReasonImageTooLarge = "IMAGE_TOO_LARGE"
 
 // upstreamName is how errors name the server this backend calls.
 const upstreamName = "AUTOMATIC1111 server"
@@ -131,7 +127,7 @@ type Backend struct {
 	client *http.Client
 	models []*genaiv1.Model
 	// The size limits, fields so tests can exercise them with small images.
-	maxImage, maxArtifact int
+	maxImage int
 }
 
 var _ genai.Backend = (*Backend)(nil)
@@ -161,7 +157,7 @@ func New(cfg Config) (*Backend, error) {
 		transport = http.DefaultTransport
 	}
 	b := &Backend{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"),
-		client: &http.Client{Transport: otelhttp.NewTransport(transport)}, maxImage: MaxImageBytes, maxArtifact: MaxArtifactBytes}
+		client: &http.Client{Transport: otelhttp.NewTransport(transport)}, maxImage: MaxImageBytes}
 	for _, n := range cfg.Models {
 		b.models = append(b.models, &genaiv1.Model{
 			Name:    n,
@@ -499,12 +495,6 @@ func (b *Backend) decode(s string) ([]byte, error) {
 
 // artifact checks one image and describes it with its sniffed type and its size.
 func (b *Backend) artifact(data []byte, tr txt2img) (*genaiv1.Artifact, error) {
-	if len(data) > b.maxArtifact {
-		return nil, rpcerr.New(codes.ResourceExhausted, ReasonImageTooLarge,
-			fmt.Sprintf("the image is %.1f MiB, more than the %.1f MiB one gRPC message can carry; ask for a smaller size",
-				float64(len(data))/(1<<20), float64(b.maxArtifact)/(1<<20))).
-			WithMetadata("subject", "image_bytes")
-	}
 	mime := http.DetectContentType(data)
 	if !strings.HasPrefix(mime, "image/") {
 		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the "+upstreamName+" returned something that is not an image").

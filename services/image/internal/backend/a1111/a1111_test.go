@@ -275,7 +275,7 @@ func TestGenerateErrors(t *testing.T) {
 		{name: "not an image", edit: func(f *fakeWebUI) {
 			f.answer = `{"images": ["` + base64.StdEncoding.EncodeToString([]byte("plain text, not a picture")) + `"], "info": "{}"}`
 		}, code: codes.Internal, contains: "not an image"},
-		{name: "image too large for a message", cfg: func(c *Config) {}, code: codes.ResourceExhausted, contains: "smaller size"},
+		{name: "image over the bound", cfg: func(c *Config) {}, code: codes.Internal, contains: "image over"},
 		{name: "timeout", edit: func(f *fakeWebUI) { f.polls = 1 }, cfg: func(c *Config) { c.Timeout, c.PollEvery = 50*time.Millisecond, -1 },
 			code: codes.DeadlineExceeded},
 	}
@@ -283,8 +283,8 @@ func TestGenerateErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, tc.edit)
 			b := newBackend(t, f, tc.cfg)
-			if tc.name == "image too large for a message" {
-				b.maxArtifact = 64
+			if tc.name == "image over the bound" {
+				b.maxImage = 64
 			}
 			_, err := b.Generate(context.Background(), &genaiv1.GenerateRequest{Model: "v1-5-pruned-emaonly", Prompt: "x",
 				Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{Width: 64, Height: 64}}},

@@ -34,17 +34,10 @@ import (
 const Name = "openai"
 
 // MaxImageBytes is the most this backend accepts for one image from the
-// server, whether inline or fetched from a URL.
+// server, whether inline or fetched from a URL, and so the largest image it
+// returns: StreamGenerate sends an image over genai.PartBytes in parts, and
+// a unary Generate is still bounded by genai.MaxUnaryResponseBytes.
 const MaxImageBytes = 16 << 20
-
-// MaxArtifactBytes is the largest image this backend returns: a streamed
-// image travels in one gRPC message, which may not exceed 4 MiB, and the
-// rest of the message needs room.
-const MaxArtifactBytes = 3.5 * (1 << 20)
-
-// ReasonImageTooLarge is the ErrorInfo reason when an image cannot travel
-// in one gRPC message.
-const ReasonImageTooLarge = "IMAGE_TOO_LARGE"
 
 // Response formats the server may be asked for.
 const (
@@ -99,7 +92,7 @@ type Backend struct {
 	format string
 	models []*genaiv1.Model
 	// The size limits, fields so tests can exercise them with small images.
-	maxImage, maxArtifact int
+	maxImage int
 }
 
 var _ genai.Backend = (*Backend)(nil)
@@ -110,10 +103,9 @@ func New(_ context.Context, cfg Config, log *slog.Logger) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{
-		client:      openaiapi.NewClient(cfg.Config, log),
-		format:      cmp.Or(cfg.ResponseFormat, FormatB64),
-		maxImage:    MaxImageBytes,
-		maxArtifact: MaxArtifactBytes,
+		client:   openaiapi.NewClient(cfg.Config, log),
+		format:   cmp.Or(cfg.ResponseFormat, FormatB64),
+		maxImage: MaxImageBytes,
 	}
 	for _, n := range cfg.Models {
 		b.models = append(b.models, &genaiv1.Model{
@@ -299,12 +291,6 @@ func (b *Backend) imageBytes(ctx context.Context, b64, rawURL string) ([]byte, e
 // width and height from the header (or the requested size for formats Go
 // cannot decode, such as WebP).
 func (b *Backend) artifact(data []byte, o *genaiv1.ImageOptions) (*genaiv1.Artifact, error) {
-	if len(data) > b.maxArtifact {
-		return nil, rpcerr.New(codes.ResourceExhausted, ReasonImageTooLarge,
-			fmt.Sprintf("the image is %s, more than the %s one gRPC message can carry; ask for a smaller size",
-				mib(len(data)), mib(b.maxArtifact))).
-			WithMetadata("subject", "image_bytes")
-	}
 	mime := http.DetectContentType(data)
 	if !strings.HasPrefix(mime, "image/") {
 		return nil, rpcerr.New(codes.Internal, rpcerr.ReasonUpstream, "the image server returned something that is not an image").
