@@ -16,15 +16,24 @@ import (
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 )
 
-// fakeWAV is the speech the fake audio service returns: 0.25 s of a
-// 16 kHz tone.
-var fakeWAV = func() []byte {
+// fakeTone is the speech the fake audio service returns: 0.25 s of a
+// 16 kHz tone, streamed as two segments (fakeSegments), which the CLI
+// joins into fakeWAV.
+var fakeTone = func() wav.Audio {
 	a := wav.Audio{Rate: 16000, Samples: make([]int16, 4000)}
 	for i := range a.Samples {
 		a.Samples[i] = int16(8000 * (i%40 - 20) / 20)
 	}
-	return wav.Encode(a)
+	return a
 }()
+
+var (
+	fakeWAV      = wav.Encode(fakeTone)
+	fakeSegments = [][]byte{
+		wav.Encode(wav.Audio{Rate: 16000, Samples: fakeTone.Samples[:1500]}),
+		wav.Encode(wav.Audio{Rate: 16000, Samples: fakeTone.Samples[1500:]}),
+	}
+)
 
 // Errors as the gateway writes them.
 const (
@@ -75,7 +84,7 @@ func fakeVerbs(tb testing.TB, w http.ResponseWriter, r *http.Request, firstSeen 
 		}
 		fmt.Fprintln(w, `{"result":{"delta":{"text":" a time"}}}`)
 		fmt.Fprintln(w, `{"result":{"done":{"model":"m1","artifacts":[{"mimeType":"text/plain","text":"Once upon a time"}],"usage":{"inputTokens":2,"outputTokens":3},"finishReason":"FINISH_REASON_LENGTH"}}}`)
-	case p == "/v1/audio:generate":
+	case p == "/v1/audio:streamGenerate":
 		req := decode()
 		if req.GetAudio().GetSpeed() > 4 {
 			return fail(http.StatusBadRequest, errBadSpeed)
@@ -83,8 +92,12 @@ func fakeVerbs(tb testing.TB, w http.ResponseWriter, r *http.Request, firstSeen 
 		if req.GetPrompt() != "Hello there." || req.GetAudio().GetVoice() != "slt" {
 			tb.Errorf("audio request %v, want prompt \"Hello there.\" and voice slt", req)
 		}
-		fmt.Fprintf(w, `{"model":"flite","artifacts":[{"mimeType":"audio/wav","data":%q,"metadata":{"durationSeconds":0.25,"sampleRate":16000}}],"usage":{"audioSeconds":0.25}}`, base64.StdEncoding.EncodeToString(fakeWAV))
-	case p == "/v1/image:generate":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		for i, seg := range fakeSegments {
+			fmt.Fprintf(w, `{"result":{"artifact":{"mimeType":"audio/wav","data":%q,"metadata":{"index":%d,"sampleRate":16000}}}}`+"\n", base64.StdEncoding.EncodeToString(seg), i)
+		}
+		fmt.Fprintln(w, `{"result":{"done":{"model":"flite","usage":{"audioSeconds":0.25}}}}`)
+	case p == "/v1/image:streamGenerate":
 		req := decode()
 		if req.GetPrompt() == "busy" {
 			w.Header().Set("Retry-After", "1")
@@ -99,7 +112,8 @@ func fakeVerbs(tb testing.TB, w http.ResponseWriter, r *http.Request, firstSeen 
 			arts = append(arts, fmt.Sprintf(`{"mimeType":"image/png","data":%q,"metadata":{"width":64,"height":48,"seed":"%d"}}`,
 				base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("\x89PNG-%d", i))), i+1))
 		}
-		fmt.Fprintf(w, `{"model":"painter","artifacts":[%s]}`, strings.Join(arts, ","))
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		fmt.Fprintf(w, `{"result":{"done":{"model":"painter","artifacts":[%s]}}}`+"\n", strings.Join(arts, ","))
 	case p == "/v1/jobs" && r.Method == http.MethodPost:
 		b, _ := io.ReadAll(r.Body)
 		req := &orchestratorv1.CreateJobRequest{}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/chorus-ai/chorus/cli/internal/client"
+	"github.com/chorus-ai/chorus/platform/genai"
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 )
 
@@ -191,7 +192,7 @@ type fileResult struct {
 
 func generateImage(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "generate image", "PROMPT [flags]",
-		"Generates images with the image service (POST /v1/image:generate) and writes them\n"+
+		"Generates images with the image service (POST /v1/image:streamGenerate) and writes them\n"+
 			"to -o (default image.png; with -n above 1, image-1.png, image-2.png, ...).\n\n"+exitCodes)
 	gf := addGenFlags(env, fs)
 	out := fs.String("o", "", "file to write (default image.<ext> after the MIME type; numbered when -n > 1)")
@@ -222,7 +223,7 @@ func generateImage(ctx context.Context, env Env, args []string) error {
 
 func generateAudio(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "generate audio", "TEXT [flags]",
-		"Speaks TEXT with the audio service (POST /v1/audio:generate) and writes the WAV to -o\n"+
+		"Speaks TEXT with the audio service (POST /v1/audio:streamGenerate) and writes the WAV to -o\n"+
 			"(default speech.wav).\n\n"+exitCodes)
 	gf := addGenFlags(env, fs)
 	out := fs.String("o", "", "file to write (default speech.wav)")
@@ -238,19 +239,35 @@ func generateAudio(ctx context.Context, env Env, args []string) error {
 	return generateFiles(ctx, env, gf, "audio", req, *out)
 }
 
-// generateFiles runs one unary generation and writes each artifact to a
-// file.
+// generateFiles runs one streamed generation and writes each artifact to a
+// file. Streaming, not a unary call, so that results over one gRPC message
+// (a long piece of music, a large image) arrive: the gateway joins the parts
+// they travel in. The audio service streams one WAV per sentence; they are
+// joined into the one file a unary call would return.
 func generateFiles(ctx context.Context, env Env, gf genFlags, modality string, req *genaiv1.GenerateRequest, out string) error {
 	c, closeConns, err := newClient(env, *gf.gateway)
 	if err != nil {
 		return err
 	}
 	defer closeConns()
-	resp, err := c.Generate(ctx, modality, req)
+	var streamed []*genaiv1.Artifact
+	resp, err := c.StreamGenerate(ctx, modality, req, func(ch *genaiv1.GenerateChunk) error {
+		if a := ch.GetArtifact(); a != nil {
+			streamed = append(streamed, a)
+		}
+		return nil
+	})
 	if err != nil {
 		return modelHint(unreachable(err, *gf.gateway), modality)
 	}
-	arts := resp.GetArtifacts()
+	if modality == "audio" && len(streamed) > 1 {
+		whole, err := genai.JoinWAV(streamed)
+		if err != nil {
+			return fmt.Errorf("the audio service's segments: %w", err)
+		}
+		streamed = []*genaiv1.Artifact{whole}
+	}
+	arts := append(streamed, resp.GetArtifacts()...)
 	if len(arts) == 0 {
 		return fmt.Errorf("the %s service returned nothing", modality)
 	}
