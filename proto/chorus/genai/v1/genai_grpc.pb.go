@@ -227,10 +227,13 @@ const (
 //
 // ImageService generates images.
 type ImageServiceClient interface {
-	// Generate returns the whole result once it is complete.
+	// Generate returns the whole result once it is complete, if it fits in
+	// one message (3.5 MiB); a larger one fails with RESOURCE_EXHAUSTED
+	// (RESPONSE_TOO_LARGE): use StreamGenerate.
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
 	// StreamGenerate streams progress, then one final chunk with the images and
-	// usage.
+	// usage; when an image is over 1 MiB, the images come before it instead,
+	// in parts (see GenerateChunk).
 	StreamGenerate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateChunk], error)
 	// ListModels lists the models this service can serve.
 	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
@@ -289,10 +292,13 @@ func (c *imageServiceClient) ListModels(ctx context.Context, in *ListModelsReque
 //
 // ImageService generates images.
 type ImageServiceServer interface {
-	// Generate returns the whole result once it is complete.
+	// Generate returns the whole result once it is complete, if it fits in
+	// one message (3.5 MiB); a larger one fails with RESOURCE_EXHAUSTED
+	// (RESPONSE_TOO_LARGE): use StreamGenerate.
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
 	// StreamGenerate streams progress, then one final chunk with the images and
-	// usage.
+	// usage; when an image is over 1 MiB, the images come before it instead,
+	// in parts (see GenerateChunk).
 	StreamGenerate(*GenerateRequest, grpc.ServerStreamingServer[GenerateChunk]) error
 	// ListModels lists the models this service can serve.
 	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
@@ -424,7 +430,8 @@ type AudioServiceClient interface {
 	// Generate returns the whole result once it is complete.
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
 	// StreamGenerate streams one audio artifact per sentence as it is
-	// synthesised, then one final chunk with usage and no artifacts.
+	// synthesised (one over 1 MiB in parts, see GenerateChunk), then one final
+	// chunk with usage and no artifacts.
 	StreamGenerate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GenerateChunk], error)
 	// ListModels lists the models (voices) this service can serve.
 	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
@@ -486,7 +493,8 @@ type AudioServiceServer interface {
 	// Generate returns the whole result once it is complete.
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
 	// StreamGenerate streams one audio artifact per sentence as it is
-	// synthesised, then one final chunk with usage and no artifacts.
+	// synthesised (one over 1 MiB in parts, see GenerateChunk), then one final
+	// chunk with usage and no artifacts.
 	StreamGenerate(*GenerateRequest, grpc.ServerStreamingServer[GenerateChunk]) error
 	// ListModels lists the models (voices) this service can serve.
 	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
