@@ -221,9 +221,7 @@ func (h *Handler) StreamGenerate(req *genaiv1.GenerateRequest, stream grpc.Serve
 			return errors.New("genai: backend emitted a done chunk or an artifact part")
 		case c.GetArtifact() != nil:
 			streamed = true
-			a := proto.Clone(c.GetArtifact()).(*genaiv1.Artifact)
-			FillDigest(a)
-			return sendArtifact(stream.Send, a)
+			return sendArtifact(stream.Send, withDigest(c.GetArtifact()))
 		}
 		return stream.Send(c)
 	})

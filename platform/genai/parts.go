@@ -1,7 +1,6 @@
 package genai
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -52,11 +51,8 @@ func sendArtifact(send func(*genaiv1.GenerateChunk) error, a *genaiv1.Artifact) 
 	if len(data) <= PartBytes {
 		return send(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: a}})
 	}
-	info := proto.Clone(a).(*genaiv1.Artifact)
-	info.Content = nil
-	info.SizeBytes = int64(len(data))
 	sum := sha256.Sum256(data)
-	info.Sha256 = hex.EncodeToString(sum[:])
+	info := &genaiv1.Artifact{MimeType: a.GetMimeType(), SizeBytes: int64(len(data)), Sha256: hex.EncodeToString(sum[:]), Metadata: a.GetMetadata()}
 	for off := 0; off < len(data); off += PartBytes {
 		part := &genaiv1.ArtifactPart{Offset: int64(off), Chunk: data[off:min(off+PartBytes, len(data))]}
 		if off == 0 {
@@ -75,9 +71,7 @@ func sendArtifact(send func(*genaiv1.GenerateChunk) error, a *genaiv1.Artifact) 
 func SendResponse(send func(*genaiv1.GenerateChunk) error, resp *genaiv1.GenerateResponse) error {
 	if slices.ContainsFunc(resp.GetArtifacts(), func(a *genaiv1.Artifact) bool { return len(a.GetData()) > PartBytes }) {
 		for _, a := range resp.GetArtifacts() {
-			a = proto.Clone(a).(*genaiv1.Artifact)
-			FillDigest(a)
-			if err := sendArtifact(send, a); err != nil {
+			if err := sendArtifact(send, withDigest(a)); err != nil {
 				return err
 			}
 		}
@@ -85,6 +79,18 @@ func SendResponse(send func(*genaiv1.GenerateChunk) error, resp *genaiv1.Generat
 		resp.Artifacts = nil
 	}
 	return send(&genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Done{Done: resp}})
+}
+
+// withDigest returns a with its size and sha256 filled in (FillDigest), a
+// itself when they are there, else a shallow copy: the content is shared,
+// not copied, and a is left as the backend made it.
+func withDigest(a *genaiv1.Artifact) *genaiv1.Artifact {
+	if a.GetSha256() != "" && a.GetSizeBytes() != 0 {
+		return a
+	}
+	c := &genaiv1.Artifact{MimeType: a.GetMimeType(), Content: a.GetContent(), SizeBytes: a.GetSizeBytes(), Sha256: a.GetSha256(), Metadata: a.GetMetadata()}
+	FillDigest(c)
+	return c
 }
 
 // Reassemble wraps a StreamGenerate client stream so that Recv returns each
@@ -155,7 +161,7 @@ func (r *reassembler) Recv() (*genaiv1.GenerateChunk, error) {
 		}
 	}
 	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); !bytes.EqualFold([]byte(got), []byte(info.GetSha256())) {
+	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, info.GetSha256()) {
 		return nil, broken(fmt.Sprintf("the artifact's %d bytes have sha256 %s, not the %s announced", size, got, info.GetSha256()))
 	}
 	a := proto.Clone(info).(*genaiv1.Artifact)

@@ -213,7 +213,12 @@ func grpcOutcome(ctx context.Context, c genai.Client, req *genaiv1.GenerateReque
 		}
 		return outcome{artifacts: resp.GetArtifacts()}
 	}
-	s, err := c.StreamGenerate(ctx, req)
+	raw, err := c.StreamGenerate(ctx, req)
+	var s grpc.ServerStreamingClient[genaiv1.GenerateChunk]
+	if err == nil {
+		// A large artifact (a music WAV over 1 MiB) comes in parts.
+		s = genai.Reassemble(raw, 0)
+	}
 	var o outcome
 	for err == nil {
 		var ch *genaiv1.GenerateChunk

@@ -170,7 +170,7 @@ func lastSentenceEnd(text string) int {
 	return end
 }
 
-// unary runs an image or audio step with one Generate call and emits each
+// unary runs an image or audio step with one call (see generate) and emits each
 // artifact as a delta.
 func (r *run) unary(ctx context.Context, st *stepState, data pipeline.Data) (result, error) {
 	resp, err := r.generate(ctx, st.step, data)
