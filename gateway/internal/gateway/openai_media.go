@@ -80,9 +80,14 @@ func (o *openAI) images(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Count = clampInt32(*req.N)
 	}
-	resp, err := o.clients[genai.Image].Generate(r.Context(), &genaiv1.GenerateRequest{
+	// Streamed and collected rather than unary, so that an image over one
+	// gRPC message arrives (in parts); with the unary call's deadline.
+	images := o.clients[genai.Image]
+	ctx, cancel := withDefaultDeadline(r.Context(), images.timeout)
+	defer cancel()
+	resp, err := genai.Collect(ctx, images, &genaiv1.GenerateRequest{
 		Model: req.Model, Prompt: req.Prompt, Options: &genaiv1.GenerateRequest_Image{Image: opts},
-	})
+	}, 0)
 	if err != nil {
 		o.fail(w, r, err, imageNames)
 		return

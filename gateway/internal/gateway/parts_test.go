@@ -70,3 +70,25 @@ func TestStreamGenerateJoinsParts(t *testing.T) {
 		t.Fatalf("artifact of %d bytes (%s, size %s, sha256 %.12s), want the %d bytes (sha256 %.12x)", len(a.Data), a.MimeType, a.SizeBytes, a.Sha256, len(fake.data), sum)
 	}
 }
+
+// The OpenAI images route collects the stream, so an image over one gRPC
+// message comes back whole.
+func TestOpenAIImageOverOneMessage(t *testing.T) {
+	fake := newFakeLargeImage(4<<20 + 5)
+	env := newTestServer(t, envOptions{image: fake})
+	resp, body := env.do(t, "POST", "/v1/images/generations", `{"model": "large", "prompt": "x", "response_format": "b64_json"}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d; body %.300s", resp.StatusCode, body)
+	}
+	var out struct {
+		Data []struct {
+			B64JSON []byte `json:"b64_json"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Data) != 1 || !bytes.Equal(out.Data[0].B64JSON, fake.data) {
+		t.Fatalf("%d images, want the one of %d bytes", len(out.Data), len(fake.data))
+	}
+}
