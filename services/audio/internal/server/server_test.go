@@ -571,6 +571,7 @@ func checkWhole(t *testing.T, a *genaiv1.Artifact, parts int) {
 	if len(data) <= 4<<20 || a.GetSizeBytes() != int64(len(data)) || a.GetSha256() != hex.EncodeToString(sum[:]) {
 		t.Fatalf("artifact of %d bytes, size %d, sha256 %s; want over 4 MiB with a matching size and digest", len(data), a.GetSizeBytes(), a.GetSha256())
 	}
+	t.Logf("%d bytes whole from %d parts", len(data), parts)
 	if want := (len(data) + genai.PartBytes - 1) / genai.PartBytes; parts < want {
 		t.Errorf("%d bytes came in %d parts, want at least %d", len(data), parts, want)
 	}

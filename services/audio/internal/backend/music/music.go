@@ -51,10 +51,12 @@ const gain = "0.8"
 // at RenderRate is about 55 MB.
 const maxRenderBytes = 96 << 20
 
-// RenderTimeout bounds one FluidSynth run. It renders far faster than
-// real time (a 20 s piece in well under a second, after about a second
-// loading the soundfont), so a run this long is wedged.
-var RenderTimeout = 60 * time.Second
+// RenderTimeout bounds one FluidSynth run. It renders faster than real
+// time (a 20 s piece in well under a second, after about a second loading
+// the soundfont; the longest, 300 s with drums, took 28 s composing,
+// rendering and encoding on a busy 2-core machine), so a run this long is
+// wedged.
+var RenderTimeout = 3 * time.Minute
 
 // fadeSeconds is the longest fade-out at the cut to the asked duration.
 const fadeSeconds = 1.0

@@ -22,7 +22,7 @@ const (
 	// MaxSeconds is five minutes: about 29 MB of mono WAV at 48 kHz,
 	// which StreamGenerate sends in parts (a unary response carries about
 	// 36 s), within what a client reassembles by default
-	// (genai.MaxArtifactBytes), and a render of seconds.
+	// (genai.MaxArtifactBytes), and about half a minute to render.
 	MaxSeconds = 300
 	MinBPM     = 40
 	MaxBPM     = 220
