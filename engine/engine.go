@@ -8,6 +8,7 @@ import (
 	"github.com/chorus-ai/chorus/engine/gguf"
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
+	"github.com/chorus-ai/chorus/engine/structured"
 	"github.com/chorus-ai/chorus/engine/tokenizer"
 )
 
@@ -59,6 +60,9 @@ type Model struct {
 	done   chan struct{} // closed by Close, wakes callers waiting for a session
 	mu     sync.Mutex    // guards closed
 	closed bool
+
+	vocabOnce sync.Once
+	vocab     *structured.Vocab // the token trie of structured output, built on first use
 }
 
 // session is one KV cache plus the tokens it holds, so a following request that shares a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/sample"
+	"github.com/chorus-ai/chorus/engine/structured"
 	"github.com/chorus-ai/chorus/engine/tokenizer"
 )
 
@@ -32,6 +33,12 @@ type Request struct {
 	RepeatPenalty float32 // 0 or 1: off; applies to the last 64 tokens, prompt included
 	Seed          uint64  // with the same request and model, the same seed gives the same text
 	Stop          []string
+	// Schema, when set, constrains the text to one compact JSON value that the schema
+	// accepts: before each token every token that could not continue such a value, or
+	// could not complete it within the tokens left (MaxTokens and the context), is masked,
+	// and end of text is allowed only, and then forced, once the value is complete. Stop
+	// strings do not apply: the schema decides where the text ends.
+	Schema *structured.Schema
 }
 
 // FinishReason says why generation ended.
@@ -109,6 +116,11 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 	}
 	dec := m.tok.NewStreamDecoder()
 	stop := sample.NewStopMatcher(req.Stop)
+	var c *constraint
+	if req.Schema != nil {
+		stop = sample.NewStopMatcher(nil)
+		c = m.newConstraint(req.Schema, len(logits))
+	}
 	var text strings.Builder
 	send := func(s string) error {
 		if s == "" {
@@ -134,7 +146,22 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 			res.Text = text.String()
 			return res, err
 		}
-		id := smp.Sample(logits)
+		in := logits
+		if c != nil {
+			// Tokens the context can still take: the one sampled now and one per decode.
+			budget := sess.s.Cap() - sess.s.Len() + 1
+			if req.MaxTokens > 0 {
+				budget = min(budget, req.MaxTokens-res.OutputTokens)
+			}
+			if in, err = c.mask(logits, budget); err != nil {
+				res.Text = text.String()
+				return res, err
+			}
+		}
+		id := smp.Sample(in)
+		if c != nil {
+			c.match.Feed(m.tok.Piece(id)) // the mask allowed it: it cannot fail
+		}
 		if m.tok.IsEOG(id) {
 			if s, _ := stop.Push(dec.Flush()); s != "" {
 				if err := send(s); err != nil {
