@@ -96,6 +96,10 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 	if len(ids) >= m.opts.ctxSize {
 		return res, fmt.Errorf("%w: %d prompt tokens, context %d", ErrPromptTooLong, len(ids), m.opts.ctxSize)
 	}
+	if req.Schema != nil && len(ids)+req.Schema.MinLength()-1 > m.opts.ctxSize {
+		return res, fmt.Errorf("%w: %d prompt tokens leave less than the %d the shortest value of the schema may need, context %d",
+			ErrPromptTooLong, len(ids), req.Schema.MinLength(), m.opts.ctxSize)
+	}
 	smp, err := sample.New(cfg)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrInvalidRequest, err)

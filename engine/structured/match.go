@@ -62,6 +62,9 @@ func newFrame(n *node) frame {
 	return f
 }
 
+// MinLength is the length in bytes of the shortest text the schema accepts.
+func (s *Schema) MinLength() int { return s.root.min }
+
 // Clone returns an independent copy.
 func (m *Matcher) Clone() *Matcher {
 	return &Matcher{stack: append(make([]frame, 0, cap(m.stack)), m.stack...)}

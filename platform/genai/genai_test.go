@@ -84,6 +84,9 @@ func TestGenerateErrors(t *testing.T) {
 		{name: "several bad options", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
 			MaxTokens: 100000, Temperature: ptr(3), TopK: -1, Stop: []string{""},
 		}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.max_tokens", "text.stop[0]", "text.temperature", "text.top_k"}},
+		{name: "schema not JSON", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{JsonSchema: `{"type":`}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.json_schema"}},
+		{name: "schema not an object", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{JsonSchema: `"string"`}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.json_schema"}},
+		{name: "schema too long", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{JsonSchema: `{"description":"` + strings.Repeat("a", genai.MaxJSONSchemaLen) + `"}`}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.json_schema"}},
 		{name: "NaN temperature", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{Temperature: ptr(float32(nan()))}}}, wantCode: codes.InvalidArgument, wantFields: []string{"text.temperature"}},
 		{name: "audio options to text", client: text, req: &genaiv1.GenerateRequest{Prompt: "hi", Options: &genaiv1.GenerateRequest_Audio{Audio: &genaiv1.AudioOptions{}}}, wantCode: codes.InvalidArgument, wantFields: []string{"audio"}},
 		{name: "bad role", client: text, req: &genaiv1.GenerateRequest{Messages: []*genaiv1.Message{{Role: "wizard", Content: "x"}}}, wantCode: codes.InvalidArgument, wantFields: []string{"messages[0].role"}},

@@ -1,6 +1,7 @@
 package genai
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -25,6 +26,7 @@ const (
 	MaxStops          = 8
 	MaxStopLen        = 64
 	MaxTopK           = 1000
+	MaxJSONSchemaLen  = 16384
 	MinImageSide      = 64
 	MaxImageSide      = 2048
 	MaxImageCount     = 4
@@ -163,6 +165,21 @@ func validateText(v *violations, o *genaiv1.TextOptions) {
 		}
 		if s == "" || len(s) > MaxStopLen || !utf8.ValidString(s) {
 			v.add(fmt.Sprintf("text.stop[%d]", i), "must be 1 to %d bytes of UTF-8", MaxStopLen)
+		}
+	}
+	// The schema's meaning is the backend's to judge (the embedded one enforces a subset);
+	// its shape is checked here, before any queue.
+	if s := o.GetJsonSchema(); s != "" {
+		var doc any
+		switch {
+		case len(s) > MaxJSONSchemaLen:
+			v.add("text.json_schema", "must be at most %d bytes, got %d", MaxJSONSchemaLen, len(s))
+		case json.Unmarshal([]byte(s), &doc) != nil:
+			v.add("text.json_schema", "must be a JSON Schema as JSON text; this is not JSON")
+		default:
+			if _, ok := doc.(map[string]any); !ok {
+				v.add("text.json_schema", "must be a JSON object (a JSON Schema)")
+			}
 		}
 	}
 }

@@ -372,8 +372,15 @@ type TextOptions struct {
 	MinP *float32 `protobuf:"fixed32,7,opt,name=min_p,json=minP,proto3,oneof" json:"min_p,omitempty"`
 	// Penalty for repeating recent tokens, 1 (none) to 2.
 	RepetitionPenalty *float32 `protobuf:"fixed32,8,opt,name=repetition_penalty,json=repetitionPenalty,proto3,oneof" json:"repetition_penalty,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// A JSON Schema (the schema document as JSON text, at most 16384 bytes) the
+	// generated text must satisfy: the text is then one JSON value the schema
+	// accepts. The embedded backend enforces it while sampling (a subset of
+	// JSON Schema: see docs/api.md; stop strings do not apply) and refuses a
+	// schema it cannot enforce; OpenAI-compatible backends receive it as
+	// response_format json_schema. Empty: free text.
+	JsonSchema    string `protobuf:"bytes,9,opt,name=json_schema,json=jsonSchema,proto3" json:"json_schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TextOptions) Reset() {
@@ -460,6 +467,13 @@ func (x *TextOptions) GetRepetitionPenalty() float32 {
 		return *x.RepetitionPenalty
 	}
 	return 0
+}
+
+func (x *TextOptions) GetJsonSchema() string {
+	if x != nil {
+		return x.JsonSchema
+	}
+	return ""
 }
 
 // ImageOptions tune image generation.
@@ -1595,7 +1609,7 @@ const file_chorus_genai_v1_genai_proto_rawDesc = "" +
 	"\aoptions\"7\n" +
 	"\aMessage\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"\xc1\x02\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"\xe2\x02\n" +
 	"\vTextOptions\x12\x1d\n" +
 	"\n" +
 	"max_tokens\x18\x01 \x01(\x05R\tmaxTokens\x12%\n" +
@@ -1605,7 +1619,9 @@ const file_chorus_genai_v1_genai_proto_rawDesc = "" +
 	"\x04stop\x18\x05 \x03(\tR\x04stop\x12\x13\n" +
 	"\x05top_k\x18\x06 \x01(\x05R\x04topK\x12\x18\n" +
 	"\x05min_p\x18\a \x01(\x02H\x03R\x04minP\x88\x01\x01\x122\n" +
-	"\x12repetition_penalty\x18\b \x01(\x02H\x04R\x11repetitionPenalty\x88\x01\x01B\x0e\n" +
+	"\x12repetition_penalty\x18\b \x01(\x02H\x04R\x11repetitionPenalty\x88\x01\x01\x12\x1f\n" +
+	"\vjson_schema\x18\t \x01(\tR\n" +
+	"jsonSchemaB\x0e\n" +
 	"\f_temperatureB\b\n" +
 	"\x06_top_pB\a\n" +
 	"\x05_seedB\b\n" +

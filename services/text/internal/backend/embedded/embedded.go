@@ -15,6 +15,7 @@ import (
 
 	"github.com/chorus-ai/chorus/engine"
 	"github.com/chorus-ai/chorus/engine/imagegen"
+	"github.com/chorus-ai/chorus/engine/structured"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
 )
@@ -106,6 +107,19 @@ func (b *Backend) Models() []*genaiv1.Model { return []*genaiv1.Model{b.desc} }
 // Generate runs the engine, emitting text as tokens are produced.
 func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
 	ereq, seed := engineRequest(req)
+	if doc := req.GetText().GetJsonSchema(); doc != "" {
+		schema, err := structured.Compile([]byte(doc))
+		if err != nil {
+			return nil, rpcerr.Invalid(rpcerr.FieldViolation{Field: "text.json_schema",
+				Description: "the embedded engine cannot enforce this schema: " + strings.TrimPrefix(err.Error(), "structured: ")}).WithCause(err)
+		}
+		// Each byte may take a token of its own, so the budget is counted in bytes.
+		if need := schema.MinLength(); ereq.MaxTokens < need {
+			return nil, rpcerr.Invalid(rpcerr.FieldViolation{Field: "text.max_tokens",
+				Description: fmt.Sprintf("the shortest value the schema accepts may take %d tokens; allow at least that many", need)})
+		}
+		ereq.Schema = schema
+	}
 	if b.chat && ereq.Prompt != "" {
 		// Instruction-tuned models answer a prompt best as a user turn in
 		// their own template, as the openai backend sends it.
@@ -186,6 +200,8 @@ func mapError(err error) error {
 		return rpcerr.Invalid(rpcerr.FieldViolation{Field: "prompt", Description: "does not fit the model's context; shorten it or lower text.max_tokens"}).WithCause(err)
 	case errors.Is(err, engine.ErrInvalidRequest):
 		return rpcerr.Invalid(rpcerr.FieldViolation{Field: "messages", Description: "this model cannot take the request as given: " + trimEngine(err)}).WithCause(err)
+	case errors.Is(err, engine.ErrNoContinuation):
+		return rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "structured generation reached a dead end").WithCause(err)
 	case errors.Is(err, engine.ErrClosed):
 		return rpcerr.New(codes.Unavailable, "MODEL_UNLOADED", "the model is shutting down").WithCause(err)
 	}

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -196,6 +197,50 @@ func TestMinimalRequests(t *testing.T) {
 			}
 			if res.GetUsage().GetOutputTokens() == 0 {
 				t.Error("no output tokens reported")
+			}
+		})
+	}
+}
+
+// A json_schema option makes even a model of random weights write a value
+// the schema accepts; a schema the engine cannot enforce, or a token budget
+// below the shortest value, is refused before generating.
+func TestGenerateJSONSchema(t *testing.T) {
+	b := open(t, Config{})
+	const schema = `{"type":"object","properties":{"id":{"type":"integer","minimum":1,"maximum":9},"ok":{"type":"boolean"}},"required":["id","ok"]}`
+	req := textRequest("a record", 64, 3)
+	req.GetText().JsonSchema = schema
+	res, err := b.Generate(context.Background(), req, func(*genaiv1.GenerateChunk) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		ID *int  `json:"id"`
+		OK *bool `json:"ok"`
+	}
+	text := res.GetArtifacts()[0].GetText()
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil || rec.ID == nil || rec.OK == nil || *rec.ID < 1 || *rec.ID > 9 {
+		t.Fatalf("%q does not satisfy the schema (%v)", text, err)
+	}
+
+	for _, tc := range []struct {
+		name, schema string
+		maxTokens    int32
+		field        string
+	}{
+		{"unsupported keyword", `{"$ref":"#/x"}`, 64, "text.json_schema"},
+		{"contradictory bounds", `{"type":"integer","minimum":3,"maximum":1}`, 64, "text.json_schema"},
+		{"budget below the shortest value", schema, 8, "text.max_tokens"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := textRequest("a record", tc.maxTokens, 3)
+			req.GetText().JsonSchema = tc.schema
+			_, err := b.Generate(context.Background(), req, func(*genaiv1.GenerateChunk) error { return nil })
+			st := status.Convert(err)
+			if _, v := rpcerr.Details(st); st.Code() != codes.InvalidArgument || len(v) != 1 || v[0].Field != tc.field {
+				t.Fatalf("err = %v, want INVALID_ARGUMENT on %s", err, tc.field)
 			}
 		})
 	}

@@ -154,11 +154,22 @@ type chatRequest struct {
 	TopK              int32    `json:"top_k,omitempty"`
 	MinP              *float32 `json:"min_p,omitempty"`
 	RepetitionPenalty *float32 `json:"repetition_penalty,omitempty"`
+	// The text option json_schema, as OpenAI's structured outputs take it
+	// (vLLM, llama.cpp server and Ollama read the same shape).
+	ResponseFormat *responseFormat `json:"response_format,omitempty"`
 
 	Stream        bool `json:"stream"`
 	StreamOptions struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+}
+
+type responseFormat struct {
+	Type       string `json:"type"` // "json_schema"
+	JSONSchema struct {
+		Name   string          `json:"name"`
+		Schema json.RawMessage `json:"schema"`
+	} `json:"json_schema"`
 }
 
 // chatRequestFor maps a validated GenerateRequest to the upstream request.
@@ -173,6 +184,13 @@ func chatRequestFor(req *genaiv1.GenerateRequest) chatRequest {
 	if o := req.GetText(); o != nil {
 		cr.Temperature, cr.TopP, cr.Seed, cr.Stop = o.Temperature, o.TopP, o.Seed, o.GetStop()
 		cr.TopK, cr.MinP, cr.RepetitionPenalty = o.GetTopK(), o.MinP, o.RepetitionPenalty
+		if s := o.GetJsonSchema(); s != "" {
+			// Validation made sure it is a JSON object. Strict mode is left off: it
+			// demands every property be required, which the schema may not say.
+			cr.ResponseFormat = &responseFormat{Type: "json_schema"}
+			cr.ResponseFormat.JSONSchema.Name = "response"
+			cr.ResponseFormat.JSONSchema.Schema = json.RawMessage(s)
+		}
 	}
 	cr.StreamOptions.IncludeUsage = true
 	if msgs := req.GetMessages(); len(msgs) > 0 {

@@ -77,7 +77,7 @@ func TestGenerate(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].(map[string]any)["role"] != "user" || msgs[0].(map[string]any)["content"] != "say hello please" {
 		t.Errorf("messages = %v", msgs)
 	}
-	for _, absent := range []string{"temperature", "top_p", "seed", "stop", "top_k", "min_p", "repetition_penalty"} {
+	for _, absent := range []string{"temperature", "top_p", "seed", "stop", "top_k", "min_p", "repetition_penalty", "response_format"} {
 		if _, ok := sent[absent]; ok {
 			t.Errorf("sent %s although unset", absent)
 		}
@@ -94,7 +94,7 @@ func TestGenerateOptions(t *testing.T) {
 		},
 		Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{
 			MaxTokens: 2, Temperature: proto.Float32(0), TopP: proto.Float32(0.5), Seed: proto.Int64(7),
-			Stop: []string{"\n\n"}, TopK: 40,
+			Stop: []string{"\n\n"}, TopK: 40, JsonSchema: `{"type":"object","properties":{"a":{"type":"string"}}}`,
 		}},
 	}
 	resp, err := b.Generate(context.Background(), req, noEmit)
@@ -112,6 +112,13 @@ func TestGenerateOptions(t *testing.T) {
 		Seed        int64
 		Stop        []string
 		TopK        int `json:"top_k"`
+		Format      struct {
+			Type       string
+			JSONSchema struct {
+				Name   string
+				Schema map[string]any
+			} `json:"json_schema"`
+		} `json:"response_format"`
 	}
 	if err := fake.Requests()[0].Decode(&sent); err != nil {
 		t.Fatal(err)
@@ -120,6 +127,9 @@ func TestGenerateOptions(t *testing.T) {
 		sent.Temperature == nil || *sent.Temperature != 0 || sent.TopP != 0.5 || sent.Seed != 7 ||
 		len(sent.Stop) != 1 || sent.TopK != 40 {
 		t.Errorf("sent %+v", sent)
+	}
+	if f := sent.Format; f.Type != "json_schema" || f.JSONSchema.Name == "" || f.JSONSchema.Schema["type"] != "object" {
+		t.Errorf("response_format = %+v", f)
 	}
 }
 
