@@ -234,6 +234,18 @@ func TestOpenAIChatTranslatesParameters(t *testing.T) {
 				t.Errorf("options not translated: %v", r.GetText())
 			}
 		},
+	}, {
+		name: "response_format json_schema",
+		body: `{"model":"recorder","messages":[{"role":"user","content":"a b"}],
+			"response_format":{"type":"json_schema","json_schema":{"name":"rec","strict":true,"schema":{"type":"object","properties":{"n":{"type":"integer"}}}}}}`,
+		wantText:   "a b",
+		wantFinish: "stop",
+		check: func(t *testing.T, r *genaiv1.GenerateRequest) {
+			var schema map[string]any
+			if err := json.Unmarshal([]byte(r.GetText().GetJsonSchema()), &schema); err != nil || schema["type"] != "object" {
+				t.Errorf("json_schema = %q (%v)", r.GetText().GetJsonSchema(), err)
+			}
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -413,6 +425,12 @@ func TestOpenAIErrors(t *testing.T) {
 			400, "invalid_request_error", "messages[0].content[0].type", "unsupported_parameter"},
 		{"an unknown parameter", env, "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"tools":[]}`,
 			400, "invalid_request_error", "tools", "unsupported_parameter"},
+		{"response_format json_object", env, "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`,
+			400, "invalid_request_error", "response_format.type", "unsupported_parameter"},
+		{"response_format json_schema without a schema", env, "POST", "/v1/completions", `{"prompt":"hi","response_format":{"type":"json_schema","json_schema":{"name":"x"}}}`,
+			400, "invalid_request_error", "response_format.json_schema.schema", "invalid_argument"},
+		{"response_format schema not an object", env, "POST", "/v1/completions", `{"prompt":"hi","response_format":{"type":"json_schema","json_schema":{"schema":[1]}}}`,
+			400, "invalid_request_error", "response_format.json_schema.schema", "invalid_argument"},
 		{"n of two", env, "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"n":2}`,
 			400, "invalid_request_error", "n", "unsupported_parameter"},
 		{"malformed JSON", env, "POST", "/v1/chat/completions", `{"messages":`,

@@ -17,19 +17,34 @@ import (
 
 // sampling holds the options chat completions and completions share.
 type sampling struct {
-	Model               string         `json:"model"`
-	Temperature         *float32       `json:"temperature"`
-	TopP                *float32       `json:"top_p"`
-	MaxTokens           *int64         `json:"max_tokens"`
-	MaxCompletionTokens *int64         `json:"max_completion_tokens"`
-	Stop                stopList       `json:"stop"`
-	Seed                *int64         `json:"seed"`
-	Stream              bool           `json:"stream"`
-	StreamOptions       *streamOptions `json:"stream_options"`
-	N                   *int64         `json:"n"`
-	FrequencyPenalty    *float64       `json:"frequency_penalty"`
-	PresencePenalty     *float64       `json:"presence_penalty"`
-	User                string         `json:"user"` // accepted and unused
+	Model               string          `json:"model"`
+	Temperature         *float32        `json:"temperature"`
+	TopP                *float32        `json:"top_p"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	Stop                stopList        `json:"stop"`
+	Seed                *int64          `json:"seed"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *streamOptions  `json:"stream_options"`
+	N                   *int64          `json:"n"`
+	FrequencyPenalty    *float64        `json:"frequency_penalty"`
+	PresencePenalty     *float64        `json:"presence_penalty"`
+	User                string          `json:"user"` // accepted and unused
+	ResponseFormat      *responseFormat `json:"response_format"`
+}
+
+// responseFormat is OpenAI's response_format: {"type": "text"} or
+// {"type": "json_schema", "json_schema": {"name": ..., "schema": {...},
+// "strict": ...}}. The schema becomes TextOptions.json_schema; json_object
+// (any JSON object) has no schema to give and is refused.
+type responseFormat struct {
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Schema      json.RawMessage `json:"schema"`
+		Strict      *bool           `json:"strict"`
+	} `json:"json_schema"`
 }
 
 type streamOptions struct {
@@ -59,7 +74,7 @@ func (s *stopList) UnmarshalJSON(b []byte) error {
 
 var samplingParams = []string{
 	"model", "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-	"stream", "stream_options", "n", "frequency_penalty", "presence_penalty", "user",
+	"stream", "stream_options", "n", "frequency_penalty", "presence_penalty", "user", "response_format",
 }
 
 // textOptions checks what our TextOptions cannot express and translates the
@@ -69,7 +84,7 @@ func (s *sampling) textOptions(promptParam string) (*genaiv1.TextOptions, paramN
 	names := paramNames{
 		"model": "model", "prompt": promptParam, "messages": "messages",
 		"text.temperature": "temperature", "text.top_p": "top_p", "text.seed": "seed",
-		"text.stop": "stop", "text.max_tokens": "max_tokens",
+		"text.stop": "stop", "text.max_tokens": "max_tokens", "text.json_schema": "response_format.json_schema.schema",
 	}
 	if s.N != nil && *s.N != 1 {
 		return nil, names, unsupported("n", "only n=1 is supported, got %d", *s.N)
@@ -86,6 +101,20 @@ func (s *sampling) textOptions(promptParam string) (*genaiv1.TextOptions, paramN
 		return nil, names, invalidParam("stream_options", "is only allowed when stream is true")
 	}
 	opts := &genaiv1.TextOptions{Temperature: s.Temperature, TopP: s.TopP, Seed: s.Seed, Stop: s.Stop}
+	if f := s.ResponseFormat; f != nil {
+		switch f.Type {
+		case "text":
+		case "json_schema":
+			if f.JSONSchema == nil || len(bytes.TrimSpace(f.JSONSchema.Schema)) == 0 {
+				return nil, names, invalidParam("response_format.json_schema.schema", "is required when type is json_schema")
+			}
+			opts.JsonSchema = string(f.JSONSchema.Schema)
+		case "json_object":
+			return nil, names, unsupported("response_format.type", "json_object is not supported; send json_schema with a schema")
+		default:
+			return nil, names, invalidParam("response_format.type", "must be text or json_schema, got %q", f.Type)
+		}
+	}
 	maxTokens, maxName := s.MaxTokens, "max_tokens"
 	if s.MaxCompletionTokens != nil {
 		// The newer name wins when both are sent, as OpenAI documents.
