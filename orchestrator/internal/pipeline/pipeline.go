@@ -41,6 +41,14 @@ const (
 	// output's From step (a text step), then the images of its Images
 	// step, inline, each captioned with the text it depicts.
 	AssembleHTML = "html"
+	// AssembleJSONL makes a JSON Lines dataset from a text item step whose
+	// items each wrote one JSON value: every value is checked against the
+	// JSON Schema in the input the output's Schema names, and the valid ones
+	// are kept once each (exact duplicates dropped), in item order.
+	AssembleJSONL = "jsonl"
+	// AssembleJSONLReport is the same check's tally, as one JSON object:
+	// {"requested", "accepted", "rejected", "duplicates", "errors"}.
+	AssembleJSONLReport = "jsonl_report"
 )
 
 // How a for_each step splits the text of the step it iterates over.
@@ -169,6 +177,8 @@ type Options struct {
 	RepetitionPenalty string   `yaml:"repetition_penalty"`
 	Seed              string   `yaml:"seed"`
 	Stop              []string `yaml:"stop"`
+	// JSONSchema is a JSON Schema the text must satisfy (TextOptions.json_schema).
+	JSONSchema string `yaml:"json_schema"`
 	// Audio.
 	Voice      string `yaml:"voice"`
 	Speed      string `yaml:"speed"`
@@ -192,6 +202,9 @@ type Output struct {
 	// Images names the image step of an "mp4" output (From is its audio)
 	// or of an "html" output (From is its text).
 	Images string `yaml:"images"`
+	// Schema names the input that holds the JSON Schema of a "jsonl" or
+	// "jsonl_report" output.
+	Schema string `yaml:"schema"`
 }
 
 // Step returns the step named name, or nil.
@@ -307,6 +320,7 @@ func (o Options) Has(name string) bool {
 func (o Options) fields() map[string]string {
 	return map[string]string{
 		"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "seed": o.Seed,
+		"json_schema": o.JSONSchema,
 		"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate,
 		"width": o.Width, "height": o.Height, "count": o.Count,
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -12,6 +13,21 @@ var funcs = template.FuncMap{
 	"trim":  strings.TrimSpace,
 	"upper": strings.ToUpper,
 	"lower": strings.ToLower,
+	"add":   add,
+}
+
+// add sums integers given as numbers or as the strings inputs are
+// ("{{add .seed .index}}": one seed per item).
+func add(vals ...any) (int64, error) {
+	var sum int64
+	for _, v := range vals {
+		n, err := strconv.ParseInt(strings.TrimSpace(fmt.Sprint(v)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("add: %q is not an integer", fmt.Sprint(v))
+		}
+		sum += n
+	}
+	return sum, nil
 }
 
 // Data is what a step's templates read: the run's inputs by name, the text

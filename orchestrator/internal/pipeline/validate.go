@@ -274,8 +274,8 @@ func (s *Step) validateParallel(ps *stepProblems) {
 // otherModalities are the options a step of each modality must not set.
 var otherModalities = map[genai.Modality][]string{
 	genai.Text:  {"count", "height", "sample_rate", "speed", "voice", "width"},
-	genai.Audio: {"count", "height", "max_tokens", "repetition_penalty", "stop", "temperature", "width"},
-	genai.Image: {"max_tokens", "repetition_penalty", "sample_rate", "speed", "stop", "temperature", "voice"},
+	genai.Audio: {"count", "height", "json_schema", "max_tokens", "repetition_penalty", "stop", "temperature", "width"},
+	genai.Image: {"json_schema", "max_tokens", "repetition_penalty", "sample_rate", "speed", "stop", "temperature", "voice"},
 }
 
 // validateOptions checks that the options fit the step's modality, and
@@ -383,8 +383,18 @@ func (p *Pipeline) validateOutputs() error {
 			if img := p.steps[o.Images]; img == nil || img.Modality != genai.Image {
 				ps.addf("output %q: assemble html needs images, naming an image step", o.Name)
 			}
+		case AssembleJSONL, AssembleJSONLReport:
+			if s.Modality != genai.Text || !s.Items() {
+				ps.addf("output %q: assemble %s needs a text item step (one value per item)", o.Name, o.Assemble)
+			}
+			if !slices.ContainsFunc(p.Inputs, func(in Input) bool { return in.Name == o.Schema }) {
+				ps.addf("output %q: assemble %s needs schema, naming the input that holds the JSON Schema", o.Name, o.Assemble)
+			}
 		default:
-			ps.addf("output %q: assemble %q must be text, wav, webvtt, each, mp4 or html", o.Name, o.Assemble)
+			ps.addf("output %q: assemble %q must be text, wav, webvtt, each, mp4, html, jsonl or jsonl_report", o.Name, o.Assemble)
+		}
+		if o.Schema != "" && o.Assemble != AssembleJSONL && o.Assemble != AssembleJSONLReport {
+			ps.addf("output %q: schema applies only to assemble jsonl and jsonl_report", o.Name)
 		}
 		if o.Images != "" && o.Assemble != AssembleMP4 && o.Assemble != AssembleHTML {
 			ps.addf("output %q: images applies only to assemble mp4 and html", o.Name)

@@ -135,6 +135,7 @@ func (rr *renderer) textOptions() *genaiv1.TextOptions {
 	t.Temperature = rr.float32Ptr("temperature")
 	t.RepetitionPenalty = rr.float32Ptr("repetition_penalty")
 	t.Seed = rr.seed()
+	t.JsonSchema = rr.option("json_schema")
 	stops := rr.step.Options.Stop
 	set := rr.optionsOf("stop")
 	if set == "completion_options" {

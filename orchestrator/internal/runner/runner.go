@@ -434,6 +434,8 @@ func (r *run) complete(ctx context.Context) (_ *orchestratorv1.RunCompleted, ste
 			outs, err = slideshow(ctx, o, r.states[o.From].res, r.states[o.Images].res)
 		case pipeline.AssembleHTML:
 			outs, err = page(o, r.p, r.inputs, r.states[o.From].res, r.states[o.Images].res)
+		case pipeline.AssembleJSONL, pipeline.AssembleJSONLReport:
+			outs, err = dataset(o, r.states[o.From].res, r.inputs)
 		default:
 			outs, err = assemble(o, r.states[o.From].res, r.runner.cfg.Artifacts == nil)
 		}

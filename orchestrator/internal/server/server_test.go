@@ -700,7 +700,7 @@ func TestListAndGetPipelines(t *testing.T) {
 	for _, p := range list.GetPipelines() {
 		names = append(names, p.GetName())
 	}
-	if !slices.Equal(names, []string{"illustrated-story", "narrate-document", "narrated-slideshow", "script-then-voiceover", "summarize-then-narrate"}) {
+	if !slices.Equal(names, []string{"illustrated-story", "narrate-document", "narrated-slideshow", "script-then-voiceover", "summarize-then-narrate", "synthetic-data", "synthetic-data-augment"}) {
 		t.Errorf("ListPipelines = %v", names)
 	}
 	got, err := c.GetPipeline(t.Context(), &orchestratorv1.GetPipelineRequest{Name: "script-then-voiceover"})

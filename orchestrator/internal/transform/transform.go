@@ -36,9 +36,15 @@ const (
 	// represent the text (by the frequency of their content words), in
 	// their original order, as one paragraph.
 	Extract = "extract"
+	// Enumerate N writes the numbers 1 to N, one per line, whatever the text:
+	// the items of a for_each step that should run N times.
+	Enumerate = "enumerate"
+	// Repeat N writes each non-blank line N times in a row: the items of a
+	// for_each step that makes N variants of each line.
+	Repeat = "repeat"
 )
 
-// MaxN bounds the count of split_scenes, take and extract.
+// MaxN bounds the count of split_scenes, take, extract, enumerate and repeat.
 const MaxN = 10000
 
 // ErrInvalid is wrapped by Parse's errors.
@@ -47,7 +53,7 @@ var ErrInvalid = errors.New("invalid transform")
 // Op is one parsed transform.
 type Op struct {
 	Name string
-	N    int // the count of split_scenes, take and extract
+	N    int // the count of split_scenes, take, extract, enumerate and repeat
 }
 
 // Parse reads a transform as written, "split_scenes 3".
@@ -62,7 +68,7 @@ func Parse(s string) (Op, error) {
 		if len(f) != 1 {
 			return Op{}, fmt.Errorf("%w: %s takes no argument", ErrInvalid, op.Name)
 		}
-	case SplitScenes, Take, Extract:
+	case SplitScenes, Take, Extract, Enumerate, Repeat:
 		if len(f) != 2 {
 			return Op{}, fmt.Errorf("%w: %s takes one count, as in %q", ErrInvalid, op.Name, op.Name+" 3")
 		}
@@ -79,7 +85,7 @@ func Parse(s string) (Op, error) {
 
 // Names lists the transforms.
 func Names() []string {
-	return []string{SplitSentences, SplitScenes, Take, Join, Template, Extract}
+	return []string{SplitSentences, SplitScenes, Take, Join, Template, Extract, Enumerate, Repeat}
 }
 
 // Apply transforms text.
@@ -96,6 +102,20 @@ func (op Op) Apply(text string) string {
 		return strings.Join(lines(text), " ")
 	case Extract:
 		return strings.Join(extract(sentence.Split(text), op.N), " ")
+	case Enumerate:
+		out := make([]string, op.N)
+		for i := range out {
+			out[i] = strconv.Itoa(i + 1)
+		}
+		return strings.Join(out, "\n")
+	case Repeat:
+		var out []string
+		for _, l := range lines(text) {
+			for range op.N {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
 	}
 	return text
 }

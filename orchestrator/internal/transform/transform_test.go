@@ -25,6 +25,8 @@ func TestApply(t *testing.T) {
 		{op: "template", text: " as is \n", want: " as is \n"},
 		{op: "extract 2", text: story, want: "The fox called to the owl. At dawn the owl slept again."},
 		{op: "extract 9", text: "One. Two.", want: "One. Two."},
+		{op: "enumerate 3", text: "ignored", want: "1\n2\n3"},
+		{op: "repeat 2", text: "a\n\n b \nc", want: "a\na\nb\nb\nc\nc"},
 	} {
 		t.Run(tc.op, func(t *testing.T) {
 			op, err := Parse(tc.op)
@@ -56,7 +58,7 @@ func TestSplitScenesKeepsEveryWordInOrder(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	for _, s := range []string{"", "split", "take", "take x", "take 0", "take 10001", "join 2", "split_scenes 2 3"} {
+	for _, s := range []string{"", "split", "take", "take x", "take 0", "take 10001", "join 2", "split_scenes 2 3", "enumerate", "repeat 0"} {
 		if _, err := Parse(s); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Parse(%q) = %v, want ErrInvalid", s, err)
 		}
