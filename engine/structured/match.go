@@ -545,8 +545,11 @@ func numberFeasible(f *frame) bool {
 	case phInt:
 		if f.digits == 0 {
 			least := 0.0
-			if n.integer && f.neg {
+			switch {
+			case f.neg && n.integer:
 				least = 1 // no -0
+			case f.neg:
+				least = math.SmallestNonzeroFloat64 // a sign only where a negative value fits
 			}
 			return check(least, math.Pow(10, float64(n.intDigits))-1+fracSpan)
 		}

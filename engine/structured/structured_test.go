@@ -132,7 +132,7 @@ func TestRandomWalksValidate(t *testing.T) {
 	for _, schema := range schemas {
 		s := mustCompile(t, schema)
 		v := validator(t, schema)
-		for i := range 100 {
+		for i := range 60 {
 			budget := 400
 			if i%2 == 1 {
 				budget = s.root.min + rng.IntN(40) // tight: forces the shortest completion
@@ -263,5 +263,19 @@ func TestMaskMatchesBruteForce(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestNoNegativeZero(t *testing.T) {
+	for _, schema := range []string{`{"type":"number","minimum":0}`, `{"type":"integer","minimum":-5}`} {
+		s := mustCompile(t, schema)
+		for _, text := range []string{"-0", "-0.0"} {
+			if m := s.NewMatcher(); m.Feed(text) {
+				t.Errorf("%s accepted %s", schema, text)
+			}
+		}
+	}
+	if m := mustCompile(t, `{"type":"number","minimum":-1}`).NewMatcher(); !m.Feed("-0.5") || !m.Complete() {
+		t.Error("-0.5 refused for minimum -1")
 	}
 }
