@@ -156,14 +156,6 @@ func sine(rate int, freq, seconds float64) Audio {
 	return Audio{Rate: rate, Samples: s}
 }
 
-func rms(s []int16) float64 {
-	var sum float64
-	for _, v := range s {
-		sum += float64(v) * float64(v)
-	}
-	return math.Sqrt(sum / float64(len(s)))
-}
-
 func crossings(s []int16) float64 {
 	n := 0
 	for i := 1; i < len(s); i++ {
