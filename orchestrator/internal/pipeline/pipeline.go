@@ -136,6 +136,10 @@ type Step struct {
 	// a completion model cannot follow the step's instruction, a transform
 	// often does the job.
 	CompletionTransform string `yaml:"completion_transform"`
+	// When, a template, makes the step optional: it runs only when When
+	// renders to something other than blank ("{{.music}}": an input left
+	// empty skips it). A skipped step completes at once with no result.
+	When string `yaml:"when"`
 	// Needs lists the steps that must complete before this one starts.
 	Needs []string `yaml:"needs"`
 	// StreamFrom names a text step whose output this step consumes sentence
@@ -205,6 +209,10 @@ type Output struct {
 	// Schema names the input that holds the JSON Schema of a "jsonl" or
 	// "jsonl_report" output.
 	Schema string `yaml:"schema"`
+	// Music names an audio step (not an item step) whose WAV is mixed under
+	// a "wav" or "mp4" output's audio, at a background level with fades
+	// (see wav.Underlay); a skipped or empty step leaves the audio as is.
+	Music string `yaml:"music"`
 }
 
 // Step returns the step named name, or nil.
@@ -321,7 +329,7 @@ func (o Options) fields() map[string]string {
 	return map[string]string{
 		"max_tokens": o.MaxTokens, "temperature": o.Temperature, "repetition_penalty": o.RepetitionPenalty, "seed": o.Seed,
 		"json_schema": o.JSONSchema,
-		"voice": o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate,
+		"voice":       o.Voice, "speed": o.Speed, "sample_rate": o.SampleRate,
 		"width": o.Width, "height": o.Height, "count": o.Count,
 	}
 }

@@ -14,6 +14,12 @@ var funcs = template.FuncMap{
 	"upper": strings.ToUpper,
 	"lower": strings.ToLower,
 	"add":   add,
+	// speech_seconds estimates how long a text takes to speak (at 150
+	// words a minute), in whole seconds from 5 to 30: the length to ask of
+	// music meant to play under it (wav.Underlay repeats a shorter piece).
+	"speech_seconds": func(text string) int {
+		return min(max(5, int(float64(len(strings.Fields(text)))/2.5+0.5)+1), 30)
+	},
 }
 
 // add sums integers given as numbers or as the strings inputs are

@@ -49,6 +49,8 @@ func TestTransformSteps(t *testing.T) {
 
 func TestMediaAssemblies(t *testing.T) {
 	const steps = `name: m
+inputs:
+  - name: schema
 steps:
   - name: t
     modality: text
@@ -61,6 +63,16 @@ steps:
     modality: audio
     for_each: {from: t}
     prompt: "{{.item}}"
+  - name: m
+    modality: audio
+    model: music
+    when: "{{.schema}}"
+    prompt: calm
+  - name: r
+    modality: text
+    for_each: {from: t}
+    prompt: "{{.item}}"
+    options: {json_schema: "{{.schema}}"}
 outputs:
 `
 	for _, tc := range []struct {
@@ -73,6 +85,17 @@ outputs:
 		{name: "html from audio", output: "from: a\n    images: i\n    assemble: html", wantErr: "assemble html needs a text or transform step"},
 		{name: "html with audio as images", output: "from: t\n    images: a\n    assemble: html", wantErr: "assemble html needs images, naming an image step"},
 		{name: "images on wav", output: "from: a\n    images: i\n    assemble: wav", wantErr: "images applies only to assemble mp4 and html"},
+		{name: "music under wav", output: "from: a\n    assemble: wav\n    music: m"},
+		{name: "music under mp4", output: "from: a\n    images: i\n    assemble: mp4\n    music: m"},
+		{name: "music under text", output: "from: t\n    assemble: text\n    music: m", wantErr: "music applies only to assemble wav and mp4"},
+		{name: "music from an item step", output: "from: a\n    assemble: wav\n    music: a", wantErr: "music must name an audio step that is not an item step"},
+		{name: "music from text", output: "from: a\n    assemble: wav\n    music: t", wantErr: "music must name an audio step"},
+		{name: "jsonl", output: "from: r\n    assemble: jsonl\n    schema: schema"},
+		{name: "jsonl_report", output: "from: r\n    assemble: jsonl_report\n    schema: schema"},
+		{name: "jsonl from a whole text step", output: "from: t\n    assemble: jsonl\n    schema: schema", wantErr: "assemble jsonl needs a text item step"},
+		{name: "jsonl without schema", output: "from: r\n    assemble: jsonl", wantErr: "needs schema, naming the input"},
+		{name: "jsonl naming no input", output: "from: r\n    assemble: jsonl\n    schema: topic", wantErr: "needs schema, naming the input"},
+		{name: "schema on text", output: "from: t\n    schema: schema", wantErr: "schema applies only to assemble jsonl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseBytes([]byte(steps + "  - name: o\n    mime_type: x/y\n    " + tc.output + "\n"))

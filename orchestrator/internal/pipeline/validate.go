@@ -326,6 +326,7 @@ func (p *Pipeline) parseTemplates(s *Step, inputs map[string]*Input, ps *stepPro
 	add("transform", s.Transform)
 	add("completion_transform", s.CompletionTransform)
 	add("text", s.Text)
+	add("when", s.When)
 	for prefix, o := range map[string]Options{"options": s.Options, "completion_options": s.CompletionOptions} {
 		for name, v := range o.fields() {
 			add(prefix+"."+name, v)
@@ -392,6 +393,14 @@ func (p *Pipeline) validateOutputs() error {
 			}
 		default:
 			ps.addf("output %q: assemble %q must be text, wav, webvtt, each, mp4, html, jsonl or jsonl_report", o.Name, o.Assemble)
+		}
+		if o.Music != "" {
+			if o.Assemble != AssembleWAV && o.Assemble != AssembleMP4 {
+				ps.addf("output %q: music applies only to assemble wav and mp4", o.Name)
+			}
+			if m := p.steps[o.Music]; m == nil || m.Modality != genai.Audio || m.Items() {
+				ps.addf("output %q: music must name an audio step that is not an item step", o.Name)
+			}
 		}
 		if o.Schema != "" && o.Assemble != AssembleJSONL && o.Assemble != AssembleJSONLReport {
 			ps.addf("output %q: schema applies only to assemble jsonl and jsonl_report", o.Name)

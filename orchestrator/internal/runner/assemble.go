@@ -73,7 +73,7 @@ func captions(res result) string {
 
 // slideshow makes an "mp4" output: image i shown for as long as audio
 // segment i lasts, over the segments joined, with captions as subtitles.
-func slideshow(ctx context.Context, o *pipeline.Output, narration, images result) ([]*orchestratorv1.RunOutput, error) {
+func slideshow(ctx context.Context, o *pipeline.Output, narration, images result, bed []byte) ([]*orchestratorv1.RunOutput, error) {
 	if len(images.artifacts) != len(narration.artifacts) || len(images.artifacts) == 0 {
 		return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf(
 			"output %s: %d images for %d audio segments; a slideshow needs one image per segment", o.Name, len(images.artifacts), len(narration.artifacts)))
@@ -87,6 +87,9 @@ func slideshow(ctx context.Context, o *pipeline.Output, narration, images result
 	audio, err := wav.Join(segments)
 	if err != nil {
 		return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("output %s: the audio segments cannot be joined into one WAV: %v", o.Name, err)).WithCause(err)
+	}
+	if audio, err = withBed(o, audio, bed); err != nil {
+		return nil, err
 	}
 	mp4, err := video.Slideshow(ctx, slides, wav.Encode(audio), captions(narration))
 	switch {

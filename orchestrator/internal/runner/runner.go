@@ -242,6 +242,22 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 		steps[d] = r.states[d].res.text
 	}
 	data := pipeline.NewData(r.inputs, steps)
+	if skip, err := r.skipped(s, data); skip || err != nil {
+		if err != nil {
+			r.fail(ctx, s.Name, err)
+			return
+		}
+		// Started and completed at once, with no result: clients see every
+		// step of the pipeline complete, and outputs read an empty result.
+		if r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepStarted{StepStarted: &orchestratorv1.StepStarted{
+			Step: s.Name, Modality: s.ModalityName()}}}) != nil {
+			return
+		}
+		st.ok = true
+		_ = r.send(&orchestratorv1.RunPipelineResponse{Event: &orchestratorv1.RunPipelineResponse_StepCompleted{StepCompleted: &orchestratorv1.StepCompleted{
+			Step: s.Name, Duration: durationpb.New(0)}}})
+		return
+	}
 	model, _ := s.Render("model", data)
 
 	start := time.Now()
@@ -285,6 +301,19 @@ func (r *run) runStep(ctx context.Context, st *stepState) {
 		Step: s.Name, Usage: u, Duration: durationpb.New(time.Since(start)),
 	}}})
 	r.runner.cfg.Log.DebugContext(ctx, "step completed", "pipeline", r.p.Name, "step", s.Name, "duration_ms", time.Since(start).Milliseconds())
+}
+
+// skipped reports whether an optional step (one with when) is to be
+// skipped: its when renders blank.
+func (r *run) skipped(s *pipeline.Step, data pipeline.Data) (bool, error) {
+	if s.When == "" {
+		return false, nil
+	}
+	when, err := s.Render("when", data)
+	if err != nil {
+		return false, rpcerr.New(codes.Internal, ReasonPipeline, fmt.Sprintf("pipeline %q step %q: %v", r.p.Name, s.Name, err)).WithCause(err)
+	}
+	return strings.TrimSpace(when) == "", nil
 }
 
 // await waits until st may start: its dependencies have completed, the
@@ -431,13 +460,16 @@ func (r *run) complete(ctx context.Context) (_ *orchestratorv1.RunCompleted, ste
 		)
 		switch o.Assemble {
 		case pipeline.AssembleMP4:
-			outs, err = slideshow(ctx, o, r.states[o.From].res, r.states[o.Images].res)
+			outs, err = slideshow(ctx, o, r.states[o.From].res, r.states[o.Images].res, r.bed(o))
 		case pipeline.AssembleHTML:
 			outs, err = page(o, r.p, r.inputs, r.states[o.From].res, r.states[o.Images].res)
 		case pipeline.AssembleJSONL, pipeline.AssembleJSONLReport:
 			outs, err = dataset(o, r.states[o.From].res, r.inputs)
 		default:
 			outs, err = assemble(o, r.states[o.From].res, r.runner.cfg.Artifacts == nil)
+			if err == nil && o.Assemble == pipeline.AssembleWAV {
+				err = underlay(o, outs, r.bed(o))
+			}
 		}
 		if err != nil {
 			return nil, o.From, err
