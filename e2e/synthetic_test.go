@@ -120,17 +120,10 @@ func TestSyntheticData(t *testing.T) {
 
 func compileSchema(t *testing.T, schema string) *jsonschema.Schema {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
-		t.Fatal(err)
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
+	if err != nil || c.AddResource("schema.json", doc) != nil {
+		t.Fatalf("schema %s: %v", schema, err)
 	}
-	v, err := c.Compile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return c.MustCompile("schema.json")
 }

@@ -35,19 +35,12 @@ func loadShipped(tb testing.TB) *Model {
 
 func schemaValidator(t *testing.T, schema string) *jsonschema.Schema {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("s.json", doc); err != nil {
-		t.Fatal(err)
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
+	if err != nil || c.AddResource("schema.json", doc) != nil {
+		t.Fatalf("schema %s: %v", schema, err)
 	}
-	v, err := c.Compile("s.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return c.MustCompile("schema.json")
 }
 
 // TestGenerateSchema: the shipped completion model, which knows nothing of JSON, writes

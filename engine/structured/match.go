@@ -197,24 +197,36 @@ func keyCandidates(n *node, from int) uint64 {
 	return mask
 }
 
+// brackets handles what objects and arrays share: the opening bracket, the closing one (taken
+// when canClose), and the end after it; handled is false for every other byte and phase.
+func brackets(f *frame, b, open, close byte, canClose bool) (r result, handled bool) {
+	switch {
+	case f.phase == phStart:
+		if b != open {
+			return reject, true
+		}
+		f.phase = phOpen
+		return consumed, true
+	case f.phase == phClosed:
+		return ended, true
+	case (f.phase == phOpen || f.phase == phAfter) && b == close:
+		if !canClose {
+			return reject, true
+		}
+		f.phase = phClosed
+		return consumed, true
+	}
+	return reject, false
+}
+
 func (m *Matcher) feedObject(idx int, b byte) result {
 	f := &m.stack[idx]
 	n := f.n
+	if r, ok := brackets(f, b, '{', '}', n.reqAfter[f.i] == 0); ok {
+		return r
+	}
 	switch f.phase {
-	case phStart:
-		if b != '{' {
-			return reject
-		}
-		f.phase = phOpen
-		return consumed
 	case phOpen, phAfter:
-		if b == '}' {
-			if n.reqAfter[f.i] > 0 {
-				return reject
-			}
-			f.phase = phClosed
-			return consumed
-		}
 		want := byte(',')
 		if f.phase == phOpen {
 			want = '"'
@@ -268,8 +280,6 @@ func (m *Matcher) feedObject(idx int, b byte) result {
 	case phValue:
 		// The first byte of the value (f may move: startChild grows the stack).
 		return m.startChild(n.props[f.i-1].node, b)
-	case phClosed:
-		return ended
 	}
 	return reject
 }
@@ -277,21 +287,11 @@ func (m *Matcher) feedObject(idx int, b byte) result {
 func (m *Matcher) feedArray(idx int, b byte) result {
 	f := &m.stack[idx]
 	n := f.n
+	if r, ok := brackets(f, b, '[', ']', f.i >= n.minItems); ok {
+		return r
+	}
 	switch f.phase {
-	case phStart:
-		if b != '[' {
-			return reject
-		}
-		f.phase = phOpen
-		return consumed
 	case phOpen, phAfter:
-		if b == ']' {
-			if f.i < n.minItems {
-				return reject
-			}
-			f.phase = phClosed
-			return consumed
-		}
 		if f.i >= n.maxItems {
 			return reject
 		}
@@ -312,8 +312,6 @@ func (m *Matcher) feedArray(idx int, b byte) result {
 		return r
 	case phValue:
 		return m.startChild(n.items, b)
-	case phClosed:
-		return ended
 	}
 	return reject
 }

@@ -29,19 +29,12 @@ const person = `{
 
 func validator(t testing.TB, schema string) *jsonschema.Schema {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
-		t.Fatal(err)
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(schema))
+	if err != nil || c.AddResource("schema.json", doc) != nil {
+		t.Fatalf("schema %s: %v", schema, err)
 	}
-	s, err := c.Compile("schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return c.MustCompile("schema.json")
 }
 
 func mustCompile(t testing.TB, schema string) *Schema {
@@ -132,7 +125,7 @@ func TestRandomWalksValidate(t *testing.T) {
 	for _, schema := range schemas {
 		s := mustCompile(t, schema)
 		v := validator(t, schema)
-		for i := range 60 {
+		for i := range 40 {
 			budget := 400
 			if i%2 == 1 {
 				budget = s.root.min + rng.IntN(40) // tight: forces the shortest completion
@@ -243,7 +236,7 @@ func TestMaskMatchesBruteForce(t *testing.T) {
 	v := NewVocab(pieces, []int32{eog})
 	allowed := make([]bool, v.Size())
 	rng := rand.New(rand.NewPCG(3, 4))
-	for range 20 {
+	for range 8 {
 		text := walk(t, s, rng, 300)
 		for cut := 0; cut <= len(text); cut++ {
 			m := s.NewMatcher()
