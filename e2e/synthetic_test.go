@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,42 +38,9 @@ func TestSyntheticData(t *testing.T) {
 	hc := &http.Client{Timeout: 5 * time.Minute}
 
 	t.Run("pipeline", func(t *testing.T) {
-		body, _ := json.Marshal(map[string]any{"inputs": map[string]string{
-			"schema": recordSchema, "count": "100", "seed": "1", "text_model": "chorus-mini"}})
 		start := time.Now()
-		resp, err := hc.Post(s.URL+"/v1/pipelines/synthetic-data:run", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		outs := map[string]string{}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 16<<20)
-		var last string
-		for sc.Scan() {
-			last = sc.Text()
-			var ev struct {
-				Result struct {
-					RunCompleted *struct {
-						Outputs []struct {
-							Name     string
-							Artifact struct{ Text string }
-						}
-					}
-				}
-			}
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				t.Fatalf("event %.300s: %v", sc.Text(), err)
-			}
-			if rc := ev.Result.RunCompleted; rc != nil {
-				for _, o := range rc.Outputs {
-					outs[o.Name] = o.Artifact.Text
-				}
-			}
-		}
-		if resp.StatusCode != http.StatusOK || len(outs) == 0 {
-			t.Fatalf("status %d, last event %.500s", resp.StatusCode, last)
-		}
+		outs := runPipeline(t, hc, s.URL, "synthetic-data", map[string]string{
+			"schema": recordSchema, "count": "100", "seed": "1", "text_model": "chorus-mini"})
 		t.Logf("100 records in %v; report %s", time.Since(start).Round(time.Millisecond), outs["report"])
 		lines := strings.Split(strings.TrimSuffix(outs["records"], "\n"), "\n")
 		if len(lines) != 100 {
@@ -92,6 +60,26 @@ func TestSyntheticData(t *testing.T) {
 			t.Errorf("report %s (%v)", outs["report"], err)
 		}
 		t.Logf("first records:\n%s", strings.Join(lines[:3], "\n"))
+	})
+
+	t.Run("augment", func(t *testing.T) {
+		originals := []string{
+			`{"name":"Ada Lovelace","age":36,"city":"Oslo","member":true,"score":91.5}`,
+			`{"name":"Alan Turing","age":41,"city":"Quito","member":false,"score":77}`,
+		}
+		outs := runPipeline(t, hc, s.URL, "synthetic-data-augment", map[string]string{
+			"schema": recordSchema, "records": strings.Join(originals, "\n"), "copies": "3", "text_model": "chorus-mini"})
+		lines := strings.Split(strings.TrimSuffix(outs["records"], "\n"), "\n")
+		if len(lines) != 6 {
+			t.Fatalf("%d copies, want 6; report %s", len(lines), outs["report"])
+		}
+		for _, l := range lines {
+			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
+			if err != nil || validator.Validate(inst) != nil || slices.Contains(originals, l) {
+				t.Errorf("copy %s: invalid, or the original unchanged (%v)", l, err)
+			}
+		}
+		t.Logf("copies:\n%s", strings.Join(lines, "\n"))
 	})
 
 	t.Run("chat completions response_format", func(t *testing.T) {
@@ -116,6 +104,47 @@ func TestSyntheticData(t *testing.T) {
 			t.Fatalf("%s: %v", got.Choices[0].Message.Content, err)
 		}
 	})
+}
+
+// runPipeline runs a pipeline through the gateway's REST route and returns
+// its outputs' texts.
+func runPipeline(t *testing.T, hc *http.Client, base, name string, inputs map[string]string) map[string]string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"inputs": inputs})
+	resp, err := hc.Post(base+"/v1/pipelines/"+name+":run", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	outs := map[string]string{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+		var ev struct {
+			Result struct {
+				RunCompleted *struct {
+					Outputs []struct {
+						Name     string
+						Artifact struct{ Text string }
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("event %.300s: %v", sc.Text(), err)
+		}
+		if rc := ev.Result.RunCompleted; rc != nil {
+			for _, o := range rc.Outputs {
+				outs[o.Name] = o.Artifact.Text
+			}
+		}
+	}
+	if resp.StatusCode != http.StatusOK || len(outs) == 0 {
+		t.Fatalf("%s: status %d, last event %.500s", name, resp.StatusCode, last)
+	}
+	return outs
 }
 
 func compileSchema(t *testing.T, schema string) *jsonschema.Schema {
