@@ -44,10 +44,15 @@ func (m *Model) schemaVocab() *structured.Vocab {
 	return m.vocab
 }
 
-// mask returns logits with every token the schema does not allow next set to -Inf.
-func (c *constraint) mask(logits []float32, budget int) ([]float32, error) {
+// mask returns logits with every token the schema does not allow next set to -Inf; done
+// reports a complete value that no token may continue on a model without an end-of-text
+// token to sample.
+func (c *constraint) mask(logits []float32, budget int) (_ []float32, done bool, _ error) {
 	if c.vocab.Mask(c.match, budget, c.allowed) == 0 {
-		return nil, fmt.Errorf("%w (%d tokens left)", ErrNoContinuation, budget)
+		if c.match.Complete() {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("%w (%d tokens left)", ErrNoContinuation, budget)
 	}
 	negInf := float32(math.Inf(-1))
 	for i, l := range logits {
@@ -57,5 +62,5 @@ func (c *constraint) mask(logits []float32, budget int) ([]float32, error) {
 			c.masked[i] = negInf
 		}
 	}
-	return c.masked, nil
+	return c.masked, false, nil
 }

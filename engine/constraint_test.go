@@ -116,7 +116,7 @@ func BenchmarkSchemaMask(b *testing.B) {
 			}
 			logits := make([]float32, m.Info().Vocab)
 			for b.Loop() {
-				if _, err := c.mask(logits, 200); err != nil {
+				if _, _, err := c.mask(logits, 200); err != nil {
 					b.Fatal(err)
 				}
 			}

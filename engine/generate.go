@@ -157,9 +157,13 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 			if req.MaxTokens > 0 {
 				budget = min(budget, req.MaxTokens-res.OutputTokens)
 			}
-			if in, err = c.mask(logits, budget); err != nil {
+			var done bool
+			if in, done, err = c.mask(logits, budget); err != nil {
 				res.Text = text.String()
 				return res, err
+			}
+			if done {
+				return finish(FinishStop)
 			}
 		}
 		id := smp.Sample(in)

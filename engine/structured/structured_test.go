@@ -272,3 +272,41 @@ func TestNoNegativeZero(t *testing.T) {
 		t.Error("-0.5 refused for minimum -1")
 	}
 }
+
+// BenchmarkMaskLargeVocab is the mask's cost on a vocabulary the size of Qwen2's or Llama 3's
+// (150k pieces: every byte, then random pieces of 2 to 10 letters, spaces and punctuation),
+// where chorus-mini's has 4096.
+func BenchmarkMaskLargeVocab(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const letters = `abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ  ,.:"{}[]0123456789-`
+	var pieces []string
+	for c := range 256 {
+		pieces = append(pieces, string([]byte{byte(c)}))
+	}
+	for len(pieces) < 150000 {
+		p := make([]byte, 2+rng.IntN(9))
+		for i := range p {
+			p[i] = letters[rng.IntN(len(letters))]
+		}
+		pieces = append(pieces, string(p))
+	}
+	v := NewVocab(pieces, []int32{0})
+	s := mustCompile(b, person)
+	allowed := make([]bool, v.Size())
+	for _, at := range []struct{ name, prefix string }{
+		{"start", ``},
+		{"in-string", `{"name":"Ab`},
+		{"in-number", `{"name":"Al","age":4`},
+		{"in-pattern", `{"name":"Al","age":18,"email":"ab`},
+	} {
+		b.Run(at.name, func(b *testing.B) {
+			m := s.NewMatcher()
+			if !m.Feed(at.prefix) {
+				b.Fatal("prefix refused")
+			}
+			for b.Loop() {
+				v.Mask(m, 200, allowed)
+			}
+		})
+	}
+}

@@ -44,6 +44,9 @@ var optionValues = map[genai.Modality]map[string]func(m *genaiv1.Model) proto.Me
 		"top_k":              func(*genaiv1.Model) proto.Message { return &genaiv1.TextOptions{TopK: 20} },
 		"min_p":              func(*genaiv1.Model) proto.Message { return &genaiv1.TextOptions{MinP: proto.Float32(0.1)} },
 		"repetition_penalty": func(*genaiv1.Model) proto.Message { return &genaiv1.TextOptions{RepetitionPenalty: proto.Float32(1.2)} },
+		"json_schema": func(*genaiv1.Model) proto.Message {
+			return &genaiv1.TextOptions{JsonSchema: `{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}`}
+		},
 	},
 	genai.Image: {
 		"width":           func(*genaiv1.Model) proto.Message { return &genaiv1.ImageOptions{Width: 128} },
