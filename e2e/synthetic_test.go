@@ -73,10 +73,19 @@ func TestSyntheticData(t *testing.T) {
 		if len(lines) != 6 {
 			t.Fatalf("%d copies, want 6; report %s", len(lines), outs["report"])
 		}
-		for _, l := range lines {
+		for i, l := range lines {
 			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(l))
 			if err != nil || validator.Validate(inst) != nil || slices.Contains(originals, l) {
 				t.Errorf("copy %s: invalid, or the original unchanged (%v)", l, err)
+			}
+			// Ages are the original's moved by at most 10 %.
+			var rec struct{ Age float64 }
+			want := 36.0 // Ada's three copies come first
+			if i >= 3 {
+				want = 41
+			}
+			if json.Unmarshal([]byte(l), &rec) != nil || rec.Age < want*0.9-0.5 || rec.Age > want*1.1+0.5 {
+				t.Errorf("copy %s: age %v, want %v ± 10 %%", l, rec.Age, want)
 			}
 		}
 		t.Logf("copies:\n%s", strings.Join(lines, "\n"))

@@ -209,6 +209,12 @@ type Output struct {
 	// Schema names the input that holds the JSON Schema of a "jsonl" or
 	// "jsonl_report" output.
 	Schema string `yaml:"schema"`
+	// Perturb, on a "jsonl" or "jsonl_report" output (0 to 1; 0 is off),
+	// replaces each top-level number of a record that the record's item (the
+	// original it varies, as in synthetic-data-augment) also has with the
+	// original's value moved by up to ±Perturb of itself, within the
+	// property's schema bounds; integers stay integers.
+	Perturb float64 `yaml:"perturb"`
 	// Music names an audio step (not an item step) whose WAV is mixed under
 	// a "wav" or "mp4" output's audio, at a background level with fades
 	// (see wav.Underlay); a skipped or empty step leaves the audio as is.

@@ -96,6 +96,9 @@ outputs:
 		{name: "jsonl without schema", output: "from: r\n    assemble: jsonl", wantErr: "needs schema, naming the input"},
 		{name: "jsonl naming no input", output: "from: r\n    assemble: jsonl\n    schema: topic", wantErr: "needs schema, naming the input"},
 		{name: "schema on text", output: "from: t\n    schema: schema", wantErr: "schema applies only to assemble jsonl"},
+		{name: "jsonl perturbed", output: "from: r\n    assemble: jsonl\n    schema: schema\n    perturb: 0.1"},
+		{name: "perturb over 1", output: "from: r\n    assemble: jsonl\n    schema: schema\n    perturb: 2", wantErr: "perturb 2 must be between 0 and 1"},
+		{name: "perturb on wav", output: "from: a\n    assemble: wav\n    perturb: 0.1", wantErr: "perturb applies only to assemble jsonl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseBytes([]byte(steps + "  - name: o\n    mime_type: x/y\n    " + tc.output + "\n"))

@@ -402,6 +402,12 @@ func (p *Pipeline) validateOutputs() error {
 				ps.addf("output %q: music must name an audio step that is not an item step", o.Name)
 			}
 		}
+		if o.Perturb < 0 || o.Perturb > 1 {
+			ps.addf("output %q: perturb %v must be between 0 and 1", o.Name, o.Perturb)
+		}
+		if o.Perturb != 0 && o.Assemble != AssembleJSONL && o.Assemble != AssembleJSONLReport {
+			ps.addf("output %q: perturb applies only to assemble jsonl and jsonl_report", o.Name)
+		}
 		if o.Schema != "" && o.Assemble != AssembleJSONL && o.Assemble != AssembleJSONLReport {
 			ps.addf("output %q: schema applies only to assemble jsonl and jsonl_report", o.Name)
 		}

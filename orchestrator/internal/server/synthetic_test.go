@@ -91,8 +91,29 @@ func TestSyntheticDataAugmentShowsEachRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(outputs(events)["records"].GetText(), "\n"); n != 4 {
-		t.Errorf("%d records, want 4:\n%s", n, outputs(events)["records"].GetText())
+	got := strings.Split(strings.TrimSuffix(outputs(events)["records"].GetText(), "\n"), "\n")
+	if len(got) != 4 {
+		t.Fatalf("%d records, want 4:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	// The fake writes age 30 every time: the copies' ages are the
+	// originals' (40 and 7), moved by up to 10 % (at least 1 for an
+	// integer), and never below the schema's minimum of 0.
+	for i, l := range got {
+		var rec struct{ Age json.Number }
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatal(err)
+		}
+		age, err := rec.Age.Int64()
+		if err != nil {
+			t.Fatalf("copy %s: age not an integer", l)
+		}
+		want := [2]int64{36, 44} // Ann's copies come first
+		if i >= 2 {
+			want = [2]int64{6, 8}
+		}
+		if age < want[0] || age > want[1] {
+			t.Errorf("copy %d %s: age %d, want %d to %d", i, l, age, want[0], want[1])
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
