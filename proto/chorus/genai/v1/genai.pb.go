@@ -831,7 +831,8 @@ type GenerateChunk_Delta struct {
 }
 
 type GenerateChunk_Artifact struct {
-	// A finished piece of output, for example one sentence of speech.
+	// A finished piece of output, for example one sentence of speech. One
+	// over 1 MiB comes as artifact_part chunks instead.
 	Artifact *Artifact `protobuf:"bytes,2,opt,name=artifact,proto3,oneof"`
 }
 
