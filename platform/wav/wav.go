@@ -37,11 +37,14 @@ type Audio struct {
 }
 
 // Duration returns how long the audio plays.
-func (a Audio) Duration() time.Duration {
-	if a.Rate <= 0 {
+func (a Audio) Duration() time.Duration { return duration(a.Rate, len(a.Samples)) }
+
+// duration is how long n samples at rate Hz play.
+func duration(rate, n int) time.Duration {
+	if rate <= 0 {
 		return 0
 	}
-	return time.Duration(int64(len(a.Samples)) * int64(time.Second) / int64(a.Rate))
+	return time.Duration(int64(n) * int64(time.Second) / int64(rate))
 }
 
 // Seconds returns the duration in seconds, for metadata.
@@ -55,8 +58,18 @@ func (a Audio) Seconds() float64 {
 // Encode returns a canonical WAV file (44-byte header, fmt and data chunks)
 // holding the audio.
 func Encode(a Audio) []byte {
-	n := len(a.Samples) * 2
-	b := make([]byte, headerSize+n)
+	b := make([]byte, EncodedSize(len(a.Samples)))
+	putHeader(b, a.Rate, len(a.Samples))
+	for i, s := range a.Samples {
+		binary.LittleEndian.PutUint16(b[headerSize+2*i:], uint16(s))
+	}
+	return b
+}
+
+// putHeader writes the canonical header of mono audio (samples at rate Hz) into
+// b[:headerSize].
+func putHeader(b []byte, rate, samples int) {
+	n := 2 * samples
 	copy(b[0:4], "RIFF")
 	binary.LittleEndian.PutUint32(b[4:8], uint32(36+n))
 	copy(b[8:12], "WAVE")
@@ -64,17 +77,28 @@ func Encode(a Audio) []byte {
 	binary.LittleEndian.PutUint32(b[16:20], 16)
 	binary.LittleEndian.PutUint16(b[20:22], 1) // PCM
 	binary.LittleEndian.PutUint16(b[22:24], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:28], uint32(a.Rate))
-	binary.LittleEndian.PutUint32(b[28:32], uint32(a.Rate*2))
+	binary.LittleEndian.PutUint32(b[24:28], uint32(rate))
+	binary.LittleEndian.PutUint32(b[28:32], uint32(rate*2))
 	binary.LittleEndian.PutUint16(b[32:34], 2)
 	binary.LittleEndian.PutUint16(b[34:36], 16)
 	copy(b[36:40], "data")
 	binary.LittleEndian.PutUint32(b[40:44], uint32(n))
-	for i, s := range a.Samples {
-		binary.LittleEndian.PutUint16(b[headerSize+2*i:], uint16(s))
-	}
-	return b
 }
+
+// Info describes a WAV file's audio as Decode would return it, read from
+// the header alone: Inspect allocates nothing and converts no sample.
+type Info struct {
+	// Rate is the sample rate in Hz.
+	Rate int
+	// Channels is how many channels the file has; Decode mixes them down.
+	Channels int
+	// Frames is how many samples Decode returns (one per frame).
+	Frames int
+}
+
+// Duration returns how long the audio plays; the same as Decode's
+// Audio.Duration.
+func (i Info) Duration() time.Duration { return duration(i.Rate, i.Frames) }
 
 // Decode reads a 16-bit PCM WAV file. Several channels are mixed down to
 // mono. It tolerates what streaming writers produce: RIFF and data sizes
@@ -83,8 +107,24 @@ func Encode(a Audio) []byte {
 // and allocates no more than the input's size, so it is safe on untrusted
 // input.
 func Decode(b []byte) (Audio, error) {
+	info, data, err := parse(b)
+	if err != nil {
+		return Audio{}, err
+	}
+	return Audio{Rate: info.Rate, Samples: mix(data, info.Channels)}, nil
+}
+
+// Inspect reads what Decode would return about b (its rate and sample
+// count), with the same checks and errors, without decoding the samples.
+func Inspect(b []byte) (Info, error) {
+	info, _, err := parse(b)
+	return info, err
+}
+
+// parse checks a WAV file's header and finds its sample data.
+func parse(b []byte) (Info, []byte, error) {
 	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return Audio{}, ErrFormat
+		return Info{}, nil, ErrFormat
 	}
 	var (
 		haveFmt  bool
@@ -98,7 +138,7 @@ func Decode(b []byte) (Audio, error) {
 		switch id {
 		case "fmt ":
 			if size < 16 || int64(len(body)) < 16 {
-				return Audio{}, fmt.Errorf("%w: fmt chunk of %d bytes", ErrFormat, size)
+				return Info{}, nil, fmt.Errorf("%w: fmt chunk of %d bytes", ErrFormat, size)
 			}
 			format := binary.LittleEndian.Uint16(body[0:2])
 			channels = int(binary.LittleEndian.Uint16(body[2:4]))
@@ -110,24 +150,25 @@ func Decode(b []byte) (Audio, error) {
 				format = binary.LittleEndian.Uint16(body[24:26])
 			}
 			if format != 1 || bits != 16 {
-				return Audio{}, fmt.Errorf("%w: format %d, %d bits (want PCM, 16 bits)", ErrUnsupported, format, bits)
+				return Info{}, nil, fmt.Errorf("%w: format %d, %d bits (want PCM, 16 bits)", ErrUnsupported, format, bits)
 			}
 			if channels < 1 || channels > MaxChannels {
-				return Audio{}, fmt.Errorf("%w: %d channels", ErrUnsupported, channels)
+				return Info{}, nil, fmt.Errorf("%w: %d channels", ErrUnsupported, channels)
 			}
 			if rate <= 0 || rate > 1<<20 {
-				return Audio{}, fmt.Errorf("%w: sample rate %d", ErrUnsupported, rate)
+				return Info{}, nil, fmt.Errorf("%w: sample rate %d", ErrUnsupported, rate)
 			}
 			haveFmt = true
 		case "data":
 			if !haveFmt {
-				return Audio{}, fmt.Errorf("%w: data before fmt", ErrFormat)
+				return Info{}, nil, fmt.Errorf("%w: data before fmt", ErrFormat)
 			}
 			// Streaming writers cannot know the size: take what is there.
 			if size == 0 || size > int64(len(body)) {
 				size = int64(len(body))
 			}
-			return Audio{Rate: rate, Samples: mix(body[:size], channels)}, nil
+			data := body[:size]
+			return Info{Rate: rate, Channels: channels, Frames: len(data) / (2 * channels)}, data, nil
 		}
 		// Chunks are padded to even sizes.
 		next := int64(off) + 8 + size + size&1
@@ -137,9 +178,9 @@ func Decode(b []byte) (Audio, error) {
 		off = int(next)
 	}
 	if !haveFmt {
-		return Audio{}, fmt.Errorf("%w: no fmt chunk", ErrFormat)
+		return Info{}, nil, fmt.Errorf("%w: no fmt chunk", ErrFormat)
 	}
-	return Audio{}, fmt.Errorf("%w: no data chunk", ErrFormat)
+	return Info{}, nil, fmt.Errorf("%w: no data chunk", ErrFormat)
 }
 
 // mix decodes little-endian frames of channels samples into mono.
@@ -198,4 +239,41 @@ func Join(segments [][]byte) (Audio, error) {
 		parts[i] = a
 	}
 	return Concat(parts...)
+}
+
+// JoinEncoded joins WAV files as Join does, with the same checks and
+// errors, and returns the result encoded: the same bytes as
+// Encode(Join(segments)), and the Info of the joined audio. It copies the
+// samples of mono segments as they are (only others are decoded, to be
+// mixed down), so for those it allocates nothing but the file it returns.
+func JoinEncoded(segments [][]byte) ([]byte, Info, error) {
+	if len(segments) == 0 {
+		return nil, Info{}, errors.New("wav: nothing to join")
+	}
+	joined := Info{Channels: 1}
+	for i, s := range segments {
+		info, err := Inspect(s)
+		if err != nil {
+			return nil, Info{}, fmt.Errorf("segment %d: %w", i, err)
+		}
+		if i == 0 {
+			joined.Rate = info.Rate
+		} else if info.Rate != joined.Rate {
+			return nil, Info{}, fmt.Errorf("%w: segment %d is %d Hz but segment 0 is %d Hz", ErrRateMismatch, i, info.Rate, joined.Rate)
+		}
+		joined.Frames += info.Frames
+	}
+	b := make([]byte, headerSize, EncodedSize(joined.Frames))
+	putHeader(b, joined.Rate, joined.Frames)
+	for _, s := range segments {
+		info, data, _ := parse(s) // checked above
+		if info.Channels == 1 {
+			b = append(b, data[:2*info.Frames]...)
+			continue
+		}
+		for _, v := range mix(data, info.Channels) {
+			b = binary.LittleEndian.AppendUint16(b, uint16(v))
+		}
+	}
+	return b, joined, nil
 }

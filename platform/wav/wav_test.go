@@ -1,8 +1,10 @@
 package wav
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -69,6 +71,13 @@ func TestDecode(t *testing.T) {
 			}
 			if err == nil && (got.Rate != 22050 || !slices.Equal(got.Samples, tt.want)) {
 				t.Errorf("got %d Hz %v, want 22050 Hz %v", got.Rate, got.Samples, tt.want)
+			}
+			info, ierr := Inspect(tt.in)
+			if fmt.Sprint(ierr) != fmt.Sprint(err) {
+				t.Errorf("Inspect error %v, Decode's %v", ierr, err)
+			}
+			if err == nil && (info.Rate != got.Rate || info.Frames != len(got.Samples) || info.Duration() != got.Duration()) {
+				t.Errorf("Inspect = %+v (%v), Decode %d Hz, %d samples (%v)", info, info.Duration(), got.Rate, len(got.Samples), got.Duration())
 			}
 		})
 	}
@@ -141,6 +150,13 @@ func FuzzDecode(f *testing.F) {
 		if len(a.Samples) > len(b)/2 || a.Rate <= 0 {
 			t.Fatalf("decoded %d samples at %d Hz from %d bytes", len(a.Samples), a.Rate, len(b))
 		}
+		if info, err := Inspect(b); err != nil || info.Rate != a.Rate || info.Frames != len(a.Samples) {
+			t.Fatalf("Inspect = %+v, %v; Decode %d Hz, %d samples", info, err, a.Rate, len(a.Samples))
+		}
+		joined, _, err := JoinEncoded([][]byte{b, b})
+		if want := Encode(Audio{Rate: a.Rate, Samples: append(slices.Clone(a.Samples), a.Samples...)}); err != nil || !bytes.Equal(joined, want) {
+			t.Fatalf("JoinEncoded of the input twice: %v, or not Encode of the samples twice", err)
+		}
 		again, err := Decode(Encode(a))
 		if err != nil || !slices.Equal(again.Samples, a.Samples) {
 			t.Fatalf("re-encoding failed: %v", err)
@@ -200,6 +216,32 @@ func TestJoin(t *testing.T) {
 	}
 }
 
+func TestJoinEncodedIsEncodeOfJoin(t *testing.T) {
+	mono := Encode(Audio{Rate: 16000, Samples: []int16{1, -2, 3}})
+	streaming := append(slices.Clone(mono), 9) // odd trailing byte
+	binary.LittleEndian.PutUint32(streaming[40:], 0xFFFFFFFF)
+	stereo := Encode(Audio{Rate: 16000, Samples: []int16{100, -200, 300, -400, 7}})
+	binary.LittleEndian.PutUint16(stereo[22:], 2)
+	list := append(slices.Clone(mono[:36]), "LIST\x03\x00\x00\x00abc\x00"...)
+	list = append(list, mono[36:]...)
+	for _, segments := range [][][]byte{{mono}, {mono, mono}, {streaming, mono}, {mono, stereo, list}, {stereo}} {
+		audio, err := Join(segments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, info, err := JoinEncoded(segments)
+		if err != nil {
+			t.Fatalf("JoinEncoded: %v", err)
+		}
+		if want := Encode(audio); !bytes.Equal(got, want) {
+			t.Errorf("JoinEncoded = % x\nEncode(Join) = % x", got, want)
+		}
+		if info.Rate != audio.Rate || info.Frames != len(audio.Samples) || info.Channels != 1 || info.Duration() != audio.Duration() {
+			t.Errorf("JoinEncoded info %+v, joined %d Hz, %d samples", info, audio.Rate, len(audio.Samples))
+		}
+	}
+}
+
 func TestJoinRejects(t *testing.T) {
 	float := Encode(Audio{Rate: 16000, Samples: []int16{1}})
 	binary.LittleEndian.PutUint16(float[20:], 3) // format tag 3: IEEE float
@@ -218,6 +260,9 @@ func TestJoinRejects(t *testing.T) {
 			_, err := Join(tc.segments)
 			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("Join error %v, want %v", err, tc.want)
+			}
+			if _, _, eerr := JoinEncoded(tc.segments); fmt.Sprint(eerr) != fmt.Sprint(err) {
+				t.Errorf("JoinEncoded error %v, Join's %v", eerr, err)
 			}
 		})
 	}

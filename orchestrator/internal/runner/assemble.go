@@ -36,16 +36,17 @@ func assemble(o *pipeline.Output, res result, bounded bool) ([]*orchestratorv1.R
 		for i, a := range res.artifacts {
 			segments[i] = a.GetData()
 		}
-		audio, err := wav.Join(segments)
+		// Joined as they are, not decoded: segments.add checked each.
+		data, audio, err := wav.JoinEncoded(segments)
 		if err != nil {
 			return nil, rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("output %s: the audio segments cannot be joined into one WAV: %v", o.Name, err)).WithCause(err)
 		}
-		if n := wav.EncodedSize(len(audio.Samples)); bounded && n > MaxResultBytes {
+		if n := len(data); bounded && n > MaxResultBytes {
 			return nil, tooLarge(fmt.Sprintf("output %s would be %d bytes, over the %d-byte limit of one gRPC message; lower max_tokens", o.Name, n, MaxResultBytes))
 		}
 		return one(&genaiv1.Artifact{
 			MimeType: o.MimeType,
-			Content:  &genaiv1.Artifact_Data{Data: wav.Encode(audio)},
+			Content:  &genaiv1.Artifact_Data{Data: data},
 			Metadata: &genaiv1.ArtifactMetadata{DurationSeconds: audio.Duration().Seconds(), SampleRate: int32(audio.Rate)},
 		}), nil
 	case pipeline.AssembleWebVTT:

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
@@ -316,7 +315,7 @@ type segments struct {
 
 // add checks segment a (item index) and sets its timing metadata.
 func (sg *segments) add(a *genaiv1.Artifact, index int) error {
-	audio, err := wav.Decode(a.GetData())
+	audio, err := wav.Inspect(a.GetData())
 	if err != nil {
 		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf("the audio service's segment %d is not usable: %v", index, err)).WithCause(err)
 	}
@@ -326,7 +325,7 @@ func (sg *segments) add(a *genaiv1.Artifact, index int) error {
 		return rpcerr.New(codes.Internal, ReasonBadOutput, fmt.Sprintf(
 			"the audio service's segments differ in format (segment %d is %d Hz, segment 0 is %d Hz), so they cannot be joined into one WAV", index, audio.Rate, sg.rate))
 	}
-	sg.samples += len(audio.Samples)
+	sg.samples += audio.Frames
 	if sg.bounded && wav.EncodedSize(sg.samples) > MaxResultBytes {
 		return tooLarge(fmt.Sprintf("the voiceover would exceed %d bytes, the most one gRPC message can carry with the other outputs; lower max_tokens", MaxResultBytes))
 	}
@@ -338,9 +337,11 @@ func (sg *segments) add(a *genaiv1.Artifact, index int) error {
 	return nil
 }
 
-// withIndex returns a copy of a, as the step's artifact number index.
+// withIndex numbers a as the step's artifact number index and returns it.
+// It changes a in place: a is from a response the runner just received and
+// owns, and a copy would copy the artifact's data (a WAV, an image), the
+// largest allocation of a run.
 func withIndex(a *genaiv1.Artifact, index int) *genaiv1.Artifact {
-	a = proto.Clone(a).(*genaiv1.Artifact)
 	if a.Metadata == nil {
 		a.Metadata = &genaiv1.ArtifactMetadata{}
 	}
