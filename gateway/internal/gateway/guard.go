@@ -174,18 +174,32 @@ func (g *Gateway) checkHost(next http.Handler) http.Handler {
 // limitBody, how long it may take to send its body). A client that stops
 // reading a stream fails the next write within StreamWriteTimeout; the
 // handler then returns, which cancels the upstream call and frees its
-// backend slot.
+// backend slot. The writer is left in the request's requestInfo, where an
+// upstream stream finds it to defer its flushes (see stream).
 func (g *Gateway) deadlines(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: g.cfg.StreamWriteTimeout}, r)
+		d := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: g.cfg.StreamWriteTimeout}
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.writer = d
+		}
+		next.ServeHTTP(d, r)
 	})
 }
 
 // deadlineWriter gives every write and flush its own deadline.
+//
+// While lazy (set by a stream that reads its upstream ahead), a flush only
+// marks the data written so far as pending: the stream flushes it once it
+// has no further message at hand, so that a burst of messages goes out in
+// one write rather than one write (a system call and a TCP segment) each,
+// and nothing waits in the buffer while the upstream is silent. Only the
+// handler's goroutine uses it.
 type deadlineWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	lazy    bool
+	pending bool
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
@@ -199,6 +213,23 @@ func (d *deadlineWriter) WriteHeader(code int) {
 }
 
 func (d *deadlineWriter) FlushError() error {
+	if d.lazy {
+		d.pending = true
+		return nil
+	}
+	return d.flush()
+}
+
+// flushPending flushes what a lazy flush left pending.
+func (d *deadlineWriter) flushPending() error {
+	if !d.pending {
+		return nil
+	}
+	d.pending = false
+	return d.flush()
+}
+
+func (d *deadlineWriter) flush() error {
 	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
 	return d.rc.Flush()
 }

@@ -48,8 +48,12 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 func isProbe(path string) bool { return path == "/healthz" || path == "/readyz" || path == "/metrics" }
 
 // requestInfo carries what the mux learns about a request (its route) out
-// to the logging middleware.
-type requestInfo struct{ route string }
+// to the logging middleware, and the request's deadlineWriter in to the
+// upstream streams (see stream).
+type requestInfo struct {
+	route  string
+	writer *deadlineWriter
+}
 
 type requestInfoKey struct{}
 
