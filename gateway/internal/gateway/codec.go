@@ -47,6 +47,35 @@ func newCodec() *codec {
 	}}
 }
 
+// Marshal is runtime.JSONPb's, with a short way for the wrapper
+// runtime.ForwardResponseStream puts around each streamed message,
+// {"result": message}: JSONPb marshals the message with protojson, puts it
+// in a map of json.RawMessage and encodes that with encoding/json (by
+// reflection, compacting and HTML-escaping the message); this writes the
+// same bytes directly. pprof of the gateway streaming 200 chunks put a
+// third of its CPU in JSONPb.Marshal, half of it outside protojson
+// (bench/README.md).
+func (c *codec) Marshal(v any) ([]byte, error) {
+	if m, ok := v.(map[string]any); ok && len(m) == 1 && c.Indent == "" {
+		if msg, ok := m["result"].(proto.Message); ok {
+			inner, err := c.MarshalOptions.Marshal(msg)
+			if err != nil {
+				return nil, err
+			}
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, inner); err != nil {
+				return nil, err
+			}
+			out := bytes.NewBuffer(make([]byte, 0, compact.Len()+len(`{"result":}`)+16))
+			out.WriteString(`{"result":`)
+			json.HTMLEscape(out, compact.Bytes())
+			out.WriteByte('}')
+			return out.Bytes(), nil
+		}
+	}
+	return c.JSONPb.Marshal(v)
+}
+
 // StreamContentType makes streaming routes NDJSON (runtime.StreamContentType).
 func (*codec) StreamContentType(any) string { return ContentTypeNDJSON }
 

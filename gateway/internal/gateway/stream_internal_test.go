@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 )
 
@@ -173,3 +176,62 @@ func TestReadAheadIsBoundedInBytes(t *testing.T) {
 // SetReadAhead turns the streams' read-ahead on or off (the external
 // tests' BenchmarkStreamBefore measures the gateway without it).
 func SetReadAhead(on bool) { readAheadOn = on }
+
+// TestCodecMarshalsStreamChunksAsJSONPb checks the codec's short way for
+// {"result": message} against runtime.JSONPb's own, byte for byte: HTML
+// characters and line separators escaped, bytes as base64, nested events;
+// other values go to JSONPb.
+func TestCodecMarshalsStreamChunksAsJSONPb(t *testing.T) {
+	c := newCodec()
+	ref := &runtime.JSONPb{MarshalOptions: c.MarshalOptions, UnmarshalOptions: c.UnmarshalOptions}
+	for _, v := range []any{
+		map[string]any{"result": genaitestDelta("plain")},
+		map[string]any{"result": genaitestDelta("<b>fish & chips</b>\u2028\u2029 \"quoted\" \\ é 🐟\n")},
+		map[string]any{"result": &genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Artifact{Artifact: &genaiv1.Artifact{
+			MimeType: "audio/wav", Content: &genaiv1.Artifact_Data{Data: []byte{0, 1, 2, 0xff, '<'}},
+			Metadata: &genaiv1.ArtifactMetadata{SourceText: "a < b", DurationSeconds: 1.25, Index: 3}}}}},
+		map[string]any{"result": &orchestratorv1.RunPipelineResponse{RunId: "r1", Event: &orchestratorv1.RunPipelineResponse_StepDelta{
+			StepDelta: &orchestratorv1.StepDelta{Step: "script", Text: "Hello <there>."}}}},
+		map[string]any{"result": &genaiv1.GenerateChunk{}},
+		map[string]any{"error": genaitestDelta("not the result")},
+		map[string]any{"result": "not a message"},
+		genaitestDelta("a message, not a chunk"),
+	} {
+		got, err := c.Marshal(v)
+		if err != nil {
+			t.Fatalf("codec.Marshal(%v): %v", v, err)
+		}
+		want, err := ref.Marshal(v)
+		if err != nil {
+			t.Fatalf("JSONPb.Marshal(%v): %v", v, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("codec.Marshal = %s\nJSONPb.Marshal = %s", got, want)
+		}
+	}
+}
+
+func genaitestDelta(text string) *genaiv1.GenerateChunk {
+	return &genaiv1.GenerateChunk{Chunk: &genaiv1.GenerateChunk_Delta{Delta: &genaiv1.TextDelta{Text: text}}}
+}
+
+// BenchmarkChunkMarshalBefore and BenchmarkChunkMarshalAfter marshal one
+// streamed text delta as runtime.ForwardResponseStream does: with
+// runtime.JSONPb, as the gateway did, and with the codec's short way.
+// `make bench` reports the pair's ratios (bench/README.md).
+func BenchmarkChunkMarshalBefore(b *testing.B) {
+	c := newCodec()
+	benchChunkMarshal(b, &runtime.JSONPb{MarshalOptions: c.MarshalOptions, UnmarshalOptions: c.UnmarshalOptions})
+}
+
+func BenchmarkChunkMarshalAfter(b *testing.B) { benchChunkMarshal(b, newCodec()) }
+
+func benchChunkMarshal(b *testing.B, m runtime.Marshaler) {
+	chunk := genaitestDelta(" lighthouse")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Marshal(map[string]any{"result": chunk}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
