@@ -205,11 +205,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Report, error) {
 	} else {
 		rep.Notes = append(rep.Notes, "The parts with the real text and audio services were skipped (-real=false).")
 	}
+	log.Info("optimisations: before and after", "pairs", len(optimPairs))
+	optim, err := optimisations(ctx, cfg.Rounds, root, tmp, optimBenchtime)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = append(rep.Rows, optim...)
+
 	rep.Notes = append(rep.Notes,
 		"The instant backends (genaitest echo and voice, and a text model that streams a fixed four-sentence script) run in the harness's process behind the real genai handler and gRPC server (platform/serve); the gateway and orchestrator are the real binaries, built by the harness.",
 		"Throughput rows are calls completed per second by the candidate over the baseline: below 1 means the candidate serves fewer.",
 		"The orchestrator runs with -max-runs 64 so that concurrency 64 measures its overhead, not its admission queue (the default admits 4 runs at once).",
-		"The baseline of the orchestrator rows streams the script from the text service, splits it into sentences (platform/sentence) and asks the audio service for each in turn; the orchestrator also assembles the WAV and WebVTT outputs and records the run.")
+		"The baseline of the orchestrator rows streams the script from the text service, splits it into sentences (platform/sentence) and asks the audio service for each in turn; the orchestrator also assembles the WAV and WebVTT outputs and records the run.",
+		"Optimisations: each pair is two Go benchmarks of the same work, the code as it was before profiling and as it is, run in interleaved rounds of "+optimBenchtime+" each from test binaries the harness builds; the ratios are after over before, below 1 is better. The voiceover pair's before is a _test.go copy of the old functions (orchestrator/internal/runner/voiceover_bench_test.go); the stream pair's before turns the gateway's read-ahead off (an unexported switch); the marshal pair's before is runtime.JSONPb itself. What the profiles showed is in bench/README.md.")
 	if cfg.Real {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
 			"Time to first audio: the script is capped at %d tokens (the pipeline's default max_tokens, given to both sides); the baseline sends the text service the same completion prompt and options the orchestrator does, waits for the whole script, then asks for the first sentence's speech.", realMaxTokens),
