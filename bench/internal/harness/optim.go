@@ -148,7 +148,15 @@ func optimRows(what string, before, after []benchFigures) []Row {
 	}
 	return []Row{
 		row("time/op", func(f benchFigures) float64 { return f.ns }, func(v float64) string { return fmtMS(v / 1e6) }),
-		row("bytes/op", func(f benchFigures) float64 { return f.bytes }, func(v float64) string { return fmt.Sprintf("%.0f KiB", v/1024) }),
+		row("bytes/op", func(f benchFigures) float64 { return f.bytes }, fmtBytes),
 		row("allocs/op", func(f benchFigures) float64 { return f.allocs }, func(v float64) string { return fmt.Sprintf("%.0f", v) }),
 	}
+}
+
+// fmtBytes writes a size in bytes, or KiB from 10 KiB up.
+func fmtBytes(v float64) string {
+	if v < 10<<10 {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.0f KiB", v/1024)
 }

@@ -19,8 +19,8 @@ PASS
 }
 
 func TestOptimRows(t *testing.T) {
-	before := []benchFigures{{ns: 2e6, bytes: 4096, allocs: 10}, {ns: 4e6, bytes: 4096, allocs: 10}}
-	after := []benchFigures{{ns: 1e6, bytes: 1024, allocs: 5}, {ns: 1e6, bytes: 1024, allocs: 5}}
+	before := []benchFigures{{ns: 2e6, bytes: 40960, allocs: 10}, {ns: 4e6, bytes: 40960, allocs: 10}}
+	after := []benchFigures{{ns: 1e6, bytes: 10240, allocs: 5}, {ns: 1e6, bytes: 1000, allocs: 5}}
 	rows := optimRows("x", before, after)
 	if len(rows) != 3 {
 		t.Fatalf("%d rows", len(rows))
@@ -28,7 +28,7 @@ func TestOptimRows(t *testing.T) {
 	if r := rows[0]; r.Ratio.Min != 0.25 || r.Ratio.Max != 0.5 || r.Baseline != "3.000 ms" || r.Cand != "1.000 ms" {
 		t.Errorf("time row %+v", r)
 	}
-	if r := rows[1]; r.Ratio.Median != 0.25 || r.Baseline != "4 KiB" {
+	if r := rows[1]; r.Ratio.Min != 1000.0/40960 || r.Ratio.Max != 0.25 || r.Baseline != "40 KiB" || r.Cand != "5620 B" {
 		t.Errorf("bytes row %+v", r)
 	}
 	if r := rows[2]; r.Ratio.Median != 0.5 || r.Cand != "5" {

@@ -368,8 +368,10 @@ func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, sr
 
 // send emits one event unless the run has failed.
 func (r *run) send(ev *orchestratorv1.RunPipelineResponse) error {
-	if d := ev.GetStepDelta(); d.GetArtifact() != nil && r.runner.cfg.Artifacts != nil {
-		// The step keeps its own copy, inline, for assembly.
+	if d := ev.GetStepDelta(); r.runner.offloads(d.GetArtifact()) {
+		// The step keeps its own copy, inline, for assembly. Only an
+		// artifact that goes to the store is copied: the others are never
+		// changed after this (offload leaves them as they are).
 		d.Artifact = proto.Clone(d.Artifact).(*genaiv1.Artifact)
 		if err := r.runner.offload(d.Artifact); err != nil {
 			r.fail(context.Background(), ev.GetStepDelta().GetStep(), err)
@@ -495,10 +497,10 @@ func (r *run) complete(ctx context.Context) (_ *orchestratorv1.RunCompleted, ste
 // offload moves a's inline bytes to the artifact store when there is one
 // and they exceed the inline limit, leaving a's size and sha256 and a uri.
 func (rn *Runner) offload(a *genaiv1.Artifact) error {
-	data := a.GetData()
-	if rn.cfg.Artifacts == nil || len(data) <= rn.cfg.InlineLimit {
+	if !rn.offloads(a) {
 		return nil
 	}
+	data := a.GetData()
 	genai.FillDigest(a)
 	uri, err := rn.cfg.Artifacts.PutURI(data, a.GetMimeType())
 	if err != nil {
@@ -506,6 +508,12 @@ func (rn *Runner) offload(a *genaiv1.Artifact) error {
 	}
 	a.Content = &genaiv1.Artifact_Uri{Uri: uri}
 	return nil
+}
+
+// offloads says whether offload moves a to the artifact store: there is
+// one and a's inline bytes exceed InlineLimit.
+func (rn *Runner) offloads(a *genaiv1.Artifact) bool {
+	return rn.cfg.Artifacts != nil && len(a.GetData()) > rn.cfg.InlineLimit
 }
 
 func tooLarge(msg string) *rpcerr.Error {
