@@ -14,8 +14,8 @@ import (
 )
 
 // Opener opens the store under test: a new, empty one when fresh is true,
-// otherwise the same data as the last store it opened (a restart). The
-// suite closes every store it opens.
+// otherwise the same data as the last store it opened (a restart). It
+// closes the store when the test ends, even if the suite closed it first.
 type Opener func(t *testing.T, fresh bool) collection.Store
 
 // unit returns the unit vector at angle deg in the plane of the first two
