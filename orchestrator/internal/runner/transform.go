@@ -49,6 +49,12 @@ func (r *run) transform(ctx context.Context, st *stepState, data pipeline.Data, 
 	}
 	op, err := transform.Parse(spec)
 	if err != nil {
+		if strings.Contains(s.Transform, "{{") && field == "transform" {
+			// The inputs made the transform ("retrieve {{.collection}} 4"
+			// with a collection "a b"): the caller's mistake.
+			return result{}, rpcerr.Invalid(rpcerr.FieldViolation{Field: "inputs",
+				Description: fmt.Sprintf("step %q: the inputs make the transform %q, which is not valid: %v", s.Name, rpcerr.Clip(spec, 200), err)})
+		}
 		return result{}, bad(err)
 	}
 	in, err := s.Render("text", data)
