@@ -12,8 +12,10 @@ import (
 // (or, for a word longer than size, between runes). Each chunk but the
 // first starts with the last sentences of the one before, as many as fit
 // in overlap bytes, so that a passage cut at a chunk boundary is found
-// whole in one of the two. Whitespace is collapsed. size must be
-// positive and overlap at most size/2.
+// whole in one of the two. A chunk's sentences are joined by newlines
+// (platform/sentence also ends a sentence at a line break, so Markdown
+// headings, list items and code lines stay apart); whitespace within a
+// sentence is collapsed. size must be positive and overlap at most size/2.
 func Split(text string, size, overlap int) []string {
 	var pieces []string
 	for _, s := range sentence.Split(text) {
@@ -22,11 +24,11 @@ func Split(text string, size, overlap int) []string {
 	var (
 		chunks []string
 		cur    []string // the sentences of the chunk being filled
-		n      int      // its length in bytes, spaces included
+		n      int      // its length in bytes, separators included
 		fresh  bool     // cur holds a sentence not yet in any chunk
 	)
 	flush := func() {
-		chunks = append(chunks, strings.Join(cur, " "))
+		chunks = append(chunks, strings.Join(cur, "\n"))
 		// Keep the tail that fits in overlap for the next chunk.
 		keep, k := 0, 0
 		for i := len(cur) - 1; i >= 0; i-- {

@@ -68,8 +68,9 @@ func TestAskDocuments(t *testing.T) {
 			}
 			out := outputs(events)
 			sources := out["sources"].GetText()
-			if lines := strings.Split(sources, "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "[1] README.md: ") || !strings.Contains(lines[0], "make test") {
-				t.Errorf("sources %q: want 2 passages, README.md's first", sources)
+			if blocks := strings.Split(sources, "\n\n"); len(blocks) != 2 || !strings.HasPrefix(blocks[0], "[1] README.md\n") ||
+				!strings.Contains(blocks[0], "\nRun make test to run the tests of every module.\n") || !strings.HasPrefix(blocks[1], "[2] ") {
+				t.Errorf("sources %q: want 2 passages, README.md's first, a sentence a line", sources)
 			}
 			answer := out["answer"].GetText()
 			if !strings.HasPrefix(answer, tc.wantAnswer) {
@@ -82,7 +83,7 @@ func TestAskDocuments(t *testing.T) {
 			if len(calls) != tc.wantCalls {
 				t.Fatalf("%d text calls, want %d", len(calls), tc.wantCalls)
 			}
-			if tc.chat && (!strings.Contains(calls[0], "[1] README.md: ") || !strings.Contains(calls[0], "Question: "+question)) {
+			if tc.chat && (!strings.Contains(calls[0], "[1] README.md\n") || !strings.Contains(calls[0], "Question: "+question)) {
 				t.Errorf("chat prompt %q lacks the passages or the question", calls[0])
 			}
 			audio.mu.Lock()

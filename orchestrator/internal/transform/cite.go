@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,72 +18,99 @@ type Passage struct {
 	Text string
 }
 
-// FormatPassages writes passages one a line, numbered from 1 in order,
-// each with its document: "[1] README.md: text". Whitespace in the text
-// is collapsed, so that each passage stays on its line.
+// FormatPassages writes passages numbered from 1 in order, each a block:
+// a header line "[1] README.md", then the passage's sentences one a line
+// (platform/sentence), then a blank line.
 func FormatPassages(ps []Passage) string {
 	var b strings.Builder
 	for i, p := range ps {
-		fmt.Fprintf(&b, "[%d] %s: %s\n", i+1, strings.Join(strings.Fields(p.Document), " "), strings.Join(strings.Fields(p.Text), " "))
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "[%d] %s\n", i+1, strings.Join(strings.Fields(p.Document), " "))
+		for _, s := range sentence.Split(p.Text) {
+			b.WriteString(s + "\n")
+		}
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// passageRE reads a line of FormatPassages. A document id holding ": "
-// is read up to its first.
-var passageRE = regexp.MustCompile(`^\[(\d+)\] (.*?): (.*)$`)
+// headerRE reads the first line of a FormatPassages block.
+var headerRE = regexp.MustCompile(`^\[(\d+)\] (\S.*)$`)
 
 // maxCited bounds the sentences quoted from one passage.
 const maxCited = 3
 
-// cite is the Cite transform: an extractive answer from the best n
-// passages of text (FormatPassages' lines; other lines are the question).
-func cite(text string, n int) string {
-	type numbered struct {
-		n int
-		Passage
-	}
-	var (
-		passages []numbered
-		question []string
-	)
+type numbered struct {
+	n         int
+	document  string
+	sentences []string
+}
+
+// parsePassages reads FormatPassages' blocks from text; the lines before
+// the first block are returned as the question.
+func parsePassages(text string) (question string, passages []numbered) {
+	var q []string
 	for _, line := range strings.Split(text, "\n") {
-		if m := passageRE.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+		line = strings.TrimSpace(line)
+		switch m := headerRE.FindStringSubmatch(line); {
+		case m != nil:
 			k, _ := strconv.Atoi(m[1])
-			passages = append(passages, numbered{k, Passage{Document: m[2], Text: m[3]}})
-		} else if line = strings.TrimSpace(line); line != "" {
-			question = append(question, line)
+			passages = append(passages, numbered{n: k, document: m[2]})
+		case line == "":
+		case len(passages) == 0:
+			q = append(q, line)
+		default:
+			p := &passages[len(passages)-1]
+			p.sentences = append(p.sentences, line)
 		}
 	}
+	return strings.Join(q, " "), passages
+}
+
+// cite is the Cite transform: an extractive answer from the best n
+// passages of text (FormatPassages' blocks, after the question): from
+// each, the (at most maxCited) sentences sharing the most content words
+// with the question, in their order, cited by the passage's number, then
+// the sources.
+func cite(text string, n int) string {
+	question, passages := parsePassages(text)
 	if len(passages) == 0 {
 		return "No passage of the collection matches the question."
 	}
 	asked := map[string]bool{}
-	for _, w := range words(strings.Join(question, " ")) {
+	for _, w := range words(question) {
 		if !stopwords[w] {
 			asked[stem(w)] = true
 		}
 	}
 	var answer, sources []string
 	for _, p := range passages[:min(n, len(passages))] {
-		sentences := sentence.Split(p.Text)
-		var keep []string
-		for _, s := range sentences {
+		type scored struct{ i, hits int }
+		var ss []scored
+		for i, s := range p.sentences {
+			seen := map[string]bool{}
 			for _, w := range words(s) {
-				if asked[stem(w)] {
-					keep = append(keep, s)
-					break
+				if w = stem(w); asked[w] {
+					seen[w] = true
 				}
 			}
-			if len(keep) == maxCited {
-				break
+			if len(seen) > 0 {
+				ss = append(ss, scored{i, len(seen)})
 			}
 		}
-		if len(keep) == 0 && len(sentences) > 0 {
-			keep = sentences[:1]
+		slices.SortStableFunc(ss, func(a, b scored) int { return b.hits - a.hits })
+		ss = ss[:min(maxCited, len(ss))]
+		slices.SortFunc(ss, func(a, b scored) int { return a.i - b.i })
+		var keep []string
+		for _, s := range ss {
+			keep = append(keep, p.sentences[s.i])
+		}
+		if len(keep) == 0 && len(p.sentences) > 0 {
+			keep = p.sentences[:1]
 		}
 		answer = append(answer, fmt.Sprintf("%s [%d]", strings.Join(keep, " "), p.n))
-		sources = append(sources, fmt.Sprintf("[%d] %s", p.n, p.Document))
+		sources = append(sources, fmt.Sprintf("[%d] %s", p.n, p.document))
 	}
 	return strings.Join(answer, "\n\n") + "\n\nSources:\n" + strings.Join(sources, "\n")
 }

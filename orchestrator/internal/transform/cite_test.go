@@ -6,8 +6,8 @@ import (
 )
 
 func TestFormatPassages(t *testing.T) {
-	got := FormatPassages([]Passage{{Document: "README.md", Text: "Run  make test.\nIt takes a minute."}, {Document: "docs/a b.md", Text: "Other."}})
-	want := "[1] README.md: Run make test. It takes a minute.\n[2] docs/a b.md: Other."
+	got := FormatPassages([]Passage{{Document: "README.md", Text: "Run  make test.\nIt takes a minute."}, {Document: "docs/a b.md", Text: "## Other\nOther."}})
+	want := "[1] README.md\nRun make test.\nIt takes a minute.\n\n[2] docs/a b.md\n## Other\nOther."
 	if got != want {
 		t.Errorf("FormatPassages = %q, want %q", got, want)
 	}
@@ -15,7 +15,7 @@ func TestFormatPassages(t *testing.T) {
 
 func TestCite(t *testing.T) {
 	passages := FormatPassages([]Passage{
-		{Document: "README.md", Text: "Chorus is a suite of services. Run make test to run the tests. Lint with make lint."},
+		{Document: "README.md", Text: "Chorus is a suite of services. Lint with make lint. Run make test to run the tests.\nmake demo # build and run the demo"},
 		{Document: "docs/cli.md", Text: "The chorus command starts the stack. Tests of the CLI start real processes."},
 		{Document: "docs/api.md", Text: "The gateway serves REST."},
 	})
@@ -25,8 +25,8 @@ func TestCite(t *testing.T) {
 		want       string
 	}{
 		{
-			name: "sentences sharing the question's words, cited", text: "How do I run the tests?\n" + passages, n: 2,
-			want: "Run make test to run the tests. [1]\n\nTests of the CLI start real processes. [2]\n\nSources:\n[1] README.md\n[2] docs/cli.md",
+			name: "the sentences sharing most of the question's words, in order, cited", text: "How do I run the tests?\n" + passages, n: 2,
+			want: "Run make test to run the tests. make demo # build and run the demo [1]\n\nTests of the CLI start real processes. [2]\n\nSources:\n[1] README.md\n[2] docs/cli.md",
 		},
 		{
 			name: "no shared word: the first sentence", text: "Where is the gateway?\n" + passages, n: 1,

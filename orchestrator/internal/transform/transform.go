@@ -43,14 +43,14 @@ const (
 	// for_each step that makes N variants of each line.
 	Repeat = "repeat"
 	// Retrieve NAME K searches the collection NAME for the text and writes
-	// the K best passages, one a line, numbered and with their document:
-	// "[1] README.md: ...". It needs a collection service, so the runner
-	// runs it (see Passages); Apply leaves the text unchanged.
+	// the K best passages as FormatPassages does: numbered blocks headed
+	// "[1] README.md". It needs a collection service, so the runner runs
+	// it; Apply leaves the text unchanged.
 	Retrieve = "retrieve"
-	// Cite N answers from numbered passages (Retrieve's lines; any other
-	// line is the question) without a model: from each of the N best
-	// passages, the sentences that share words with the question, each
-	// passage cited by its number, then the sources. See cite.go.
+	// Cite N answers from numbered passages (Retrieve's blocks, after the
+	// question) without a model: from each of the N best passages, the
+	// sentences that share most words with the question, each passage
+	// cited by its number, then the sources. See cite.go.
 	Cite = "cite"
 )
 
