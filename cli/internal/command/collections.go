@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -16,14 +17,6 @@ import (
 	"github.com/chorus-ai/chorus/cli/internal/client"
 	retrievalv1 "github.com/chorus-ai/chorus/proto/chorus/retrieval/v1"
 )
-
-var collectionVerbs = []subcommand{
-	{name: "create", summary: "create an empty collection", run: collectionsCreate},
-	{name: "list", summary: "list the collections", run: collectionsList},
-	{name: "add", summary: "add text and Markdown files (or folders of them) to a collection", run: collectionsAdd},
-	{name: "search", summary: "search a collection by meaning", run: collectionsSearch},
-	{name: "delete", summary: "delete a collection and its documents", run: collectionsDelete},
-}
 
 // DefaultCollection is the collection add and search use when -collection
 // names none; ask-documents searches it by default too.
@@ -39,6 +32,14 @@ const (
 
 // documentExts are the files add reads in a folder.
 var documentExts = map[string]bool{".md": true, ".markdown": true, ".txt": true, ".text": true}
+
+var collectionVerbs = []subcommand{
+	{name: "create", summary: "create an empty collection", run: collectionsCreate},
+	{name: "list", summary: "list the collections", run: collectionsList},
+	{name: "add", summary: "add text and Markdown files (or folders of them) to a collection", run: collectionsAdd},
+	{name: "search", summary: "search a collection by meaning", run: collectionsSearch},
+	{name: "delete", summary: "delete a collection and its documents", run: collectionsDelete},
+}
 
 // Collections runs `chorus collections create|list|add|search|delete`.
 func Collections(ctx context.Context, env Env, args []string) error {
@@ -84,14 +85,7 @@ func collectionsList(ctx context.Context, env Env, args []string) error {
 	fs := newFlags(env, "collections list", "[flags]", "Lists the collections (GET /v1/collections).\n\n"+exitCodes)
 	gateway := gatewayFlag(env, fs)
 	asJSON := jsonFlag(fs)
-	pos, err := parse(env, fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageError(env, fs, "unexpected arguments %q", pos)
-	}
-	c, closeConns, err := newClient(env, *gateway)
+	c, closeConns, err := parseNoArgs(env, fs, args, *gateway)
 	if err != nil {
 		return err
 	}
@@ -353,4 +347,17 @@ func collectionsSearch(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "no results")
 	}
 	return nil
+}
+
+// parseNoArgs parses the flags of a verb that takes no positional argument
+// and returns a client of the gateway.
+func parseNoArgs(env Env, fs *flag.FlagSet, args []string, gateway string) (*client.Client, func(), error) {
+	pos, err := parse(env, fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) > 0 {
+		return nil, nil, usageError(env, fs, "unexpected arguments %q", pos)
+	}
+	return newClient(env, gateway)
 }

@@ -114,6 +114,12 @@ func TestAskDocuments(t *testing.T) {
 		t.Errorf("the answer does not cite the README passage %s with `make test`:\n%s", cited, answer)
 	}
 
+	if code, _, errOut = chorus("collections", "create", "docs"); code != 1 || !strings.Contains(errOut, "HTTP 409") || !strings.Contains(errOut, "COLLECTION_EXISTS") {
+		t.Errorf("create of an existing collection: exit %d, want 1 and HTTP 409\n%s", code, errOut)
+	}
+	if code, _, errOut = chorus("collections", "create", "bad name"); code != 2 || !strings.Contains(errOut, "HTTP 400") {
+		t.Errorf("create with a bad name: exit %d, want 2 and HTTP 400\n%s", code, errOut)
+	}
 	code, _, errOut = chorus("collections", "search", "-collection", "nope", "tests")
 	if code != 3 {
 		t.Errorf("search of a missing collection: exit %d, want 3 (not found)\n%s", code, errOut)
