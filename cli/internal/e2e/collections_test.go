@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -123,6 +124,23 @@ func TestAskDocuments(t *testing.T) {
 	code, _, errOut = chorus("collections", "search", "-collection", "nope", "tests")
 	if code != 3 {
 		t.Errorf("search of a missing collection: exit %d, want 3 (not found)\n%s", code, errOut)
+	}
+	// The REST routes the CLI does not use.
+	before := list.GetCollections()[0].GetChunkCount()
+	status, body := post(t, http.DefaultClient, gateway+"/v1/collections/docs/documents:delete", `{"ids": ["docs/cli.md"]}`)
+	var deleted retrievalv1.DeleteDocumentsResponse
+	if err := protojson.Unmarshal(body, &deleted); status != http.StatusOK || err != nil || deleted.GetDeletedChunks() < 1 {
+		t.Errorf("POST documents:delete: %d %s", status, body)
+	}
+	resp, err := http.Get(gateway + "/v1/collections/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got retrievalv1.GetCollectionResponse
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := protojson.Unmarshal(b, &got); resp.StatusCode != http.StatusOK || err != nil || got.GetCollection().GetChunkCount() != before-deleted.GetDeletedChunks() {
+		t.Errorf("GET /v1/collections/docs after deleting docs/cli.md: %d %s; want %d chunks", resp.StatusCode, b, before-deleted.GetDeletedChunks())
 	}
 	if code, _, errOut = chorus("collections", "delete", "docs"); code != 0 {
 		t.Errorf("collections delete: exit %d\n%s", code, errOut)
