@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,18 +28,22 @@ import (
 // the answer is the extractive one), orchestrator and gateway, driven by
 // the built chorus binary.
 //
-// The embedding service here is genaitest's fake (a hashed bag of words)
-// until services/embed is merged; to test the real one, start
-// ./services/embed/cmd/embed (with its shipped model) in embedAddr's
-// place, or run the suite with `chorus up` once it starts the embedding
-// service.
+// The embedding service is genaitest's fake (a hashed bag of words) until
+// services/embed is merged. To run the test against a real one, start it
+// and name its gRPC address in CHORUS_E2E_EMBED_ADDR; once services/embed
+// is in the tree, build and start it here in place of the fake.
 func TestAskDocuments(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds the servers and chorus and runs them as processes; run without -short")
 	}
 	root := processtest.RepoRoot(t)
 	bin := processtest.Build(t, "./services/text/cmd/text", "./services/audio/cmd/audio", "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./cli/cmd/chorus")
-	embedAddr := genaitest.ListenEmbedder(t, genaitest.NewEmbedder())
+	embedAddr := os.Getenv("CHORUS_E2E_EMBED_ADDR")
+	if embedAddr == "" {
+		embedAddr = genaitest.ListenEmbedder(t, genaitest.NewEmbedder())
+	} else {
+		t.Logf("embedding service: %s (CHORUS_E2E_EMBED_ADDR)", embedAddr)
+	}
 
 	l := processtest.FreeLayout(t)
 	addr := func(port int) string { return ports.Addr("127.0.0.1", port) }
