@@ -172,6 +172,9 @@ func (s *Store) Put(ctx context.Context, name string, docs []string, chunks []co
 		if _, err := tx.Exec(ctx, `DELETE FROM collection_chunks WHERE collection = $1 AND document_id = ANY($2)`, name, docs); err != nil {
 			return err
 		}
+		if len(chunks) == 0 {
+			return nil
+		}
 		var batch pgx.Batch
 		for _, c := range chunks {
 			md := c.Metadata
