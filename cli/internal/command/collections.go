@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/chorus-ai/chorus/cli/internal/client"
 	retrievalv1 "github.com/chorus-ai/chorus/proto/chorus/retrieval/v1"
@@ -23,10 +24,12 @@ import (
 const DefaultCollection = "docs"
 
 // Limits of what add sends in one request (the orchestrator takes 256
-// documents and 8 MiB of text) and of one file (1 MiB).
+// documents; the gateway, bodies of 1 MiB unless -max-body-bytes says
+// more: a request is kept to 768 KiB of JSON, a larger document going
+// alone) and of one file (1 MiB, the orchestrator's limit).
 const (
 	addBatchDocs  = 64
-	addBatchBytes = 4 << 20
+	addBatchBytes = 768 << 10
 	maxFileBytes  = 1 << 20
 )
 
@@ -193,16 +196,26 @@ func batches(docs []*retrievalv1.Document) [][]*retrievalv1.Document {
 		size int
 	)
 	for _, d := range docs {
-		if len(cur) == addBatchDocs || (len(cur) > 0 && size+len(d.GetText()) > addBatchBytes) {
+		n := jsonSize(d)
+		if len(cur) == addBatchDocs || (len(cur) > 0 && size+n > addBatchBytes) {
 			out, cur, size = append(out, cur), nil, 0
 		}
 		cur = append(cur, d)
-		size += len(d.GetText())
+		size += n
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// jsonSize is the size of d in the request's JSON, escapes included.
+func jsonSize(d *retrievalv1.Document) int {
+	b, err := protojson.Marshal(d)
+	if err != nil {
+		return len(d.GetText())
+	}
+	return len(b) + 1 // and a comma
 }
 
 // readDocuments reads the files that args name (folders recursively, for

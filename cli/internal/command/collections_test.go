@@ -73,7 +73,7 @@ func TestBatches(t *testing.T) {
 	for i := range 130 {
 		docs = append(docs, &retrievalv1.Document{Id: fmt.Sprint(i), Text: "x"})
 	}
-	big := strings.Repeat("y", addBatchBytes/2+1)
+	big := strings.Repeat("y", addBatchBytes/2)
 	docs = append(docs, &retrievalv1.Document{Id: "big1", Text: big}, &retrievalv1.Document{Id: "big2", Text: big})
 	var sizes []int
 	n := 0
@@ -83,5 +83,10 @@ func TestBatches(t *testing.T) {
 	}
 	if fmt.Sprint(sizes) != "[64 64 3 1]" || n != len(docs) {
 		t.Errorf("batch sizes %v (%d docs), want [64 64 3 1]", sizes, n)
+	}
+	// Escapes count: a text of newlines is twice as long in JSON.
+	lines := strings.Repeat("\n", addBatchBytes/3)
+	if b := batches([]*retrievalv1.Document{{Id: "a", Text: lines}, {Id: "b", Text: lines}}); len(b) != 2 {
+		t.Errorf("two documents of %d newlines went in %d batches, want 2", len(lines), len(b))
 	}
 }

@@ -38,7 +38,7 @@ const (
 	MaxDocuments        = 256
 	MaxDocumentID       = 512
 	MaxDocumentText     = 1 << 20
-	MaxAddText          = 8 << 20
+	MaxAddText          = 3 << 20
 	MaxMetadata         = 32
 	MaxMetadataValue    = 1024
 	MaxDeleteIDs        = 1024

@@ -597,7 +597,9 @@ type AddDocumentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The collection's name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// The documents: 1 to 256, with distinct ids, 8 MiB of text in all.
+	// The documents: 1 to 256, with distinct ids, 3 MiB of text in all (a
+	// request must fit in one 4 MiB gRPC message; through the gateway, in its
+	// -max-body-bytes, 1 MiB by default).
 	Documents     []*Document `protobuf:"bytes,2,rep,name=documents,proto3" json:"documents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
