@@ -88,11 +88,14 @@ func TestAskDocuments(t *testing.T) {
 			}
 			audio.mu.Lock()
 			spoken := len(audio.reqs)
-			var voice string
+			var voice, said string
 			if spoken > 0 {
-				voice = audio.reqs[0].GetAudio().GetVoice()
+				voice, said = audio.reqs[0].GetAudio().GetVoice(), audio.reqs[0].GetPrompt()
 			}
 			audio.mu.Unlock()
+			if spoken > 0 && said != "Run make test." {
+				t.Errorf("spoke %q, want the answer without its citation", said)
+			}
 			if spoken != tc.wantSpoken || voice != "" {
 				t.Errorf("%d sentences spoken (voice %q), want %d with the default voice", spoken, voice, tc.wantSpoken)
 			}

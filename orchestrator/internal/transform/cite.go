@@ -122,3 +122,14 @@ func stem(w string) string {
 	}
 	return w
 }
+
+// citeRE matches citation marks, "[1]" or "[1, 2]", with the space before.
+var citeRE = regexp.MustCompile(`\s*\[\d+(?:\s*,\s*\d+)*\]`)
+
+// uncite is the Uncite transform.
+func uncite(text string) string {
+	if i := strings.LastIndex(text, "\nSources:\n"); i >= 0 {
+		text = text[:i]
+	}
+	return strings.TrimSpace(citeRE.ReplaceAllString(text, ""))
+}

@@ -52,3 +52,15 @@ func TestCite(t *testing.T) {
 		}
 	}
 }
+
+func TestUncite(t *testing.T) {
+	for in, want := range map[string]string{
+		"Run make test [1]. It is quick [1, 2].\n\nOther [3]\n\nSources:\n[1] README.md\n[2] a.md": "Run make test. It is quick.\n\nOther",
+		"No citations here.": "No citations here.",
+		"":                   "",
+	} {
+		if got := uncite(in); got != want {
+			t.Errorf("uncite(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -52,6 +52,9 @@ const (
 	// sentences that share most words with the question, each passage
 	// cited by its number, then the sources. See cite.go.
 	Cite = "cite"
+	// Uncite removes what Cite and cited answers add for readers, not
+	// listeners: the "[1]" marks and a closing "Sources:" list.
+	Uncite = "uncite"
 )
 
 // MaxN bounds the count of split_scenes, take, extract, enumerate, repeat,
@@ -76,7 +79,7 @@ func Parse(s string) (Op, error) {
 	}
 	op := Op{Name: f[0]}
 	switch op.Name {
-	case SplitSentences, Join, Template:
+	case SplitSentences, Join, Template, Uncite:
 		if len(f) != 1 {
 			return Op{}, fmt.Errorf("%w: %s takes no argument", ErrInvalid, op.Name)
 		}
@@ -103,7 +106,7 @@ func Parse(s string) (Op, error) {
 
 // Names lists the transforms.
 func Names() []string {
-	return []string{SplitSentences, SplitScenes, Take, Join, Template, Extract, Enumerate, Repeat, Retrieve, Cite}
+	return []string{SplitSentences, SplitScenes, Take, Join, Template, Extract, Enumerate, Repeat, Retrieve, Cite, Uncite}
 }
 
 // Apply transforms text.
@@ -136,6 +139,8 @@ func (op Op) Apply(text string) string {
 		return strings.Join(out, "\n")
 	case Cite:
 		return cite(text, op.N)
+	case Uncite:
+		return uncite(text)
 	}
 	return text
 }
