@@ -21,11 +21,12 @@ const (
 	Text         = Orchestrator + 1
 	Image        = Orchestrator + 2
 	Audio        = Orchestrator + 3
+	Embed        = Orchestrator + 4
 	Gateway      = 8080
 )
 
 // MetricsOffset places a gRPC server's Prometheus endpoint: its metrics
-// port is its gRPC port plus MetricsOffset (51050 to 51053 by default), so
+// port is its gRPC port plus MetricsOffset (51050 to 51054 by default), so
 // that moving the gRPC ports (`chorus up -grpc-port`) moves them too, and
 // two suites on different ports never share one. (9090, a common choice,
 // is Prometheus's own port.) The gateway serves /metrics on its HTTP port.
@@ -37,12 +38,14 @@ var (
 	TextAddr         = Addr(Host, Text)
 	ImageAddr        = Addr(Host, Image)
 	AudioAddr        = Addr(Host, Audio)
+	EmbedAddr        = Addr(Host, Embed)
 	GatewayAddr      = Addr(Host, Gateway)
 
 	OrchestratorMetricsAddr = Addr(Host, Orchestrator+MetricsOffset)
 	TextMetricsAddr         = Addr(Host, Text+MetricsOffset)
 	ImageMetricsAddr        = Addr(Host, Image+MetricsOffset)
 	AudioMetricsAddr        = Addr(Host, Audio+MetricsOffset)
+	EmbedMetricsAddr        = Addr(Host, Embed+MetricsOffset)
 )
 
 // Addr joins host and port into a listen address.

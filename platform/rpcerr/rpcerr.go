@@ -221,7 +221,7 @@ func Upstream(service string, err error) *Error {
 		}
 	}
 	switch st.Code() {
-	case codes.InvalidArgument, codes.NotFound, codes.OutOfRange, codes.FailedPrecondition,
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.OutOfRange, codes.FailedPrecondition,
 		codes.ResourceExhausted, codes.Canceled, codes.DeadlineExceeded:
 	case codes.Unavailable:
 		// The transport's own message names addresses; a Chorus server's

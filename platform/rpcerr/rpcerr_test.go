@@ -85,6 +85,7 @@ func TestUpstream(t *testing.T) {
 	}{
 		{name: "invalid keeps violations", err: invalid, wantCode: codes.InvalidArgument, wantReason: ReasonInvalidArgument, wantFields: 1},
 		{name: "not found kept", err: New(codes.NotFound, ReasonModelNotFound, "x").GRPCStatus().Err(), wantCode: codes.NotFound, wantReason: ReasonModelNotFound},
+		{name: "already exists kept", err: status.Error(codes.AlreadyExists, "taken"), wantCode: codes.AlreadyExists, wantReason: ReasonUpstream},
 		{name: "busy kept", err: status.Error(codes.ResourceExhausted, "busy"), wantCode: codes.ResourceExhausted, wantReason: ReasonUpstream},
 		{name: "unavailable", err: status.Error(codes.Unavailable, "connection refused"), wantCode: codes.Unavailable, wantReason: ReasonUpstreamDown},
 		{name: "permission denied is ours", err: status.Error(codes.PermissionDenied, "no"), wantCode: codes.Internal, wantReason: ReasonUpstream},

@@ -1,5 +1,5 @@
 // Package command implements the chorus subcommands: up, run, demo,
-// generate, jobs, pipelines, models, health and completion.
+// generate, jobs, collections, pipelines, models, health and completion.
 package command
 
 import (
@@ -91,6 +91,7 @@ func init() {
 		{name: "demo", summary: "start the suite, run a pipeline, save its outputs, stop", run: Demo},
 		{name: "generate", summary: "generate text (streamed), an image or speech from a prompt", run: Generate, verbs: generateVerbs},
 		{name: "jobs", summary: "start, list, inspect, watch and cancel background runs", run: Jobs, verbs: jobVerbs},
+		{name: "collections", summary: "create, fill, list, search and delete document collections", run: Collections, verbs: collectionVerbs},
 		{name: "pipelines", summary: "list the pipelines the gateway can run", run: Pipelines},
 		{name: "models", summary: "list the models of the text, image and audio services", run: Models, args: []string{"text", "image", "audio"}},
 		{name: "health", summary: "check one server's health (for container health checks)", run: Health},

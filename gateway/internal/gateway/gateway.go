@@ -12,6 +12,7 @@ import (
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
+	retrievalv1 "github.com/chorus-ai/chorus/proto/chorus/retrieval/v1"
 	"github.com/chorus-ai/chorus/proto/openapi"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -94,6 +95,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 			genaiv1.RegisterImageServiceHandlerClient(ctx, mux, genaiClients[genai.Image]),
 			genaiv1.RegisterAudioServiceHandlerClient(ctx, mux, genaiClients[genai.Audio]),
 			orchestratorv1.RegisterOrchestratorServiceHandlerClient(ctx, mux, orch),
+			retrievalv1.RegisterCollectionServiceHandlerClient(ctx, mux, &collectionClient{client: retrievalv1.NewCollectionServiceClient(conn), timeout: cfg.RequestTimeout}),
 			mux.HandlePath(http.MethodGet, "/healthz", g.healthz),
 			mux.HandlePath(http.MethodGet, "/readyz", g.readyz),
 			mux.HandlePath(http.MethodGet, "/openapi.json", serveOpenAPI),

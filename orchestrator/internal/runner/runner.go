@@ -90,6 +90,9 @@ type Config struct {
 	// Meter makes the run and step duration metrics; default the global
 	// meter provider.
 	Meter metric.MeterProvider
+	// Retriever serves the retrieve transform; without it such steps fail
+	// FAILED_PRECONDITION.
+	Retriever Retriever
 }
 
 // Runner runs pipelines. It is safe for concurrent use.
@@ -352,9 +355,9 @@ func (r *run) execute(ctx context.Context, st *stepState, data pipeline.Data, sr
 	s := st.step
 	switch {
 	case s.Transform != "":
-		return r.transform(st, data, "transform")
+		return r.transform(ctx, st, data, "transform")
 	case r.useCompletionTransform(ctx, s, data):
-		return r.transform(st, data, "completion_transform")
+		return r.transform(ctx, st, data, "completion_transform")
 	case src != nil:
 		return r.items(ctx, st, data, src.feed, src)
 	case s.ForEach != nil:

@@ -62,6 +62,8 @@ type fakes struct {
 	dataDir string
 	// maxRuns and runQueue set admission (0: unbounded).
 	maxRuns, runQueue int
+	// retriever serves the retrieve transform.
+	retriever runner.Retriever
 }
 
 // newTestServer serves the orchestrator through serve (the real interceptors
@@ -84,7 +86,7 @@ func newTestServer(tb testing.TB, f fakes) orchestratorv1.OrchestratorServiceCli
 		tb.Fatalf("Builtin: %v", err)
 	}
 	cfg := Config{Pipelines: reg, RunTimeout: f.runTimeout, Log: log}
-	rcfg := runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}}
+	rcfg := runner.Config{Clients: clients, Log: log, Retry: runner.Retry{Attempts: 3, Initial: time.Millisecond}, Retriever: f.retriever}
 	if f.maxRuns > 0 {
 		cfg.Gate = admission.New(f.maxRuns, f.runQueue)
 	}
@@ -700,7 +702,7 @@ func TestListAndGetPipelines(t *testing.T) {
 	for _, p := range list.GetPipelines() {
 		names = append(names, p.GetName())
 	}
-	if !slices.Equal(names, []string{"illustrated-story", "narrate-document", "narrated-slideshow", "script-then-voiceover", "summarize-then-narrate", "synthetic-data", "synthetic-data-augment"}) {
+	if !slices.Equal(names, []string{"ask-documents", "illustrated-story", "narrate-document", "narrated-slideshow", "script-then-voiceover", "summarize-then-narrate", "synthetic-data", "synthetic-data-augment"}) {
 		t.Errorf("ListPipelines = %v", names)
 	}
 	got, err := c.GetPipeline(t.Context(), &orchestratorv1.GetPipelineRequest{Name: "script-then-voiceover"})

@@ -27,6 +27,13 @@ type Config struct {
 	// TextAddr, ImageAddr and AudioAddr are the gRPC targets of the
 	// modality services.
 	TextAddr, ImageAddr, AudioAddr string
+	// EmbedAddr is the gRPC target of the embedding service, which
+	// collections (CollectionService, the retrieve transform) call.
+	EmbedAddr string
+	// CollectionsDB keeps the collections: a directory (chromem-go), or a
+	// postgres:// URL for a database with pgvector that several
+	// orchestrators share; empty is DataDir/collections.
+	CollectionsDB string
 	// PipelinesDir holds pipeline YAML files beside the built-ins; empty
 	// loads none.
 	PipelinesDir string
@@ -68,6 +75,7 @@ func DefaultConfig() Config {
 		TextAddr:         ports.TextAddr,
 		ImageAddr:        ports.ImageAddr,
 		AudioAddr:        ports.AudioAddr,
+		EmbedAddr:        ports.EmbedAddr,
 		RunTimeout:       server.DefaultRunTimeout,
 		MaxParallelSteps: 4,
 		DataDir:          defaultDataDir(),
@@ -100,6 +108,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TextAddr, "text-addr", c.TextAddr, "gRPC target of the text service")
 	fs.StringVar(&c.ImageAddr, "image-addr", c.ImageAddr, "gRPC target of the image service")
 	fs.StringVar(&c.AudioAddr, "audio-addr", c.AudioAddr, "gRPC target of the audio service")
+	fs.StringVar(&c.EmbedAddr, "embed-addr", c.EmbedAddr, "gRPC target of the embedding service (collections and the retrieve transform use it)")
+	fs.StringVar(&c.CollectionsDB, "collections-db", c.CollectionsDB, "directory of the collections (default <data-dir>/collections), or a postgres:// URL of a database with pgvector that several orchestrators share")
 	fs.StringVar(&c.PipelinesDir, "pipelines-dir", c.PipelinesDir, "directory of extra pipeline YAML files (*.yaml, *.yml); a file may replace a built-in of the same name")
 	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "deadline of a run whose client sets none")
 	fs.IntVar(&c.MaxParallelSteps, "max-parallel-steps", c.MaxParallelSteps, "most steps of one run that execute at once")
@@ -130,21 +140,24 @@ func (c Config) Validate() error {
 	if c.ArtifactTTL <= 0 || c.InlineLimit < 1 || c.Lease <= 0 {
 		errs = append(errs, errors.New("-artifact-ttl, -inline-limit and -lease must be positive"))
 	}
-	if c.DataDir == "" && (c.JobsDB == "" || c.ArtifactsDir == "") {
-		errs = append(errs, fmt.Errorf("-data-dir is empty: set it, or both -jobs-db and -artifacts-dir"))
+	if c.DataDir == "" && (c.JobsDB == "" || c.ArtifactsDir == "" || c.CollectionsDB == "") {
+		errs = append(errs, fmt.Errorf("-data-dir is empty: set it, or -jobs-db, -artifacts-dir and -collections-db"))
 	}
 	return errors.Join(errs...)
 }
 
-// paths returns the job database and the artifact directory, defaulted
-// from DataDir.
-func (c Config) paths() (jobsDB, artifactsDir string) {
-	jobsDB, artifactsDir = c.JobsDB, c.ArtifactsDir
+// paths returns the job database, the artifact directory and the
+// collections' store, defaulted from DataDir.
+func (c Config) paths() (jobsDB, artifactsDir, collectionsDB string) {
+	jobsDB, artifactsDir, collectionsDB = c.JobsDB, c.ArtifactsDir, c.CollectionsDB
 	if jobsDB == "" {
 		jobsDB = filepath.Join(c.DataDir, "jobs.db")
 	}
 	if artifactsDir == "" {
 		artifactsDir = filepath.Join(c.DataDir, "artifacts")
 	}
-	return jobsDB, artifactsDir
+	if collectionsDB == "" {
+		collectionsDB = filepath.Join(c.DataDir, "collections")
+	}
+	return jobsDB, artifactsDir, collectionsDB
 }

@@ -13,6 +13,9 @@ import (
 
 	"github.com/chorus-ai/chorus/orchestrator/internal/admission"
 	"github.com/chorus-ai/chorus/orchestrator/internal/artifact"
+	"github.com/chorus-ai/chorus/orchestrator/internal/collection"
+	"github.com/chorus-ai/chorus/orchestrator/internal/collection/chromemstore"
+	"github.com/chorus-ai/chorus/orchestrator/internal/collection/pgvecstore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs"
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/pgstore"
 	"github.com/chorus-ai/chorus/orchestrator/internal/jobs/sqlitestore"
@@ -22,6 +25,7 @@ import (
 	"github.com/chorus-ai/chorus/platform/dial"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/serve"
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 )
 
 // Service is an assembled orchestrator, ready to Run.
@@ -68,7 +72,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		s.closers = append(s.closers, conn)
 		clients[m] = genai.NewClient(m, conn)
 	}
-	jobsDB, artifactsDir := cfg.paths()
+	embedConn, err := dial.Dial(cfg.EmbedAddr, cfg.UpstreamKey.DialOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("-embed-addr: %w", err)
+	}
+	s.closers = append(s.closers, embedConn)
+	jobsDB, artifactsDir, collectionsDB := cfg.paths()
+	collections, err := openCollections(ctx, collectionsDB)
+	if err != nil {
+		return nil, fmt.Errorf("-collections-db: %w", err)
+	}
+	s.closers = append(s.closers, collections)
+	coll := collection.NewServer(collections, genaiv1.NewEmbeddingServiceClient(embedConn))
 	if s.artifacts, err = artifact.OpenDir(artifactsDir); err != nil {
 		return nil, fmt.Errorf("-artifacts-dir: %w", err)
 	}
@@ -77,7 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		return nil, fmt.Errorf("-jobs-db: %w", err)
 	}
 	s.closers = append(s.closers, store)
-	rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: cfg.MaxParallelSteps, Log: log, Artifacts: s.artifacts, InlineLimit: cfg.InlineLimit})
+	rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: cfg.MaxParallelSteps, Log: log, Artifacts: s.artifacts, InlineLimit: cfg.InlineLimit, Retriever: coll})
 	gate := admission.New(cfg.MaxRuns, cfg.RunQueue)
 	s.jobs = jobs.New(jobs.Config{Store: store, Runner: rn, Gate: gate, RunTimeout: cfg.RunTimeout, Log: log})
 	s.closers = append(s.closers, closerFunc(s.jobs.Close))
@@ -93,7 +108,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 	}
 	srv := server.New(server.Config{Pipelines: pipelines, Runner: rn, RunTimeout: cfg.RunTimeout, Log: log,
 		Gate: gate, Jobs: s.jobs, Artifacts: s.artifacts})
-	s.grpc.SetServing(srv.Register(s.grpc.GRPC()))
+	s.grpc.SetServing(srv.Register(s.grpc.GRPC()), coll.Register(s.grpc.GRPC()))
 	log.Info("pipelines loaded", "names", pipelines.Names(), "jobs_db", jobsDB, "artifacts_dir", artifactsDir)
 	return s, nil
 }
@@ -119,6 +134,14 @@ func (s *Service) close() {
 type closerFunc func()
 
 func (f closerFunc) Close() error { f(); return nil }
+
+// openCollections opens the collections' store that -collections-db names.
+func openCollections(ctx context.Context, db string) (collection.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return pgvecstore.Open(ctx, db)
+	}
+	return chromemstore.Open(db)
+}
 
 // openStore opens the job store that -jobs-db names.
 func openStore(ctx context.Context, db string, lease time.Duration) (jobs.Store, error) {

@@ -42,9 +42,23 @@ const (
 	// Repeat N writes each non-blank line N times in a row: the items of a
 	// for_each step that makes N variants of each line.
 	Repeat = "repeat"
+	// Retrieve NAME K searches the collection NAME for the text and writes
+	// the K best passages as FormatPassages does: numbered blocks headed
+	// "[1] README.md". It needs a collection service, so the runner runs
+	// it; Apply leaves the text unchanged.
+	Retrieve = "retrieve"
+	// Cite N answers from numbered passages (Retrieve's blocks, after the
+	// question) without a model: from each of the N best passages, the
+	// sentences that share most words with the question, each passage
+	// cited by its number, then the sources. See cite.go.
+	Cite = "cite"
+	// Uncite removes what Cite and cited answers add for readers, not
+	// listeners: the "[1]" marks and a closing "Sources:" list.
+	Uncite = "uncite"
 )
 
-// MaxN bounds the count of split_scenes, take, extract, enumerate and repeat.
+// MaxN bounds the count of split_scenes, take, extract, enumerate, repeat,
+// retrieve and cite.
 const MaxN = 10000
 
 // ErrInvalid is wrapped by Parse's errors.
@@ -53,7 +67,8 @@ var ErrInvalid = errors.New("invalid transform")
 // Op is one parsed transform.
 type Op struct {
 	Name string
-	N    int // the count of split_scenes, take, extract, enumerate and repeat
+	N    int    // the count of split_scenes, take, extract, enumerate, repeat, retrieve and cite
+	Arg  string // the collection of retrieve
 }
 
 // Parse reads a transform as written, "split_scenes 3".
@@ -64,11 +79,17 @@ func Parse(s string) (Op, error) {
 	}
 	op := Op{Name: f[0]}
 	switch op.Name {
-	case SplitSentences, Join, Template:
+	case SplitSentences, Join, Template, Uncite:
 		if len(f) != 1 {
 			return Op{}, fmt.Errorf("%w: %s takes no argument", ErrInvalid, op.Name)
 		}
-	case SplitScenes, Take, Extract, Enumerate, Repeat:
+	case Retrieve:
+		if len(f) != 3 {
+			return Op{}, fmt.Errorf("%w: retrieve takes a collection and a count, as in %q", ErrInvalid, "retrieve docs 5")
+		}
+		op.Arg, f = f[1], f[1:]
+		fallthrough
+	case SplitScenes, Take, Extract, Enumerate, Repeat, Cite:
 		if len(f) != 2 {
 			return Op{}, fmt.Errorf("%w: %s takes one count, as in %q", ErrInvalid, op.Name, op.Name+" 3")
 		}
@@ -85,7 +106,7 @@ func Parse(s string) (Op, error) {
 
 // Names lists the transforms.
 func Names() []string {
-	return []string{SplitSentences, SplitScenes, Take, Join, Template, Extract, Enumerate, Repeat}
+	return []string{SplitSentences, SplitScenes, Take, Join, Template, Extract, Enumerate, Repeat, Retrieve, Cite, Uncite}
 }
 
 // Apply transforms text.
@@ -116,6 +137,10 @@ func (op Op) Apply(text string) string {
 			}
 		}
 		return strings.Join(out, "\n")
+	case Cite:
+		return cite(text, op.N)
+	case Uncite:
+		return uncite(text)
 	}
 	return text
 }

@@ -1,8 +1,8 @@
 // Package genaitest provides stand-ins for modality backends and services,
 // for tests, as net/http/httptest does for HTTP: a Backend whose behaviour
 // each request chooses by the model it names (behind the real genai
-// handler), and Serve, which runs a scripted modality service over an
-// in-memory gRPC transport.
+// handler), Serve, which runs a scripted modality service over an
+// in-memory gRPC transport, and Embedder, a fake embedding service.
 package genaitest
 
 import (
@@ -265,33 +265,43 @@ func (t audioServer) ListModels(ctx context.Context, r *genaiv1.ListModelsReques
 // tests see exactly the calls made.
 func Serve(tb testing.TB, m genai.Modality, s *Service) genai.Client {
 	tb.Helper()
+	return genai.NewClient(m, serveInMemory(tb, "fake-"+string(m), func(g *grpc.Server) {
+		switch m {
+		case genai.Text:
+			genaiv1.RegisterTextServiceServer(g, textServer{Service: s})
+		case genai.Image:
+			genaiv1.RegisterImageServiceServer(g, imageServer{Service: s})
+		default:
+			genaiv1.RegisterAudioServiceServer(g, audioServer{Service: s})
+		}
+	}))
+}
+
+// serveInMemory runs a gRPC server that register fills on an in-memory
+// listener and returns a client connection to it (named target); both stop
+// when the test ends.
+func serveInMemory(tb testing.TB, target string, register func(*grpc.Server)) *grpc.ClientConn {
+	tb.Helper()
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	switch m {
-	case genai.Text:
-		genaiv1.RegisterTextServiceServer(g, textServer{Service: s})
-	case genai.Image:
-		genaiv1.RegisterImageServiceServer(g, imageServer{Service: s})
-	default:
-		genaiv1.RegisterAudioServiceServer(g, audioServer{Service: s})
-	}
+	register(g)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		_ = g.Serve(lis)
 	}()
-	conn, err := grpc.NewClient("passthrough:///fake-"+string(m),
+	conn, err := grpc.NewClient("passthrough:///"+target,
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		tb.Fatalf("genaitest: %s client: %v", m, err)
+		tb.Fatalf("genaitest: %s client: %v", target, err)
 	}
 	tb.Cleanup(func() {
 		_ = conn.Close()
 		g.Stop()
 		<-served
 	})
-	return genai.NewClient(m, conn)
+	return conn
 }
 
 // WAV returns a 16-bit mono WAV file at rate Hz holding n samples, each
