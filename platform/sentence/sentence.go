@@ -64,6 +64,10 @@ func (sp *Splitter) Write(piece string) []string {
 	return sp.drain(false)
 }
 
+// Pending returns the text written but not yet returned as a sentence: the
+// end of what was written, from the start of the sentence in progress.
+func (sp *Splitter) Pending() string { return sp.buf }
+
 // Flush returns the rest of the text as the last sentence ("" when nothing
 // voiceable is left) and resets the Splitter for reuse.
 func (sp *Splitter) Flush() string {

@@ -165,3 +165,20 @@ func streamed(text string, size int) []string {
 	}
 	return out
 }
+
+// Pending is the sentence in progress: what Write has not returned yet,
+// a suffix of what was written, whatever punctuation it holds.
+func TestPending(t *testing.T) {
+	var sp Splitter
+	got := sp.Write("One. He met Dr. Smi")
+	if len(got) != 1 || got[0] != "One." {
+		t.Fatalf("Write returned %q, want [One.]", got)
+	}
+	if p := sp.Pending(); p != "He met Dr. Smi" {
+		t.Errorf("Pending() = %q, want %q", p, "He met Dr. Smi")
+	}
+	sp.Flush()
+	if p := sp.Pending(); p != "" {
+		t.Errorf("Pending() after Flush = %q, want empty", p)
+	}
+}

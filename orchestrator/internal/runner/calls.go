@@ -125,12 +125,21 @@ func (o *textOut) end(final *genaiv1.GenerateResponse, opening string) result {
 		}
 		o.push(strings.TrimPrefix(res.text, opening))
 	}
+	pending := o.splitter.Pending()
 	rest := strings.TrimSpace(o.splitter.Flush())
 	if final.GetFinishReason() == genaiv1.FinishReason_FINISH_REASON_LENGTH && !endsSentence(rest) {
 		// The token limit cut the text mid-sentence: end the script at its
 		// last complete sentence rather than voice half of one. A text with
 		// no complete sentence at all is kept whole.
-		if cut := strings.TrimRightFunc(res.text[:lastSentenceEnd(res.text)], unicode.IsSpace); cut != "" {
+		end := lastSentenceEnd(res.text)
+		if o.feed != nil && strings.HasSuffix(res.text, pending) {
+			// The sentences fed so far are the complete ones: what the
+			// splitter still held is one unfinished sentence, whatever
+			// punctuation it holds ("Dr.", "3."), so the script ends where
+			// the last fed sentence did and its sentences are the ones voiced.
+			end = len(res.text) - len(pending)
+		}
+		if cut := strings.TrimRightFunc(res.text[:end], unicode.IsSpace); cut != "" {
 			res.text, rest = cut, ""
 		}
 	}

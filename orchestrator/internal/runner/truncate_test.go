@@ -12,6 +12,7 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/genai/genaitest"
+	"github.com/chorus-ai/chorus/platform/sentence"
 )
 
 func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
@@ -28,6 +29,10 @@ func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
 			wantScript: "He said \"go.\"", wantVoiced: []string{"He said \"go.\""}},
 		{name: "cut on a full stop", text: "One. Two.", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
 			wantScript: "One. Two.", wantVoiced: []string{"One.", "Two."}},
+		{name: "cut after an abbreviation", text: "One. He met Dr. Smi", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
+			wantScript: "One.", wantVoiced: []string{"One."}},
+		{name: "an abbreviation is no complete sentence", text: "Dr. Smith went", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
+			wantScript: "Dr. Smith went", wantVoiced: []string{"Dr. Smith went"}},
 		{name: "no complete sentence is kept whole", text: "and then", finish: genaiv1.FinishReason_FINISH_REASON_LENGTH,
 			wantScript: "and then", wantVoiced: []string{"and then"}},
 		{name: "a finished text keeps its last words", text: "One. Two! Three", finish: genaiv1.FinishReason_FINISH_REASON_STOP,
@@ -92,6 +97,11 @@ func TestScriptCutByTheTokenLimitEndsAtASentence(t *testing.T) {
 			want := slices.Sorted(slices.Values(tt.wantVoiced))
 			if !slices.Equal(got, want) {
 				t.Errorf("voiced %q, want %q", got, want)
+			}
+			// The captions are one cue per sentence of the script: what was
+			// voiced is the script's sentences, no more and no fewer.
+			if split := slices.Sorted(slices.Values(sentence.Split(script))); !slices.Equal(got, split) {
+				t.Errorf("voiced %q, but the script's sentences are %q", got, split)
 			}
 		})
 	}
