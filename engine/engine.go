@@ -21,6 +21,10 @@ var (
 	ErrInvalidRequest = errors.New("engine: invalid request")
 	// ErrPromptTooLong reports a prompt that leaves no room in the context to generate.
 	ErrPromptTooLong = errors.New("engine: prompt does not fit the context")
+	// ErrInternal reports a call that panicked (a bug, or a read of a model file that was
+	// truncated or rewritten while loaded, which wraps gguf.ErrFault): the call fails, its
+	// session is discarded, and the model goes on serving other calls.
+	ErrInternal = errors.New("engine: internal error")
 )
 
 // DefaultContextSize caps each session's KV cache when no WithContextSize is given; models

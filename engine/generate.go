@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
+	"github.com/chorus-ai/chorus/engine/gguf"
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/sample"
 	"github.com/chorus-ai/chorus/engine/structured"
@@ -66,8 +68,7 @@ const repeatWindow = 64
 // returns when the text ends, a stop string or MaxTokens is reached, the context is full, emit
 // returns an error (returned as is), or ctx is done (ctx.Err() is returned with the partial
 // Result): ctx is checked before every token and between prompt batches.
-func (m *Model) Generate(ctx context.Context, req Request, emit func(piece string) error) (Result, error) {
-	var res Result
+func (m *Model) Generate(ctx context.Context, req Request, emit func(piece string) error) (res Result, err error) {
 	cfg, err := samplerConfig(req)
 	if err != nil {
 		return res, err
@@ -109,7 +110,8 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 	if err != nil {
 		return res, err
 	}
-	defer func() { m.slots <- sess }()
+	defer m.release(sess, &err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 
 	logits, err := sess.prefill(ctx, ids)
 	if err != nil {
@@ -223,6 +225,33 @@ func samplerConfig(req Request) (sample.Config, error) {
 		return c, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	return c, nil
+}
+
+// release gives sess back after a call. It is deferred by the call itself, so
+// it recovers the call's panics (its own, its emit's, a forward-pass worker's
+// re-raised by the pool, a fault reading a model file that shrank while
+// mapped): the call fails with ErrInternal, and the session, whose cache and
+// tokens are in an unknown state, is closed, its slot left for a fresh one.
+func (m *Model) release(sess *session, err *error) {
+	p := recover()
+	if p == nil {
+		m.slots <- sess
+		return
+	}
+	sess.s.Close()
+	m.slots <- nil
+	*err = panicError(p)
+}
+
+// panicError is the error of a call that panicked with p.
+func panicError(p any) error {
+	if wp, ok := p.(*llama.WorkerPanic); ok {
+		p = wp.Value
+	}
+	if err := gguf.Fault(p); err != nil {
+		return fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	return fmt.Errorf("%w: recovered panic: %v", ErrInternal, p)
 }
 
 // acquire takes a free session, building it on first use.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/sample"
@@ -41,7 +42,7 @@ func (m *Model) TokenID(s string) (int32, bool) { return m.tok.Lookup(s) }
 // GenerateTokens runs req and calls emit with each sampled id. It returns the sampled ids;
 // ctx is checked before every token, and a cancelled ctx returns ctx.Err() with the ids so
 // far. It holds one of the model's sessions for its whole run, as Generate does.
-func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(id int32) error) ([]int32, error) {
+func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(id int32) error) (out []int32, err error) {
 	cfg, err := samplerConfig(Request{Temperature: req.Temperature, TopK: req.TopK, TopP: req.TopP, Seed: req.Seed})
 	if err != nil {
 		return nil, err
@@ -85,7 +86,8 @@ func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(
 	if err != nil {
 		return nil, err
 	}
-	defer func() { m.slots <- sess }()
+	defer m.release(sess, &err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	logits, err := sess.prefill(ctx, req.Prompt)
 	if err != nil {
 		return nil, err
@@ -103,7 +105,7 @@ func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(
 	}
 	mixed := make([]float32, len(logits))
 	negInf := float32(math.Inf(-1))
-	out := make([]int32, 0, req.MaxTokens)
+	out = make([]int32, 0, req.MaxTokens)
 	tok := []int32{0}
 	for {
 		if err := ctx.Err(); err != nil {

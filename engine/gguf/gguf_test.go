@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -366,4 +367,47 @@ func TestOpen(t *testing.T) {
 	} else {
 		f.Close()
 	}
+}
+
+// A file truncated while mapped faults on the next read of a tensor; under Guard that read is
+// ErrFault, and the process lives on (without the guard it dies of SIGBUS).
+func TestTruncatedWhileMapped(t *testing.T) {
+	w, _ := sampleFile(t)
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ti := f.Tensors()[len(f.Tensors())-1]
+	_, raw, err := f.Tensor(ti.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	var sum byte
+	err = Guard(func() error {
+		for _, b := range raw {
+			sum += b
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrFault) {
+		t.Fatalf("reading a truncated mapping: %v (sum %d), want ErrFault", err, sum)
+	}
+	// Other panics are not faults.
+	if Fault("boom") != nil || Fault(errors.New("x")) != nil {
+		t.Error("Fault took a plain panic for a memory fault")
+	}
+	defer func() {
+		if p := recover(); p != "not a fault" {
+			t.Errorf("Guard swallowed or changed a plain panic: %v", p)
+		}
+	}()
+	_ = Guard(func() error { panic("not a fault") })
 }

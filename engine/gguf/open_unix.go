@@ -9,7 +9,10 @@ import (
 )
 
 // Open memory-maps the file at path read-only and parses it. Tensor data stay in the page cache
-// rather than the Go heap; Close unmaps them.
+// rather than the Go heap; Close unmaps them. Every count and length in the file is checked
+// against the mapping's size before it is used to read or allocate. A file that shrinks while
+// mapped makes later reads of its tensors fault: read them under Guard (or SetPanicOnFault and
+// Fault) to get ErrFault instead of SIGBUS.
 func Open(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -31,7 +34,13 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", path, err)
 	}
-	f, err := Parse(data)
+	// The size was checked against the mapping, but the file may shrink
+	// between Stat and the reads of Parse: that is ErrFault, not SIGBUS.
+	var f *File
+	err = Guard(func() (err error) {
+		f, err = Parse(data)
+		return err
+	})
 	if err != nil {
 		_ = syscall.Munmap(data)
 		return nil, fmt.Errorf("%s: %w", path, err)

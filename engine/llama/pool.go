@@ -1,7 +1,9 @@
 package llama
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -37,7 +39,22 @@ type pool struct {
 	// (their core busy with other work); the last helper wakes it.
 	callerSleeping atomic.Bool
 	done           chan struct{}
+	// panicked holds the first panic of the current step, recovered on
+	// whichever worker raised it; do raises it again on its caller.
+	panicked atomic.Pointer[WorkerPanic]
 }
+
+// WorkerPanic is what pool.do panics with when a chunk of its step panicked on any worker:
+// the step is abandoned (no worker takes another chunk), every helper is idle again, and the
+// caller of the forward pass (engine.Generate) recovers it and fails that one call. Value is
+// what the chunk panicked with: a runtime.Error with Addr for a read of a model file that
+// shrank while mapped (gguf.Fault), since workers run with debug.SetPanicOnFault.
+type WorkerPanic struct {
+	Value any
+	Stack []byte
+}
+
+func (p *WorkerPanic) String() string { return fmt.Sprintf("llama worker panicked: %v", p.Value) }
 
 type worker struct {
 	sleeping atomic.Bool
@@ -60,6 +77,9 @@ func newPool(n int) *pool {
 
 func (p *pool) loop(id int, w *worker) {
 	defer p.wg.Done()
+	// The weights are a file mapping: a file truncated under us faults,
+	// and that must be a panic drain recovers, not a SIGBUS.
+	debug.SetPanicOnFault(true)
 	seen := uint64(0)
 	for {
 		g := p.wait(w, seen)
@@ -97,7 +117,17 @@ func (p *pool) wait(w *worker, seen uint64) uint64 {
 	}
 }
 
+// drain runs chunks of the current step until none is left. A chunk that
+// panics ends the step for every worker (the counter is pushed past the
+// end) and is kept for do to raise again once all helpers are done with
+// the step's buffers.
 func (p *pool) drain(w int) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.next.Store(int64(p.total))
+			p.panicked.CompareAndSwap(nil, &WorkerPanic{Value: v, Stack: debug.Stack()})
+		}
+	}()
 	for {
 		i := int(p.next.Add(1) - 1)
 		if i >= p.total {
@@ -108,12 +138,15 @@ func (p *pool) drain(w int) {
 }
 
 // do runs j over chunks [0, n) on all workers and returns when all are done.
+// If a chunk panicked, do panics with a *WorkerPanic after the helpers have
+// stopped, and the pool stays usable.
 func (p *pool) do(j job, n int) {
 	if n <= 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	p.cur, p.total = j, n
 	p.next.Store(0)
 	p.pending.Store(int32(len(p.workers)))
@@ -126,6 +159,9 @@ func (p *pool) do(j job, n int) {
 	p.drain(0)
 	p.waitHelpers()
 	p.cur = nil
+	if wp := p.panicked.Swap(nil); wp != nil {
+		panic(wp)
+	}
 }
 
 // waitHelpers returns once every helper has finished the current step,
