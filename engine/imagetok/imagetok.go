@@ -124,13 +124,19 @@ func nrgbaAt(img image.Image, x, y int) color.NRGBA {
 }
 
 // Render draws palette indices (Grid×Grid, raster order) as a width×height picture, each
-// grid cell a block of pixels (nearest neighbour, so the edges stay sharp).
+// grid cell a block of pixels (nearest neighbour, so the edges stay sharp). An index outside
+// the palette is an error (ErrPalette), not a panic.
 func (p Palette) Render(idx []uint8, width, height int) (*image.NRGBA, error) {
 	if len(idx) != Pixels {
 		return nil, fmt.Errorf("%w: %d pixel tokens, want %d", ErrPalette, len(idx), Pixels)
 	}
 	if width <= 0 || height <= 0 {
 		return nil, fmt.Errorf("%w: size %dx%d", ErrPalette, width, height)
+	}
+	for i, v := range idx {
+		if int(v) >= len(p) {
+			return nil, fmt.Errorf("%w: pixel %d is colour %d of %d", ErrPalette, i, v, len(p))
+		}
 	}
 	img := image.NewNRGBA(image.Rect(0, 0, width, height))
 	for y := range height {

@@ -267,3 +267,40 @@ func TestJoinRejects(t *testing.T) {
 		})
 	}
 }
+
+// FuzzEncode: any mono audio Encode writes, Decode reads back sample for sample at its rate,
+// in EncodedSize bytes; Resample to a service rate keeps the duration and never panics; Join
+// of it with itself is both halves in order.
+func FuzzEncode(f *testing.F) {
+	f.Add(uint32(16000), uint32(22050), []byte{1, 0, 2, 0, 0xff, 0x7f, 0, 0x80})
+	f.Add(uint32(1), uint32(48000), []byte{})
+	f.Add(uint32(44100), uint32(8000), []byte{0x00})
+	f.Fuzz(func(t *testing.T, rate, to uint32, raw []byte) {
+		a := Audio{Rate: minFuzzRate + int(rate%(maxFuzzRate-minFuzzRate+1)), Samples: make([]int16, len(raw)/2)}
+		for i := range a.Samples {
+			a.Samples[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))
+		}
+		b := Encode(a)
+		if len(b) != EncodedSize(len(a.Samples)) {
+			t.Fatalf("Encode wrote %d bytes, EncodedSize says %d", len(b), EncodedSize(len(a.Samples)))
+		}
+		got, err := Decode(b)
+		if err != nil || got.Rate != a.Rate || !slices.Equal(got.Samples, a.Samples) {
+			t.Fatalf("Decode(Encode(%d samples at %d Hz)) = %d samples at %d Hz, %v", len(a.Samples), a.Rate, len(got.Samples), got.Rate, err)
+		}
+		joined, err := Join([][]byte{b, b})
+		if err != nil || len(joined.Samples) != 2*len(a.Samples) ||
+			!slices.Equal(joined.Samples[:len(a.Samples)], a.Samples) || !slices.Equal(joined.Samples[len(a.Samples):], a.Samples) {
+			t.Fatalf("Join of a file with itself: %d samples, %v", len(joined.Samples), err)
+		}
+		target := 8000 + int(to%40001) // the rates the audio backends and clients use
+		r := Resample(a, target)
+		if want := int64(len(a.Samples)) * int64(target) / int64(a.Rate); r.Rate != target || int64(len(r.Samples)) > want+1 || int64(len(r.Samples)) < want-1 {
+			t.Fatalf("Resample(%d samples, %d Hz → %d Hz) = %d samples at %d Hz, want about %d", len(a.Samples), a.Rate, target, len(r.Samples), r.Rate, want)
+		}
+	})
+}
+
+// FuzzEncode's rates: up to the highest Decode reads (1 MHz); from 1 kHz, since resampling
+// 1 Hz audio to 48 kHz multiplies its length by 48,000, which is right but slow to check.
+const minFuzzRate, maxFuzzRate = 1000, 1 << 20
