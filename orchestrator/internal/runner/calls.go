@@ -266,6 +266,11 @@ func (r *run) startItems(ctx context.Context, wg *sync.WaitGroup, s *pipeline.St
 	order := make(chan *itemCall, s.Parallel)
 	wg.Go(func() {
 		defer close(order)
+		defer func() {
+			if p := recover(); p != nil {
+				r.fail(ctx, s.Name, r.recovered(ctx, s.Name, p))
+			}
+		}()
 		for i := 0; ; i++ {
 			item, ok := src.next(ctx, i)
 			if !ok {
@@ -278,6 +283,11 @@ func (r *run) startItems(ctx context.Context, wg *sync.WaitGroup, s *pipeline.St
 			}
 			c := &itemCall{index: i, item: item, done: make(chan itemOutcome, 1)}
 			wg.Go(func() {
+				defer func() {
+					if p := recover(); p != nil {
+						c.done <- itemOutcome{err: r.recovered(ctx, s.Name, p)}
+					}
+				}()
 				resp, err := r.generate(ctx, s, data.WithItem(c.index, c.item))
 				c.done <- itemOutcome{resp, err}
 			})

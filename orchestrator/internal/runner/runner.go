@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -160,6 +161,14 @@ func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[stri
 			r.states[src].feed = newFeed()
 		}
 	}
+	// A panic after the steps (assembling the outputs) fails the run like
+	// one in a step: RunFailed with INTERNAL, once, and the process lives.
+	defer func() {
+		if p := recover(); p != nil {
+			r.fail(ctx, "", r.recovered(ctx, "", p))
+			err = r.finishFailed()
+		}
+	}()
 	var wg sync.WaitGroup
 	for _, st := range r.states {
 		wg.Go(func() { r.runStep(ctx, st) })
@@ -228,6 +237,12 @@ type result struct {
 func (r *run) runStep(ctx context.Context, st *stepState) {
 	s := st.step
 	defer close(st.done)
+	defer func() {
+		if p := recover(); p != nil {
+			st.ok = false
+			r.fail(ctx, s.Name, r.recovered(ctx, s.Name, p))
+		}
+	}()
 	if st.feed != nil {
 		defer st.feed.close()
 	}
@@ -420,6 +435,15 @@ func (r *run) fail(ctx context.Context, step string, err error) *rpcerr.Error {
 	}
 	r.cancel()
 	return mapped
+}
+
+// recovered logs a panic of one of the run's goroutines (in step, or after
+// the steps when step is "") and returns the INTERNAL error that fails the
+// run: the panic ends this run only, never the process or other runs.
+func (r *run) recovered(ctx context.Context, step string, p any) *rpcerr.Error {
+	r.runner.cfg.Log.ErrorContext(ctx, "run panicked", "pipeline", r.p.Name, "step", step,
+		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return rpcerr.New(codes.Internal, rpcerr.ReasonInternal, "the orchestrator failed running this step")
 }
 
 func (r *run) failed() bool {
