@@ -60,9 +60,10 @@ const (
 var errRunOver = errors.New("runner: the run has already failed")
 
 // Retry bounds how a step that fails with UNAVAILABLE before producing any
-// output is retried. (Connections made by platform/dial already retry
-// transport-level failures; this covers a peer that stays down a little
-// longer, such as a service restarting.)
+// output is retried, covering a peer that stays down a little while, such
+// as a service restarting. It is the only retry of a pipeline's calls: the
+// orchestrator dials its services with dial.WithoutRetries, so one item
+// reaches a failing service at most Attempts times.
 type Retry struct {
 	// Attempts is the most calls per step or item, at least 1. Default 3.
 	Attempts int

@@ -64,8 +64,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 	clients := map[genai.Modality]genai.Client{}
 	for m, target := range map[genai.Modality]string{genai.Text: cfg.TextAddr, genai.Image: cfg.ImageAddr, genai.Audio: cfg.AudioAddr} {
 		// Connections are lazy: the orchestrator starts without its peers,
-		// and a run fails UNAVAILABLE while one is down.
-		conn, err := dial.Dial(target, cfg.UpstreamKey.DialOptions()...)
+		// and a run fails UNAVAILABLE while one is down. The runner's step
+		// retries (runner.Retry) are the only retries of a pipeline's
+		// calls, so that they do not multiply with the connection's.
+		conn, err := dial.Dial(target, append(cfg.UpstreamKey.DialOptions(), dial.WithoutRetries())...)
 		if err != nil {
 			return nil, fmt.Errorf("-%s-addr: %w", m, err)
 		}
