@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,19 +36,7 @@ func buildOrchestrator(t *testing.T) string {
 // address.
 func serveFake(t *testing.T, m genai.Modality, b genai.Backend) string {
 	t.Helper()
-	h, err := genai.NewHandler(m, slog.New(slog.DiscardHandler), genai.Route{Backend: b, Concurrency: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	genai.Register(s, h)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return lis.Addr().String()
+	return genaitest.Listen(t, m, b)
 }
 
 // orchestrator is a running orchestrator process.

@@ -7,6 +7,7 @@ package genaitest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -302,6 +303,34 @@ func serveInMemory(tb testing.TB, target string, register func(*grpc.Server)) *g
 		<-served
 	})
 	return conn
+}
+
+// Listen serves b as the modality m service, behind the real genai handler
+// (validation, admission with 4 calls at once, streaming), on a loopback TCP
+// port, so that other processes (a real orchestrator or gateway) can call
+// it; it returns the address. The server stops when the test ends.
+func Listen(tb testing.TB, m genai.Modality, b genai.Backend) string {
+	tb.Helper()
+	h, err := genai.NewHandler(m, slog.New(slog.DiscardHandler), genai.Route{Backend: b, Concurrency: 4})
+	if err != nil {
+		tb.Fatalf("genaitest: %s handler: %v", m, err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g := grpc.NewServer()
+	genai.Register(g, h)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = g.Serve(lis)
+	}()
+	tb.Cleanup(func() {
+		g.Stop()
+		<-served
+	})
+	return lis.Addr().String()
 }
 
 // WAV returns a 16-bit mono WAV file at rate Hz holding n samples, each
