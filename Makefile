@@ -107,6 +107,21 @@ fuzz: ## run every fuzz target for FUZZTIME (8s) each
 	  go test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} || exit 1; \
 	done
 
+# The reliability run (docs/RELIABILITY.md): the e2e fault, load and
+# hostile-request tests with the load held LOAD_DURATION (60s; 5s in make
+# test), then every fuzz target; the figures section of docs/RELIABILITY.md
+# is rewritten from their logs, kept in out/reliability. About 6 minutes.
+LOAD_DURATION ?= 60s
+RELIABILITY_TESTS := TestLoad|TestAudioKilledMidRun|TestUpstreamFaults|TestSecurity
+.PHONY: reliability
+reliability: deps ## faults, load (LOAD_DURATION, 60s) and hostile inputs, then fuzzing; rewrites docs/RELIABILITY.md's figures
+	@mkdir -p out/reliability
+	CHORUS_LOAD_DURATION=$(LOAD_DURATION) go test -count=1 -v -timeout 30m -run '^($(RELIABILITY_TESTS))$$' ./e2e \
+	  >out/reliability/e2e.log 2>&1 || { grep -E -e '--- FAIL|_test.go:[0-9]+:' out/reliability/e2e.log | tail -40; exit 1; }
+	$(MAKE) --no-print-directory fuzz >out/reliability/fuzz.log 2>&1 || { tail -40 out/reliability/fuzz.log; exit 1; }
+	go run ./e2e/cmd/reliability -e2e out/reliability/e2e.log -fuzz out/reliability/fuzz.log -fuzztime $(FUZZTIME) -doc docs/RELIABILITY.md
+	@echo "docs/RELIABILITY.md: figures rewritten from out/reliability/"
+
 # Docker: images, Compose v2 and Jaeger (deploy/README.md). What takes
 # minutes the first time (the base image roots, the Compose and Jaeger
 # binaries built from their Go modules) is cached under

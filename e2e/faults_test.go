@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,11 +40,12 @@ func freeAddr(t *testing.T) string {
 	return ports.Addr(ports.Host, processtest.FreePort(t))
 }
 
-// server starts one of the built binaries with args in the repository root (where the text
-// service finds models/), the gRPC servers with no metrics listener, and returns the process.
-func server(t *testing.T, bin, name string, args ...string) *processtest.Process {
+// startServer starts one of the built binaries with args in the repository root (where the
+// text service finds models/), a gRPC server with no metrics listener unless args give one,
+// and returns the process.
+func startServer(t *testing.T, bin, name string, args ...string) *processtest.Process {
 	t.Helper()
-	if name != "gateway" {
+	if name != "gateway" && !slices.Contains(args, "-metrics-addr") {
 		args = append(args, "-metrics-addr", "")
 	}
 	cmd := exec.Command(filepath.Join(bin, name), args...)
@@ -199,11 +200,11 @@ func TestAudioKilledMidRun(t *testing.T) {
 	bin := processtest.Build(t, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway",
 		"./services/text/cmd/text", "./services/audio/cmd/audio")
 	textAddr, audioAddr, orchAddr, httpAddr, dead := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	server(t, bin, "text", "-grpc-addr", textAddr)
-	audio := server(t, bin, "audio", "-grpc-addr", audioAddr)
-	server(t, bin, "orchestrator", "-grpc-addr", orchAddr, "-text-addr", textAddr, "-audio-addr", audioAddr,
+	startServer(t, bin, "text", "-grpc-addr", textAddr)
+	audio := startServer(t, bin, "audio", "-grpc-addr", audioAddr)
+	startServer(t, bin, "orchestrator", "-grpc-addr", orchAddr, "-text-addr", textAddr, "-audio-addr", audioAddr,
 		"-image-addr", dead, "-data-dir", t.TempDir())
-	server(t, bin, "gateway", "-http-addr", httpAddr, "-orchestrator-addr", orchAddr,
+	startServer(t, bin, "gateway", "-http-addr", httpAddr, "-orchestrator-addr", orchAddr,
 		"-text-addr", textAddr, "-audio-addr", audioAddr, "-image-addr", dead)
 	waitServing(t, textAddr, 60*time.Second)
 	waitServing(t, audioAddr, 60*time.Second)
@@ -229,26 +230,38 @@ func TestAudioKilledMidRun(t *testing.T) {
 		}
 	}
 
-	// A text-only call, in flight across the kill.
+	// A text-only call, streaming across the kill: the kill comes after its first delta.
 	type answer struct {
-		status int
-		body   string
-		err    error
+		lines []string
+		err   error
 	}
-	textDone := make(chan answer, 1)
+	textStarted, textDone := make(chan struct{}), make(chan answer, 1)
 	go func() {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/text:generate",
-			strings.NewReader(`{"prompt": "The lighthouse keeper", "text": {"maxTokens": 48, "seed": 1}}`))
+		defer close(textDone)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/text:streamGenerate",
+			strings.NewReader(`{"prompt": "The lighthouse keeper", "text": {"maxTokens": 64, "seed": 1}}`))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
+			close(textStarted)
 			textDone <- answer{err: err}
 			return
 		}
 		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		textDone <- answer{status: resp.StatusCode, body: string(b), err: err}
+		var a answer
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if a.lines = append(a.lines, sc.Text()); len(a.lines) == 1 {
+				close(textStarted)
+			}
+		}
+		if len(a.lines) == 0 {
+			close(textStarted)
+		}
+		a.err = sc.Err()
+		textDone <- a
 	}()
+	<-textStarted
 
 	audio.Kill(t)
 	killed := time.Now()
@@ -260,25 +273,27 @@ func TestAudioKilledMidRun(t *testing.T) {
 	if took := time.Since(started); took > deadline {
 		t.Errorf("the run failed %s after it started, past its %s deadline", took, deadline)
 	}
-	t.Logf("killed audio after %d segments; the run failed %s later: %s", segments, failedAfter.Round(time.Millisecond), f.Message)
+	t.Logf("figure: fault: audio SIGKILLed after %d voiced segments of a narrate-document run: RunFailed UNAVAILABLE at voiceover %s later (%s)", segments, failedAfter.Round(time.Millisecond), f.Message)
 
 	select {
 	case a := <-textDone:
-		if a.err != nil || a.status != http.StatusOK || !strings.Contains(a.body, `"text"`) {
-			t.Fatalf("the text call across the kill: %d %s %v", a.status, a.body, a.err)
+		n := len(a.lines)
+		if a.err != nil || n < 2 || !strings.Contains(a.lines[n-1], `"done"`) || strings.Contains(strings.Join(a.lines, "\n"), `"error"`) {
+			t.Fatalf("the text stream across the kill: %v, %d lines, last %.300q", a.err, n, a.lines)
 		}
+		t.Logf("figure: fault: a text stream in flight across the kill: %d chunks, ended with its result", n)
 	case <-time.After(2 * time.Minute):
-		t.Fatal("the text call across the kill did not finish")
+		t.Fatal("the text stream across the kill did not finish")
 	}
 
-	server(t, bin, "audio", "-grpc-addr", audioAddr)
+	startServer(t, bin, "audio", "-grpc-addr", audioAddr)
 	serving := waitServing(t, audioAddr, 60*time.Second)
 	for attempt := 1; ; attempt++ {
 		r := startRun(ctx, t, base, "narrate-document", map[string]string{"document": "The lamp is lit again."}, "Grpc-Timeout", "30S")
 		failed, completed, final := r.rest(t)
 		if r.resp.StatusCode == http.StatusOK && completed {
 			back := time.Since(serving)
-			t.Logf("a new run succeeded %s after audio served again (attempt %d)", back.Round(time.Millisecond), attempt)
+			t.Logf("figure: fault: audio started again: a new run succeeded %s after it served (attempt %d), orchestrator and gateway not restarted", back.Round(time.Millisecond), attempt)
 			if back > 5*time.Second {
 				t.Errorf("runs succeeded again only %s after audio served, want within 5s", back)
 			}
@@ -319,9 +334,9 @@ func TestUpstreamFaults(t *testing.T) {
 	textAddr := genaitest.Listen(t, genai.Text, text)
 	audioAddr := genaitest.Listen(t, genai.Audio, genaitest.NewBackend(genaitest.Voice))
 	orchAddr, httpAddr, dead := freeAddr(t), freeAddr(t), freeAddr(t)
-	server(t, bin, "orchestrator", "-grpc-addr", orchAddr, "-text-addr", textAddr, "-audio-addr", audioAddr,
+	startServer(t, bin, "orchestrator", "-grpc-addr", orchAddr, "-text-addr", textAddr, "-audio-addr", audioAddr,
 		"-image-addr", dead, "-data-dir", t.TempDir())
-	server(t, bin, "gateway", "-http-addr", httpAddr, "-orchestrator-addr", orchAddr,
+	startServer(t, bin, "gateway", "-http-addr", httpAddr, "-orchestrator-addr", orchAddr,
 		"-text-addr", textAddr, "-audio-addr", audioAddr, "-image-addr", dead)
 	waitServing(t, orchAddr, 30*time.Second)
 	waitListening(t, httpAddr, 30*time.Second)
@@ -337,6 +352,7 @@ func TestUpstreamFaults(t *testing.T) {
 		if n := text.down.Load(); n != 3 {
 			t.Errorf("the failing text service was called %d times for one step, want 3", n)
 		}
+		t.Logf("figure: fault: a text service always UNAVAILABLE: RunFailed UNAVAILABLE at script after %d calls reached it", text.down.Load())
 	})
 
 	t.Run("slower than the deadline", func(t *testing.T) {
@@ -351,7 +367,7 @@ func TestUpstreamFaults(t *testing.T) {
 		}
 		text.Wait(t, "started")
 		text.Wait(t, "canceled")
-		t.Logf("a 1s deadline over a backend that never answers: DEADLINE_EXCEEDED after %s, backend canceled", took.Round(time.Millisecond))
+		t.Logf("figure: fault: a backend slower than a 1s deadline: DEADLINE_EXCEEDED after %s; the backend saw its call canceled", took.Round(time.Millisecond))
 		if took > 10*time.Second {
 			t.Errorf("DEADLINE_EXCEEDED after %s for a 1s deadline", took)
 		}
@@ -369,6 +385,6 @@ func TestUpstreamFaults(t *testing.T) {
 		cancel()
 		run.resp.Body.Close()
 		text.Wait(t, "canceled")
-		t.Logf("the backend's call was canceled %s after the client went away", time.Since(gone).Round(time.Millisecond))
+		t.Logf("figure: fault: a client disconnected mid-run: the backend's call canceled %s later", time.Since(gone).Round(time.Millisecond))
 	})
 }

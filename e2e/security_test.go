@@ -171,7 +171,7 @@ func TestSecurity(t *testing.T) {
 			codes = append(codes, fmt.Sprintf("%d×%d", code, n))
 		}
 		sort.Strings(codes)
-		t.Logf("%d hostile requests: %s", len(table), strings.Join(codes, ", "))
+		t.Logf("figure: hostile requests through the gateway: %d, answered %s", len(table), strings.Join(codes, ", "))
 		if len(table) < 40 {
 			t.Errorf("only %d hostile requests", len(table))
 		}
