@@ -112,7 +112,7 @@ fuzz: ## run every fuzz target for FUZZTIME (8s) each
 # test), then every fuzz target; the figures section of docs/RELIABILITY.md
 # is rewritten from their logs, kept in out/reliability. About 6 minutes.
 LOAD_DURATION ?= 60s
-RELIABILITY_TESTS := TestLoad|TestAudioKilledMidRun|TestUpstreamFaults|TestSecurity
+RELIABILITY_TESTS := TestLoad|TestAudioKilledMidRun|TestUpstreamFaults|TestMutualTLS|TestSecurity
 .PHONY: reliability
 reliability: deps ## faults, load (LOAD_DURATION, 60s) and hostile inputs, then fuzzing; rewrites docs/RELIABILITY.md's figures
 	@mkdir -p out/reliability
@@ -121,6 +121,15 @@ reliability: deps ## faults, load (LOAD_DURATION, 60s) and hostile inputs, then 
 	$(MAKE) --no-print-directory fuzz >out/reliability/fuzz.log 2>&1 || { tail -40 out/reliability/fuzz.log; exit 1; }
 	go run ./e2e/cmd/reliability -e2e out/reliability/e2e.log -fuzz out/reliability/fuzz.log -fuzztime $(FUZZTIME) -doc docs/RELIABILITY.md
 	@echo "docs/RELIABILITY.md: figures rewritten from out/reliability/"
+
+# TLS between the services (docs/RELIABILITY.md): servers take -tls-cert,
+# -tls-key and -tls-client-ca (mutual TLS), the orchestrator and the gateway
+# -upstream-tls-ca, -upstream-tls-cert and -upstream-tls-key.
+CERTS_DIR ?= certs
+CERTS_HOSTS ?= localhost,127.0.0.1,::1
+.PHONY: certs
+certs: ## a development CA, server and client certificates in certs/ (TLS and mTLS between the services)
+	go run ./platform/devcert/cmd/devcert -dir $(CERTS_DIR) -hosts $(CERTS_HOSTS)
 
 # Docker: images, Compose v2 and Jaeger (deploy/README.md). What takes
 # minutes the first time (the base image roots, the Compose and Jaeger

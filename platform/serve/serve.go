@@ -58,13 +58,18 @@ type Config struct {
 	// Reflection registers the gRPC reflection service (for grpcurl and
 	// similar tools). Off by default: it lists every method to anyone.
 	Reflection bool
+	// TLS, when it names a certificate, makes the server speak only TLS,
+	// and with a client authority only mutual TLS. Off by default.
+	TLS TLS
 }
 
-// RegisterFlags registers -api-keys-file, -api-keys, -allow-insecure-bind
-// and -reflection, with c's values as their defaults.
+// RegisterFlags registers -api-keys-file, -api-keys, -allow-insecure-bind,
+// -reflection, -tls-cert, -tls-key and -tls-client-ca, with c's values as
+// their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Auth.RegisterFlags(fs)
 	fs.BoolVar(&c.Reflection, "reflection", c.Reflection, "serve the gRPC reflection service (grpcurl without -proto)")
+	c.TLS.RegisterFlags(fs)
 }
 
 // MetricsAuto as Config.MetricsAddr serves /metrics on Addr's port plus
@@ -110,7 +115,7 @@ func (c Config) Validate() error {
 	if c.MaxConnectionAge < 0 {
 		return fmt.Errorf("serve: negative maximum connection age %s", c.MaxConnectionAge)
 	}
-	return nil
+	return c.TLS.Validate()
 }
 
 // Server is a gRPC server with Chorus's standard equipment.
@@ -143,6 +148,13 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	}
 	if err := cfg.Auth.CheckBind(cfg.Addr, keys); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
+	}
+	creds, err := cfg.TLS.credentials()
+	if err != nil {
+		return nil, err
+	}
+	if creds != nil {
+		opts = append([]grpc.ServerOption{creds}, opts...)
 	}
 	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chorus-ai/chorus/platform/apikey"
+	"github.com/chorus-ai/chorus/platform/dial"
 )
 
 // Config configures a Gateway. The zero value of every field but the
@@ -38,6 +39,9 @@ type Config struct {
 	Auth apikey.Config
 	// UpstreamKey is the API key sent to the gRPC upstreams.
 	UpstreamKey apikey.ClientKey
+	// UpstreamTLS is the TLS (and client certificate) the connections to
+	// the gRPC upstreams use; plaintext when it names no authority.
+	UpstreamTLS dial.TLS
 	// AllowedHosts lists the names a request's Host header may carry;
 	// empty or "*" allows any. NewServer defaults it to LoopbackHosts
 	// when the gateway listens on loopback.
@@ -85,6 +89,7 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("-max-body-bytes %d is negative", c.MaxBodyBytes))
 	}
+	errs = append(errs, c.UpstreamTLS.Validate())
 	for _, o := range c.CORSOrigins {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			errs = append(errs, fmt.Errorf("-cors-origins: %q is not an origin such as https://example.com or *", o))

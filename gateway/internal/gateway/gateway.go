@@ -153,12 +153,16 @@ func noHeaders(string) (string, bool) { return "", false }
 // is right for requests but would make /readyz slow to report an upstream
 // that is down.
 func (g *Gateway) dial(name, target, service string) (*grpc.ClientConn, error) {
-	conn, err := dial.Dial(target, g.cfg.UpstreamKey.DialOptions()...)
+	tlsOpts, err := g.cfg.UpstreamTLS.DialOptions()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	conn, err := dial.Dial(target, append(g.cfg.UpstreamKey.DialOptions(), tlsOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %s upstream: %w", name, err)
 	}
 	g.conns = append(g.conns, conn)
-	hconn, err := dial.Dial(target, grpc.WithDisableRetry())
+	hconn, err := dial.Dial(target, append(tlsOpts, grpc.WithDisableRetry())...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %s upstream: %w", name, err)
 	}

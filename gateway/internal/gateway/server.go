@@ -56,6 +56,7 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Gateway.StreamWriteTimeout, "stream-write-timeout", c.Gateway.StreamWriteTimeout, "how long one write to a client may block; a client that stops reading a stream is cut off after it")
 	c.Gateway.Auth.RegisterFlags(fs)
 	c.Gateway.UpstreamKey.RegisterFlag(fs)
+	c.Gateway.UpstreamTLS.RegisterFlags(fs)
 	fs.Func("allowed-hosts", "comma-separated names the Host header may carry (* for any); default: loopback names when listening on loopback, any otherwise", func(s string) error {
 		c.Gateway.AllowedHosts = ParseHosts(s)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/orchestrator/internal/server"
 	"github.com/chorus-ai/chorus/platform/apikey"
+	"github.com/chorus-ai/chorus/platform/dial"
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/serve"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	Serve serve.Config
 	// UpstreamKey is the API key sent to the modality services.
 	UpstreamKey apikey.ClientKey
+	// UpstreamTLS is the TLS (and client certificate) the connections to
+	// the modality services use; plaintext when it names no authority.
+	UpstreamTLS dial.TLS
 }
 
 // DefaultConfig is the configuration with no flags: the default addresses,
@@ -123,6 +127,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RunQueue, "run-queue", c.RunQueue, "most runs waiting for a place; more are refused RESOURCE_EXHAUSTED")
 	c.Serve.RegisterFlags(fs)
 	c.UpstreamKey.RegisterFlag(fs)
+	c.UpstreamTLS.RegisterFlags(fs)
 }
 
 // Validate reports a configuration the orchestrator cannot start with.
@@ -143,6 +148,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" && (c.JobsDB == "" || c.ArtifactsDir == "" || c.CollectionsDB == "") {
 		errs = append(errs, fmt.Errorf("-data-dir is empty: set it, or -jobs-db, -artifacts-dir and -collections-db"))
 	}
+	errs = append(errs, c.Serve.TLS.Validate(), c.UpstreamTLS.Validate())
 	return errors.Join(errs...)
 }
 

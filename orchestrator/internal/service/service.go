@@ -61,13 +61,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 			return nil, fmt.Errorf("-pipelines-dir %s: %w", cfg.PipelinesDir, err)
 		}
 	}
+	tlsOpts, err := cfg.UpstreamTLS.DialOptions()
+	if err != nil {
+		return nil, err
+	}
 	clients := map[genai.Modality]genai.Client{}
 	for m, target := range map[genai.Modality]string{genai.Text: cfg.TextAddr, genai.Image: cfg.ImageAddr, genai.Audio: cfg.AudioAddr} {
 		// Connections are lazy: the orchestrator starts without its peers,
 		// and a run fails UNAVAILABLE while one is down. The runner's step
 		// retries (runner.Retry) are the only retries of a pipeline's
 		// calls, so that they do not multiply with the connection's.
-		conn, err := dial.Dial(target, append(cfg.UpstreamKey.DialOptions(), dial.WithoutRetries())...)
+		conn, err := dial.Dial(target, append(append(cfg.UpstreamKey.DialOptions(), tlsOpts...), dial.WithoutRetries())...)
 		if err != nil {
 			return nil, fmt.Errorf("-%s-addr: %w", m, err)
 		}
@@ -105,7 +109,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		log.Warn("jobs interrupted by the last stop marked failed", "count", n)
 	}
 	if s.grpc, err = serve.New(serve.Config{Addr: cfg.GRPCAddr, MetricsAddr: cfg.MetricsAddr, ShutdownTimeout: 10 * time.Second,
-		Auth: cfg.Serve.Auth, Reflection: cfg.Serve.Reflection}, log); err != nil {
+		Auth: cfg.Serve.Auth, Reflection: cfg.Serve.Reflection, TLS: cfg.Serve.TLS}, log); err != nil {
 		return nil, err
 	}
 	srv := server.New(server.Config{Pipelines: pipelines, Runner: rn, RunTimeout: cfg.RunTimeout, Log: log,
