@@ -197,6 +197,9 @@ func document(n int) string {
 // not notice; and once audio is started again on its address, a new run must succeed within
 // 5 s of it serving, with the orchestrator and the gateway never restarted.
 func TestAudioKilledMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the servers as processes")
+	}
 	bin := processtest.Build(t, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway",
 		"./services/text/cmd/text", "./services/audio/cmd/audio")
 	textAddr, audioAddr, orchAddr, httpAddr, dead := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
@@ -329,6 +332,9 @@ func (b *faultBackend) Generate(ctx context.Context, req *genaiv1.GenerateReques
 // backend sees its call canceled), and a client that disconnects mid-stream (the backend's
 // call is canceled, so no work goes on for nobody).
 func TestUpstreamFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the servers as processes")
+	}
 	bin := processtest.Build(t, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway")
 	text := &faultBackend{Backend: genaitest.NewBackend(genaitest.Echo, genaitest.Hold, "down")}
 	textAddr := genaitest.Listen(t, genai.Text, text)

@@ -148,6 +148,9 @@ func settle(t *testing.T, name, url string, idle usage, limit time.Duration) usa
 // with Retry-After through the gateway), and afterwards the servers' goroutines must be back
 // at their idle count and their resident memory within bounds of idle.
 func TestLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the servers as processes")
+	}
 	d := loadDuration(t)
 	bin := processtest.Build(t, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./services/text/cmd/text")
 	model := openaitest.New(openaitest.Options{Text: "A quick answer from an instant model."})

@@ -21,6 +21,9 @@ import (
 // authority and a client certificate voices a document; one with the authority but no
 // client certificate is refused in the handshake, so its run fails UNAVAILABLE.
 func TestMutualTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the servers as processes")
+	}
 	bin := processtest.Build(t, "./orchestrator/cmd/orchestrator", "./services/audio/cmd/audio")
 	certs := t.TempDir()
 	if err := devcert.Write(certs); err != nil {
