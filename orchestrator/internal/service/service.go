@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		s.closers = append(s.closers, conn)
 		clients[m] = genai.NewClient(m, conn)
 	}
-	embedConn, err := dial.Dial(cfg.EmbedAddr, cfg.UpstreamKey.DialOptions()...)
+	embedConn, err := dial.Dial(cfg.EmbedAddr, append(cfg.UpstreamKey.DialOptions(), tlsOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("-embed-addr: %w", err)
 	}
