@@ -37,6 +37,19 @@ type Session struct {
 	mj                           matJob
 	fj                           ffnJob
 	aj                           attnJob
+
+	// The rows of the step being run: whose cache each extends and where,
+	// and which rows' logits are wanted (a Batch fills them from several
+	// sessions; a session's own step, from itself).
+	rows    []rowRef
+	outRows []int
+}
+
+// rowRef places one row of a step: the session whose KV cache it extends
+// and its position there.
+type rowRef struct {
+	kv  *Session
+	pos int
 }
 
 // NewSession returns a session with room for ctx tokens (the model's
@@ -71,6 +84,8 @@ func (m *Model) NewSession(ctx int) *Session {
 	}
 	s.vecs = make([][]quant.Vec, quant.NumTypes)
 	s.aj.s, s.fj.s = s, s
+	s.rows = make([]rowRef, 0, MaxBatch)
+	s.outRows = make([]int, 0, MaxBatch)
 	return s
 }
 
@@ -147,13 +162,37 @@ func growF(b []float32, n int) []float32 {
 // when it has room for them all, for the last token when it has room for
 // one, and none when nil.
 func (s *Session) step(tokens []int32, out []float32) {
+	n := len(tokens)
+	s.rows = s.rows[:0]
+	for b := range n {
+		s.rows = append(s.rows, rowRef{kv: s, pos: s.n + b})
+	}
+	s.outRows = s.outRows[:0]
+	if out != nil {
+		first := 0
+		if len(out) < n*s.m.cfg.Vocab {
+			first = n - 1
+		}
+		for b := first; b < n; b++ {
+			s.outRows = append(s.outRows, b)
+		}
+	}
+	s.forward(tokens, out)
+	s.n += n
+}
+
+// forward runs one step over tokens, row b extending the cache of
+// s.rows[b] at its position, and writes the logits of s.outRows, in order,
+// to out. It uses s's scratch and workers; the caller advances the caches'
+// lengths.
+func (s *Session) forward(tokens []int32, out []float32) {
 	m, c := s.m, &s.m.cfg
 	n, emb := len(tokens), c.Embedding
 	qDim, kvDim, hd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.HeadDim
 	for b, t := range tokens {
 		// The rows were validated at load; a decode error cannot happen.
 		_ = quant.Dequantize(m.tokEmbd.Type, m.tokEmbd.row(int(t)), s.x[b*emb:(b+1)*emb])
-		s.ropeAngles(s.n+b, b)
+		s.ropeAngles(s.rows[b].pos, b)
 	}
 	for li := range m.layers {
 		l := &m.layers[li]
@@ -164,7 +203,6 @@ func (s *Session) step(tokens []int32, out []float32) {
 			matTask{w: &l.wq, out: s.q, stride: qDim},
 			matTask{w: &l.wk, out: s.k, stride: kvDim},
 			matTask{w: &l.wv, out: s.v, stride: kvDim})
-		kc, vc := s.kc[li], s.vc[li]
 		for b := range n {
 			q, k, v := s.q[b*qDim:(b+1)*qDim], s.k[b*kvDim:(b+1)*kvDim], s.v[b*kvDim:(b+1)*kvDim]
 			if l.bq != nil {
@@ -180,7 +218,8 @@ func (s *Session) step(tokens []int32, out []float32) {
 			}
 			// ggml rounds q to half for the product with the F16 key cache.
 			quant.RoundF16s(q)
-			pos := s.n + b
+			r := s.rows[b]
+			kc, vc, pos := r.kv.kc[li], r.kv.vc[li], r.pos
 			quant.ToF16(kc[pos*kvDim:(pos+1)*kvDim], k)
 			quant.ToF16(vc[pos*kvDim:(pos+1)*kvDim], v)
 		}
@@ -195,18 +234,13 @@ func (s *Session) step(tokens []int32, out []float32) {
 		s.matmul(n, s.hb, c.FFN, matTask{w: &l.down, out: s.xb2, stride: emb})
 		addTo(s.x[:n*emb], s.xb2[:n*emb])
 	}
-	s.n += n
-	if out == nil {
+	if len(s.outRows) == 0 {
 		return
 	}
-	first := 0
-	if len(out) < n*c.Vocab {
-		first = n - 1
+	for i, b := range s.outRows {
+		rmsNorm(s.xb[i*emb:(i+1)*emb], s.x[b*emb:(b+1)*emb], m.outNorm, c.NormEps)
 	}
-	for b := first; b < n; b++ {
-		rmsNorm(s.xb[(b-first)*emb:(b-first+1)*emb], s.x[b*emb:(b+1)*emb], m.outNorm, c.NormEps)
-	}
-	s.matmul(n-first, s.xb, emb, matTask{w: &m.output, out: out, stride: c.Vocab})
+	s.matmul(len(s.outRows), s.xb, emb, matTask{w: &m.output, out: out, stride: c.Vocab})
 }
 
 // ropeAngles fills the cos/sin tables of batch row b for position pos the
@@ -298,6 +332,16 @@ type matJob struct {
 	tasks [3]matTask
 	ends  [3]int // cumulative chunk counts
 	nt    int
+	exact bool // rows of float weights one at a time (see fourAtOnce)
+}
+
+// fourAtOnce reports whether a step may take rows four at a time against
+// weights of type t. The quantised kernels give each row bit for bit what
+// the one-row kernel gives; the float ones sum in another order. A Batch's
+// steps (exact) keep float weights to the one-row kernel, so a sequence's
+// logits do not depend on which other sequences share its step.
+func fourAtOnce(t quant.Type, exact bool) bool {
+	return !exact || t != quant.F32 && t != quant.F16
 }
 
 func (s *Session) matmul(n int, in []float32, cols int, tasks ...matTask) {
@@ -340,7 +384,7 @@ func (j *matJob) run(_, c int) {
 	b := 0
 	var vs [4]*quant.Vec
 	var outs [4][]float32
-	for ; b+4 <= len(t.vecs); b += 4 {
+	for ; b+4 <= len(t.vecs) && fourAtOnce(t.w.Type, j.exact); b += 4 {
 		for k := range vs {
 			vs[k] = &t.vecs[b+k]
 			outs[k] = t.out[(b+k)*t.stride+r0 : (b+k)*t.stride+r1]
@@ -359,6 +403,7 @@ type ffnJob struct {
 	l      *layer
 	gv, uv []quant.Vec
 	nrows  int
+	exact  bool // as matJob's
 }
 
 func (s *Session) ffn(n int, l *layer) {
@@ -387,7 +432,7 @@ func (j *ffnJob) run(_, c int) {
 	for k := range go4 {
 		go4[k], uo4[k] = gt[k][:nr], ut[k][:nr]
 	}
-	for ; b+4 <= len(j.gv); b += 4 {
+	for ; b+4 <= len(j.gv) && fourAtOnce(j.l.gate.Type, j.exact) && fourAtOnce(j.l.up.Type, j.exact); b += 4 {
 		for k := range gv {
 			gv[k], uv[k] = &j.gv[b+k], &j.uv[b+k]
 		}
@@ -418,8 +463,9 @@ func (j *attnJob) run(w, c int) {
 	hd, qDim, kvDim := cfg.HeadDim, cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
 	kvh := h / (cfg.Heads / cfg.KVHeads)
 	q := s.q[b*qDim+h*hd : b*qDim+(h+1)*hd]
-	kc, vc := s.kc[j.layer], s.vc[j.layer]
-	npos := s.n + b + 1
+	r := s.rows[b]
+	kc, vc := r.kv.kc[j.layer], r.kv.vc[j.layer]
+	npos := r.pos + 1
 	sc := s.scores[w][:npos]
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	mx := float32(math.Inf(-1))
