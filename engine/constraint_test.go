@@ -23,9 +23,9 @@ const record = `{"type":"object","properties":{
   "required":["name","age","city","plan","active"]}`
 
 // loadShipped loads chorus-mini, the small completion model the repository ships.
-func loadShipped(tb testing.TB) *Model {
+func loadShipped(tb testing.TB, opts ...Option) *Model {
 	tb.Helper()
-	m, err := Load(filepath.Join("..", "models", "chorus-mini.gguf"))
+	m, err := Load(filepath.Join("..", "models", "chorus-mini.gguf"), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -131,9 +131,9 @@ func BenchmarkDecodeStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { m.slots <- sess }()
+	defer m.release(sess, 1, &err)
 	ids := m.Encode("The beginning")
-	if _, err := sess.prefill(context.Background(), ids); err != nil {
+	if _, err := m.prefill(context.Background(), sess, ids); err != nil {
 		b.Fatal(err)
 	}
 	tok := []int32{ids[len(ids)-1]}

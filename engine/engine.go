@@ -35,6 +35,7 @@ type options struct {
 	threads  int
 	ctxSize  int
 	sessions int
+	kvBudget int64
 }
 
 // Option configures Load.
@@ -47,13 +48,23 @@ func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 // DefaultContextSize, never more than the model's own context length).
 func WithContextSize(n int) Option { return func(o *options) { o.ctxSize = n } }
 
-// WithSessions sets how many generations may run at once (default 1); each session owns a KV
-// cache of WithContextSize tokens. Further callers of Generate wait for a free session.
+// WithSessions sets how many generations may run at once (default 1): the slots of continuous
+// batching, each a KV cache of WithContextSize tokens. Further callers of Generate wait for a
+// free slot.
 func WithSessions(n int) Option { return func(o *options) { o.sessions = n } }
 
+// WithKVBudget caps the memory the slots' KV caches take together, in bytes: Load keeps
+// fewer slots than WithSessions asks when they would not fit (never fewer than one). 0 means
+// no cap.
+func WithKVBudget(bytes int64) Option { return func(o *options) { o.kvBudget = bytes } }
+
 // Model is a loaded GGUF model with its tokenizer. Generate is safe for concurrent use: each
-// call takes one of the model's sessions (WithSessions, default 1) for its whole run, and
-// waits, honouring its context, while none is free. Close must not race with Load's return.
+// call takes one of the model's slots (WithSessions, default 1) for its whole run, and waits,
+// honouring its context, while none is free. The generations that hold slots are decoded
+// together, continuously batched: each forward step feeds the next token of every sequence
+// that is decoding, and a chunk of a prompt being read, through one pass over the weights;
+// a generation joins the running batch at the next step and leaves it when it ends or its
+// context is cancelled. Close must not race with Load's return.
 type Model struct {
 	file   *gguf.File
 	net    *llama.Model
@@ -61,6 +72,7 @@ type Model struct {
 	info   Info
 	opts   options
 	slots  chan *session
+	sched  *scheduler
 	done   chan struct{} // closed by Close, wakes callers waiting for a session
 	mu     sync.Mutex    // guards closed
 	closed bool
@@ -74,6 +86,7 @@ type Model struct {
 type session struct {
 	s      *llama.Session
 	tokens []int32
+	req    *stepReq // its requests to the scheduler
 }
 
 // Info describes a loaded model.
@@ -82,6 +95,8 @@ type Info struct {
 	Arch          string // "llama", "qwen2"
 	ContextLength int    // the model's trained context
 	ContextSize   int    // tokens a session holds (prompt plus output)
+	Slots         int    // generations decoded at once (WithSessions, within WithKVBudget)
+	KVBytes       int64  // the KV cache of one slot
 	FileType      string // quantisation, e.g. "Q8_0", "Q4_K_M", "F16"
 	Params        int64  // weights in the file
 	Vocab         int
@@ -123,13 +138,19 @@ func Load(path string, opts ...Option) (*Model, error) {
 	if o.ctxSize <= 0 || o.ctxSize > cfg.ContextLength {
 		o.ctxSize = cfg.ContextLength
 	}
+	// K and V, F16, per layer and position.
+	kvBytes := int64(cfg.Blocks) * int64(o.ctxSize) * int64(cfg.KVHeads*cfg.HeadDim) * 2 * 2
+	if o.kvBudget > 0 {
+		o.sessions = max(1, min(o.sessions, int(o.kvBudget/kvBytes)))
+	}
 	m := &Model{file: f, net: net, tok: tok, opts: o, slots: make(chan *session, o.sessions),
-		done: make(chan struct{})}
+		done: make(chan struct{}), sched: newScheduler(net)}
 	for range o.sessions {
 		m.slots <- nil // sessions are built on first use
 	}
 	name, _ := f.String("general.name")
 	m.info = Info{Name: name, Arch: cfg.Arch, ContextLength: cfg.ContextLength, ContextSize: o.ctxSize,
+		Slots: o.sessions, KVBytes: kvBytes,
 		FileType: fileType(f), Params: net.Params(), Vocab: cfg.Vocab, Embedding: cfg.Embedding,
 		Layers: cfg.Blocks, Heads: cfg.Heads, KVHeads: cfg.KVHeads,
 		ChatTemplate: tokenizer.DetectTemplate(tok.ChatTemplate()).String()}
@@ -179,5 +200,6 @@ func (m *Model) Close() error {
 			s.s.Close()
 		}
 	}
+	m.sched.close()
 	return m.file.Close()
 }

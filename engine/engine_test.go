@@ -58,7 +58,8 @@ func collect(t *testing.T, m *Model, req Request) (Result, string) {
 func TestInfo(t *testing.T) {
 	m := newTestModel(t, WithContextSize(256))
 	got := m.Info()
-	want := Info{Name: "engine-test", Arch: "llama", ContextLength: 512, ContextSize: 256, FileType: "Q8_0",
+	// K and V in F16: 2 layers × 256 positions × 2 KV heads × 32 dims.
+	want := Info{Name: "engine-test", Arch: "llama", ContextLength: 512, ContextSize: 256, Slots: 1, KVBytes: 2 * 256 * 64 * 2 * 2, FileType: "Q8_0",
 		Vocab: 400, Embedding: 128, Layers: 2, Heads: 4, KVHeads: 2, ChatTemplate: "chatml", Params: got.Params}
 	if got != want {
 		t.Errorf("Info() = %+v, want %+v", got, want)

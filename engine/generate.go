@@ -110,10 +110,10 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 	if err != nil {
 		return res, err
 	}
-	defer m.release(sess, &err)
+	defer m.release(sess, 1, &err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 
-	logits, err := sess.prefill(ctx, ids)
+	logits, err := m.prefill(ctx, sess, ids)
 	if err != nil {
 		return res, err
 	}
@@ -146,7 +146,7 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 		res.Text = text.String()
 		return res, nil
 	}
-	tok := []int32{0}
+	tok := make([]int32, 1)
 	for {
 		if err := ctx.Err(); err != nil {
 			res.Text = text.String()
@@ -200,12 +200,10 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 			return finish(FinishLength)
 		}
 		tok[0] = id
-		if logits, err = sess.s.Decode(tok); err != nil {
-			sess.tokens = sess.tokens[:0]
+		if logits, err = m.decode(ctx, sess, tok); err != nil {
 			res.Text = text.String()
 			return res, err
 		}
-		sess.tokens = append(sess.tokens, id)
 	}
 }
 
@@ -227,12 +225,14 @@ func samplerConfig(req Request) (sample.Config, error) {
 	return c, nil
 }
 
-// release gives sess back after a call. It is deferred by the call itself, so
-// it recovers the call's panics (its own, its emit's, a forward-pass worker's
-// re-raised by the pool, a fault reading a model file that shrank while
-// mapped): the call fails with ErrInternal, and the session, whose cache and
-// tokens are in an unknown state, is closed, its slot left for a fresh one.
-func (m *Model) release(sess *session, err *error) {
+// release gives sess back after a call, leaving the scheduler's running sequences (n: the
+// call's, one or two). It is deferred by the call itself, so it recovers the call's panics
+// (its own, its emit's): the call fails with ErrInternal, and the session, whose cache and
+// tokens are in an unknown state, is closed, its slot left for a fresh one. A panic in a
+// forward pass (a worker's, or a fault reading a model file that shrank while mapped) fails
+// the requests of that step instead, in the scheduler (see scheduler.run).
+func (m *Model) release(sess *session, n int, err *error) {
+	m.sched.leave(n)
 	p := recover()
 	if p == nil {
 		m.slots <- sess
@@ -254,7 +254,8 @@ func panicError(p any) error {
 	return fmt.Errorf("%w: recovered panic: %v", ErrInternal, p)
 }
 
-// acquire takes a free session, building it on first use.
+// acquire takes a free session, building it on first use, and joins the scheduler's running
+// sequences; release gives it back.
 func (m *Model) acquire(ctx context.Context) (*session, error) {
 	m.mu.Lock()
 	closed := m.closed
@@ -265,8 +266,10 @@ func (m *Model) acquire(ctx context.Context) (*session, error) {
 	select {
 	case s := <-m.slots:
 		if s == nil {
-			s = &session{s: m.net.NewSession(m.opts.ctxSize)}
+			ls := m.net.NewSession(m.opts.ctxSize)
+			s = &session{s: ls, req: newStepReq(ls)}
 		}
+		m.sched.join(1)
 		return s, nil
 	case <-m.done:
 		return nil, ErrClosed
@@ -277,28 +280,30 @@ func (m *Model) acquire(ctx context.Context) (*session, error) {
 
 // prefill brings the session's cache to ids, reusing the longest prefix it already holds
 // (at least the last token is always run again, since its logits are needed), and returns the
-// logits after the last token.
-func (s *session) prefill(ctx context.Context, ids []int32) ([]float32, error) {
+// logits after the last token. The scheduler feeds the rest in chunks, beside other sequences.
+func (m *Model) prefill(ctx context.Context, s *session, ids []int32) ([]float32, error) {
 	keep := 0
 	for keep < len(s.tokens) && keep < len(ids)-1 && s.tokens[keep] == ids[keep] {
 		keep++
 	}
 	s.s.Truncate(keep)
 	s.tokens = append(s.tokens[:keep], ids[keep:]...)
-	var logits []float32
-	for start := keep; start < len(ids); start += llama.MaxBatch {
-		if err := ctx.Err(); err != nil {
-			s.s.Truncate(start)
-			s.tokens = s.tokens[:start]
-			return nil, err
-		}
-		end := min(start+llama.MaxBatch, len(ids))
-		var err error
-		if logits, err = s.s.Decode(ids[start:end]); err != nil {
-			s.s.Truncate(start)
-			s.tokens = s.tokens[:start]
-			return nil, err
-		}
+	s.req.toks = ids[keep:]
+	if err := m.sched.decode(ctx, s.req); err != nil {
+		s.tokens = s.tokens[:min(len(s.tokens), s.s.Len())]
+		return nil, err
 	}
-	return logits, nil
+	return s.req.logits, nil
+}
+
+// decode feeds tokens after what the session holds and returns the logits after the last.
+func (m *Model) decode(ctx context.Context, s *session, tokens []int32) ([]float32, error) {
+	s.req.toks = tokens
+	if err := m.sched.decode(ctx, s.req); err != nil {
+		// The cache may or may not hold tokens (a step can finish as ctx ends); s.tokens
+		// stays a prefix of it.
+		return nil, err
+	}
+	s.tokens = append(s.tokens, tokens...)
+	return s.req.logits, nil
 }

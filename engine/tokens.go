@@ -6,7 +6,6 @@ import (
 	"math"
 	"runtime/debug"
 
-	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/sample"
 )
 
@@ -86,22 +85,29 @@ func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(
 	if err != nil {
 		return nil, err
 	}
-	defer m.release(sess, &err)
+	// The unconditional pass is a second sequence of the batch, with a cache of its own.
+	var uncond *stepReq
+	if guided {
+		s := m.net.NewSession(m.opts.ctxSize)
+		defer s.Close()
+		uncond = newStepReq(s)
+		m.sched.join(1)
+		defer m.release(sess, 2, &err)
+	} else {
+		defer m.release(sess, 1, &err)
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	logits, err := sess.prefill(ctx, req.Prompt)
+	logits, err := m.prefill(ctx, sess, req.Prompt)
 	if err != nil {
 		return nil, err
 	}
-	var uncond *llama.Session
 	var ulogits []float32
 	if guided {
-		uncond = m.net.NewSession(m.opts.ctxSize)
-		defer uncond.Close()
-		for start := 0; start < len(req.Unconditional); start += llama.MaxBatch {
-			if ulogits, err = uncond.Decode(req.Unconditional[start:min(start+llama.MaxBatch, len(req.Unconditional))]); err != nil {
-				return nil, err
-			}
+		uncond.toks = req.Unconditional
+		if err := m.sched.decode(ctx, uncond); err != nil {
+			return nil, err
 		}
+		ulogits = uncond.logits
 	}
 	mixed := make([]float32, len(logits))
 	negInf := float32(math.Inf(-1))
@@ -129,15 +135,19 @@ func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(
 			return out, nil
 		}
 		tok[0] = id
-		if logits, err = sess.s.Decode(tok); err != nil {
-			sess.tokens = sess.tokens[:0]
+		if !guided {
+			if logits, err = m.decode(ctx, sess, tok); err != nil {
+				return out, err
+			}
+			continue
+		}
+		// Both passes in the same step.
+		sess.req.toks, uncond.toks = tok, tok
+		if err := m.sched.decode(ctx, sess.req, uncond); err != nil {
+			sess.tokens = sess.tokens[:0] // the cache may be ahead of them
 			return out, err
 		}
 		sess.tokens = append(sess.tokens, id)
-		if guided {
-			if ulogits, err = uncond.Decode(tok); err != nil {
-				return out, err
-			}
-		}
+		logits, ulogits = sess.req.logits, uncond.logits
 	}
 }

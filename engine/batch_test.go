@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runAll runs every request, all at once when together, else one after another.
+func runAll[Q, R any](t *testing.T, reqs []Q, together bool, run func(Q) (R, error)) []R {
+	t.Helper()
+	out := make([]R, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, q := range reqs {
+		if !together {
+			out[i], errs[i] = run(q)
+			continue
+		}
+		wg.Go(func() { out[i], errs[i] = run(q) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestBatchedGenerateMatchesAlone runs requests concurrently, so they share decode steps (and
+// a long prompt is read in chunks between them), and one at a time: greedy and seeded
+// requests give the same text either way.
+func TestBatchedGenerateMatchesAlone(t *testing.T) {
+	long := "Once upon a time there was a story that went on and on, " +
+		"longer than a single step of the scheduler takes while others decode, so it is read in chunks. "
+	for _, tc := range []struct {
+		name string
+		m    *Model
+	}{
+		{name: "synthetic", m: newTestModel(t, WithSessions(4))},
+		{name: "chorus-mini", m: loadShipped(t, WithSessions(4))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reqs []Request
+			for i, p := range []string{"The cat", "A long time ago", long + long, "Hello"} {
+				reqs = append(reqs, Request{Prompt: p, MaxTokens: 24},
+					Request{Prompt: p, MaxTokens: 24, Temperature: 0.9, TopK: 40, TopP: 0.95, Seed: uint64(i + 1)})
+			}
+			run := func(r Request) (Result, error) {
+				return tc.m.Generate(context.Background(), r, func(string) error { return nil })
+			}
+			alone := runAll(t, reqs, false, run)
+			together := runAll(t, reqs, true, run)
+			tc.m.sched.mu.Lock()
+			widest := tc.m.sched.widest
+			tc.m.sched.mu.Unlock()
+			if widest < 2 {
+				t.Errorf("no step ran more than %d sequence: the requests were not batched", widest)
+			}
+			for i := range reqs {
+				if alone[i] != together[i] {
+					t.Errorf("request %d (%q, temperature %g): alone %+v, batched %+v", i, reqs[i].Prompt[:min(len(reqs[i].Prompt), 20)],
+						reqs[i].Temperature, alone[i], together[i])
+				}
+				if alone[i].OutputTokens == 0 {
+					t.Errorf("request %d generated nothing", i)
+				}
+			}
+		})
+	}
+}
+
+// TestBatchedGenerateTokensMatchesAlone does the same for token generation with an Allow mask
+// and classifier-free guidance (two sequences per request in the batch).
+func TestBatchedGenerateTokensMatchesAlone(t *testing.T) {
+	m := newTestModel(t, WithSessions(3))
+	var reqs []TokenRequest
+	for i := range 3 {
+		p := m.Encode(fmt.Sprintf("picture %d of", i))
+		reqs = append(reqs, TokenRequest{Prompt: p, MaxTokens: 16, Temperature: 1, Seed: uint64(i), Allow: []int32{40, 41, 42, 43, 44, 45},
+			Guidance: 3, Unconditional: p[:2]})
+	}
+	reqs[2].Guidance = 0
+	run := func(r TokenRequest) ([]int32, error) {
+		return m.GenerateTokens(context.Background(), r, func(int32) error { return nil })
+	}
+	alone := runAll(t, reqs, false, run)
+	together := runAll(t, reqs, true, run)
+	for i := range reqs {
+		if !slices.Equal(alone[i], together[i]) || len(alone[i]) != 16 {
+			t.Errorf("request %d: alone %v, batched %v", i, alone[i], together[i])
+		}
+	}
+}
+
+// TestCancelFreesSlot cancels a generation that shares the batch with another: its slot is
+// free for a waiting caller while the other keeps decoding.
+func TestCancelFreesSlot(t *testing.T) {
+	m := newTestModel(t, WithSessions(2))
+	long := Request{Prompt: "The", MaxTokens: 200}
+	// Keep the other slot decoding meanwhile.
+	var wg sync.WaitGroup
+	otherDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(otherDone)
+		if _, err := m.Generate(context.Background(), long, func(string) error { return nil }); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	var once sync.Once
+	cancelled := make(chan error, 1)
+	wg.Go(func() {
+		_, err := m.Generate(ctx, long, func(string) error {
+			once.Do(func() { close(started) })
+			return nil
+		})
+		cancelled <- err
+	})
+	<-started
+	// Both slots are held: a third caller waits until cancel frees one.
+	third := make(chan error, 1)
+	wg.Go(func() {
+		_, err := m.Generate(context.Background(), Request{Prompt: "Hi", MaxTokens: 2}, func(string) error { return nil })
+		third <- err
+	})
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled generation returned %v", err)
+	}
+	select {
+	case err := <-third:
+		if err != nil {
+			t.Errorf("third generation: %v", err)
+		}
+	case <-otherDone:
+		t.Error("the waiting caller got no slot before the other generation ended")
+	case <-time.After(time.Minute):
+		t.Error("the cancelled generation's slot was not freed")
+	}
+	wg.Wait()
+}
+
+func TestKVBudget(t *testing.T) {
+	one := int64(2 * 256 * 64 * 2 * 2) // a slot's cache at context 256 (see TestInfo)
+	for _, tc := range []struct {
+		budget int64
+		want   int
+	}{{0, 8}, {3*one + 1, 3}, {one / 2, 1}, {100 * one, 8}} {
+		m := newTestModel(t, WithContextSize(256), WithSessions(8), WithKVBudget(tc.budget))
+		if got := m.Info().Slots; got != tc.want {
+			t.Errorf("budget %d bytes: %d slots, want %d", tc.budget, got, tc.want)
+		}
+	}
+}
