@@ -18,10 +18,12 @@ import (
 // when it stops asking; sampling, stop strings and masks stay in its own
 // goroutine, between its steps.
 const (
-	// gatherWait is how long a step waits, after its first request, for the
-	// other running sequences to ask for theirs (they are sampling or
-	// emitting meanwhile); one that is later takes the next step.
-	gatherWait = 5 * time.Millisecond
+	// A step waits, after its first request, for the other running sequences to ask for theirs
+	// (they are sampling or emitting meanwhile) for half the last step's time, within these
+	// bounds: missing the step costs a late sequence a whole step, waiting costs the others
+	// the wait. One that is later still takes the next step.
+	minGatherWait = time.Millisecond
+	maxGatherWait = 20 * time.Millisecond
 	// prefillChunk caps the prompt tokens a step takes while sequences
 	// decode in it, so a long prompt delays their next token by a chunk,
 	// not by the whole prompt. Without decoders a prompt runs MaxBatch
@@ -52,6 +54,9 @@ type scheduler struct {
 	pending []*stepReq // requests not yet answered, in arrival order
 	live    int        // sequences running: each has a request pending or is about to
 	widest  int        // the most sequences one step has run (tests read it)
+	steps   int        // steps run, and sequences in them (the benchmark reads them)
+	seqsRun int
+	last    time.Duration // how long the last step took (the scheduler goroutine's)
 	wake    chan struct{}
 	quit    chan struct{}
 	stopped chan struct{}
@@ -172,8 +177,8 @@ func (sc *scheduler) loop() {
 	}
 }
 
-// gather waits for a request, then up to gatherWait for every running
-// sequence to have one; it reports false when the scheduler stops.
+// gather waits for a request, then a while (see minGatherWait) for every
+// running sequence to have one; it reports false when the scheduler stops.
 func (sc *scheduler) gather() bool {
 	var timer <-chan time.Time
 	for {
@@ -184,7 +189,7 @@ func (sc *scheduler) gather() bool {
 			return true
 		}
 		if n > 0 && timer == nil {
-			timer = time.After(gatherWait)
+			timer = time.After(min(max(sc.last/2, minGatherWait), maxGatherWait))
 		}
 		select {
 		case <-sc.wake:
@@ -221,11 +226,15 @@ func (sc *scheduler) step() {
 		}
 	}
 	sc.widest = max(sc.widest, len(sc.seqs))
+	sc.steps++
+	sc.seqsRun += len(sc.seqs)
 	sc.mu.Unlock()
 	if len(sc.seqs) == 0 {
 		return
 	}
+	start := time.Now()
 	logits, err := sc.run()
+	sc.last = time.Since(start)
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	k := 0
