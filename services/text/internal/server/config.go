@@ -32,7 +32,7 @@ func DefaultConfig() Config {
 	return Config{
 		Server:    serve.ModalityConfig{Config: serve.Config{Addr: ports.TextAddr, MetricsAddr: serve.MetricsAuto}, Concurrency: 4, Queue: 16},
 		ModelsDir: "models",
-		Embedded:  embedded.Config{Sessions: 1},
+		Embedded:  embedded.Config{Sessions: 4, KVBudgetMiB: 1024},
 	}
 }
 
@@ -43,7 +43,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.OpenAI.RegisterFlags(fs)
 	fs.StringVar(&c.ModelsDir, "models-dir", c.ModelsDir, "directory of GGUF `files` served in process by the embedded engine, one model per file; empty disables it")
 	fs.IntVar(&c.Embedded.Threads, "threads", c.Embedded.Threads, "threads each embedded generation uses (0: every core)")
-	fs.IntVar(&c.Embedded.Sessions, "sessions", c.Embedded.Sessions, "embedded generations each model runs at once (`n` KV caches)")
+	fs.IntVar(&c.Embedded.Sessions, "sessions", c.Embedded.Sessions, "embedded generations each model runs at once, batched together (`n` slots, each a KV cache)")
+	fs.IntVar(&c.Embedded.KVBudgetMiB, "kv-budget", c.Embedded.KVBudgetMiB, "`MiB` the KV caches of one embedded model may take together; fewer slots than -sessions when they would not fit (0: no cap)")
 	fs.IntVar(&c.Embedded.ContextSize, "context-size", c.Embedded.ContextSize, "tokens each embedded session holds, prompt and output (0: the engine default, at most the model's)")
 }
 
@@ -55,6 +56,9 @@ func (c Config) Validate() error {
 	}
 	if c.Embedded.Sessions < 1 {
 		errs = append(errs, fmt.Errorf("-sessions must be at least 1, got %d", c.Embedded.Sessions))
+	}
+	if c.Embedded.KVBudgetMiB < 0 {
+		errs = append(errs, fmt.Errorf("-kv-budget must not be negative, got %d", c.Embedded.KVBudgetMiB))
 	}
 	return errors.Join(errs...)
 }

@@ -45,10 +45,10 @@ func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, [
 		for _, b := range backends {
 			closers = append(closers, b)
 			m := b.Models()[0]
-			log.Info("embedded model", "model", m.GetName(), "quantization", m.GetQuantization(), "context", m.GetContextLength())
-			// The engine itself runs Sessions generations at once; more would
-			// only wait inside it, so admission matches it.
-			routes = append(routes, genai.Route{Backend: b, Concurrency: cfg.Embedded.Sessions, Queue: cfg.Server.Queue})
+			log.Info("embedded model", "model", m.GetName(), "quantization", m.GetQuantization(), "context", m.GetContextLength(), "slots", b.Slots())
+			// The engine runs one generation per slot at once, batched together;
+			// more would only wait inside it, so admission matches the slots.
+			routes = append(routes, genai.Route{Backend: b, Concurrency: b.Slots(), Queue: cfg.Server.Queue})
 		}
 	}
 	if len(routes) == 0 {

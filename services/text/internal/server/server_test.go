@@ -138,6 +138,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "zero queue", edit: func(c *Config) { c.Server.Queue = 0 }},
 		{name: "no address", edit: func(c *Config) { c.Server.Addr = "" }},
 		{name: "zero sessions", edit: func(c *Config) { c.Embedded.Sessions = 0 }},
+		{name: "negative KV budget", edit: func(c *Config) { c.Embedded.KVBudgetMiB = -1 }},
 		{name: "bad base url", edit: func(c *Config) { c.OpenAI.BaseURL = "localhost:8000" }},
 	} {
 		cfg := DefaultConfig()

@@ -34,9 +34,14 @@ const (
 type Config struct {
 	// Threads each generation uses (0: every core).
 	Threads int
-	// Sessions is how many generations one model runs at once; each holds a
-	// KV cache of ContextSize tokens.
+	// Sessions is how many generations one model runs at once, decoded
+	// together in continuous batches (the engine's slots); each holds a KV
+	// cache of ContextSize tokens.
 	Sessions int
+	// KVBudgetMiB caps the memory of one model's KV caches together: fewer
+	// slots than Sessions are kept when they would not fit (never fewer than
+	// one). 0: no cap.
+	KVBudgetMiB int
 	// ContextSize caps the tokens a session holds (0: the engine default,
 	// never more than the model's own context).
 	ContextSize int
@@ -63,6 +68,9 @@ func Open(path string, cfg Config) (*Backend, error) {
 	}
 	if cfg.ContextSize > 0 {
 		opts = append(opts, engine.WithContextSize(cfg.ContextSize))
+	}
+	if cfg.KVBudgetMiB > 0 {
+		opts = append(opts, engine.WithKVBudget(int64(cfg.KVBudgetMiB)<<20))
 	}
 	m, err := engine.Load(path, opts...)
 	if err != nil {
@@ -97,6 +105,10 @@ func OpenDir(dir string, cfg Config) ([]*Backend, error) {
 		return b, err == nil, err
 	})
 }
+
+// Slots is how many generations the model runs at once (Config.Sessions
+// within Config.KVBudgetMiB): the concurrency to admit.
+func (b *Backend) Slots() int { return b.model.Info().Slots }
 
 // Close releases the model's memory mapping.
 func (b *Backend) Close() error { return b.model.Close() }

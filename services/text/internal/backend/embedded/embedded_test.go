@@ -245,3 +245,16 @@ func TestGenerateJSONSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestSlots checks that the backend admits as many generations as the engine keeps slots:
+// Sessions of them, fewer when the KV budget cannot hold that many.
+func TestSlots(t *testing.T) {
+	if got := open(t, Config{Sessions: 3}).Slots(); got != 3 {
+		t.Errorf("Sessions 3: %d slots", got)
+	}
+	b := open(t, Config{Sessions: 64, KVBudgetMiB: 1})
+	per := b.model.Info().KVBytes
+	if want := int((1 << 20) / per); want < 1 || want >= 64 || b.Slots() != want {
+		t.Errorf("a 1 MiB budget, %d bytes a slot: %d slots, want %d (between 1 and 63)", per, b.Slots(), want)
+	}
+}
