@@ -280,8 +280,9 @@ func (m *Model) acquire(ctx context.Context) (*session, error) {
 
 // prefill brings the session's cache to ids, reusing the longest prefix it already holds
 // (at least the last token is always run again, since its logits are needed), and returns the
-// logits after the last token. The scheduler feeds the rest in chunks, beside other sequences.
-func (m *Model) prefill(ctx context.Context, s *session, ids []int32) ([]float32, error) {
+// logits after the last token. The scheduler feeds the rest in chunks, beside other sequences;
+// with, requests of the same generation (guidance's second pass), run alongside.
+func (m *Model) prefill(ctx context.Context, s *session, ids []int32, with ...*stepReq) ([]float32, error) {
 	keep := 0
 	for keep < len(s.tokens) && keep < len(ids)-1 && s.tokens[keep] == ids[keep] {
 		keep++
@@ -289,7 +290,7 @@ func (m *Model) prefill(ctx context.Context, s *session, ids []int32) ([]float32
 	s.s.Truncate(keep)
 	s.tokens = append(s.tokens[:keep], ids[keep:]...)
 	s.req.toks = ids[keep:]
-	if err := m.sched.decode(ctx, s.req); err != nil {
+	if err := m.sched.decode(ctx, append([]*stepReq{s.req}, with...)...); err != nil {
 		s.tokens = s.tokens[:min(len(s.tokens), s.s.Len())]
 		return nil, err
 	}

@@ -97,16 +97,17 @@ func (m *Model) GenerateTokens(ctx context.Context, req TokenRequest, emit func(
 		defer m.release(sess, 1, &err)
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	logits, err := m.prefill(ctx, sess, req.Prompt)
+	var with []*stepReq
+	if guided {
+		uncond.toks = req.Unconditional
+		with = append(with, uncond)
+	}
+	logits, err := m.prefill(ctx, sess, req.Prompt, with...)
 	if err != nil {
 		return nil, err
 	}
 	var ulogits []float32
 	if guided {
-		uncond.toks = req.Unconditional
-		if err := m.sched.decode(ctx, uncond); err != nil {
-			return nil, err
-		}
 		ulogits = uncond.logits
 	}
 	mixed := make([]float32, len(logits))
