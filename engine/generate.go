@@ -146,7 +146,7 @@ func (m *Model) Generate(ctx context.Context, req Request, emit func(piece strin
 		res.Text = text.String()
 		return res, nil
 	}
-	tok := make([]int32, 1)
+	tok := []int32{0}
 	for {
 		if err := ctx.Err(); err != nil {
 			res.Text = text.String()
