@@ -96,31 +96,41 @@ func TestBatchedGenerateTokensMatchesAlone(t *testing.T) {
 	}
 }
 
-// TestCancelFreesSlot cancels a generation that shares the batch with another: its slot is
-// free for a waiting caller while the other keeps decoding.
+// TestCancelFreesSlot cancels a generation that shares the batch with another: its slot goes
+// to a waiting caller while the other still holds its own.
 func TestCancelFreesSlot(t *testing.T) {
 	m := newTestModel(t, WithSessions(2))
-	long := Request{Prompt: "The", MaxTokens: 200}
-	// Keep the other slot decoding meanwhile.
+	long := TokenRequest{Prompt: m.Encode("The"), MaxTokens: 300} // no end of text: only cancel ends it
 	var wg sync.WaitGroup
-	otherDone := make(chan struct{})
+	defer wg.Wait()
+	// The other slot's generation stops in its emit until the test is done.
+	hold, holding := make(chan struct{}), make(chan struct{})
+	defer close(hold)
 	wg.Go(func() {
-		defer close(otherDone)
-		if _, err := m.Generate(context.Background(), long, func(string) error { return nil }); err != nil {
+		first := true
+		if _, err := m.GenerateTokens(context.Background(), long, func(int32) error {
+			if first {
+				first = false
+				close(holding)
+				<-hold
+			}
+			return nil
+		}); err != nil {
 			t.Error(err)
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
-	var once sync.Once
 	cancelled := make(chan error, 1)
 	wg.Go(func() {
-		_, err := m.Generate(ctx, long, func(string) error {
+		var once sync.Once
+		_, err := m.GenerateTokens(ctx, long, func(int32) error {
 			once.Do(func() { close(started) })
 			return nil
 		})
 		cancelled <- err
 	})
+	<-holding
 	<-started
 	// Both slots are held: a third caller waits until cancel frees one.
 	third := make(chan error, 1)
@@ -137,12 +147,9 @@ func TestCancelFreesSlot(t *testing.T) {
 		if err != nil {
 			t.Errorf("third generation: %v", err)
 		}
-	case <-otherDone:
-		t.Error("the waiting caller got no slot before the other generation ended")
 	case <-time.After(time.Minute):
 		t.Error("the cancelled generation's slot was not freed")
 	}
-	wg.Wait()
 }
 
 func TestKVBudget(t *testing.T) {
