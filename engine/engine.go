@@ -41,7 +41,8 @@ type options struct {
 // Option configures Load.
 type Option func(*options)
 
-// WithThreads sets how many goroutines each generation's heavy loops use (default GOMAXPROCS).
+// WithThreads sets how many goroutines the forward passes use (default GOMAXPROCS): the
+// model's one batch of running generations steps on them.
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 
 // WithContextSize sets the tokens each session holds, prompt and output together (default

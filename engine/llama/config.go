@@ -1,5 +1,7 @@
 // Package llama runs the llama-family transformer (llama, qwen2) forward
-// pass over weights held in a GGUF file's memory mapping.
+// pass over weights held in a GGUF file's memory mapping: a Session decodes
+// one sequence with its own KV cache, a Batch steps several sessions in one
+// pass over the weights (continuous batching).
 package llama
 
 import (

@@ -42,7 +42,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Server.RegisterFlags(fs)
 	c.OpenAI.RegisterFlags(fs)
 	fs.StringVar(&c.ModelsDir, "models-dir", c.ModelsDir, "directory of GGUF `files` served in process by the embedded engine, one model per file; empty disables it")
-	fs.IntVar(&c.Embedded.Threads, "threads", c.Embedded.Threads, "threads each embedded generation uses (0: every core)")
+	fs.IntVar(&c.Embedded.Threads, "threads", c.Embedded.Threads, "threads each embedded model's forward passes use, shared by its batched generations (0: every core)")
 	fs.IntVar(&c.Embedded.Sessions, "sessions", c.Embedded.Sessions, "embedded generations each model runs at once, batched together (`n` slots, each a KV cache)")
 	fs.IntVar(&c.Embedded.KVBudgetMiB, "kv-budget", c.Embedded.KVBudgetMiB, "`MiB` the KV caches of one embedded model may take together; fewer slots than -sessions when they would not fit (0: no cap)")
 	fs.IntVar(&c.Embedded.ContextSize, "context-size", c.Embedded.ContextSize, "tokens each embedded session holds, prompt and output (0: the engine default, at most the model's)")

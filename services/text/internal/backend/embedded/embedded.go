@@ -32,7 +32,8 @@ const (
 
 // Config configures how models are loaded.
 type Config struct {
-	// Threads each generation uses (0: every core).
+	// Threads the forward passes of a model use, shared by its batched
+	// generations (0: every core).
 	Threads int
 	// Sessions is how many generations one model runs at once, decoded
 	// together in continuous batches (the engine's slots); each holds a KV
