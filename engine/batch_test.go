@@ -164,3 +164,51 @@ func TestKVBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestStepChunksPrompts runs scheduler steps by hand: a prompt shares a step with a decoding
+// sequence only prefillChunk tokens at a time, and takes up to MaxBatch once none decodes.
+func TestStepChunksPrompts(t *testing.T) {
+	m := newTestModel(t)
+	sc := &scheduler{b: m.net.NewBatch(), vocab: m.Info().Vocab}
+	defer sc.b.Close()
+	dec, pre := m.net.NewSession(512), m.net.NewSession(512)
+	defer dec.Close()
+	defer pre.Close()
+	a, b := newStepReq(dec), newStepReq(pre)
+	a.toks = []int32{1, 2, 3} // a's prompt, then one token a step
+	prompt := make([]int32, 200)
+	for i := range prompt {
+		prompt[i] = int32(3 + i%300)
+	}
+	sc.pending = []*stepReq{a}
+	sc.step()
+	<-a.done
+	a.toks = []int32{5}
+	b.toks = prompt
+	sc.pending = []*stepReq{a, b}
+	sc.step()
+	<-a.done
+	if dec.Len() != 4 || pre.Len() != prefillChunk || len(b.toks) != 200-prefillChunk {
+		t.Fatalf("beside a decode: %d and %d tokens in the caches, %d to go; want 4, %d, %d",
+			dec.Len(), pre.Len(), len(b.toks), prefillChunk, 200-prefillChunk)
+	}
+	sc.step() // b alone: a full step
+	if want := prefillChunk + 128; pre.Len() != want || len(b.toks) != 200-want {
+		t.Fatalf("alone: %d tokens in the cache, %d to go; want %d, %d", pre.Len(), len(b.toks), want, 200-want)
+	}
+	sc.step()
+	<-b.done
+	if pre.Len() != 200 || len(b.logits) != sc.vocab || len(sc.pending) != 0 {
+		t.Fatalf("after the prompt: %d tokens, %d logits, %d requests pending", pre.Len(), len(b.logits), len(sc.pending))
+	}
+	// The chunked prompt gives the logits reading it at once gives.
+	s := m.net.NewSession(512)
+	defer s.Close()
+	want, err := s.Decode(prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(want, b.logits) {
+		t.Error("a prompt read in chunks beside a decode ends with other logits than read at once")
+	}
+}
