@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/chorus-ai/chorus/engine/gguf"
 )
 
 // OpenDir opens every *.gguf file in dir, in name order, with open, which
@@ -38,4 +40,29 @@ func OpenDir[M io.Closer](dir string, open func(path string) (m M, ok bool, err 
 		}
 	}
 	return out, nil
+}
+
+// FileInfo describes a GGUF file from its header, without loading it.
+type FileInfo struct {
+	Name     string // general.name, empty when absent
+	Arch     string // general.architecture
+	FileType string // quantisation, e.g. "Q8_0", "Q4_K_M"
+	Params   int64  // weights in the file
+}
+
+// Describe reads the header of the GGUF file at path: what `chorus models
+// list` shows of each file in a models directory.
+func Describe(path string) (FileInfo, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer f.Close()
+	name, _ := f.String("general.name")
+	arch, _ := f.String("general.architecture")
+	var params int64
+	for _, t := range f.Tensors() {
+		params += int64(t.Elements())
+	}
+	return FileInfo{Name: name, Arch: arch, FileType: fileType(f), Params: params}, nil
 }

@@ -93,7 +93,7 @@ func init() {
 		{name: "jobs", summary: "start, list, inspect, watch and cancel background runs", run: Jobs, verbs: jobVerbs},
 		{name: "collections", summary: "create, fill, list, search and delete document collections", run: Collections, verbs: collectionVerbs},
 		{name: "pipelines", summary: "list the pipelines the gateway can run", run: Pipelines},
-		{name: "models", summary: "list the models of the text, image and audio services", run: Models, args: []string{"text", "image", "audio"}},
+		{name: "models", summary: "list the services' models; add, list and rm GGUF files", run: Models, verbs: modelVerbs, args: []string{"text", "image", "audio"}},
 		{name: "health", summary: "check one server's health (for container health checks)", run: Health},
 		{name: "completion", summary: "print a shell completion script (bash, zsh or fish)", run: Completion, args: shells},
 	}
@@ -151,12 +151,18 @@ func exitCode(err error) int {
 		apiErr *client.APIError
 		opErr  *net.OpError
 		bad    badInput
+		nf     notFound
+		unav   unavailable
 	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return ExitOK
 	case errors.Is(err, errUsage), errors.As(err, &bad):
 		return ExitUsage
+	case errors.As(err, &nf):
+		return ExitNotFound
+	case errors.As(err, &unav):
+		return ExitUnavailable
 	case errors.As(err, &apiErr):
 		switch {
 		case apiErr.Code == int(codes.NotFound) || apiErr.HTTPStatus == http.StatusNotFound:

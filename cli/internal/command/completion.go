@@ -57,10 +57,9 @@ type compFlag struct {
 func completionTree() []compNode {
 	var nodes []compNode
 	for _, sc := range subcommands {
-		n := compNode{name: sc.name, summary: sc.summary, args: sc.args}
-		if len(sc.verbs) == 0 {
-			n.flags = flagsOf(sc.run)
-		}
+		// A command with verbs has flags of its own only when it also runs
+		// without one (models); the others' collect nothing.
+		n := compNode{name: sc.name, summary: sc.summary, args: sc.args, flags: flagsOf(sc.run)}
 		for _, v := range sc.verbs {
 			n.verbs = append(n.verbs, compNode{name: v.name, summary: v.summary, flags: flagsOf(v.run), args: v.args})
 		}
@@ -101,55 +100,63 @@ func flagWords(fl []compFlag) string {
 	return names(fl, func(f compFlag) string { return "-" + f.name })
 }
 
-// withVerbs is the shell pattern of the commands that take verbs.
+// withVerbs is the shell pattern of "command verb" pairs: a word after a
+// command that takes verbs is its verb only when it names one (`models
+// text` names a modality, not a verb).
 func withVerbs(tree []compNode) string {
 	var ns []string
 	for _, n := range tree {
-		if len(n.verbs) > 0 {
-			ns = append(ns, n.name)
+		for _, v := range n.verbs {
+			ns = append(ns, fmt.Sprintf("%q", n.name+" "+v.name))
 		}
 	}
 	return strings.Join(ns, "|")
 }
 
+// verbsAndArgs are the words after a command that takes verbs: its verbs,
+// and the arguments it takes without one.
+func verbsAndArgs(n compNode) string {
+	return strings.Join(append(strings.Fields(names(n.verbs, nodeName)), n.args...), " ")
+}
+
 func writeBash(w io.Writer, tree []compNode) {
 	fmt.Fprintf(w, `# bash completion for chorus; source <(chorus completion bash)
 _chorus() {
-	local cur=${COMP_WORDS[COMP_CWORD]} cmd= verb= w i words=
+	local cur=${COMP_WORDS[COMP_CWORD]} cmd= verb= arg= w i words=
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		[[ $w == -* ]] && continue
 		if [[ -z $cmd ]]; then
 			cmd=$w
-		elif [[ -z $verb ]]; then
-			case $cmd in %s) verb=$w ;; esac
+		elif [[ -z $verb && -z $arg ]]; then
+			case "$cmd $w" in %s) verb=$w ;; *) arg=$w ;; esac
 		fi
 	done
 	if [[ -z $cmd ]]; then
 		COMPREPLY=($(compgen -W "%s" -- "$cur"))
 		return
 	fi
-	if [[ -z $verb && $cur != -* ]]; then
+	if [[ -z $verb && -z $arg && $cur != -* ]]; then
 		case $cmd in
 `, withVerbs(tree), names(tree, nodeName))
 	for _, n := range tree {
 		if len(n.verbs) > 0 {
-			fmt.Fprintf(w, "\t\t%s) COMPREPLY=($(compgen -W %q -- \"$cur\")); return ;;\n", n.name, names(n.verbs, nodeName))
+			fmt.Fprintf(w, "\t\t%s) COMPREPLY=($(compgen -W %q -- \"$cur\")); return ;;\n", n.name, verbsAndArgs(n))
 		}
 	}
 	fmt.Fprint(w, "\t\tesac\n\tfi\n\tif [[ $cur == -* ]]; then\n\t\tcase \"$cmd $verb\" in\n")
 	for _, n := range tree {
-		if len(n.verbs) == 0 {
+		if len(n.verbs) == 0 || len(n.flags) > 0 {
 			fmt.Fprintf(w, "\t\t%q) words=%q ;;\n", n.name+" ", flagWords(n.flags))
 		}
 		for _, v := range n.verbs {
 			fmt.Fprintf(w, "\t\t%q) words=%q ;;\n", n.name+" "+v.name, flagWords(v.flags))
 		}
 	}
-	fmt.Fprint(w, "\t\tesac\n\t\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n\t\treturn\n\tfi\n\tcase $cmd in\n")
+	fmt.Fprint(w, "\t\tesac\n\t\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n\t\treturn\n\tfi\n\tcase \"$cmd $verb\" in\n")
 	for _, n := range tree {
 		if len(n.args) > 0 {
-			fmt.Fprintf(w, "\t%s) COMPREPLY=($(compgen -W %q -- \"$cur\")) ;;\n", n.name, strings.Join(n.args, " "))
+			fmt.Fprintf(w, "\t%q) COMPREPLY=($(compgen -W %q -- \"$cur\")) ;;\n", n.name+" ", strings.Join(n.args, " "))
 		}
 	}
 	fmt.Fprint(w, "\tesac\n}\ncomplete -o default -F _chorus chorus\n")
@@ -167,15 +174,15 @@ func writeZsh(w io.Writer, tree []compNode) {
 	fmt.Fprintf(w, `#compdef chorus
 # zsh completion for chorus; source <(chorus completion zsh) after compinit
 _chorus() {
-	local cmd= verb= w i
+	local cmd= verb= arg= w i
 	local -a items
 	for ((i = 2; i < CURRENT; i++)); do
 		w=${words[i]}
 		[[ $w == -* ]] && continue
 		if [[ -z $cmd ]]; then
 			cmd=$w
-		elif [[ -z $verb ]]; then
-			case $cmd in %s) verb=$w ;; esac
+		elif [[ -z $verb && -z $arg ]]; then
+			case "$cmd $w" in %s) verb=$w ;; *) arg=$w ;; esac
 		fi
 	done
 	if [[ -z $cmd ]]; then
@@ -183,7 +190,7 @@ _chorus() {
 	for _, n := range tree {
 		fmt.Fprintf(w, "\n\t\t\t%s", zshItem(n.name, n.summary))
 	}
-	fmt.Fprint(w, "\n\t\t)\n\t\t_describe command items\n\t\treturn\n\tfi\n\tif [[ -z $verb && $PREFIX != -* ]]; then\n\t\tcase $cmd in\n")
+	fmt.Fprint(w, "\n\t\t)\n\t\t_describe command items\n\t\treturn\n\tfi\n\tif [[ -z $verb && -z $arg && $PREFIX != -* ]]; then\n\t\tcase $cmd in\n")
 	for _, n := range tree {
 		if len(n.verbs) == 0 {
 			continue
@@ -191,6 +198,9 @@ _chorus() {
 		fmt.Fprintf(w, "\t\t%s)\n\t\t\titems=(", n.name)
 		for _, v := range n.verbs {
 			fmt.Fprintf(w, " %s", zshItem(v.name, v.summary))
+		}
+		for _, a := range n.args {
+			fmt.Fprintf(w, " %s", zshItem(a, ""))
 		}
 		fmt.Fprint(w, " )\n\t\t\t_describe verb items\n\t\t\treturn ;;\n")
 	}
@@ -203,17 +213,17 @@ _chorus() {
 		fmt.Fprint(w, " ) ;;\n")
 	}
 	for _, n := range tree {
-		if len(n.verbs) == 0 {
+		if len(n.verbs) == 0 || len(n.flags) > 0 {
 			writeItems(n.name+" ", n.flags)
 		}
 		for _, v := range n.verbs {
 			writeItems(n.name+" "+v.name, v.flags)
 		}
 	}
-	fmt.Fprint(w, "\t\tesac\n\t\t_describe flag items\n\t\treturn\n\tfi\n\tcase $cmd in\n")
+	fmt.Fprint(w, "\t\tesac\n\t\t_describe flag items\n\t\treturn\n\tfi\n\tcase \"$cmd $verb\" in\n")
 	for _, n := range tree {
 		if len(n.args) > 0 {
-			fmt.Fprintf(w, "\t%s) compadd %s ;;\n", n.name, strings.Join(n.args, " "))
+			fmt.Fprintf(w, "\t%s) compadd %s ;;\n", shellQuote(n.name+" "), strings.Join(n.args, " "))
 		}
 	}
 	fmt.Fprint(w, "\t*) _files ;;\n\tesac\n}\ncompdef _chorus chorus\n")
@@ -236,14 +246,15 @@ func writeFish(w io.Writer, tree []compNode) {
 	}
 	for _, n := range tree {
 		cond := "__fish_seen_subcommand_from " + n.name
-		if len(n.args) > 0 {
-			fmt.Fprintf(w, "complete -c chorus -n %s -a %s\n", shellQuote(cond), shellQuote(strings.Join(n.args, " ")))
-		}
-		if len(n.verbs) == 0 {
-			writeFlags(cond, n.flags)
-			continue
-		}
+		own := cond // where the command's own arguments and flags complete
 		all := names(n.verbs, nodeName)
+		if len(n.verbs) > 0 {
+			own += "; and not __fish_seen_subcommand_from " + all
+		}
+		if len(n.args) > 0 {
+			fmt.Fprintf(w, "complete -c chorus -n %s -a %s\n", shellQuote(own), shellQuote(strings.Join(n.args, " ")))
+		}
+		writeFlags(own, n.flags)
 		for _, v := range n.verbs {
 			fmt.Fprintf(w, "complete -c chorus -n %s -a %s -d %s\n", shellQuote(cond+"; and not __fish_seen_subcommand_from "+all), v.name, shellQuote(v.summary))
 			writeFlags(cond+"; and __fish_seen_subcommand_from "+v.name, v.flags)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -55,9 +56,14 @@ func Pipelines(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-// Models lists the models of each modality service.
+// Models lists the models of each modality service, or runs one of
+// modelVerbs on the models directory.
 func Models(ctx context.Context, env Env, args []string) error {
-	fs := newFlags(env, "models", "[text|image|audio ...] [flags]", "Lists the models each modality service serves; the default model is marked *.")
+	if len(args) > 0 && slices.ContainsFunc(modelVerbs, func(v subcommand) bool { return v.name == args[0] }) {
+		return dispatch(ctx, env, "models", "add|list|rm [flags]", modelVerbs, args)
+	}
+	fs := newFlags(env, "models", "[text|image|audio ...] [flags]", "Lists the models each modality service serves; the default model is marked *.\n\n"+
+		"`chorus models add|list|rm` manage the GGUF files of a models directory instead.")
 	gateway := gatewayFlag(env, fs)
 	verbose := fs.Bool("v", false, "also print each model's description")
 	asJSON := jsonFlag(fs)

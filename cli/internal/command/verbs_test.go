@@ -315,6 +315,10 @@ func TestCompletion(t *testing.T) {
 		{line: "chorus generate text -max", want: "-max-tokens"},
 		{line: "chorus run -gateway http://x -a", want: "-async"},
 		{line: "chorus models au", want: "audio"},
+		{line: "chorus models a", want: "add audio"},
+		{line: "chorus models add -sh", want: "-sha256"},
+		{line: "chorus models text -gat", want: "-gateway"},
+		{line: "chorus models image ", want: "text image audio"},
 		{line: "chorus completion f", want: "fish"},
 		{line: "chorus up -gr", want: "-grace -grpc-port"},
 	}
