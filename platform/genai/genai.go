@@ -114,6 +114,12 @@ type Route struct {
 	// negative means none); beyond that requests fail at once with
 	// RESOURCE_EXHAUSTED.
 	Queue int
+	// Dynamic marks a backend whose models come and go while the service
+	// runs (a models directory it rescans): the handler asks it for its
+	// models on every call instead of once, and Concurrency and Queue
+	// apply to each of its models on its own. Its models follow the
+	// static routes' in ListModels, and are not in the queue gauges.
+	Dynamic bool
 }
 
 // Handler serves Generate, StreamGenerate and ListModels for one modality.
@@ -123,6 +129,7 @@ type Handler struct {
 	models   []*genaiv1.Model
 	routes   map[string]*route
 	backends []backendLimit // one per route, for the queue gauges
+	dynamic  []*dynamicRoute
 	metrics  *metrics
 }
 
@@ -156,6 +163,10 @@ func newHandler(m Modality, log *slog.Logger, mp metric.MeterProvider, routes ..
 		}
 		if r.Queue == 0 {
 			r.Queue = 16
+		}
+		if r.Dynamic {
+			h.dynamic = append(h.dynamic, &dynamicRoute{backend: r.Backend, concurrency: r.Concurrency, queue: r.Queue, limiters: map[string]*limit.Limiter{}})
+			continue
 		}
 		lim := limit.New(r.Concurrency, r.Queue)
 		for _, model := range r.Backend.Models() {
@@ -191,7 +202,7 @@ func (h *Handler) Modality() Modality { return h.modality }
 
 // ListModels lists every model, the default first.
 func (h *Handler) ListModels(context.Context, *genaiv1.ListModelsRequest) (*genaiv1.ListModelsResponse, error) {
-	return &genaiv1.ListModelsResponse{Models: h.models}, nil
+	return &genaiv1.ListModelsResponse{Models: h.allModels()}, nil
 }
 
 // Generate runs one request and returns the whole result, which must fit
@@ -314,18 +325,22 @@ func (h *Handler) generate(ctx context.Context, req *genaiv1.GenerateRequest, mo
 }
 
 func (h *Handler) resolve(model string) (*route, error) {
-	if len(h.models) == 0 {
+	models := h.allModels()
+	if len(models) == 0 {
 		return nil, rpcerr.New(codes.FailedPrecondition, ReasonNoBackend,
 			fmt.Sprintf("the %s service has no models to serve: no backend is configured, or the configured one listed none (see the service log and its -help)", h.modality))
 	}
 	if model == "" {
-		return h.routes[h.models[0].GetName()], nil
+		model = models[0].GetName()
 	}
 	if r, ok := h.routes[model]; ok {
 		return r, nil
 	}
-	names := make([]string, 0, len(h.models))
-	for _, m := range h.models {
+	if r, ok := h.resolveDynamic(model); ok {
+		return r, nil
+	}
+	names := make([]string, 0, len(models))
+	for _, m := range models {
 		names = append(names, m.GetName())
 	}
 	return nil, rpcerr.New(codes.NotFound, rpcerr.ReasonModelNotFound,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/serve"
@@ -22,6 +23,9 @@ type Config struct {
 	// ModelsDir holds GGUF files served in process by the embedded engine,
 	// one model per file named after it; empty or missing serves none.
 	ModelsDir string
+	// Rescan is how often ModelsDir is looked at for added, changed and
+	// removed files, served or dropped without a restart; 0 never.
+	Rescan time.Duration
 	// Embedded tunes the embedded engine.
 	Embedded embedded.Config
 }
@@ -32,6 +36,7 @@ func DefaultConfig() Config {
 	return Config{
 		Server:    serve.ModalityConfig{Config: serve.Config{Addr: ports.TextAddr, MetricsAddr: serve.MetricsAuto}, Concurrency: 4, Queue: 16},
 		ModelsDir: "models",
+		Rescan:    embedded.DefaultRescan,
 		Embedded:  embedded.Config{Sessions: 4, KVBudgetMiB: 1024},
 	}
 }
@@ -42,6 +47,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Server.RegisterFlags(fs)
 	c.OpenAI.RegisterFlags(fs)
 	fs.StringVar(&c.ModelsDir, "models-dir", c.ModelsDir, "directory of GGUF `files` served in process by the embedded engine, one model per file; empty disables it")
+	fs.DurationVar(&c.Rescan, "rescan", c.Rescan, "how often to look in -models-dir for added, changed and removed files (0: only at start)")
 	fs.IntVar(&c.Embedded.Threads, "threads", c.Embedded.Threads, "threads each embedded model's forward passes use, shared by its batched generations (0: every core)")
 	fs.IntVar(&c.Embedded.Sessions, "sessions", c.Embedded.Sessions, "embedded generations each model runs at once, batched together (`n` slots, each a KV cache)")
 	fs.IntVar(&c.Embedded.KVBudgetMiB, "kv-budget", c.Embedded.KVBudgetMiB, "`MiB` the KV caches of one embedded model may take together; fewer slots than -sessions when they would not fit (0: no cap)")
@@ -53,6 +59,9 @@ func (c Config) Validate() error {
 	errs := []error{c.Server.Validate()}
 	if c.OpenAI.Enabled() {
 		errs = append(errs, c.OpenAI.Validate())
+	}
+	if c.Rescan < 0 {
+		errs = append(errs, fmt.Errorf("-rescan must not be negative, got %s", c.Rescan))
 	}
 	if c.Embedded.Sessions < 1 {
 		errs = append(errs, fmt.Errorf("-sessions must be at least 1, got %d", c.Embedded.Sessions))

@@ -18,7 +18,7 @@ import (
 // Routes builds one route per configured backend, in order of preference:
 // the first model of the first route is the service's default. An explicitly
 // configured OpenAI-compatible server comes first; the embedded models
-// (-models-dir) follow, in file-name order. Another backend is one more
+// (-models-dir, rescanned every -rescan) follow, in file-name order. Another backend is one more
 // entry here.
 //
 // Backends that hold resources (memory-mapped models) are returned as
@@ -35,21 +35,20 @@ func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, [
 		routes = append(routes, cfg.Server.Route(b))
 	}
 	if cfg.ModelsDir != "" {
-		backends, err := embedded.OpenDir(cfg.ModelsDir, cfg.Embedded)
+		dir, err := embedded.OpenDirWatch(cfg.ModelsDir, cfg.Embedded, cfg.Rescan, log.With("backend", "embedded"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("-models-dir %s: %w", cfg.ModelsDir, err)
 		}
-		if len(backends) == 0 {
-			log.Warn("no GGUF models found", "models_dir", cfg.ModelsDir)
+		closers = append(closers, dir)
+		if len(dir.Models()) == 0 {
+			log.Warn("no GGUF models found yet", "models_dir", cfg.ModelsDir, "rescan", cfg.Rescan)
 		}
-		for _, b := range backends {
-			closers = append(closers, b)
-			m := b.Models()[0]
-			log.Info("embedded model", "model", m.GetName(), "quantization", m.GetQuantization(), "context", m.GetContextLength(), "slots", b.Slots())
-			// The engine runs one generation per slot at once, batched together;
-			// more would only wait inside it, so admission matches the slots.
-			routes = append(routes, genai.Route{Backend: b, Concurrency: b.Slots(), Queue: cfg.Server.Queue})
-		}
+		// The engine runs one generation per slot at once, batched
+		// together; more would only wait inside it, so each model's
+		// admission matches its slots (the Dir's Concurrency). Files added
+		// to or removed from the directory later are served or dropped
+		// without a restart (Dynamic).
+		routes = append(routes, genai.Route{Backend: dir, Concurrency: cfg.Embedded.Sessions, Queue: cfg.Server.Queue, Dynamic: true})
 	}
 	if len(routes) == 0 {
 		log.Warn("no text backend configured: every Generate fails with FAILED_PRECONDITION; " +

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
@@ -217,4 +219,83 @@ func newTestServer(tb testing.TB, cfg Config) genaiv1.TextServiceClient {
 	tb.Helper()
 	cfg.Server = servetest.Config(tb, cfg.Server)
 	return genaiv1.NewTextServiceClient(servetest.StartNew(tb, New, cfg))
+}
+
+// listNames polls ListModels until it gives want (the rescan runs every
+// cfg.Rescan) or a few seconds pass, and returns what it last saw.
+func listNames(t *testing.T, client genaiv1.TextServiceClient, want string) string {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		models, err := client.ListModels(t.Context(), &genaiv1.ListModelsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range models.GetModels() {
+			names = append(names, m.GetName())
+		}
+		if got = strings.Join(names, ","); got == want {
+			break
+		}
+	}
+	return got
+}
+
+func TestModelsDirFollowedWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.ModelsDir = dir
+	cfg.Rescan = 20 * time.Millisecond
+	client := newTestServer(t, cfg)
+	ctx := t.Context()
+
+	if got := listNames(t, client, ""); got != "" {
+		t.Fatalf("an empty directory lists %q", got)
+	}
+	// A corrupt file is skipped (and logged); the service keeps serving.
+	if err := os.WriteFile(filepath.Join(dir, "broken.gguf"), []byte("GGUF and then nothing"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp := llama.Synthetic{Name: "late", Embedding: 64, Blocks: 1, FFN: 128, Heads: 4, KVHeads: 2,
+		Context: 128, Vocab: 300, Type: quant.Q8_0, Seed: 3}
+	w, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As `chorus models add` does: written aside, renamed into place.
+	if err := w.WriteFile(filepath.Join(dir, "late.gguf.part")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "late.gguf.part"), filepath.Join(dir, "late.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	if got := listNames(t, client, "late"); got != "late" {
+		t.Fatalf("after copying late.gguf in, models = %q", got)
+	}
+	req := &genaiv1.GenerateRequest{Prompt: "The sea", Options: &genaiv1.GenerateRequest_Text{Text: &genaiv1.TextOptions{MaxTokens: 4}}}
+	resp, err := client.Generate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetModel() != "late" || resp.GetUsage().GetOutputTokens() == 0 {
+		t.Errorf("the added model answered %v", resp)
+	}
+
+	if err := w.WriteFile(filepath.Join(dir, "other.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	if got := listNames(t, client, "late,other"); got != "late,other" {
+		t.Fatalf("after adding other.gguf, models = %q", got)
+	}
+	if err := os.Remove(filepath.Join(dir, "late.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	if got := listNames(t, client, "other"); got != "other" {
+		t.Fatalf("after removing late.gguf, models = %q", got)
+	}
+	req.Model = "late"
+	if _, err := client.Generate(ctx, req); status.Code(err) != codes.NotFound {
+		t.Errorf("a removed model: %v, want NOT_FOUND", err)
+	}
 }
