@@ -1,7 +1,6 @@
 package genai
 
 import (
-	"slices"
 	"sync"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
@@ -16,6 +15,7 @@ import (
 type dynamicRoute struct {
 	backend            Backend
 	concurrency, queue int
+	at                 int // how many static models come before its
 
 	mu       sync.Mutex
 	limiters map[string]*limit.Limiter
@@ -41,23 +41,36 @@ func (d *dynamicRoute) find(name string) (*route, bool) {
 	return nil, false
 }
 
-// allModels is the static models followed by each dynamic route's current
-// ones (a name a static route serves is skipped); the first is the default.
+// allModels is every model in route order: the static routes' models with
+// each dynamic route's current ones where it was configured (a name a
+// static route serves is skipped); the first is the default.
 func (h *Handler) allModels() []*genaiv1.Model {
 	if len(h.dynamic) == 0 {
 		return h.models
 	}
-	all := slices.Clone(h.models)
-	for _, d := range h.dynamic {
-		for _, m := range d.backend.Models() {
-			if _, static := h.routes[m.GetName()]; static || m.GetName() == "" {
+	var all []*genaiv1.Model
+	add := func(m *genaiv1.Model) {
+		m = proto.Clone(m).(*genaiv1.Model)
+		m.Default = len(all) == 0
+		all = append(all, m)
+	}
+	addDynamic := func(at int) {
+		for _, d := range h.dynamic {
+			if d.at != at {
 				continue
 			}
-			m = proto.Clone(m).(*genaiv1.Model)
-			m.Default = len(all) == 0
-			all = append(all, m)
+			for _, m := range d.backend.Models() {
+				if _, static := h.routes[m.GetName()]; !static && m.GetName() != "" {
+					add(m)
+				}
+			}
 		}
 	}
+	for i, m := range h.models {
+		addDynamic(i)
+		add(m)
+	}
+	addDynamic(len(h.models))
 	return all
 }
 

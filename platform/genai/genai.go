@@ -117,8 +117,8 @@ type Route struct {
 	// Dynamic marks a backend whose models come and go while the service
 	// runs (a models directory it rescans): the handler asks it for its
 	// models on every call instead of once, and Concurrency and Queue
-	// apply to each of its models on its own. Its models follow the
-	// static routes' in ListModels, and are not in the queue gauges.
+	// apply to each of its models on its own. Its models keep the route's
+	// place in ListModels; they are not in the queue gauges.
 	Dynamic bool
 }
 
@@ -165,7 +165,8 @@ func newHandler(m Modality, log *slog.Logger, mp metric.MeterProvider, routes ..
 			r.Queue = 16
 		}
 		if r.Dynamic {
-			h.dynamic = append(h.dynamic, &dynamicRoute{backend: r.Backend, concurrency: r.Concurrency, queue: r.Queue, limiters: map[string]*limit.Limiter{}})
+			h.dynamic = append(h.dynamic, &dynamicRoute{backend: r.Backend, concurrency: r.Concurrency, queue: r.Queue,
+				at: len(h.models), limiters: map[string]*limit.Limiter{}})
 			continue
 		}
 		lim := limit.New(r.Concurrency, r.Queue)
