@@ -29,18 +29,18 @@ func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, [
 	var routes []genai.Route
 	var closers []io.Closer
 	if cfg.ModelsDir != "" {
-		backends, err := embedded.OpenDir(cfg.ModelsDir, cfg.Embedded)
+		dir, err := embedded.WatchDir(cfg.ModelsDir, cfg.Embedded, cfg.Rescan, log.With("backend", embedded.Name))
 		if err != nil {
 			return nil, nil, fmt.Errorf("-models-dir %s: %w", cfg.ModelsDir, err)
 		}
-		for _, b := range backends {
-			closers = append(closers, b)
-			log.Info("embedded image model", "model", b.Models()[0].GetName())
-			// The engine samples Sessions pictures at once; admission matches.
-			route := cfg.Server.Route(b)
-			route.Concurrency = cfg.Embedded.Sessions
-			routes = append(routes, route)
-		}
+		closers = append(closers, dir)
+		// The engine samples Sessions pictures of a model at once; each
+		// model's admission matches. Files added to or removed from the
+		// directory later are served or dropped without a restart.
+		route := cfg.Server.Route(dir)
+		route.Concurrency = cfg.Embedded.Sessions
+		route.Dynamic = true
+		routes = append(routes, route)
 	}
 	if cfg.OpenAI.Enabled() {
 		log.Info("openai backend", "config", cfg.OpenAI)

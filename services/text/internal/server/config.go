@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chorus-ai/chorus/platform/modeldir"
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/serve"
 
@@ -36,7 +37,7 @@ func DefaultConfig() Config {
 	return Config{
 		Server:    serve.ModalityConfig{Config: serve.Config{Addr: ports.TextAddr, MetricsAddr: serve.MetricsAuto}, Concurrency: 4, Queue: 16},
 		ModelsDir: "models",
-		Rescan:    embedded.DefaultRescan,
+		Rescan:    modeldir.DefaultRescan,
 		Embedded:  embedded.Config{Sessions: 4, KVBudgetMiB: 1024},
 	}
 }

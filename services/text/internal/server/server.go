@@ -35,7 +35,7 @@ func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, [
 		routes = append(routes, cfg.Server.Route(b))
 	}
 	if cfg.ModelsDir != "" {
-		dir, err := embedded.OpenDirWatch(cfg.ModelsDir, cfg.Embedded, cfg.Rescan, log.With("backend", "embedded"))
+		dir, err := embedded.WatchDir(cfg.ModelsDir, cfg.Embedded, cfg.Rescan, log.With("backend", "embedded"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("-models-dir %s: %w", cfg.ModelsDir, err)
 		}

@@ -81,13 +81,7 @@ func Open(path string, cfg Config) (*Backend, error) {
 // OpenDir loads every image model among dir's *.gguf files, in name order, skipping the
 // text models beside them. A missing directory yields no backends.
 func OpenDir(dir string, cfg Config) ([]*Backend, error) {
-	return engine.OpenDir(dir, func(p string) (*Backend, bool, error) {
-		b, err := Open(p, cfg)
-		if errors.Is(err, imagegen.ErrNotImageModel) {
-			return nil, false, nil
-		}
-		return b, err == nil, err
-	})
+	return engine.OpenDir(dir, opener(cfg))
 }
 
 // Close releases the model.

@@ -1,252 +1,29 @@
 package embedded
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
-	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
-	"google.golang.org/grpc/codes"
-
 	"github.com/chorus-ai/chorus/engine/imagegen"
-	"github.com/chorus-ai/chorus/platform/genai"
-	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/modeldir"
 )
 
-// DefaultRescan is how often a Dir looks for added and removed files.
-const DefaultRescan = 2 * time.Second
-
-// Dir serves every text model in a directory and follows it while it
-// runs: every rescan interval it loads new *.gguf files, reloads changed
-// ones, and unloads removed ones once their running requests finish. A
-// file that fails to load is logged and skipped until it changes (a copy
-// still being written loads once it is complete). Serve it as a
-// genai.Route with Dynamic set.
-type Dir struct {
-	dir string
-	cfg Config
-	log *slog.Logger
-
-	mu     sync.RWMutex
-	models map[string]*dirModel // by model name
-	list   []*genaiv1.Model     // the models' descriptions, in name order
-	failed map[string]stamp     // files that did not load, as they were then
-
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
-	closing sync.WaitGroup // removed models closing once their requests end
-}
-
-var _ genai.Backend = (*Dir)(nil)
-
-// stamp tells a file's versions apart.
-type stamp struct {
-	size int64
-	mod  time.Time
-}
-
-func stampOf(fi os.FileInfo) stamp { return stamp{fi.Size(), fi.ModTime()} }
-
-// dirModel is one loaded file; running counts the requests using it, so
-// that a removed model closes only once they end.
-type dirModel struct {
-	b       *Backend
-	path    string
-	stamp   stamp
-	running sync.WaitGroup
-}
-
-// OpenDirWatch loads the text models in dir as OpenDir does, failing on a
-// file that does not load, then rescans dir every rescan (none when 0)
-// until Close.
-func OpenDirWatch(dir string, cfg Config, rescan time.Duration, log *slog.Logger) (*Dir, error) {
-	d := &Dir{dir: dir, cfg: cfg, log: log, models: map[string]*dirModel{}, failed: map[string]stamp{},
-		stop: make(chan struct{}), done: make(chan struct{})}
-	if err := d.scan(true); err != nil {
-		d.closeModels()
-		return nil, err
-	}
-	if rescan <= 0 {
-		close(d.done)
-		return d, nil
-	}
-	go d.watch(rescan)
-	return d, nil
-}
-
-func (d *Dir) watch(every time.Duration) {
-	defer close(d.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			if err := d.scan(false); err != nil {
-				d.log.Warn("rescanning the models directory", "models_dir", d.dir, "err", err)
-			}
+// opener loads a file of the models directory as a text model, declining
+// the image models the image service serves from the same directory.
+func opener(cfg Config) modeldir.Opener[*Backend] {
+	return func(p string) (*Backend, bool, error) {
+		if image, _ := imagegen.IsImageModel(p); image {
+			return nil, false, nil // the image service's (chorus-pixels), not a text model
 		}
+		b, err := Open(p, cfg)
+		return b, err == nil, err
 	}
 }
 
-// Rescan looks at the directory now rather than at the next tick.
-func (d *Dir) Rescan() error { return d.scan(false) }
-
-// scan brings the loaded models in line with the directory. strict makes
-// a file that fails to load an error (at start) rather than a log line.
-func (d *Dir) scan(strict bool) error {
-	paths, err := filepath.Glob(filepath.Join(d.dir, "*.gguf"))
-	if err != nil {
-		return err
-	}
-	slices.Sort(paths)
-	seen := map[string]bool{}
-	var added []*dirModel
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			continue // removed since the glob
-		}
-		name := modelName(p)
-		seen[name] = true
-		st := stampOf(fi)
-		d.mu.RLock()
-		cur, loaded := d.models[name]
-		failedAs, failed := d.failed[p]
-		d.mu.RUnlock()
-		if (loaded && cur.stamp == st) || (failed && failedAs == st) {
-			continue
-		}
-		if forAnotherService(p) {
-			d.setFailed(p, st) // looked at again only if it changes
-			continue
-		}
-		b, err := Open(p, d.cfg)
-		if err != nil {
-			if strict {
-				return err
-			}
-			d.log.Error("skipping a model file that does not load; it is tried again when it changes", "path", p, "err", err)
-			d.setFailed(p, st)
-			continue
-		}
-		m := b.Models()[0]
-		d.log.Info("embedded model", "model", m.GetName(), "quantization", m.GetQuantization(), "context", m.GetContextLength(), "reload", loaded)
-		added = append(added, &dirModel{b: b, path: p, stamp: st})
-	}
-
-	d.mu.Lock()
-	var gone []*dirModel
-	for _, m := range added {
-		if old, ok := d.models[m.b.name]; ok {
-			gone = append(gone, old)
-		}
-		d.models[m.b.name] = m
-		delete(d.failed, m.path)
-	}
-	for name, m := range d.models {
-		if !seen[name] {
-			gone = append(gone, m)
-			delete(d.models, name)
-		}
-	}
-	for p := range d.failed {
-		if !seen[modelName(p)] {
-			delete(d.failed, p)
-		}
-	}
-	d.list = d.list[:0:0]
-	for _, m := range d.models {
-		d.list = append(d.list, m.b.desc)
-	}
-	slices.SortFunc(d.list, func(a, b *genaiv1.Model) int { return strings.Compare(a.GetName(), b.GetName()) })
-	d.mu.Unlock()
-
-	for _, m := range gone {
-		if _, still := seen[m.b.name]; !still {
-			d.log.Info("embedded model removed", "model", m.b.name)
-		}
-		d.closing.Go(func() {
-			m.running.Wait()
-			if err := m.b.Close(); err != nil {
-				d.log.Warn("closing an unloaded model", "model", m.b.name, "err", err)
-			}
-		})
-	}
-	return nil
-}
-
-func (d *Dir) setFailed(p string, st stamp) {
-	d.mu.Lock()
-	d.failed[p] = st
-	d.mu.Unlock()
-}
-
-func modelName(p string) string {
-	base := filepath.Base(p)
-	return base[:len(base)-len(filepath.Ext(base))]
-}
-
-// Models lists the models loaded now, in name order.
-func (d *Dir) Models() []*genaiv1.Model {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.list
-}
-
-// Generate runs req on the model it names, holding the model loaded until
-// it returns.
-func (d *Dir) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
-	d.mu.RLock()
-	m, ok := d.models[req.GetModel()]
-	if ok {
-		m.running.Add(1) // under the read lock: a removal cannot Wait in between
-	}
-	d.mu.RUnlock()
-	if !ok {
-		return nil, rpcerr.New(codes.NotFound, rpcerr.ReasonModelNotFound,
-			fmt.Sprintf("model %q was removed from the models directory", rpcerr.Clip(req.GetModel(), 32))).
-			WithMetadata("model", rpcerr.Clip(req.GetModel(), 32))
-	}
-	defer m.running.Done()
-	return m.b.Generate(ctx, req, emit)
-}
-
-// Close stops rescanning and closes every model, waiting for running
-// generations.
-func (d *Dir) Close() error {
-	d.once.Do(func() { close(d.stop) })
-	<-d.done
-	err := d.closeModels()
-	d.closing.Wait()
-	return err
-}
-
-func (d *Dir) closeModels() error {
-	d.mu.Lock()
-	ms := d.models
-	d.models, d.list = map[string]*dirModel{}, nil
-	d.mu.Unlock()
-	var errs []error
-	for _, m := range ms {
-		m.running.Wait()
-		errs = append(errs, m.b.Close())
-	}
-	return errors.Join(errs...)
-}
-
-// forAnotherService reports whether the file at path is a model another
-// service serves from the same directory (an image model: chorus-pixels).
-func forAnotherService(path string) bool {
-	image, _ := imagegen.IsImageModel(path)
-	return image
+// WatchDir loads the text models in dir as OpenDir does, then follows the
+// directory every rescan (never when 0) while the service runs: added and
+// changed files load, removed ones are unloaded once their requests end.
+// Serve it as a genai.Route with Dynamic set.
+func WatchDir(dir string, cfg Config, rescan time.Duration, log *slog.Logger) (*modeldir.Dir[*Backend], error) {
+	return modeldir.Open(dir, opener(cfg), rescan, log)
 }

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/chorus-ai/chorus/engine"
-	"github.com/chorus-ai/chorus/engine/imagegen"
 	"github.com/chorus-ai/chorus/engine/structured"
 	"github.com/chorus-ai/chorus/platform/genai"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
@@ -98,13 +97,7 @@ func Open(path string, cfg Config) (*Backend, error) {
 // which the image service serves, are skipped). A missing or empty
 // directory is not an error: it yields no backends.
 func OpenDir(dir string, cfg Config) ([]*Backend, error) {
-	return engine.OpenDir(dir, func(p string) (*Backend, bool, error) {
-		if image, _ := imagegen.IsImageModel(p); image {
-			return nil, false, nil // the image service's (chorus-pixels), not a text model
-		}
-		b, err := Open(p, cfg)
-		return b, err == nil, err
-	})
+	return engine.OpenDir(dir, opener(cfg))
 }
 
 // Slots is how many generations the model runs at once (Config.Sessions
