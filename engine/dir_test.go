@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/chorus-ai/chorus/engine/llama"
+	"github.com/chorus-ai/chorus/engine/quant"
 )
 
 type closer struct {
@@ -48,5 +51,38 @@ func TestOpenDir(t *testing.T) {
 	}
 	if got, err := OpenDir(filepath.Join(dir, "missing"), open("")); err != nil || len(got) != 0 {
 		t.Errorf("missing directory: %v, %v; want nothing and no error", got, err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	sp := llama.Synthetic{Name: "described", Embedding: 64, Blocks: 2, FFN: 128, Heads: 4, KVHeads: 2,
+		Context: 128, Vocab: 300, Type: quant.Q8_0, Seed: 7}
+	w, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	info, err := Describe(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Info()
+	if info.Name != want.Name || info.Arch != "llama" || info.FileType != want.FileType || info.Params != want.Params {
+		t.Errorf("Describe = %+v; the loaded model says name %q, arch llama, %s, %d parameters", info, want.Name, want.FileType, want.Params)
+	}
+	junk := filepath.Join(t.TempDir(), "junk.gguf")
+	if err := os.WriteFile(junk, []byte("GGUF, and then nothing"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Describe(junk); err == nil {
+		t.Error("Describe read a file that is not GGUF")
 	}
 }
