@@ -332,8 +332,9 @@ func (a *adder) appendTo(resp *http.Response, have, total int64) error {
 			a.discard()
 			return err
 		}
-		return fmt.Errorf("downloading %s: %w (the %s bytes so far are kept in %s: run the same command again to resume)",
-			resp.Request.URL, err, humanBytes(fileSize(a.part())), a.part())
+		// Exit status 4: trying again later may work, and resumes.
+		return unavailable{fmt.Errorf("downloading %s: %w (the %s so far are kept in %s: run the same command again to resume)",
+			resp.Request.URL, err, humanBytes(fileSize(a.part())), a.part())}
 	}
 	return out.Close()
 }
@@ -551,7 +552,7 @@ func modelsRm(_ context.Context, env Env, args []string) error {
 
 // copyProgress reports a copy's progress on stderr: a bar redrawn in place on
 // a terminal, otherwise a plain line every 10% (or every 64 MiB when the
-// size is unknown).
+// size is unknown), at most one every 2 s, and one at the end.
 type copyProgress struct {
 	w           io.Writer
 	live        bool
@@ -563,8 +564,9 @@ type copyProgress struct {
 }
 
 func newCopyProgress(env Env, name string, done, total int64) *copyProgress {
+	now := time.Now()
 	return &copyProgress{w: env.Stderr, live: env.isTerminal(), name: name, done: done, total: total,
-		start: time.Now(), lastLine: done}
+		start: now, last: now, lastLine: done}
 }
 
 func (p *copyProgress) Write(b []byte) (int, error) {
@@ -576,9 +578,10 @@ func (p *copyProgress) Write(b []byte) (int, error) {
 			p.last = now
 			p.draw()
 		}
+	case now.Sub(p.last) < 2*time.Second:
 	case p.total > 0 && (p.done-p.lastLine)*10 >= p.total,
 		p.total <= 0 && p.done-p.lastLine >= 64<<20:
-		p.lastLine = p.done
+		p.lastLine, p.last = p.done, now
 		fmt.Fprintf(p.w, "%s: %s\n", p.name, p.status())
 	}
 	return len(b), nil

@@ -167,7 +167,7 @@ func TestModelsAddResumes(t *testing.T) {
 	dir := t.TempDir()
 	url := srv.URL + "/m/tiny.gguf"
 	code, _, stderr := run("models", "add", url, "-dir", dir, "-sha256", hexSum(model))
-	if code == ExitOK || !strings.Contains(stderr, "run the same command again to resume") {
+	if code != ExitUnavailable || !strings.Contains(stderr, "run the same command again to resume") {
 		t.Fatalf("cut download: exit %d, stderr:\n%s", code, stderr)
 	}
 	part := filepath.Join(dir, "tiny.gguf.part")
