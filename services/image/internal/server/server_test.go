@@ -14,10 +14,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"go.uber.org/goleak"
@@ -284,4 +286,53 @@ func newTestServer(tb testing.TB, cfg Config) genaiv1.ImageServiceClient {
 	tb.Helper()
 	cfg.Server = servetest.Config(tb, cfg.Server)
 	return genaiv1.NewImageServiceClient(servetest.StartNew(tb, New, cfg))
+}
+
+func TestModelsDirFollowedWhileRunning(t *testing.T) {
+	_, cfg := newFake(t, openaitest.Options{})
+	cfg.ModelsDir = t.TempDir()
+	cfg.Rescan = 20 * time.Millisecond
+	client := newTestServer(t, cfg)
+	names := func() string {
+		list, err := client.ListModels(t.Context(), &genaiv1.ListModelsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, m := range list.GetModels() {
+			if m.GetDefault() {
+				ns = append(ns, m.GetName()+"*")
+			} else {
+				ns = append(ns, m.GetName())
+			}
+		}
+		return strings.Join(ns, ",")
+	}
+	if got := names(); got != openaitest.DefaultModel+"*" {
+		t.Fatalf("before: %q", got)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "models", "chorus-pixels.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := filepath.Join(cfg.ModelsDir, "pixels.gguf.part")
+	if err := os.WriteFile(part, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(part, filepath.Join(cfg.ModelsDir, "pixels.gguf")); err != nil {
+		t.Fatal(err)
+	}
+	// The embedded route comes first: the model copied in becomes the default.
+	want := "pixels*," + openaitest.DefaultModel
+	got := names()
+	for deadline := time.Now().Add(5 * time.Second); got != want && time.Now().Before(deadline); got = names() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got != want {
+		t.Fatalf("after copying an image model in: %q, want %q", got, want)
+	}
+	resp, err := client.Generate(t.Context(), &genaiv1.GenerateRequest{Prompt: "a red apple", Options: &genaiv1.GenerateRequest_Image{Image: &genaiv1.ImageOptions{Width: 64, Height: 64}}})
+	if err != nil || resp.GetModel() != "pixels" || len(resp.GetArtifacts()) != 1 {
+		t.Fatalf("the added model: %v, %v", resp, err)
+	}
 }
