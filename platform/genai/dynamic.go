@@ -21,6 +21,13 @@ type dynamicRoute struct {
 	limiters map[string]*limit.Limiter
 }
 
+// modelConcurrency is what a dynamic backend implements to admit each model
+// up to a limit of its own (the text engine's slots) rather than
+// Route.Concurrency: 0 means the route's.
+type modelConcurrency interface {
+	Concurrency(model string) int
+}
+
 // find returns the route of model name when the backend lists it now.
 func (d *dynamicRoute) find(name string) (*route, bool) {
 	for _, m := range d.backend.Models() {
@@ -33,7 +40,11 @@ func (d *dynamicRoute) find(name string) (*route, bool) {
 		if !ok {
 			// A model removed and added again keeps its limiter; the map
 			// grows only with distinct names.
-			lim = limit.New(d.concurrency, d.queue)
+			n := d.concurrency
+			if mc, ok := d.backend.(modelConcurrency); ok && mc.Concurrency(name) > 0 {
+				n = mc.Concurrency(name)
+			}
+			lim = limit.New(n, d.queue)
 			d.limiters[name] = lim
 		}
 		return &route{name: name, backend: d.backend, limiter: lim}, true

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	"google.golang.org/grpc/codes"
@@ -32,6 +33,40 @@ func (c *changingBackend) Models() []*genaiv1.Model {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return genaitest.NewBackend(c.models...).Models()
+}
+
+// Concurrency admits one request at a time to hold, whatever the route says.
+func (c *changingBackend) Concurrency(model string) int {
+	if model == genaitest.Hold {
+		return 1
+	}
+	return 0
+}
+
+func TestDynamicRouteAdmitsEachModelByItsOwnLimit(t *testing.T) {
+	dyn := &changingBackend{Backend: genaitest.NewBackend()}
+	dyn.set(genaitest.Hold, genaitest.Echo)
+	text := genaiv1.NewTextServiceClient(newTestServer(t, newHandler(t, genai.Text,
+		genai.Route{Backend: dyn, Dynamic: true, Concurrency: 4, Queue: -1})))
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := text.Generate(ctx, &genaiv1.GenerateRequest{Model: genaitest.Hold, Prompt: "a"})
+		first <- err
+	}()
+	dyn.Wait(t, "started")
+	// Bounded: admitted by mistake, hold would block it until cancelled.
+	second, cancelSecond := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelSecond()
+	if _, err := text.Generate(second, &genaiv1.GenerateRequest{Model: genaitest.Hold, Prompt: "b"}); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a second request for hold (limit 1): %v, want RESOURCE_EXHAUSTED", err)
+	}
+	// Echo has a limit of its own (the route's 4), free.
+	if _, err := text.Generate(context.Background(), &genaiv1.GenerateRequest{Model: genaitest.Echo, Prompt: "c"}); err != nil {
+		t.Errorf("echo while hold is busy: %v", err)
+	}
+	cancel()
+	<-first
 }
 
 func TestDynamicRoute(t *testing.T) {

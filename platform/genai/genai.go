@@ -117,8 +117,10 @@ type Route struct {
 	// Dynamic marks a backend whose models come and go while the service
 	// runs (a models directory it rescans): the handler asks it for its
 	// models on every call instead of once, and Concurrency and Queue
-	// apply to each of its models on its own. Its models keep the route's
-	// place in ListModels; they are not in the queue gauges.
+	// apply to each of its models on its own (a backend with a method
+	// Concurrency(model string) int sets each model's, when above 0).
+	// Its models keep the route's place in ListModels; they are not in
+	// the queue gauges.
 	Dynamic bool
 }
 

@@ -220,6 +220,22 @@ func (d *Dir[M]) Models() []*genaiv1.Model {
 	return d.list
 }
 
+// Concurrency is how many requests model runs at once when its backend
+// says so with a Slots method (the text engine's batch slots), else 0:
+// the route's limit (genai.Route.Dynamic).
+func (d *Dir[M]) Concurrency(model string) int {
+	d.mu.RLock()
+	m, ok := d.models[model]
+	d.mu.RUnlock()
+	if !ok {
+		return 0
+	}
+	if s, ok := any(m.b).(interface{ Slots() int }); ok {
+		return s.Slots()
+	}
+	return 0
+}
+
 // Generate runs req on the model it names, holding the model loaded until
 // it returns.
 func (d *Dir[M]) Generate(ctx context.Context, req *genaiv1.GenerateRequest, emit func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {

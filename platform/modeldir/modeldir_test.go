@@ -33,6 +33,9 @@ type fakeModel struct {
 	closedCh   chan struct{} // closed by Close
 }
 
+// Slots is the fake's concurrency, which Dir.Concurrency passes on.
+func (f *fakeModel) Slots() int { return 3 }
+
 func (f *fakeModel) Models() []*genaiv1.Model { return []*genaiv1.Model{{Name: f.name}} }
 
 func (f *fakeModel) Generate(ctx context.Context, req *genaiv1.GenerateRequest, _ func(*genaiv1.GenerateChunk) error) (*genaiv1.GenerateResponse, error) {
@@ -158,6 +161,9 @@ func TestRescanFollowsTheDirectory(t *testing.T) {
 	}
 	if _, err := d.Generate(t.Context(), &genaiv1.GenerateRequest{Model: "b"}, nil); status.Code(err) != codes.NotFound {
 		t.Errorf("a removed model: %v, want NOT_FOUND", err)
+	}
+	if a, b := d.Concurrency("a"), d.Concurrency("b"); a != 3 || b != 0 {
+		t.Errorf("Concurrency: a %d (want its Slots, 3), removed b %d (want 0)", a, b)
 	}
 }
 
