@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/chorus-ai/chorus/engine/llama"
-	"github.com/chorus-ai/chorus/engine/quant"
 )
 
 type closer struct {
@@ -55,16 +52,7 @@ func TestOpenDir(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	sp := llama.Synthetic{Name: "described", Embedding: 64, Blocks: 2, FFN: 128, Heads: 4, KVHeads: 2,
-		Context: 128, Vocab: 300, Type: quant.Q8_0, Seed: 7}
-	w, err := sp.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "m.gguf")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join("..", "models", "chorus-mini.gguf") // the shipped model
 	m, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
