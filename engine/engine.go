@@ -106,6 +106,9 @@ type Info struct {
 	Heads         int
 	KVHeads       int
 	ChatTemplate  string // family name, e.g. "chatml"; "plain" without a template
+	// Pooling is the embedding model's pooling type (<arch>.pooling_type); PoolingNone for a
+	// generative model.
+	Pooling Pooling
 }
 
 // Load opens a GGUF model. The weights stay in the file's memory mapping.
@@ -127,6 +130,11 @@ func Load(path string, opts ...Option) (*Model, error) {
 		return nil, err
 	}
 	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pooling, err := poolingOf(f)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -154,7 +162,7 @@ func Load(path string, opts ...Option) (*Model, error) {
 		Slots: o.sessions, KVBytes: kvBytes,
 		FileType: fileType(f), Params: net.Params(), Vocab: cfg.Vocab, Embedding: cfg.Embedding,
 		Layers: cfg.Blocks, Heads: cfg.Heads, KVHeads: cfg.KVHeads,
-		ChatTemplate: tokenizer.DetectTemplate(tok.ChatTemplate()).String()}
+		ChatTemplate: tokenizer.DetectTemplate(tok.ChatTemplate()).String(), Pooling: pooling}
 	return m, nil
 }
 

@@ -32,6 +32,7 @@ type Session struct {
 	x, xb, xb2, q, k, v, att, hb []float32
 	cos, sin                     []float32 // MaxBatch × RopeDim/2
 	logits                       []float32
+	hidden                       []float32
 	scores                       [][]float32 // per worker, cap
 	vecs                         [][]quant.Vec
 	mj                           matJob
@@ -120,18 +121,48 @@ func (s *Session) DecodeAll(tokens []int32) ([]float32, error) {
 	return s.decode(tokens, true)
 }
 
-func (s *Session) decode(tokens []int32, all bool) ([]float32, error) {
+// DecodeHidden feeds tokens at the next positions and returns the final
+// hidden state of every token (after the output norm, before the output
+// layer: what llama.cpp pools into an embedding), token-major, Embedding
+// values each, valid until the next call. The output layer is not run.
+func (s *Session) DecodeHidden(tokens []int32) ([]float32, error) {
+	c := &s.m.cfg
+	if err := s.check(tokens); err != nil {
+		return nil, err
+	}
+	s.hidden = growF(s.hidden, len(tokens)*c.Embedding)
+	for start := 0; start < len(tokens); start += MaxBatch {
+		end := min(start+MaxBatch, len(tokens))
+		s.step(tokens[start:end], nil)
+		for b := range end - start {
+			rmsNorm(s.hidden[(start+b)*c.Embedding:(start+b+1)*c.Embedding], s.x[b*c.Embedding:(b+1)*c.Embedding], s.m.outNorm, c.NormEps)
+		}
+	}
+	return s.hidden, nil
+}
+
+// check refuses tokens that Decode cannot run: none, more than the context
+// has room for, or ids outside the vocabulary.
+func (s *Session) check(tokens []int32) error {
 	c := &s.m.cfg
 	if len(tokens) == 0 {
-		return nil, fmt.Errorf("%w: no tokens", ErrToken)
+		return fmt.Errorf("%w: no tokens", ErrToken)
 	}
 	if s.n+len(tokens) > s.cap {
-		return nil, fmt.Errorf("%w: %d + %d tokens > %d", ErrContextFull, s.n, len(tokens), s.cap)
+		return fmt.Errorf("%w: %d + %d tokens > %d", ErrContextFull, s.n, len(tokens), s.cap)
 	}
 	for _, t := range tokens {
 		if t < 0 || int(t) >= c.Vocab {
-			return nil, fmt.Errorf("%w: %d (vocabulary %d)", ErrToken, t, c.Vocab)
+			return fmt.Errorf("%w: %d (vocabulary %d)", ErrToken, t, c.Vocab)
 		}
+	}
+	return nil
+}
+
+func (s *Session) decode(tokens []int32, all bool) ([]float32, error) {
+	c := &s.m.cfg
+	if err := s.check(tokens); err != nil {
+		return nil, err
 	}
 	nl := len(tokens)
 	if !all {

@@ -16,7 +16,22 @@ type ExportOptions struct {
 	// Type is the type of the 2-D weights (F32, F16 or Q8_0); norms are always F32, as in
 	// llama.cpp's own conversions.
 	Type quant.Type
+	// Pooling, when set, marks an embedding model: llama.<pooling_type> as llama.cpp reads
+	// it (PoolingMean for ObjectiveContrastive's models).
+	Pooling Pooling
 }
+
+// Pooling is llama.cpp's LLAMA_POOLING_TYPE, how an embedding model's final hidden states
+// become one vector.
+type Pooling uint32
+
+// The pooling types llama.cpp writes as <arch>.pooling_type.
+const (
+	PoolingNone Pooling = 0
+	PoolingMean Pooling = 1
+	PoolingCLS  Pooling = 2
+	PoolingLast Pooling = 3
+)
 
 // fileType is llama.cpp's general.file_type (LLAMA_FTYPE_*) for the matrix type.
 func fileType(t quant.Type) (uint32, error) {
@@ -79,6 +94,12 @@ func Export(c Config, params []float32, v *bpe.Vocab, o ExportOptions) (*gguf.Wr
 			k string
 			v any
 		}{k: "general.license", v: o.License})
+	}
+	if o.Pooling != PoolingNone {
+		kv = append(kv, struct {
+			k string
+			v any
+		}{k: "llama.pooling_type", v: uint32(o.Pooling)})
 	}
 	for _, e := range kv {
 		if err := w.Set(e.k, e.v); err != nil {

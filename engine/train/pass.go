@@ -136,6 +136,48 @@ func scatterAdd(dst, src []float32, r0, T, stride, h, hd int) {
 // targets are masked: they add no loss and no gradient.
 func (p *pass) forward(w *Params, targets []int32, scale float32) float64 {
 	c := p.cfg
+	p.forwardHidden(w)
+	matmulT(p.logits, p.xf, w.Embed, p.N, c.Vocab, c.Dim, false)
+	if targets == nil {
+		return 0
+	}
+	var loss float64
+	V := c.Vocab
+	for t := range p.N {
+		row := p.logits[t*V : (t+1)*V]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		tg := int(targets[t])
+		if tg < 0 { // a masked target: no loss, no gradient
+			clear(row)
+			p.rowLoss[t] = 0
+			continue
+		}
+		logit := row[tg]
+		var sum float32
+		for i, v := range row {
+			e := expf(v - mx)
+			row[i] = e
+			sum += e
+		}
+		l := float64(mx) + math.Log(float64(sum)) - float64(logit)
+		p.rowLoss[t] = l
+		loss += l
+		k := scale / sum
+		for i := range row {
+			row[i] *= k
+		}
+		row[tg] -= scale
+	}
+	return loss
+}
+
+// forwardHidden runs the layers over p.tokens and leaves the final normalised hidden states
+// (the input of the tied output layer, what an embedding pools) in p.xf.
+func (p *pass) forwardHidden(w *Params) {
+	c := p.cfg
 	D, N, T := c.Dim, p.N, p.T
 	hd := c.HeadDim()
 	qd, kd := c.Heads*hd, c.KVHeads*hd
@@ -213,51 +255,12 @@ func (p *pass) forward(w *Params, targets []int32, scale float32) float64 {
 		copy(p.xL, p.x0)
 	}
 	rmsNorm(p.xf, p.invF, p.xL, w.OutNorm, N, D, c.NormEps)
-	matmulT(p.logits, p.xf, w.Embed, N, c.Vocab, D, false)
-	if targets == nil {
-		return 0
-	}
-	var loss float64
-	V := c.Vocab
-	for t := range N {
-		row := p.logits[t*V : (t+1)*V]
-		mx := row[0]
-		for _, v := range row {
-			mx = max(mx, v)
-		}
-		tg := int(targets[t])
-		if tg < 0 { // a masked target: no loss, no gradient
-			clear(row)
-			p.rowLoss[t] = 0
-			continue
-		}
-		logit := row[tg]
-		var sum float32
-		for i, v := range row {
-			e := expf(v - mx)
-			row[i] = e
-			sum += e
-		}
-		l := float64(mx) + math.Log(float64(sum)) - float64(logit)
-		p.rowLoss[t] = l
-		loss += l
-		k := scale / sum
-		for i := range row {
-			row[i] *= k
-		}
-		row[tg] -= scale
-	}
-	return loss
 }
 
 // backward adds the gradient of the loss whose logit gradient forward left in p.logits to g.
 func (p *pass) backward(w, g *Params, wt *transposed) {
 	c := p.cfg
-	D, N, T, V, F := c.Dim, p.N, p.T, c.Vocab, c.FFN
-	hd := c.HeadDim()
-	qd, kd := c.Heads*hd, c.KVHeads*hd
-	group := c.Heads / c.KVHeads
-	attScale := float32(1 / math.Sqrt(float64(hd)))
+	D, N, V := c.Dim, p.N, c.Vocab
 	ldN := padded(N)
 
 	// Output layer (tied): logits = xf·Eᵀ.
@@ -265,6 +268,19 @@ func (p *pass) backward(w, g *Params, wt *transposed) {
 	transposeS(p.tBig, p.logits, N, V, ldN)
 	transposeS(p.tA, p.xf, N, D, ldN)
 	matmulTS(g.Embed, p.tBig, p.tA, V, D, N, ldN, ldN, true)
+	p.backwardHidden(w, g, wt)
+}
+
+// backwardHidden adds to g the gradient of a loss whose gradient with respect to the final
+// normalised hidden states (p.xf) is in p.dxn.
+func (p *pass) backwardHidden(w, g *Params, wt *transposed) {
+	c := p.cfg
+	D, N, T, F := c.Dim, p.N, p.T, c.FFN
+	hd := c.HeadDim()
+	qd, kd := c.Heads*hd, c.KVHeads*hd
+	group := c.Heads / c.KVHeads
+	attScale := float32(1 / math.Sqrt(float64(hd)))
+	ldN := padded(N)
 	clear(p.dx)
 	rmsNormBack(p.dx, g.OutNorm, p.dxn, p.xL, w.OutNorm, p.invF, N, D)
 

@@ -20,6 +20,10 @@ type Hyper struct {
 	Beta2       float64 `json:"beta2"`
 	Eps         float64 `json:"eps"`
 	Clip        float64 `json:"clip"` // global gradient norm limit; 0 turns clipping off
+	// Objective is ObjectiveLM ("" too) or ObjectiveContrastive; Temperature divides the
+	// contrastive objective's similarities.
+	Objective   string  `json:"objective,omitempty"`
+	Temperature float64 `json:"temperature,omitempty"`
 }
 
 // Validate checks the recipe.
@@ -32,7 +36,7 @@ func (h Hyper) Validate() error {
 	case h.LR <= 0 || h.MinLR < 0 || h.MinLR > h.LR || h.Beta1 < 0 || h.Beta1 >= 1 || h.Beta2 < 0 || h.Beta2 >= 1 || h.Eps <= 0:
 		return fmt.Errorf("%w: learning rates or Adam coefficients out of range", ErrConfig)
 	}
-	return nil
+	return h.validateObjective()
 }
 
 // LRAt is the learning rate of step (0-based): linear warmup to LR, then a cosine decay to
@@ -107,7 +111,7 @@ func NewTrainer(s *State) (*Trainer, error) {
 // StepStats reports one step.
 type StepStats struct {
 	Step     int
-	Loss     float64 // mean cross-entropy, nats per token
+	Loss     float64 // mean cross-entropy, nats per token (the InfoNCE loss for ObjectiveContrastive)
 	GradNorm float64 // before clipping
 	LR       float64
 	Tokens   int
@@ -137,7 +141,12 @@ func (t *Trainer) Step(d Batcher) (StepStats, error) {
 	if err := d.Next(&s.Data, t.batch); err != nil {
 		return StepStats{}, err
 	}
-	loss := t.gradient(t.batch)
+	var loss float64
+	if s.Hyper.Objective == ObjectiveContrastive {
+		loss = t.contrastiveGradient(t.batch)
+	} else {
+		loss = t.gradient(t.batch)
+	}
 	g := t.grads[0].Data
 	var ss float64
 	for _, v := range g {

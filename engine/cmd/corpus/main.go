@@ -5,7 +5,8 @@
 //	go run ./engine/cmd/corpus -o corpus
 //
 // It writes DIR/train.jsonl and DIR/heldout.jsonl (one {"source","text"} document a line, in a
-// seeded shuffle) and DIR/SOURCES.md (counts and each package's licence).
+// seeded shuffle), DIR/wordnet.jsonl (WordNet's headwords with their glosses and examples, split
+// by headword, for the embedding model) and DIR/SOURCES.md (counts and each package's licence).
 package main
 
 import (
@@ -57,6 +58,9 @@ func sources() []source {
 			read:    readFortunes},
 	}
 }
+
+// wordNetHeldout holds one WordNet headword in this many out of the embedding model's training.
+const wordNetHeldout = 10
 
 func main() {
 	out := flag.String("o", "corpus", "output directory")
@@ -142,6 +146,12 @@ func run(out string, seed uint64, heldout int) error {
 		c := counts[s.name]
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s |\n", s.name, strings.Join(s.pkgs, ", "), c[0], c[1], s.licence)
 	}
+	wnTrain, wnHeld, err := writeWordNet(filepath.Join(out, "wordnet.jsonl"), wordNetHeldout)
+	if err != nil {
+		return fmt.Errorf("wordnet.jsonl: %w", err)
+	}
+	fmt.Fprintf(&b, "\nwordnet.jsonl: %d WordNet headwords with their senses (glosses, examples): %d train, %d held out (one in %d by headword hash), for the embedding model.\n",
+		wnTrain+wnHeld, wnTrain, wnHeld, wordNetHeldout)
 	if err := os.WriteFile(filepath.Join(out, "SOURCES.md"), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
@@ -335,51 +345,124 @@ var (
 	wnBracket = regexp.MustCompile(`[{}]`)
 )
 
-// readWordNet makes one document per headword that has example sentences: each sense's gloss
-// as a sentence followed by its examples.
-func readWordNet() ([]Doc, error) {
+// Sense is one WordNet sense of a headword: its gloss and example sentences.
+type Sense struct {
+	Gloss    string   `json:"gloss,omitempty"`
+	Examples []string `json:"examples,omitempty"`
+}
+
+// Headword is a WordNet entry as wordnet.jsonl holds it, for the embedding model's contrastive
+// training and retrieval evaluation (engine/cmd/embedtrain). Split is "train" or "heldout",
+// chosen by a hash of the headword so every sense of a held-out headword stays unseen.
+type Headword struct {
+	Headword string  `json:"headword"`
+	Split    string  `json:"split"`
+	Senses   []Sense `json:"senses"`
+}
+
+// wordNetHeadwords reads every WordNet entry that has a sense, its senses in order.
+func wordNetHeadwords() ([]Headword, error) {
 	entries, err := dictEntries("/usr/share/dictd/wn.index", "/usr/share/dictd/wn.dict.dz")
 	if err != nil {
 		return nil, err
 	}
-	var docs []Doc
+	var out []Headword
 	for _, e := range entries {
 		lines := strings.Split(e[1], "\n")
 		if len(lines) < 2 {
 			continue
 		}
 		// Senses start with "n 1:", "2:", "adj 1:"; their text runs over wrapped lines.
-		var senses []string
+		var raw []string
 		for _, l := range lines[1:] {
 			if wnSense.MatchString(l) {
-				senses = append(senses, wnSense.ReplaceAllString(l, ""))
-			} else if len(senses) > 0 {
-				senses[len(senses)-1] += " " + strings.TrimSpace(l)
+				raw = append(raw, wnSense.ReplaceAllString(l, ""))
+			} else if len(raw) > 0 {
+				raw[len(raw)-1] += " " + strings.TrimSpace(l)
 			}
 		}
-		var sents []string
-		examples := 0
-		for _, s := range senses {
+		h := Headword{Headword: e[0]}
+		for _, s := range raw {
 			s = wnBracket.ReplaceAllString(wnSyn.ReplaceAllString(joinLines(s), ""), "")
 			quotes := wnQuote.FindAllStringSubmatch(s, -1)
 			gloss := strings.TrimSpace(strings.SplitN(s, ";", 2)[0])
 			if i := strings.IndexByte(gloss, '"'); i >= 0 {
 				gloss = strings.TrimSpace(gloss[:i])
 			}
-			if gloss != "" {
-				sents = append(sents, sentence(gloss))
-			}
+			// A sense without a gloss keeps its examples (the training documents have them).
+			sense := Sense{Gloss: sentence(gloss)}
 			for _, q := range quotes {
-				sents = append(sents, sentence(q[1]))
-				examples++
+				sense.Examples = append(sense.Examples, sentence(q[1]))
 			}
+			if sense.Gloss != "" || len(sense.Examples) > 0 {
+				h.Senses = append(h.Senses, sense)
+			}
+		}
+		if len(h.Senses) > 0 {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// readWordNet makes one document per headword that has example sentences: each sense's gloss
+// as a sentence followed by its examples.
+func readWordNet() ([]Doc, error) {
+	heads, err := wordNetHeadwords()
+	if err != nil {
+		return nil, err
+	}
+	var docs []Doc
+	for _, h := range heads {
+		var sents []string
+		examples := 0
+		for _, s := range h.Senses {
+			if s.Gloss != "" {
+				sents = append(sents, s.Gloss)
+			}
+			sents = append(sents, s.Examples...)
+			examples += len(s.Examples)
 		}
 		if examples == 0 {
 			continue
 		}
-		docs = append(docs, Doc{Text: "Title: " + e[0] + "\n\n" + strings.Join(sents, " ")})
+		docs = append(docs, Doc{Text: "Title: " + h.Headword + "\n\n" + strings.Join(sents, " ")})
 	}
 	return docs, nil
+}
+
+// writeWordNet writes DIR/wordnet.jsonl: every headword with its senses, one in heldout held
+// out by a hash of the headword.
+func writeWordNet(path string, heldout int) (train, held int, err error) {
+	heads, err := wordNetHeadwords()
+	if err != nil {
+		return 0, 0, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, h := range heads {
+		h.Split = "train"
+		if hash(strings.ToLower(h.Headword))%uint64(heldout) == 0 {
+			h.Split = "heldout"
+			held++
+		} else {
+			train++
+		}
+		if err := enc.Encode(h); err != nil {
+			f.Close()
+			return 0, 0, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return 0, 0, err
+	}
+	return train, held, f.Close()
 }
 
 // sentence capitalises s and ends it with a full stop unless it ends in punctuation.

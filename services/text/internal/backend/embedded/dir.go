@@ -4,16 +4,21 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/chorus-ai/chorus/engine"
 	"github.com/chorus-ai/chorus/engine/imagegen"
 	"github.com/chorus-ai/chorus/platform/modeldir"
 )
 
 // opener loads a file of the models directory as a text model, declining
-// the image models the image service serves from the same directory.
+// the image and embedding models the image and embedding services serve
+// from the same directory.
 func opener(cfg Config) modeldir.Opener[*Backend] {
 	return func(p string) (*Backend, bool, error) {
 		if image, _ := imagegen.IsImageModel(p); image {
 			return nil, false, nil // the image service's (chorus-pixels), not a text model
+		}
+		if embedding, _ := engine.IsEmbeddingModel(p); embedding {
+			return nil, false, nil // the embedding service's (chorus-embed)
 		}
 		b, err := Open(p, cfg)
 		return b, err == nil, err

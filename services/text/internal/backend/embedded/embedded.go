@@ -93,8 +93,8 @@ func Open(path string, cfg Config) (*Backend, error) {
 	}}, nil
 }
 
-// OpenDir loads every *.gguf text model in dir, in name order (image models,
-// which the image service serves, are skipped). A missing or empty
+// OpenDir loads every *.gguf text model in dir, in name order (image and
+// embedding models, which the image and embedding services serve, are skipped). A missing or empty
 // directory is not an error: it yields no backends.
 func OpenDir(dir string, cfg Config) ([]*Backend, error) {
 	return engine.OpenDir(dir, opener(cfg))
