@@ -286,13 +286,8 @@ func (h *Handler) generate(ctx context.Context, req *genaiv1.GenerateRequest, mo
 	}
 
 	queued := time.Now()
-	release, err := r.limiter.Acquire(ctx)
-	switch {
-	case errors.Is(err, limit.ErrQueueFull):
-		return nil, rpcerr.New(codes.ResourceExhausted, rpcerr.ReasonQueueFull,
-			fmt.Sprintf("model %q is busy: every slot and queue place is taken; retry later", r.name)).
-			WithMetadata("subject", "model:"+r.name).WithRetryDelay(QueueFullRetryDelay)
-	case err != nil:
+	release, err := r.admit(ctx)
+	if err != nil {
 		return nil, err
 	}
 	defer release()
@@ -370,4 +365,20 @@ func FillDigest(a *genaiv1.Artifact) {
 		sum := sha256.Sum256(b)
 		a.Sha256 = hex.EncodeToString(sum[:])
 	}
+}
+
+// admit takes a slot of r's backend, waiting in its queue, or refuses with
+// RESOURCE_EXHAUSTED (QUEUE_FULL, with a retry delay) when the queue is
+// full. The release must be called once.
+func (r *route) admit(ctx context.Context) (func(), error) {
+	release, err := r.limiter.Acquire(ctx)
+	switch {
+	case errors.Is(err, limit.ErrQueueFull):
+		return nil, rpcerr.New(codes.ResourceExhausted, rpcerr.ReasonQueueFull,
+			fmt.Sprintf("model %q is busy: every slot and queue place is taken; retry later", r.name)).
+			WithMetadata("subject", "model:"+r.name).WithRetryDelay(QueueFullRetryDelay)
+	case err != nil:
+		return nil, err
+	}
+	return release, nil
 }

@@ -130,6 +130,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /v1/completions", s.api(s.completions))
 	mux.HandleFunc("GET /v1/models", s.api(s.models))
 	mux.HandleFunc("POST /v1/images/generations", s.api(s.imageGenerations))
+	mux.HandleFunc("POST /v1/embeddings", s.api(s.embeddings))
 	mux.HandleFunc("GET /files/{name}", s.file)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, Failure{Status: http.StatusNotFound, Message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path)})

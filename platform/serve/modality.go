@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
+
 	"github.com/chorus-ai/chorus/platform/genai"
 )
 
@@ -103,6 +105,37 @@ func serveRoutes(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes 
 	}
 	s.SetServing(genai.Register(s.GRPC(), h))
 	return s, h, nil
+}
+
+// EmbedRoute admits embedding requests to b as c says.
+func (c ModalityConfig) EmbedRoute(b genai.EmbedBackend) genai.EmbedRoute {
+	return genai.EmbedRoute{Backend: b, Concurrency: c.Concurrency, Queue: c.Queue}
+}
+
+// EmbedRoutes builds the embedding service's backends, as Routes does a modality's.
+type EmbedRoutes func() ([]genai.EmbedRoute, []io.Closer, error)
+
+// NewEmbedding is NewModality for the embedding service: chorus.genai.v1.EmbeddingService
+// (genai.EmbedHandler) over the routes that routes builds.
+func NewEmbedding(cfg ModalityConfig, log *slog.Logger, routes EmbedRoutes) (*Modality, error) {
+	rs, closers, err := routes()
+	if err != nil {
+		return nil, err
+	}
+	h, err := genai.NewEmbedHandler(log, rs...)
+	if err != nil {
+		_ = closeAll(closers)
+		return nil, err
+	}
+	s, err := New(cfg.Config, log)
+	if err != nil {
+		_ = h.Close()
+		_ = closeAll(closers)
+		return nil, err
+	}
+	genaiv1.RegisterEmbeddingServiceServer(s.GRPC(), h)
+	s.SetServing(genaiv1.EmbeddingService_ServiceDesc.ServiceName)
+	return &Modality{Server: s, closers: append(closers, h)}, nil
 }
 
 // Run serves until ctx ends, drains in-flight requests, then releases the

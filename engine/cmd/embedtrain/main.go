@@ -3,7 +3,7 @@
 // (engine/train's ObjectiveContrastive): an example sentence is the query, "headword: gloss"
 // of its sense the document, the other documents of the batch the negatives.
 //
-//	embedtrain fit -corpus out/corpus -dir out/embedtrain -steps 1200
+//	embedtrain fit -corpus out/corpus -dir out/embedtrain -steps 1600
 //	embedtrain export -dir out/embedtrain -o models/chorus-embed.gguf
 //	embedtrain evalset -corpus out/corpus -o out/embedtrain/retrieval.json -subset models/chorus-embed-eval.json
 //
@@ -131,14 +131,14 @@ func cutDoc(d string) (string, string, bool) {
 
 // Context is the tokens of a query or document the model reads in training (the first ones,
 // the leading <|endoftext|> included); longer texts are cut.
-const Context = 64
+const Context = 32
 
 func recipe(vocab int) (train.Config, train.Hyper) {
 	// About 0.7M weights: a third of the text model's width and depth budget, quick to run on
 	// a CPU for every document of a collection.
 	c := train.Config{Vocab: vocab, Dim: 128, Layers: 2, Heads: 4, KVHeads: 2, FFN: 384, Context: Context,
 		NormEps: 1e-5, RopeBase: 10000}
-	h := train.Hyper{Seed: 1, Warmup: 50, BatchSeqs: 2 * 64, Workers: 2, LR: 2e-3, MinLR: 1e-4, WeightDecay: 0.1,
+	h := train.Hyper{Seed: 1, Warmup: 50, BatchSeqs: 2 * 64, Workers: 2, LR: 1e-3, MinLR: 5e-5, WeightDecay: 0.1,
 		Beta1: 0.9, Beta2: 0.98, Eps: 1e-8, Clip: 1, Objective: train.ObjectiveContrastive, Temperature: 0.05}
 	return c, h
 }
@@ -229,8 +229,11 @@ func cmdFit(args []string) error {
 	fs := flag.NewFlagSet("fit", flag.ExitOnError)
 	corpus := fs.String("corpus", "out/corpus", "corpus directory (wordnet.jsonl)")
 	dir := fs.String("dir", "out/embedtrain", "run directory: tokenizer, checkpoint")
-	steps := fs.Int("steps", 1200, "total optimizer steps (sets the cosine schedule)")
+	steps := fs.Int("steps", 1600, "total optimizer steps (sets the cosine schedule)")
 	every := fs.Int("every", 100, "checkpoint and validate every this many steps")
+	temp := fs.Float64("temperature", 0.05, "InfoNCE temperature (a new run's)")
+	lr := fs.Float64("lr", 1e-3, "peak learning rate (a new run's)")
+	batch := fs.Int("batch", 64, "pairs per step (a new run's)")
 	fs.Parse(args)
 	trainPairs, heldPairs, err := pairs(*corpus)
 	if err != nil {
@@ -260,6 +263,8 @@ func cmdFit(args []string) error {
 	ckpt := filepath.Join(*dir, "checkpoint.bin")
 	s, err := train.Resume(ckpt, *steps, explicit, os.Stdout, func() (train.Config, train.Hyper, error) {
 		c, h := recipe(len(v.Tokens))
+		h.Temperature, h.LR, h.BatchSeqs = *temp, *lr, 2**batch
+		h.MinLR = h.LR / 20
 		return c, h, nil
 	})
 	if err != nil {
