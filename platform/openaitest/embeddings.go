@@ -16,15 +16,19 @@ import (
 // dimensions.
 const DefaultEmbeddingDimensions = 16
 
-// FakeEmbedding is the fake's vector for text: its words hashed into dims buckets (a bag of
-// words, so texts sharing words are near), scaled to length 2 rather than 1, as servers that
-// do not normalise send. It is no model.
+// FakeEmbedding is the fake's vector for text: the sum of a pseudo-random vector per word,
+// seeded by the word's hash (a bag of words, so texts sharing words are near), scaled to
+// length 2 rather than 1, as servers that do not normalise send. It is no model.
 func FakeEmbedding(text string, dims int) []float32 {
 	v := make([]float32, dims)
 	for _, w := range strings.Fields(strings.ToLower(text)) {
-		h := fnv.New32a()
+		h := fnv.New64a()
 		h.Write([]byte(strings.Trim(w, ".,;:!?\"'()")))
-		v[h.Sum32()%uint32(dims)]++
+		x := h.Sum64()
+		for i := range v {
+			x = x*6364136223846793005 + 1442695040888963407
+			v[i] += float32(int64(x>>11)%2001-1000) / 1000
+		}
 	}
 	var ss float64
 	for _, x := range v {

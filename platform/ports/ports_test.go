@@ -8,6 +8,7 @@ func TestAddrs(t *testing.T) {
 		{TextAddr, "127.0.0.1:50051"},
 		{ImageAddr, "127.0.0.1:50052"},
 		{AudioAddr, "127.0.0.1:50053"},
+		{EmbedAddr, "127.0.0.1:50054"},
 		{GatewayAddr, "127.0.0.1:8080"},
 		{Addr("::1", Text), "[::1]:50051"},
 	} {

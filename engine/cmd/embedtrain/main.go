@@ -3,7 +3,7 @@
 // (engine/train's ObjectiveContrastive): an example sentence is the query, "headword: gloss"
 // of its sense the document, the other documents of the batch the negatives.
 //
-//	embedtrain fit -corpus out/corpus -dir out/embedtrain -steps 1600
+//	embedtrain fit -corpus out/corpus -dir out/embedtrain -steps 1000
 //	embedtrain export -dir out/embedtrain -o models/chorus-embed.gguf
 //	embedtrain evalset -corpus out/corpus -o out/embedtrain/retrieval.json -subset models/chorus-embed-eval.json
 //
@@ -229,7 +229,7 @@ func cmdFit(args []string) error {
 	fs := flag.NewFlagSet("fit", flag.ExitOnError)
 	corpus := fs.String("corpus", "out/corpus", "corpus directory (wordnet.jsonl)")
 	dir := fs.String("dir", "out/embedtrain", "run directory: tokenizer, checkpoint")
-	steps := fs.Int("steps", 1600, "total optimizer steps (sets the cosine schedule)")
+	steps := fs.Int("steps", 1000, "total optimizer steps (sets the cosine schedule)")
 	every := fs.Int("every", 100, "checkpoint and validate every this many steps")
 	temp := fs.Float64("temperature", 0.05, "InfoNCE temperature (a new run's)")
 	lr := fs.Float64("lr", 1e-3, "peak learning rate (a new run's)")

@@ -14,11 +14,13 @@ import (
 // Config configures a Gateway. The zero value of every field but the
 // upstream addresses selects a default.
 type Config struct {
-	// TextAddr, ImageAddr, AudioAddr and OrchestratorAddr are the gRPC
-	// targets of the upstream services (host:port or any gRPC target).
+	// TextAddr, ImageAddr, AudioAddr, EmbedAddr and OrchestratorAddr are
+	// the gRPC targets of the upstream services (host:port or any gRPC
+	// target).
 	TextAddr         string
 	ImageAddr        string
 	AudioAddr        string
+	EmbedAddr        string
 	OrchestratorAddr string
 
 	// RequestTimeout is the deadline given to unary calls whose client sent
@@ -71,6 +73,7 @@ func (c Config) Validate() error {
 		{"text-addr", c.TextAddr},
 		{"image-addr", c.ImageAddr},
 		{"audio-addr", c.AudioAddr},
+		{"embed-addr", c.EmbedAddr},
 		{"orchestrator-addr", c.OrchestratorAddr},
 	} {
 		if strings.TrimSpace(u.addr) == "" {

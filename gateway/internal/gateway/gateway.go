@@ -25,7 +25,7 @@ import (
 )
 
 // Gateway is the REST front door: one HTTP handler in front of the text,
-// image, audio and orchestrator services.
+// image, audio, embedding and orchestrator services.
 type Gateway struct {
 	cfg       Config
 	log       *slog.Logger
@@ -41,7 +41,7 @@ type Gateway struct {
 
 // upstream is one service the gateway calls, as /readyz reports it.
 type upstream struct {
-	name    string // "text", "image", "audio", "orchestrator"
+	name    string // "text", "image", "audio", "embedding", "orchestrator"
 	target  string
 	service string // the full gRPC service name its health server reports
 	health  healthpb.HealthClient
@@ -82,7 +82,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		}
 		genaiClients[u.m] = &genaiClient{service: string(u.m), client: genai.NewClient(u.m, conn), timeout: cfg.RequestTimeout}
 	}
-	conn, err := g.dial(orchestratorName, cfg.OrchestratorAddr, orchestratorv1.OrchestratorService_ServiceDesc.ServiceName)
+	conn, err := g.dial(embedName, cfg.EmbedAddr, genaiv1.EmbeddingService_ServiceDesc.ServiceName)
+	if err != nil {
+		return nil, err
+	}
+	embed := &embedClient{client: genaiv1.NewEmbeddingServiceClient(conn), timeout: cfg.RequestTimeout}
+	conn, err = g.dial(orchestratorName, cfg.OrchestratorAddr, orchestratorv1.OrchestratorService_ServiceDesc.ServiceName)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +99,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 			genaiv1.RegisterTextServiceHandlerClient(ctx, mux, genaiClients[genai.Text]),
 			genaiv1.RegisterImageServiceHandlerClient(ctx, mux, genaiClients[genai.Image]),
 			genaiv1.RegisterAudioServiceHandlerClient(ctx, mux, genaiClients[genai.Audio]),
+			genaiv1.RegisterEmbeddingServiceHandlerClient(ctx, mux, embed),
 			orchestratorv1.RegisterOrchestratorServiceHandlerClient(ctx, mux, orch),
 			retrievalv1.RegisterCollectionServiceHandlerClient(ctx, mux, &collectionClient{client: retrievalv1.NewCollectionServiceClient(conn), timeout: cfg.RequestTimeout}),
 			mux.HandlePath(http.MethodGet, "/healthz", g.healthz),
@@ -137,7 +143,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	// The OpenAI-compatible routes and the playground take their exact
 	// paths ahead of the REST mux, which owns the rest of /v1/.
 	root := http.NewServeMux()
-	(&openAI{g: g, clients: genaiClients}).mount(root)
+	(&openAI{g: g, clients: genaiClients, embed: embed}).mount(root)
 	mountPlayground(root)
 	root.Handle("GET /metrics", namedRoute("GET /metrics", telemetry.MetricsHandler()))
 	root.Handle("/", g.mux)

@@ -389,8 +389,12 @@ func decodeReadiness(tb testing.TB, b []byte) gateway.Readiness {
 	if err := json.Unmarshal(b, &r); err != nil {
 		tb.Fatalf("readyz body: %v\n%s", err, b)
 	}
-	if len(r.Upstreams) != 4 {
-		tb.Fatalf("readyz lists %d upstreams, want 4: %s", len(r.Upstreams), b)
+	var names []string
+	for _, u := range r.Upstreams {
+		names = append(names, u.Name)
+	}
+	if got := strings.Join(names, ","); got != "text,image,audio,embedding,orchestrator" {
+		tb.Fatalf("readyz lists upstreams %s, want text,image,audio,embedding,orchestrator: %s", got, b)
 	}
 	return r
 }
@@ -660,10 +664,11 @@ func TestConfigValidate(t *testing.T) {
 		cfg     gateway.Config
 		wantErr string
 	}{
-		{name: "ok", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", OrchestratorAddr: "d:4"}},
-		{name: "missing upstream", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3"}, wantErr: "-orchestrator-addr is empty"},
-		{name: "bad origin", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", OrchestratorAddr: "d:4", CORSOrigins: []string{"app.example"}}, wantErr: "not an origin"},
-		{name: "negative timeout", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", OrchestratorAddr: "d:4", RequestTimeout: -time.Second}, wantErr: "negative"},
+		{name: "ok", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", EmbedAddr: "e:5", OrchestratorAddr: "d:4"}},
+		{name: "missing upstream", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", EmbedAddr: "e:5"}, wantErr: "-orchestrator-addr is empty"},
+		{name: "missing embedding upstream", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", OrchestratorAddr: "d:4"}, wantErr: "-embed-addr is empty"},
+		{name: "bad origin", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", EmbedAddr: "e:5", OrchestratorAddr: "d:4", CORSOrigins: []string{"app.example"}}, wantErr: "not an origin"},
+		{name: "negative timeout", cfg: gateway.Config{TextAddr: "a:1", ImageAddr: "b:2", AudioAddr: "c:3", EmbedAddr: "e:5", OrchestratorAddr: "d:4", RequestTimeout: -time.Second}, wantErr: "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

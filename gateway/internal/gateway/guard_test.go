@@ -196,7 +196,7 @@ func TestHostAllowList(t *testing.T) {
 
 func TestServerBindAndHostDefaults(t *testing.T) {
 	base := gateway.DefaultServerConfig()
-	base.Gateway.TextAddr, base.Gateway.ImageAddr, base.Gateway.AudioAddr, base.Gateway.OrchestratorAddr = deadAddr(t), deadAddr(t), deadAddr(t), deadAddr(t)
+	base.Gateway.TextAddr, base.Gateway.ImageAddr, base.Gateway.AudioAddr, base.Gateway.EmbedAddr, base.Gateway.OrchestratorAddr = deadAddr(t), deadAddr(t), deadAddr(t), deadAddr(t), deadAddr(t)
 	for _, tt := range []struct {
 		name    string
 		addr    string

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	orchestratorv1 "github.com/chorus-ai/chorus/proto/chorus/orchestrator/v1"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -99,6 +100,15 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 		// One slot and no queue: a single held request fills it.
 		env.audioAddr = startGenai(tb, genai.Audio, genai.Route{Backend: env.audio, Concurrency: 1, Queue: -1})
 	}
+	embedAddr := startServer(tb, func(s *serve.Server) {
+		h, err := genai.NewEmbedHandler(discard(), genai.EmbedRoute{Backend: genaitest.NewEmbedBackend("fake-embed")})
+		if err != nil {
+			tb.Fatalf("genai.NewEmbedHandler: %v", err)
+		}
+		tb.Cleanup(func() { h.Close() })
+		genaiv1.RegisterEmbeddingServiceServer(s.GRPC(), h)
+		s.SetServing(genaiv1.EmbeddingService_ServiceDesc.ServiceName)
+	})
 	orchAddr := startServer(tb, func(s *serve.Server) {
 		orchestratorv1.RegisterOrchestratorServiceServer(s.GRPC(), &fakeOrchestrator{})
 		s.SetServing(orchestratorv1.OrchestratorService_ServiceDesc.ServiceName)
@@ -108,6 +118,7 @@ func newTestServer(tb testing.TB, opts ...envOptions) *testEnv {
 		TextAddr:         env.textAddr,
 		ImageAddr:        imageAddr,
 		AudioAddr:        env.audioAddr,
+		EmbedAddr:        embedAddr,
 		OrchestratorAddr: orchAddr,
 	}
 	if o.config != nil {

@@ -28,7 +28,7 @@ import (
 )
 
 // The OpenAI-compatible API: the routes and JSON shapes of OpenAI's
-// chat completions, completions, images, speech and models endpoints,
+// chat completions, completions, images, speech, embeddings and models endpoints,
 // served by the same modality services (and so the same validation) as the
 // native routes. Requests are translated to GenerateRequests, responses and
 // errors back; OpenAI's parameter names appear in every error's `param`.
@@ -41,6 +41,7 @@ const ReasonUnsupportedParameter = "UNSUPPORTED_PARAMETER"
 type openAI struct {
 	g       *Gateway
 	clients map[genai.Modality]*genaiClient
+	embed   *embedClient
 }
 
 // openAIRoute is one route: its pattern (for spans and logs), the methods
@@ -57,6 +58,7 @@ func (o *openAI) routes() []openAIRoute {
 		{"/v1/completions", http.MethodPost, o.completions},
 		{"/v1/images/generations", http.MethodPost, o.images},
 		{"/v1/audio/speech", http.MethodPost, o.speech},
+		{"/v1/embeddings", http.MethodPost, o.embeddings},
 		{"/v1/models", http.MethodGet, o.listModels},
 		{"/v1/models/{id...}", http.MethodGet, o.getModel},
 	}
@@ -87,7 +89,7 @@ func (o *openAI) mount(mux *http.ServeMux) {
 // routes, whose errors take OpenAI's shape.
 func isOpenAIPath(path string) bool {
 	switch path {
-	case "/v1/chat/completions", "/v1/completions", "/v1/images/generations", "/v1/audio/speech", "/v1/models":
+	case "/v1/chat/completions", "/v1/completions", "/v1/images/generations", "/v1/audio/speech", "/v1/embeddings", "/v1/models":
 		return true
 	}
 	return strings.HasPrefix(path, "/v1/models/")
@@ -316,17 +318,23 @@ type openAIModel struct {
 	Capabilities []string `json:"capabilities,omitempty"`
 }
 
-// models lists every modality's models, text first. A service that fails
-// fails the list: a partial list would hide a model a client expects.
+// models lists every modality's models, text first, then the embedding
+// models. A service that fails fails the list: a partial list would hide a
+// model a client expects.
 func (o *openAI) models(ctx context.Context) ([]openAIModel, error) {
-	modalities := []genai.Modality{genai.Text, genai.Image, genai.Audio}
+	modalities := []genai.Modality{genai.Text, genai.Image, genai.Audio, genai.Embedding}
 	lists := make([][]*genaiv1.Model, len(modalities))
 	errs := make([]error, len(modalities))
 	var wg sync.WaitGroup
 	for i, m := range modalities {
 		wg.Go(func() {
-			resp, err := o.clients[m].ListModels(ctx, &genaiv1.ListModelsRequest{})
-			lists[i], errs[i] = resp.GetModels(), err
+			var resp *genaiv1.ListModelsResponse
+			if m == genai.Embedding {
+				resp, errs[i] = o.embed.ListModels(ctx, &genaiv1.ListModelsRequest{})
+			} else {
+				resp, errs[i] = o.clients[m].ListModels(ctx, &genaiv1.ListModelsRequest{})
+			}
+			lists[i] = resp.GetModels()
 		})
 	}
 	wg.Wait()

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorus-ai/chorus/platform/genai"
+	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/wav"
 )
 
@@ -455,6 +458,20 @@ func TestOpenAIErrors(t *testing.T) {
 			400, "invalid_request_error", "response_format", "unsupported_parameter"},
 		{"audio service down", down, "POST", "/v1/audio/speech", `{"input":"hi"}`,
 			503, "server_error", "", "upstream_unavailable"},
+		{"no embedding input", env, "POST", "/v1/embeddings", `{"input":[]}`,
+			400, "invalid_request_error", "input", "invalid_argument"},
+		{"an empty embedding input", env, "POST", "/v1/embeddings", `{"input":["a",""]}`,
+			400, "invalid_request_error", "input[1]", "invalid_argument"},
+		{"token arrays", env, "POST", "/v1/embeddings", `{"input":[[1,2,3]]}`,
+			400, "invalid_request_error", "input", "invalid_argument"},
+		{"dimensions over the model's", env, "POST", "/v1/embeddings", `{"input":"a","dimensions":4096}`,
+			400, "invalid_request_error", "dimensions", "invalid_argument"},
+		{"dimensions zero", env, "POST", "/v1/embeddings", `{"input":"a","dimensions":0}`,
+			400, "invalid_request_error", "dimensions", "invalid_argument"},
+		{"embedding encoding", env, "POST", "/v1/embeddings", `{"input":"a","encoding_format":"int8"}`,
+			400, "invalid_request_error", "encoding_format", "invalid_argument"},
+		{"unknown embedding model", env, "POST", "/v1/embeddings", `{"input":"a","model":"ada"}`,
+			404, "invalid_request_error", "", "model_not_found"},
 		{"wrong method", env, "GET", "/v1/chat/completions", ``,
 			405, "invalid_request_error", "", "method_not_allowed"},
 		{"unknown model id", env, "GET", "/v1/models/gpt-9", ``,
@@ -623,6 +640,79 @@ func TestOpenAISpeech(t *testing.T) {
 	})
 }
 
+func TestOpenAIEmbeddings(t *testing.T) {
+	env, _ := newOpenAIServer(t)
+	for _, tt := range []struct {
+		name, body string
+		n, dims    int
+		base64     bool
+	}{
+		{name: "one string", body: `{"input":"the cat sat"}`, n: 1, dims: genaitest.EmbedDimensions},
+		{name: "an array, cut, base64", body: `{"model":"fake-embed","input":["the cat sat","a dog"],"dimensions":4,"encoding_format":"base64","user":"u"}`, n: 2, dims: 4, base64: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := env.do(t, "POST", "/v1/embeddings", tt.body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			var got struct {
+				Object string `json:"object"`
+				Model  string `json:"model"`
+				Data   []struct {
+					Object    string          `json:"object"`
+					Index     int             `json:"index"`
+					Embedding json.RawMessage `json:"embedding"`
+				} `json:"data"`
+				Usage struct {
+					PromptTokens int `json:"prompt_tokens"`
+					TotalTokens  int `json:"total_tokens"`
+				} `json:"usage"`
+			}
+			if err := json.Unmarshal(b, &got); err != nil || got.Object != "list" || got.Model != "fake-embed" || len(got.Data) != tt.n || got.Usage.PromptTokens == 0 || got.Usage.TotalTokens != got.Usage.PromptTokens {
+				t.Fatalf("%v: %s", err, b)
+			}
+			for i, d := range got.Data {
+				var v []float32
+				if tt.base64 {
+					var s string
+					if err := json.Unmarshal(d.Embedding, &s); err != nil {
+						t.Fatal(err)
+					}
+					raw, err := base64.StdEncoding.DecodeString(s)
+					if err != nil || len(raw) != 4*tt.dims {
+						t.Fatalf("base64 embedding %d: %v, %d bytes", i, err, len(raw))
+					}
+					v = make([]float32, tt.dims)
+					for j := range v {
+						v[j] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*j:]))
+					}
+				} else if err := json.Unmarshal(d.Embedding, &v); err != nil {
+					t.Fatal(err)
+				}
+				var ss float64
+				for _, x := range v {
+					ss += float64(x) * float64(x)
+				}
+				if d.Object != "embedding" || d.Index != i || len(v) != tt.dims || math.Abs(ss-1) > 1e-4 {
+					t.Errorf("embedding %d: %s index %d, %d values, |v|² %.5f", i, d.Object, d.Index, len(v), ss)
+				}
+			}
+		})
+	}
+	// The native route serves the same service.
+	resp, b := env.do(t, "POST", "/v1/embeddings:embed", `{"inputs":["the cat sat"],"dimensions":2}`)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"model":"fake-embed"`) || !strings.Contains(string(b), `"inputTokens":3`) {
+		t.Errorf("POST /v1/embeddings:embed: %d %s", resp.StatusCode, b)
+	}
+	resp, b = env.do(t, "POST", "/v1/embeddings:embed", `{"inputs":[]}`)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"inputs"`) {
+		t.Errorf("POST /v1/embeddings:embed with no inputs: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := env.do(t, "GET", "/v1/embeddings/models", ""); resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"embeddingDimensions":16`) {
+		t.Errorf("GET /v1/embeddings/models: %d %s", resp.StatusCode, b)
+	}
+}
+
 func TestOpenAIModels(t *testing.T) {
 	env, _ := newOpenAIServer(t)
 	resp, b := env.do(t, "GET", "/v1/models", "")
@@ -648,7 +738,7 @@ func TestOpenAIModels(t *testing.T) {
 		}
 		got = append(got, m.Modality+"/"+m.ID)
 	}
-	want := []string{"text/echo", "text/step", "text/hold", "text/break", "text/trace", "text/recorder", "image/fake-painter", "audio/voice", "audio/hold"}
+	want := []string{"text/echo", "text/step", "text/hold", "text/break", "text/trace", "text/recorder", "image/fake-painter", "audio/voice", "audio/hold", "embedding/fake-embed"}
 	if !slices.Equal(got, want) {
 		t.Errorf("models %v, want %v", got, want)
 	}

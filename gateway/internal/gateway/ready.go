@@ -18,14 +18,14 @@ import (
 type Readiness struct {
 	// Ready is true when every upstream answered SERVING.
 	Ready bool `json:"ready"`
-	// Upstreams reports each upstream, in a fixed order: text, image, audio,
+	// Upstreams reports each upstream, in a fixed order: text, image, audio, embedding,
 	// orchestrator.
 	Upstreams []UpstreamHealth `json:"upstreams"`
 }
 
 // UpstreamHealth is one upstream's answer to a grpc.health.v1 Check.
 type UpstreamHealth struct {
-	// Name is "text", "image", "audio" or "orchestrator".
+	// Name is "text", "image", "audio", "embedding" or "orchestrator".
 	Name string `json:"name"`
 	// Target is the address the gateway dials.
 	Target string `json:"target"`

@@ -30,6 +30,7 @@ func DefaultServerConfig() ServerConfig {
 			TextAddr:           ports.TextAddr,
 			ImageAddr:          ports.ImageAddr,
 			AudioAddr:          ports.AudioAddr,
+			EmbedAddr:          ports.EmbedAddr,
 			OrchestratorAddr:   ports.OrchestratorAddr,
 			RequestTimeout:     DefaultRequestTimeout,
 			ReadyTimeout:       DefaultReadyTimeout,
@@ -47,6 +48,7 @@ func (c *ServerConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Gateway.TextAddr, "text-addr", c.Gateway.TextAddr, "text service gRPC address")
 	fs.StringVar(&c.Gateway.ImageAddr, "image-addr", c.Gateway.ImageAddr, "image service gRPC address")
 	fs.StringVar(&c.Gateway.AudioAddr, "audio-addr", c.Gateway.AudioAddr, "audio service gRPC address")
+	fs.StringVar(&c.Gateway.EmbedAddr, "embed-addr", c.Gateway.EmbedAddr, "embedding service gRPC address")
 	fs.StringVar(&c.Gateway.OrchestratorAddr, "orchestrator-addr", c.Gateway.OrchestratorAddr, "orchestrator gRPC address")
 	fs.DurationVar(&c.HTTP.ShutdownTimeout, "shutdown-timeout", c.HTTP.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.DurationVar(&c.Gateway.RequestTimeout, "request-timeout", c.Gateway.RequestTimeout, "deadline of unary calls whose client sends no Grpc-Timeout header")

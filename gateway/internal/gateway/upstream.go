@@ -34,6 +34,7 @@ var (
 	_ genaiv1.TextServiceClient                = (*genaiClient)(nil)
 	_ genaiv1.ImageServiceClient               = (*genaiClient)(nil)
 	_ genaiv1.AudioServiceClient               = (*genaiClient)(nil)
+	_ genaiv1.EmbeddingServiceClient           = (*embedClient)(nil)
 	_ orchestratorv1.OrchestratorServiceClient = (*orchestratorClient)(nil)
 )
 
@@ -63,6 +64,22 @@ func (c *genaiClient) StreamGenerate(ctx context.Context, in *genaiv1.GenerateRe
 
 func (c *genaiClient) ListModels(ctx context.Context, in *genaiv1.ListModelsRequest, opts ...grpc.CallOption) (*genaiv1.ListModelsResponse, error) {
 	return unary(ctx, c.service, c.timeout, c.client.ListModels, in, opts)
+}
+
+// embedClient is the embedding service's client.
+type embedClient struct {
+	client  genaiv1.EmbeddingServiceClient
+	timeout time.Duration
+}
+
+const embedName = "embedding"
+
+func (c *embedClient) Embed(ctx context.Context, in *genaiv1.EmbedRequest, opts ...grpc.CallOption) (*genaiv1.EmbedResponse, error) {
+	return unary(ctx, embedName, c.timeout, c.client.Embed, in, opts)
+}
+
+func (c *embedClient) ListModels(ctx context.Context, in *genaiv1.ListModelsRequest, opts ...grpc.CallOption) (*genaiv1.ListModelsResponse, error) {
+	return unary(ctx, embedName, c.timeout, c.client.ListModels, in, opts)
 }
 
 // orchestratorClient is the orchestrator's client.
