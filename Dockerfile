@@ -1,14 +1,14 @@
 # The images of the Chorus servers, one build target each, from the
 # repository root:
-#   docker build --target text .          (text, image, audio, orchestrator, gateway)
-# docker-compose.yaml builds all five. The base images (golang:1.26-bookworm,
+#   docker build --target text .          (text, image, audio, embed, orchestrator, gateway)
+# docker-compose.yaml builds all six. The base images (golang:1.26-bookworm,
 # gcr.io/distroless/static-debian12, debian:bookworm-slim) must be available
 # locally: docker pull them, or run `make images`, which pulls them or,
 # offline, makes them under the same tags. The build needs the Go module proxy
 # and, for audio, Debian's package mirror besides. RUN --mount needs BuildKit
 # (Docker's default builder).
 #
-# The four pure-Go servers come from one build stage, so a whole stack
+# The five pure-Go servers come from one build stage, so a whole stack
 # compiles the workspace once; each final image is distroless, runs as
 # nonroot, and holds its server and the `chorus` command, whose `chorus
 # health` (no shell or curl in the image) checks the server that
@@ -22,7 +22,7 @@ ENV CGO_ENABLED=0
 RUN --mount=type=cache,id=chorus-go-build,target=/root/.cache/go-build \
     --mount=type=cache,id=chorus-go-mod,target=/go/pkg/mod \
     go build -trimpath -ldflags="-s -w" -o /out/ \
-      ./services/text/cmd/text ./services/image/cmd/image \
+      ./services/text/cmd/text ./services/image/cmd/image ./services/embed/cmd/embed \
       ./orchestrator/cmd/orchestrator ./gateway/cmd/gateway ./cli/cmd/chorus
 
 # Flite is linked into the audio service with cgo: its voices and lexicon
@@ -66,6 +66,18 @@ ENV CHORUS_GRPC_ADDR=0.0.0.0:50052
 ENV CHORUS_ALLOW_INSECURE_BIND=true
 EXPOSE 50052
 ENTRYPOINT ["/usr/local/bin/image"]
+
+FROM runtime AS embed
+COPY --from=build /out/embed /usr/local/bin/embed
+# Chorus's own embedding model (the text and image models there are skipped).
+COPY models/*.gguf /models/
+ENV CHORUS_MODELS_DIR=/models
+ENV CHORUS_GRPC_ADDR=0.0.0.0:50054
+# Inside a container the server must listen on every interface; without
+# API keys (CHORUS_API_KEYS or -api-keys-file) that is allowed explicitly.
+ENV CHORUS_ALLOW_INSECURE_BIND=true
+EXPOSE 50054
+ENTRYPOINT ["/usr/local/bin/embed"]
 
 FROM runtime AS orchestrator
 COPY --from=build /out/orchestrator /usr/local/bin/orchestrator

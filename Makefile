@@ -16,10 +16,10 @@ SHELL := bash
 
 # Every Go module of the workspace, in dependency order; e2e (black-box
 # tests of the built suite, with their test-only dependencies) comes last.
-MODULES := proto platform engine services/text services/image services/audio orchestrator gateway cli bench e2e
+MODULES := proto platform engine services/text services/image services/audio services/embed orchestrator gateway cli bench e2e
 PKGS := $(MODULES:%=./%/...)
 # The binaries `make build` puts in bin/.
-CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio \
+CMDS := services/text/cmd/text services/image/cmd/image services/audio/cmd/audio services/embed/cmd/embed \
         orchestrator/cmd/orchestrator gateway/cmd/gateway cli/cmd/chorus
 BIN := bin
 # Debian packages: flite (speech through cgo), espeak-ng (more languages,

@@ -45,6 +45,7 @@ var servers = []server{
 	{name: "text", flagSrc: []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Text), dependsOn: []string{"jaeger"}},
 	{name: "image", flagSrc: []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Image), dependsOn: []string{"jaeger"}},
 	{name: "audio", flagSrc: []string{"services/audio/internal/server/config.go", modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Audio), dependsOn: []string{"jaeger"}},
+	{name: "embed", flagSrc: []string{"services/embed/internal/server/config.go", "services/embed/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Embed), dependsOn: []string{"jaeger"}},
 	{
 		name: "orchestrator", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Orchestrator),
 		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio)},
@@ -52,8 +53,8 @@ var servers = []server{
 	},
 	{
 		name: "gateway", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: strconv.Itoa(ports.Gateway),
-		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio), "CHORUS_ORCHESTRATOR_ADDR": upstream("orchestrator", ports.Orchestrator)},
-		dependsOn: []string{"orchestrator"},
+		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio), "CHORUS_EMBED_ADDR": upstream("embed", ports.Embed), "CHORUS_ORCHESTRATOR_ADDR": upstream("orchestrator", ports.Orchestrator)},
+		dependsOn: []string{"embed", "orchestrator"},
 	},
 }
 
@@ -80,7 +81,7 @@ func TestComposeFile(t *testing.T) {
 	if p.Name != "chorus" {
 		t.Errorf("project name %q, want chorus", p.Name)
 	}
-	want := []string{"audio", "gateway", "image", "jaeger", "orchestrator", "text"}
+	want := []string{"audio", "embed", "gateway", "image", "jaeger", "orchestrator", "text"}
 	if got := p.ServiceNames(); !slices.Equal(sorted(got), want) {
 		t.Fatalf("services %q, want %q", got, want)
 	}
@@ -238,6 +239,11 @@ func TestComposeOpenAISettings(t *testing.T) {
 			}
 			if _, ok := p.Services["audio"].Environment["CHORUS_OPENAI_BASE_URL"]; ok {
 				t.Error("audio gets OpenAI settings it has no flags for")
+			}
+			// The embedding service takes only its own (an embeddings server
+			// is rarely the text service's).
+			if got := p.Services["embed"].Environment["CHORUS_OPENAI_BASE_URL"]; got == nil || *got != "" {
+				t.Errorf("embed: CHORUS_OPENAI_BASE_URL = %v, want empty", got)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/chorus-ai/chorus/cli/internal/stack"
 	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
@@ -248,13 +249,13 @@ func port(addr string) string {
 	return p
 }
 
-// fakeSuite writes five stand-in servers to a directory: shell scripts
+// fakeSuite writes six stand-in servers to a directory: shell scripts
 // that wait for SIGTERM, except those in behave, which run the given
 // script body instead.
 func fakeSuite(t *testing.T, behave map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"text", "image", "audio", "orchestrator", "gateway"} {
+	for _, name := range []string{"text", "image", "audio", "embed", "orchestrator", "gateway"} {
 		body, ok := behave[name]
 		if !ok {
 			body = "trap 'echo stopping; exit 0' TERM\necho ready\nwhile :; do sleep 0.05; done"
@@ -323,7 +324,7 @@ func TestUpStopsOnCtrlCWhileStarting(t *testing.T) {
 	go func() {
 		done <- Main(ctx, Env{Stdout: &out, Stderr: sw, Environ: os.Environ()}, []string{"up", "-bin-dir", bin, "-grpc-port", fmt.Sprint(base), "-http-port", fmt.Sprint(hp)})
 	}()
-	for deadline := time.Now().Add(20 * time.Second); strings.Count(sw.String(), "| ready\n") < 5; {
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(sw.String(), "| ready\n") < len(stack.Services); {
 		if time.Now().After(deadline) {
 			t.Fatalf("the servers did not start:\n%s", sw.String())
 		}
@@ -332,7 +333,7 @@ func TestUpStopsOnCtrlCWhileStarting(t *testing.T) {
 	cancel()
 	select {
 	case code := <-done:
-		if code != ExitOK || strings.Count(sw.String(), "| stopping\n") != 5 || !strings.Contains(sw.String(), "chorus up: stopped") {
+		if code != ExitOK || strings.Count(sw.String(), "| stopping\n") != len(stack.Services) || !strings.Contains(sw.String(), "chorus up: stopped") {
 			t.Errorf("exit %d, stderr:\n%s\nwant a clean stop", code, sw.String())
 		}
 	case <-time.After(30 * time.Second):

@@ -23,27 +23,27 @@ import (
 // listens on when started alone.
 const (
 	DefaultHost         = ports.Host
-	DefaultGRPCPortBase = ports.Orchestrator // text, image and audio follow
+	DefaultGRPCPortBase = ports.Orchestrator // text, image, audio and embed follow
 	DefaultHTTPPort     = ports.Gateway
 )
 
 // Services are the binaries of the suite, in start order: the modality
 // services first, then the orchestrator that calls them, then the gateway
 // that calls everything.
-var Services = []string{"text", "image", "audio", "orchestrator", "gateway"}
+var Services = []string{"text", "image", "audio", "embed", "orchestrator", "gateway"}
 
 // ErrNotReady means the gateway did not report ready in time.
 var ErrNotReady = errors.New("the gateway did not become ready")
 
-// Addrs are the listen addresses of the five servers.
+// Addrs are the listen addresses of the six servers.
 type Addrs struct {
-	Orchestrator, Text, Image, Audio string // gRPC, host:port
-	Gateway                          string // HTTP, host:port
+	Orchestrator, Text, Image, Audio, Embed string // gRPC, host:port
+	Gateway                                 string // HTTP, host:port
 }
 
 // DefaultAddrs lays the servers out from a base gRPC port as platform/ports
 // does from the orchestrator's (orchestrator base, text base+1, image
-// base+2, audio base+3); the gateway on httpPort.
+// base+2, audio base+3, embed base+4); the gateway on httpPort.
 func DefaultAddrs(host string, grpcBase, httpPort int) Addrs {
 	at := func(p int) string { return ports.Addr(host, grpcBase+p-ports.Orchestrator) }
 	return Addrs{
@@ -51,6 +51,7 @@ func DefaultAddrs(host string, grpcBase, httpPort int) Addrs {
 		Text:         at(ports.Text),
 		Image:        at(ports.Image),
 		Audio:        at(ports.Audio),
+		Embed:        at(ports.Embed),
 		Gateway:      ports.Addr(host, httpPort),
 	}
 }
@@ -59,7 +60,7 @@ func DefaultAddrs(host string, grpcBase, httpPort int) Addrs {
 func (a Addrs) GatewayURL() string { return "http://" + a.Gateway }
 
 func (a Addrs) byName() map[string]string {
-	return map[string]string{"text": a.Text, "image": a.Image, "audio": a.Audio, "orchestrator": a.Orchestrator, "gateway": a.Gateway}
+	return map[string]string{"text": a.Text, "image": a.Image, "audio": a.Audio, "embed": a.Embed, "orchestrator": a.Orchestrator, "gateway": a.Gateway}
 }
 
 // MetricsAddr is where the named server serves GET /metrics: the gateway on
@@ -114,8 +115,9 @@ func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
 		"text":         {"-grpc-addr", a.Text, "-metrics-addr", a.MetricsAddr("text"), "-reflection"},
 		"image":        {"-grpc-addr", a.Image, "-metrics-addr", a.MetricsAddr("image"), "-reflection"},
 		"audio":        {"-grpc-addr", a.Audio, "-metrics-addr", a.MetricsAddr("audio"), "-reflection"},
+		"embed":        {"-grpc-addr", a.Embed, "-metrics-addr", a.MetricsAddr("embed"), "-reflection"},
 		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator, "-metrics-addr", a.MetricsAddr("orchestrator"), "-reflection"}, upstreams...),
-		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator}, upstreams...),
+		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator, "-embed-addr", a.Embed}, upstreams...),
 	}
 	specs := make([]supervise.Spec, 0, len(Services))
 	for _, name := range Services {

@@ -24,12 +24,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // alone, and -grpc-port moves the gRPC servers together.
 func TestDefaultAddrsMatchTheServers(t *testing.T) {
 	got := DefaultAddrs(DefaultHost, DefaultGRPCPortBase, DefaultHTTPPort)
-	want := Addrs{Orchestrator: ports.OrchestratorAddr, Text: ports.TextAddr, Image: ports.ImageAddr, Audio: ports.AudioAddr, Gateway: ports.GatewayAddr}
+	want := Addrs{Orchestrator: ports.OrchestratorAddr, Text: ports.TextAddr, Image: ports.ImageAddr, Audio: ports.AudioAddr, Embed: ports.EmbedAddr, Gateway: ports.GatewayAddr}
 	if got != want {
 		t.Errorf("DefaultAddrs = %+v, want %+v", got, want)
 	}
 	moved := DefaultAddrs("127.0.0.1", 60000, 9000)
-	want = Addrs{Orchestrator: "127.0.0.1:60000", Text: "127.0.0.1:60001", Image: "127.0.0.1:60002", Audio: "127.0.0.1:60003", Gateway: "127.0.0.1:9000"}
+	want = Addrs{Orchestrator: "127.0.0.1:60000", Text: "127.0.0.1:60001", Image: "127.0.0.1:60002", Audio: "127.0.0.1:60003", Embed: "127.0.0.1:60004", Gateway: "127.0.0.1:9000"}
 	if moved != want {
 		t.Errorf("DefaultAddrs from 60000 = %+v, want %+v", moved, want)
 	}
@@ -48,8 +48,9 @@ func TestSpecsWireTheServices(t *testing.T) {
 		"text":         "/opt/chorus/bin/text -grpc-addr 127.0.0.1:50051 -metrics-addr 127.0.0.1:51051 -reflection",
 		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052 -metrics-addr 127.0.0.1:51052 -reflection",
 		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053 -metrics-addr 127.0.0.1:51053 -reflection",
+		"embed":        "/opt/chorus/bin/embed -grpc-addr 127.0.0.1:50054 -metrics-addr 127.0.0.1:51054 -reflection",
 		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -metrics-addr 127.0.0.1:51050 -reflection -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
-		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
+		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -embed-addr 127.0.0.1:50054 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
 	}
 	for name, w := range want {
 		if got[name] != w {
@@ -68,6 +69,7 @@ func TestMetricsAddrs(t *testing.T) {
 		{name: "text", want: "127.0.0.1:61001"},
 		{name: "image", want: "127.0.0.1:61002"},
 		{name: "audio", want: "127.0.0.1:61003"},
+		{name: "embed", want: "127.0.0.1:61004"},
 		{name: "gateway", want: "127.0.0.1:9000"},
 	}
 	for _, tt := range tests {

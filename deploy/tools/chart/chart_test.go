@@ -364,6 +364,7 @@ var servers = []struct {
 	{"text", []string{"services/text/internal/server/config.go", "services/text/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, 50051},
 	{"image", []string{"services/image/internal/server/config.go", "services/image/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, 50052},
 	{"audio", []string{"services/audio/internal/server/config.go", modalityFlags}, 50053},
+	{"embed", []string{"services/embed/internal/server/config.go", "services/embed/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, 50054},
 	{"orchestrator", []string{"orchestrator/internal/service/config.go"}, 50050},
 	{"gateway", []string{"gateway/internal/gateway/server.go"}, 8080},
 }

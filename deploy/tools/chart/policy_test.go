@@ -182,6 +182,7 @@ func checkAllOn(t *testing.T, o objects) {
 		"text":         {"orchestrator", "gateway"},
 		"image":        {"orchestrator", "gateway"},
 		"audio":        {"orchestrator", "gateway"},
+		"embed":        {"orchestrator", "gateway"},
 		"orchestrator": {"gateway"},
 		"model-server": {"text"},
 	}
@@ -220,8 +221,8 @@ func checkAllOn(t *testing.T, o objects) {
 			t.Errorf("%s takes ingress from %v, want %v", name, got, want)
 		}
 	}
-	if metricsRules != 4 {
-		t.Errorf("%d NetworkPolicies open a metrics port, want the 4 gRPC servers'", metricsRules)
+	if metricsRules != 5 {
+		t.Errorf("%d NetworkPolicies open a metrics port, want the 5 gRPC servers'", metricsRules)
 	}
 	if p := o.policies[release+"-gateway"]; p == nil || len(p.Spec.Ingress) != 1 || len(p.Spec.Ingress[0].From) != 1 ||
 		p.Spec.Ingress[0].From[0].NamespaceSelector == nil {

@@ -102,6 +102,8 @@
 
 {{- define "chorus.gatewayEnv" -}}
 {{- include "chorus.upstreamEnv" . }}
+- name: CHORUS_EMBED_ADDR
+  value: {{ include "chorus.grpcTarget" (dict "root" . "component" "embed") | quote }}
 - name: CHORUS_ORCHESTRATOR_ADDR
   value: {{ include "chorus.grpcTarget" (dict "root" . "component" "orchestrator") | quote }}
 {{- end -}}

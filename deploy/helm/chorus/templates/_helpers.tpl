@@ -1,6 +1,6 @@
-{{/* The five Chorus servers, in the order their objects are written. */}}
+{{/* The six Chorus servers, in the order their objects are written. */}}
 {{- define "chorus.componentNames" -}}
-[text, image, audio, orchestrator, gateway]
+[text, image, audio, embed, orchestrator, gateway]
 {{- end -}}
 
 {{- define "chorus.name" -}}

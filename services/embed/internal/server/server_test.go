@@ -207,7 +207,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "zero concurrency", edit: func(c *Config) { c.Server.Concurrency = 0 }},
 		{name: "zero sessions", edit: func(c *Config) { c.Embedded.Sessions = 0 }},
 		{name: "bad base url", edit: func(c *Config) { c.OpenAI.BaseURL = "localhost:8000"; c.OpenAI.Models = []string{"m"} }},
-		{name: "openai without models", edit: func(c *Config) { c.OpenAI.BaseURL = "http://127.0.0.1:8000/v1" }},
+		{name: "openai without models", edit: func(c *Config) { c.OpenAI.BaseURL = "http://127.0.0.1:8000/v1" }, ok: true},
+		{name: "negative dimensions", edit: func(c *Config) { c.OpenAI.BaseURL = "http://127.0.0.1:8000/v1"; c.OpenAI.Dimensions = -1 }},
 		{name: "openai with models", edit: func(c *Config) { c.OpenAI.BaseURL = "http://127.0.0.1:8000/v1"; c.OpenAI.Models = []string{"m"} }, ok: true},
 	} {
 		cfg := DefaultConfig()

@@ -43,9 +43,6 @@ type Config struct {
 // Validate reports a configuration the backend cannot run with.
 func (c Config) Validate() error {
 	err := c.Config.Validate("http://127.0.0.1:8000/v1")
-	if err == nil && len(c.Models) == 0 {
-		err = fmt.Errorf("openai: -openai-models must name the embedding models to expose")
-	}
 	if err == nil && (c.Dimensions < 0 || c.MaxInputTokens < 0) {
 		err = fmt.Errorf("openai: -openai-dimensions and -openai-max-input-tokens must not be negative")
 	}
@@ -56,7 +53,7 @@ func (c Config) Validate() error {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Config.RegisterFlags(fs, openaiapi.FlagUsage{
 		BaseURL: "OpenAI-compatible API root `url` including /v1, e.g. http://127.0.0.1:8000/v1 (vLLM); empty disables the openai backend",
-		Models:  "comma-separated embedding model `names` to expose (required with -openai-base-url)",
+		Models:  "comma-separated embedding model `names` to expose; none serves none (a server's /v1/models does not say which of its models embed)",
 		Timeout: "longest one embedding call may take upstream",
 	})
 	fs.IntVar(&c.Dimensions, "openai-dimensions", c.Dimensions, "the OpenAI-compatible models' vector size `n`, as ListModels reports it (0: unknown)")
@@ -77,6 +74,12 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{client: openaiapi.NewClient(cfg.Config, log)}
+	if len(cfg.Models) == 0 {
+		// CHORUS_OPENAI_BASE_URL set for the text service reaches this one
+		// too under `chorus up`; serving none says so without failing.
+		log.Warn("the OpenAI-compatible embeddings server has no models named: it serves none; set -openai-models (CHORUS_EMBED_OPENAI_MODELS under chorus up)",
+			"base_url", b.client.BaseURL())
+	}
 	for _, n := range cfg.Models {
 		b.models = append(b.models, &genaiv1.Model{
 			Name:                n,
