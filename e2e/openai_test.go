@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image/png"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,7 +23,8 @@ import (
 // TestOpenAIClient uses the official OpenAI Go client, as a user's program
 // would, against the real suite on its offline defaults: chorus-mini (the
 // embedded text model) for chat and completions, chorus-pixels (the
-// embedded image model) for images, flite for speech.
+// embedded image model) for images, flite for speech, chorus-embed (the
+// embedded embedding model) for embeddings.
 func TestOpenAIClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and starts the whole suite; run without -short")
@@ -47,7 +49,7 @@ func TestOpenAIClient(t *testing.T) {
 			}
 			ids = append(ids, m.ID)
 		}
-		for _, want := range []string{"chorus-mini", "chorus-pixels", "flite"} {
+		for _, want := range []string{"chorus-mini", "chorus-pixels", "flite", "chorus-embed"} {
 			if !slices.Contains(ids, want) {
 				t.Errorf("models %v lack %s", ids, want)
 			}
@@ -154,6 +156,62 @@ func TestOpenAIClient(t *testing.T) {
 		}
 		if finish != "stop" && finish != "length" {
 			t.Errorf("finish reason %q", finish)
+		}
+	})
+
+	t.Run("embeddings", func(t *testing.T) {
+		inputs := []string{"bank: Sloping land beside a body of water.", "They pulled the canoe up on the bank.", "The bank lent them money."}
+		resp, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+			Model: "chorus-embed",
+			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: inputs},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Model != "chorus-embed" || len(resp.Data) != len(inputs) || resp.Usage.PromptTokens == 0 {
+			t.Fatalf("response %s", resp.RawJSON())
+		}
+		vecs := make([][]float64, len(inputs))
+		for i, d := range resp.Data {
+			var ss float64
+			for _, x := range d.Embedding {
+				ss += x * x
+			}
+			if d.Index != int64(i) || len(d.Embedding) < 32 || ss < 0.999 || ss > 1.001 {
+				t.Errorf("embedding %d: index %d, %d values, |v|² %.4f", i, d.Index, len(d.Embedding), ss)
+			}
+			vecs[i] = d.Embedding
+		}
+		// One string, cut to 16 dimensions, as base64 (the client decodes it).
+		one, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+			Model:          "chorus-embed",
+			Input:          openai.EmbeddingNewParamsInputUnion{OfString: openai.String(inputs[0])},
+			Dimensions:     openai.Int(16),
+			EncodingFormat: openai.EmbeddingNewParamsEncodingFormatBase64,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one.Data) != 1 || len(one.Data[0].Embedding) != 16 {
+			t.Fatalf("response %s", one.RawJSON())
+		}
+		// The cut vector is the full one's first 16 values, re-normalised.
+		var ss, dot float64
+		for _, x := range vecs[0][:16] {
+			ss += x * x
+		}
+		for j, x := range one.Data[0].Embedding {
+			dot += x * vecs[0][j]
+		}
+		if cos := dot / math.Sqrt(ss); cos < 0.999 {
+			t.Errorf("dimensions 16: cosine %.4f with the full vector's first 16 values", cos)
+		}
+		_, err = client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+			Model: "chorus-embed", Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String(inputs[0])}, Dimensions: openai.Int(100000),
+		})
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Param != "dimensions" {
+			t.Errorf("dimensions over the model's: %v", err)
 		}
 	})
 

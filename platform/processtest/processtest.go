@@ -135,14 +135,15 @@ func FreePort(tb testing.TB) int {
 // out the defaults: the gRPC servers side by side from the orchestrator's
 // port up (`chorus up -grpc-port`), the gateway elsewhere.
 type Layout struct {
-	Orchestrator int // text, image and audio follow it
+	Orchestrator int // text, image, audio and embed follow it
 	Gateway      int
 }
 
-// Text, Image and Audio are the modality services' ports.
+// Text, Image, Audio and Embed are the modality services' ports.
 func (l Layout) Text() int  { return l.Orchestrator + ports.Text - ports.Orchestrator }
 func (l Layout) Image() int { return l.Orchestrator + ports.Image - ports.Orchestrator }
 func (l Layout) Audio() int { return l.Orchestrator + ports.Audio - ports.Orchestrator }
+func (l Layout) Embed() int { return l.Orchestrator + ports.Embed - ports.Orchestrator }
 
 // FreeLayout finds a Layout whose ports, the gRPC servers' metrics ports
 // included, were all free a moment ago.
@@ -158,7 +159,7 @@ func FreeLayout(tb testing.TB) Layout {
 	}
 	// Each gRPC server's metrics listen ports.MetricsOffset higher.
 	allFree := func(l Layout) bool {
-		for _, p := range []int{l.Orchestrator, l.Text(), l.Image(), l.Audio()} {
+		for _, p := range []int{l.Orchestrator, l.Text(), l.Image(), l.Audio(), l.Embed()} {
 			if p+ports.MetricsOffset > 65535 || p != l.Orchestrator && !free(p) || !free(p+ports.MetricsOffset) {
 				return false
 			}
@@ -171,8 +172,8 @@ func FreeLayout(tb testing.TB) Layout {
 			continue
 		}
 		for range 50 {
-			if l.Gateway = FreePort(tb); (l.Gateway < l.Orchestrator || l.Gateway > l.Audio()) &&
-				(l.Gateway < l.Orchestrator+ports.MetricsOffset || l.Gateway > l.Audio()+ports.MetricsOffset) {
+			if l.Gateway = FreePort(tb); (l.Gateway < l.Orchestrator || l.Gateway > l.Embed()) &&
+				(l.Gateway < l.Orchestrator+ports.MetricsOffset || l.Gateway > l.Embed()+ports.MetricsOffset) {
 				return l
 			}
 		}

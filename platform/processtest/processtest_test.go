@@ -13,11 +13,11 @@ func TestMain(m *testing.M) { Main(m) }
 
 func TestFreeLayout(t *testing.T) {
 	l := FreeLayout(t)
-	got := []int{l.Orchestrator, l.Text(), l.Image(), l.Audio()}
-	if want := []int{l.Orchestrator, l.Orchestrator + 1, l.Orchestrator + 2, l.Orchestrator + 3}; !slices.Equal(got, want) {
+	got := []int{l.Orchestrator, l.Text(), l.Image(), l.Audio(), l.Embed()}
+	if want := []int{l.Orchestrator, l.Orchestrator + 1, l.Orchestrator + 2, l.Orchestrator + 3, l.Orchestrator + 4}; !slices.Equal(got, want) {
 		t.Errorf("gRPC ports %v, want %v", got, want)
 	}
-	if l.Gateway >= l.Orchestrator && l.Gateway <= l.Audio() || l.Gateway <= 0 {
+	if l.Gateway >= l.Orchestrator && l.Gateway <= l.Embed() || l.Gateway <= 0 {
 		t.Errorf("gateway port %d inside the gRPC ports %v", l.Gateway, got)
 	}
 }
