@@ -74,21 +74,9 @@ type pair struct{ Query, Doc string }
 // pairs reads wordnet.jsonl and returns the training pairs and the held-out ones, the latter
 // without any example or document that also occurs in training.
 func pairs(corpus string) (trainPairs, heldPairs []pair, err error) {
-	path := filepath.Join(corpus, "wordnet.jsonl")
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (build the corpus first: make corpus)", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	seenQ, seenGloss := map[string]bool{}, map[string]bool{}
 	var held []pair
-	for sc.Scan() {
-		var h headword
-		if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
+	err = eachHeadword(corpus, func(h headword) {
 		for _, s := range h.Senses {
 			if s.Gloss == "" {
 				continue
@@ -107,8 +95,8 @@ func pairs(corpus string) (trainPairs, heldPairs []pair, err error) {
 				seenGloss[s.Gloss] = true
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	for _, p := range held {
@@ -118,6 +106,26 @@ func pairs(corpus string) (trainPairs, heldPairs []pair, err error) {
 		}
 	}
 	return trainPairs, heldPairs, nil
+}
+
+// eachHeadword calls f with every record of corpus/wordnet.jsonl, in file order.
+func eachHeadword(corpus string, f func(headword)) error {
+	path := filepath.Join(corpus, "wordnet.jsonl")
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w (build the corpus first: make corpus)", err)
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var h headword
+		if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		f(h)
+	}
+	return sc.Err()
 }
 
 func cutDoc(d string) (string, string, bool) {
@@ -318,4 +326,149 @@ func cmdExport(args []string) error {
 	return nil
 }
 
-func cmdEvalSet(args []string) error { return fmt.Errorf("not yet") }
+// RetrievalSet is a retrieval evaluation: queries, each with the ids of the documents that
+// answer it, over a pool of documents. evals/retrieval reads it.
+type RetrievalSet struct {
+	Description string      `json:"description"`
+	Docs        []EvalDoc   `json:"docs"`
+	Queries     []EvalQuery `json:"queries"`
+}
+
+// EvalDoc is one document of the pool.
+type EvalDoc struct {
+	ID   int    `json:"id"`
+	Text string `json:"text"`
+}
+
+// EvalQuery is one query and the documents that answer it.
+type EvalQuery struct {
+	Text     string `json:"text"`
+	Relevant []int  `json:"relevant"`
+}
+
+// cmdEvalSet writes the held-out retrieval set: every held-out example sentence (a query)
+// against every held-out sense ("headword: gloss", the documents); a document answers a
+// query when its gloss is the query's sense's (synonyms held out together share glosses).
+// -subset writes a fixed, smaller set for make test: -subset-queries queries drawn with a
+// seeded shuffle, their relevant documents, every other sense of their headwords (the hard
+// negatives), and randomly drawn documents up to -subset-docs.
+func cmdEvalSet(args []string) error {
+	fs := flag.NewFlagSet("evalset", flag.ExitOnError)
+	corpus := fs.String("corpus", "out/corpus", "corpus directory (wordnet.jsonl)")
+	out := fs.String("o", "out/embedtrain/retrieval.json", "the full retrieval set")
+	subset := fs.String("subset", "", "also write the fixed subset here")
+	nq := fs.Int("subset-queries", 300, "queries in the subset")
+	nd := fs.Int("subset-docs", 2000, "documents in the subset")
+	fs.Parse(args)
+	_, held, err := pairs(*corpus)
+	if err != nil {
+		return err
+	}
+	// The pool: every held-out sense whose gloss no training headword has.
+	trainGloss := map[string]bool{}
+	var heldSenses [][2]string // headword, gloss
+	if err := eachHeadword(*corpus, func(h headword) {
+		for _, s := range h.Senses {
+			if s.Gloss == "" {
+				continue
+			}
+			if h.Split == "train" {
+				trainGloss[s.Gloss] = true
+			} else {
+				heldSenses = append(heldSenses, [2]string{h.Headword, s.Gloss})
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	full := RetrievalSet{Description: "WordNet held-out retrieval: example sentence -> \"headword: gloss\" of its sense; no headword, example or gloss seen in training"}
+	byGloss := map[string][]int{}
+	byHead := map[string][]int{}
+	seenDoc := map[string]bool{}
+	for _, hs := range heldSenses {
+		if trainGloss[hs[1]] {
+			continue
+		}
+		d := document(hs[0], hs[1])
+		if seenDoc[d] {
+			continue
+		}
+		seenDoc[d] = true
+		id := len(full.Docs)
+		full.Docs = append(full.Docs, EvalDoc{ID: id, Text: d})
+		byGloss[hs[1]] = append(byGloss[hs[1]], id)
+		byHead[hs[0]] = append(byHead[hs[0]], id)
+	}
+	seenQ := map[string]bool{}
+	var qHead []string
+	for _, p := range held {
+		h, gloss, _ := cutDoc(p.Doc)
+		if seenQ[p.Query] || len(byGloss[gloss]) == 0 {
+			continue
+		}
+		seenQ[p.Query] = true
+		full.Queries = append(full.Queries, EvalQuery{Text: p.Query, Relevant: byGloss[gloss]})
+		qHead = append(qHead, h)
+	}
+	if err := writeJSON(*out, full); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d queries over %d documents\n", *out, len(full.Queries), len(full.Docs))
+	if *subset == "" {
+		return nil
+	}
+	r := train.NewRNG(7)
+	order := make([]int, len(full.Queries))
+	for i := range order {
+		order[i] = i
+	}
+	for i := len(order) - 1; i > 0; i-- {
+		j := int(r.Uint64() % uint64(i+1))
+		order[i], order[j] = order[j], order[i]
+	}
+	keep := map[int]bool{}
+	var picked []int
+	for _, qi := range order[:min(*nq, len(order))] {
+		picked = append(picked, qi)
+		for _, d := range full.Queries[qi].Relevant {
+			keep[d] = true
+		}
+		for _, d := range byHead[qHead[qi]] {
+			keep[d] = true
+		}
+	}
+	for len(keep) < *nd && len(keep) < len(full.Docs) {
+		keep[int(r.Uint64()%uint64(len(full.Docs)))] = true
+	}
+	sub := RetrievalSet{Description: fmt.Sprintf("the fixed subset of %s that make test checks (embedtrain evalset -subset, seed 7)", filepath.Base(*out))}
+	remap := map[int]int{}
+	for _, d := range full.Docs { // in the full set's order
+		if keep[d.ID] {
+			remap[d.ID] = len(sub.Docs)
+			sub.Docs = append(sub.Docs, EvalDoc{ID: len(sub.Docs), Text: d.Text})
+		}
+	}
+	for _, qi := range picked {
+		q := EvalQuery{Text: full.Queries[qi].Text}
+		for _, d := range full.Queries[qi].Relevant {
+			q.Relevant = append(q.Relevant, remap[d])
+		}
+		sub.Queries = append(sub.Queries, q)
+	}
+	if err := writeJSON(*subset, sub); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d queries over %d documents\n", *subset, len(sub.Queries), len(sub.Docs))
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
