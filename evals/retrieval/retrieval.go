@@ -145,15 +145,16 @@ func top(scores []float32, n int) []int {
 // RRFK is reciprocal rank fusion's constant (Cormack et al., 2009).
 const RRFK = 60
 
-// Fuse combines rankings by reciprocal rank fusion: a document scores the sum of
-// 1/(RRFK+rank) over the rankings that hold it.
-func Fuse(rs ...Rankings) Rankings {
+// Fuse combines rankings by weighted reciprocal rank fusion: a document scores the sum, over
+// the rankings that hold it, of the ranking's weight times 1/(RRFK+rank). Equal weights are
+// plain RRF.
+func Fuse(weights []float64, rs ...Rankings) Rankings {
 	out := make(Rankings, len(rs[0]))
 	for q := range out {
 		score := map[int]float64{}
-		for _, r := range rs {
+		for i, r := range rs {
 			for rank, id := range r[q] {
-				score[id] += 1 / float64(RRFK+rank+1)
+				score[id] += weights[i] / float64(RRFK+rank+1)
 			}
 		}
 		ids := make([]int, 0, len(score))
@@ -169,6 +170,44 @@ func Fuse(rs ...Rankings) Rankings {
 		out[q] = ids[:min(Depth, len(ids))]
 	}
 	return out
+}
+
+// Split divides a set's queries: dev holds those at even positions, on which a hybrid's weight
+// is chosen; test those at odd positions, on which it is reported (embedtrain's subset draws
+// from test only). Both keep every document.
+func Split(s *Set) (dev, test *Set) {
+	dev, test = &Set{Description: s.Description + " (dev half)", Docs: s.Docs}, &Set{Description: s.Description + " (test half)", Docs: s.Docs}
+	for i, q := range s.Queries {
+		if i%2 == 0 {
+			dev.Queries = append(dev.Queries, q)
+		} else {
+			test.Queries = append(test.Queries, q)
+		}
+	}
+	return dev, test
+}
+
+// Select keeps the rankings of the queries at the positions Split gives one half (parity 0:
+// dev, 1: test).
+func (r Rankings) Select(parity int) Rankings {
+	var out Rankings
+	for i := parity; i < len(r); i += 2 {
+		out = append(out, r[i])
+	}
+	return out
+}
+
+// TuneWeight returns the embedding ranking's weight (BM25's being 1), among 0.05 to 1 in steps
+// of 0.05, that gives the fused ranking the best MRR on s.
+func TuneWeight(s *Set, emb, bm Rankings) float64 {
+	best, bestMRR := 1.0, -1.0
+	for i := 1; i <= 20; i++ {
+		w := float64(i) / 20
+		if m := Score(s, Fuse([]float64{w, 1}, emb, bm)).MRR; m > bestMRR {
+			best, bestMRR = w, m
+		}
+	}
+	return best
 }
 
 // Metrics are a ranking's scores over a set.

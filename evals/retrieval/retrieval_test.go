@@ -15,7 +15,10 @@ import (
 const (
 	cardModelRecall5 = 0.0
 	cardBM25Recall5  = 0.0
-	recallMargin     = 0.03
+	// cardWeight is the hybrid's embedding weight (BM25's 1), chosen on the full set's
+	// dev half (go run ./evals/cmd/retrievaleval).
+	cardWeight   = 0.0
+	recallMargin = 0.03
 )
 
 func load(t *testing.T) (*Set, *engine.Model) {
@@ -47,10 +50,10 @@ func TestShippedModelRetrieval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, base, hybrid := Score(s, emb), Score(s, bm), Score(s, Fuse(emb, bm))
+	model, base, hybrid := Score(s, emb), Score(s, bm), Score(s, Fuse([]float64{cardWeight, 1}, emb, bm))
 	t.Logf("chorus-embed  %v", model)
 	t.Logf("BM25          %v", base)
-	t.Logf("hybrid (RRF)  %v", hybrid)
+	t.Logf("hybrid (RRF, w=%.2f)  %v", cardWeight, hybrid)
 	if model.RecallAt5 < cardModelRecall5-recallMargin {
 		t.Errorf("chorus-embed recall@5 %.3f, the card says %.3f (margin %.2f)", model.RecallAt5, cardModelRecall5, recallMargin)
 	}
@@ -80,8 +83,12 @@ func TestScoreAndFuse(t *testing.T) {
 	}
 	// Document 7 is second in one ranking and absent from the other; fused, it comes
 	// before documents only one ranking holds lower down.
-	f := Fuse(Rankings{{1, 2}, {9, 7, 3}}, Rankings{{2, 1}, {7, 8}})
+	f := Fuse([]float64{1, 1}, Rankings{{1, 2}, {9, 7, 3}}, Rankings{{2, 1}, {7, 8}})
 	if f[0][0] != 1 && f[0][0] != 2 || f[1][0] != 7 {
 		t.Errorf("Fuse = %v", f)
+	}
+	// Weighted: the second ranking's order wins when it weighs more.
+	if f := Fuse([]float64{0.2, 1}, Rankings{{1, 2}}, Rankings{{2, 1}}); f[0][0] != 2 {
+		t.Errorf("weighted Fuse = %v, want document 2 first", f)
 	}
 }

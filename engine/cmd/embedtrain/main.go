@@ -349,8 +349,8 @@ type EvalQuery struct {
 // cmdEvalSet writes the held-out retrieval set: every held-out example sentence (a query)
 // against every held-out sense ("headword: gloss", the documents); a document answers a
 // query when its gloss is the query's sense's (synonyms held out together share glosses).
-// -subset writes a fixed, smaller set for make test: -subset-queries queries drawn with a
-// seeded shuffle, their relevant documents, every other sense of their headwords (the hard
+// -subset writes a fixed, smaller set for make test: -subset-queries test queries (those at
+// odd positions) drawn with a seeded shuffle, their relevant documents, every other sense of their headwords (the hard
 // negatives), and randomly drawn documents up to -subset-docs.
 func cmdEvalSet(args []string) error {
 	fs := flag.NewFlagSet("evalset", flag.ExitOnError)
@@ -417,10 +417,12 @@ func cmdEvalSet(args []string) error {
 	if *subset == "" {
 		return nil
 	}
+	// Only test queries (odd positions; evals/retrieval's Split keeps the even ones to tune
+	// the hybrid's weight on).
 	r := train.NewRNG(7)
-	order := make([]int, len(full.Queries))
-	for i := range order {
-		order[i] = i
+	var order []int
+	for i := 1; i < len(full.Queries); i += 2 {
+		order = append(order, i)
 	}
 	for i := len(order) - 1; i > 0; i-- {
 		j := int(r.Uint64() % uint64(i+1))
@@ -440,7 +442,7 @@ func cmdEvalSet(args []string) error {
 	for len(keep) < *nd && len(keep) < len(full.Docs) {
 		keep[int(r.Uint64()%uint64(len(full.Docs)))] = true
 	}
-	sub := RetrievalSet{Description: fmt.Sprintf("the fixed subset of %s that make test checks (embedtrain evalset -subset, seed 7)", filepath.Base(*out))}
+	sub := RetrievalSet{Description: fmt.Sprintf("the fixed subset of %s's test queries that make test checks (embedtrain evalset -subset, seed 7)", filepath.Base(*out))}
 	remap := map[int]int{}
 	for _, d := range full.Docs { // in the full set's order
 		if keep[d.ID] {
