@@ -234,7 +234,7 @@ EMBED_TRAIN_DIR ?= out/embedtrain
 .PHONY: embed-model
 embed-model: corpus ## train models/chorus-embed.gguf from scratch on the CPU (about 25 minutes on 2 cores)
 	nice -n 5 go run ./engine/cmd/embedtrain fit -corpus $(CORPUS_DIR) -dir $(EMBED_TRAIN_DIR)
-	go run ./engine/cmd/embedtrain export -dir $(EMBED_TRAIN_DIR) -o models/chorus-embed.gguf
+	go run ./engine/cmd/embedtrain export -dir $(EMBED_TRAIN_DIR) -context 128 -o models/chorus-embed.gguf
 	go run ./engine/cmd/embedtrain evalset -corpus $(CORPUS_DIR) -o $(EMBED_TRAIN_DIR)/retrieval.json \
 	  -subset models/chorus-embed-eval.json
 	go run ./evals/cmd/retrievaleval -set $(EMBED_TRAIN_DIR)/retrieval.json -model models/chorus-embed.gguf

@@ -4,7 +4,7 @@
 // of its sense the document, the other documents of the batch the negatives.
 //
 //	embedtrain fit -corpus out/corpus -dir out/embedtrain -steps 1000
-//	embedtrain export -dir out/embedtrain -o models/chorus-embed.gguf
+//	embedtrain export -dir out/embedtrain -context 128 -o models/chorus-embed.gguf
 //	embedtrain evalset -corpus out/corpus -o out/embedtrain/retrieval.json -subset models/chorus-embed-eval.json
 //
 // Headwords the corpus holds out (one in ten, by a hash of the headword) are never trained
@@ -303,6 +303,7 @@ func cmdExport(args []string) error {
 	fs := flag.NewFlagSet("export", flag.ExitOnError)
 	dir := fs.String("dir", "out/embedtrain", "run directory (checkpoint.bin, tokenizer.json)")
 	out := fs.String("o", "models/chorus-embed.gguf", "output GGUF file")
+	ctxLen := fs.Int("context", 0, "the context length the file declares (0: the training context); longer inputs than training saw rely on RoPE extrapolating")
 	fs.Parse(args)
 	v, err := loadOrTrainVocab(filepath.Join(*dir, "tokenizer.json"), nil)
 	if err != nil {
@@ -312,9 +313,13 @@ func cmdExport(args []string) error {
 	if err != nil {
 		return err
 	}
-	w, err := train.Export(s.Cfg, s.Params, v, train.ExportOptions{Name: "chorus-embed", Type: quant.Q8_0,
+	c := s.Cfg
+	if *ctxLen > 0 {
+		c.Context = *ctxLen
+	}
+	w, err := train.Export(c, s.Params, v, train.ExportOptions{Name: "chorus-embed", Type: quant.Q8_0,
 		Pooling:     train.PoolingMean,
-		Description: fmt.Sprintf("Chorus's small embedding model, trained contrastively on WordNet by engine/train for %d steps", s.Step),
+		Description: fmt.Sprintf("Chorus's small embedding model, trained contrastively on WordNet by engine/train for %d steps on texts of up to %d tokens", s.Step, s.Cfg.Context),
 		License:     "WordNet 3.0 licence (Princeton University)"})
 	if err != nil {
 		return err
@@ -322,7 +327,7 @@ func cmdExport(args []string) error {
 	if err := w.WriteFile(*out); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s (step %d, Q8_0, mean pooling)\n", *out, s.Step)
+	fmt.Printf("wrote %s (step %d, Q8_0, mean pooling, context %d)\n", *out, s.Step, c.Context)
 	return nil
 }
 
