@@ -11,6 +11,7 @@ require (
 	github.com/chorus-ai/chorus/engine v0.0.0-00010101000000-000000000000
 	github.com/chorus-ai/chorus/platform v0.0.0-00010101000000-000000000000
 	github.com/chorus-ai/chorus/proto v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.85.0
 )
 
