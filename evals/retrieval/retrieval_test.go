@@ -13,11 +13,11 @@ import (
 // model's recall@5 may not fall more than recallMargin below its figure; a
 // model that scores better updates the card and these.
 const (
-	cardModelRecall5 = 0.0
-	cardBM25Recall5  = 0.0
+	cardModelRecall5 = 0.483
+	cardBM25Recall5  = 0.833
 	// cardWeight is the hybrid's embedding weight (BM25's 1), chosen on the full set's
 	// dev half (go run ./evals/cmd/retrievaleval).
-	cardWeight   = 0.0
+	cardWeight   = 0.25
 	recallMargin = 0.03
 )
 
