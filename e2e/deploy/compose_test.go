@@ -48,8 +48,8 @@ var servers = []server{
 	{name: "embed", flagSrc: []string{"services/embed/internal/server/config.go", "services/embed/internal/backend/openai/openai.go", openaiFlags, modalityFlags}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Embed), dependsOn: []string{"jaeger"}},
 	{
 		name: "orchestrator", flagSrc: []string{"orchestrator/internal/service/config.go"}, addrVar: "CHORUS_GRPC_ADDR", port: strconv.Itoa(ports.Orchestrator),
-		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio)},
-		dependsOn: []string{"text", "image", "audio"},
+		upstreams: map[string]string{"CHORUS_TEXT_ADDR": upstream("text", ports.Text), "CHORUS_IMAGE_ADDR": upstream("image", ports.Image), "CHORUS_AUDIO_ADDR": upstream("audio", ports.Audio), "CHORUS_EMBED_ADDR": upstream("embed", ports.Embed)},
+		dependsOn: []string{"text", "image", "audio", "embed"},
 	},
 	{
 		name: "gateway", flagSrc: []string{"gateway/internal/gateway/server.go"}, addrVar: "CHORUS_HTTP_ADDR", port: strconv.Itoa(ports.Gateway),

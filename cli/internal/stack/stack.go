@@ -108,7 +108,7 @@ func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
 	if env == nil {
 		env = os.Environ()
 	}
-	upstreams := []string{"-text-addr", a.Text, "-image-addr", a.Image, "-audio-addr", a.Audio}
+	upstreams := []string{"-text-addr", a.Text, "-image-addr", a.Image, "-audio-addr", a.Audio, "-embed-addr", a.Embed}
 	args := map[string][]string{
 		// A local suite serves gRPC reflection, so grpcurl needs no .proto
 		// files; a server started on its own does not, unless -reflection.
@@ -117,7 +117,7 @@ func Specs(binDir string, a Addrs, env []string) []supervise.Spec {
 		"audio":        {"-grpc-addr", a.Audio, "-metrics-addr", a.MetricsAddr("audio"), "-reflection"},
 		"embed":        {"-grpc-addr", a.Embed, "-metrics-addr", a.MetricsAddr("embed"), "-reflection"},
 		"orchestrator": append([]string{"-grpc-addr", a.Orchestrator, "-metrics-addr", a.MetricsAddr("orchestrator"), "-reflection"}, upstreams...),
-		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator, "-embed-addr", a.Embed}, upstreams...),
+		"gateway":      append([]string{"-http-addr", a.Gateway, "-orchestrator-addr", a.Orchestrator}, upstreams...),
 	}
 	specs := make([]supervise.Spec, 0, len(Services))
 	for _, name := range Services {

@@ -49,8 +49,8 @@ func TestSpecsWireTheServices(t *testing.T) {
 		"image":        "/opt/chorus/bin/image -grpc-addr 127.0.0.1:50052 -metrics-addr 127.0.0.1:51052 -reflection",
 		"audio":        "/opt/chorus/bin/audio -grpc-addr 127.0.0.1:50053 -metrics-addr 127.0.0.1:51053 -reflection",
 		"embed":        "/opt/chorus/bin/embed -grpc-addr 127.0.0.1:50054 -metrics-addr 127.0.0.1:51054 -reflection",
-		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -metrics-addr 127.0.0.1:51050 -reflection -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
-		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -embed-addr 127.0.0.1:50054 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053",
+		"orchestrator": "/opt/chorus/bin/orchestrator -grpc-addr 127.0.0.1:50050 -metrics-addr 127.0.0.1:51050 -reflection -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053 -embed-addr 127.0.0.1:50054",
+		"gateway":      "/opt/chorus/bin/gateway -http-addr 127.0.0.1:8080 -orchestrator-addr 127.0.0.1:50050 -text-addr 127.0.0.1:50051 -image-addr 127.0.0.1:50052 -audio-addr 127.0.0.1:50053 -embed-addr 127.0.0.1:50054",
 	}
 	for name, w := range want {
 		if got[name] != w {

@@ -73,6 +73,8 @@
   value: {{ include "chorus.grpcTarget" (dict "root" . "component" "image") | quote }}
 - name: CHORUS_AUDIO_ADDR
   value: {{ include "chorus.grpcTarget" (dict "root" . "component" "audio") | quote }}
+- name: CHORUS_EMBED_ADDR
+  value: {{ include "chorus.grpcTarget" (dict "root" . "component" "embed") | quote }}
 {{- end -}}
 
 {{- define "chorus.orchestratorEnv" -}}
@@ -102,8 +104,6 @@
 
 {{- define "chorus.gatewayEnv" -}}
 {{- include "chorus.upstreamEnv" . }}
-- name: CHORUS_EMBED_ADDR
-  value: {{ include "chorus.grpcTarget" (dict "root" . "component" "embed") | quote }}
 - name: CHORUS_ORCHESTRATOR_ADDR
   value: {{ include "chorus.grpcTarget" (dict "root" . "component" "orchestrator") | quote }}
 {{- end -}}
