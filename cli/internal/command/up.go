@@ -25,9 +25,9 @@ type suiteFlags struct {
 
 func addSuiteFlags(fs *flag.FlagSet) *suiteFlags {
 	return &suiteFlags{
-		binDir:       fs.String("bin-dir", "./bin", "directory holding the text, image, audio, orchestrator and gateway binaries (make build fills ./bin)"),
+		binDir:       fs.String("bin-dir", "./bin", "directory holding the text, image, audio, embed, orchestrator and gateway binaries (make build fills ./bin)"),
 		host:         fs.String("host", stack.DefaultHost, "address every server listens on"),
-		grpcBase:     fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image and audio take the next three"),
+		grpcBase:     fs.Int("grpc-port", stack.DefaultGRPCPortBase, "orchestrator's gRPC port; text, image, audio and embed take the next four"),
 		httpPort:     fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port"),
 		envFile:      fs.String("env-file", "", "file of KEY=VALUE lines added to the processes' environment (variables already set win)"),
 		readyTimeout: fs.Duration("ready-timeout", time.Minute, "how long to wait for the gateway's /readyz"),
