@@ -65,11 +65,12 @@ var commands = []string{
 	"./services/text/cmd/text",
 	"./services/image/cmd/image",
 	"./services/audio/cmd/audio",
+	"./services/embed/cmd/embed",
 	"./orchestrator/cmd/orchestrator",
 	"./gateway/cmd/gateway",
 }
 
-// buildServers builds the five servers, once for all the tests of this
+// buildServers builds the six servers, once for all the tests of this
 // package, and returns their directory.
 func buildServers(t *testing.T) string {
 	t.Helper()

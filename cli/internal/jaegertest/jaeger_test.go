@@ -103,7 +103,7 @@ func TestPipelineTraceInJaeger(t *testing.T) {
 	}
 	j := startJaeger(t, root, bin)
 	servers := processtest.Build(t, "./services/text/cmd/text", "./services/image/cmd/image", "./services/audio/cmd/audio",
-		"./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway")
+		"./services/embed/cmd/embed", "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway")
 
 	l := processtest.FreeLayout(t)
 	env := processtest.HermeticEnv(t,
