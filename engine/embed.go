@@ -83,7 +83,7 @@ type Embedding struct {
 // Embed runs text through the model and pools its final hidden states as the model's pooling
 // type says, then L2-normalises the result. A text longer than the context size (Info's
 // ContextSize) is cut to it when truncate is set, and refused with ErrInputTooLong otherwise.
-func (m *Model) Embed(ctx context.Context, text string, truncate bool) (Embedding, error) {
+func (m *Model) Embed(ctx context.Context, text string, truncate bool) (_ Embedding, err error) {
 	if m.info.Pooling == PoolingNone {
 		return Embedding{}, ErrNotEmbedding
 	}
@@ -102,7 +102,10 @@ func (m *Model) Embed(ctx context.Context, text string, truncate bool) (Embeddin
 	if err != nil {
 		return Embedding{}, err
 	}
-	defer func() { m.slots <- sess }()
+	// The text runs on the session directly, not through the scheduler's batched steps (which
+	// run the output layer), so it does not count as a running sequence there.
+	m.sched.leave(1)
+	defer m.release(sess, 0, &err)
 	// The cache is rebuilt: generation's prefix reuse does not apply to a text read once.
 	sess.s.Reset()
 	sess.tokens = sess.tokens[:0]
