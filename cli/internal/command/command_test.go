@@ -281,7 +281,7 @@ func freeBase(t *testing.T) (int, int) {
 	}
 	for range 50 {
 		base, hp := pick(), pick()
-		if base+3 < 65536 && (hp < base || hp > base+3) {
+		if base+4 < 65536 && (hp < base || hp > base+4) {
 			return base, hp
 		}
 	}
