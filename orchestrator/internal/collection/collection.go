@@ -43,16 +43,23 @@ type Chunk struct {
 	Vector []float32
 }
 
-// Hit is a chunk a search found (without its vector) and its cosine
-// similarity to the query.
+// Hit is a chunk a search found (without its vector) and its score: the
+// cosine similarity to the query in a Store's Search; see Search for the
+// other modes.
 type Hit struct {
 	Chunk
 	Score float32
 }
 
-// Query is one nearest-neighbour search.
+// Query is one search.
 type Query struct {
-	// Vector is the query's embedding, L2-normalised.
+	// Mode is how the package's Search ranks (a Store's Search is always
+	// Vector).
+	Mode Mode
+	// Text is the query's text, for the lexical ranking.
+	Text string
+	// Vector is the query's embedding, L2-normalised (unused in Lexical
+	// mode).
 	Vector []float32
 	// TopK is the most hits, at least 1.
 	TopK int
@@ -81,9 +88,13 @@ type Store interface {
 	// DeleteDocuments removes the chunks of the documents ids and returns
 	// how many it removed; ErrNotFound if there is no collection.
 	DeleteDocuments(ctx context.Context, name string, ids []string) (int64, error)
-	// Search returns the chunks nearest q.Vector, most similar first;
-	// ErrNotFound if there is no collection.
+	// Search returns the chunks nearest q.Vector, most similar first
+	// (q.Mode and q.Text aside); ErrNotFound if there is no collection.
 	Search(ctx context.Context, name string, q Query) ([]Hit, error)
+	// Chunks returns every chunk whose metadata holds every pair of
+	// filter, without their vectors, by document id and index (the
+	// lexical ranking's input); ErrNotFound if there is no collection.
+	Chunks(ctx context.Context, name string, filter map[string]string) ([]Chunk, error)
 	// Close releases the store.
 	Close() error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -360,6 +361,14 @@ func (s *Server) DeleteDocuments(ctx context.Context, req *retrievalv1.DeleteDoc
 	return &retrievalv1.DeleteDocumentsResponse{DeletedChunks: n}, nil
 }
 
+// modes maps the request's search modes to Search's.
+var modes = map[retrievalv1.SearchMode]Mode{
+	retrievalv1.SearchMode_SEARCH_MODE_UNSPECIFIED: Hybrid,
+	retrievalv1.SearchMode_SEARCH_MODE_HYBRID:      Hybrid,
+	retrievalv1.SearchMode_SEARCH_MODE_VECTOR:      Vector,
+	retrievalv1.SearchMode_SEARCH_MODE_LEXICAL:     Lexical,
+}
+
 // Search implements CollectionServiceServer.
 func (s *Server) Search(ctx context.Context, req *retrievalv1.SearchRequest) (*retrievalv1.SearchResponse, error) {
 	bad := checkName("collection", req.GetCollection())
@@ -370,8 +379,12 @@ func (s *Server) Search(ctx context.Context, req *retrievalv1.SearchRequest) (*r
 		bad = append(bad, rpcerr.FieldViolation{Field: "top_k", Description: fmt.Sprintf("from 1 to %d, or 0 for %d", MaxTopK, DefaultTopK)})
 	}
 	bad = append(bad, checkMetadata("filter", req.GetFilter())...)
-	if req.MinScore != nil && (req.GetMinScore() < -1 || req.GetMinScore() > 1) {
-		bad = append(bad, rpcerr.FieldViolation{Field: "min_score", Description: "from -1 to 1"})
+	mode, ok := modes[req.GetMode()]
+	if !ok {
+		bad = append(bad, rpcerr.FieldViolation{Field: "mode", Description: "SEARCH_MODE_HYBRID, SEARCH_MODE_VECTOR or SEARCH_MODE_LEXICAL"})
+	}
+	if m := req.GetMinScore(); req.MinScore != nil && (math.IsNaN(float64(m)) || m < -1 || m > 1 && mode != Lexical) {
+		bad = append(bad, rpcerr.FieldViolation{Field: "min_score", Description: "from -1 to 1 (any number in the lexical mode)"})
 	}
 	if len(bad) > 0 {
 		return nil, rpcerr.Invalid(bad...)
@@ -380,19 +393,23 @@ func (s *Server) Search(ctx context.Context, req *retrievalv1.SearchRequest) (*r
 	if err != nil {
 		return nil, storeErr(req.GetCollection(), err)
 	}
-	vecs, _, err := s.vectors(ctx, info, []string{req.GetQuery()}, genaiv1.EmbedInputType_EMBED_INPUT_TYPE_QUERY)
-	if err != nil {
-		return nil, err
-	}
 	k := int(req.GetTopK())
 	if k == 0 {
 		k = DefaultTopK
 	}
-	hits, err := s.store.Search(ctx, info.Name, Query{Vector: vecs[0], TopK: k, Filter: req.GetFilter(), MinScore: req.MinScore})
+	q := Query{Mode: mode, Text: req.GetQuery(), TopK: k, Filter: req.GetFilter(), MinScore: req.MinScore}
+	out := &retrievalv1.SearchResponse{}
+	if mode != Lexical {
+		vecs, _, err := s.vectors(ctx, info, []string{req.GetQuery()}, genaiv1.EmbedInputType_EMBED_INPUT_TYPE_QUERY)
+		if err != nil {
+			return nil, err
+		}
+		q.Vector, out.EmbeddingModel = vecs[0], info.Model
+	}
+	hits, err := Search(ctx, s.store, info.Name, q)
 	if err != nil {
 		return nil, storeErr(info.Name, err)
 	}
-	out := &retrievalv1.SearchResponse{EmbeddingModel: info.Model}
 	for _, h := range hits {
 		out.Results = append(out.Results, &retrievalv1.SearchResult{
 			DocumentId: h.DocumentID, ChunkIndex: int32(h.Index), Text: h.Text, Metadata: h.Metadata, Score: h.Score,

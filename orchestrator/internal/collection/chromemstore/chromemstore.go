@@ -5,6 +5,7 @@
 package chromemstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -241,14 +242,55 @@ func (s *Store) Search(ctx context.Context, name string, q collection.Query) ([]
 		if q.MinScore != nil && r.Similarity < *q.MinScore {
 			break
 		}
-		md := maps.Clone(r.Metadata)
-		doc, idx := md[keyDocument], md[keyIndex]
-		delete(md, keyDocument)
-		delete(md, keyIndex)
-		i, _ := strconv.Atoi(idx)
-		hits = append(hits, collection.Hit{Chunk: collection.Chunk{DocumentID: doc, Index: i, Text: r.Content, Metadata: md}, Score: r.Similarity})
+		hits = append(hits, collection.Hit{Chunk: toChunk(r), Score: r.Similarity})
 	}
 	return hits, nil
+}
+
+// toChunk makes a stored document a chunk again, without its vector.
+func toChunk(r chromem.Result) collection.Chunk {
+	md := maps.Clone(r.Metadata)
+	doc, idx := md[keyDocument], md[keyIndex]
+	delete(md, keyDocument)
+	delete(md, keyIndex)
+	i, _ := strconv.Atoi(idx)
+	return collection.Chunk{DocumentID: doc, Index: i, Text: r.Content, Metadata: md}
+}
+
+// Chunks implements collection.Store. chromem-go lists documents only as
+// the results of a query, so it asks for all of them, nearest an
+// arbitrary unit vector (the cost of one exhaustive vector search).
+func (s *Store) Chunks(ctx context.Context, name string, filter map[string]string) ([]collection.Chunk, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, info, err := s.get(name)
+	if err != nil {
+		return nil, err
+	}
+	if c.Count() == 0 {
+		return nil, nil
+	}
+	var where map[string]string
+	if len(filter) > 0 {
+		where = filter
+	}
+	probe := make([]float32, info.Dimensions)
+	probe[0] = 1
+	res, err := c.QueryEmbedding(ctx, probe, c.Count(), where, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	out := make([]collection.Chunk, len(res))
+	for i, r := range res {
+		out[i] = toChunk(r)
+	}
+	slices.SortFunc(out, func(a, b collection.Chunk) int {
+		return cmp.Or(cmp.Compare(a.DocumentID, b.DocumentID), cmp.Compare(a.Index, b.Index))
+	})
+	return out, nil
 }
 
 // Close implements collection.Store; chromem-go has nothing to release.

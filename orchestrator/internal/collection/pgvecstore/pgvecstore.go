@@ -244,6 +244,39 @@ func (s *Store) Search(ctx context.Context, name string, q collection.Query) (hi
 	return hits, err
 }
 
+// Chunks implements collection.Store.
+func (s *Store) Chunks(ctx context.Context, name string, filter map[string]string) (chunks []collection.Chunk, err error) {
+	if filter == nil {
+		filter = map[string]string{}
+	}
+	js, err := json.Marshal(filter)
+	if err != nil {
+		return nil, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lock(ctx, tx, name); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT document_id, chunk_index, text, metadata FROM collection_chunks
+			WHERE collection = $1 AND metadata @> $2::jsonb ORDER BY document_id, chunk_index`, name, string(js))
+		if err != nil {
+			return err
+		}
+		chunks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (collection.Chunk, error) {
+			var (
+				c  collection.Chunk
+				md []byte
+			)
+			if err := r.Scan(&c.DocumentID, &c.Index, &c.Text, &md); err != nil {
+				return c, err
+			}
+			return c, json.Unmarshal(md, &c.Metadata)
+		})
+		return err
+	})
+	return chunks, err
+}
+
 // Close implements collection.Store.
 func (s *Store) Close() error {
 	s.pool.Close()

@@ -151,6 +151,92 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("after deletes: %v %v, want x#0 alone, without metadata", ids(hits), hits)
 		}
 	})
+	t.Run("lexical and hybrid", func(t *testing.T) {
+		s := open(t, true)
+		if _, err := s.Chunks(ctx, "h", nil); !errors.Is(err, collection.ErrNotFound) {
+			t.Fatalf("Chunks of a missing collection: %v, want ErrNotFound", err)
+		}
+		must(t, s.Create(ctx, info("h")))
+		if got, err := s.Chunks(ctx, "h", nil); err != nil || len(got) != 0 {
+			t.Fatalf("Chunks of an empty collection: %v, %v", got, err)
+		}
+		// The vector ranking for unit(0) is h#1, h#2, h#3, h#0; the
+		// lexical one for "apples" is h#3, h#0 (the others lack the word).
+		texts := []string{"Apple pie: a recipe with apples.", "The weather today is cold.", "Banana bread", "apple"}
+		angles := []float64{90, 0, 10, 80}
+		var cs []collection.Chunk
+		for i, text := range texts {
+			md := map[string]string{"lang": "en"}
+			if i == 3 {
+				md["lang"] = "fr"
+			}
+			cs = append(cs, collection.Chunk{DocumentID: "h", Index: i, Text: text, Metadata: md, Vector: unit(angles[i])})
+		}
+		must(t, s.Put(ctx, "h", []string{"h"}, cs))
+		all, err := s.Chunks(ctx, "h", nil)
+		must(t, err)
+		if len(all) != 4 || all[0].Text != texts[0] || all[3].Metadata["lang"] != "fr" || len(all[3].Metadata) != 1 || all[2].Vector != nil {
+			t.Errorf("Chunks = %+v, want the 4 chunks in order, with their metadata, without vectors", all)
+		}
+		if fr, err := s.Chunks(ctx, "h", map[string]string{"lang": "fr"}); err != nil || len(fr) != 1 || fr[0].Index != 3 {
+			t.Errorf("Chunks filtered on lang=fr: %+v, %v; want h#3 alone", fr, err)
+		}
+		// BM25 with avgdl 2.5 (10 terms: apple pie recip appl | weather
+		// today cold | banana bread | appl), idf ln(1 + 2.5/2.5) = ln 2.
+		bm := func(tf, dl float64) float32 {
+			return float32(math.Ln2 * tf * 2.2 / (tf + 1.2*(0.25+0.75*dl/2.5)))
+		}
+		// The hybrid: 0.25/(60+vector rank) + 1/(60+lexical rank), over
+		// its greatest value 1.25/61.
+		rrf := func(v, l int) float32 {
+			s := 0.25 / float64(60+v)
+			if l > 0 {
+				s += 1 / float64(60+l)
+			}
+			return float32(s / (1.25 / 61))
+		}
+		lo, half := float32(1.25*math.Ln2), float32(0.5) // lo: between the two BM25 scores
+		tests := []struct {
+			name   string
+			q      collection.Query
+			want   []string
+			scores []float32
+		}{
+			{name: "vector", q: collection.Query{Mode: collection.Vector, Text: "apples", Vector: unit(0), TopK: 4}, want: []string{"h#1", "h#2", "h#3", "h#0"}},
+			{name: "lexical", q: collection.Query{Mode: collection.Lexical, Text: "apples", TopK: 4}, want: []string{"h#3", "h#0"},
+				scores: []float32{bm(1, 1), bm(2, 4)}},
+			{name: "lexical top_k", q: collection.Query{Mode: collection.Lexical, Text: "APPLE!", TopK: 1}, want: []string{"h#3"}},
+			{name: "lexical min score", q: collection.Query{Mode: collection.Lexical, Text: "apples", TopK: 4, MinScore: &lo}, want: []string{"h#3"}},
+			{name: "lexical stop words only", q: collection.Query{Mode: collection.Lexical, Text: "the is a", TopK: 4}, want: []string{}},
+			{name: "lexical filter", q: collection.Query{Mode: collection.Lexical, Text: "apples", TopK: 4, Filter: map[string]string{"lang": "en"}}, want: []string{"h#0"}},
+			{name: "hybrid", q: collection.Query{Text: "apples", Vector: unit(0), TopK: 4}, want: []string{"h#3", "h#0", "h#1", "h#2"},
+				scores: []float32{rrf(3, 1), rrf(4, 2), rrf(1, 0), rrf(2, 0)}},
+			{name: "hybrid top_k", q: collection.Query{Text: "apples", Vector: unit(0), TopK: 2}, want: []string{"h#3", "h#0"}},
+			{name: "hybrid min score", q: collection.Query{Text: "apples", Vector: unit(0), TopK: 4, MinScore: &half}, want: []string{"h#3", "h#0"}},
+			{name: "hybrid filter", q: collection.Query{Text: "apples", Vector: unit(0), TopK: 4, Filter: map[string]string{"lang": "fr"}}, want: []string{"h#3"},
+				scores: []float32{1}},
+		}
+		for _, tt := range tests {
+			hits, err := collection.Search(ctx, s, "h", tt.q)
+			must(t, err)
+			if fmt.Sprint(ids(hits)) != fmt.Sprint(tt.want) {
+				t.Errorf("%s: hits %v, want %v", tt.name, ids(hits), tt.want)
+			}
+			for i, want := range tt.scores {
+				if i < len(hits) && math.Abs(float64(hits[i].Score-want)) > 1e-4 {
+					t.Errorf("%s: score of %s %v, want %v", tt.name, ids(hits)[i], hits[i].Score, want)
+				}
+			}
+		}
+		hits, err := collection.Search(ctx, s, "h", collection.Query{Text: "apples", Vector: unit(0), TopK: 1})
+		must(t, err)
+		if h := hits[0]; h.Text != "apple" || h.Metadata["lang"] != "fr" || h.Vector != nil {
+			t.Errorf("hybrid hit = %+v, want h#3 with its text and metadata, without its vector", h)
+		}
+		if _, err := collection.Search(ctx, s, "nope", collection.Query{Text: "apples", Vector: unit(0), TopK: 1}); !errors.Is(err, collection.ErrNotFound) {
+			t.Errorf("hybrid Search of a missing collection: %v, want ErrNotFound", err)
+		}
+	})
 	t.Run("restart", func(t *testing.T) {
 		s := open(t, true)
 		must(t, s.Create(ctx, info("p")))
@@ -171,6 +257,12 @@ func Run(t *testing.T, open Opener) {
 		must(t, err)
 		if fmt.Sprint(ids(hits)) != "[x#1]" || hits[0].Text != "x chunk 1" {
 			t.Errorf("search after restart: %v", hits)
+		}
+		// The lexical ranking comes back too (from the stored chunks).
+		hits, err = collection.Search(ctx, s, "p", collection.Query{Mode: collection.Lexical, Text: "1", TopK: 2, Filter: map[string]string{"k": "v"}})
+		must(t, err)
+		if fmt.Sprint(ids(hits)) != "[x#1]" {
+			t.Errorf("lexical search after restart: %v, want x#1", ids(hits))
 		}
 	})
 }

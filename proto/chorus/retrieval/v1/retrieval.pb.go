@@ -26,6 +26,69 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SearchMode is how Search ranks a collection's chunks.
+type SearchMode int32
+
+const (
+	// The default: hybrid.
+	SearchMode_SEARCH_MODE_UNSPECIFIED SearchMode = 0
+	// Weighted reciprocal rank fusion of the vector and lexical rankings
+	// (each chunk scores the sum over the two rankings' top 100 of
+	// weight / (60 + rank), the vector ranking weighing 0.25 and the
+	// lexical one 1), the score divided by its greatest value so that it is
+	// in (0, 1], 1 for a chunk first in both.
+	SearchMode_SEARCH_MODE_HYBRID SearchMode = 1
+	// Cosine similarity of the chunk's and the query's embeddings alone.
+	SearchMode_SEARCH_MODE_VECTOR SearchMode = 2
+	// BM25 (k1 1.2, b 0.75) over the chunks' words alone (lowercased runs of
+	// letters and digits, English stop words dropped, stemmed); only chunks
+	// sharing a word with the query are found.
+	SearchMode_SEARCH_MODE_LEXICAL SearchMode = 3
+)
+
+// Enum value maps for SearchMode.
+var (
+	SearchMode_name = map[int32]string{
+		0: "SEARCH_MODE_UNSPECIFIED",
+		1: "SEARCH_MODE_HYBRID",
+		2: "SEARCH_MODE_VECTOR",
+		3: "SEARCH_MODE_LEXICAL",
+	}
+	SearchMode_value = map[string]int32{
+		"SEARCH_MODE_UNSPECIFIED": 0,
+		"SEARCH_MODE_HYBRID":      1,
+		"SEARCH_MODE_VECTOR":      2,
+		"SEARCH_MODE_LEXICAL":     3,
+	}
+)
+
+func (x SearchMode) Enum() *SearchMode {
+	p := new(SearchMode)
+	*p = x
+	return p
+}
+
+func (x SearchMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SearchMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_chorus_retrieval_v1_retrieval_proto_enumTypes[0].Descriptor()
+}
+
+func (SearchMode) Type() protoreflect.EnumType {
+	return &file_chorus_retrieval_v1_retrieval_proto_enumTypes[0]
+}
+
+func (x SearchMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SearchMode.Descriptor instead.
+func (SearchMode) EnumDescriptor() ([]byte, []int) {
+	return file_chorus_retrieval_v1_retrieval_proto_rawDescGZIP(), []int{0}
+}
+
 // Collection describes a collection.
 type Collection struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -880,9 +943,12 @@ type SearchRequest struct {
 	TopK int32 `protobuf:"varint,3,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
 	// Only chunks whose metadata has every one of these key-value pairs.
 	Filter map[string]string `protobuf:"bytes,4,rep,name=filter,proto3" json:"filter,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// When set, only chunks at least this similar (cosine similarity, -1 to
-	// 1); unset means no bound.
-	MinScore      *float32 `protobuf:"fixed32,5,opt,name=min_score,json=minScore,proto3,oneof" json:"min_score,omitempty"`
+	// When set, only chunks scoring at least this (see SearchResult.score
+	// for what a score is in each mode: -1 to 1 in the vector mode, 0 to 1
+	// in the hybrid one, 0 or more in the lexical one); unset means no bound.
+	MinScore *float32 `protobuf:"fixed32,5,opt,name=min_score,json=minScore,proto3,oneof" json:"min_score,omitempty"`
+	// How chunks are ranked; unspecified means hybrid.
+	Mode          SearchMode `protobuf:"varint,6,opt,name=mode,proto3,enum=chorus.retrieval.v1.SearchMode" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -952,12 +1018,20 @@ func (x *SearchRequest) GetMinScore() float32 {
 	return 0
 }
 
+func (x *SearchRequest) GetMode() SearchMode {
+	if x != nil {
+		return x.Mode
+	}
+	return SearchMode_SEARCH_MODE_UNSPECIFIED
+}
+
 // SearchResponse holds the results.
 type SearchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The chunks, most similar first.
 	Results []*SearchResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	// The embedding model that embedded the query.
+	// The embedding model that embedded the query (empty in the lexical
+	// mode, which embeds nothing).
 	EmbeddingModel string `protobuf:"bytes,2,opt,name=embedding_model,json=embeddingModel,proto3" json:"embedding_model,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -1018,7 +1092,9 @@ type SearchResult struct {
 	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
 	// Its document's metadata.
 	Metadata map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Its cosine similarity to the query, -1 to 1; higher is nearer.
+	// Its score, higher is nearer: in the vector mode its cosine similarity
+	// to the query, -1 to 1; in the hybrid mode its fused rank score, 0 to 1;
+	// in the lexical mode its BM25 score, 0 or more.
 	Score         float32 `protobuf:"fixed32,5,opt,name=score,proto3" json:"score,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1160,7 +1236,7 @@ const file_chorus_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"collection\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\"@\n" +
 	"\x17DeleteDocumentsResponse\x12%\n" +
-	"\x0edeleted_chunks\x18\x01 \x01(\x03R\rdeletedChunks\"\x8d\x02\n" +
+	"\x0edeleted_chunks\x18\x01 \x01(\x03R\rdeletedChunks\"\xc2\x02\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -1168,7 +1244,8 @@ const file_chorus_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x13\n" +
 	"\x05top_k\x18\x03 \x01(\x05R\x04topK\x12F\n" +
 	"\x06filter\x18\x04 \x03(\v2..chorus.retrieval.v1.SearchRequest.FilterEntryR\x06filter\x12 \n" +
-	"\tmin_score\x18\x05 \x01(\x02H\x00R\bminScore\x88\x01\x01\x1a9\n" +
+	"\tmin_score\x18\x05 \x01(\x02H\x00R\bminScore\x88\x01\x01\x123\n" +
+	"\x04mode\x18\x06 \x01(\x0e2\x1f.chorus.retrieval.v1.SearchModeR\x04mode\x1a9\n" +
 	"\vFilterEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
@@ -1187,7 +1264,13 @@ const file_chorus_retrieval_v1_retrieval_proto_rawDesc = "" +
 	"\x05score\x18\x05 \x01(\x02R\x05score\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xf1\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*r\n" +
+	"\n" +
+	"SearchMode\x12\x1b\n" +
+	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x01\x12\x16\n" +
+	"\x12SEARCH_MODE_VECTOR\x10\x02\x12\x17\n" +
+	"\x13SEARCH_MODE_LEXICAL\x10\x032\xf1\x05\n" +
 	"\x11CollectionService\x12o\n" +
 	"\x10CreateCollection\x12,.chorus.retrieval.v1.CreateCollectionRequest\x1a-.chorus.retrieval.v1.CreateCollectionResponse\x12f\n" +
 	"\rGetCollection\x12).chorus.retrieval.v1.GetCollectionRequest\x1a*.chorus.retrieval.v1.GetCollectionResponse\x12l\n" +
@@ -1209,61 +1292,64 @@ func file_chorus_retrieval_v1_retrieval_proto_rawDescGZIP() []byte {
 	return file_chorus_retrieval_v1_retrieval_proto_rawDescData
 }
 
+var file_chorus_retrieval_v1_retrieval_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_chorus_retrieval_v1_retrieval_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_chorus_retrieval_v1_retrieval_proto_goTypes = []any{
-	(*Collection)(nil),               // 0: chorus.retrieval.v1.Collection
-	(*CreateCollectionRequest)(nil),  // 1: chorus.retrieval.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil), // 2: chorus.retrieval.v1.CreateCollectionResponse
-	(*GetCollectionRequest)(nil),     // 3: chorus.retrieval.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),    // 4: chorus.retrieval.v1.GetCollectionResponse
-	(*ListCollectionsRequest)(nil),   // 5: chorus.retrieval.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),  // 6: chorus.retrieval.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),  // 7: chorus.retrieval.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil), // 8: chorus.retrieval.v1.DeleteCollectionResponse
-	(*Document)(nil),                 // 9: chorus.retrieval.v1.Document
-	(*AddDocumentsRequest)(nil),      // 10: chorus.retrieval.v1.AddDocumentsRequest
-	(*AddDocumentsResponse)(nil),     // 11: chorus.retrieval.v1.AddDocumentsResponse
-	(*AddedDocument)(nil),            // 12: chorus.retrieval.v1.AddedDocument
-	(*DeleteDocumentsRequest)(nil),   // 13: chorus.retrieval.v1.DeleteDocumentsRequest
-	(*DeleteDocumentsResponse)(nil),  // 14: chorus.retrieval.v1.DeleteDocumentsResponse
-	(*SearchRequest)(nil),            // 15: chorus.retrieval.v1.SearchRequest
-	(*SearchResponse)(nil),           // 16: chorus.retrieval.v1.SearchResponse
-	(*SearchResult)(nil),             // 17: chorus.retrieval.v1.SearchResult
-	nil,                              // 18: chorus.retrieval.v1.Document.MetadataEntry
-	nil,                              // 19: chorus.retrieval.v1.SearchRequest.FilterEntry
-	nil,                              // 20: chorus.retrieval.v1.SearchResult.MetadataEntry
-	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
+	(SearchMode)(0),                  // 0: chorus.retrieval.v1.SearchMode
+	(*Collection)(nil),               // 1: chorus.retrieval.v1.Collection
+	(*CreateCollectionRequest)(nil),  // 2: chorus.retrieval.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil), // 3: chorus.retrieval.v1.CreateCollectionResponse
+	(*GetCollectionRequest)(nil),     // 4: chorus.retrieval.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),    // 5: chorus.retrieval.v1.GetCollectionResponse
+	(*ListCollectionsRequest)(nil),   // 6: chorus.retrieval.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),  // 7: chorus.retrieval.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),  // 8: chorus.retrieval.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil), // 9: chorus.retrieval.v1.DeleteCollectionResponse
+	(*Document)(nil),                 // 10: chorus.retrieval.v1.Document
+	(*AddDocumentsRequest)(nil),      // 11: chorus.retrieval.v1.AddDocumentsRequest
+	(*AddDocumentsResponse)(nil),     // 12: chorus.retrieval.v1.AddDocumentsResponse
+	(*AddedDocument)(nil),            // 13: chorus.retrieval.v1.AddedDocument
+	(*DeleteDocumentsRequest)(nil),   // 14: chorus.retrieval.v1.DeleteDocumentsRequest
+	(*DeleteDocumentsResponse)(nil),  // 15: chorus.retrieval.v1.DeleteDocumentsResponse
+	(*SearchRequest)(nil),            // 16: chorus.retrieval.v1.SearchRequest
+	(*SearchResponse)(nil),           // 17: chorus.retrieval.v1.SearchResponse
+	(*SearchResult)(nil),             // 18: chorus.retrieval.v1.SearchResult
+	nil,                              // 19: chorus.retrieval.v1.Document.MetadataEntry
+	nil,                              // 20: chorus.retrieval.v1.SearchRequest.FilterEntry
+	nil,                              // 21: chorus.retrieval.v1.SearchResult.MetadataEntry
+	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
 }
 var file_chorus_retrieval_v1_retrieval_proto_depIdxs = []int32{
-	21, // 0: chorus.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 1: chorus.retrieval.v1.CreateCollectionResponse.collection:type_name -> chorus.retrieval.v1.Collection
-	0,  // 2: chorus.retrieval.v1.GetCollectionResponse.collection:type_name -> chorus.retrieval.v1.Collection
-	0,  // 3: chorus.retrieval.v1.ListCollectionsResponse.collections:type_name -> chorus.retrieval.v1.Collection
-	18, // 4: chorus.retrieval.v1.Document.metadata:type_name -> chorus.retrieval.v1.Document.MetadataEntry
-	9,  // 5: chorus.retrieval.v1.AddDocumentsRequest.documents:type_name -> chorus.retrieval.v1.Document
-	12, // 6: chorus.retrieval.v1.AddDocumentsResponse.documents:type_name -> chorus.retrieval.v1.AddedDocument
-	19, // 7: chorus.retrieval.v1.SearchRequest.filter:type_name -> chorus.retrieval.v1.SearchRequest.FilterEntry
-	17, // 8: chorus.retrieval.v1.SearchResponse.results:type_name -> chorus.retrieval.v1.SearchResult
-	20, // 9: chorus.retrieval.v1.SearchResult.metadata:type_name -> chorus.retrieval.v1.SearchResult.MetadataEntry
-	1,  // 10: chorus.retrieval.v1.CollectionService.CreateCollection:input_type -> chorus.retrieval.v1.CreateCollectionRequest
-	3,  // 11: chorus.retrieval.v1.CollectionService.GetCollection:input_type -> chorus.retrieval.v1.GetCollectionRequest
-	5,  // 12: chorus.retrieval.v1.CollectionService.ListCollections:input_type -> chorus.retrieval.v1.ListCollectionsRequest
-	7,  // 13: chorus.retrieval.v1.CollectionService.DeleteCollection:input_type -> chorus.retrieval.v1.DeleteCollectionRequest
-	10, // 14: chorus.retrieval.v1.CollectionService.AddDocuments:input_type -> chorus.retrieval.v1.AddDocumentsRequest
-	13, // 15: chorus.retrieval.v1.CollectionService.DeleteDocuments:input_type -> chorus.retrieval.v1.DeleteDocumentsRequest
-	15, // 16: chorus.retrieval.v1.CollectionService.Search:input_type -> chorus.retrieval.v1.SearchRequest
-	2,  // 17: chorus.retrieval.v1.CollectionService.CreateCollection:output_type -> chorus.retrieval.v1.CreateCollectionResponse
-	4,  // 18: chorus.retrieval.v1.CollectionService.GetCollection:output_type -> chorus.retrieval.v1.GetCollectionResponse
-	6,  // 19: chorus.retrieval.v1.CollectionService.ListCollections:output_type -> chorus.retrieval.v1.ListCollectionsResponse
-	8,  // 20: chorus.retrieval.v1.CollectionService.DeleteCollection:output_type -> chorus.retrieval.v1.DeleteCollectionResponse
-	11, // 21: chorus.retrieval.v1.CollectionService.AddDocuments:output_type -> chorus.retrieval.v1.AddDocumentsResponse
-	14, // 22: chorus.retrieval.v1.CollectionService.DeleteDocuments:output_type -> chorus.retrieval.v1.DeleteDocumentsResponse
-	16, // 23: chorus.retrieval.v1.CollectionService.Search:output_type -> chorus.retrieval.v1.SearchResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	22, // 0: chorus.retrieval.v1.Collection.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 1: chorus.retrieval.v1.CreateCollectionResponse.collection:type_name -> chorus.retrieval.v1.Collection
+	1,  // 2: chorus.retrieval.v1.GetCollectionResponse.collection:type_name -> chorus.retrieval.v1.Collection
+	1,  // 3: chorus.retrieval.v1.ListCollectionsResponse.collections:type_name -> chorus.retrieval.v1.Collection
+	19, // 4: chorus.retrieval.v1.Document.metadata:type_name -> chorus.retrieval.v1.Document.MetadataEntry
+	10, // 5: chorus.retrieval.v1.AddDocumentsRequest.documents:type_name -> chorus.retrieval.v1.Document
+	13, // 6: chorus.retrieval.v1.AddDocumentsResponse.documents:type_name -> chorus.retrieval.v1.AddedDocument
+	20, // 7: chorus.retrieval.v1.SearchRequest.filter:type_name -> chorus.retrieval.v1.SearchRequest.FilterEntry
+	0,  // 8: chorus.retrieval.v1.SearchRequest.mode:type_name -> chorus.retrieval.v1.SearchMode
+	18, // 9: chorus.retrieval.v1.SearchResponse.results:type_name -> chorus.retrieval.v1.SearchResult
+	21, // 10: chorus.retrieval.v1.SearchResult.metadata:type_name -> chorus.retrieval.v1.SearchResult.MetadataEntry
+	2,  // 11: chorus.retrieval.v1.CollectionService.CreateCollection:input_type -> chorus.retrieval.v1.CreateCollectionRequest
+	4,  // 12: chorus.retrieval.v1.CollectionService.GetCollection:input_type -> chorus.retrieval.v1.GetCollectionRequest
+	6,  // 13: chorus.retrieval.v1.CollectionService.ListCollections:input_type -> chorus.retrieval.v1.ListCollectionsRequest
+	8,  // 14: chorus.retrieval.v1.CollectionService.DeleteCollection:input_type -> chorus.retrieval.v1.DeleteCollectionRequest
+	11, // 15: chorus.retrieval.v1.CollectionService.AddDocuments:input_type -> chorus.retrieval.v1.AddDocumentsRequest
+	14, // 16: chorus.retrieval.v1.CollectionService.DeleteDocuments:input_type -> chorus.retrieval.v1.DeleteDocumentsRequest
+	16, // 17: chorus.retrieval.v1.CollectionService.Search:input_type -> chorus.retrieval.v1.SearchRequest
+	3,  // 18: chorus.retrieval.v1.CollectionService.CreateCollection:output_type -> chorus.retrieval.v1.CreateCollectionResponse
+	5,  // 19: chorus.retrieval.v1.CollectionService.GetCollection:output_type -> chorus.retrieval.v1.GetCollectionResponse
+	7,  // 20: chorus.retrieval.v1.CollectionService.ListCollections:output_type -> chorus.retrieval.v1.ListCollectionsResponse
+	9,  // 21: chorus.retrieval.v1.CollectionService.DeleteCollection:output_type -> chorus.retrieval.v1.DeleteCollectionResponse
+	12, // 22: chorus.retrieval.v1.CollectionService.AddDocuments:output_type -> chorus.retrieval.v1.AddDocumentsResponse
+	15, // 23: chorus.retrieval.v1.CollectionService.DeleteDocuments:output_type -> chorus.retrieval.v1.DeleteDocumentsResponse
+	17, // 24: chorus.retrieval.v1.CollectionService.Search:output_type -> chorus.retrieval.v1.SearchResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_chorus_retrieval_v1_retrieval_proto_init() }
@@ -1278,13 +1364,14 @@ func file_chorus_retrieval_v1_retrieval_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_retrieval_v1_retrieval_proto_rawDesc), len(file_chorus_retrieval_v1_retrieval_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_chorus_retrieval_v1_retrieval_proto_goTypes,
 		DependencyIndexes: file_chorus_retrieval_v1_retrieval_proto_depIdxs,
+		EnumInfos:         file_chorus_retrieval_v1_retrieval_proto_enumTypes,
 		MessageInfos:      file_chorus_retrieval_v1_retrieval_proto_msgTypes,
 	}.Build()
 	File_chorus_retrieval_v1_retrieval_proto = out.File

@@ -57,7 +57,8 @@ type CollectionServiceClient interface {
 	// DeleteDocuments removes documents (all their chunks) by id. Ids the
 	// collection does not hold are ignored.
 	DeleteDocuments(ctx context.Context, in *DeleteDocumentsRequest, opts ...grpc.CallOption) (*DeleteDocumentsResponse, error)
-	// Search returns the chunks nearest in meaning to a query, best first.
+	// Search returns the chunks nearest a query, best first: by default a
+	// fusion of their nearness in meaning and in words (see SearchMode).
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 }
 
@@ -164,7 +165,8 @@ type CollectionServiceServer interface {
 	// DeleteDocuments removes documents (all their chunks) by id. Ids the
 	// collection does not hold are ignored.
 	DeleteDocuments(context.Context, *DeleteDocumentsRequest) (*DeleteDocumentsResponse, error)
-	// Search returns the chunks nearest in meaning to a query, best first.
+	// Search returns the chunks nearest a query, best first: by default a
+	// fusion of their nearness in meaning and in words (see SearchMode).
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	mustEmbedUnimplementedCollectionServiceServer()
 }
