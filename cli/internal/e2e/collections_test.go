@@ -6,48 +6,42 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/chorus-ai/chorus/platform/genai/genaitest"
 	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/processtest"
+	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 	retrievalv1 "github.com/chorus-ai/chorus/proto/chorus/retrieval/v1"
 )
 
 // TestAskDocuments is the retrieval done-when: `chorus collections add` on
 // the README and docs/, then ask-documents "How do I run the tests?",
 // offline, answers citing the README passage that holds `make test`. The
-// servers are the real text service (chorus-mini, a completion model, so
-// the answer is the extractive one), orchestrator and gateway, driven by
-// the built chorus binary.
-//
-// The embedding service is genaitest's fake (a hashed bag of words) until
-// services/embed is merged. To run the test against a real one, start it
-// and name its gRPC address in CHORUS_E2E_EMBED_ADDR; once services/embed
-// is in the tree, build and start it here in place of the fake.
+// servers are the real ones, built here and run as processes: the text
+// service (chorus-mini, a completion model, so the answer is the
+// extractive one), the embedding service (chorus-embed, both from the
+// repository's models/), the orchestrator (collections searched in their
+// default, hybrid mode) and the gateway, driven by the built chorus binary.
 func TestAskDocuments(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds the servers and chorus and runs them as processes; run without -short")
 	}
 	root := processtest.RepoRoot(t)
-	bin := processtest.Build(t, "./services/text/cmd/text", "./services/audio/cmd/audio", "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./cli/cmd/chorus")
-	embedAddr := os.Getenv("CHORUS_E2E_EMBED_ADDR")
-	if embedAddr == "" {
-		embedAddr = genaitest.ListenEmbedder(t, genaitest.NewEmbedder())
-	} else {
-		t.Logf("embedding service: %s (CHORUS_E2E_EMBED_ADDR)", embedAddr)
-	}
+	bin := processtest.Build(t, "./services/text/cmd/text", "./services/audio/cmd/audio", "./services/embed/cmd/embed",
+		"./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./cli/cmd/chorus")
 
 	l := processtest.FreeLayout(t)
 	addr := func(port int) string { return ports.Addr("127.0.0.1", port) }
-	textAddr, audioAddr, orchAddr, httpAddr := addr(l.Text()), addr(l.Audio()), addr(l.Orchestrator), addr(l.Gateway)
+	textAddr, audioAddr, embedAddr, orchAddr, httpAddr := addr(l.Text()), addr(l.Audio()), addr(l.Embed()), addr(l.Orchestrator), addr(l.Gateway)
 	// The image service is not started: ask-documents does not call it.
 	// The audio service is, since a run checks first that every service
 	// its steps may call answers, voiceover included.
@@ -60,12 +54,14 @@ func TestAskDocuments(t *testing.T) {
 	}
 	start("text", "-grpc-addr", textAddr, "-metrics-addr", "")
 	start("audio", "-grpc-addr", audioAddr, "-metrics-addr", "")
+	start("embed", "-grpc-addr", embedAddr, "-metrics-addr", "")
 	start("orchestrator", "-grpc-addr", orchAddr, "-metrics-addr", "", "-text-addr", textAddr, "-image-addr", deadAddr,
 		"-audio-addr", audioAddr, "-embed-addr", embedAddr, "-data-dir", t.TempDir())
 	start("gateway", "-http-addr", httpAddr, "-orchestrator-addr", orchAddr, "-text-addr", textAddr,
 		"-image-addr", deadAddr, "-audio-addr", audioAddr)
 	gateway := "http://" + httpAddr
 	waitFor(t, gateway+"/v1/collections")
+	waitForEmbed(t, embedAddr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -169,6 +165,31 @@ func waitFor(t *testing.T, url string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not answer 200 within 60s: %v", url, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitForEmbed waits until the embedding service at addr serves
+// chorus-embed.
+func waitForEmbed(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := genaiv1.NewEmbeddingServiceClient(conn)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := c.ListModels(ctx, &genaiv1.ListModelsRequest{})
+		cancel()
+		if err == nil && slices.ContainsFunc(resp.GetModels(), func(m *genaiv1.Model) bool { return m.GetName() == "chorus-embed" }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the embedding service at %s did not serve chorus-embed within 60s: %v %v", addr, resp, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

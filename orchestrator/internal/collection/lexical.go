@@ -45,21 +45,30 @@ const (
 	FusionDepth = 100
 )
 
-// stopWords are common English words left out of the lexical ranking
-// (Lucene's English set).
+// stopWords are common English words left out of the lexical ranking: the
+// Snowball project's English list, which bleve's English analysis (the
+// retrieval eval's BM25) uses too. Question words are among them, so that
+// "How do I run the tests?" ranks by "run" and "test"; so are "s" and "t"
+// (of "it's", "don't").
 var stopWords = map[string]bool{}
 
 func init() {
-	for _, w := range strings.Fields(`a an and are as at be but by for if in into is it no not of on or
-		such that the their then there these they this to was will with`) {
+	for _, w := range strings.Fields(`i me my myself we our ours ourselves you your yours yourself
+		yourselves he him his himself she her hers herself it its itself they them their theirs
+		themselves what which who whom this that these those am is are was were be been being have
+		has had having do does did doing would should could ought a an the and but if or because as
+		until while of at by for with about against between into through during before after above
+		below to from up down in out on off over under again further then once here there when where
+		why how all any both each few more most other some such no nor not only own same so than too
+		very s t`) {
 		stopWords[w] = true
 	}
 }
 
-// Tokens cuts text into the terms the lexical ranking compares: runs of
+// tokens cuts text into the terms the lexical ranking compares: runs of
 // letters and digits, lowercased, English stop words dropped and the rest
 // stemmed (Porter2, "tests" and "testing" both "test").
-func Tokens(text string) []string {
+func tokens(text string) []string {
 	var out []string
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
@@ -80,12 +89,12 @@ type scored struct {
 	score float64
 }
 
-// BM25 scores chunks against query (Okapi BM25, k1 = BM25K1, b = BM25B,
+// bm25 scores chunks against query (Okapi BM25, k1 = BM25K1, b = BM25B,
 // idf = ln(1 + (N - n + 0.5) / (n + 0.5)) over the chunks given) and
 // returns the positions of those sharing at least one term with it, best
 // first (ties in the order given), at most limit of them.
-func BM25(query string, chunks []Chunk, limit int) []scored {
-	terms := slices.Compact(slices.Sorted(slices.Values(Tokens(query))))
+func bm25(query string, chunks []Chunk, limit int) []scored {
+	terms := slices.Compact(slices.Sorted(slices.Values(tokens(query))))
 	if len(terms) == 0 || len(chunks) == 0 {
 		return nil
 	}
@@ -94,7 +103,7 @@ func BM25(query string, chunks []Chunk, limit int) []scored {
 	df := map[string]int{}
 	total := 0
 	for i, c := range chunks {
-		toks := Tokens(c.Text)
+		toks := tokens(c.Text)
 		lens[i], total = len(toks), total+len(toks)
 		counts := map[string]int{}
 		for _, t := range toks {
@@ -130,7 +139,7 @@ func key(c Chunk) string { return c.DocumentID + "#" + strconv.Itoa(c.Index) }
 // Search runs q over the collection name in s, in q.Mode:
 //
 //   - Vector: s.Search; Score is the cosine similarity, -1 to 1.
-//   - Lexical: BM25 (see BM25) over the chunks s.Chunks returns for
+//   - Lexical: BM25 (see bm25) over the chunks s.Chunks returns for
 //     q.Filter; Score is the BM25 score, 0 or more (unbounded), and only
 //     chunks sharing a term with q.Text are found.
 //   - Hybrid: weighted reciprocal rank fusion of the top FusionDepth of
@@ -153,7 +162,7 @@ func Search(ctx context.Context, s Store, name string, q Query) ([]Hit, error) {
 	if err != nil {
 		return nil, err
 	}
-	lex := BM25(q.Text, chunks, FusionDepth)
+	lex := bm25(q.Text, chunks, FusionDepth)
 	if q.Mode == Lexical {
 		var hits []Hit
 		for _, r := range lex {

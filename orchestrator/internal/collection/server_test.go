@@ -1,6 +1,7 @@
 package collection_test
 
 import (
+	"math"
 	"context"
 	"net"
 	"strings"
@@ -144,12 +145,27 @@ func TestCollections(t *testing.T) {
 			t.Errorf("filter kind=guide returned %v", r)
 		}
 	}
-	res, err = c.Search(ctx, &retrievalv1.SearchRequest{Collection: "docs", Query: "apples", MinScore: proto.Float32(0.2)})
+	res, err = c.Search(ctx, &retrievalv1.SearchRequest{Collection: "docs", Query: "apples", MinScore: proto.Float32(0.2), Mode: retrievalv1.SearchMode_SEARCH_MODE_VECTOR})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.GetResults()) != 1 || res.GetResults()[0].GetDocumentId() != "notes.txt" {
-		t.Errorf("min_score 0.2: %v, want notes.txt only", res.GetResults())
+		t.Errorf("vector, min_score 0.2: %v, want notes.txt only", res.GetResults())
+	}
+	// Hybrid (the default): notes.txt is first in both rankings, so it
+	// scores 1; the others are in the vector ranking only.
+	res, err = c.Search(ctx, &retrievalv1.SearchRequest{Collection: "docs", Query: "apples"})
+	if rs := res.GetResults(); err != nil || len(rs) != 3 || rs[0].GetDocumentId() != "notes.txt" || math.Abs(float64(rs[0].GetScore())-1) > 1e-6 || rs[1].GetScore() >= 0.25 {
+		t.Errorf("hybrid: %v, %v; want notes.txt first with score 1, the others under 0.25", rs, err)
+	}
+	// Lexical: only the document with the word, scored by BM25, and no
+	// embedding (min_score may pass 1).
+	res, err = c.Search(ctx, &retrievalv1.SearchRequest{Collection: "docs", Query: "apples", MinScore: proto.Float32(0.01), Mode: retrievalv1.SearchMode_SEARCH_MODE_LEXICAL})
+	if rs := res.GetResults(); err != nil || len(rs) != 1 || rs[0].GetDocumentId() != "notes.txt" || rs[0].GetScore() <= 0 || res.GetEmbeddingModel() != "" {
+		t.Errorf("lexical: %v, %v; want notes.txt alone, a BM25 score and no embedding model", res, err)
+	}
+	if _, err := c.Search(ctx, &retrievalv1.SearchRequest{Collection: "docs", Query: "apples", MinScore: proto.Float32(5), Mode: retrievalv1.SearchMode_SEARCH_MODE_LEXICAL}); err != nil {
+		t.Errorf("lexical, min_score 5: %v, want it accepted", err)
 	}
 
 	// Replacing a document, then deleting documents.
@@ -253,6 +269,14 @@ func TestCollectionErrors(t *testing.T) {
 			_, err := c.Search(ctx, &retrievalv1.SearchRequest{Collection: "c", Query: "q", MinScore: proto.Float32(2)})
 			return err
 		}, codes.InvalidArgument, "min_score"},
+		{"search mode", func() error {
+			_, err := c.Search(ctx, &retrievalv1.SearchRequest{Collection: "c", Query: "q", Mode: 99})
+			return err
+		}, codes.InvalidArgument, "mode"},
+		{"search min_score NaN", func() error {
+			_, err := c.Search(ctx, &retrievalv1.SearchRequest{Collection: "c", Query: "q", MinScore: proto.Float32(float32(math.NaN())), Mode: retrievalv1.SearchMode_SEARCH_MODE_LEXICAL})
+			return err
+		}, codes.InvalidArgument, "min_score"},
 		{"search unknown", func() error {
 			_, err := c.Search(ctx, &retrievalv1.SearchRequest{Collection: "nope", Query: "q"})
 			return err
@@ -272,6 +296,9 @@ func TestCollectionErrors(t *testing.T) {
 	wantCode(t, "add, embedder down", err, codes.Unavailable, "")
 	_, err = down.Search(ctx, &retrievalv1.SearchRequest{Collection: "c", Query: "tests"})
 	wantCode(t, "search, embedder down", err, codes.Unavailable, "")
+	if res, err := down.Search(ctx, &retrievalv1.SearchRequest{Collection: "c", Query: "tests", Mode: retrievalv1.SearchMode_SEARCH_MODE_LEXICAL}); err != nil || len(res.GetResults()) == 0 {
+		t.Errorf("lexical search, embedder down: %v, %v; want results (it embeds nothing)", res, err)
+	}
 	if got, err := down.GetCollection(ctx, &retrievalv1.GetCollectionRequest{Name: "c"}); err != nil || got.GetCollection().GetChunkCount() != 3 {
 		t.Errorf("get, embedder down: %v, %v; want the collection with 3 chunks", got, err)
 	}
