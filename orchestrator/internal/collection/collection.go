@@ -1,7 +1,9 @@
 // Package collection keeps collections of documents for retrieval: it cuts
 // documents into chunks of whole sentences, embeds them through the
 // EmbeddingService, keeps the vectors in a Store (on disk, or PostgreSQL
-// with pgvector) and serves CollectionService over gRPC.
+// with pgvector) and serves CollectionService over gRPC. Search ranks by
+// vectors, by BM25 over the stored chunks' words, or (the default) by a
+// weighted fusion of the two (see Search).
 package collection
 
 import (
