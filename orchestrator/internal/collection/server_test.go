@@ -1,8 +1,8 @@
 package collection_test
 
 import (
-	"math"
 	"context"
+	"math"
 	"net"
 	"strings"
 	"testing"
