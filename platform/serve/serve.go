@@ -61,14 +61,19 @@ type Config struct {
 	// TLS, when it names a certificate, makes the server speak only TLS,
 	// and with a client authority only mutual TLS. Off by default.
 	TLS TLS
+	// MaxCallDuration bounds every call (but health's watch): a client's
+	// grpc-timeout above it is cut to it, and a call without one gets it.
+	// Zero means DefaultMaxCallDuration.
+	MaxCallDuration time.Duration
 }
 
 // RegisterFlags registers -api-keys-file, -api-keys, -allow-insecure-bind,
-// -reflection, -tls-cert, -tls-key and -tls-client-ca, with c's values as
-// their defaults.
+// -reflection, -max-call-duration, -tls-cert, -tls-key and -tls-client-ca,
+// with c's values as their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Auth.RegisterFlags(fs)
 	fs.BoolVar(&c.Reflection, "reflection", c.Reflection, "serve the gRPC reflection service (grpcurl without -proto)")
+	fs.DurationVar(&c.MaxCallDuration, "max-call-duration", c.MaxCallDuration, "longest a call may run: a client's longer deadline is cut to it, a call without one gets it (0: "+DefaultMaxCallDuration.String()+")")
 	c.TLS.RegisterFlags(fs)
 }
 
@@ -115,6 +120,9 @@ func (c Config) Validate() error {
 	if c.MaxConnectionAge < 0 {
 		return fmt.Errorf("serve: negative maximum connection age %s", c.MaxConnectionAge)
 	}
+	if c.MaxCallDuration < 0 {
+		return fmt.Errorf("serve: negative -max-call-duration %s", c.MaxCallDuration)
+	}
 	return c.TLS.Validate()
 }
 
@@ -142,6 +150,9 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	if cfg.MaxConnectionAge == 0 {
 		cfg.MaxConnectionAge = DefaultMaxConnectionAge
 	}
+	if cfg.MaxCallDuration == 0 {
+		cfg.MaxCallDuration = DefaultMaxCallDuration
+	}
 	keys, err := cfg.Auth.Load()
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -165,7 +176,7 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 		_ = lis.Close()
 		return nil, err
 	}
-	i := &interceptors{log: log, onPanic: cfg.OnPanic}
+	i := &interceptors{log: log, onPanic: cfg.OnPanic, maxCall: cfg.MaxCallDuration, codec: newRequestCodec()}
 	unary := []grpc.UnaryServerInterceptor{i.unary}
 	stream := []grpc.StreamServerInterceptor{i.stream}
 	if keys != nil {
@@ -176,6 +187,7 @@ func New(cfg Config, log *slog.Logger, opts ...grpc.ServerOption) (*Server, erro
 	}
 	opts = append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ForceServerCodecV2(i.codec),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: cfg.MaxConnectionAge, MaxConnectionAgeGrace: MaxConnectionAgeGrace}),
@@ -292,34 +304,43 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// interceptors map every handler error through rpcerr, recover panics, and
-// log one line per RPC.
+// interceptors map every handler error through rpcerr, recover panics, log
+// one line per RPC, bound each call's duration, and refuse requests that
+// did not unmarshal (see requestCodec).
 type interceptors struct {
 	log     *slog.Logger
 	onPanic func(method string, recovered any)
+	maxCall time.Duration
+	codec   *requestCodec
 }
 
 func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
+	ctx, cancel := capDeadline(ctx, info.FullMethod, i.maxCall)
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			err = i.panicked(ctx, info.FullMethod, p)
 		}
 		err = i.finish(ctx, info.FullMethod, start, err)
 	}()
+	if err := i.codec.take(req); err != nil {
+		return nil, err
+	}
 	return handler(ctx, req)
 }
 
 func (i *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	start := time.Now()
-	ctx := ss.Context()
+	ctx, cancel := capDeadline(ss.Context(), info.FullMethod, i.maxCall)
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			err = i.panicked(ctx, info.FullMethod, p)
 		}
 		err = i.finish(ctx, info.FullMethod, start, err)
 	}()
-	return handler(srv, ss)
+	return handler(srv, &limitedStream{ServerStream: ss, ctx: ctx, codec: i.codec})
 }
 
 func (i *interceptors) panicked(ctx context.Context, method string, p any) error {

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		log.Warn("jobs interrupted by the last stop marked failed", "count", n)
 	}
 	if s.grpc, err = serve.New(serve.Config{Addr: cfg.GRPCAddr, MetricsAddr: cfg.MetricsAddr, ShutdownTimeout: 10 * time.Second,
-		Auth: cfg.Serve.Auth, Reflection: cfg.Serve.Reflection, TLS: cfg.Serve.TLS}, log); err != nil {
+		Auth: cfg.Serve.Auth, Reflection: cfg.Serve.Reflection, TLS: cfg.Serve.TLS, MaxCallDuration: cfg.Serve.MaxCallDuration}, log); err != nil {
 		return nil, err
 	}
 	srv := server.New(server.Config{Pipelines: pipelines, Runner: rn, RunTimeout: cfg.RunTimeout, Log: log,
