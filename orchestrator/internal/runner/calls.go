@@ -94,6 +94,9 @@ type textOut struct {
 }
 
 func (o *textOut) write(d string) error {
+	if err := o.run.output.charge(o.step, len(d)); err != nil {
+		return err
+	}
 	o.text.WriteString(d)
 	if err := o.run.send(delta(o.step, d, nil)); err != nil {
 		return err
@@ -370,6 +373,9 @@ func withIndex(a *genaiv1.Artifact, index int) *genaiv1.Artifact {
 
 // keep adds a finished artifact to res and emits it.
 func (r *run) keep(step string, res *result, a *genaiv1.Artifact) error {
+	if err := r.output.charge(step, len(a.GetData())+len(a.GetText())); err != nil {
+		return err
+	}
 	genai.FillDigest(a)
 	res.artifacts = append(res.artifacts, a)
 	return r.send(delta(step, "", a))

@@ -95,6 +95,11 @@ type Config struct {
 	// Retriever serves the retrieve transform; without it such steps fail
 	// FAILED_PRECONDITION.
 	Retriever Retriever
+	// MaxStepBytes and MaxRunBytes bound the text and artifact bytes one
+	// step, and all the steps of one run, may produce; past them the run
+	// fails RESOURCE_EXHAUSTED naming the step. Defaults
+	// DefaultMaxStepBytes and DefaultMaxRunBytes.
+	MaxStepBytes, MaxRunBytes int64
 }
 
 // Runner runs pipelines. It is safe for concurrent use.
@@ -128,6 +133,12 @@ func New(cfg Config) *Runner {
 	if cfg.Meter == nil {
 		cfg.Meter = otel.GetMeterProvider()
 	}
+	if cfg.MaxStepBytes <= 0 {
+		cfg.MaxStepBytes = DefaultMaxStepBytes
+	}
+	if cfg.MaxRunBytes <= 0 {
+		cfg.MaxRunBytes = DefaultMaxRunBytes
+	}
 	return &Runner{cfg: cfg, tracer: otel.Tracer("github.com/chorus-ai/chorus/orchestrator/internal/runner"),
 		metrics: newMetrics(cfg.Meter),
 		models:  &modelCache{ttl: 30 * time.Second, log: cfg.Log}}
@@ -152,6 +163,7 @@ func (rn *Runner) Run(ctx context.Context, p *pipeline.Pipeline, inputs map[stri
 		runner: rn, p: p, inputs: inputs, start: start, emit: emit, cancel: cancel,
 		sem:    make(chan struct{}, rn.cfg.MaxParallelSteps),
 		states: make(map[string]*stepState, len(p.Steps)),
+		output: outputBytes{maxOne: rn.cfg.MaxStepBytes, maxRun: rn.cfg.MaxRunBytes},
 	}
 	for i := range p.Steps {
 		s := &p.Steps[i]
@@ -209,6 +221,7 @@ type run struct {
 	cancel context.CancelFunc
 	sem    chan struct{}
 	states map[string]*stepState // fixed after Run starts the steps
+	output outputBytes
 
 	mu         sync.Mutex // serialises emit and guards what follows
 	emit       Emit

@@ -58,6 +58,9 @@ type Config struct {
 	// InlineLimit is the largest artifact (bytes) sent inline; larger ones
 	// are stored and sent by uri.
 	InlineLimit int
+	// MaxStepBytes and MaxRunBytes bound the output one step, and one run,
+	// may produce (runner.Config).
+	MaxStepBytes, MaxRunBytes int64
 	// MaxRuns and RunQueue bound the runs (RunPipeline and jobs) executing
 	// at once and waiting for a place.
 	MaxRuns, RunQueue int
@@ -86,6 +89,8 @@ func DefaultConfig() Config {
 		Lease:            pgstore.DefaultLease,
 		ArtifactTTL:      7 * 24 * time.Hour,
 		InlineLimit:      runner.DefaultInlineLimit,
+		MaxStepBytes:     runner.DefaultMaxStepBytes,
+		MaxRunBytes:      runner.DefaultMaxRunBytes,
 		MaxRuns:          4,
 		RunQueue:         16,
 	}
@@ -123,6 +128,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ArtifactsDir, "artifacts-dir", c.ArtifactsDir, "directory of stored artifacts (default <data-dir>/artifacts)")
 	fs.DurationVar(&c.ArtifactTTL, "artifact-ttl", c.ArtifactTTL, "how long stored artifacts are kept")
 	fs.IntVar(&c.InlineLimit, "inline-limit", c.InlineLimit, "largest artifact (bytes) sent inline; larger ones are stored and sent by uri")
+	fs.Int64Var(&c.MaxStepBytes, "max-step-bytes", c.MaxStepBytes, "most output (text and artifact bytes) one step may produce; more fails the run RESOURCE_EXHAUSTED")
+	fs.Int64Var(&c.MaxRunBytes, "max-run-bytes", c.MaxRunBytes, "most output (text and artifact bytes) the steps of one run may produce together")
 	fs.IntVar(&c.MaxRuns, "max-runs", c.MaxRuns, "most runs (RunPipeline and jobs) executing at once")
 	fs.IntVar(&c.RunQueue, "run-queue", c.RunQueue, "most runs waiting for a place; more are refused RESOURCE_EXHAUSTED")
 	c.Serve.RegisterFlags(fs)
@@ -142,8 +149,8 @@ func (c Config) Validate() error {
 	if c.MaxRuns < 1 || c.RunQueue < 0 {
 		errs = append(errs, errors.New("-max-runs must be at least 1 and -run-queue at least 0"))
 	}
-	if c.ArtifactTTL <= 0 || c.InlineLimit < 1 || c.Lease <= 0 {
-		errs = append(errs, errors.New("-artifact-ttl, -inline-limit and -lease must be positive"))
+	if c.ArtifactTTL <= 0 || c.InlineLimit < 1 || c.Lease <= 0 || c.MaxStepBytes < 1 || c.MaxRunBytes < 1 {
+		errs = append(errs, errors.New("-artifact-ttl, -inline-limit, -lease, -max-step-bytes and -max-run-bytes must be positive"))
 	}
 	if c.DataDir == "" && (c.JobsDB == "" || c.ArtifactsDir == "" || c.CollectionsDB == "") {
 		errs = append(errs, fmt.Errorf("-data-dir is empty: set it, or -jobs-db, -artifacts-dir and -collections-db"))

@@ -98,7 +98,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Service, err err
 		return nil, fmt.Errorf("-jobs-db: %w", err)
 	}
 	s.closers = append(s.closers, store)
-	rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: cfg.MaxParallelSteps, Log: log, Artifacts: s.artifacts, InlineLimit: cfg.InlineLimit, Retriever: coll})
+	rn := runner.New(runner.Config{Clients: clients, MaxParallelSteps: cfg.MaxParallelSteps, Log: log, Artifacts: s.artifacts, InlineLimit: cfg.InlineLimit, Retriever: coll,
+		MaxStepBytes: cfg.MaxStepBytes, MaxRunBytes: cfg.MaxRunBytes})
 	gate := admission.New(cfg.MaxRuns, cfg.RunQueue)
 	s.jobs = jobs.New(jobs.Config{Store: store, Runner: rn, Gate: gate, RunTimeout: cfg.RunTimeout, Log: log})
 	s.closers = append(s.closers, closerFunc(s.jobs.Close))
