@@ -113,7 +113,7 @@ func getStatus(ctx context.Context, hc *http.Client, url string) (int, string, e
 func waitReady(ctx context.Context, hc *http.Client, gateway string) error {
 	var last string
 	for {
-		code, body, err := getStatus(ctx, hc, gateway+"/readyz")
+		code, body, err := getStatus(ctx, hc, gateway+"/readyz?all")
 		if err == nil && code == http.StatusOK {
 			return nil
 		}
@@ -200,7 +200,7 @@ func TestComposeStack(t *testing.T) {
 	hc := &http.Client{Transport: transport, Timeout: 3 * time.Minute}
 	jc := &jaegerapi.Client{BaseURL: s.jaeger, HTTP: hc}
 
-	if code, body, err := getStatus(ctx, hc, s.gateway+"/readyz"); err != nil || code != http.StatusOK {
+	if code, body, err := getStatus(ctx, hc, s.gateway+"/readyz?all"); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /readyz: %d %s %v", code, body, err)
 	}
 

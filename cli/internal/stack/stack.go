@@ -186,7 +186,7 @@ func WaitReady(ctx context.Context, gatewayURL string, stop <-chan struct{}) err
 	defer tick.Stop()
 	last := "no answer yet"
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/readyz", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/readyz?all", nil)
 		if err != nil {
 			return err
 		}

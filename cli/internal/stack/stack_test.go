@@ -111,7 +111,7 @@ func TestCheckFreeNamesTheBusyService(t *testing.T) {
 func TestWaitReady(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/readyz" {
+		if r.URL.Path != "/readyz" || !r.URL.Query().Has("all") {
 			http.NotFound(w, r)
 			return
 		}

@@ -95,7 +95,7 @@ func (s *Suite) waitReady(limit time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	defer client.CloseIdleConnections()
 	for {
-		resp, err := client.Get(s.URL + "/readyz")
+		resp, err := client.Get(s.URL + "/readyz?all")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

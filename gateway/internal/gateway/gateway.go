@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
@@ -41,11 +42,19 @@ type Gateway struct {
 
 // upstream is one service the gateway calls, as /readyz reports it.
 type upstream struct {
-	name    string // "text", "image", "audio", "embedding", "orchestrator"
-	target  string
-	service string // the full gRPC service name its health server reports
-	health  healthpb.HealthClient
+	name     string // "text", "image", "audio", "embedding", "orchestrator"
+	target   string
+	service  string // the full gRPC service name its health server reports
+	required bool   // the gateway is not ready without it (see readyz)
+	health   healthpb.HealthClient
+
+	mu         sync.Mutex
+	lastStatus string // of the last check, to log only changes
 }
+
+// requiredUpstreams are the core path: without them the gateway serves
+// nothing useful, while without image or audio it still serves the rest.
+var requiredUpstreams = map[string]bool{string(genai.Text): true, orchestratorName: true}
 
 // New dials the upstreams (lazily: nothing connects until the first call)
 // and builds the handler.
@@ -173,7 +182,7 @@ func (g *Gateway) dial(name, target, service string) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("gateway: %s upstream: %w", name, err)
 	}
 	g.conns = append(g.conns, hconn)
-	g.upstreams = append(g.upstreams, &upstream{name: name, target: target, service: service, health: healthpb.NewHealthClient(hconn)})
+	g.upstreams = append(g.upstreams, &upstream{name: name, target: target, service: service, required: requiredUpstreams[name], health: healthpb.NewHealthClient(hconn)})
 	return conn, nil
 }
 

@@ -330,13 +330,22 @@ func TestUpstreamDown(t *testing.T) {
 	}
 	checkGolden(t, "error_upstream_down", body)
 
-	resp, body = env.do(t, "GET", "/readyz", "")
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("readyz status %d, want 503; body %s", resp.StatusCode, body)
-	}
-	r := decodeReadiness(t, body)
-	if got := r.Upstreams[2]; got.Name != "audio" || got.Ready || got.Status != "UNAVAILABLE" || got.Error == "" {
-		t.Errorf("audio reported %+v", got)
+	// Audio down leaves the gateway ready (degraded); only ?all waits for it.
+	for _, tc := range []struct {
+		path string
+		want int
+	}{{"/readyz", http.StatusOK}, {"/readyz?all", http.StatusServiceUnavailable}} {
+		resp, body = env.do(t, "GET", tc.path, "")
+		if resp.StatusCode != tc.want {
+			t.Fatalf("%s status %d, want %d; body %s", tc.path, resp.StatusCode, tc.want, body)
+		}
+		r := decodeReadiness(t, body)
+		if got := r.Upstreams[2]; got.Name != "audio" || got.Ready || got.Required || got.Status != "UNAVAILABLE" || !r.Degraded {
+			t.Errorf("%s: audio reported %+v (degraded %v)", tc.path, got, r.Degraded)
+		}
+		if strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), "refused") {
+			t.Errorf("%s publishes an address or a transport error: %s", tc.path, body)
+		}
 	}
 }
 
@@ -399,49 +408,67 @@ func decodeReadiness(tb testing.TB, b []byte) gateway.Readiness {
 	return r
 }
 
+// TestReadyz: the gateway is ready while its core path (text, the
+// orchestrator) serves, whatever image and audio say (they are reported,
+// and the answer is marked degraded); /readyz?all is ready only when every
+// upstream serves. The body never names an address or quotes an error.
 func TestReadyz(t *testing.T) {
 	audioAddr, audioHealth := startHealthOnly(t)
-	const audioService = "chorus.genai.v1.AudioService"
-	audioHealth.SetServingStatus(audioService, healthpb.HealthCheckResponse_SERVING)
-	env := newTestServer(t, envOptions{audioAddr: audioAddr})
+	textAddr, textHealth := startHealthOnly(t)
+	const audioService, textService = "chorus.genai.v1.AudioService", "chorus.genai.v1.TextService"
+	env := newTestServer(t, envOptions{audioAddr: audioAddr, config: func(c *gateway.Config) { c.TextAddr = textAddr }})
 
 	for _, step := range []struct {
-		name        string
-		audio       healthpb.HealthCheckResponse_ServingStatus
-		wantStatus  int
-		wantAudio   string
-		wantErrText string
+		name               string
+		text, audio        healthpb.HealthCheckResponse_ServingStatus
+		wantReady, wantAll int
+		wantDegraded       bool
 	}{
-		{name: "all serving", audio: healthpb.HealthCheckResponse_SERVING, wantStatus: 200, wantAudio: "SERVING"},
-		{name: "audio not serving", audio: healthpb.HealthCheckResponse_NOT_SERVING, wantStatus: 503, wantAudio: "NOT_SERVING", wantErrText: "audio reports NOT_SERVING"},
-		{name: "audio back", audio: healthpb.HealthCheckResponse_SERVING, wantStatus: 200, wantAudio: "SERVING"},
+		{name: "all serving", text: healthpb.HealthCheckResponse_SERVING, audio: healthpb.HealthCheckResponse_SERVING, wantReady: 200, wantAll: 200},
+		{name: "audio not serving", text: healthpb.HealthCheckResponse_SERVING, audio: healthpb.HealthCheckResponse_NOT_SERVING, wantReady: 200, wantAll: 503, wantDegraded: true},
+		{name: "text not serving", text: healthpb.HealthCheckResponse_NOT_SERVING, audio: healthpb.HealthCheckResponse_SERVING, wantReady: 503, wantAll: 503},
+		{name: "all back", text: healthpb.HealthCheckResponse_SERVING, audio: healthpb.HealthCheckResponse_SERVING, wantReady: 200, wantAll: 200},
 	} {
+		textHealth.SetServingStatus(textService, step.text)
 		audioHealth.SetServingStatus(audioService, step.audio)
-		resp, body := env.do(t, "GET", "/readyz", "")
-		if resp.StatusCode != step.wantStatus {
-			t.Fatalf("%s: status %d, want %d; body %s", step.name, resp.StatusCode, step.wantStatus, body)
-		}
-		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s: Content-Type %q", step.name, ct)
-		}
-		r := decodeReadiness(t, body)
-		if r.Ready != (step.wantStatus == 200) {
-			t.Errorf("%s: ready %v", step.name, r.Ready)
-		}
-		for _, u := range r.Upstreams {
-			want, wantReady := "SERVING", true
-			if u.Name == "audio" {
-				want, wantReady = step.wantAudio, step.wantStatus == 200
-				if u.Error != step.wantErrText {
-					t.Errorf("%s: audio error %q, want %q", step.name, u.Error, step.wantErrText)
-				}
+		for _, path := range []string{"/readyz", "/readyz?all"} {
+			want := step.wantReady
+			if path == "/readyz?all" {
+				want = step.wantAll
 			}
-			if u.Status != want || u.Ready != wantReady {
-				t.Errorf("%s: %s reported %+v, want status %s", step.name, u.Name, u, want)
+			resp, body := env.do(t, "GET", path, "")
+			if resp.StatusCode != want {
+				t.Fatalf("%s %s: status %d, want %d; body %s", step.name, path, resp.StatusCode, want, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s: Content-Type %q", step.name, ct)
+			}
+			if strings.Contains(string(body), "127.0.0.1") || strings.Contains(string(body), "error") {
+				t.Errorf("%s %s: the body names an address or an error: %s", step.name, path, body)
+			}
+			r := decodeReadiness(t, body)
+			if r.Ready != (want == 200) || r.Degraded != step.wantDegraded {
+				t.Errorf("%s %s: ready %v degraded %v", step.name, path, r.Ready, r.Degraded)
+			}
+			for _, u := range r.Upstreams {
+				wantStatus := healthpb.HealthCheckResponse_SERVING
+				switch u.Name {
+				case "text":
+					wantStatus = step.text
+				case "audio":
+					wantStatus = step.audio
+				}
+				if u.Status != wantStatus.String() || u.Ready != (wantStatus == healthpb.HealthCheckResponse_SERVING) || u.Required != (u.Name == "text" || u.Name == "orchestrator") {
+					t.Errorf("%s: %s reported %+v, want status %s", step.name, u.Name, u, wantStatus)
+				}
 			}
 		}
 	}
-
+	// What the body leaves out is in the log, once per change.
+	logs := env.logs.String()
+	if n := strings.Count(logs, `"upstream not ready"`); n != 2 || !strings.Contains(logs, audioAddr) || !strings.Contains(logs, "audio reports NOT_SERVING") {
+		t.Errorf("the log has %d not-ready lines, want 2 (audio, then text) naming the address and the status:\n%s", n, logs)
+	}
 }
 
 func TestReadyzUnknownService(t *testing.T) {
@@ -449,11 +476,11 @@ func TestReadyzUnknownService(t *testing.T) {
 	// probably wrong.
 	audioAddr, _ := startHealthOnly(t)
 	env := newTestServer(t, envOptions{audioAddr: audioAddr})
-	resp, body := env.do(t, "GET", "/readyz", "")
+	resp, body := env.do(t, "GET", "/readyz?all", "")
 	if resp.StatusCode != 503 {
 		t.Fatalf("status %d, want 503; body %s", resp.StatusCode, body)
 	}
-	if got := decodeReadiness(t, body).Upstreams[2]; got.Status != "NOT_FOUND" || !strings.Contains(got.Error, "does not serve chorus.genai.v1.AudioService") {
+	if got := decodeReadiness(t, body).Upstreams[2]; got.Status != "NOT_FOUND" || got.Ready {
 		t.Errorf("audio reported %+v", got)
 	}
 }
