@@ -21,6 +21,7 @@ type suiteFlags struct {
 	binDir, host, envFile *string
 	grpcBase, httpPort    *int
 	readyTimeout, grace   *time.Duration
+	restarts              *int
 }
 
 func addSuiteFlags(fs *flag.FlagSet) *suiteFlags {
@@ -31,13 +32,18 @@ func addSuiteFlags(fs *flag.FlagSet) *suiteFlags {
 		httpPort:     fs.Int("http-port", stack.DefaultHTTPPort, "gateway's HTTP port"),
 		envFile:      fs.String("env-file", "", "file of KEY=VALUE lines added to the processes' environment (variables already set win)"),
 		readyTimeout: fs.Duration("ready-timeout", time.Minute, "how long to wait for the gateway's /readyz"),
-		grace:        fs.Duration("grace", supervise.DefaultGrace, "how long the processes may take, all together, to stop (gateway first, then orchestrator, then the services) before the rest are killed"),
+		grace:        fs.Duration("grace", supervise.DefaultGrace, "how long each process may take to stop (gateway first, then orchestrator, then the services) before it is killed"),
+		restarts:     fs.Int("restarts", DefaultRestarts, "how many times a process that dies on its own is started again (with backoff from 0.5s to 10s) before the suite stops"),
 	}
 }
 
 const suiteAbout = "CHORUS_* variables reach every process (CHORUS_OPENAI_BASE_URL points text and\n" +
 	"image at an OpenAI-compatible server); CHORUS_<SERVICE>_<SETTING> reaches one only,\n" +
 	"as CHORUS_<SETTING> (CHORUS_TEXT_OPENAI_BASE_URL, CHORUS_IMAGE_OPENAI_MODELS)."
+
+// DefaultRestarts is how many times chorus up starts a crashed server
+// again before it gives up on the suite.
+const DefaultRestarts = 5
 
 // errStopped means the suite was asked to stop (Ctrl-C) before it was
 // ready.
@@ -47,6 +53,9 @@ var errStopped = errors.New("stopped before the suite was ready")
 // error nothing is left running.
 func (f *suiteFlags) start(ctx context.Context, env Env, fs *flag.FlagSet, name string) (*supervise.Group, stack.Addrs, error) {
 	var addrs stack.Addrs
+	if *f.restarts < 0 {
+		return nil, addrs, usageError(env, fs, "-restarts must be at least 0")
+	}
 	if *f.grpcBase < 1 || *f.grpcBase+3 > 65535 || *f.httpPort < 1 || *f.httpPort > 65535 {
 		return nil, addrs, usageError(env, fs, "ports must be 1 to 65535")
 	}
@@ -69,7 +78,7 @@ func (f *suiteFlags) start(ctx context.Context, env Env, fs *flag.FlagSet, name 
 		return nil, addrs, fmt.Errorf("%w\n(stop what uses the port, or pass -grpc-port / -http-port)", err)
 	}
 
-	g, err := supervise.Start(ctx, stack.Specs(*f.binDir, addrs, childEnv), supervise.Options{Output: env.Stderr, Grace: *f.grace})
+	g, err := supervise.Start(ctx, stack.Specs(*f.binDir, addrs, childEnv), supervise.Options{Output: env.Stderr, Grace: *f.grace, Restarts: *f.restarts})
 	if err != nil {
 		if ctx.Err() != nil {
 			// Ctrl-C while starting; Start stopped what it had started.

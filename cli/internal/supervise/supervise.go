@@ -1,6 +1,7 @@
 // Package supervise runs a group of child processes as one unit: their
 // output is prefixed with their names, a stop signal reaches all of them,
-// and when one dies unexpectedly the rest are stopped.
+// a child that dies unexpectedly is started again (with backoff, a bounded
+// number of times), and when one dies for good the rest are stopped.
 package supervise
 
 import (
@@ -19,9 +20,16 @@ import (
 	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
-// DefaultGrace is how long Stop lets the children take to exit before it
-// kills those left.
+// DefaultGrace is how long Stop lets each child take to exit before it
+// kills it.
 const DefaultGrace = 10 * time.Second
+
+// DefaultRestartBackoff is the wait before a child's first restart,
+// doubled before each next one up to MaxRestartBackoff.
+const (
+	DefaultRestartBackoff = 500 * time.Millisecond
+	MaxRestartBackoff     = 10 * time.Second
+)
 
 // ErrUnexpectedExit is wrapped by the error Wait returns when a child
 // exited before the group was asked to stop.
@@ -48,9 +56,16 @@ type Options struct {
 	// Output receives every child's stdout and stderr, line by line, each
 	// line prefixed with the child's name. Nil discards the output.
 	Output io.Writer
-	// Grace is how long Stop gives the children, all together, to exit
-	// before it kills the rest; zero means DefaultGrace.
+	// Grace is how long Stop gives each child to exit before it kills it;
+	// zero means DefaultGrace.
 	Grace time.Duration
+	// Restarts is how many times a child that exits unexpectedly is
+	// started again (each logged to Output) before the group gives up and
+	// stops the rest. Zero: never (the first unexpected exit stops all).
+	Restarts int
+	// RestartBackoff is the wait before the first restart, doubled each
+	// time up to MaxRestartBackoff; zero means DefaultRestartBackoff.
+	RestartBackoff time.Duration
 }
 
 // Exit is how one child ended.
@@ -63,13 +78,19 @@ type Exit struct {
 	Killed bool
 	// Unexpected is true when the child exited before Stop was called.
 	Unexpected bool
+	// Restarted is true when the child was started again after this exit.
+	Restarted bool
 }
 
 // Group is a set of running child processes.
 type Group struct {
-	grace time.Duration
-	procs []*proc
-	done  chan struct{} // closed when every child has exited
+	grace    time.Duration
+	restarts int
+	backoff  time.Duration
+	sink     io.Writer // the children's output, and the group's own lines
+	procs    []*proc
+	done     chan struct{} // closed when every child has exited
+	stopped  chan struct{} // closed by Stop
 
 	mu       sync.Mutex
 	stopping bool
@@ -81,11 +102,25 @@ type Group struct {
 }
 
 type proc struct {
-	spec   Spec
-	cmd    *exec.Cmd
-	out    *lineWriter
-	exited chan struct{}
-	killed bool // guarded by Group.mu
+	spec     Spec
+	cmd      *exec.Cmd // the running incarnation; guarded by Group.mu once started
+	out      *lineWriter
+	exited   chan struct{} // closed when the child has exited for good
+	killed   bool          // guarded by Group.mu
+	restarts int           // so far; guarded by Group.mu
+}
+
+// command builds the exec.Cmd of one incarnation of p.
+func (p *proc) command() *exec.Cmd {
+	cmd := exec.Command(p.spec.Path, p.spec.Args...)
+	cmd.Env = p.spec.Env
+	cmd.Stdout = p.out
+	cmd.Stderr = p.out
+	cmd.SysProcAttr = sysProcAttr()
+	// A grandchild that keeps the output pipe open must not hold Wait
+	// (and so the whole group) forever.
+	cmd.WaitDelay = time.Second
+	return cmd
 }
 
 // Start starts every child in order. If one fails to start, those already
@@ -95,15 +130,20 @@ func Start(ctx context.Context, specs []Spec, opts Options) (*Group, error) {
 	if len(specs) == 0 {
 		return nil, errors.New("supervise: no processes to start")
 	}
-	g := &Group{grace: opts.Grace, done: make(chan struct{}), killing: make(chan struct{})}
+	g := &Group{grace: opts.Grace, restarts: opts.Restarts, backoff: opts.RestartBackoff,
+		done: make(chan struct{}), stopped: make(chan struct{}), killing: make(chan struct{})}
 	if g.grace <= 0 {
 		g.grace = DefaultGrace
+	}
+	if g.backoff <= 0 {
+		g.backoff = DefaultRestartBackoff
 	}
 	out := opts.Output
 	if out == nil {
 		out = io.Discard
 	}
 	sink := syncio.NewWriter(out)
+	g.sink = sink
 	width := 0
 	for _, s := range specs {
 		width = max(width, len(s.Name))
@@ -116,14 +156,7 @@ func Start(ctx context.Context, specs []Spec, opts Options) (*Group, error) {
 		}
 		p := &proc{spec: s, exited: make(chan struct{})}
 		p.out = &lineWriter{prefix: fmt.Sprintf("%-*s | ", width, s.Name), w: sink}
-		p.cmd = exec.Command(s.Path, s.Args...)
-		p.cmd.Env = s.Env
-		p.cmd.Stdout = p.out
-		p.cmd.Stderr = p.out
-		p.cmd.SysProcAttr = sysProcAttr()
-		// A grandchild that keeps the output pipe open must not hold Wait
-		// (and so the whole group) forever.
-		p.cmd.WaitDelay = time.Second
+		p.cmd = p.command()
 		// Start under the lock, so that a Stop (from a child that died)
 		// either sees this child or happens before it would start.
 		g.mu.Lock()
@@ -159,28 +192,94 @@ func (g *Group) abort(wg *sync.WaitGroup) {
 	close(g.done)
 }
 
+// watch waits for p to exit, starts it again while restarts are left and
+// the group is not stopping, and records its final exit.
 func (g *Group) watch(p *proc) {
-	err := p.cmd.Wait()
-	p.out.flush()
-	close(p.exited)
 	g.mu.Lock()
-	e := Exit{Name: p.spec.Name, Err: err, Killed: p.killed, Unexpected: !g.stopping}
+	cmd := p.cmd
+	g.mu.Unlock()
+	for {
+		err := cmd.Wait()
+		p.out.flush()
+		g.mu.Lock()
+		e := Exit{Name: p.spec.Name, Err: err, Killed: p.killed, Unexpected: !g.stopping}
+		if e.Unexpected && p.restarts < g.restarts {
+			p.restarts++
+			e.Restarted = true
+			g.exits = append(g.exits, e)
+			n := p.restarts
+			g.mu.Unlock()
+			if cmd = g.restart(p, e, n); cmd != nil {
+				continue
+			}
+			return
+		}
+		g.finish(p, e)
+		g.mu.Unlock()
+		if e.Unexpected {
+			g.Stop()
+		}
+		return
+	}
+}
+
+// restart waits out p's backoff before its nth restart and starts it again,
+// returning the new incarnation; nil when the group stopped meanwhile or
+// the start failed (p's exit is then recorded).
+func (g *Group) restart(p *proc, e Exit, n int) *exec.Cmd {
+	wait := g.backoff << (n - 1)
+	if wait > MaxRestartBackoff || wait <= 0 {
+		wait = MaxRestartBackoff
+	}
+	why := "status 0"
+	if e.Err != nil {
+		why = e.Err.Error()
+	}
+	g.log("supervise: %s exited unexpectedly (%s); restarting in %s (restart %d of %d)", p.spec.Name, why, wait, n, g.restarts)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-g.stopped:
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopping {
+		// The last exit stands, as an exit the stop would have caused.
+		g.finish(p, Exit{Name: p.spec.Name, Err: e.Err})
+		return nil
+	}
+	cmd := p.command()
+	if err := cmd.Start(); err != nil {
+		g.finish(p, Exit{Name: p.spec.Name, Err: err, Unexpected: true})
+		go g.Stop()
+		return nil
+	}
+	p.cmd = cmd
+	return cmd
+}
+
+// finish records p's last exit, under g.mu.
+func (g *Group) finish(p *proc, e Exit) {
 	g.exits = append(g.exits, e)
 	if e.Unexpected && g.first == nil {
 		g.first = &e
 	}
-	g.mu.Unlock()
-	if e.Unexpected {
-		g.Stop()
-	}
+	close(p.exited)
+}
+
+// log writes one line of the group's own to the output.
+func (g *Group) log(format string, args ...any) {
+	_, _ = fmt.Fprintf(g.sink, format+"\n", args...)
 }
 
 // Stop asks the children to exit, one at a time in reverse start order:
 // SIGTERM, then the next once it has exited. Started in dependency order
 // (servers before their clients), the suite so drains from the front: a
 // gateway finishes its streams while the services behind it still answer.
-// Whatever still runs when the grace period (for the whole stop) ends is
-// killed, SIGKILL to each child's process group. Stop returns at once;
+// Each child has its own grace period: one still running when it ends is
+// killed (SIGKILL to its process group), and the next one is asked in
+// turn. Stop returns at once;
 // Wait reports the outcome. Calling it again does nothing.
 func (g *Group) Stop() {
 	g.stopOnce.Do(func() {
@@ -188,13 +287,12 @@ func (g *Group) Stop() {
 		g.stopping = true
 		procs := append([]*proc(nil), g.procs...)
 		g.mu.Unlock()
+		close(g.stopped)
 		go g.shutdown(procs)
 	})
 }
 
 func (g *Group) shutdown(procs []*proc) {
-	deadline := time.NewTimer(g.grace)
-	defer deadline.Stop()
 	for i := len(procs) - 1; i >= 0; i-- {
 		p := procs[i]
 		select {
@@ -202,16 +300,34 @@ func (g *Group) shutdown(procs []*proc) {
 			continue
 		default:
 		}
+		g.mu.Lock()
 		_ = terminate(p.cmd.Process)
+		g.mu.Unlock()
+		deadline := time.NewTimer(g.grace)
 		select {
 		case <-p.exited:
 		case <-g.killing:
+			deadline.Stop()
 			return
 		case <-deadline.C:
-			g.Kill()
-			return
+			g.killOne(p)
+			<-p.exited
 		}
+		deadline.Stop()
 	}
+}
+
+// killOne sends SIGKILL to p (and its process group) if it still runs.
+func (g *Group) killOne(p *proc) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p.killed = true
+	_ = kill(p.cmd.Process)
 }
 
 // Kill sends SIGKILL to every child still running (and its process
@@ -223,15 +339,7 @@ func (g *Group) Kill() {
 	procs := append([]*proc(nil), g.procs...)
 	g.mu.Unlock()
 	for _, p := range procs {
-		select {
-		case <-p.exited:
-			continue
-		default:
-		}
-		g.mu.Lock()
-		p.killed = true
-		g.mu.Unlock()
-		_ = kill(p.cmd.Process)
+		g.killOne(p)
 	}
 }
 
@@ -255,6 +363,7 @@ func (g *Group) Wait() error {
 	var unclean []string
 	for _, e := range g.exits {
 		switch {
+		case e.Restarted:
 		case e.Killed:
 			unclean = append(unclean, e.Name+" (killed after the grace period)")
 		case e.Err != nil:
@@ -281,7 +390,7 @@ func (g *Group) Pids() map[string]int {
 	defer g.mu.Unlock()
 	m := make(map[string]int, len(g.procs))
 	for _, p := range g.procs {
-		m[p.spec.Name] = p.cmd.Process.Pid
+		m[p.spec.Name] = p.cmd.Process.Pid // the running incarnation's
 	}
 	return m
 }

@@ -39,6 +39,14 @@ func helper(mode string) int {
 		fmt.Println("got SIGTERM")
 		fmt.Fprint(os.Stderr, "bye") // no newline: flushed at exit
 		return 0
+	case "slow":
+		// Take a while to shut down, like a server draining its calls.
+		signal.Notify(sigs, syscall.SIGTERM)
+		fmt.Println("ready")
+		<-sigs
+		time.Sleep(300 * time.Millisecond)
+		fmt.Println("drained")
+		return 0
 	case "stubborn":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
@@ -227,5 +235,78 @@ func TestKillEndsAStubbornChildAtOnce(t *testing.T) {
 	g.Kill()
 	if err := wait(t, g, out); !errors.Is(err, ErrUncleanStop) {
 		t.Fatalf("Wait = %v, want image reported as killed", err)
+	}
+}
+
+// Each child gets its own grace period: two children that each take 300 ms
+// to drain both exit cleanly within a 500 ms grace (with one period for the
+// whole stop, the second would be killed).
+func TestEachChildHasItsOwnGrace(t *testing.T) {
+	out := &syncio.Writer{}
+	g := start(t, Options{Output: out, Grace: 500 * time.Millisecond}, child(t, "text", "slow"), child(t, "gateway", "slow"))
+	waitFor(t, out, "text    | ready\n", "gateway | ready\n")
+	g.Stop()
+	if err := wait(t, g, out); err != nil {
+		t.Fatalf("Wait = %v, want both drained; output:\n%s", err, out)
+	}
+	if n := strings.Count(out.String(), "| drained\n"); n != 2 {
+		t.Errorf("%d children drained, want 2:\n%s", n, out)
+	}
+}
+
+// A child killed with SIGKILL is started again (logged), the others keep
+// running untouched, and the group still stops cleanly.
+func TestCrashedChildIsRestarted(t *testing.T) {
+	out := &syncio.Writer{}
+	g := start(t, Options{Output: out, Restarts: 2, RestartBackoff: 50 * time.Millisecond},
+		child(t, "text", "serve"), child(t, "audio", "serve"), child(t, "gateway", "serve"))
+	waitFor(t, out, "text    | ready\n", "audio   | ready\n", "gateway | ready\n")
+	before := g.Pids()
+	if err := syscall.Kill(before["audio"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, out, "supervise: audio exited unexpectedly (signal: killed); restarting in 50ms (restart 1 of 2)\n")
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(out.String(), "audio   | ready\n") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("audio did not come back:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	after := g.Pids()
+	if after["audio"] == before["audio"] || after["text"] != before["text"] || after["gateway"] != before["gateway"] {
+		t.Errorf("pids before %v, after %v: want only audio's changed", before, after)
+	}
+	select {
+	case <-g.Done():
+		t.Fatalf("the group stopped after a restartable crash:\n%s", out)
+	default:
+	}
+	if strings.Contains(out.String(), "got SIGTERM") {
+		t.Errorf("a child was stopped:\n%s", out)
+	}
+	g.Stop()
+	if err := wait(t, g, out); err != nil {
+		t.Fatalf("Wait = %v, want a clean stop after the restart; output:\n%s", err, out)
+	}
+}
+
+// A child that keeps failing is restarted as many times as allowed, then
+// the group gives up and stops the rest, naming it.
+func TestRestartsAreBounded(t *testing.T) {
+	out := &syncio.Writer{}
+	g := start(t, Options{Output: out, Restarts: 2, RestartBackoff: 10 * time.Millisecond},
+		child(t, "text", "serve"), child(t, "audio", "fail"))
+	err := wait(t, g, out)
+	if !errors.Is(err, ErrUnexpectedExit) || !strings.Contains(err.Error(), "audio") {
+		t.Fatalf("Wait = %v, want an unexpected exit naming audio", err)
+	}
+	if n := strings.Count(out.String(), "audio | cannot start: port in use\n"); n != 3 {
+		t.Errorf("audio ran %d times, want 3 (2 restarts):\n%s", n, out)
+	}
+	for _, want := range []string{"restarting in 10ms (restart 1 of 2)", "restarting in 20ms (restart 2 of 2)", "text  | got SIGTERM"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
