@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	genaiv1 "github.com/chorus-ai/chorus/proto/chorus/genai/v1"
 
@@ -23,6 +25,22 @@ type ModalityConfig struct {
 	// Queue is how many more requests may wait per backend; beyond that
 	// they fail with RESOURCE_EXHAUSTED.
 	Queue int
+	// HealthInterval is how often the service's grpc.health.v1 status is
+	// worked out again from its backends (see Modality); zero means
+	// DefaultHealthInterval.
+	HealthInterval time.Duration
+}
+
+// DefaultHealthInterval is how often a modality service checks its
+// backends for its health status.
+const DefaultHealthInterval = 5 * time.Second
+
+// HealthChecker is implemented by a backend that can tell it is broken
+// (its worker cannot start, its upstream is gone). A backend without it is
+// taken to be healthy while it lists a model.
+type HealthChecker interface {
+	// Healthy returns nil when the backend can serve, else why not.
+	Healthy(ctx context.Context) error
 }
 
 // Validate reports a configuration the server cannot start with.
@@ -66,9 +84,20 @@ func (c ModalityConfig) Route(b genai.Backend) genai.Route {
 // over the service's routes, on a Server, and the backends it must release
 // once no request can reach them. A modality service differs from another
 // only in the routes it builds.
+//
+// Its service reports SERVING on grpc.health.v1 while at least one backend
+// lists a model and is healthy (HealthChecker), and NOT_SERVING otherwise:
+// a service whose backends all failed to load, or whose only backend is
+// broken, is taken out of rotation though its process runs. The status is
+// worked out at start and every HealthInterval, each change logged.
 type Modality struct {
 	*Server
-	closers []io.Closer
+	closers  []io.Closer
+	service  string
+	routes   []genai.Route
+	interval time.Duration
+	log      *slog.Logger
+	serving  *bool // the last status set; nil before the first
 }
 
 // Routes builds a modality service's backends: one route each, the first
@@ -85,26 +114,32 @@ func NewModality(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes 
 	if err != nil {
 		return nil, err
 	}
-	s, h, err := serveRoutes(cfg, m, log, rs)
+	s, h, name, err := serveRoutes(cfg, m, log, rs)
 	if err != nil {
 		_ = closeAll(closers)
 		return nil, err
 	}
-	return &Modality{Server: s, closers: append(closers, h)}, nil
+	md := &Modality{Server: s, closers: append(closers, h), service: name, routes: rs,
+		interval: cmp.Or(cfg.HealthInterval, DefaultHealthInterval), log: log}
+	md.checkHealth(context.Background())
+	return md, nil
 }
 
-func serveRoutes(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route) (*Server, *genai.Handler, error) {
+func serveRoutes(cfg ModalityConfig, m genai.Modality, log *slog.Logger, routes []genai.Route) (*Server, *genai.Handler, string, error) {
 	h, err := genai.NewHandler(m, log, routes...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	s, err := New(cfg.Config, log)
 	if err != nil {
 		_ = h.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	s.SetServing(genai.Register(s.GRPC(), h))
-	return s, h, nil
+	name := genai.Register(s.GRPC(), h)
+	// The server as a whole serves (its process is up); the service's own
+	// status follows its backends.
+	s.SetServing()
+	return s, h, name, nil
 }
 
 // EmbedRoute admits embedding requests to b as c says.
@@ -141,8 +176,59 @@ func NewEmbedding(cfg ModalityConfig, log *slog.Logger, routes EmbedRoutes) (*Mo
 // Run serves until ctx ends, drains in-flight requests, then releases the
 // backends.
 func (s *Modality) Run(ctx context.Context) error {
+	watchCtx, stop := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-t.C:
+				s.checkHealth(watchCtx)
+			}
+		}
+	}()
 	err := s.Server.Run(ctx)
+	stop()
+	<-watched
 	return errors.Join(err, closeAll(s.closers))
+}
+
+// checkHealth sets the service's status from its backends.
+func (s *Modality) checkHealth(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, max(s.interval, time.Second))
+	defer cancel()
+	why := "no backend lists a model"
+	serving := false
+	for _, r := range s.routes {
+		if len(r.Backend.Models()) == 0 {
+			continue
+		}
+		if hc, ok := r.Backend.(HealthChecker); ok {
+			if err := hc.Healthy(ctx); err != nil {
+				why = err.Error()
+				continue
+			}
+		}
+		serving = true
+		break
+	}
+	if ctx.Err() != nil && !serving {
+		return // shutting down: the server's own shutdown sets the status
+	}
+	if s.serving != nil && *s.serving == serving {
+		return
+	}
+	s.serving = &serving
+	s.SetStatus(s.service, serving)
+	if serving {
+		s.log.Info("serving", "service", s.service)
+	} else {
+		s.log.Warn("not serving: no backend can serve", "service", s.service, "reason", why)
+	}
 }
 
 func closeAll(cs []io.Closer) error {

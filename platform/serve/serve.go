@@ -255,6 +255,15 @@ func (s *Server) SetServing(services ...string) {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 }
 
+// SetStatus marks the named service SERVING or NOT_SERVING.
+func (s *Server) SetStatus(service string, serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus(service, st)
+}
+
 // Run serves until ctx is done, then drains in-flight RPCs for at most the
 // shutdown timeout and stops. It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
