@@ -21,13 +21,15 @@ import (
 // then espeak and music when enabled and present. Another backend is one
 // more entry here.
 //
-// Flite runs one sentence at a time across the whole process (see package
+// Flite runs one sentence at a time in its worker process (see package
 // flite), so Concurrency there lets concurrent requests interleave
 // sentence by sentence rather than run in parallel: each stream keeps
 // moving. espeak-ng and fluidsynth run as separate processes and do run
 // in parallel.
 func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, []io.Closer, error) {
-	routes := []genai.Route{cfg.Server.Route(flite.New())}
+	fl := flite.New()
+	routes := []genai.Route{cfg.Server.Route(fl)}
+	closers := []io.Closer{fl}
 	if cfg.Espeak != EspeakOff {
 		bin := cmp.Or(cfg.EspeakBinary, espeak.Binary)
 		b, err := espeak.New(ctx, bin)
@@ -36,6 +38,7 @@ func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, [
 			log.Info("espeak backend on", "binary", bin, "voices", len(b.Voices()))
 			routes = append(routes, cfg.Server.Route(b))
 		case cfg.Espeak == EspeakOn:
+			_ = fl.Close()
 			return nil, nil, fmt.Errorf("-espeak=on but %w (install espeak-ng, or use -espeak=auto)", err)
 		default:
 			log.Info("espeak backend off: espeak-ng is not usable", "error", err.Error())
@@ -49,12 +52,13 @@ func Routes(ctx context.Context, cfg Config, log *slog.Logger) ([]genai.Route, [
 			log.Info("music backend on", "binary", music.Binary, "soundfont", sf)
 			routes = append(routes, cfg.Server.Route(b))
 		case cfg.Music == MusicOn:
+			_ = fl.Close()
 			return nil, nil, fmt.Errorf("-music=on but %w (install fluidsynth and fluid-soundfont-gm, point -soundfont at a General MIDI .sf2, or use -music=auto)", err)
 		default:
 			log.Info("music backend off: fluidsynth or the soundfont is not usable", "error", err.Error())
 		}
 	}
-	return routes, nil, nil
+	return routes, closers, nil
 }
 
 // Server is the audio service's gRPC server: the modality server every

@@ -1,6 +1,7 @@
 // Package flite is the audio backend that speaks with CMU Flite, linked in
 // through cgo: real speech, offline, with the US English voices Flite
-// ships.
+// ships. Flite runs in a worker process (see worker.go), so that its exit()
+// on internal errors ends only the worker.
 package flite
 
 /*
@@ -91,11 +92,17 @@ var library struct {
 	voices      [len(voices)]*C.cst_voice
 }
 
-// Backend serves the flite model.
-type Backend struct{}
+// Backend serves the flite model, through a worker process it starts on
+// first use and again after one dies.
+type Backend struct {
+	wk worker
+}
 
 // New returns the Flite backend. Voices are loaded on first use.
 func New() *Backend { return &Backend{} }
+
+// Close ends the worker process.
+func (b *Backend) Close() error { return b.wk.close() }
 
 // Models lists the flite model with its voices.
 func (*Backend) Models() []*genaiv1.Model {
@@ -125,7 +132,7 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 		return nil, err
 	}
 	return speech.Generate(ctx, req, voices[voice].name, func(ctx context.Context, text string, opts speech.Options) (wav.Audio, error) {
-		return synth(voice, text, opts.Speed)
+		return b.wk.synth(ctx, voice, text, opts.Speed)
 	}, emit)
 }
 
