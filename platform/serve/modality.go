@@ -178,23 +178,32 @@ func NewEmbedding(cfg ModalityConfig, log *slog.Logger, routes EmbedRoutes) (*Mo
 func (s *Modality) Run(ctx context.Context) error {
 	watchCtx, stop := context.WithCancel(ctx)
 	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		t := time.NewTicker(s.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-watchCtx.Done():
-				return
-			case <-t.C:
-				s.checkHealth(watchCtx)
-			}
-		}
-	}()
+	if s.interval <= 0 {
+		// An embedding service's health is set once (NewEmbedding).
+		close(watched)
+	} else {
+		go s.watchHealth(watchCtx, watched)
+	}
 	err := s.Server.Run(ctx)
 	stop()
 	<-watched
 	return errors.Join(err, closeAll(s.closers))
+}
+
+// watchHealth works out the service's status every interval until ctx
+// ends, then closes done.
+func (s *Modality) watchHealth(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.checkHealth(ctx)
+		}
+	}
 }
 
 // checkHealth sets the service's status from its backends.
