@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chorus-ai/chorus/cli/internal/jaegerapi"
+	chorusstack "github.com/chorus-ai/chorus/cli/internal/stack"
 	"github.com/chorus-ai/chorus/cli/internal/stacktest"
 	"github.com/chorus-ai/chorus/platform/processtest"
 )
@@ -109,12 +110,12 @@ func getStatus(ctx context.Context, hc *http.Client, url string) (int, string, e
 	return resp.StatusCode, b.String(), nil
 }
 
-// waitReady polls the gateway's /readyz until it answers 200.
+// waitReady polls the gateway's /readyz until the suite is settled (stack.Settled).
 func waitReady(ctx context.Context, hc *http.Client, gateway string) error {
 	var last string
 	for {
-		code, body, err := getStatus(ctx, hc, gateway+"/readyz?all")
-		if err == nil && code == http.StatusOK {
+		code, body, err := getStatus(ctx, hc, gateway+"/readyz")
+		if err == nil && chorusstack.Settled(code, []byte(body)) {
 			return nil
 		}
 		last = fmt.Sprintf("%d %s %v", code, strings.TrimSpace(body), err)
@@ -200,7 +201,7 @@ func TestComposeStack(t *testing.T) {
 	hc := &http.Client{Transport: transport, Timeout: 3 * time.Minute}
 	jc := &jaegerapi.Client{BaseURL: s.jaeger, HTTP: hc}
 
-	if code, body, err := getStatus(ctx, hc, s.gateway+"/readyz?all"); err != nil || code != http.StatusOK {
+	if code, body, err := getStatus(ctx, hc, s.gateway+"/readyz"); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /readyz: %d %s %v", code, body, err)
 	}
 

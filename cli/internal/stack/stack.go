@@ -5,6 +5,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -177,7 +178,33 @@ func CheckBinaries(binDir string) error {
 	return nil
 }
 
-// WaitReady polls the gateway's /readyz until it answers 200, ctx ends, or
+// Settled reports whether a /readyz answer (its status code and body) shows
+// the suite up: the gateway ready (its core path serving) and every
+// upstream answering its health check, SERVING or NOT_SERVING. A service
+// that answers NOT_SERVING runs but has no backend that can serve (an image
+// service with no model yet): waiting will not change that, and the rest of
+// the suite is usable.
+func Settled(code int, body []byte) bool {
+	if code != http.StatusOK {
+		return false
+	}
+	var r struct {
+		Upstreams []struct {
+			Status string `json:"status"`
+		} `json:"upstreams"`
+	}
+	if json.Unmarshal(body, &r) != nil || len(r.Upstreams) == 0 {
+		return false
+	}
+	for _, u := range r.Upstreams {
+		if u.Status != "SERVING" && u.Status != "NOT_SERVING" {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitReady polls the gateway's /readyz until it is Settled, ctx ends, or
 // stop is closed (the processes died). The error of a timeout carries the
 // last answer, which names the upstream that is not ready.
 func WaitReady(ctx context.Context, gatewayURL string, stop <-chan struct{}) error {
@@ -186,7 +213,7 @@ func WaitReady(ctx context.Context, gatewayURL string, stop <-chan struct{}) err
 	defer tick.Stop()
 	last := "no answer yet"
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/readyz?all", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gatewayURL+"/readyz", nil)
 		if err != nil {
 			return err
 		}
@@ -194,7 +221,7 @@ func WaitReady(ctx context.Context, gatewayURL string, stop <-chan struct{}) err
 		if err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if Settled(resp.StatusCode, body) {
 				return nil
 			}
 			last = fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(body))

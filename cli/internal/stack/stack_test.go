@@ -111,16 +111,21 @@ func TestCheckFreeNamesTheBusyService(t *testing.T) {
 func TestWaitReady(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/readyz" || !r.URL.Query().Has("all") {
+		if r.URL.Path != "/readyz" {
 			http.NotFound(w, r)
 			return
 		}
-		if calls.Add(1) < 3 {
+		switch n := calls.Add(1); {
+		case n < 3:
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"ready":false,"upstreams":[{"name":"audio","ready":false}]}`))
-			return
+		case n == 3:
+			// The core path is up, audio is still starting: not settled.
+			w.Write([]byte(`{"ready":true,"degraded":true,"upstreams":[{"name":"text","status":"SERVING"},{"name":"audio","status":"UNAVAILABLE"}]}`))
+		default:
+			// Image answers but has no model: settled all the same.
+			w.Write([]byte(`{"ready":true,"degraded":true,"upstreams":[{"name":"text","status":"SERVING"},{"name":"image","status":"NOT_SERVING"},{"name":"audio","status":"SERVING"}]}`))
 		}
-		w.Write([]byte(`{"ready":true}`))
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -128,8 +133,8 @@ func TestWaitReady(t *testing.T) {
 	if err := WaitReady(ctx, srv.URL, nil); err != nil {
 		t.Fatalf("WaitReady = %v", err)
 	}
-	if calls.Load() != 3 {
-		t.Errorf("polled %d times, want 3", calls.Load())
+	if calls.Load() != 4 {
+		t.Errorf("polled %d times, want 4 (settled once every upstream answered)", calls.Load())
 	}
 
 	t.Run("timeout reports the last answer", func(t *testing.T) {

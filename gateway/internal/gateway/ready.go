@@ -51,7 +51,7 @@ type UpstreamHealth struct {
 // 200 when the required ones are SERVING (with ?all, every one), else 503.
 // An image or audio outage leaves the gateway in rotation, marked degraded;
 // a load balancer should not take away the text and pipeline routes with
-// it. `chorus up` and the tests wait for ?all.
+// it. The e2e suite waits for ?all; `chorus up` for every upstream to answer (stack.Settled).
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	all := r.URL.Query().Has("all")
 	ctx, cancel := context.WithTimeout(untraced(r.Context()), g.cfg.ReadyTimeout)
