@@ -28,10 +28,28 @@ func capDeadline(ctx context.Context, method string, max time.Duration) (context
 	if max <= 0 || method == healthpb.Health_Watch_FullMethodName {
 		return ctx, func() {}
 	}
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= max {
+	d, ok := ctx.Deadline()
+	if ok && time.Until(d) <= max {
 		return ctx, func() {}
 	}
+	if !ok {
+		ctx = context.WithValue(ctx, noClientDeadline{}, true)
+	}
 	return context.WithTimeout(ctx, max)
+}
+
+type noClientDeadline struct{}
+
+// ClientSetDeadline reports whether the client of the call ctx belongs to
+// sent a deadline of its own. A call without one still has a deadline (the
+// server's -max-call-duration), so a handler that applies its own default to
+// such calls (the orchestrator's run timeout) asks this, not ctx.Deadline.
+func ClientSetDeadline(ctx context.Context) bool {
+	if ctx.Value(noClientDeadline{}) != nil {
+		return false
+	}
+	_, ok := ctx.Deadline()
+	return ok
 }
 
 // requestCodec is gRPC's proto codec, except that a request it cannot

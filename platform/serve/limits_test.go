@@ -53,7 +53,9 @@ var deadlineStreamDesc = grpc.ServiceDesc{
 func TestMaxCallDuration(t *testing.T) {
 	const max = 300 * time.Millisecond
 	seen := make(chan time.Duration, 1)
+	clientSet := make(chan bool, 1)
 	ts := newTestServerWith(t, serve.Config{MaxCallDuration: max}, func(ctx context.Context) error {
+		clientSet <- serve.ClientSetDeadline(ctx)
 		d, ok := ctx.Deadline()
 		if !ok {
 			seen <- -1
@@ -87,6 +89,11 @@ func TestMaxCallDuration(t *testing.T) {
 			}
 			err := ts.call(ctx)
 			left := <-seen
+			// The handler can still tell whether the deadline is the
+			// client's (the orchestrator's run timeout depends on it).
+			if got := <-clientSet; got != (tt.client > 0) {
+				t.Errorf("ClientSetDeadline = %v, want %v", got, tt.client > 0)
+			}
 			if left < 0 || left > tt.wantAtMost || left < tt.wantAtLeast {
 				t.Errorf("the handler's deadline was %s away, want within [%s, %s]", left, tt.wantAtLeast, tt.wantAtMost)
 			}

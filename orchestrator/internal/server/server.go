@@ -25,6 +25,7 @@ import (
 	"github.com/chorus-ai/chorus/orchestrator/internal/pipeline"
 	"github.com/chorus-ai/chorus/orchestrator/internal/runner"
 	"github.com/chorus-ai/chorus/platform/rpcerr"
+	"github.com/chorus-ai/chorus/platform/serve"
 )
 
 // ReasonPipelineNotFound is the ErrorInfo reason for an unknown pipeline.
@@ -128,7 +129,7 @@ func (s *Server) RunPipeline(req *orchestratorv1.RunPipelineRequest, stream grpc
 		stream.SetTrailer(metadata.Pairs("grpc-retry-pushback-ms", "-1"))
 		return err
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	if !serve.ClientSetDeadline(ctx) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.runTimeout)
 		defer cancel()
