@@ -4,7 +4,6 @@ import (
 	"context"
 	"hash/fnv"
 	"math"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,20 +121,5 @@ func ServeEmbedder(tb testing.TB, e *Embedder) genaiv1.EmbeddingServiceClient {
 // the test ends.
 func ListenEmbedder(tb testing.TB, e *Embedder) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("genaitest: listen: %v", err)
-	}
-	g := grpc.NewServer()
-	genaiv1.RegisterEmbeddingServiceServer(g, e)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = g.Serve(lis)
-	}()
-	tb.Cleanup(func() {
-		g.Stop()
-		<-served
-	})
-	return lis.Addr().String()
+	return listenTCP(tb, func(g *grpc.Server) { genaiv1.RegisterEmbeddingServiceServer(g, e) })
 }

@@ -315,12 +315,19 @@ func Listen(tb testing.TB, m genai.Modality, b genai.Backend) string {
 	if err != nil {
 		tb.Fatalf("genaitest: %s handler: %v", m, err)
 	}
+	return listenTCP(tb, func(g *grpc.Server) { genai.Register(g, h) })
+}
+
+// listenTCP serves what register puts on a gRPC server on a free loopback
+// TCP port until the test ends, and returns the address.
+func listenTCP(tb testing.TB, register func(*grpc.Server)) string {
+	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("genaitest: listen: %v", err)
 	}
 	g := grpc.NewServer()
-	genai.Register(g, h)
+	register(g)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

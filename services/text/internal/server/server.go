@@ -18,8 +18,8 @@ import (
 // Routes builds one route per configured backend, in order of preference:
 // the first model of the first route is the service's default. An explicitly
 // configured OpenAI-compatible server comes first; the embedded models
-// (-models-dir, rescanned every -rescan) follow, in file-name order. Another backend is one more
-// entry here.
+// (-models-dir, rescanned every -rescan) follow, in file-name order. A new
+// backend is registered here, as one more route.
 //
 // Backends that hold resources (memory-mapped models) are returned as
 // closers, to be closed once no request can reach them.
