@@ -1,6 +1,11 @@
 package llama
 
-import "math"
+import (
+	"math"
+	"sync"
+
+	"github.com/chorus-ai/chorus/engine/quant"
+)
 
 // fma32 is a float32 fused multiply-add (the product is exact in float64;
 // the sum is rounded twice, which differs from one rounding only on rare
@@ -51,4 +56,54 @@ func sum16(v *[16]float32) float32 {
 		q[i] = t[i+4] + t[i]
 	}
 	return (q[0] + q[2]) + (q[1] + q[3])
+}
+
+// ggml's GELU constants.
+const (
+	geluCoefA    = float32(0.044715)
+	sqrt2OverPi  = float32(0.79788456080286535587989211986876)
+	geluTableLen = 1 << 16
+)
+
+// geluF32 is ggml_gelu_f32, the tanh approximation, in float32.
+func geluF32(x float32) float32 {
+	t := float32(math.Tanh(float64(float32(sqrt2OverPi*x) * float32(1+float32(geluCoefA*x)*x))))
+	return float32(float32(0.5*x) * float32(1+t))
+}
+
+var (
+	geluOnce  sync.Once
+	geluTable []float32 // by half-precision bits: half(gelu(x)) as float32
+)
+
+// geluMul sets dst[i] = gelu(g[i]) * u[i] as ggml's geglu does on the CPU:
+// gelu looked up in a table of half-precision inputs and outputs, the
+// identity above 10 and zero below -10.
+func geluMul(dst, g, u []float32) {
+	geluOnce.Do(func() {
+		geluTable = make([]float32, geluTableLen)
+		for h := range geluTable {
+			geluTable[h] = quant.RoundF16(geluF32(quant.F16ToF32(uint16(h))))
+		}
+	})
+	u = u[:len(g)]
+	dst = dst[:len(g)]
+	for i, x := range g {
+		switch {
+		case x <= -10:
+			dst[i] = 0
+		case x >= 10:
+			dst[i] = x * u[i]
+		default:
+			dst[i] = geluTable[quant.F32ToF16(x)] * u[i]
+		}
+	}
+}
+
+// softCap is cap·tanh(x/cap), as ggml's scale, tanh, scale.
+func softCap(x []float32, cap float32) {
+	inv := 1 / cap
+	for i, v := range x {
+		x[i] = float32(math.Tanh(float64(v*inv))) * cap
+	}
 }

@@ -2,6 +2,7 @@ package llama
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
@@ -20,11 +21,29 @@ type Matrix struct {
 
 func (m *Matrix) row(i int) []byte { return m.Data[i*m.RowBytes : (i+1)*m.RowBytes] }
 
+func (m *Matrix) rows(r0, r1 int) Matrix {
+	return Matrix{Type: m.Type, Rows: r1 - r0, Cols: m.Cols, RowBytes: m.RowBytes, Data: m.Data[r0*m.RowBytes : r1*m.RowBytes]}
+}
+
 type layer struct {
 	attnNorm, ffnNorm []float32
 	wq, wk, wv, wo    Matrix
 	bq, bk, bv        []float32
+	qNorm, kNorm      []float32 // per-head q/k norms (Config.QKNorm), HeadDim each
+	postAttn, postFFN []float32 // post-norms (Config.PostNorms)
 	gate, up, down    Matrix
+	window            bool // attends through the sliding window
+	rope              int  // index of the model's rope set
+}
+
+// ropeSet is one rotary embedding's parameters, as ggml_rope_ext takes
+// them: layers with a sliding window may have their own (gemma3).
+type ropeSet struct {
+	thetaScale float32    // base^(-2/dims)
+	freqScale  float32    // 1/factor
+	extFactor  float32    // YaRN's blend: 1 for YaRN, else 0
+	corr       [2]float32 // YaRN's ramp between these dimension pairs
+	mscale     float32    // multiplies cos and sin
 }
 
 // Model is a loaded network. Its weights are views into the GGUF file's
@@ -37,6 +56,7 @@ type Model struct {
 	outNorm   []float32
 	output    Matrix
 	ropeFreqs []float32 // optional per-pair frequency divisors (rope_freqs.weight)
+	ropes     []ropeSet
 	params    int64
 	threads   int
 }
@@ -62,7 +82,7 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 		m.params += int64(t.Elements())
 	}
 	c := &m.cfg
-	emb, qDim, kvDim := c.Embedding, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	emb := c.Embedding
 
 	info, _, err := f.Tensor("token_embd.weight")
 	if err != nil {
@@ -80,7 +100,7 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 	if m.outNorm, err = vector(f, "output_norm.weight", emb); err != nil {
 		return nil, err
 	}
-	if _, _, err := f.Tensor("output.weight"); err == nil {
+	if _, _, err := f.Tensor("output.weight"); err == nil && c.Arch != "gemma2" {
 		if m.output, err = matrix(f, "output.weight", emb, c.Vocab); err != nil {
 			return nil, err
 		}
@@ -92,50 +112,133 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 			return nil, err
 		}
 	}
+	m.ropes = append(m.ropes, newRopeSet(c, c.RopeBase, c.RopeFreqScale))
+	if c.RopeBaseSWA != c.RopeBase || c.RopeFreqScaleSWA != c.RopeFreqScale {
+		m.ropes = append(m.ropes, newRopeSet(c, c.RopeBaseSWA, c.RopeFreqScaleSWA))
+	}
 	m.layers = make([]layer, c.Blocks)
 	for i := range m.layers {
 		l := &m.layers[i]
-		p := fmt.Sprintf("blk.%d.", i)
-		mats := []struct {
-			name       string
-			dst        *Matrix
-			cols, rows int
-		}{
-			{name: "attn_q.weight", dst: &l.wq, cols: emb, rows: qDim},
-			{name: "attn_k.weight", dst: &l.wk, cols: emb, rows: kvDim},
-			{name: "attn_v.weight", dst: &l.wv, cols: emb, rows: kvDim},
-			{name: "attn_output.weight", dst: &l.wo, cols: qDim, rows: emb},
-			{name: "ffn_gate.weight", dst: &l.gate, cols: emb, rows: c.FFN},
-			{name: "ffn_up.weight", dst: &l.up, cols: emb, rows: c.FFN},
-			{name: "ffn_down.weight", dst: &l.down, cols: c.FFN, rows: emb},
+		l.window = c.Windowed(i)
+		if l.window && len(m.ropes) > 1 {
+			l.rope = 1
 		}
-		for _, mt := range mats {
-			if *mt.dst, err = matrix(f, p+mt.name, mt.cols, mt.rows); err != nil {
-				return nil, err
-			}
-		}
-		vecs := []struct {
-			name     string
-			dst      *[]float32
-			n        int
-			optional bool
-		}{
-			{name: "attn_norm.weight", dst: &l.attnNorm, n: emb},
-			{name: "ffn_norm.weight", dst: &l.ffnNorm, n: emb},
-			{name: "attn_q.bias", dst: &l.bq, n: qDim, optional: !c.QKVBias},
-			{name: "attn_k.bias", dst: &l.bk, n: kvDim, optional: !c.QKVBias},
-			{name: "attn_v.bias", dst: &l.bv, n: kvDim, optional: !c.QKVBias},
-		}
-		for _, v := range vecs {
-			if _, _, err := f.Tensor(p + v.name); err != nil && v.optional {
-				continue
-			}
-			if *v.dst, err = vector(f, p+v.name, v.n); err != nil {
-				return nil, err
-			}
+		if err := m.loadLayer(f, i); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// loadLayer finds layer i's tensors. Fused matrices (phi3's attn_qkv, and
+// its ffn_up holding the gate's rows before the up rows) are split into
+// views of their rows, so the products are the same as separate ones.
+func (m *Model) loadLayer(f *gguf.File, i int) error {
+	c := &m.cfg
+	emb, qDim, kvDim := c.Embedding, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	l := &m.layers[i]
+	p := fmt.Sprintf("blk.%d.", i)
+	has := func(name string) bool { _, _, err := f.Tensor(p + name); return err == nil }
+	type mat struct {
+		name       string
+		dst        *Matrix
+		cols, rows int
+	}
+	var mats []mat
+	if has("attn_qkv.weight") {
+		var qkv Matrix
+		var err error
+		if qkv, err = matrix(f, p+"attn_qkv.weight", emb, qDim+2*kvDim); err != nil {
+			return err
+		}
+		l.wq, l.wk, l.wv = qkv.rows(0, qDim), qkv.rows(qDim, qDim+kvDim), qkv.rows(qDim+kvDim, qDim+2*kvDim)
+	} else {
+		mats = append(mats, mat{name: "attn_q.weight", dst: &l.wq, cols: emb, rows: qDim},
+			mat{name: "attn_k.weight", dst: &l.wk, cols: emb, rows: kvDim},
+			mat{name: "attn_v.weight", dst: &l.wv, cols: emb, rows: kvDim})
+	}
+	mats = append(mats, mat{name: "attn_output.weight", dst: &l.wo, cols: qDim, rows: emb},
+		mat{name: "ffn_down.weight", dst: &l.down, cols: c.FFN, rows: emb})
+	if !has("ffn_gate.weight") && c.Arch == "phi3" {
+		var up Matrix
+		var err error
+		if up, err = matrix(f, p+"ffn_up.weight", emb, 2*c.FFN); err != nil {
+			return err
+		}
+		l.gate, l.up = up.rows(0, c.FFN), up.rows(c.FFN, 2*c.FFN)
+	} else {
+		mats = append(mats, mat{name: "ffn_gate.weight", dst: &l.gate, cols: emb, rows: c.FFN},
+			mat{name: "ffn_up.weight", dst: &l.up, cols: emb, rows: c.FFN})
+	}
+	for _, mt := range mats {
+		var err error
+		if *mt.dst, err = matrix(f, p+mt.name, mt.cols, mt.rows); err != nil {
+			return err
+		}
+	}
+	vecs := []struct {
+		name     string
+		dst      *[]float32
+		n        int
+		optional bool
+	}{
+		{name: "attn_norm.weight", dst: &l.attnNorm, n: emb},
+		{name: "ffn_norm.weight", dst: &l.ffnNorm, n: emb},
+		{name: "attn_q.bias", dst: &l.bq, n: qDim, optional: !c.QKVBias},
+		{name: "attn_k.bias", dst: &l.bk, n: kvDim, optional: !c.QKVBias},
+		{name: "attn_v.bias", dst: &l.bv, n: kvDim, optional: !c.QKVBias},
+		{name: "attn_q_norm.weight", dst: &l.qNorm, n: c.HeadDim, optional: !c.QKNorm},
+		{name: "attn_k_norm.weight", dst: &l.kNorm, n: c.HeadDim, optional: !c.QKNorm},
+		{name: "post_attention_norm.weight", dst: &l.postAttn, n: emb, optional: !c.PostNorms},
+		{name: "post_ffw_norm.weight", dst: &l.postFFN, n: emb, optional: !c.PostNorms},
+	}
+	for _, v := range vecs {
+		if v.optional && !has(v.name) {
+			continue
+		}
+		var err error
+		if *v.dst, err = vector(f, p+v.name, v.n); err != nil {
+			return err
+		}
+	}
+	if (l.bq == nil) != (l.bk == nil) || (l.bq == nil) != (l.bv == nil) {
+		return fmt.Errorf("%w: %sattn_q/k/v.bias: some but not all present", ErrTensor, p)
+	}
+	if (l.qNorm == nil) != (l.kNorm == nil) {
+		return fmt.Errorf("%w: %sattn_q_norm/attn_k_norm: one without the other", ErrTensor, p)
+	}
+	return nil
+}
+
+// newRopeSet computes the constants ggml_rope_ext derives from its
+// arguments for one rope base and frequency scale, with llama.cpp's
+// choice of YaRN's ext_factor and attn_factor for the model's scaling.
+func newRopeSet(c *Config, base, freqScale float32) ropeSet {
+	r := ropeSet{freqScale: freqScale, mscale: c.RopeAttnFactor}
+	r.thetaScale = float32(math.Pow(float64(base), -2/float64(c.RopeDim)))
+	if c.RopeScaling != RopeScalingYarn {
+		return r
+	}
+	logf := func(x float32) float32 { return float32(math.Log(float64(x))) }
+	r.extFactor = 1
+	// llama_context: attn_factor = mscale(factor) / (1 + 0.1·ln factor) ·
+	// rope.scaling.attn_factor, the division cancelling the factor the
+	// kernel applies; the kernel then multiplies by 1 + 0.1·ln(1/freqScale).
+	factor := 1 / c.RopeFreqScale
+	af := float32(1)
+	if factor > 1 {
+		af = 0.1*logf(factor) + 1
+	}
+	af *= 1 / (1 + 0.1*logf(factor))
+	af *= c.RopeAttnFactor
+	r.mscale = af * (1 + 0.1*logf(1/freqScale))
+	// ggml_rope_yarn_corr_dims
+	corr := func(beta float32) float32 {
+		return float32(c.RopeDim) * logf(float32(c.RopeOrigContext)/(beta*2*math.Pi)) / (2 * logf(base))
+	}
+	r.corr[0] = max(0, float32(math.Floor(float64(corr(c.YarnBetaFast)))))
+	r.corr[1] = min(float32(c.RopeDim-1), float32(math.Ceil(float64(corr(c.YarnBetaSlow)))))
+	return r
 }
 
 func matrix(f *gguf.File, name string, cols, rows int) (Matrix, error) {

@@ -30,7 +30,7 @@ type Session struct {
 
 	// Scratch, MaxBatch rows each.
 	x, xb, xb2, q, k, v, att, hb []float32
-	cos, sin                     []float32 // MaxBatch × RopeDim/2
+	cos, sin                     []float32 // per rope set, MaxBatch × RopeDim/2
 	logits                       []float32
 	hidden                       []float32
 	scores                       [][]float32 // per worker, cap
@@ -77,8 +77,8 @@ func (m *Model) NewSession(ctx int) *Session {
 	s.v = make([]float32, B*kvDim)
 	s.att = make([]float32, B*qDim)
 	s.hb = make([]float32, B*c.FFN)
-	s.cos = make([]float32, B*c.RopeDim/2)
-	s.sin = make([]float32, B*c.RopeDim/2)
+	s.cos = make([]float32, len(m.ropes)*B*c.RopeDim/2)
+	s.sin = make([]float32, len(m.ropes)*B*c.RopeDim/2)
 	s.scores = make([][]float32, m.threads)
 	for i := range s.scores {
 		s.scores[i] = make([]float32, ctx)
@@ -221,9 +221,15 @@ func (s *Session) forward(tokens []int32, out []float32) {
 	n, emb := len(tokens), c.Embedding
 	qDim, kvDim, hd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.HeadDim
 	for b, t := range tokens {
+		x := s.x[b*emb : (b+1)*emb]
 		// The rows were validated at load; a decode error cannot happen.
-		_ = quant.Dequantize(m.tokEmbd.Type, m.tokEmbd.row(int(t)), s.x[b*emb:(b+1)*emb])
-		s.ropeAngles(s.rows[b].pos, b)
+		_ = quant.Dequantize(m.tokEmbd.Type, m.tokEmbd.row(int(t)), x)
+		if c.EmbedScale != 0 {
+			scale(x, c.EmbedScale)
+		}
+		for set := range m.ropes {
+			s.ropeAngles(set, s.rows[b].pos, b)
+		}
 	}
 	for li := range m.layers {
 		l := &m.layers[li]
@@ -242,10 +248,21 @@ func (s *Session) forward(tokens []int32, out []float32) {
 				addTo(v, l.bv)
 			}
 			for h := range c.Heads {
-				s.rope(q[h*hd:(h+1)*hd], b)
+				qh := q[h*hd : (h+1)*hd]
+				if l.qNorm != nil {
+					rmsNorm(qh, qh, l.qNorm, c.NormEps)
+				}
+				s.rope(qh, l.rope, b)
 			}
 			for h := range c.KVHeads {
-				s.rope(k[h*hd:(h+1)*hd], b)
+				kh := k[h*hd : (h+1)*hd]
+				if l.kNorm != nil {
+					rmsNorm(kh, kh, l.kNorm, c.NormEps)
+				}
+				s.rope(kh, l.rope, b)
+			}
+			if c.QueryPreScale {
+				scale(q, c.AttnScale)
 			}
 			// ggml rounds q to half for the product with the F16 key cache.
 			quant.RoundF16s(q)
@@ -257,13 +274,13 @@ func (s *Session) forward(tokens []int32, out []float32) {
 		s.aj.layer, s.aj.n = li, n
 		s.pool.do(&s.aj, n*c.Heads)
 		s.matmul(n, s.att, qDim, matTask{w: &l.wo, out: s.xb2, stride: emb})
-		addTo(s.x[:n*emb], s.xb2[:n*emb])
+		s.residual(n, l.postAttn)
 		for b := range n {
 			rmsNorm(s.xb[b*emb:(b+1)*emb], s.x[b*emb:(b+1)*emb], l.ffnNorm, c.NormEps)
 		}
 		s.ffn(n, l)
 		s.matmul(n, s.hb, c.FFN, matTask{w: &l.down, out: s.xb2, stride: emb})
-		addTo(s.x[:n*emb], s.xb2[:n*emb])
+		s.residual(n, l.postFFN)
 	}
 	if len(s.outRows) == 0 {
 		return
@@ -272,35 +289,64 @@ func (s *Session) forward(tokens []int32, out []float32) {
 		rmsNorm(s.xb[i*emb:(i+1)*emb], s.x[b*emb:(b+1)*emb], m.outNorm, c.NormEps)
 	}
 	s.matmul(len(s.outRows), s.xb, emb, matTask{w: &m.output, out: out, stride: c.Vocab})
-}
-
-// ropeAngles fills the cos/sin tables of batch row b for position pos the
-// way ggml's rope cache does: theta advances by repeated float32
-// multiplication, then linear scaling and the optional frequency factors.
-func (s *Session) ropeAngles(pos, b int) {
-	c := &s.m.cfg
-	half := c.RopeDim / 2
-	thetaScale := float32(math.Pow(float64(c.RopeBase), -2/float64(c.RopeDim)))
-	theta := float32(pos)
-	cs, sn := s.cos[b*half:(b+1)*half], s.sin[b*half:(b+1)*half]
-	for i := range half {
-		t := theta
-		if s.m.ropeFreqs != nil {
-			t /= s.m.ropeFreqs[i]
-		}
-		t *= c.RopeFreqScale
-		cs[i] = float32(math.Cos(float64(t)))
-		sn[i] = float32(math.Sin(float64(t)))
-		theta *= thetaScale
+	if c.FinalSoftCap != 0 {
+		softCap(out[:len(s.outRows)*c.Vocab], c.FinalSoftCap)
 	}
 }
 
-// rope rotates one head in place: adjacent pairs for llama (whose Q/K
-// weights the converter permuted), pairs (i, i+dim/2) for NEOX models.
-func (s *Session) rope(x []float32, b int) {
+// residual adds the n rows of a block's output (s.xb2) to the residual
+// stream, normalising them first with post when the architecture has
+// post-norms.
+func (s *Session) residual(n int, post []float32) {
+	c := &s.m.cfg
+	emb := c.Embedding
+	if post != nil {
+		for b := range n {
+			r := s.xb2[b*emb : (b+1)*emb]
+			rmsNorm(r, r, post, c.NormEps)
+		}
+	}
+	addTo(s.x[:n*emb], s.xb2[:n*emb])
+}
+
+// ropeAngles fills rope set set's cos/sin tables of batch row b for
+// position pos the way ggml's rope cache does: theta advances by repeated
+// float32 multiplication, is divided by the optional frequency factors,
+// then scaled (linearly, or YaRN's blend of the scaled and unscaled
+// angles), and cos and sin are multiplied by the set's magnitude scale.
+func (s *Session) ropeAngles(set, pos, b int) {
+	c := &s.m.cfg
+	r := &s.m.ropes[set]
+	half := c.RopeDim / 2
+	o := (set*MaxBatch + b) * half
+	cs, sn := s.cos[o:o+half], s.sin[o:o+half]
+	theta := float32(pos)
+	for i := range half {
+		extrap := theta
+		if s.m.ropeFreqs != nil {
+			extrap /= s.m.ropeFreqs[i]
+		}
+		t := r.freqScale * extrap
+		if r.extFactor != 0 {
+			// rope_yarn_ramp
+			y := (float32(i) - r.corr[0]) / max(0.001, r.corr[1]-r.corr[0])
+			mix := (1 - min(1, max(0, y))) * r.extFactor
+			t = t*(1-mix) + extrap*mix
+		}
+		cs[i] = float32(math.Cos(float64(t))) * r.mscale
+		sn[i] = float32(math.Sin(float64(t))) * r.mscale
+		theta *= r.thetaScale
+	}
+}
+
+// rope rotates one head in place with rope set set: adjacent pairs for
+// llama (whose Q/K weights the converter permuted), pairs (i, i+dim/2)
+// for NEOX models.
+func (s *Session) rope(x []float32, set, b int) {
 	c := &s.m.cfg
 	half := c.RopeDim / 2
-	cs, sn := s.cos[b*half:(b+1)*half], s.sin[b*half:(b+1)*half]
+	o := (set*MaxBatch + b) * half
+	cs, sn := s.cos[o:o+half], s.sin[o:o+half]
 	if c.RopeNeox {
 		for i := range half {
 			x0, x1 := x[i], x[i+half]
@@ -313,6 +359,12 @@ func (s *Session) rope(x []float32, b int) {
 		x0, x1 := x[2*i], x[2*i+1]
 		x[2*i] = x0*cs[i] - x1*sn[i]
 		x[2*i+1] = x0*sn[i] + x1*cs[i]
+	}
+}
+
+func scale(x []float32, a float32) {
+	for i := range x {
+		x[i] *= a
 	}
 }
 
@@ -427,7 +479,7 @@ func (j *matJob) run(_, c int) {
 	}
 }
 
-// ffnJob computes silu(gate·x) * (up·x) row by row, so the activation runs
+// ffnJob computes act(gate·x) * (up·x) row by row, so the activation runs
 // in parallel with the products.
 type ffnJob struct {
 	s      *Session
@@ -435,12 +487,24 @@ type ffnJob struct {
 	gv, uv []quant.Vec
 	nrows  int
 	exact  bool // as matJob's
+	gelu   bool // the gate activation is GELU, not SiLU
+}
+
+// act sets dst to act(g)·u. (A switch, not a func value: an indirect call
+// would move run's stack tiles to the heap.)
+func (j *ffnJob) act(dst, g, u []float32) {
+	if j.gelu {
+		geluMul(dst, g, u)
+	} else {
+		siluMul(dst, g, u)
+	}
 }
 
 func (s *Session) ffn(n int, l *layer) {
 	c := &s.m.cfg
 	j := &s.fj
 	j.l, j.nrows = l, c.FFN
+	j.gelu = c.FFNAct == ActGELU
 	j.gv = s.prepare(l.gate.Type, n, s.xb, c.Embedding)
 	if l.up.Type == l.gate.Type {
 		j.uv = j.gv
@@ -470,13 +534,13 @@ func (j *ffnJob) run(_, c int) {
 		quant.Dot4Rows(j.l.gate.Data, j.l.gate.RowBytes, r0, r1, &gv, &go4)
 		quant.Dot4Rows(j.l.up.Data, j.l.up.RowBytes, r0, r1, &uv, &uo4)
 		for k := range gt {
-			siluMul(hb[(b+k)*j.nrows+r0:(b+k)*j.nrows+r1], gt[k][:nr], ut[k][:nr])
+			j.act(hb[(b+k)*j.nrows+r0:(b+k)*j.nrows+r1], gt[k][:nr], ut[k][:nr])
 		}
 	}
 	for ; b < len(j.gv); b++ {
 		j.gv[b].DotRows(j.l.gate.Data, j.l.gate.RowBytes, r0, r1, gt[0][:nr])
 		j.uv[b].DotRows(j.l.up.Data, j.l.up.RowBytes, r0, r1, ut[0][:nr])
-		siluMul(hb[b*j.nrows+r0:b*j.nrows+r1], gt[0][:nr], ut[0][:nr])
+		j.act(hb[b*j.nrows+r0:b*j.nrows+r1], gt[0][:nr], ut[0][:nr])
 	}
 }
 
@@ -497,28 +561,50 @@ func (j *attnJob) run(w, c int) {
 	r := s.rows[b]
 	kc, vc := r.kv.kc[j.layer], r.kv.vc[j.layer]
 	npos := r.pos + 1
-	sc := s.scores[w][:npos]
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	// A windowed layer sees the last SlidingWindow positions; the ones
+	// before are masked (zero probability). Scores start at a multiple of
+	// 16 so that the sums below group positions as they would unmasked.
+	lo := 0
+	if s.m.layers[j.layer].window {
+		lo = max(0, npos-cfg.SlidingWindow)
+	}
+	g0 := lo &^ 15
+	sc := s.scores[w][g0:npos]
+	clear(sc[:lo-g0])
+	win := sc[lo-g0:]
+	scale := cfg.AttnScale
+	if cfg.QueryPreScale {
+		scale = 1 // q was scaled before rounding
+	}
 	mx := float32(math.Inf(-1))
-	for p := range npos {
-		v := quant.DotF16(kc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], q) * scale
-		sc[p] = v
+	for i := range win {
+		p := lo + i
+		v := quant.DotF16(kc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], q)
+		win[i] = v
+	}
+	if cfg.AttnSoftCap != 0 {
+		softCap(win, cfg.AttnSoftCap)
+	}
+	for i, v := range win {
+		v *= scale
+		win[i] = v
 		mx = max(mx, v)
 	}
 	// ggml sums the exponentials 16 at a time (the cache is padded with
 	// masked, zero-probability positions) into a float64.
-	expSub(sc, sc, mx)
+	expSub(win, win, mx)
 	var sum float64
 	var grp [16]float32
-	for g := 0; g < npos; g += 16 {
+	for g := 0; g < len(sc); g += 16 {
 		grp = [16]float32{}
-		copy(grp[:], sc[g:min(g+16, npos)])
+		copy(grp[:], sc[g:min(g+16, len(sc))])
 		sum += float64(sum16(&grp))
 	}
 	inv := float32(1 / sum)
 	out := s.att[b*qDim+h*hd : b*qDim+(h+1)*hd]
 	clear(out)
-	for p, e := range sc {
+	for i, e := range win {
+		p := lo + i
 		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
 		pr := quant.RoundF16(e * inv)
 		quant.AxpyF16(out, vc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], pr)

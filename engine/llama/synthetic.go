@@ -1,8 +1,10 @@
 package llama
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
@@ -14,16 +16,37 @@ import (
 // run on and the benchmark's stand-in for real checkpoints.
 type Synthetic struct {
 	Name string
-	// Arch is "llama" (the default) or "qwen2" (adds q/k/v biases; NEOX rope).
+	// Arch is one of Archs, "llama" by default. Each gets the tensors
+	// llama.cpp loads for it: qwen2 adds q/k/v biases; qwen3 and gemma3
+	// q/k norms; gemma2 and gemma3 post-attention and post-FFN norms (and
+	// gemma2 never an output.weight); phi3 fuses attn_qkv and holds the
+	// gate in ffn_up (2×FFN rows).
 	Arch      string
 	Embedding int
 	Blocks    int
 	FFN       int
 	Heads     int
 	KVHeads   int
-	Context   int
-	Vocab     int // at least 259: <unk>, <s>, </s> and 256 byte tokens
-	RopeBase  float32
+	// HeadDim, when set, is written as attention.key_length and
+	// value_length; the heads are Embedding/Heads wide otherwise.
+	HeadDim  int
+	Context  int
+	Vocab    int // at least 259: <unk>, <s>, </s> and 256 byte tokens
+	RopeBase float32
+	// SlidingWindow, when set, is written as attention.sliding_window.
+	SlidingWindow int
+	// AttnSoftCap and FinalSoftCap, when set, are written as
+	// attn_logit_softcapping and final_logit_softcapping.
+	AttnSoftCap, FinalSoftCap float32
+	// RopeScaling, when set, is written as rope.scaling.type with
+	// RopeFactor as rope.scaling.factor and RopeOrigContext (when set) as
+	// rope.scaling.original_context_length.
+	RopeScaling     RopeScaling
+	RopeFactor      float32
+	RopeOrigContext int
+	// RopeFreqs, when set, is stored as rope_freqs.weight (RopeDim/2
+	// frequency divisors; see Llama3RopeFreqs).
+	RopeFreqs []float32
 	// Type is the type of every 2-D weight; norms stay F32, as in
 	// llama.cpp's own files.
 	Type quant.Type
@@ -113,18 +136,29 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	if sp.Vocab < 259 {
 		return nil, fmt.Errorf("%w: synthetic vocabulary %d < 259", ErrMetadata, sp.Vocab)
 	}
-	if sp.Heads == 0 || sp.KVHeads == 0 || sp.Embedding%sp.Heads != 0 || sp.Heads%sp.KVHeads != 0 {
+	if sp.Heads == 0 || sp.KVHeads == 0 || sp.HeadDim == 0 && sp.Embedding%sp.Heads != 0 || sp.Heads%sp.KVHeads != 0 {
 		return nil, fmt.Errorf("%w: synthetic heads %d/%d for embedding %d", ErrMetadata, sp.Heads, sp.KVHeads, sp.Embedding)
 	}
 	arch := sp.Arch
 	if arch == "" {
 		arch = "llama"
 	}
-	if arch != "llama" && arch != "qwen2" {
+	if !slices.Contains(Archs, arch) {
 		return nil, fmt.Errorf("%w: synthetic %q", ErrArch, arch)
 	}
-	w := gguf.NewWriter()
 	hd := sp.Embedding / sp.Heads
+	if sp.HeadDim != 0 {
+		hd = sp.HeadDim
+	}
+	switch {
+	case arch == "gemma2" && sp.Untied:
+		return nil, fmt.Errorf("%w: gemma2 has no separate output.weight", ErrMetadata)
+	case arch == "phi3" && sp.Heads*hd != sp.Embedding:
+		return nil, fmt.Errorf("%w: phi3 needs heads×head dimension = embedding", ErrMetadata)
+	case sp.RopeFreqs != nil && len(sp.RopeFreqs) != hd/2:
+		return nil, fmt.Errorf("%w: %d rope frequencies for head dimension %d", ErrMetadata, len(sp.RopeFreqs), hd)
+	}
+	w := gguf.NewWriter()
 	base := sp.RopeBase
 	if base == 0 {
 		base = 10000
@@ -154,6 +188,41 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 		{k: "tokenizer.ggml.add_eos_token", v: false},
 	}
 	for _, e := range kv {
+		if err := w.Set(e.k, e.v); err != nil {
+			return nil, err
+		}
+	}
+	var extra []struct {
+		k string
+		v any
+	}
+	set := func(k string, v any) {
+		extra = append(extra, struct {
+			k string
+			v any
+		}{k: arch + "." + k, v: v})
+	}
+	if sp.HeadDim != 0 {
+		set("attention.key_length", uint32(hd))
+		set("attention.value_length", uint32(hd))
+	}
+	if sp.SlidingWindow != 0 {
+		set("attention.sliding_window", uint32(sp.SlidingWindow))
+	}
+	if sp.AttnSoftCap != 0 {
+		set("attn_logit_softcapping", sp.AttnSoftCap)
+	}
+	if sp.FinalSoftCap != 0 {
+		set("final_logit_softcapping", sp.FinalSoftCap)
+	}
+	if sp.RopeScaling != "" {
+		set("rope.scaling.type", string(sp.RopeScaling))
+		set("rope.scaling.factor", sp.RopeFactor)
+		if sp.RopeOrigContext != 0 {
+			set("rope.scaling.original_context_length", uint32(sp.RopeOrigContext))
+		}
+	}
+	for _, e := range extra {
 		if err := w.Set(e.k, e.v); err != nil {
 			return nil, err
 		}
@@ -202,6 +271,9 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	if err := add("token_embd.weight", sp.Type, sp.Embedding, sp.Vocab, 2*fan(sp.Embedding), 0); err != nil {
 		return nil, err
 	}
+	fused := arch == "phi3"
+	qkNorm := arch == "qwen3" || arch == "gemma3"
+	postNorms := arch == "gemma2" || arch == "gemma3"
 	for i := range sp.Blocks {
 		p := fmt.Sprintf("blk.%d.", i)
 		for _, t := range []struct {
@@ -212,17 +284,23 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 			skip       bool
 		}{
 			{name: "attn_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1},
-			{name: "attn_q.weight", typ: sp.Type, cols: sp.Embedding, rows: qDim, scale: fan(sp.Embedding)},
-			{name: "attn_k.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding)},
-			{name: "attn_v.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding)},
+			{name: "attn_qkv.weight", typ: sp.Type, cols: sp.Embedding, rows: qDim + 2*kvDim, scale: fan(sp.Embedding), skip: !fused},
+			{name: "attn_q.weight", typ: sp.Type, cols: sp.Embedding, rows: qDim, scale: fan(sp.Embedding), skip: fused},
+			{name: "attn_k.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding), skip: fused},
+			{name: "attn_v.weight", typ: sp.Type, cols: sp.Embedding, rows: kvDim, scale: fan(sp.Embedding), skip: fused},
 			{name: "attn_q.bias", typ: quant.F32, cols: qDim, rows: 1, scale: 0.5, skip: arch != "qwen2"},
 			{name: "attn_k.bias", typ: quant.F32, cols: kvDim, rows: 1, scale: 0.5, skip: arch != "qwen2"},
 			{name: "attn_v.bias", typ: quant.F32, cols: kvDim, rows: 1, scale: 0.5, skip: arch != "qwen2"},
+			{name: "attn_q_norm.weight", typ: quant.F32, cols: hd, rows: 1, scale: 0.2, off: 1, skip: !qkNorm},
+			{name: "attn_k_norm.weight", typ: quant.F32, cols: hd, rows: 1, scale: 0.2, off: 1, skip: !qkNorm},
 			{name: "attn_output.weight", typ: sp.Type, cols: qDim, rows: sp.Embedding, scale: fan(qDim)},
+			{name: "post_attention_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1, skip: !postNorms},
 			{name: "ffn_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1},
-			{name: "ffn_gate.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding)},
-			{name: "ffn_up.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding)},
+			{name: "ffn_gate.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding), skip: fused},
+			{name: "ffn_up.weight", typ: sp.Type, cols: sp.Embedding, rows: sp.FFN, scale: fan(sp.Embedding), skip: fused},
+			{name: "ffn_up.weight", typ: sp.Type, cols: sp.Embedding, rows: 2 * sp.FFN, scale: fan(sp.Embedding), skip: !fused},
 			{name: "ffn_down.weight", typ: sp.Type, cols: sp.FFN, rows: sp.Embedding, scale: fan(sp.FFN)},
+			{name: "post_ffw_norm.weight", typ: quant.F32, cols: sp.Embedding, rows: 1, scale: 0.2, off: 1, skip: !postNorms},
 		} {
 			if t.skip {
 				continue
@@ -235,12 +313,51 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	if err := add("output_norm.weight", quant.F32, sp.Embedding, 1, 0.2, 1); err != nil {
 		return nil, err
 	}
+	if sp.RopeFreqs != nil {
+		if err := w.AddTensor("rope_freqs.weight", gguf.Type(quant.F32), []uint64{uint64(len(sp.RopeFreqs))}, f32Bytes(sp.RopeFreqs)); err != nil {
+			return nil, err
+		}
+	}
 	if sp.Untied {
 		if err := add("output.weight", sp.Type, sp.Embedding, sp.Vocab, 2*fan(sp.Embedding), 0); err != nil {
 			return nil, err
 		}
 	}
 	return w, nil
+}
+
+func f32Bytes(x []float32) []byte {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return b
+}
+
+// Llama3RopeFreqs returns the rope_freqs.weight that llama.cpp's converter
+// writes for Llama 3.1's "llama3" rope scaling: per dimension pair, 1 for
+// wavelengths under origContext/high, factor above origContext/low, and a
+// smooth blend between. (The converter's torch arithmetic is float32, this
+// float64: the last bit may differ, which only changes the file, not how
+// an engine must read it.)
+func Llama3RopeFreqs(base float32, dim int, factor, low, high float64, origContext int) []float32 {
+	out := make([]float32, dim/2)
+	lowWave, highWave := float64(origContext)/low, float64(origContext)/high
+	for i := range out {
+		// torch: 1.0 / (base ** (arange(0, dim, 2, dtype=float32) / dim)), in float32
+		freq := float64(1 / float32(math.Pow(float64(base), float64(float32(2*i)/float32(dim)))))
+		wave := 2 * math.Pi / freq
+		switch {
+		case wave < highWave:
+			out[i] = 1
+		case wave > lowWave:
+			out[i] = float32(factor)
+		default:
+			smooth := (float64(origContext)/wave - low) / (high - low)
+			out[i] = float32(1 / ((1-smooth)/factor + smooth))
+		}
+	}
+	return out
 }
 
 // syntheticVocab is a SentencePiece-style vocabulary: the three specials,
