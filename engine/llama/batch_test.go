@@ -87,7 +87,8 @@ func runBatched(t *testing.T, m *Model, seqs []int, steps int) [][][]float32 {
 func TestBatchStep(t *testing.T) {
 	dir := t.TempDir()
 	paths := map[string]string{"chorus-mini": filepath.Join("..", "..", "models", "chorus-mini.gguf")}
-	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), tinySpec(quant.F16, true), mixSpec(), qwen2Spec(quant.Q8_0)} {
+	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), tinySpec(quant.F16, true), mixSpec(), qwen2Spec(quant.Q8_0),
+		qwen3Spec, gemma2Spec, gemma3Spec, phi3Spec, yarnSpec, llama3RopeSpec} {
 		paths[sp.Name], _ = buildFile(t, sp, dir)
 	}
 	for name, path := range paths {

@@ -56,9 +56,13 @@ type Model struct {
 	outNorm   []float32
 	output    Matrix
 	ropeFreqs []float32 // optional per-pair frequency divisors (rope_freqs.weight)
-	ropes     []ropeSet
-	params    int64
-	threads   int
+	// LongRoPE's divisors (phi3's rope_factors_short/long.weight): a session
+	// with a context above Config.RopeOrigContext takes the long ones, as
+	// llama.cpp chooses by its context per sequence.
+	ropeShort, ropeLong []float32
+	ropes               []ropeSet
+	params              int64
+	threads             int
 }
 
 // Options tune a model; the zero value uses GOMAXPROCS threads.
@@ -107,9 +111,18 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 	} else {
 		m.output = m.tokEmbd // tied embeddings
 	}
-	if _, _, err := f.Tensor("rope_freqs.weight"); err == nil {
-		if m.ropeFreqs, err = vector(f, "rope_freqs.weight", c.RopeDim/2); err != nil {
-			return nil, err
+	for _, r := range []struct {
+		name string
+		dst  *[]float32
+	}{{name: "rope_freqs.weight", dst: &m.ropeFreqs}, {name: "rope_factors_short.weight", dst: &m.ropeShort},
+		{name: "rope_factors_long.weight", dst: &m.ropeLong}} {
+		if r.name != "rope_freqs.weight" && c.Arch != "phi3" {
+			continue // llama.cpp reads LongRoPE's factors for phi3 only
+		}
+		if _, _, err := f.Tensor(r.name); err == nil {
+			if *r.dst, err = vector(f, r.name, c.RopeDim/2); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m.ropes = append(m.ropes, newRopeSet(c, c.RopeBase, c.RopeFreqScale))
@@ -239,6 +252,18 @@ func newRopeSet(c *Config, base, freqScale float32) ropeSet {
 	r.corr[0] = max(0, float32(math.Floor(float64(corr(c.YarnBetaFast)))))
 	r.corr[1] = min(float32(c.RopeDim-1), float32(math.Ceil(float64(corr(c.YarnBetaSlow)))))
 	return r
+}
+
+// ropeFactors are the frequency divisors of a session with a context of
+// ctx tokens (nil: none).
+func (m *Model) ropeFactors(ctx int) []float32 {
+	switch {
+	case m.ropeFreqs != nil:
+		return m.ropeFreqs
+	case m.ropeLong != nil && ctx > m.cfg.RopeOrigContext:
+		return m.ropeLong
+	}
+	return m.ropeShort
 }
 
 func matrix(f *gguf.File, name string, cols, rows int) (Matrix, error) {

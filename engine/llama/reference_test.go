@@ -42,6 +42,55 @@ func qwen2Spec(t quant.Type) Synthetic {
 	return sp
 }
 
+// archSpec is tinySpec's shape in another architecture, with F32 weights
+// so that the comparison isolates the architecture from the kernels.
+func archSpec(arch string, mod func(*Synthetic)) Synthetic {
+	sp := tinySpec(quant.F32, false)
+	sp.Arch = arch
+	sp.Name = "tiny-" + arch + "-F32"
+	if mod != nil {
+		mod(&sp)
+	}
+	return sp
+}
+
+// The newer architectures' reference models: qwen3 with heads wider than
+// Embedding/Heads; gemma2 with a sliding window of 8 (so that it matters
+// within the 29 compared positions) and caps low enough to bite; gemma3
+// with six layers (the sixth global), a global rope base of 1e6 scaled
+// linearly by 2 beside the local 10000, and 96-wide heads; phi3 with fused
+// matrices; llama with YaRN and with llama-3 rope_freqs.
+var (
+	qwen3Spec  = archSpec("qwen3", func(sp *Synthetic) { sp.HeadDim = 128 })
+	gemma2Spec = archSpec("gemma2", func(sp *Synthetic) { sp.SlidingWindow, sp.AttnSoftCap, sp.FinalSoftCap = 8, 10, 5 })
+	gemma3Spec = archSpec("gemma3", func(sp *Synthetic) {
+		sp.Blocks, sp.HeadDim, sp.SlidingWindow, sp.RopeBase = 6, 96, 8, 1e6
+		sp.RopeScaling, sp.RopeFactor = RopeScalingLinear, 2
+	})
+	phi3Spec     = archSpec("phi3", nil)
+	phi3LongSpec = archSpec("phi3", func(sp *Synthetic) {
+		// LongRoPE: a context of 256 over the original 64 takes the long
+		// factors (the reference sessions have 256 positions, as llama.cpp's).
+		sp.Name = "tiny-phi3-longrope-F32"
+		sp.RopeOrigContext = 64
+		sp.RopeAttnFactor = float32(math.Sqrt(1 + math.Log(4)/math.Log(64)))
+		hd := sp.Embedding / sp.Heads
+		sp.RopeFactorsShort, sp.RopeFactorsLong = make([]float32, hd/2), make([]float32, hd/2)
+		for i := range hd / 2 {
+			sp.RopeFactorsShort[i] = 1 + 0.03*float32(i)
+			sp.RopeFactorsLong[i] = 1 + 0.25*float32(i)
+		}
+	})
+	yarnSpec = archSpec("llama", func(sp *Synthetic) {
+		sp.Name = "tiny-llama-yarn-F32"
+		sp.RopeScaling, sp.RopeFactor, sp.RopeOrigContext = RopeScalingYarn, 4, 64
+	})
+	llama3RopeSpec = archSpec("llama", func(sp *Synthetic) {
+		sp.Name = "tiny-llama-rope-freqs-F32"
+		sp.RopeFreqs = Llama3RopeFreqs(sp.RopeBase, sp.Embedding/sp.Heads, 8, 1, 4, 64)
+	})
+)
+
 var refModels = []struct {
 	name   string
 	spec   Synthetic
@@ -64,6 +113,13 @@ var refModels = []struct {
 	{name: "IQ4_XS", spec: tinySpec(quant.IQ4_XS, false), sha256: "5665fb151ee0c0a8f6303ff962d96b48edf2552272392ecac2b021c799d99509"},
 	{name: "mix", spec: mixSpec(), sha256: "d691675f6b1faef1f2de75b2dc85458c9a619ce0cc9c734e6e527ec35abd7506"},
 	{name: "BF16", spec: tinySpec(quant.BF16, true), sha256: "83222ba28c66fe3b5be3fd1c2b70c8df307d90ba47abca6c4f74439fba5a55ad"},
+	{name: "qwen3", spec: qwen3Spec, sha256: "213425734ce1609a456344668d06cc9c5b3d5c46b8920c8d649974cf6e9a7e1b"},
+	{name: "gemma2", spec: gemma2Spec, sha256: "cb43ebd03409d0f305f9adeb8f67d6ff7de61561cfbb3cefb257d208139c3cf5"},
+	{name: "gemma3", spec: gemma3Spec, sha256: "668183cbefbaefca47a0b8ba96ca824ab34bd54bfaeddd49d17c2f9dfce7e714"},
+	{name: "phi3", spec: phi3Spec, sha256: "79bff6a9d82657936ffc99300a2e2527a4fce4aa8b6c0a7b62c61a76a3184caf"},
+	{name: "phi3 LongRoPE", spec: phi3LongSpec, sha256: "36f218f584e8c6211abdc07a41df88fca7ba3844d434d16d3bf16d727a511cfa"},
+	{name: "llama YaRN", spec: yarnSpec, sha256: "346046da107783174ff0e18cf033141a5069b0225d11fe59aed2675b0d62dd60"},
+	{name: "llama rope_freqs", spec: llama3RopeSpec, sha256: "8d045f1f502c872307af413ab567bdd06f242bc289b0ae7692f42a6b25dae06e"},
 }
 
 // refPrompt is the fixed token sequence the references were taken on.
@@ -154,7 +210,7 @@ func TestReference(t *testing.T) {
 			}
 			m, done := loadModel(t, path)
 			defer done()
-			s := m.NewSession(64)
+			s := m.NewSession(rm.spec.Context)
 			defer s.Close()
 			lg, err := s.DecodeAll(ref.Prompt)
 			if err != nil {

@@ -27,6 +27,8 @@ type Session struct {
 	n    int // tokens in the cache
 
 	kc, vc [][]uint16 // per layer: cap × kvDim halves, as ggml's default F16 cache
+	// ropeFreqs are the rope's frequency divisors for this context (nil: none).
+	ropeFreqs []float32
 
 	// Scratch, MaxBatch rows each.
 	x, xb, xb2, q, k, v, att, hb []float32
@@ -61,7 +63,7 @@ func (m *Model) NewSession(ctx int) *Session {
 		ctx = c.ContextLength
 	}
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	s := &Session{m: m, pool: newPool(m.threads), cap: ctx}
+	s := &Session{m: m, pool: newPool(m.threads), cap: ctx, ropeFreqs: m.ropeFactors(ctx)}
 	s.kc = make([][]uint16, c.Blocks)
 	s.vc = make([][]uint16, c.Blocks)
 	for i := range s.kc {
@@ -320,11 +322,12 @@ func (s *Session) ropeAngles(set, pos, b int) {
 	half := c.RopeDim / 2
 	o := (set*MaxBatch + b) * half
 	cs, sn := s.cos[o:o+half], s.sin[o:o+half]
+	ff := s.rows[b].kv.ropeFreqs
 	theta := float32(pos)
 	for i := range half {
 		extrap := theta
-		if s.m.ropeFreqs != nil {
-			extrap /= s.m.ropeFreqs[i]
+		if ff != nil {
+			extrap /= ff[i]
 		}
 		t := r.freqScale * extrap
 		if r.extFactor != 0 {

@@ -47,6 +47,11 @@ type Synthetic struct {
 	// RopeFreqs, when set, is stored as rope_freqs.weight (RopeDim/2
 	// frequency divisors; see Llama3RopeFreqs).
 	RopeFreqs []float32
+	// RopeFactorsShort and RopeFactorsLong, when set, are stored as
+	// LongRoPE's rope_factors_short/long.weight (phi3), and RopeAttnFactor
+	// as rope.scaling.attn_factor.
+	RopeFactorsShort, RopeFactorsLong []float32
+	RopeAttnFactor                    float32
 	// Type is the type of every 2-D weight; norms stay F32, as in
 	// llama.cpp's own files.
 	Type quant.Type
@@ -155,8 +160,11 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 		return nil, fmt.Errorf("%w: gemma2 has no separate output.weight", ErrMetadata)
 	case arch == "phi3" && sp.Heads*hd != sp.Embedding:
 		return nil, fmt.Errorf("%w: phi3 needs heads×head dimension = embedding", ErrMetadata)
-	case sp.RopeFreqs != nil && len(sp.RopeFreqs) != hd/2:
-		return nil, fmt.Errorf("%w: %d rope frequencies for head dimension %d", ErrMetadata, len(sp.RopeFreqs), hd)
+	}
+	for _, r := range [][]float32{sp.RopeFreqs, sp.RopeFactorsShort, sp.RopeFactorsLong} {
+		if r != nil && len(r) != hd/2 {
+			return nil, fmt.Errorf("%w: %d rope frequencies for head dimension %d", ErrMetadata, len(r), hd)
+		}
 	}
 	w := gguf.NewWriter()
 	base := sp.RopeBase
@@ -218,9 +226,12 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	if sp.RopeScaling != "" {
 		set("rope.scaling.type", string(sp.RopeScaling))
 		set("rope.scaling.factor", sp.RopeFactor)
-		if sp.RopeOrigContext != 0 {
-			set("rope.scaling.original_context_length", uint32(sp.RopeOrigContext))
-		}
+	}
+	if sp.RopeOrigContext != 0 {
+		set("rope.scaling.original_context_length", uint32(sp.RopeOrigContext))
+	}
+	if sp.RopeAttnFactor != 0 {
+		set("rope.scaling.attn_factor", sp.RopeAttnFactor)
 	}
 	for _, e := range extra {
 		if err := w.Set(e.k, e.v); err != nil {
@@ -233,6 +244,11 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 		}
 	}
 	tokens, scores, types := syntheticVocab(sp.Vocab)
+	if arch == "phi3" {
+		// llama.cpp gives Phi-3's special tokens attributes by their text
+		// and needs <|endoftext|> to be there; it takes the last id.
+		tokens[len(tokens)-1], scores[len(scores)-1], types[len(types)-1] = "<|endoftext|>", 0, 3
+	}
 	for _, e := range []struct {
 		k string
 		v any
@@ -313,8 +329,15 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 	if err := add("output_norm.weight", quant.F32, sp.Embedding, 1, 0.2, 1); err != nil {
 		return nil, err
 	}
-	if sp.RopeFreqs != nil {
-		if err := w.AddTensor("rope_freqs.weight", gguf.Type(quant.F32), []uint64{uint64(len(sp.RopeFreqs))}, f32Bytes(sp.RopeFreqs)); err != nil {
+	for _, r := range []struct {
+		name string
+		v    []float32
+	}{{name: "rope_freqs.weight", v: sp.RopeFreqs}, {name: "rope_factors_long.weight", v: sp.RopeFactorsLong},
+		{name: "rope_factors_short.weight", v: sp.RopeFactorsShort}} {
+		if r.v == nil {
+			continue
+		}
+		if err := w.AddTensor(r.name, gguf.Type(quant.F32), []uint64{uint64(len(r.v))}, f32Bytes(r.v)); err != nil {
 			return nil, err
 		}
 	}
