@@ -128,7 +128,14 @@ func (t *Tokenizer) partition(text string, literal [][2]int) []fragment {
 					next = append(next, fragment{text: f.text[from:i], token: NoToken, off: f.off + from})
 				}
 				next = append(next, fragment{token: id, off: f.off + i})
-				from, pos = i+len(tok), i+len(tok)
+				from = i + len(tok)
+				if t.rstrip[id] {
+					// The token swallows the whitespace after it (llama.cpp's RSTRIP).
+					for from < len(f.text) && isSpaceC(f.text[from]) {
+						from++
+					}
+				}
+				pos = from
 			}
 			if from < len(f.text) {
 				next = append(next, fragment{text: f.text[from:], token: NoToken, off: f.off + from})
@@ -140,6 +147,9 @@ func (t *Tokenizer) partition(text string, literal [][2]int) []fragment {
 	}
 	return frags
 }
+
+// isSpaceC is C's isspace in the "C" locale.
+func isSpaceC(b byte) bool { return b == ' ' || b >= '\t' && b <= '\r' }
 
 // symbol is a piece of a word being merged, linked to its neighbours.
 type symbol struct {

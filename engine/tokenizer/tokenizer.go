@@ -58,8 +58,9 @@ type Tokenizer struct {
 	ignoreMerges                 bool // Llama 3: a word that is a whole token skips BPE
 
 	eog      map[int32]bool
-	special  []int32  // control, user-defined and unknown tokens, longest text first
-	pieces   []string // bytes each token decodes to (special tokens as their text)
+	rstrip   map[int32]bool // special tokens that swallow the whitespace after them
+	special  []int32        // control, user-defined and unknown tokens, longest text first
+	pieces   []string       // bytes each token decodes to (special tokens as their text)
 	template string
 }
 
@@ -189,6 +190,8 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	}
 	t.findEOG()
 	t.buildSpecial()
+	modelName, _ := f.String("general.name")
+	t.setStrip(modelName)
 	t.buildPieces()
 	t.template, _ = f.String(keyChatTemplate)
 	return t, nil
@@ -241,6 +244,29 @@ func (t *Tokenizer) buildSpecial() {
 	sort.SliceStable(t.special, func(a, b int) bool {
 		return len(t.tokens[t.special[a]]) > len(t.tokens[t.special[b]])
 	})
+}
+
+// setStrip gives special tokens llama.cpp's strip attributes by model name:
+// Phi-3's (a name containing "phi-3" or "phi3", as llama.cpp matches it)
+// swallow the whitespace after them, except <unk>, <s> and <|endoftext|>,
+// as Hugging Face's Phi-3 tokenizer declares (rstrip) and llama.cpp copies.
+func (t *Tokenizer) setStrip(name string) {
+	name = strings.ToLower(name)
+	if !strings.Contains(name, "phi-3") && !strings.Contains(name, "phi3") {
+		return
+	}
+	t.rstrip = map[int32]bool{}
+	for _, id := range t.special {
+		t.rstrip[id] = true
+	}
+	if id, ok := t.ids["</s>"]; ok {
+		t.rstrip[id] = true
+	}
+	for _, s := range []string{"<unk>", "<s>", "<|endoftext|>"} {
+		if id, ok := t.ids[s]; ok {
+			delete(t.rstrip, id)
+		}
+	}
 }
 
 // VocabSize is the number of tokens.

@@ -195,7 +195,14 @@ func buildBPE(tb testing.TB, pre string) *gguf.Writer {
 
 // buildSPM trains a SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then
 // characters and merged pieces scored by merge order.
-func buildSPM(tb testing.TB) *gguf.Writer {
+func buildSPM(tb testing.TB) *gguf.Writer { return buildSPMFamily(tb, "") }
+
+// buildSPMFamily is buildSPM's vocabulary as a family's files declare it:
+// "gemma" adds Gemma's turn markers (control tokens) and sets
+// add_space_prefix false, as llama.cpp's converter does for Gemma 2 and 3;
+// "phi3" adds Phi-3's turn markers under a name llama.cpp recognises as
+// Phi-3 (its special tokens swallow the whitespace after them).
+func buildSPMFamily(tb testing.TB, family string) *gguf.Writer {
 	words := map[string]int{}
 	for _, f := range strings.Fields(corpus) {
 		words["▁"+f]++
@@ -240,8 +247,20 @@ func buildSPM(tb testing.TB) *gguf.Writer {
 		add(c, -1000-float32(charCount[c]), TypeNormal)
 	}
 	add("<|user|>", 0, TypeUserDefined)
+	name := "chorus-test-spm"
+	switch family {
+	case "gemma":
+		name = "chorus-test-gemma"
+		add("<start_of_turn>", 0, TypeControl)
+		add("<end_of_turn>", 0, TypeControl)
+	case "phi3":
+		name = "chorus-test-phi3"
+		for _, s := range []string{"<|assistant|>", "<|end|>", "<|system|>", "<|endoftext|>"} {
+			add(s, 0, TypeControl)
+		}
+	}
 	w := gguf.NewWriter()
-	llamaHParams(w, tb, "chorus-test-spm")
+	llamaHParams(w, tb, name)
 	must(tb, w.Set(keyModel, "llama"))
 	must(tb, w.Set(keyTokens, tokens))
 	must(tb, w.Set(keyScores, scores))
@@ -251,6 +270,9 @@ func buildSPM(tb testing.TB) *gguf.Writer {
 	must(tb, w.Set(keyUNK, uint32(0)))
 	must(tb, w.Set(keyAddBOS, true))
 	must(tb, w.Set(keyAddEOS, false))
+	if family == "gemma" {
+		must(tb, w.Set(keyAddPrefix, false))
+	}
 	return w
 }
 
@@ -265,6 +287,8 @@ var testVocabs = []struct {
 	{file: "bpe-smollm.gguf", build: func(tb testing.TB) *gguf.Writer { return buildBPE(tb, "smollm") }},
 	{file: "bpe-default.gguf", build: func(tb testing.TB) *gguf.Writer { return buildBPE(tb, "default") }},
 	{file: "spm.gguf", build: buildSPM},
+	{file: "spm-gemma.gguf", build: func(tb testing.TB) *gguf.Writer { return buildSPMFamily(tb, "gemma") }},
+	{file: "spm-phi3.gguf", build: func(tb testing.TB) *gguf.Writer { return buildSPMFamily(tb, "phi3") }},
 }
 
 // trickyStrings are compared against llama-tokenize, with and without special tokens.
@@ -315,6 +339,9 @@ var trickyStrings = []string{
 	"<|im_start|><|im_end|><|im_start|>",
 	"<|im_start|>  spaced  <|im_end|>",
 	"tab\tafter\t",
+	"<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n",
+	"<|system|>\n  Be brief.<|end|>\n<|user|>\n Hi \t\n<|end|>\n<|assistant|>\n",
+	"x<|endoftext|>  y</s> \n z<s> w<unk>  v",
 }
 
 type expectation struct {
