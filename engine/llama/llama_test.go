@@ -72,6 +72,27 @@ func TestSessionErrors(t *testing.T) {
 	}
 }
 
+// asArch relabels a one-block tiny llama file as arch, with the keys it
+// needs under arch's prefix, so that only its tensors are wrong.
+func asArch(w *gguf.Writer, arch string) error {
+	for _, kv := range []struct {
+		k string
+		v any
+	}{
+		{k: "general.architecture", v: arch}, {k: ".context_length", v: uint32(256)}, {k: ".embedding_length", v: uint32(256)},
+		{k: ".block_count", v: uint32(1)}, {k: ".feed_forward_length", v: uint32(512)}, {k: ".attention.head_count", v: uint32(4)},
+		{k: ".attention.head_count_kv", v: uint32(2)}, {k: ".attention.layer_norm_rms_epsilon", v: float32(1e-5)},
+	} {
+		if kv.k[0] == '.' {
+			kv.k = arch + kv.k
+		}
+		if err := w.Set(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TestLoadErrors builds files with one thing wrong and expects a clear
 // error, never a panic.
 func TestLoadErrors(t *testing.T) {
@@ -85,7 +106,11 @@ func TestLoadErrors(t *testing.T) {
 		{name: "feed-forward length disagrees", mutate: func(w *gguf.Writer) error { return w.Set("llama.feed_forward_length", uint32(768)) }, want: ErrTensor},
 		{name: "more blocks than tensors", mutate: func(w *gguf.Writer) error { return w.Set("llama.block_count", uint32(4)) }, want: ErrTensor},
 		{name: "no epsilon", mutate: func(w *gguf.Writer) error { return w.Set("llama.attention.layer_norm_rms_epsilon", float32(0)) }, want: ErrMetadata},
-		{name: "yarn scaling", mutate: func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "yarn") }, want: ErrMetadata},
+		{name: "yarn scaling without a factor", mutate: func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "yarn") }, want: ErrMetadata},
+		{name: "unknown rope scaling", mutate: func(w *gguf.Writer) error { return w.Set("llama.rope.scaling.type", "longrope") }, want: ErrMetadata},
+		{name: "value heads of another width", mutate: func(w *gguf.Writer) error { return w.Set("llama.attention.value_length", uint32(32)) }, want: ErrMetadata},
+		{name: "qwen3 without q/k norms", mutate: func(w *gguf.Writer) error { return asArch(w, "qwen3") }, want: ErrTensor},
+		{name: "gemma2 without post-norms", mutate: func(w *gguf.Writer) error { return asArch(w, "gemma2") }, want: ErrTensor},
 		{name: "bias of an unsupported type", mutate: func(w *gguf.Writer) error {
 			return w.AddTensor("blk.0.attn_q.bias", gguf.IQ2_XXS, []uint64{256}, make([]byte, 66))
 		}, want: ErrTensor},
@@ -117,23 +142,46 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// TestDecodeAllocs checks that generating a token allocates nothing.
+// TestDecodeAllocs checks that generating a token allocates nothing, alone
+// and in a Batch, for each architecture's layer.
 func TestDecodeAllocs(t *testing.T) {
-	path, _ := buildFile(t, tinySpec(quant.Q8_0, false), t.TempDir())
-	m, done := loadModel(t, path)
-	defer done()
-	s := m.NewSession(256)
-	defer s.Close()
-	if _, err := s.Decode(refPrompt); err != nil {
-		t.Fatal(err)
-	}
-	tok := []int32{5}
-	allocs := testing.AllocsPerRun(20, func() {
-		if _, err := s.Decode(tok); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per token", allocs)
+	dir := t.TempDir()
+	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), qwen3Spec, gemma2Spec, gemma3Spec, phi3LongSpec, yarnSpec} {
+		t.Run(sp.Name, func(t *testing.T) {
+			path, _ := buildFile(t, sp, dir)
+			m, done := loadModel(t, path)
+			defer done()
+			s := m.NewSession(256)
+			defer s.Close()
+			if _, err := s.Decode(refPrompt); err != nil {
+				t.Fatal(err)
+			}
+			tok := []int32{5}
+			allocs := testing.AllocsPerRun(20, func() {
+				if _, err := s.Decode(tok); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per token", allocs)
+			}
+			b := m.NewBatch()
+			defer b.Close()
+			bs := m.NewSession(256)
+			defer bs.Close()
+			seqs := []BatchSeq{{Session: bs, Tokens: refPrompt, Logits: true}}
+			if _, err := b.Step(seqs); err != nil {
+				t.Fatal(err)
+			}
+			seqs[0].Tokens = tok
+			allocs = testing.AllocsPerRun(20, func() {
+				if _, err := b.Step(seqs); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per batch step", allocs)
+			}
+		})
 	}
 }
