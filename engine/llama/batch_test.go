@@ -88,7 +88,7 @@ func TestBatchStep(t *testing.T) {
 	dir := t.TempDir()
 	paths := map[string]string{"chorus-mini": filepath.Join("..", "..", "models", "chorus-mini.gguf")}
 	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), tinySpec(quant.F16, true), mixSpec(), qwen2Spec(quant.Q8_0),
-		qwen3Spec, gemma2Spec, gemma3Spec, phi3Spec, yarnSpec, llama3RopeSpec} {
+		qwen3Spec, gemmaSpec, gemma2Spec, gemma3Spec, phi3Spec, phi3LongSpec, yarnSpec, llama3RopeSpec} {
 		paths[sp.Name], _ = buildFile(t, sp, dir)
 	}
 	for name, path := range paths {

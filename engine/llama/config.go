@@ -1,7 +1,8 @@
-// Package llama runs the llama-family transformer (llama, qwen2) forward
-// pass over weights held in a GGUF file's memory mapping: a Session decodes
-// one sequence with its own KV cache, a Batch steps several sessions in one
-// pass over the weights (continuous batching).
+// Package llama runs the forward pass of llama-family decoder transformers
+// (the architectures in Archs: llama, qwen2, qwen3, gemma, gemma2, gemma3,
+// phi3) over weights held in a GGUF file's memory mapping: a Session
+// decodes one sequence with its own KV cache, a Batch steps several
+// sessions in one pass over the weights (continuous batching).
 package llama
 
 import (
@@ -59,20 +60,29 @@ const (
 //   - qwen2: llama with q/k/v biases and NEOX rope.
 //   - qwen3: NEOX rope, RMSNorm of each query and key head (attn_q_norm,
 //     attn_k_norm) before the rope, no biases.
-//   - gemma2: embeddings scaled by sqrt(Embedding), GeGLU (GELU-tanh),
-//     RMSNorm after attention and after the FFN as well as before them,
-//     queries scaled before the product, attention and final logits
-//     soft-capped (tanh), a sliding window on even layers (0, 2, ...),
-//     tied output. The converter stores gemma's RMSNorm weights as 1+w, so
-//     the graph multiplies by them as they are.
+//   - gemma: embeddings scaled by sqrt(Embedding), GeGLU (GELU-tanh),
+//     NEOX rope, queries scaled before the product, tied output. The
+//     converter stores gemma's RMSNorm weights as 1+w, so the graph
+//     multiplies by them as they are.
+//   - gemma2: gemma with RMSNorm after attention and after the FFN as well
+//     as before them, attention and final logits soft-capped (tanh), and a
+//     sliding window on even layers (0, 2, ...).
 //   - gemma3: gemma2's layer without soft-capping (a final cap only when
 //     the file gives one), with q/k norms as qwen3, a sliding window on five
 //     layers of every six (the sixth global), and rope base 10000 without
 //     scaling on the windowed layers.
 //   - phi3: NEOX rope, fused attn_qkv (Q, K, V rows one after another) and
 //     a fused ffn_up holding the gate's rows then the up rows; queries
-//     scaled before the product. Phi-3's sliding window is ignored, as
-//     llama.cpp ignores it.
+//     scaled before the product; LongRoPE's rope_factors_short/long (a
+//     session takes the long ones when its context exceeds
+//     rope.scaling.original_context_length). Phi-3's sliding window is
+//     ignored, as llama.cpp ignores it.
+//
+// Rope scaling, for every architecture: linear (rope.scaling.factor),
+// YaRN (rope.scaling.type yarn, with original_context_length, attn_factor
+// and yarn_beta_fast/slow), and llama-3's per-pair divisors in
+// rope_freqs.weight. A windowed layer's KV cache still keeps every
+// position; the window only limits what attention reads.
 type Config struct {
 	Arch          string
 	ContextLength int
@@ -143,7 +153,7 @@ func (c *Config) Windowed(il int) bool {
 }
 
 // Archs are the architectures ConfigFromGGUF accepts.
-var Archs = []string{"llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"}
+var Archs = []string{"llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"}
 
 // ConfigFromGGUF reads the hyperparameters of f's architecture.
 func ConfigFromGGUF(f *gguf.File) (Config, error) {
@@ -160,6 +170,8 @@ func ConfigFromGGUF(f *gguf.File) (Config, error) {
 		c.RopeNeox, c.QKVBias = true, true
 	case "qwen3":
 		c.RopeNeox, c.QKNorm = true, true
+	case "gemma":
+		c.RopeNeox, c.FFNAct, c.QueryPreScale = true, ActGELU, true
 	case "gemma2":
 		c.RopeNeox, c.PostNorms, c.FFNAct, c.QueryPreScale = true, true, ActGELU, true
 		c.AttnSoftCap, c.FinalSoftCap = 50, 30
@@ -312,7 +324,7 @@ func (c *Config) attention(f *gguf.File) error {
 		// width (llama.cpp recognises them by their depth, as here).
 		c.AttnScale = 1 / float32(math.Sqrt(float64(c.Embedding/c.Heads)))
 	}
-	if arch == "gemma2" || arch == "gemma3" {
+	if arch == "gemma" || arch == "gemma2" || arch == "gemma3" {
 		c.EmbedScale = float32(math.Sqrt(float64(c.Embedding)))
 	}
 	for _, k := range []struct {

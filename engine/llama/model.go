@@ -104,7 +104,7 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 	if m.outNorm, err = vector(f, "output_norm.weight", emb); err != nil {
 		return nil, err
 	}
-	if _, _, err := f.Tensor("output.weight"); err == nil && c.Arch != "gemma2" {
+	if _, _, err := f.Tensor("output.weight"); err == nil && c.Arch != "gemma" && c.Arch != "gemma2" {
 		if m.output, err = matrix(f, "output.weight", emb, c.Vocab); err != nil {
 			return nil, err
 		}

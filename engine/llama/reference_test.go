@@ -62,6 +62,7 @@ func archSpec(arch string, mod func(*Synthetic)) Synthetic {
 // matrices; llama with YaRN and with llama-3 rope_freqs.
 var (
 	qwen3Spec  = archSpec("qwen3", func(sp *Synthetic) { sp.HeadDim = 128 })
+	gemmaSpec  = archSpec("gemma", nil)
 	gemma2Spec = archSpec("gemma2", func(sp *Synthetic) { sp.SlidingWindow, sp.AttnSoftCap, sp.FinalSoftCap = 8, 10, 5 })
 	gemma3Spec = archSpec("gemma3", func(sp *Synthetic) {
 		sp.Blocks, sp.HeadDim, sp.SlidingWindow, sp.RopeBase = 6, 96, 8, 1e6
@@ -114,6 +115,7 @@ var refModels = []struct {
 	{name: "mix", spec: mixSpec(), sha256: "d691675f6b1faef1f2de75b2dc85458c9a619ce0cc9c734e6e527ec35abd7506"},
 	{name: "BF16", spec: tinySpec(quant.BF16, true), sha256: "83222ba28c66fe3b5be3fd1c2b70c8df307d90ba47abca6c4f74439fba5a55ad"},
 	{name: "qwen3", spec: qwen3Spec, sha256: "213425734ce1609a456344668d06cc9c5b3d5c46b8920c8d649974cf6e9a7e1b"},
+	{name: "gemma", spec: gemmaSpec, sha256: "249be85b29b7dadc671922e8ce28cf5bff8c9d595d78084abbbb4b9501910f03"},
 	{name: "gemma2", spec: gemma2Spec, sha256: "cb43ebd03409d0f305f9adeb8f67d6ff7de61561cfbb3cefb257d208139c3cf5"},
 	{name: "gemma3", spec: gemma3Spec, sha256: "668183cbefbaefca47a0b8ba96ca824ab34bd54bfaeddd49d17c2f9dfce7e714"},
 	{name: "phi3", spec: phi3Spec, sha256: "79bff6a9d82657936ffc99300a2e2527a4fce4aa8b6c0a7b62c61a76a3184caf"},

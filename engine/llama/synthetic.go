@@ -19,7 +19,7 @@ type Synthetic struct {
 	// Arch is one of Archs, "llama" by default. Each gets the tensors
 	// llama.cpp loads for it: qwen2 adds q/k/v biases; qwen3 and gemma3
 	// q/k norms; gemma2 and gemma3 post-attention and post-FFN norms (and
-	// gemma2 never an output.weight); phi3 fuses attn_qkv and holds the
+	// gemma and gemma2 never an output.weight); phi3 fuses attn_qkv and holds the
 	// gate in ffn_up (2×FFN rows).
 	Arch      string
 	Embedding int
@@ -156,8 +156,8 @@ func (sp Synthetic) Build() (*gguf.Writer, error) {
 		hd = sp.HeadDim
 	}
 	switch {
-	case arch == "gemma2" && sp.Untied:
-		return nil, fmt.Errorf("%w: gemma2 has no separate output.weight", ErrMetadata)
+	case (arch == "gemma" || arch == "gemma2") && sp.Untied:
+		return nil, fmt.Errorf("%w: %s has no separate output.weight", ErrMetadata, arch)
 	case arch == "phi3" && sp.Heads*hd != sp.Embedding:
 		return nil, fmt.Errorf("%w: phi3 needs heads×head dimension = embedding", ErrMetadata)
 	}
