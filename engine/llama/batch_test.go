@@ -2,6 +2,7 @@ package llama
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -162,4 +163,53 @@ func TestBatchStepErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLongRoPEPerSession checks that each session takes LongRoPE's factors
+// by its own context, in a Batch as alone: a 256-token session (over the
+// original 64) uses the long factors, a 64-token one the short, and both
+// share one step.
+func TestLongRoPEPerSession(t *testing.T) {
+	path, _ := buildFile(t, phi3LongSpec, t.TempDir())
+	m, done := loadModel(t, path)
+	defer done()
+	alone := map[int][]float32{}
+	for _, ctx := range []int{64, 256} {
+		s := m.NewSession(ctx)
+		defer s.Close()
+		l, err := s.Decode(refPrompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[ctx] = slices.Clone(l)
+	}
+	if d := compareLogitsQuiet(alone[64], alone[256]); d < 1e-3 {
+		t.Fatalf("short and long factors give logits only %.2e of the range apart", d)
+	}
+	b := m.NewBatch()
+	defer b.Close()
+	short, long := m.NewSession(64), m.NewSession(256)
+	defer short.Close()
+	defer long.Close()
+	lg, err := b.Step([]BatchSeq{{Session: short, Tokens: refPrompt, Logits: true}, {Session: long, Tokens: refPrompt, Logits: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := m.Config().Vocab
+	for i, ctx := range []int{64, 256} {
+		if d := compareLogitsQuiet(lg[i*vocab:(i+1)*vocab], alone[ctx]); d > 1e-3 {
+			t.Errorf("context %d: batched logits %.2e of the range from the session's own", ctx, d)
+		}
+	}
+}
+
+// compareLogitsQuiet is the largest |got-want| over want's range.
+func compareLogitsQuiet(got, want []float32) float64 {
+	lo, hi := want[0], want[0]
+	var d float64
+	for i, w := range want {
+		lo, hi = min(lo, w), max(hi, w)
+		d = max(d, math.Abs(float64(got[i]-w)))
+	}
+	return d / float64(hi-lo)
 }
