@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
@@ -54,6 +55,13 @@ func archSpec(arch string, mod func(*Synthetic)) Synthetic {
 	return sp
 }
 
+// quantSpec is sp with every 2-D weight of type t.
+func quantSpec(sp Synthetic, t quant.Type) Synthetic {
+	sp.Type = t
+	sp.Name = strings.TrimSuffix(sp.Name, "F32") + t.String()
+	return sp
+}
+
 // The newer architectures' reference models: qwen3 with heads wider than
 // Embedding/Heads; gemma2 with a sliding window of 8 (so that it matters
 // within the 29 compared positions) and caps low enough to bite; gemma3
@@ -68,6 +76,14 @@ var (
 		sp.Blocks, sp.HeadDim, sp.SlidingWindow, sp.RopeBase = 6, 96, 8, 1e6
 		sp.RopeScaling, sp.RopeFactor = RopeScalingLinear, 2
 	})
+	// Some of them again with Q8_0 weights, whose products do not depend
+	// on the order of the sums (qwen3's and gemma3's wo rows are 512 and
+	// 384 wide, wider than the embedding).
+	qwen3Q8Spec  = quantSpec(qwen3Spec, quant.Q8_0)
+	gemma2Q8Spec = quantSpec(gemma2Spec, quant.Q8_0)
+	gemma3Q8Spec = quantSpec(gemma3Spec, quant.Q8_0)
+	phi3Q8Spec   = quantSpec(phi3Spec, quant.Q8_0)
+	yarnQ8Spec   = quantSpec(yarnSpec, quant.Q8_0)
 	phi3Spec     = archSpec("phi3", nil)
 	phi3LongSpec = archSpec("phi3", func(sp *Synthetic) {
 		// LongRoPE: a context of 256 over the original 64 takes the long
@@ -115,6 +131,11 @@ var refModels = []struct {
 	{name: "mix", spec: mixSpec(), sha256: "d691675f6b1faef1f2de75b2dc85458c9a619ce0cc9c734e6e527ec35abd7506"},
 	{name: "BF16", spec: tinySpec(quant.BF16, true), sha256: "83222ba28c66fe3b5be3fd1c2b70c8df307d90ba47abca6c4f74439fba5a55ad"},
 	{name: "qwen3", spec: qwen3Spec, sha256: "213425734ce1609a456344668d06cc9c5b3d5c46b8920c8d649974cf6e9a7e1b"},
+	{name: "qwen3 Q8_0", spec: qwen3Q8Spec, sha256: "f3b81f9685082a5b52612ae0373bf6e373cc8f13c5b79b2c12fa970c32f17cc9"},
+	{name: "gemma2 Q8_0", spec: gemma2Q8Spec, sha256: "df9ca871ed33076de91b8aa2541d972ba2bf3a12a8355b78517b0e47aa047853"},
+	{name: "phi3 Q8_0", spec: phi3Q8Spec, sha256: "380109f37d931c7d984a7260ae2ddf7be5c0d19f43dc19ee029b59a78a1d92b2"},
+	{name: "llama YaRN Q8_0", spec: yarnQ8Spec, sha256: "5c8f59d098a890e73c409441bfe07dafc91d758d32ab40fd67c3a697be56eaa9"},
+	{name: "gemma3 Q8_0", spec: gemma3Q8Spec, sha256: "6586bb88c32cadce49ac3505b6c25ae1231ac043bfa36d1177c5104af193d001"},
 	{name: "gemma", spec: gemmaSpec, sha256: "249be85b29b7dadc671922e8ce28cf5bff8c9d595d78084abbbb4b9501910f03"},
 	{name: "gemma2", spec: gemma2Spec, sha256: "cb43ebd03409d0f305f9adeb8f67d6ff7de61561cfbb3cefb257d208139c3cf5"},
 	{name: "gemma3", spec: gemma3Spec, sha256: "668183cbefbaefca47a0b8ba96ca824ab34bd54bfaeddd49d17c2f9dfce7e714"},
