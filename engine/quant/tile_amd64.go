@@ -1,0 +1,73 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "unsafe"
+
+//go:noescape
+func q8_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q8_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+// disableTile lets the tests and benchmarks run MulRows without the tiled
+// kernels (four vectors at a time, as before them).
+var disableTile = false
+
+// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels and reports whether it
+// did: four rows at a time by three (then two) vectors, a last vector of a
+// group of four rows with the one-vector kernel, and the rows after the
+// last group of four one vector at a time. The caller checked the bounds.
+func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
+	if disableTile {
+		return false
+	}
+	nb, ok := tileable(vs, rowBytes)
+	if !ok {
+		return false
+	}
+	if !useAVX2 {
+		mulRowsGo(w, rowBytes, r0, r1, vs, out, stride, nb)
+		return true
+	}
+	x3, x2 := q8_0x4x3AVX2, q8_0x4x2AVX2
+	if vs[0].wt == Q4_0 {
+		x3, x2 = q4_0x4x3AVX2, q4_0x4x2AVX2
+	}
+	n := len(vs)
+	ostride := 4 * stride
+	var q, d [3]unsafe.Pointer
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		k := 0
+		for ; k+3 <= n; k += 3 {
+			for j := range 3 {
+				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
+			}
+			x3(row, rowBytes, &q, &d, nb, unsafe.Pointer(&out[k*stride+i-r0]), ostride)
+		}
+		switch n - k {
+		case 2:
+			for j := range 2 {
+				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
+			}
+			q[2], d[2] = q[1], d[1]
+			x2(row, rowBytes, &q, &d, nb, unsafe.Pointer(&out[k*stride+i-r0]), ostride)
+		case 1:
+			dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
+		}
+	}
+	if i < r1 {
+		for k := range vs {
+			dotRows(&vs[k], w, rowBytes, i, r1, out[k*stride+i-r0:k*stride+r1-r0])
+		}
+	}
+	return true
+}
