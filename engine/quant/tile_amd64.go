@@ -36,10 +36,7 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 		mulRowsGo(w, rowBytes, r0, r1, vs, out, stride, nb)
 		return true
 	}
-	x3, x2 := q8_0x4x3AVX2, q8_0x4x2AVX2
-	if vs[0].wt == Q4_0 {
-		x3, x2 = q4_0x4x3AVX2, q4_0x4x2AVX2
-	}
+	q4 := vs[0].wt == Q4_0
 	n := len(vs)
 	ostride := 4 * stride
 	var q, d [3]unsafe.Pointer
@@ -51,7 +48,13 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 			for j := range 3 {
 				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
 			}
-			x3(row, rowBytes, &q, &d, nb, unsafe.Pointer(&out[k*stride+i-r0]), ostride)
+			o := unsafe.Pointer(&out[k*stride+i-r0])
+			// Direct calls: through a func value, q and d would escape.
+			if q4 {
+				q4_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			} else {
+				q8_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			}
 		}
 		switch n - k {
 		case 2:
@@ -59,7 +62,12 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
 			}
 			q[2], d[2] = q[1], d[1]
-			x2(row, rowBytes, &q, &d, nb, unsafe.Pointer(&out[k*stride+i-r0]), ostride)
+			o := unsafe.Pointer(&out[k*stride+i-r0])
+			if q4 {
+				q4_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			} else {
+				q8_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			}
 		case 1:
 			dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
 		}
