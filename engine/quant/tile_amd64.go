@@ -20,8 +20,8 @@ func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb in
 // kernels (four vectors at a time, as before them).
 var disableTile = false
 
-// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels and reports whether it
-// did: four rows at a time by three (then two) vectors, a last vector of a
+// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels (on AVX2 without VNNI)
+// and reports whether it did: four rows at a time by three (then two) vectors, a last vector of a
 // group of four rows with the one-vector kernel, and the rows after the
 // last group of four one vector at a time. The caller checked the bounds.
 func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
@@ -30,6 +30,12 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 	}
 	nb, ok := tileable(vs, rowBytes)
 	if !ok {
+		return false
+	}
+	// Where the vectors carry the VNNI kernels' lane sums, the four-vector
+	// VNNI kernel (one vpdpbusd a pair and block) does less work than these
+	// AVX2 tiles (sign, vpmaddubsw, vpmaddwd); MulRows uses it instead.
+	if len(vs[0].aux) == nb*auxWords {
 		return false
 	}
 	if !useAVX2 {
