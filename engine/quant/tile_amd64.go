@@ -21,8 +21,8 @@ func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb in
 var disableTile = false
 
 // mulRowsTiled runs the tiled Q8_0/Q4_0 kernels (on AVX2 without VNNI)
-// and reports whether it did: four rows at a time by three (then two) vectors, a last vector of a
-// group of four rows with the one-vector kernel, and the rows after the
+// and reports whether it did: four rows at a time by three or two vectors
+// (the one-vector kernel when there is one vector), and the rows after the
 // last group of four one vector at a time. The caller checked the bounds.
 func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
 	if disableTile {
@@ -49,8 +49,15 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 	i := r0
 	for ; i+4 <= r1; i += 4 {
 		row := unsafe.Pointer(&w[i*rowBytes])
+		// Threes, then twos for what is left (a remainder of one takes a
+		// three back: 4 = 2+2, 7 = 3+2+2), and one vector alone only when
+		// there is one.
+		n3 := n / 3
+		if n%3 == 1 && n3 > 0 {
+			n3--
+		}
 		k := 0
-		for ; k+3 <= n; k += 3 {
+		for ; k < 3*n3; k += 3 {
 			for j := range 3 {
 				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
 			}
@@ -62,8 +69,7 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 				q8_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
 			}
 		}
-		switch n - k {
-		case 2:
+		for ; k+2 <= n; k += 2 {
 			for j := range 2 {
 				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
 			}
@@ -74,7 +80,8 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 			} else {
 				q8_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
 			}
-		case 1:
+		}
+		if k < n {
 			dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
 		}
 	}
