@@ -92,7 +92,9 @@ GLOBL teights<>(SB), RODATA|NOPTR, $32
 	MOVQ 0(AX), R13          \
 	MOVQ 8(AX), DX           \
 	MOVQ 16(AX), DI          \
-	MOVQ nb+32(FP), CX
+	MOVQ nb+32(FP), CX       \
+	LEAQ (SI)(BX*1), AX      \
+	LEAQ (R9)(BX*1), R8
 
 #define TZERO(a) VXORPS a, a, a
 
@@ -106,15 +108,18 @@ GLOBL teights<>(SB), RODATA|NOPTR, $32
 	VADDSS       X15, X14, X14  \
 	MOVSS        X14, off(reg)
 
-// TADV moves to the next block, and asks for the four rows' cache lines
-// 512 bytes ahead: four concurrent row streams are more than the hardware
-// prefetcher follows, and without it a tile whose rows come from memory
-// runs at half speed.
+// TADV moves to the next block, and asks for the cache lines of the same
+// block of the next four rows (AX = SI+BX, R8 = R9+BX): the tile after this
+// one finds its rows in L1. Four concurrent row streams are more than the
+// hardware prefetcher follows; without this, a tile whose rows come from
+// memory ran at about two thirds of the speed of one whose rows are cached.
 #define TADV(wbytes) \
-	PREFETCHT0 512(SI)        \
-	PREFETCHT0 512(SI)(BX*1)  \
-	PREFETCHT0 512(R9)        \
-	PREFETCHT0 512(R9)(BX*1)  \
+	PREFETCHT0 (SI)(BX*4)     \
+	PREFETCHT0 (AX)(BX*4)     \
+	PREFETCHT0 (R9)(BX*4)     \
+	PREFETCHT0 (R8)(BX*4)     \
+	ADDQ $wbytes, AX \
+	ADDQ $wbytes, R8 \
 	ADDQ $wbytes, SI \
 	ADDQ $wbytes, R9 \
 	ADDQ $32, R10    \
