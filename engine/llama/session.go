@@ -36,6 +36,7 @@ type Session struct {
 	logits                       []float32
 	hidden                       []float32
 	scores                       [][]float32 // per worker, cap
+	ffnTmp                       [][]float32 // per worker, gate and up tiles: 2 × MaxBatch × rowsPerChunk
 	vecs                         [][]quant.Vec
 	mj                           matJob
 	fj                           ffnJob
@@ -84,6 +85,10 @@ func (m *Model) NewSession(ctx int) *Session {
 	s.scores = make([][]float32, m.threads)
 	for i := range s.scores {
 		s.scores[i] = make([]float32, ctx)
+	}
+	s.ffnTmp = make([][]float32, m.threads)
+	for i := range s.ffnTmp {
+		s.ffnTmp[i] = make([]float32, 2*MaxBatch*rowsPerChunk)
 	}
 	s.vecs = make([][]quant.Vec, quant.NumTypes)
 	s.aj.s, s.fj.s = s, s
@@ -464,21 +469,21 @@ func (j *matJob) run(_, c int) {
 	t := &j.tasks[ti]
 	r0 := c * rowsPerChunk
 	r1 := min(r0+rowsPerChunk, t.w.Rows)
-	// Four tokens at a time against a tile of rows: the tile stays in L1
-	// while the tokens' activations stream past it, so weights come from
-	// memory once per batch and each block is decoded once per four tokens.
-	b := 0
-	var vs [4]*quant.Vec
-	var outs [4][]float32
-	for ; b+4 <= len(t.vecs) && fourAtOnce(t.w.Type, j.exact); b += 4 {
-		for k := range vs {
-			vs[k] = &t.vecs[b+k]
-			outs[k] = t.out[(b+k)*t.stride+r0 : (b+k)*t.stride+r1]
-		}
-		quant.Dot4Rows(t.w.Data, t.w.RowBytes, r0, r1, &vs, &outs)
+	mulRows(t.w, r0, r1, t.vecs, t.out[r0:], t.stride, j.exact)
+}
+
+// mulRows sets out[b*stride+i-r0] to row i of w times vecs[b], for i in
+// [r0, r1): quant.MulRows, whose tiles keep a chunk of weight rows in L1
+// while the batch's vectors stream past it, so weights come from memory
+// once per step; float weights in exact steps go one vector at a time (see
+// fourAtOnce).
+func mulRows(w *Matrix, r0, r1 int, vecs []quant.Vec, out []float32, stride int, exact bool) {
+	if fourAtOnce(w.Type, exact) {
+		quant.MulRows(w.Data, w.RowBytes, r0, r1, vecs, out, stride)
+		return
 	}
-	for ; b < len(t.vecs); b++ {
-		t.vecs[b].DotRows(t.w.Data, t.w.RowBytes, r0, r1, t.out[b*t.stride+r0:b*t.stride+r1])
+	for b := range vecs {
+		vecs[b].DotRows(w.Data, w.RowBytes, r0, r1, out[b*stride:b*stride+r1-r0])
 	}
 }
 
@@ -518,32 +523,18 @@ func (s *Session) ffn(n int, l *layer) {
 	j.l, j.gv, j.uv = nil, nil, nil
 }
 
-func (j *ffnJob) run(_, c int) {
+func (j *ffnJob) run(w, c int) {
 	r0 := c * rowsPerChunk
 	r1 := min(r0+rowsPerChunk, j.nrows)
 	hb := j.s.hb
-	nr := r1 - r0
-	b := 0
-	var gv, uv [4]*quant.Vec
-	var gt, ut [4][rowsPerChunk]float32
-	var go4, uo4 [4][]float32
-	for k := range go4 {
-		go4[k], uo4[k] = gt[k][:nr], ut[k][:nr]
-	}
-	for ; b+4 <= len(j.gv) && fourAtOnce(j.l.gate.Type, j.exact) && fourAtOnce(j.l.up.Type, j.exact); b += 4 {
-		for k := range gv {
-			gv[k], uv[k] = &j.gv[b+k], &j.uv[b+k]
-		}
-		quant.Dot4Rows(j.l.gate.Data, j.l.gate.RowBytes, r0, r1, &gv, &go4)
-		quant.Dot4Rows(j.l.up.Data, j.l.up.RowBytes, r0, r1, &uv, &uo4)
-		for k := range gt {
-			j.act(hb[(b+k)*j.nrows+r0:(b+k)*j.nrows+r1], gt[k][:nr], ut[k][:nr])
-		}
-	}
-	for ; b < len(j.gv); b++ {
-		j.gv[b].DotRows(j.l.gate.Data, j.l.gate.RowBytes, r0, r1, gt[0][:nr])
-		j.uv[b].DotRows(j.l.up.Data, j.l.up.RowBytes, r0, r1, ut[0][:nr])
-		j.act(hb[b*j.nrows+r0:b*j.nrows+r1], gt[0][:nr], ut[0][:nr])
+	nr, n := r1-r0, len(j.gv)
+	g := j.s.ffnTmp[w][:n*rowsPerChunk]
+	u := j.s.ffnTmp[w][MaxBatch*rowsPerChunk:][:n*rowsPerChunk]
+	mulRows(&j.l.gate, r0, r1, j.gv, g, rowsPerChunk, j.exact)
+	mulRows(&j.l.up, r0, r1, j.uv, u, rowsPerChunk, j.exact)
+	for b := range n {
+		o := b * rowsPerChunk
+		j.act(hb[b*j.nrows+r0:b*j.nrows+r1], g[o:o+nr], u[o:o+nr])
 	}
 }
 

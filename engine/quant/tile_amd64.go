@@ -1,0 +1,94 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "unsafe"
+
+//go:noescape
+func q8_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q8_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+// disableTile lets the tests and benchmarks run MulRows without the tiled
+// kernels (four vectors at a time, as before them).
+var disableTile = false
+
+// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels (on AVX2 without VNNI)
+// and reports whether it did: four rows at a time by three or two vectors
+// (the one-vector kernel when there is one vector), and the rows after the
+// last group of four one vector at a time. The caller checked the bounds.
+func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
+	if disableTile {
+		return false
+	}
+	nb, ok := tileable(vs, rowBytes)
+	if !ok {
+		return false
+	}
+	// Where the vectors carry the VNNI kernels' lane sums, the four-vector
+	// VNNI kernel (one vpdpbusd a pair and block) does less work than these
+	// AVX2 tiles (sign, vpmaddubsw, vpmaddwd); MulRows uses it instead.
+	if len(vs[0].aux) == nb*auxWords {
+		return false
+	}
+	if !useAVX2 {
+		mulRowsGo(w, rowBytes, r0, r1, vs, out, stride, nb)
+		return true
+	}
+	q4 := vs[0].wt == Q4_0
+	n := len(vs)
+	ostride := 4 * stride
+	var q, d [3]unsafe.Pointer
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		// Threes, then twos for what is left (a remainder of one takes a
+		// three back: 4 = 2+2, 7 = 3+2+2), and one vector alone only when
+		// there is one.
+		n3 := n / 3
+		if n%3 == 1 && n3 > 0 {
+			n3--
+		}
+		k := 0
+		for ; k < 3*n3; k += 3 {
+			for j := range 3 {
+				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
+			}
+			o := unsafe.Pointer(&out[k*stride+i-r0])
+			// Direct calls: through a func value, q and d would escape.
+			if q4 {
+				q4_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			} else {
+				q8_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			}
+		}
+		for ; k+2 <= n; k += 2 {
+			for j := range 2 {
+				q[j], d[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].d[0])
+			}
+			q[2], d[2] = q[1], d[1]
+			o := unsafe.Pointer(&out[k*stride+i-r0])
+			if q4 {
+				q4_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			} else {
+				q8_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			}
+		}
+		if k < n {
+			dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
+		}
+	}
+	if i < r1 {
+		for k := range vs {
+			dotRows(&vs[k], w, rowBytes, i, r1, out[k*stride+i-r0:k*stride+r1-r0])
+		}
+	}
+	return true
+}

@@ -1,0 +1,171 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// tileCase builds nrows rows of type wt and n vectors of length cols. For
+// Q8_0 some weights are set to -128 (which ggml's quantizer never writes but
+// a file may hold) and some blocks to all zeros, the edges of the sign
+// trick.
+func tileCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int) ([]byte, int, []Vec) {
+	t.Helper()
+	var w []byte
+	for range nrows {
+		row, err := Quantize(wt, randVec(r, cols, 0.05), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = append(w, row...)
+	}
+	rowBytes := len(w) / nrows
+	if wt == Q8_0 {
+		for i := 0; i+blockQ8_0 <= len(w); i += blockQ8_0 {
+			switch r.IntN(8) {
+			case 0:
+				w[i+2+r.IntN(QK8_0)] = 0x80
+			case 1:
+				clear(w[i+2 : i+blockQ8_0])
+			}
+		}
+	}
+	vs := make([]Vec, n)
+	for k := range vs {
+		x := randVec(r, cols, 1)
+		if k%5 == 4 {
+			clear(x[:QK8_0]) // an all-zero block: zero scale
+		}
+		if err := vs[k].Prepare(wt, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, rowBytes, vs
+}
+
+func setTile(off bool) { disableTile = off }
+
+// TestMulRows checks MulRows against Dot: bit for bit for the quantized
+// types, for every count of rows (tiles of four and the rows after them)
+// and of vectors (tiles of three, two and one); for F32 and F16, against
+// Dot4 for groups of four vectors and Dot for the rest.
+func TestMulRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	types := []Type{Q8_0, Q4_0, F32, F16, Q4_K, Q6_K, Q5_0, IQ4_NL}
+	for _, tile := range []bool{true, false} {
+		for _, wt := range types {
+			for _, cols := range []int{256, 576, 1536} {
+				if cols%wt.BlockLen() != 0 {
+					continue
+				}
+				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}} {
+					nrows, n := shape[0], shape[1]
+					name := fmt.Sprintf("%v/cols=%d/rows=%d/vecs=%d/tile=%v", wt, cols, nrows, n, tile)
+					w, rowBytes, vs := tileCase(t, r, wt, nrows+2, cols, n)
+					r0, r1 := 1, 1+nrows
+					stride := nrows + 3
+					out := make([]float32, n*stride)
+					for i := range out {
+						out[i] = float32(math.NaN())
+					}
+					setTile(!tile)
+					MulRows(w, rowBytes, r0, r1, vs, out, stride)
+					setTile(false)
+					for k := range vs {
+						for i := r0; i < r1; i++ {
+							row := w[i*rowBytes : (i+1)*rowBytes]
+							want := vs[k].Dot(row)
+							if (wt == F32 || wt == F16) && k < n/4*4 {
+								g := k / 4 * 4
+								var res [4]float32
+								Dot4(row, &[4]*Vec{&vs[g], &vs[g+1], &vs[g+2], &vs[g+3]}, &res)
+								want = res[k-g]
+							}
+							if got := out[k*stride+i-r0]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("%s: row %d vector %d: %g, want %g", name, i, k, got, want)
+							}
+						}
+						for i := nrows; i < stride; i++ {
+							if !math.IsNaN(float64(out[k*stride+i])) {
+								t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMulRowsGo checks the portable tiled kernel against the portable
+// one-vector kernels, bit for bit, on every build.
+func TestMulRowsGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, wt := range []Type{Q8_0, Q4_0} {
+		for _, shape := range [][2]int{{1, 1}, {4, 4}, {7, 6}, {9, 9}} {
+			nrows, n := shape[0], shape[1]
+			w, rowBytes, vs := tileCase(t, r, wt, nrows, 576, n)
+			nb, ok := tileable(vs, rowBytes)
+			if !ok {
+				t.Fatalf("%v: vectors not tileable", wt)
+			}
+			out := make([]float32, n*nrows)
+			mulRowsGo(w, rowBytes, 0, nrows, vs, out, nrows, nb)
+			for k := range vs {
+				for i := range nrows {
+					row := w[i*rowBytes : (i+1)*rowBytes]
+					var want float32
+					if wt == Q8_0 {
+						want = dotQ8_0Go(row, vs[k].q, vs[k].d)
+					} else {
+						want = dotQ4_0Go(row, vs[k].q, vs[k].d)
+					}
+					if got := out[k*nrows+i]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%v %dx%d: row %d vector %d: %g, want %g", wt, nrows, n, i, k, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMulRows times a 16-row block of a matrix product (the engine's
+// chunk of rows per worker) against 1 to 128 vectors, tiled and as before
+// the tiled kernels (four vectors at a time, then one), in the same run:
+// GMAC/s counts one multiply-add per weight and vector; cpu-ns/op is the
+// thread's CPU time per call, steadier than the wall time on a busy machine.
+func BenchmarkMulRows(b *testing.B) {
+	r := rand.New(rand.NewPCG(15, 16))
+	const rows = 16
+	for _, wt := range []Type{Q8_0, Q4_0} {
+		for _, cols := range []int{576, 1536} {
+			for _, n := range []int{1, 4, 8, 128} {
+				w, rowBytes, vs := tileCase(b, r, wt, rows, cols, n)
+				out := make([]float32, n*rows)
+				for _, tiled := range []bool{false, true} {
+					name := "before"
+					if tiled {
+						name = "tiled"
+					}
+					b.Run(fmt.Sprintf("%v/cols=%d/vecs=%d/%s", wt, cols, n, name), func(b *testing.B) {
+						setTile(!tiled)
+						defer setTile(false)
+						runtime.LockOSThread()
+						defer runtime.UnlockOSThread()
+						c0 := threadCPU()
+						for b.Loop() {
+							MulRows(w, rowBytes, 0, rows, vs, out, rows)
+						}
+						b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+						if c := threadCPU() - c0; c > 0 {
+							b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
+						}
+					})
+				}
+			}
+		}
+	}
+}
