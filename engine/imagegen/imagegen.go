@@ -1,6 +1,7 @@
 // Package imagegen draws pictures with an image model trained by engine/cmd/imagetrain: it
-// tokenizes the prompt, samples imagetok.Pixels palette tokens through the engine (every other
-// token masked out) and renders them.
+// tokenizes the prompt, samples the model's colour plan (when it has one) and then
+// imagetok.Pixels palette tokens through the engine (every other token masked out), and
+// renders the pixels.
 package imagegen
 
 import (
@@ -23,6 +24,11 @@ const (
 	DefaultTemperature = 1.0
 	DefaultTopK        = 64
 	DefaultGuidance    = 2.0
+	// DefaultPlanGuidance is the guidance of the colour plan, where what the prompt says
+	// about colour is decided. Stronger guidance there makes the colours follow the prompt;
+	// the same strength over the pixels pulls the pictures away from anything the model has
+	// seen (see models/chorus-pixels.md).
+	DefaultPlanGuidance = 5.0
 )
 
 // Model is a loaded image model. Generate is safe for concurrent use; WithSessions sets how
@@ -54,7 +60,7 @@ func Load(path string, opts ...engine.Option) (*Model, error) {
 		m.Close()
 		return nil, fmt.Errorf("%w: %s: the tokenizer adds no BOS token", ErrNotImageModel, path)
 	}
-	need := 1 + spec.MaxCaption + 1 + imagetok.Pixels - 1
+	need := 1 + spec.MaxCaption + 1 + spec.Tokens() - 1
 	if ctx := m.Info().ContextSize; ctx < need {
 		m.Close()
 		return nil, fmt.Errorf("%w: %s: context %d, a picture needs %d", ErrNotImageModel, path, ctx, need)
@@ -71,6 +77,10 @@ func (m *Model) Name() string { return m.name }
 // Palette is the model's colour palette.
 func (m *Model) Palette() imagetok.Palette { return m.spec.Palette }
 
+// Tokens is how many tokens one picture takes to sample (the total Generate's progress
+// counts to): the colour plan, then the pixels.
+func (m *Model) Tokens() int { return m.spec.Tokens() }
+
 // Request is one picture. Zero fields take the defaults above; Temperature below zero means
 // greedy, Guidance below zero turns guidance off (plain conditional sampling).
 type Request struct {
@@ -82,6 +92,9 @@ type Request struct {
 	Temperature float32
 	TopK        int
 	Guidance    float32
+	// PlanGuidance is Guidance for the colour plan of a model that writes one (zero: the
+	// default, below zero: off).
+	PlanGuidance float32
 }
 
 // Prompt returns the tokens a caption is read as: BOS, at most MaxCaption tokens of the
@@ -93,10 +106,10 @@ func (m *Model) Prompt(caption string) []int32 {
 }
 
 // Generate samples one picture's palette indices (raster order). progress, when set, is
-// called after each token with how many of the total are done. The same request on the same
-// model gives the same indices.
+// called after each token with how many of the total (Tokens, the plan included) are done.
+// The same request on the same model gives the same indices.
 func (m *Model) Generate(ctx context.Context, req Request, progress func(done, total int)) ([]uint8, error) {
-	t, k, g := req.Temperature, req.TopK, req.Guidance
+	t, k, g, pg := req.Temperature, req.TopK, req.Guidance, req.PlanGuidance
 	if t == 0 {
 		t = DefaultTemperature
 	}
@@ -106,27 +119,49 @@ func (m *Model) Generate(ctx context.Context, req Request, progress func(done, t
 	if g == 0 {
 		g = DefaultGuidance
 	}
-	tr := engine.TokenRequest{Prompt: m.Prompt(req.Prompt), MaxTokens: imagetok.Pixels, Temperature: max(t, 0),
-		TopK: max(k, 0), Seed: req.Seed, Allow: m.spec.Colours()}
-	if g > 0 {
-		tr.Guidance, tr.Unconditional = g, m.Prompt(req.Negative)
+	if pg == 0 {
+		pg = DefaultPlanGuidance
 	}
-	idx := make([]uint8, 0, imagetok.Pixels)
-	_, err := m.m.GenerateTokens(ctx, tr, func(id int32) error {
-		c := id - m.spec.Colour0
-		if c < 0 || int(c) >= len(m.spec.Palette) {
-			return fmt.Errorf("imagegen: sampled token %d is not a colour", id)
+	total := m.spec.Tokens()
+	idx := make([]uint8, 0, total)
+	step := func(prompt, uncond []int32, n int, guidance float32, seed uint64) error {
+		tr := engine.TokenRequest{Prompt: prompt, MaxTokens: n, Temperature: max(t, 0), TopK: max(k, 0), Seed: seed,
+			Allow: m.spec.Colours()}
+		if guidance > 0 {
+			tr.Guidance, tr.Unconditional = guidance, uncond
 		}
-		idx = append(idx, uint8(c))
-		if progress != nil {
-			progress(len(idx), imagetok.Pixels)
+		_, err := m.m.GenerateTokens(ctx, tr, func(id int32) error {
+			c := id - m.spec.Colour0
+			if c < 0 || int(c) >= len(m.spec.Palette) {
+				return fmt.Errorf("imagegen: sampled token %d is not a colour", id)
+			}
+			idx = append(idx, uint8(c))
+			if progress != nil {
+				progress(len(idx), total)
+			}
+			return nil
+		})
+		return err
+	}
+	prompt, uncond := m.Prompt(req.Prompt), m.Prompt(req.Negative)
+	if m.spec.Plan > 0 {
+		// The plan first, with its own guidance; then the pixels after the prompt and the
+		// plan, guided against the unconditional prompt with the same plan.
+		if err := step(prompt, uncond, m.spec.Plan, pg, req.Seed); err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
+		for _, c := range idx {
+			prompt = append(prompt, m.spec.Colour0+int32(c))
+			uncond = append(uncond, m.spec.Colour0+int32(c))
+		}
+	}
+	if err := step(prompt, uncond, imagetok.Pixels, g, req.Seed^0x9e3779b97f4a7c15); err != nil {
 		return nil, err
 	}
-	return idx, nil
+	if len(idx) != total {
+		return nil, fmt.Errorf("imagegen: the model stopped after %d of %d tokens", len(idx), total)
+	}
+	return idx[m.spec.Plan:], nil
 }
 
 // Render draws indices at width×height.

@@ -11,9 +11,11 @@ import (
 )
 
 // WriteSynthetic writes a small image model with random weights to path: the real layout
-// (caption tokenizer, palette tokens, <|image|>, metadata) and a real forward pass that draws
-// noise, for tests of the code around the model.
-func WriteSynthetic(path string, seed uint64) error {
+// (caption tokenizer, palette tokens, <|image|>, a two-token colour plan, metadata) and a real
+// forward pass that draws noise, for tests of the code around the model.
+func WriteSynthetic(path string, seed uint64) error { return writeSynthetic(path, seed, 2) }
+
+func writeSynthetic(path string, seed uint64, plan int) error {
 	c := bpe.NewCounter()
 	for _, s := range []string{"red heart", "green tree", "blue sky", "yellow sun", "red apple"} {
 		c.Add(s)
@@ -36,7 +38,7 @@ func WriteSynthetic(path string, seed uint64) error {
 	v.Types = append(v.Types, int32(tokenizer.TypeControl))
 	const maxCaption = 8
 	cfg := train.Config{Vocab: len(v.Tokens), Dim: 32, Layers: 1, Heads: 2, KVHeads: 1, FFN: 64,
-		Context: 1 + maxCaption + imagetok.Pixels, NormEps: 1e-5, RopeBase: 10000}
+		Context: 1 + maxCaption + 1 + plan + imagetok.Pixels, NormEps: 1e-5, RopeBase: 10000}
 	s, err := train.NewState(cfg, train.Hyper{Seed: seed, Steps: 1, BatchSeqs: 1, Workers: 1, LR: 1e-3,
 		Beta1: 0.9, Beta2: 0.95, Eps: 1e-8})
 	if err != nil {
@@ -50,7 +52,8 @@ func WriteSynthetic(path string, seed uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := imagetok.SetGGUF(w, pal, colour0, start, maxCaption); err != nil {
+	if err := imagetok.SetGGUF(w, imagetok.Spec{Palette: pal, Colour0: colour0, Start: start, MaxCaption: maxCaption,
+		Plan: plan}); err != nil {
 		return err
 	}
 	if err := w.WriteFile(path); err != nil {

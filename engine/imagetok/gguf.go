@@ -14,6 +14,7 @@ const (
 	KeyColour0    = "chorus.image.colour_token"       // uint32: token id of colour 0; colour i is colour_token+i
 	KeyStart      = "chorus.image.start_token"        // uint32: token id of <|image|>
 	KeyMaxCaption = "chorus.image.max_caption_tokens" // uint32: caption tokens seen in training
+	KeyPlan       = "chorus.image.plan_tokens"        // uint32: colour-plan tokens before the pixels (absent: none)
 )
 
 // Spec is an image model's layout as its GGUF file records it.
@@ -23,7 +24,13 @@ type Spec struct {
 	Colour0    int32
 	Start      int32
 	MaxCaption int
+	// Plan is how many colour-plan tokens (see Plan) the model writes after <|image|> and
+	// before the pixels; 0 for a model that starts with the pixels.
+	Plan int
 }
+
+// Tokens is how many tokens the model samples for one picture: the plan, then the pixels.
+func (s Spec) Tokens() int { return s.Plan + Pixels }
 
 // Colours returns the token ids of the palette, in palette order.
 func (s Spec) Colours() []int32 {
@@ -34,18 +41,21 @@ func (s Spec) Colours() []int32 {
 	return ids
 }
 
-// SetGGUF records the layout in an exported model.
-func SetGGUF(w *gguf.Writer, p Palette, colour0, start int32, maxCaption int) error {
-	flat := make([]int32, 0, 3*len(p))
-	for _, c := range p {
+// SetGGUF records s (its Grid is always this build's) in an exported model.
+func SetGGUF(w *gguf.Writer, s Spec) error {
+	if s.Plan < 0 || s.Plan > Pixels {
+		return fmt.Errorf("%w: %d plan tokens", ErrPalette, s.Plan)
+	}
+	flat := make([]int32, 0, 3*len(s.Palette))
+	for _, c := range s.Palette {
 		flat = append(flat, int32(c[0]), int32(c[1]), int32(c[2]))
 	}
 	for _, kv := range []struct {
 		k string
 		v any
 	}{
-		{KeyGrid, uint32(Grid)}, {KeyPalette, flat}, {KeyColour0, uint32(colour0)}, {KeyStart, uint32(start)},
-		{KeyMaxCaption, uint32(maxCaption)},
+		{KeyGrid, uint32(Grid)}, {KeyPalette, flat}, {KeyColour0, uint32(s.Colour0)}, {KeyStart, uint32(s.Start)},
+		{KeyMaxCaption, uint32(s.MaxCaption)}, {KeyPlan, uint32(s.Plan)},
 	} {
 		if err := w.Set(kv.k, kv.v); err != nil {
 			return err
@@ -63,6 +73,7 @@ func FromGGUF(f *gguf.File) (Spec, error) {
 	c0, ok3 := f.Uint32(KeyColour0)
 	start, ok4 := f.Uint32(KeyStart)
 	maxCap, _ := f.Uint32(KeyMaxCaption)
+	plan, _ := f.Uint32(KeyPlan)
 	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return s, fmt.Errorf("%w: not an image model (no %s metadata)", ErrPalette, "chorus.image.*")
 	}
@@ -72,7 +83,10 @@ func FromGGUF(f *gguf.File) (Spec, error) {
 	if len(flat) == 0 || len(flat)%3 != 0 || len(flat)/3 > 256 {
 		return s, fmt.Errorf("%w: palette of %d values", ErrPalette, len(flat))
 	}
-	s = Spec{Grid: int(grid), Colour0: int32(c0), Start: int32(start), MaxCaption: int(maxCap)}
+	if plan > Pixels {
+		return s, fmt.Errorf("%w: %d plan tokens", ErrPalette, plan)
+	}
+	s = Spec{Grid: int(grid), Colour0: int32(c0), Start: int32(start), MaxCaption: int(maxCap), Plan: int(plan)}
 	for i := 0; i < len(flat); i += 3 {
 		var c RGB
 		for ch := range 3 {

@@ -48,6 +48,38 @@ func (p Palette) Nearest(c RGB) int {
 	return best
 }
 
+// Background returns the index of the palette colour nearest white: the pictures are drawn
+// on white, so it is the colour a plan leaves out.
+func (p Palette) Background() uint8 { return uint8(p.Nearest(RGB{255, 255, 255})) }
+
+// Plan returns a picture's colour plan: its n most frequent palette colours other than the
+// background, most frequent first (ties go to the lower index), padded with the background
+// when the picture has fewer other colours. An image model writes the plan after the caption
+// and before the pixels, so that what the caption says about colour is decided in a few
+// tokens next to it, and the pixels then follow the plan.
+func Plan(px []uint8, background uint8, n int) []uint8 {
+	var count [256]int
+	for _, c := range px {
+		count[c]++
+	}
+	count[background] = 0
+	out := make([]uint8, n)
+	for i := range out {
+		best := -1
+		for c, k := range count {
+			if k > 0 && (best < 0 || k > count[best]) {
+				best = c
+			}
+		}
+		if best < 0 {
+			out[i] = background
+			continue
+		}
+		out[i], count[best] = uint8(best), 0
+	}
+	return out
+}
+
 // Quantize maps a raster of colours to palette indices.
 func (p Palette) Quantize(px []RGB) []uint8 {
 	out := make([]uint8, len(px))
@@ -184,4 +216,64 @@ func ParseHex(s string) ([]uint8, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// HSV converts c to hue in degrees [0, 360), saturation and value in [0, 1].
+func HSV(c RGB) (h, s, v float64) {
+	r, g, b := float64(c[0])/255, float64(c[1])/255, float64(c[2])/255
+	mx, mn := math.Max(r, math.Max(g, b)), math.Min(r, math.Min(g, b))
+	v = mx
+	if mx == 0 {
+		return 0, 0, 0
+	}
+	d := mx - mn
+	s = d / mx
+	switch {
+	case d == 0:
+		h = 0
+	case mx == r:
+		h = 60 * math.Mod((g-b)/d, 6)
+	case mx == g:
+		h = 60 * ((b-r)/d + 2)
+	default:
+		h = 60 * ((r-g)/d + 4)
+	}
+	if h < 0 {
+		h += 360
+	}
+	return h, s, v
+}
+
+// Saturated reports whether c has a hue worth naming: HSV saturation and value both at
+// least 0.3 (not white, grey, black or a faint tint).
+func Saturated(c RGB) bool {
+	_, s, v := HSV(c)
+	return s >= 0.3 && v >= 0.3
+}
+
+// HueName names the hue of a saturated colour: red, orange, yellow, green, cyan, blue or
+// purple (the bands' edges, in degrees: 20, 45, 70, 165, 190, 260, 330); "" for a colour that
+// is not Saturated or whose hue lies between yellow and green (70 to 75).
+func HueName(c RGB) string {
+	if !Saturated(c) {
+		return ""
+	}
+	h, _, _ := HSV(c)
+	switch {
+	case h < 20 || h >= 330:
+		return "red"
+	case h < 45:
+		return "orange"
+	case h < 70:
+		return "yellow"
+	case h < 75:
+		return ""
+	case h < 165:
+		return "green"
+	case h < 190:
+		return "cyan"
+	case h < 260:
+		return "blue"
+	}
+	return "purple"
 }

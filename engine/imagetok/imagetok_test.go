@@ -3,6 +3,7 @@ package imagetok
 import (
 	"image"
 	"image/color"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -121,7 +122,7 @@ func TestGGUFRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	pal := Palette{{1, 2, 3}, {255, 255, 255}}
-	if err := SetGGUF(w, pal, 1024, 1026, 23); err != nil {
+	if err := SetGGUF(w, Spec{Palette: pal, Colour0: 1024, Start: 1026, MaxCaption: 23, Plan: 4}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "m.gguf")
@@ -137,7 +138,7 @@ func TestGGUFRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(s.Palette, pal) || s.Colour0 != 1024 || s.Start != 1026 || s.MaxCaption != 23 || s.Grid != Grid {
+	if !slices.Equal(s.Palette, pal) || s.Colour0 != 1024 || s.Start != 1026 || s.MaxCaption != 23 || s.Grid != Grid || s.Plan != 4 {
 		t.Errorf("read back %+v", s)
 	}
 	if ids := s.Colours(); !slices.Equal(ids, []int32{1024, 1025}) {
@@ -156,5 +157,63 @@ func TestGGUFRoundTrip(t *testing.T) {
 	defer f2.Close()
 	if _, err := FromGGUF(f2); err == nil {
 		t.Error("a file without image metadata read as an image model")
+	}
+}
+
+func TestPlan(t *testing.T) {
+	const bg = 7
+	px := make([]uint8, Pixels)
+	for i := range px {
+		px[i] = bg
+	}
+	// Colour 3 on 10 pixels, 9 on 10 (a tie: the lower index first), 200 on 4, 1 on 1.
+	for i := range 10 {
+		px[i], px[20+i] = 9, 3
+	}
+	for i := range 4 {
+		px[40+i] = 200
+	}
+	px[50] = 1
+	tests := []struct {
+		n    int
+		want []uint8
+	}{
+		{0, []uint8{}},
+		{2, []uint8{3, 9}},
+		{4, []uint8{3, 9, 200, 1}},
+		{6, []uint8{3, 9, 200, 1, bg, bg}},
+	}
+	for _, tc := range tests {
+		if got := Plan(px, bg, tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("Plan(n=%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+	blank := make([]uint8, Pixels)
+	if got := Plan(blank, 0, 3); !slices.Equal(got, []uint8{0, 0, 0}) {
+		t.Errorf("plan of a blank picture = %v, want the background", got)
+	}
+	if got := (Palette{{0, 0, 0}, {250, 250, 251}, {255, 0, 0}}).Background(); got != 1 {
+		t.Errorf("Background = %d, want the near-white colour 1", got)
+	}
+}
+
+func TestHSV(t *testing.T) {
+	tests := []struct {
+		c    RGB
+		h, s float64
+		name string
+	}{
+		{RGB{255, 0, 0}, 0, 1, "red"}, {RGB{0, 255, 0}, 120, 1, "green"}, {RGB{0, 0, 255}, 240, 1, "blue"},
+		{RGB{255, 255, 255}, 0, 0, ""}, {RGB{255, 0, 255}, 300, 1, "purple"}, {RGB{255, 128, 0}, 30.1, 1, "orange"},
+		{RGB{255, 255, 0}, 60, 1, "yellow"}, {RGB{0, 255, 255}, 180, 1, "cyan"}, {RGB{40, 0, 0}, 0, 1, ""},
+	}
+	for _, tc := range tests {
+		h, s, _ := HSV(tc.c)
+		if math.Abs(h-tc.h) > 0.1 || math.Abs(s-tc.s) > 1e-9 {
+			t.Errorf("HSV(%v) = %v, %v; want %v, %v", tc.c, h, s, tc.h, tc.s)
+		}
+		if got := HueName(tc.c); got != tc.name {
+			t.Errorf("HueName(%v) = %q, want %q", tc.c, got, tc.name)
+		}
 	}
 }

@@ -48,15 +48,18 @@ type example struct {
 	flip    bool // whether a mirror image is still a picture of the caption
 }
 
-// layout holds the token ids of the image vocabulary.
+// layout holds the token ids of the image vocabulary and the shape of a sequence.
 type layout struct {
 	eot, image, colour0 int32
 	maxCaption          int
+	plan                int   // colour-plan tokens between <|image|> and the pixels
+	background          uint8 // the palette's white, which a plan leaves out
 	context             int
 }
 
 // sequence writes one training sequence into seq (Context+1 entries): <|endoftext|>, the
-// caption, <|image|>, the pixels, then masked padding. Only the pixels are scored.
+// caption, <|image|>, the picture's colour plan (imagetok.Plan), the pixels, then masked
+// padding. The plan and the pixels are scored.
 func (l layout) sequence(seq []int32, caption []int32, pixels []uint8) {
 	i := 0
 	put := func(v int32) {
@@ -68,6 +71,9 @@ func (l layout) sequence(seq []int32, caption []int32, pixels []uint8) {
 		put(train.Masked(t))
 	}
 	put(train.Masked(l.image))
+	for _, p := range imagetok.Plan(pixels, l.background, l.plan) {
+		put(l.colour0 + int32(p))
+	}
 	for _, p := range pixels {
 		if i == len(seq) {
 			break

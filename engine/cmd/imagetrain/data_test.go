@@ -9,7 +9,8 @@ import (
 )
 
 func TestSequenceLayout(t *testing.T) {
-	l := layout{eot: 9, image: 300, colour0: 20, maxCaption: 3, context: 1 + 3 + 1 + imagetok.Pixels - 1}
+	l := layout{eot: 9, image: 300, colour0: 20, maxCaption: 3, plan: 2, background: 0,
+		context: 1 + 3 + 1 + 2 + imagetok.Pixels - 1}
 	px := make([]uint8, imagetok.Pixels)
 	for i := range px {
 		px[i] = uint8(i % 7)
@@ -32,6 +33,8 @@ func TestSequenceLayout(t *testing.T) {
 				want = append(want, train.Masked(c))
 			}
 			want = append(want, train.Masked(300))
+			// The plan: colours 1 to 3 are on 37 pixels each, 4 to 6 on 36, 0 is the background.
+			want = append(want, 20+1, 20+2)
 			for _, p := range px {
 				want = append(want, 20+int32(p))
 			}
@@ -47,8 +50,8 @@ func TestSequenceLayout(t *testing.T) {
 					scored++
 				}
 			}
-			if scored != imagetok.Pixels {
-				t.Errorf("%d scored targets, want every pixel (%d)", scored, imagetok.Pixels)
+			if scored != 2+imagetok.Pixels {
+				t.Errorf("%d scored targets, want the plan and every pixel (%d)", scored, 2+imagetok.Pixels)
 			}
 		})
 	}
@@ -83,7 +86,7 @@ func TestAugment(t *testing.T) {
 }
 
 func TestImageSetResumes(t *testing.T) {
-	l := layout{eot: 9, image: 300, colour0: 20, maxCaption: 3, context: 1 + 3 + 1 + imagetok.Pixels - 1}
+	l := layout{eot: 9, image: 300, colour0: 20, maxCaption: 3, plan: 1, context: 1 + 3 + 1 + 1 + imagetok.Pixels - 1}
 	var ex []example
 	for i := range 5 {
 		px := make([]uint8, imagetok.Pixels)

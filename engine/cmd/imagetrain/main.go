@@ -6,6 +6,7 @@
 //	imagetrain fit -corpus out/imagecorpus -dir out/imagetrain -preset image -steps 6000
 //	imagetrain export -dir out/imagetrain -corpus out/imagecorpus -o models/chorus-pixels.gguf
 //	imagetrain sample -model models/chorus-pixels.gguf -prompt 'red heart' -o heart.png
+//	imagetrain colours -model models/chorus-pixels.gguf
 //
 // The vocabulary is a byte-level BPE trained on the captions, then one control token per
 // palette colour and <|image|>. A training sequence is <|endoftext|>, the caption, <|image|>
@@ -30,11 +31,13 @@ import (
 	"github.com/chorus-ai/chorus/engine/train"
 )
 
-// maxCaption caps the caption tokens of a sequence; context is one <|endoftext|>, the
-// caption, <|image|> and the pixels but the last (which is only a target).
+// maxCaption caps the caption tokens of a sequence; planTokens is the length of the colour
+// plan written before the pixels; context is one <|endoftext|>, the caption, <|image|>, the
+// plan and the pixels but the last (which is only a target).
 const (
 	maxCaption = 23
-	seqContext = 1 + maxCaption + 1 + imagetok.Pixels - 1
+	planTokens = 4
+	seqContext = 1 + maxCaption + 1 + planTokens + imagetok.Pixels - 1
 )
 
 func main() {
@@ -44,7 +47,8 @@ func main() {
 		subcmd.Command{Name: "export", Run: cmdExport},
 		subcmd.Command{Name: "eval", Run: cmdEval},
 		subcmd.Command{Name: "sample", Run: cmdSample},
-		subcmd.Command{Name: "consistency", Run: cmdConsistency})
+		subcmd.Command{Name: "consistency", Run: cmdConsistency},
+		subcmd.Command{Name: "colours", Run: cmdColours})
 }
 
 func cmdTokenizer(args []string) error {
@@ -73,13 +77,14 @@ func cmdTokenizer(args []string) error {
 }
 
 // imageVocab reads the caption tokenizer and appends the palette's tokens and <|image|>.
-func imageVocab(path string, colours int) (*bpe.Vocab, layout, error) {
+func imageVocab(path string, pal imagetok.Palette) (*bpe.Vocab, layout, error) {
 	v, err := bpe.ReadFile(path)
 	if err != nil {
 		return nil, layout{}, fmt.Errorf("%w (train the tokenizer first: imagetrain tokenizer)", err)
 	}
-	l := layout{eot: v.EOT, colour0: int32(len(v.Tokens)), maxCaption: maxCaption, context: seqContext}
-	for i := range colours {
+	l := layout{eot: v.EOT, colour0: int32(len(v.Tokens)), maxCaption: maxCaption, plan: planTokens,
+		background: pal.Background(), context: seqContext}
+	for i := range pal {
 		v.Tokens = append(v.Tokens, imagetok.ColourToken(i))
 		v.Types = append(v.Types, int32(tokenizer.TypeControl))
 	}
@@ -96,7 +101,7 @@ func loadRun(dir, corpus string) (imagetok.Palette, *bpe.Vocab, layout, *train.S
 	if err != nil {
 		return nil, nil, layout{}, nil, err
 	}
-	v, l, err := imageVocab(filepath.Join(dir, "tokenizer.json"), len(pal))
+	v, l, err := imageVocab(filepath.Join(dir, "tokenizer.json"), pal)
 	if err != nil {
 		return nil, nil, layout{}, nil, err
 	}
@@ -165,12 +170,14 @@ func cmdFit(args []string) error {
 	every := fs.Int("every", 100, "checkpoint and validate every this many steps")
 	evalPics := fs.Int("eval", 32, "held-out pictures for the validation loss")
 	drop := fs.Uint64("drop-caption", 10, "train one picture in this many without its caption (0: never)")
+	workers := fs.Int("workers", 0, "goroutines a batch is split over (0: the preset's, or the checkpoint's)")
+	batch := fs.Int("batch", 0, "sequences per step (0: the preset's, or the checkpoint's)")
 	fs.Parse(args)
 	pal, err := readPalette(*corpus)
 	if err != nil {
 		return err
 	}
-	v, l, err := imageVocab(filepath.Join(*dir, "tokenizer.json"), len(pal))
+	v, l, err := imageVocab(filepath.Join(*dir, "tokenizer.json"), pal)
 	if err != nil {
 		return err
 	}
@@ -182,6 +189,17 @@ func cmdFit(args []string) error {
 		return presetConfig(*preset, len(v.Tokens))
 	})
 	if err != nil {
+		return err
+	}
+	// More workers change only the order the gradient is summed in; a larger batch changes the
+	// recipe from here on.
+	if *workers > 0 {
+		s.Hyper.Workers = *workers
+	}
+	if *batch > 0 {
+		s.Hyper.BatchSeqs = *batch
+	}
+	if err := s.Hyper.Validate(); err != nil {
 		return err
 	}
 	c := s.Cfg
@@ -201,7 +219,7 @@ func cmdFit(args []string) error {
 	d := &imageSet{ex: trainEx, l: l, dropCaption: *drop, epoch: -1}
 	fmt.Printf("pictures: %d train, %d held out (%d for validation)\n", len(trainEx), len(heldEx), len(evalSeqs))
 	return train.FitUntilSignal(s, d, train.FitOptions{Checkpoint: ckpt, Every: *every, Log: os.Stdout,
-		Eval: train.HeldOutLoss(s, evalSeqs, imagetok.Pixels), EvalUnit: " (per pixel token)"})
+		Eval: train.HeldOutLoss(s, evalSeqs, imagetok.Pixels), EvalUnit: " (per pixel: plan and pixels over 256)"})
 }
 
 func cmdExport(args []string) error {
@@ -228,7 +246,8 @@ func cmdExport(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := imagetok.SetGGUF(w, pal, l.colour0, l.image, maxCaption); err != nil {
+	if err := imagetok.SetGGUF(w, imagetok.Spec{Palette: pal, Colour0: l.colour0, Start: l.image, MaxCaption: maxCaption,
+		Plan: l.plan}); err != nil {
 		return err
 	}
 	if err := w.WriteFile(*out); err != nil {
@@ -238,9 +257,11 @@ func cmdExport(args []string) error {
 	return nil
 }
 
-// cmdEval scores the checkpoint on every held-out picture: nats per pixel token with the
-// caption, without it (what the caption is worth), and the unigram baseline of the training
-// pictures' colours.
+// cmdEval scores the checkpoint on every held-out picture: nats per pixel with the caption,
+// without it (what the caption is worth), and the unigram baseline of the training pictures'
+// colours. A picture's nats are those of its plan and its pixels together (the plan is part
+// of how the model writes a picture), divided by its pixels, so that models with and without
+// a plan compare.
 func cmdEval(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ExitOnError)
 	corpus := fs.String("corpus", "out/imagecorpus", "image corpus directory")
@@ -275,8 +296,8 @@ func cmdEval(args []string) error {
 	}
 	n := float64(len(heldEx) * imagetok.Pixels)
 	fmt.Printf("held-out: %d pictures, %d pixel tokens (checkpoint step %d)\n", len(heldEx), int(n), s.Step)
-	fmt.Printf("  with caption     %.4f nats/token, perplexity %.2f\n", cond/n, math.Exp(cond/n))
-	fmt.Printf("  without caption  %.4f nats/token, perplexity %.2f\n", uncond/n, math.Exp(uncond/n))
-	fmt.Printf("  colour unigram   %.4f nats/token, perplexity %.2f\n", uni/n, math.Exp(uni/n))
+	fmt.Printf("  with caption     %.4f nats/pixel, perplexity %.2f\n", cond/n, math.Exp(cond/n))
+	fmt.Printf("  without caption  %.4f nats/pixel, perplexity %.2f\n", uncond/n, math.Exp(uncond/n))
+	fmt.Printf("  colour unigram   %.4f nats/pixel, perplexity %.2f\n", uni/n, math.Exp(uni/n))
 	return nil
 }

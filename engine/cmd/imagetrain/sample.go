@@ -26,6 +26,7 @@ func cmdSample(args []string) error {
 	temp := fs.Float64("temp", 0, "temperature (0: the default)")
 	topK := fs.Int("top-k", 0, "top-k (0: the default)")
 	guidance := fs.Float64("guidance", 0, "classifier-free guidance (0: the default, <0: off)")
+	planGuidance := fs.Float64("plan-guidance", 0, "guidance of the colour plan (0: the default, <0: off)")
 	size := fs.Int("size", 128, "picture side in pixels")
 	out := fs.String("o", "out/imagesamples", "output directory")
 	seeds := fs.Int("seeds", 1, "pictures per prompt (seeds seed, seed+1, ...)")
@@ -46,7 +47,8 @@ func cmdSample(args []string) error {
 		for j := range *seeds {
 			start := time.Now()
 			idx, err := m.Generate(context.Background(), imagegen.Request{Prompt: p, Seed: *seed + uint64(j),
-				Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance)}, nil)
+				Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance),
+				PlanGuidance: float32(*planGuidance)}, nil)
 			if err != nil {
 				return err
 			}
@@ -95,6 +97,7 @@ func cmdConsistency(args []string) error {
 	temp := fs.Float64("temp", 0, "temperature (0: the default)")
 	topK := fs.Int("top-k", 0, "top-k (0: the default)")
 	guidance := fs.Float64("guidance", 0, "classifier-free guidance (0: the default, <0: off)")
+	planGuidance := fs.Float64("plan-guidance", 0, "guidance of the colour plan (0: the default, <0: off)")
 	fs.Parse(args)
 	pal, err := readPalette(*corpus)
 	if err != nil {
@@ -143,7 +146,8 @@ func cmdConsistency(args []string) error {
 	defer m.Close()
 	start := time.Now()
 	r, err := imagegen.Consistency(context.Background(), m, ix, *k, imagegen.Request{Seed: *seed,
-		Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance)})
+		Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance),
+		PlanGuidance: float32(*planGuidance)})
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func (b *Backend) Generate(ctx context.Context, req *genaiv1.GenerateRequest, em
 	// through one lock, and only when the whole percentage moves.
 	var mu sync.Mutex
 	var emitErr error
-	done, lastPct, total := 0, -1, count*imagetok.Pixels
+	done, lastPct, total := 0, -1, count*b.model.Tokens()
 	progress := func() {
 		mu.Lock()
 		defer mu.Unlock()
