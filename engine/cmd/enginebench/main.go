@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
+	"github.com/chorus-ai/chorus/engine/internal/hostinfo"
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
 	"golang.org/x/sys/cpu"
@@ -123,7 +124,7 @@ func run(c config) error {
 		}
 	}
 	fmt.Printf("\n%s, %s, %d threads, Go %s, engine SIMD: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
-		cpuName(), c.threads, runtime.Version(), engineSIMD())
+		hostinfo.CPUName(), c.threads, runtime.Version(), engineSIMD())
 	for _, t := range types {
 		if res[t].llamaSysInfo != "" {
 			fmt.Printf("llama.cpp: %s\n", res[t].llamaSysInfo)
@@ -313,19 +314,6 @@ func engineSIMD() string {
 		f = append(f, "portable Go")
 	}
 	return strings.Join(f, "; ")
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 // bandwidth measures memory read bandwidth: each thread reads one 8-byte

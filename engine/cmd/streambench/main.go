@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/chorus-ai/chorus/engine"
+	"github.com/chorus-ai/chorus/engine/internal/hostinfo"
 	"github.com/chorus-ai/chorus/engine/llama"
 	"github.com/chorus-ai/chorus/engine/quant"
 )
@@ -123,8 +124,8 @@ func run(ctx context.Context, c config) error {
 	}
 	runtime.GOMAXPROCS(c.threads)
 	fmt.Printf("%s, %s, Go %s, %d threads, %d slots, prompt %d, generate %d, load average %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuName(), runtime.Version(), c.threads, c.slots,
-		c.prompt, c.gen, loadAvg())
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), hostinfo.CPUName(), runtime.Version(), c.threads, c.slots,
+		c.prompt, c.gen, hostinfo.LoadAvg())
 	var tables []string
 	for _, name := range c.models {
 		path := name
@@ -140,7 +141,7 @@ func run(ctx context.Context, c config) error {
 		}
 		tables = append(tables, t)
 	}
-	fmt.Printf("\n%s UTC, load average %s\n", time.Now().UTC().Format("2006-01-02 15:04"), loadAvg())
+	fmt.Printf("\n%s UTC, load average %s\n", time.Now().UTC().Format("2006-01-02 15:04"), hostinfo.LoadAvg())
 	for _, t := range tables {
 		fmt.Print("\n", t)
 	}
@@ -275,29 +276,4 @@ func ensureSmol(dir string) (string, error) {
 		return "", err
 	}
 	return path, os.Rename(path+".tmp", path)
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
