@@ -571,11 +571,7 @@ func (j *attnJob) run(w, c int) {
 		scale = 1 // q was scaled before rounding
 	}
 	mx := float32(math.Inf(-1))
-	for i := range win {
-		p := lo + i
-		v := quant.DotF16(kc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], q)
-		win[i] = v
-	}
+	quant.DotsF16(win, kc[lo*kvDim+kvh*hd:], kvDim, q)
 	if cfg.AttnSoftCap != 0 {
 		softCap(win, cfg.AttnSoftCap)
 	}
@@ -597,10 +593,10 @@ func (j *attnJob) run(w, c int) {
 	inv := float32(1 / sum)
 	out := s.att[b*qDim+h*hd : b*qDim+(h+1)*hd]
 	clear(out)
+	// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
 	for i, e := range win {
-		p := lo + i
-		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
-		pr := quant.RoundF16(e * inv)
-		quant.AxpyF16(out, vc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], pr)
+		win[i] = e * inv
 	}
+	quant.RoundF16s(win)
+	quant.AxpysF16(out, vc[lo*kvDim+kvh*hd:], kvDim, win)
 }
