@@ -643,9 +643,13 @@ func (j *ffnJob) run(w, c int) {
 	u := j.s.ffnTmp[w][MaxBatch*rowsPerChunk:][:n*rowsPerChunk]
 	mulRows(&j.l.gate, r0, r1, j.gv, g, rowsPerChunk, j.exact)
 	mulRows(&j.l.up, r0, r1, j.uv, u, rowsPerChunk, j.exact)
+	// The activation runs over the whole tile in one call (in place in g;
+	// the rows of a short last chunk past nr are computed and not used),
+	// then each token's part goes to its row of hb.
+	j.act(g, g, u)
 	for b := range n {
 		o := b * rowsPerChunk
-		j.act(hb[b*j.nrows+r0:b*j.nrows+r1], g[o:o+nr], u[o:o+nr])
+		copy(hb[b*j.nrows+r0:b*j.nrows+r1], g[o:o+nr])
 	}
 }
 
