@@ -25,16 +25,21 @@ const spinIters = 1 << 15
 // pool of size n starts n-1 goroutines once, and a step costs an atomic
 // store, not a goroutine.
 type pool struct {
-	n       int
-	gen     atomic.Uint64 // bumped by every step
-	pending atomic.Int32  // helpers still running the current step
-	next    atomic.Int64
-	cur     job
-	total   int
-	workers []*worker
-	mu      sync.Mutex // one step at a time per pool
-	quit    atomic.Bool
-	wg      sync.WaitGroup // running worker goroutines
+	n   int
+	gen atomic.Uint64 // bumped by every step
+	// closed is the last step whose chunks are all taken: a helper that
+	// wakes for it only then leaves it alone, so the caller waits only for
+	// the helpers that joined the step in time, not for one its core
+	// descheduled before it could start.
+	closed   atomic.Uint64
+	inflight atomic.Int32 // helpers inside a step
+	next     atomic.Int64
+	cur      job
+	total    int
+	workers  []*worker
+	mu       sync.Mutex // one step at a time per pool
+	quit     atomic.Bool
+	wg       sync.WaitGroup // running worker goroutines
 	// The caller of do parks on done, after polling, when helpers are slow
 	// (their core busy with other work); the last helper wakes it.
 	callerSleeping atomic.Bool
@@ -87,8 +92,14 @@ func (p *pool) loop(id int, w *worker) {
 			return
 		}
 		seen = g
-		p.drain(id)
-		if p.pending.Add(-1) == 0 && p.callerSleeping.CompareAndSwap(true, false) {
+		// Join, then check the step is still open: do closes it before it
+		// counts the helpers inside, so either it sees this one or this one
+		// sees the step closed (and, then, touches none of its state).
+		p.inflight.Add(1)
+		if p.gen.Load() == g && p.closed.Load() != g {
+			p.drain(id)
+		}
+		if p.inflight.Add(-1) == 0 && p.callerSleeping.CompareAndSwap(true, false) {
 			p.done <- struct{}{}
 		}
 	}
@@ -149,14 +160,14 @@ func (p *pool) do(j job, n int) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	p.cur, p.total = j, n
 	p.next.Store(0)
-	p.pending.Store(int32(len(p.workers)))
-	p.gen.Add(1)
+	g := p.gen.Add(1)
 	for _, w := range p.workers {
 		if w.sleeping.CompareAndSwap(true, false) {
 			w.wake <- struct{}{}
 		}
 	}
 	p.drain(0)
+	p.closed.Store(g)
 	p.waitHelpers()
 	p.cur = nil
 	if wp := p.panicked.Swap(nil); wp != nil {
@@ -164,16 +175,16 @@ func (p *pool) do(j job, n int) {
 	}
 }
 
-// waitHelpers returns once every helper has finished the current step,
-// polling first and then parking.
+// waitHelpers returns once every helper that joined the current step has
+// left it, polling first and then parking.
 func (p *pool) waitHelpers() {
 	for range spinIters {
-		if p.pending.Load() == 0 {
+		if p.inflight.Load() == 0 {
 			return
 		}
 	}
 	p.callerSleeping.Store(true)
-	if p.pending.Load() == 0 {
+	if p.inflight.Load() == 0 {
 		if !p.callerSleeping.CompareAndSwap(true, false) {
 			<-p.done // the last helper saw us asleep and sent; take it
 		}

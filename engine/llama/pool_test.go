@@ -40,8 +40,8 @@ func TestPoolRecoversPanics(t *testing.T) {
 		if got == nil || got.Value != "chunk failed" || len(got.Stack) == 0 {
 			t.Fatalf("chunk %d panicked: do raised %v", bad, got)
 		}
-		if p.pending.Load() != 0 {
-			t.Fatalf("do returned with %d helpers still running", p.pending.Load())
+		if p.inflight.Load() != 0 {
+			t.Fatalf("do returned with %d helpers still running", p.inflight.Load())
 		}
 		ok := &countJob{bad: -1}
 		p.do(ok, 1000)

@@ -41,6 +41,7 @@ type Session struct {
 	mj                           matJob
 	fj                           ffnJob
 	aj                           attnJob
+	rj                           rowJob
 
 	// The rows of the step being run: whose cache each extends and where,
 	// and which rows' logits are wanted (a Batch fills them from several
@@ -226,7 +227,7 @@ func (s *Session) step(tokens []int32, out []float32) {
 func (s *Session) forward(tokens []int32, out []float32) {
 	m, c := s.m, &s.m.cfg
 	n, emb := len(tokens), c.Embedding
-	qDim, kvDim, hd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.HeadDim
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	for b, t := range tokens {
 		x := s.x[b*emb : (b+1)*emb]
 		// The rows were validated at load; a decode error cannot happen.
@@ -238,57 +239,35 @@ func (s *Session) forward(tokens []int32, out []float32) {
 			s.ropeAngles(set, s.rows[b].pos, b)
 		}
 	}
+	// The per-token work between the products (norms, residuals, rope, the
+	// cache's conversion to half, the activations' quantisation) runs as
+	// row jobs on all workers, one token a chunk.
+	rj := &s.rj
+	rj.s, rj.n = s, n
 	for li := range m.layers {
 		l := &m.layers[li]
-		for b := range n {
-			rmsNorm(s.xb[b*emb:(b+1)*emb], s.x[b*emb:(b+1)*emb], l.attnNorm, c.NormEps)
+		rj.l, rj.li = l, li
+		if li == 0 {
+			rj.do(rowAttnIn, nil, &l.wq, &l.wk, &l.wv)
+		} else {
+			rj.do(rowAttnIn, m.layers[li-1].postFFN, &l.wq, &l.wk, &l.wv)
 		}
-		s.matmul(n, s.xb, emb,
+		s.matmulPrepared(n,
 			matTask{w: &l.wq, out: s.q, stride: qDim},
 			matTask{w: &l.wk, out: s.k, stride: kvDim},
 			matTask{w: &l.wv, out: s.v, stride: kvDim})
-		for b := range n {
-			q, k, v := s.q[b*qDim:(b+1)*qDim], s.k[b*kvDim:(b+1)*kvDim], s.v[b*kvDim:(b+1)*kvDim]
-			if l.bq != nil {
-				addTo(q, l.bq)
-				addTo(k, l.bk)
-				addTo(v, l.bv)
-			}
-			for h := range c.Heads {
-				qh := q[h*hd : (h+1)*hd]
-				if l.qNorm != nil {
-					rmsNorm(qh, qh, l.qNorm, c.NormEps)
-				}
-				s.rope(qh, l.rope, b)
-			}
-			for h := range c.KVHeads {
-				kh := k[h*hd : (h+1)*hd]
-				if l.kNorm != nil {
-					rmsNorm(kh, kh, l.kNorm, c.NormEps)
-				}
-				s.rope(kh, l.rope, b)
-			}
-			if c.QueryPreScale {
-				scale(q, c.AttnScale)
-			}
-			// ggml rounds q to half for the product with the F16 key cache.
-			quant.RoundF16s(q)
-			r := s.rows[b]
-			kc, vc, pos := r.kv.kc[li], r.kv.vc[li], r.pos
-			quant.ToF16(kc[pos*kvDim:(pos+1)*kvDim], k)
-			quant.ToF16(vc[pos*kvDim:(pos+1)*kvDim], v)
-		}
+		rj.do(rowQKV, nil)
 		s.aj.layer, s.aj.n = li, n
 		s.pool.do(&s.aj, n*c.Heads)
-		s.matmul(n, s.att, qDim, matTask{w: &l.wo, out: s.xb2, stride: emb})
-		s.residual(n, l.postAttn)
-		for b := range n {
-			rmsNorm(s.xb[b*emb:(b+1)*emb], s.x[b*emb:(b+1)*emb], l.ffnNorm, c.NormEps)
-		}
+		rj.do(rowQuantAttn, nil, &l.wo)
+		s.matmulPrepared(n, matTask{w: &l.wo, out: s.xb2, stride: emb})
+		rj.do(rowFFNIn, l.postAttn, &l.gate, &l.up)
 		s.ffn(n, l)
-		s.matmul(n, s.hb, c.FFN, matTask{w: &l.down, out: s.xb2, stride: emb})
-		s.residual(n, l.postFFN)
+		rj.do(rowQuantFFN, nil, &l.down)
+		s.matmulPrepared(n, matTask{w: &l.down, out: s.xb2, stride: emb})
 	}
+	rj.do(rowResidual, m.layers[len(m.layers)-1].postFFN)
+	rj.l = nil
 	if len(s.outRows) == 0 {
 		return
 	}
@@ -301,19 +280,133 @@ func (s *Session) forward(tokens []int32, out []float32) {
 	}
 }
 
-// residual adds the n rows of a block's output (s.xb2) to the residual
-// stream, normalising them first with post when the architecture has
-// post-norms.
-func (s *Session) residual(n int, post []float32) {
-	c := &s.m.cfg
-	emb := c.Embedding
-	if post != nil {
-		for b := range n {
-			r := s.xb2[b*emb : (b+1)*emb]
-			rmsNorm(r, r, post, c.NormEps)
+// What a rowJob does to each token's row.
+const (
+	// rowAttnIn adds the previous block's output (post-normed) to the
+	// residual stream, unless this is the first layer, then norms it for
+	// attention and quantises it for the Q/K/V weights.
+	rowAttnIn = iota
+	// rowQKV finishes the token's query, key and value (biases, q/k norms,
+	// rope, the query's rounding to half) and writes key and value to the
+	// cache in half precision.
+	rowQKV
+	// rowQuantAttn quantises the attention output for wo.
+	rowQuantAttn
+	// rowQuantFFN quantises the FFN's hidden row for down.
+	rowQuantFFN
+	// rowFFNIn adds the attention output to the residual stream and norms
+	// and quantises it for the FFN.
+	rowFFNIn
+	// rowResidual adds the last block's output to the residual stream.
+	rowResidual
+)
+
+// rowJob runs one kind of per-token work over a step's rows, a row a chunk.
+type rowJob struct {
+	s     *Session
+	l     *layer
+	li, n int
+	kind  int
+	post  []float32  // the post-norm of the output being added (rowAttnIn, rowFFNIn, rowResidual)
+	ws    [3]*Matrix // the weights the row is quantised for
+	nw    int
+}
+
+// do runs kind over the step's rows, quantising for the weights ws.
+func (j *rowJob) do(kind int, post []float32, ws ...*Matrix) {
+	j.kind, j.post, j.nw = kind, post, 0
+	for _, w := range ws {
+		dup := false
+		for _, p := range j.ws[:j.nw] {
+			dup = dup || p.Type == w.Type
+		}
+		if !dup {
+			j.ws[j.nw] = w
+			j.nw++
+			j.s.ensureVecs(w.Type)
 		}
 	}
-	addTo(s.x[:n*emb], s.xb2[:n*emb])
+	j.s.pool.do(j, j.n)
+	j.post = nil
+	j.ws = [3]*Matrix{}
+}
+
+func (j *rowJob) run(_, b int) {
+	s := j.s
+	c := &s.m.cfg
+	emb := c.Embedding
+	switch j.kind {
+	case rowAttnIn, rowFFNIn, rowResidual:
+		x := s.x[b*emb : (b+1)*emb]
+		if j.kind != rowAttnIn || j.li > 0 {
+			r := s.xb2[b*emb : (b+1)*emb]
+			if j.post != nil {
+				rmsNorm(r, r, j.post, c.NormEps)
+			}
+			addTo(x, r)
+		}
+		if j.kind == rowResidual {
+			return
+		}
+		norm := j.l.attnNorm
+		if j.kind == rowFFNIn {
+			norm = j.l.ffnNorm
+		}
+		xb := s.xb[b*emb : (b+1)*emb]
+		rmsNorm(xb, x, norm, c.NormEps)
+		j.quant(b, xb)
+	case rowQuantAttn:
+		qDim := c.Heads * c.HeadDim
+		j.quant(b, s.att[b*qDim:(b+1)*qDim])
+	case rowQuantFFN:
+		j.quant(b, s.hb[b*c.FFN:(b+1)*c.FFN])
+	case rowQKV:
+		s.finishQKV(j.l, j.li, b)
+	}
+}
+
+// quant prepares row b's vectors for the job's weight types.
+func (j *rowJob) quant(b int, in []float32) {
+	for _, w := range j.ws[:j.nw] {
+		// Shapes were validated at load, so this cannot fail.
+		_ = j.s.vecs[w.Type][b].Prepare(w.Type, in)
+	}
+}
+
+// finishQKV applies row b's biases, q/k norms and rope, rounds its query
+// to half as ggml does for the product with the F16 key cache, and writes
+// its key and value to the cache.
+func (s *Session) finishQKV(l *layer, li, b int) {
+	c := &s.m.cfg
+	qDim, kvDim, hd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim, c.HeadDim
+	q, k, v := s.q[b*qDim:(b+1)*qDim], s.k[b*kvDim:(b+1)*kvDim], s.v[b*kvDim:(b+1)*kvDim]
+	if l.bq != nil {
+		addTo(q, l.bq)
+		addTo(k, l.bk)
+		addTo(v, l.bv)
+	}
+	for h := range c.Heads {
+		qh := q[h*hd : (h+1)*hd]
+		if l.qNorm != nil {
+			rmsNorm(qh, qh, l.qNorm, c.NormEps)
+		}
+		s.rope(qh, l.rope, b)
+	}
+	for h := range c.KVHeads {
+		kh := k[h*hd : (h+1)*hd]
+		if l.kNorm != nil {
+			rmsNorm(kh, kh, l.kNorm, c.NormEps)
+		}
+		s.rope(kh, l.rope, b)
+	}
+	if c.QueryPreScale {
+		scale(q, c.AttnScale)
+	}
+	quant.RoundF16s(q)
+	r := s.rows[b]
+	kc, vc, pos := r.kv.kc[li], r.kv.vc[li], r.pos
+	quant.ToF16(kc[pos*kvDim:(pos+1)*kvDim], k)
+	quant.ToF16(vc[pos*kvDim:(pos+1)*kvDim], v)
 }
 
 // ropeAngles fills rope set set's cos/sin tables of batch row b for
@@ -397,11 +490,16 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// prepare converts the n input rows (cols wide) for weights of type t.
-func (s *Session) prepare(t quant.Type, n int, in []float32, cols int) []quant.Vec {
+// ensureVecs makes room for a step's vectors for weights of type t.
+func (s *Session) ensureVecs(t quant.Type) {
 	if len(s.vecs[t]) < MaxBatch {
 		s.vecs[t] = make([]quant.Vec, MaxBatch)
 	}
+}
+
+// prepare converts the n input rows (cols wide) for weights of type t.
+func (s *Session) prepare(t quant.Type, n int, in []float32, cols int) []quant.Vec {
+	s.ensureVecs(t)
 	vs := s.vecs[t][:n]
 	for b := range vs {
 		// Shapes were validated at load, so this cannot fail.
@@ -435,20 +533,36 @@ func fourAtOnce(t quant.Type, exact bool) bool {
 	return !exact || t != quant.F32 && t != quant.F16
 }
 
+// matmulPrepared is matmul on inputs a row job already prepared in s.vecs.
+func (s *Session) matmulPrepared(n int, tasks ...matTask) {
+	for i := range tasks {
+		tasks[i].vecs = s.vecs[tasks[i].w.Type][:n]
+	}
+	s.runTasks(tasks)
+}
+
 func (s *Session) matmul(n int, in []float32, cols int, tasks ...matTask) {
+	for i := range tasks {
+		tasks[i].vecs = nil
+		for _, prev := range tasks[:i] {
+			if prev.w.Type == tasks[i].w.Type {
+				tasks[i].vecs = prev.vecs
+			}
+		}
+		if tasks[i].vecs == nil {
+			tasks[i].vecs = s.prepare(tasks[i].w.Type, n, in, cols)
+		}
+	}
+	s.runTasks(tasks)
+}
+
+// runTasks runs up to three products whose vectors are prepared as one
+// parallel step.
+func (s *Session) runTasks(tasks []matTask) {
 	j := &s.mj
 	j.nt = len(tasks)
 	total := 0
 	for i, t := range tasks {
-		t.vecs = nil
-		for _, prev := range j.tasks[:i] {
-			if prev.w.Type == t.w.Type {
-				t.vecs = prev.vecs
-			}
-		}
-		if t.vecs == nil {
-			t.vecs = s.prepare(t.w.Type, n, in, cols)
-		}
 		total += (t.w.Rows + rowsPerChunk - 1) / rowsPerChunk
 		j.tasks[i], j.ends[i] = t, total
 	}
@@ -513,12 +627,9 @@ func (s *Session) ffn(n int, l *layer) {
 	j := &s.fj
 	j.l, j.nrows = l, c.FFN
 	j.gelu = c.FFNAct == ActGELU
-	j.gv = s.prepare(l.gate.Type, n, s.xb, c.Embedding)
-	if l.up.Type == l.gate.Type {
-		j.uv = j.gv
-	} else {
-		j.uv = s.prepare(l.up.Type, n, s.xb, c.Embedding)
-	}
+	// The row job before prepared the vectors for both.
+	j.gv = s.vecs[l.gate.Type][:n]
+	j.uv = s.vecs[l.up.Type][:n]
 	s.pool.do(j, (c.FFN+rowsPerChunk-1)/rowsPerChunk)
 	j.l, j.gv, j.uv = nil, nil, nil
 }
@@ -532,9 +643,13 @@ func (j *ffnJob) run(w, c int) {
 	u := j.s.ffnTmp[w][MaxBatch*rowsPerChunk:][:n*rowsPerChunk]
 	mulRows(&j.l.gate, r0, r1, j.gv, g, rowsPerChunk, j.exact)
 	mulRows(&j.l.up, r0, r1, j.uv, u, rowsPerChunk, j.exact)
+	// The activation runs over the whole tile in one call (in place in g;
+	// the rows of a short last chunk past nr are computed and not used),
+	// then each token's part goes to its row of hb.
+	j.act(g, g, u)
 	for b := range n {
 		o := b * rowsPerChunk
-		j.act(hb[b*j.nrows+r0:b*j.nrows+r1], g[o:o+nr], u[o:o+nr])
+		copy(hb[b*j.nrows+r0:b*j.nrows+r1], g[o:o+nr])
 	}
 }
 
@@ -571,11 +686,7 @@ func (j *attnJob) run(w, c int) {
 		scale = 1 // q was scaled before rounding
 	}
 	mx := float32(math.Inf(-1))
-	for i := range win {
-		p := lo + i
-		v := quant.DotF16(kc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], q)
-		win[i] = v
-	}
+	quant.DotsF16(win, kc[lo*kvDim+kvh*hd:], kvDim, q)
 	if cfg.AttnSoftCap != 0 {
 		softCap(win, cfg.AttnSoftCap)
 	}
@@ -597,10 +708,10 @@ func (j *attnJob) run(w, c int) {
 	inv := float32(1 / sum)
 	out := s.att[b*qDim+h*hd : b*qDim+(h+1)*hd]
 	clear(out)
+	// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
 	for i, e := range win {
-		p := lo + i
-		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
-		pr := quant.RoundF16(e * inv)
-		quant.AxpyF16(out, vc[p*kvDim+kvh*hd:p*kvDim+(kvh+1)*hd], pr)
+		win[i] = e * inv
 	}
+	quant.RoundF16s(win)
+	quant.AxpysF16(out, vc[lo*kvDim+kvh*hd:], kvDim, win)
 }

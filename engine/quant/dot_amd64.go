@@ -234,6 +234,44 @@ func AxpyF16(dst []float32, src []uint16, a float32) {
 	}
 }
 
+//go:noescape
+func dotsF16AVX2(k unsafe.Pointer, stride int, x unsafe.Pointer, m, n int, out unsafe.Pointer)
+
+//go:noescape
+func axpysF16AVX2(dst, src unsafe.Pointer, stride int, a unsafe.Pointer, n, m int)
+
+// DotsF16 sets out[p] to DotF16(k[p*stride:p*stride+len(x)], x) for every
+// p in out, bit for bit: attention's scores of a query against the cached
+// keys, one call for all positions.
+func DotsF16(out []float32, k []uint16, stride int, x []float32) {
+	n, m := len(out), len(x)
+	if n == 0 {
+		return
+	}
+	_ = k[(n-1)*stride+m-1]
+	if !useAVX2 || m%64 != 0 || m == 0 {
+		dotsF16Go(out, k, stride, x)
+		return
+	}
+	dotsF16AVX2(unsafe.Pointer(&k[0]), 2*stride, unsafe.Pointer(&x[0]), m, n, unsafe.Pointer(&out[0]))
+}
+
+// AxpysF16 adds a[p] times src[p*stride:p*stride+len(dst)] to dst for every
+// p in a, in order: AxpyF16 once per position, bit for bit, in one call
+// (attention's weighted sum of the cached values).
+func AxpysF16(dst []float32, src []uint16, stride int, a []float32) {
+	n, m := len(a), len(dst)
+	if n == 0 || m == 0 {
+		return
+	}
+	_ = src[(n-1)*stride+m-1]
+	if !useAVX2 || m%64 != 0 {
+		axpysF16Go(dst, src, stride, a)
+		return
+	}
+	axpysF16AVX2(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), 2*stride, unsafe.Pointer(&a[0]), n, m)
+}
+
 // DotF16 returns the dot product of the half-precision h with x[:len(h)].
 func DotF16(h []uint16, x []float32) float32 {
 	if len(h) == 0 {

@@ -1546,3 +1546,129 @@ bf16loop:
 	HSUM8
 	MOVSS X0, ret+24(FP)
 	RET
+
+// func dotsF16AVX2(k unsafe.Pointer, stride int, x unsafe.Pointer, m, n int, out unsafe.Pointer)
+// out[p] = dotF16AVX2(k + p*stride, x, m) for p < n (m a multiple of 64,
+// stride in bytes): the same loop and reduction per row, without a call
+// per row (attention's scores, one row per cached position).
+TEXT ·dotsF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), R8
+	MOVQ stride+8(FP), R9
+	MOVQ x+16(FP), R10
+	MOVQ m+24(FP), R11
+	SHRQ $6, R11
+	MOVQ n+32(FP), DX
+	MOVQ out+40(FP), R12
+	TESTQ DX, DX
+	JZ    dotsdone
+	TESTQ R11, R11
+	JZ    dotsdone
+
+dotsrow:
+	MOVQ R8, SI
+	MOVQ R10, DI
+	MOVQ R11, CX
+	ZERO8
+
+dotsloop:
+	VCVTPH2PS   0(SI), Y8
+	VCVTPH2PS   16(SI), Y9
+	VCVTPH2PS   32(SI), Y10
+	VCVTPH2PS   48(SI), Y11
+	VFMADD231PS 0(DI), Y8, Y0
+	VFMADD231PS 32(DI), Y9, Y1
+	VFMADD231PS 64(DI), Y10, Y2
+	VFMADD231PS 96(DI), Y11, Y3
+	VCVTPH2PS   64(SI), Y12
+	VCVTPH2PS   80(SI), Y13
+	VCVTPH2PS   96(SI), Y14
+	VCVTPH2PS   112(SI), Y15
+	VFMADD231PS 128(DI), Y12, Y4
+	VFMADD231PS 160(DI), Y13, Y5
+	VFMADD231PS 192(DI), Y14, Y6
+	VFMADD231PS 224(DI), Y15, Y7
+	ADDQ        $128, SI
+	ADDQ        $256, DI
+	DECQ        CX
+	JNZ         dotsloop
+
+	F32RED16
+	MOVSS X0, (R12)
+	ADDQ  $4, R12
+	ADDQ  R9, R8
+	DECQ  DX
+	JNZ   dotsrow
+
+dotsdone:
+	RET
+
+// func axpysF16AVX2(dst, src unsafe.Pointer, stride int, a unsafe.Pointer, n, m int)
+// For p < n in order, dst[i] += a[p] * half(src + p*stride)[i] for i < m
+// (m a multiple of 64, stride in bytes): axpyF16AVX2's multiply-add per
+// value and position, with 64 values of dst held in registers across the
+// positions (attention's weighted sum of the V cache).
+TEXT ·axpysF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), R8
+	MOVQ stride+16(FP), R9
+	MOVQ a+24(FP), R10
+	MOVQ n+32(FP), R11
+	MOVQ m+40(FP), R12
+	SHRQ $6, R12
+	JZ   axpysdone
+
+axpyscol:
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	MOVQ    R8, SI
+	MOVQ    R10, AX
+	MOVQ    R11, CX
+	TESTQ   CX, CX
+	JZ      axpysstore
+
+axpyspos:
+	VBROADCASTSS (AX), Y8
+	VCVTPH2PS    0(SI), Y9
+	VCVTPH2PS    16(SI), Y10
+	VCVTPH2PS    32(SI), Y11
+	VCVTPH2PS    48(SI), Y12
+	VFMADD231PS  Y9, Y8, Y0
+	VFMADD231PS  Y10, Y8, Y1
+	VFMADD231PS  Y11, Y8, Y2
+	VFMADD231PS  Y12, Y8, Y3
+	VCVTPH2PS    64(SI), Y13
+	VCVTPH2PS    80(SI), Y14
+	VCVTPH2PS    96(SI), Y15
+	VCVTPH2PS    112(SI), Y9
+	VFMADD231PS  Y13, Y8, Y4
+	VFMADD231PS  Y14, Y8, Y5
+	VFMADD231PS  Y15, Y8, Y6
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $4, AX
+	ADDQ         R9, SI
+	DECQ         CX
+	JNZ          axpyspos
+
+axpysstore:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ    $256, DI
+	ADDQ    $128, R8
+	DECQ    R12
+	JNZ     axpyscol
+
+axpysdone:
+	VZEROUPPER
+	RET

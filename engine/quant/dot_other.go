@@ -116,3 +116,11 @@ func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 func dotQ3K(row []byte, q []int8, d []float32) float32 { return dotQ3KGo(row, q, d) }
 
 func dotBF16(row []byte, x []float32) float32 { return dotBF16Go(row, x) }
+
+// DotsF16 sets out[p] to DotF16(k[p*stride:p*stride+len(x)], x) for every
+// p in out.
+func DotsF16(out []float32, k []uint16, stride int, x []float32) { dotsF16Go(out, k, stride, x) }
+
+// AxpysF16 adds a[p] times src[p*stride:p*stride+len(dst)] to dst for every
+// p in a, in order.
+func AxpysF16(dst []float32, src []uint16, stride int, a []float32) { axpysF16Go(dst, src, stride, a) }

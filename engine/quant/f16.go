@@ -82,3 +82,17 @@ func RoundF16(f float32) float32 { return f16Table[F32ToF16(f)] }
 func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
 
 func put16(b []byte, v uint16) { b[0] = byte(v); b[1] = byte(v >> 8) }
+
+// dotsF16Go is DotsF16 one position at a time.
+func dotsF16Go(out []float32, k []uint16, stride int, x []float32) {
+	for p := range out {
+		out[p] = DotF16(k[p*stride:p*stride+len(x)], x)
+	}
+}
+
+// axpysF16Go is AxpysF16 one position at a time.
+func axpysF16Go(dst []float32, src []uint16, stride int, a []float32) {
+	for p, w := range a {
+		AxpyF16(dst, src[p*stride:p*stride+len(dst)], w)
+	}
+}

@@ -2,7 +2,10 @@
 
 package quant
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 //go:noescape
 func q8_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
@@ -12,6 +15,12 @@ func q8_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb in
 
 //go:noescape
 func q4_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func unpackQ4_0AVX2(dst, src unsafe.Pointer, nb int)
+
+// unpackBufs hold four Q4_0 rows rewritten as Q8_0 blocks (see mulRowsTiled).
+var unpackBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 //go:noescape
 func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
@@ -46,9 +55,30 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 	n := len(vs)
 	ostride := 4 * stride
 	var q, d [3]unsafe.Pointer
+	// Q4_0 rows against 16 vectors or more: each four rows are unpacked
+	// once into Q8_0 blocks (the bytes the Q4_0 tiles make of them, so the
+	// results are the same) and run through the Q8_0 tiles, rather than
+	// unpacked again by every tile of two or three vectors.
+	var buf []byte
+	rb8 := nb * (2 + QK8_0)
+	if q4 && n >= 16 && r1-r0 >= 4 {
+		bp := unpackBufs.Get().(*[]byte)
+		defer unpackBufs.Put(bp)
+		if cap(*bp) < 4*rb8 {
+			*bp = make([]byte, 4*rb8)
+		}
+		buf = (*bp)[:4*rb8]
+	}
 	i := r0
 	for ; i+4 <= r1; i += 4 {
 		row := unsafe.Pointer(&w[i*rowBytes])
+		rb, kq4 := rowBytes, q4
+		if buf != nil {
+			for k := range 4 {
+				unpackQ4_0AVX2(unsafe.Pointer(&buf[k*rb8]), unsafe.Pointer(&w[(i+k)*rowBytes]), nb)
+			}
+			row, rb, kq4 = unsafe.Pointer(&buf[0]), rb8, false
+		}
 		// Threes, then twos for what is left (a remainder of one takes a
 		// three back: 4 = 2+2, 7 = 3+2+2), and one vector alone only when
 		// there is one.
@@ -63,10 +93,10 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 			}
 			o := unsafe.Pointer(&out[k*stride+i-r0])
 			// Direct calls: through a func value, q and d would escape.
-			if q4 {
-				q4_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			if kq4 {
+				q4_0x4x3AVX2(row, rb, &q, &d, nb, o, ostride)
 			} else {
-				q8_0x4x3AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+				q8_0x4x3AVX2(row, rb, &q, &d, nb, o, ostride)
 			}
 		}
 		for ; k+2 <= n; k += 2 {
@@ -75,10 +105,10 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 			}
 			q[2], d[2] = q[1], d[1]
 			o := unsafe.Pointer(&out[k*stride+i-r0])
-			if q4 {
-				q4_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+			if kq4 {
+				q4_0x4x2AVX2(row, rb, &q, &d, nb, o, ostride)
 			} else {
-				q8_0x4x2AVX2(row, rowBytes, &q, &d, nb, o, ostride)
+				q8_0x4x2AVX2(row, rb, &q, &d, nb, o, ostride)
 			}
 		}
 		if k < n {

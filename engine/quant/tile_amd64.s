@@ -316,3 +316,33 @@ q4t2loop:
 	TSTORE4(AX, Y4, X4, Y5, X5, Y6, X6, Y7, X7)
 	VZEROUPPER
 	RET
+
+// func unpackQ4_0AVX2(dst, src unsafe.Pointer, nb int)
+// Rewrites nb Q4_0 blocks (a half and 16 bytes of nibbles) as Q8_0 blocks
+// (the same half and 32 signed bytes: low nibbles less 8, then high
+// nibbles less 8), the bytes TQ4ROW makes, so the Q8_0 tiles give the
+// Q4_0 tiles' results.
+TEXT ·unpackQ4_0AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ   unpackdone
+
+unpackloop:
+	MOVWLZX     (SI), AX
+	MOVW        AX, (DI)
+	VMOVDQU     2(SI), X12
+	VPSRLW      $4, X12, X14
+	VINSERTI128 $1, X14, Y12, Y12
+	VPAND       tmask4<>(SB), Y12, Y12
+	VPSUBB      teights<>(SB), Y12, Y12
+	VMOVDQU     Y12, 2(DI)
+	ADDQ        $18, SI
+	ADDQ        $34, DI
+	DECQ        CX
+	JNZ         unpackloop
+
+unpackdone:
+	VZEROUPPER
+	RET

@@ -61,7 +61,7 @@ func TestMulRows(t *testing.T) {
 				if cols%wt.BlockLen() != 0 {
 					continue
 				}
-				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}} {
+				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}, {12, 17}} {
 					nrows, n := shape[0], shape[1]
 					name := fmt.Sprintf("%v/cols=%d/rows=%d/vecs=%d/tile=%v", wt, cols, nrows, n, tile)
 					w, rowBytes, vs := tileCase(t, r, wt, nrows+2, cols, n)

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
@@ -36,6 +37,7 @@ type config struct {
 	llamaBench string
 	llamaEnv   string
 	cpuProfile string
+	cpuTime    bool
 }
 
 func main() {
@@ -49,6 +51,7 @@ func main() {
 	flag.StringVar(&c.llamaBench, "llama-bench", "", "path of llama.cpp's llama-bench (optional)")
 	flag.StringVar(&c.llamaEnv, "llama-env", "", "extra environment for llama-bench, comma-separated (e.g. OMP_WAIT_POLICY=passive, which keeps its OpenMP threads from spinning on a busy machine)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs to this file")
+	flag.BoolVar(&c.cpuTime, "cpu", false, "also report prompt processing in tokens per CPU-second (process user+system time, which a loaded machine disturbs far less than the wall clock); for llama-bench, the CPU time of a run with three prompt repetitions less that of a run with one, over two")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "enginebench:", err)
@@ -57,11 +60,12 @@ func main() {
 }
 
 type result struct {
-	pp, tg       []float64 // tokens/s per round
-	lpp, ltg     []float64
-	weightBytes  int64
-	fileBytes    int64
-	llamaSysInfo string
+	pp, tg        []float64 // tokens/s per round
+	lpp, ltg      []float64
+	ppCPU, lppCPU []float64 // prompt tokens per CPU-second per round (-cpu)
+	weightBytes   int64
+	fileBytes     int64
+	llamaSysInfo  string
 }
 
 func run(c config) error {
@@ -105,11 +109,15 @@ func run(c config) error {
 	for r := range c.reps {
 		for _, t := range types {
 			rs := res[t]
-			pp, tg, wb, err := benchEngine(paths[t], c)
+			pp, tg, ppCPU, wb, err := benchEngine(paths[t], c)
 			if err != nil {
 				return fmt.Errorf("%v: %w", t, err)
 			}
 			rs.pp, rs.tg, rs.weightBytes = append(rs.pp, pp), append(rs.tg, tg), wb
+			if c.cpuTime {
+				rs.ppCPU = append(rs.ppCPU, ppCPU)
+				fmt.Printf("round %d %-5v engine    pp%d %8.1f t/CPU-s\n", r+1, t, c.pp, ppCPU)
+			}
 			fi, _ := os.Stat(paths[t])
 			rs.fileBytes = fi.Size()
 			fmt.Printf("round %d %-5v engine    pp%d %8.1f t/s  tg%d %7.1f t/s\n", r+1, t, c.pp, pp, c.tg, tg)
@@ -120,6 +128,14 @@ func run(c config) error {
 				}
 				rs.lpp, rs.ltg, rs.llamaSysInfo = append(rs.lpp, lpp), append(rs.ltg, ltg), info
 				fmt.Printf("round %d %-5v llama.cpp pp%d %8.1f t/s  tg%d %7.1f t/s\n", r+1, t, c.pp, lpp, c.tg, ltg)
+				if c.cpuTime {
+					v, err := llamaPPCPU(c, paths[t])
+					if err != nil {
+						return fmt.Errorf("llama-bench %v: %w", t, err)
+					}
+					rs.lppCPU = append(rs.lppCPU, v)
+					fmt.Printf("round %d %-5v llama.cpp pp%d %8.1f t/CPU-s\n", r+1, t, c.pp, v)
+				}
 			}
 		}
 	}
@@ -148,6 +164,19 @@ func run(c config) error {
 		}
 		fmt.Printf("| %v | %s | %.0f | %.0f | %.0f | %.1f | %s | %s | %.1f | %s | %s | %.0f%% |\n", t, shape,
 			float64(rs.fileBytes)/1e6, float64(rs.weightBytes)/1e6, bound, pp, opt(lpp), ratio(pp, lpp), tg, opt(ltg), ratio(tg, ltg), 100*tg/bound)
+	}
+	if c.cpuTime {
+		fmt.Printf("\nPrompt processing per CPU-second, median of rounds (ratio: median of each round's ratio).\n\n")
+		fmt.Println("| weights | engine pp t/CPU-s | llama.cpp pp t/CPU-s | ratio |")
+		fmt.Println("|---|---|---|---|")
+		for _, t := range types {
+			rs := res[t]
+			var rr []float64
+			for i := range rs.lppCPU {
+				rr = append(rr, rs.ppCPU[i]/rs.lppCPU[i])
+			}
+			fmt.Printf("| %v | %.1f | %s | %s |\n", t, median(rs.ppCPU), opt(median(rs.lppCPU)), opt(median(rr)))
+		}
 	}
 	return nil
 }
@@ -207,15 +236,15 @@ func ensureModel(dir string, t quant.Type) (string, error) {
 	return path, os.Rename(tmp, path)
 }
 
-func benchEngine(path string, c config) (pp, tg float64, weightBytes int64, err error) {
+func benchEngine(path string, c config) (pp, tg, ppCPU float64, weightBytes int64, err error) {
 	f, err := gguf.Open(path)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer f.Close()
 	m, err := llama.New(f, llama.Options{Threads: c.threads})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	s := m.NewSession(c.pp + c.tg + 8)
 	defer s.Close()
@@ -226,26 +255,66 @@ func benchEngine(path string, c config) (pp, tg float64, weightBytes int64, err 
 	}
 	// Warm up: page the weights in and touch every code path once.
 	if _, err := s.Decode(prompt[:min(8, len(prompt))]); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	s.Reset()
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	if _, err := s.Decode(prompt); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	pp = float64(c.pp) / time.Since(start).Seconds()
+	ppCPU = float64(c.pp) / (cpuSeconds() - cpu0)
 	// Generation from an empty context, as llama-bench's tg test does.
 	s.Reset()
 	tok := []int32{1}
 	start = time.Now()
 	for i := range c.tg {
 		if _, err := s.Decode(tok); err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		tok[0] = int32((i*104729 + 7) % vocab)
 	}
 	tg = float64(c.tg) / time.Since(start).Seconds()
-	return pp, tg, m.WeightBytes(), nil
+	return pp, tg, ppCPU, m.WeightBytes(), nil
+}
+
+// cpuSeconds is the process's user and system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// llamaPPCPU is llama-bench's prompt processing in tokens per CPU-second:
+// it runs the prompt test with one repetition and with three (each after
+// the same load and warm-up run), and takes the difference of their CPU
+// times as two prompts' worth.
+func llamaPPCPU(c config, path string) (float64, error) {
+	var cpu [2]float64
+	for i, reps := range []int{1, 3} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		cmd := exec.CommandContext(ctx, c.llamaBench, "-m", path, "-p", fmt.Sprint(c.pp), "-n", "0",
+			"-t", fmt.Sprint(c.threads), "-r", fmt.Sprint(reps), "-o", "json")
+		if c.llamaEnv != "" {
+			cmd.Env = append(os.Environ(), strings.Split(c.llamaEnv, ",")...)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("%w: %s", err, lastLine(stderr.String()))
+		}
+		ps := cmd.ProcessState
+		cpu[i] = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
+	if cpu[1] <= cpu[0] {
+		return 0, errors.New("llama-bench: no CPU time measured for the extra repetitions")
+	}
+	return float64(2*c.pp) / (cpu[1] - cpu[0]), nil
 }
 
 func benchLlama(c config, path string) (pp, tg float64, sysInfo string, err error) {
