@@ -144,9 +144,11 @@ func (m *Model) Generate(ctx context.Context, req Request, progress func(done, t
 		return err
 	}
 	prompt, uncond := m.Prompt(req.Prompt), m.Prompt(req.Negative)
+	pixelSeed := req.Seed
 	if m.spec.Plan > 0 {
 		// The plan first, with its own guidance; then the pixels after the prompt and the
-		// plan, guided against the unconditional prompt with the same plan.
+		// plan, guided against the unconditional prompt with the same plan, on a seed of
+		// their own. (A model without a plan draws its pixels on req.Seed, as it always has.)
 		if err := step(prompt, uncond, m.spec.Plan, pg, req.Seed); err != nil {
 			return nil, err
 		}
@@ -154,8 +156,9 @@ func (m *Model) Generate(ctx context.Context, req Request, progress func(done, t
 			prompt = append(prompt, m.spec.Colour0+int32(c))
 			uncond = append(uncond, m.spec.Colour0+int32(c))
 		}
+		pixelSeed ^= 0x9e3779b97f4a7c15
 	}
-	if err := step(prompt, uncond, imagetok.Pixels, g, req.Seed^0x9e3779b97f4a7c15); err != nil {
+	if err := step(prompt, uncond, imagetok.Pixels, g, pixelSeed); err != nil {
 		return nil, err
 	}
 	if len(idx) != total {
