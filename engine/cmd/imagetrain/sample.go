@@ -92,6 +92,7 @@ func cmdConsistency(args []string) error {
 	prompts := fs.Int("prompts", 50, "held-out captions to prompt with")
 	k := fs.Int("k", 5, "nearest training pictures per generated picture")
 	seed := fs.Uint64("seed", 1, "sampling seed of the first prompt")
+	rounds := fs.Int("rounds", 2, "rounds of pictures (round r's seeds start 100·r after -seed)")
 	every := fs.Int("every", 2, "index one training picture in this many (keeps the committed index small)")
 	offset := fs.Int("offset", 0, "shift the held-out captions chosen by this many (other captions, to tune sampling on)")
 	temp := fs.Float64("temp", 0, "temperature (0: the default)")
@@ -145,14 +146,16 @@ func cmdConsistency(args []string) error {
 	}
 	defer m.Close()
 	start := time.Now()
-	r, err := imagegen.Consistency(context.Background(), m, ix, *k, imagegen.Request{Seed: *seed,
+	r, err := imagegen.Consistency(context.Background(), m, ix, *k, *rounds, imagegen.Request{Seed: *seed,
 		Temperature: float32(*temp), TopK: *topK, Guidance: float32(*guidance),
 		PlanGuidance: float32(*planGuidance)})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("consistency over %d held-out captions, %d nearest training pictures each (%v):\n"+
-		"  own prompt's picture      %.3f share a caption word\n  another prompt's picture  %.3f\n  random training pictures  %.3f\n",
-		r.Prompts, r.K, time.Since(start).Round(time.Millisecond), r.Matched, r.Shuffled, r.Chance)
+	fmt.Printf("consistency over %d held-out captions, %d rounds, %d nearest training pictures each (%v):\n"+
+		"                            by histogram  by layout   (share of neighbours whose caption shares a word)\n"+
+		"  own prompt's picture      %.3f         %.3f\n  another prompt's picture  %.3f         %.3f\n  random training pictures  %.3f\n",
+		r.Prompts, r.Rounds, r.K, time.Since(start).Round(time.Millisecond), r.Colours.Matched, r.Layout.Matched,
+		r.Colours.Shuffled, r.Layout.Shuffled, r.Chance)
 	return nil
 }
