@@ -25,6 +25,10 @@ func MulRows(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int
 	if mulRowsTiled(w, rowBytes, r0, r1, vs, out, stride) {
 		return
 	}
+	// Q4_K and Q6_K: tilek.go.
+	if mulRowsTiledK(w, rowBytes, r0, r1, vs, out, stride) {
+		return
+	}
 	k := 0
 	if n >= 4 {
 		var v4 [4]*Vec

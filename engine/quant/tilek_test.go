@@ -1,0 +1,181 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// tileKCase builds nrows rows of Q4_K or Q6_K and n vectors of length
+// cols. Rows are quantized from random values, except that with edges some
+// super-blocks are replaced: all zeros, random bytes (any scales, halves
+// that are infinities or NaNs included), and the largest values at the
+// largest scales. Every fifth vector has an all-zero super-block (a zero
+// scale), and every seventh one a spike that saturates its quants.
+func tileKCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int, edges bool) ([]byte, int, []Vec) {
+	t.Helper()
+	var w []byte
+	for range nrows {
+		row, err := Quantize(wt, randVec(r, cols, 0.05), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = append(w, row...)
+	}
+	rowBytes := len(w) / nrows
+	bb := wt.BlockBytes()
+	if edges {
+		for i := 0; i+bb <= len(w); i += bb {
+			blk := w[i : i+bb]
+			switch r.IntN(6) {
+			case 0:
+				clear(blk)
+			case 1:
+				for j := range blk {
+					blk[j] = byte(r.Uint32())
+				}
+			case 2:
+				for j := range blk {
+					blk[j] = 0xff
+				}
+				if wt == Q4_K {
+					blk[0], blk[1], blk[2], blk[3] = 0xff, 0x7b, 0xff, 0x7b // d = dmin = 65504
+				} else {
+					for j := 192; j < 208; j++ {
+						blk[j] = byte(127 + (j%2)*129) // scales 127 and -128
+					}
+					blk[208], blk[209] = 0xff, 0x7b
+				}
+			}
+		}
+	}
+	vs := make([]Vec, n)
+	for k := range vs {
+		x := randVec(r, cols, 1)
+		if k%5 == 4 {
+			clear(x[:QK_K])
+		}
+		if k%7 == 6 {
+			x[r.IntN(cols)] = 1e30
+		}
+		if err := vs[k].Prepare(wt, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, rowBytes, vs
+}
+
+// TestMulRowsK checks MulRows on Q4_K and Q6_K against Dot, bit for bit,
+// for row counts around the tile's four (and rows after the last group)
+// and vector counts around its three (a tile with a repeated vector, a
+// last vector alone), on random and edge-case data, and that it writes
+// nothing outside its block of out.
+func TestMulRowsK(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, wt := range []Type{Q4_K, Q6_K} {
+		for _, cols := range []int{256, 768, 1536} {
+			for _, edges := range []bool{false, true} {
+				for _, nrows := range []int{1, 3, 4, 5, 7, 8, 12, 16} {
+					for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 11, 16} {
+						name := fmt.Sprintf("%v/cols=%d/edges=%v/rows=%d/vecs=%d", wt, cols, edges, nrows, n)
+						w, rowBytes, vs := tileKCase(t, r, wt, nrows+2, cols, n, edges)
+						r0, r1 := 1, 1+nrows
+						stride := nrows + 3
+						out := make([]float32, n*stride)
+						for i := range out {
+							out[i] = float32(math.Inf(-1))
+						}
+						MulRows(w, rowBytes, r0, r1, vs, out, stride)
+						for k := range vs {
+							for i := r0; i < r1; i++ {
+								want := vs[k].Dot(w[i*rowBytes : (i+1)*rowBytes])
+								if got := out[k*stride+i-r0]; math.Float32bits(got) != math.Float32bits(want) {
+									t.Fatalf("%s: row %d vector %d: %g (%#x), want %g (%#x)", name, i, k, got, math.Float32bits(got), want, math.Float32bits(want))
+								}
+							}
+							for i := nrows; i < stride; i++ {
+								if !math.IsInf(float64(out[k*stride+i]), -1) {
+									t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMulRowsKGo checks the portable tiled kernel against the portable
+// one-vector kernels, bit for bit, on every build.
+func TestMulRowsKGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, wt := range []Type{Q4_K, Q6_K} {
+		for _, edges := range []bool{false, true} {
+			for _, shape := range [][2]int{{1, 1}, {4, 4}, {7, 6}, {9, 9}, {3, 2}} {
+				nrows, n := shape[0], shape[1]
+				w, rowBytes, vs := tileKCase(t, r, wt, nrows, 768, n, edges)
+				nb, ok := tileableK(vs, rowBytes)
+				if !ok {
+					t.Fatalf("%v: vectors not tileable", wt)
+				}
+				out := make([]float32, n*nrows)
+				mulRowsKGo(w, rowBytes, 0, nrows, vs, out, nrows, nb)
+				for k := range vs {
+					v := &vs[k]
+					for i := range nrows {
+						row := w[i*rowBytes : (i+1)*rowBytes]
+						var want float32
+						if wt == Q4_K {
+							want = dotQ4KGo(row, v.q, v.d, v.bsums)
+						} else {
+							want = dotQ6KGo(row, v.q, v.d)
+						}
+						if got := out[k*nrows+i]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%v edges=%v %dx%d: row %d vector %d: %g, want %g", wt, edges, nrows, n, i, k, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMulRowsK times a 16-row block of a Q4_K or Q6_K matrix product
+// (the engine's chunk of rows per worker) against 1 to 128 vectors, tiled
+// and one vector at a time as before the tiles, in the same run; the
+// metrics are BenchmarkMulRows'.
+func BenchmarkMulRowsK(b *testing.B) {
+	r := rand.New(rand.NewPCG(25, 26))
+	const rows = 16
+	for _, wt := range []Type{Q4_K, Q6_K} {
+		for _, cols := range []int{768, 1536} {
+			for _, n := range []int{1, 2, 3, 4, 8, 128} {
+				w, rowBytes, vs := tileKCase(b, r, wt, rows, cols, n, false)
+				out := make([]float32, n*rows)
+				for _, tiled := range []bool{false, true} {
+					name := "before"
+					if tiled {
+						name = "tiled"
+					}
+					b.Run(fmt.Sprintf("%v/cols=%d/vecs=%d/%s", wt, cols, n, name), func(b *testing.B) {
+						disableTileK = !tiled
+						defer func() { disableTileK = false }()
+						runtime.LockOSThread()
+						defer runtime.UnlockOSThread()
+						c0 := threadCPU()
+						for b.Loop() {
+							MulRows(w, rowBytes, 0, rows, vs, out, rows)
+						}
+						b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+						if c := threadCPU() - c0; c > 0 {
+							b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
+						}
+					})
+				}
+			}
+		}
+	}
+}
