@@ -47,8 +47,9 @@ func q4_0x4x2VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb 
 // kernels (four vectors at a time, as before them).
 var disableTile = false
 
-// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels (on AVX2 without VNNI)
-// and reports whether it did: four rows at a time by three or two vectors
+// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels and reports whether it
+// did: with VNNI, mulRowsVNNI; with AVX2, four rows at a time by three or
+// two vectors
 // (the one-vector kernel when there is one vector), and the rows after the
 // last group of four one vector at a time. The caller checked the bounds.
 func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
@@ -150,6 +151,9 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 		if len(vs[i].aux) != nb*auxWords {
 			return false
 		}
+	}
+	if len(vs) == 1 {
+		return dotRows(&vs[0], w, rowBytes, r0, r1, out[:r1-r0])
 	}
 	q4 := vs[0].wt == Q4_0
 	ostride := 4 * stride

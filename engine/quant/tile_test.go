@@ -74,7 +74,7 @@ func testMulRows(t *testing.T) {
 	types := []Type{Q8_0, Q4_0, F32, F16, Q4_K, Q6_K, Q5_0, IQ4_NL}
 	for _, tile := range []bool{true, false} {
 		for _, wt := range types {
-			for _, cols := range []int{256, 576, 1536} {
+			for _, cols := range []int{256, 512, 576, 1536} {
 				if cols%wt.BlockLen() != 0 {
 					continue
 				}

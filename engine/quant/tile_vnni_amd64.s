@@ -17,48 +17,55 @@
 // with one multiply-add per block, and hsum_float_8 at the end, so every
 // output equals Vec.Dot's bit for bit.
 //
+// The blocks go in chunks of up to VCHUNKN. For each chunk a first pass
+// writes the sixteen products of the scales of every block to the stack
+// (vector t row r at 16t+4r, 64 bytes a block); the tile's loop then
+// broadcasts each pair's product from there into its multiply-add.
+// Storing a block's products in the loop and loading them back at once, as
+// the AVX2 tiles do, made these kernels about 1.4 times slower on AMD Zen 4
+// (the four-byte loads from a sixteen-byte store just made seem to wait for
+// it to leave the store queue); with the products in registers instead (an
+// experiment with wrong results) they ran about as fast as with this pass.
+//
 // Registers: Y16+4t+r accumulates vector t against row r; Y0-Y3 hold the
-// vectors' quant blocks, Y4-Y7 their aux blocks, Y8 the row's unsigned
-// block, Y9 the pair's sum, Y12 the constant (0x80 bytes for Q8_0, 0x0f
-// for Q4_0), X13-X15 scratch. Rows are at SI, SI+BX, R9 and R9+BX (BX =
-// rowBytes, R9 = SI+2*BX); the vectors' quants at R10-R13 and their aux
-// blocks at CX, DX, DI, AX. The products of the scales, vector t row r,
-// are at 16t+4r(SP), and the end of the first row at 64(SP). R8 is
-// scratch.
+// vectors' quant blocks, Y4-Y7 their aux lanes, Y8 the row's unsigned
+// block, Y9 the pair's sum, Y12 the constant (0x80 bytes for Q8_0, 0x0f for
+// Q4_0), X13-X15 scratch. Rows are at SI, SI+BX, R8 and R8+BX (BX =
+// rowBytes, R8 = SI+2*BX, also scratch). Within a chunk R9 is 32 times the
+// block's index: the vectors' quant blocks are at R10-R13 plus R9, their
+// aux blocks at DX, DI, AX, CX plus 2*R9, the products at 2*R9(SP); those
+// bases move on by a chunk at its end. VEND(SP) holds 32 times the chunk's
+// blocks, VLEFT(SP) the blocks after it, VSAVE(SP) R10 in the first pass.
+
+#define VCHUNKN 16
+#define VEND (64*VCHUNKN)
+#define VLEFT (64*VCHUNKN+8)
+#define VSAVE (64*VCHUNKN+16)
+// The frame is 64*VCHUNKN+24 bytes (written out in the TEXT lines).
 
 // VARGSn loads the arguments (w unsafe.Pointer, rowBytes int,
 // q, aux *[4]unsafe.Pointer, nb int, ...) for n vectors.
 #define VARGS2 \
 	MOVQ w+0(FP), SI         \
 	MOVQ rowBytes+8(FP), BX  \
-	LEAQ (SI)(BX*2), R9      \
-	MOVQ q+16(FP), AX        \
-	MOVQ 0(AX), R10          \
-	MOVQ 8(AX), R11          \
-	MOVQ aux+24(FP), AX      \
-	MOVQ 0(AX), CX           \
-	MOVQ 8(AX), DX
+	MOVQ nb+32(FP), R8       \
+	MOVQ R8, VLEFT(SP)       \
+	MOVQ q+16(FP), R8        \
+	MOVQ 0(R8), R10          \
+	MOVQ 8(R8), R11          \
+	MOVQ 16(R8), R12         \
+	MOVQ 24(R8), R13         \
+	MOVQ aux+24(FP), R8      \
+	MOVQ 0(R8), DX           \
+	MOVQ 8(R8), DI
 
 #define VARGS3 \
 	VARGS2                   \
-	MOVQ q+16(FP), AX        \
-	MOVQ 16(AX), R12         \
-	MOVQ aux+24(FP), AX      \
-	MOVQ 16(AX), DI
+	MOVQ 16(R8), AX
 
 #define VARGS4 \
 	VARGS3                   \
-	MOVQ q+16(FP), AX        \
-	MOVQ 24(AX), R13         \
-	MOVQ aux+24(FP), AX      \
-	MOVQ 24(AX), AX
-
-// VEND stores the end of the first row's blocks at 64(SP).
-#define VEND(wbytes) \
-	MOVQ  nb+32(FP), R8  \
-	IMULQ $wbytes, R8    \
-	ADDQ  SI, R8         \
-	MOVQ  R8, 64(SP)
+	MOVQ 24(R8), CX
 
 #define VCONSTQ8 \
 	MOVL         $0x80808080, R8 \
@@ -70,25 +77,49 @@
 	VMOVD        R8, X12         \
 	VPBROADCASTD X12, Y12
 
-// VSCALEW converts the four rows' block scales (halves at the block's
-// start); VSCALE stores their products with a vector's block scale (the
-// float at 32 bytes into its aux block).
-#define VSCALEW \
-	VPINSRW   $0, (SI), X15, X15        \
-	VPINSRW   $1, (SI)(BX*1), X15, X15  \
-	VPINSRW   $2, (R9), X15, X15        \
-	VPINSRW   $3, (R9)(BX*1), X15, X15  \
+// VCHUNK takes the next chunk's blocks off VLEFT, sets VEND, and starts
+// the first pass: R8 walks the rows, R10 (saved) points at the third.
+#define VCHUNK \
+	MOVQ   VLEFT(SP), R8      \
+	MOVQ   $VCHUNKN, R9       \
+	CMPQ   R8, R9             \
+	CMOVQLT R8, R9            \
+	SUBQ   R9, R8             \
+	MOVQ   R8, VLEFT(SP)      \
+	SHLQ   $5, R9             \
+	MOVQ   R9, VEND(SP)       \
+	MOVQ   R10, VSAVE(SP)     \
+	MOVQ   SI, R8             \
+	XORQ   R9, R9
+
+// VPREW converts the four rows' block scales (halves at the block's start).
+#define VPREW \
+	LEAQ      (R8)(BX*2), R10           \
+	VPINSRW   $0, (R8), X15, X15        \
+	VPINSRW   $1, (R8)(BX*1), X15, X15  \
+	VPINSRW   $2, (R10), X15, X15       \
+	VPINSRW   $3, (R10)(BX*1), X15, X15 \
 	VCVTPH2PS X15, X15
 
-#define VSCALE(areg, off) \
-	VBROADCASTSS 32(areg), X14  \
-	VMULPS       X14, X15, X14  \
-	VMOVUPS      X14, off(SP)
+// VPREV stores a vector's products: the rows' scales times its block's
+// scale, the float 32 bytes into its aux block.
+#define VPREV(areg, off) \
+	VMULPS.BCST 32(areg)(R9*2), X15, X14 \
+	VMOVUPS     X14, off(SP)(R9*2)
 
-// VLOADV loads a vector's quant block and its aux lane sums.
+#define VPRENEXT(wbytes) \
+	ADDQ $wbytes, R8  \
+	ADDQ $32, R9      \
+	CMPQ R9, VEND(SP)
+
+#define VPREDONE \
+	MOVQ VSAVE(SP), R10 \
+	XORQ R9, R9
+
+// VLOADV loads a vector's quant block and its aux lanes.
 #define VLOADV(qreg, areg, yq, ya) \
-	VMOVDQU (qreg), yq \
-	VMOVDQU (areg), ya
+	VMOVDQU (qreg)(R9*1), yq \
+	VMOVDQU (areg)(R9*2), ya
 
 // Row loads into Y8, unsigned: Q8_0 blocks are a half and 32 signed bytes
 // (plus 128: the sign bit flipped); Q4_0 blocks a half and 16 bytes of
@@ -102,42 +133,43 @@
 	VINSERTI128 $1, X13, Y8, Y8   \
 	VPAND       Y12, Y8, Y8
 
-// VPAIR accumulates a vector's block (quants in yq, lane sums in ya)
-// against the row in Y8, with the scale product at soff(SP).
+// VPAIR accumulates a vector's block (quants in yq, aux lanes in ya)
+// against the row in Y8, with the scale product at soff(SP)(R9*2).
 #define VPAIR(yq, ya, soff, acc) \
 	VMOVDQA          ya, Y9        \
 	VPDPBUSD         yq, Y8, Y9    \
 	VCVTDQ2PS        Y9, Y9        \
-	VFMADD231PS.BCST soff(SP), Y9, acc
+	VFMADD231PS.BCST soff(SP)(R9*2), Y9, acc
 
-// VPREF asks for the cache lines of the same block of the next four rows,
-// so that the tile after this one finds its rows in L1 (see tile_amd64.s).
-#define VPREF \
+// VADV asks for the cache lines of the same block of the next four rows,
+// so that the tile after this one finds its rows in L1 (see
+// tile_amd64.s), and moves to the next block, comparing R9 with VEND.
+#define VADV(wbytes) \
 	LEAQ       (SI)(BX*4), R8  \
 	PREFETCHT0 (R8)            \
 	PREFETCHT0 (R8)(BX*1)      \
-	LEAQ       (R9)(BX*4), R8  \
-	PREFETCHT0 (R8)            \
-	PREFETCHT0 (R8)(BX*1)
+	PREFETCHT0 (R8)(BX*2)      \
+	LEAQ       (R8)(BX*2), R8  \
+	PREFETCHT0 (R8)(BX*1)      \
+	ADDQ       $wbytes, SI     \
+	ADDQ       $32, R9         \
+	CMPQ       R9, VEND(SP)
 
-#define VADV2(wbytes) \
-	VPREF            \
-	ADDQ $wbytes, SI \
-	ADDQ $wbytes, R9 \
-	ADDQ $32, R10    \
-	ADDQ $32, R11    \
-	ADDQ $64, CX     \
-	ADDQ $64, DX
+// VNEXTCHUNKn moves the vectors' bases past the chunk (R9 = 32 times its
+// blocks) and tests whether blocks are left.
+#define VNEXTCHUNK2 \
+	ADDQ R9, R10          \
+	ADDQ R9, R11          \
+	ADDQ R9, R12          \
+	ADDQ R9, R13          \
+	LEAQ (DX)(R9*2), DX   \
+	LEAQ (DI)(R9*2), DI   \
+	LEAQ (AX)(R9*2), AX   \
+	LEAQ (CX)(R9*2), CX   \
+	CMPQ VLEFT(SP), $0
 
-#define VADV3(wbytes) \
-	VADV2(wbytes) \
-	ADDQ $32, R12 \
-	ADDQ $64, DI
-
-#define VADV4(wbytes) \
-	VADV3(wbytes) \
-	ADDQ $32, R13 \
-	ADDQ $64, AX
+#define VNEXTCHUNK3 VNEXTCHUNK2
+#define VNEXTCHUNK4 VNEXTCHUNK2
 
 // VOUT sums acc's lanes in hsum_float_8's order into off(reg).
 #define VOUT(acc, off, reg) \
@@ -151,10 +183,9 @@
 	MOVSS        X14, off(reg)
 
 // func q8_0x4x4VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
-TEXT ·q8_0x4x4VNNI(SB), NOSPLIT, $72-56
+TEXT ·q8_0x4x4VNNI(SB), $1048-56
 	VARGS4
 	VCONSTQ8
-	VEND(34)
 	VPXORD Y16, Y16, Y16
 	VPXORD Y17, Y17, Y17
 	VPXORD Y18, Y18, Y18
@@ -172,16 +203,23 @@ TEXT ·q8_0x4x4VNNI(SB), NOSPLIT, $72-56
 	VPXORD Y30, Y30, Y30
 	VPXORD Y31, Y31, Y31
 
+q80v4chunk:
+	VCHUNK
+q80v4pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPREV(AX, 32)
+	VPREV(CX, 48)
+	VPRENEXT(34)
+	JNE  q80v4pre
+	VPREDONE
 q80v4loop:
-	VSCALEW
-	VSCALE(CX, 0)
-	VSCALE(DX, 16)
-	VSCALE(DI, 32)
-	VSCALE(AX, 48)
-	VLOADV(R10, CX, Y0, Y4)
-	VLOADV(R11, DX, Y1, Y5)
-	VLOADV(R12, DI, Y2, Y6)
-	VLOADV(R13, AX, Y3, Y7)
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VLOADV(R12, AX, Y2, Y6)
+	VLOADV(R13, CX, Y3, Y7)
 	VQ8ROW(2(SI))
 	VPAIR(Y0, Y4, 0, Y16)
 	VPAIR(Y1, Y5, 16, Y20)
@@ -192,19 +230,20 @@ q80v4loop:
 	VPAIR(Y1, Y5, 20, Y21)
 	VPAIR(Y2, Y6, 36, Y25)
 	VPAIR(Y3, Y7, 52, Y29)
-	VQ8ROW(2(R9))
+	VQ8ROW(2(R8))
 	VPAIR(Y0, Y4, 8, Y18)
 	VPAIR(Y1, Y5, 24, Y22)
 	VPAIR(Y2, Y6, 40, Y26)
 	VPAIR(Y3, Y7, 56, Y30)
-	VQ8ROW(2(R9)(BX*1))
+	VQ8ROW(2(R8)(BX*1))
 	VPAIR(Y0, Y4, 12, Y19)
 	VPAIR(Y1, Y5, 28, Y23)
 	VPAIR(Y2, Y6, 44, Y27)
 	VPAIR(Y3, Y7, 60, Y31)
-	VADV4(34)
-	CMPQ SI, 64(SP)
+	VADV(34)
 	JNE  q80v4loop
+	VNEXTCHUNK4
+	JNZ  q80v4chunk
 
 	MOVQ out+40(FP), AX
 	MOVQ ostride+48(FP), R8
@@ -232,10 +271,9 @@ q80v4loop:
 
 // func q8_0x4x3VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 // The pointers after the first 3 are ignored.
-TEXT ·q8_0x4x3VNNI(SB), NOSPLIT, $72-56
+TEXT ·q8_0x4x3VNNI(SB), $1048-56
 	VARGS3
 	VCONSTQ8
-	VEND(34)
 	VPXORD Y16, Y16, Y16
 	VPXORD Y17, Y17, Y17
 	VPXORD Y18, Y18, Y18
@@ -249,14 +287,21 @@ TEXT ·q8_0x4x3VNNI(SB), NOSPLIT, $72-56
 	VPXORD Y26, Y26, Y26
 	VPXORD Y27, Y27, Y27
 
+q80v3chunk:
+	VCHUNK
+q80v3pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPREV(AX, 32)
+	VPRENEXT(34)
+	JNE  q80v3pre
+	VPREDONE
 q80v3loop:
-	VSCALEW
-	VSCALE(CX, 0)
-	VSCALE(DX, 16)
-	VSCALE(DI, 32)
-	VLOADV(R10, CX, Y0, Y4)
-	VLOADV(R11, DX, Y1, Y5)
-	VLOADV(R12, DI, Y2, Y6)
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VLOADV(R12, AX, Y2, Y6)
 	VQ8ROW(2(SI))
 	VPAIR(Y0, Y4, 0, Y16)
 	VPAIR(Y1, Y5, 16, Y20)
@@ -265,17 +310,18 @@ q80v3loop:
 	VPAIR(Y0, Y4, 4, Y17)
 	VPAIR(Y1, Y5, 20, Y21)
 	VPAIR(Y2, Y6, 36, Y25)
-	VQ8ROW(2(R9))
+	VQ8ROW(2(R8))
 	VPAIR(Y0, Y4, 8, Y18)
 	VPAIR(Y1, Y5, 24, Y22)
 	VPAIR(Y2, Y6, 40, Y26)
-	VQ8ROW(2(R9)(BX*1))
+	VQ8ROW(2(R8)(BX*1))
 	VPAIR(Y0, Y4, 12, Y19)
 	VPAIR(Y1, Y5, 28, Y23)
 	VPAIR(Y2, Y6, 44, Y27)
-	VADV3(34)
-	CMPQ SI, 64(SP)
+	VADV(34)
 	JNE  q80v3loop
+	VNEXTCHUNK3
+	JNZ  q80v3chunk
 
 	MOVQ out+40(FP), AX
 	MOVQ ostride+48(FP), R8
@@ -298,10 +344,9 @@ q80v3loop:
 
 // func q8_0x4x2VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 // The pointers after the first 2 are ignored.
-TEXT ·q8_0x4x2VNNI(SB), NOSPLIT, $72-56
+TEXT ·q8_0x4x2VNNI(SB), $1048-56
 	VARGS2
 	VCONSTQ8
-	VEND(34)
 	VPXORD Y16, Y16, Y16
 	VPXORD Y17, Y17, Y17
 	VPXORD Y18, Y18, Y18
@@ -311,27 +356,35 @@ TEXT ·q8_0x4x2VNNI(SB), NOSPLIT, $72-56
 	VPXORD Y22, Y22, Y22
 	VPXORD Y23, Y23, Y23
 
+q80v2chunk:
+	VCHUNK
+q80v2pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPRENEXT(34)
+	JNE  q80v2pre
+	VPREDONE
 q80v2loop:
-	VSCALEW
-	VSCALE(CX, 0)
-	VSCALE(DX, 16)
-	VLOADV(R10, CX, Y0, Y4)
-	VLOADV(R11, DX, Y1, Y5)
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
 	VQ8ROW(2(SI))
 	VPAIR(Y0, Y4, 0, Y16)
 	VPAIR(Y1, Y5, 16, Y20)
 	VQ8ROW(2(SI)(BX*1))
 	VPAIR(Y0, Y4, 4, Y17)
 	VPAIR(Y1, Y5, 20, Y21)
-	VQ8ROW(2(R9))
+	VQ8ROW(2(R8))
 	VPAIR(Y0, Y4, 8, Y18)
 	VPAIR(Y1, Y5, 24, Y22)
-	VQ8ROW(2(R9)(BX*1))
+	VQ8ROW(2(R8)(BX*1))
 	VPAIR(Y0, Y4, 12, Y19)
 	VPAIR(Y1, Y5, 28, Y23)
-	VADV2(34)
-	CMPQ SI, 64(SP)
+	VADV(34)
 	JNE  q80v2loop
+	VNEXTCHUNK2
+	JNZ  q80v2chunk
 
 	MOVQ out+40(FP), AX
 	MOVQ ostride+48(FP), R8
@@ -348,10 +401,9 @@ q80v2loop:
 	RET
 
 // func q4_0x4x4VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
-TEXT ·q4_0x4x4VNNI(SB), NOSPLIT, $72-56
+TEXT ·q4_0x4x4VNNI(SB), $1048-56
 	VARGS4
 	VCONSTQ4
-	VEND(18)
 	VPXORD Y16, Y16, Y16
 	VPXORD Y17, Y17, Y17
 	VPXORD Y18, Y18, Y18
@@ -369,16 +421,23 @@ TEXT ·q4_0x4x4VNNI(SB), NOSPLIT, $72-56
 	VPXORD Y30, Y30, Y30
 	VPXORD Y31, Y31, Y31
 
+q40v4chunk:
+	VCHUNK
+q40v4pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPREV(AX, 32)
+	VPREV(CX, 48)
+	VPRENEXT(18)
+	JNE  q40v4pre
+	VPREDONE
 q40v4loop:
-	VSCALEW
-	VSCALE(CX, 0)
-	VSCALE(DX, 16)
-	VSCALE(DI, 32)
-	VSCALE(AX, 48)
-	VLOADV(R10, CX, Y0, Y4)
-	VLOADV(R11, DX, Y1, Y5)
-	VLOADV(R12, DI, Y2, Y6)
-	VLOADV(R13, AX, Y3, Y7)
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VLOADV(R12, AX, Y2, Y6)
+	VLOADV(R13, CX, Y3, Y7)
 	VQ4ROW(2(SI))
 	VPAIR(Y0, Y4, 0, Y16)
 	VPAIR(Y1, Y5, 16, Y20)
@@ -389,19 +448,20 @@ q40v4loop:
 	VPAIR(Y1, Y5, 20, Y21)
 	VPAIR(Y2, Y6, 36, Y25)
 	VPAIR(Y3, Y7, 52, Y29)
-	VQ4ROW(2(R9))
+	VQ4ROW(2(R8))
 	VPAIR(Y0, Y4, 8, Y18)
 	VPAIR(Y1, Y5, 24, Y22)
 	VPAIR(Y2, Y6, 40, Y26)
 	VPAIR(Y3, Y7, 56, Y30)
-	VQ4ROW(2(R9)(BX*1))
+	VQ4ROW(2(R8)(BX*1))
 	VPAIR(Y0, Y4, 12, Y19)
 	VPAIR(Y1, Y5, 28, Y23)
 	VPAIR(Y2, Y6, 44, Y27)
 	VPAIR(Y3, Y7, 60, Y31)
-	VADV4(18)
-	CMPQ SI, 64(SP)
+	VADV(18)
 	JNE  q40v4loop
+	VNEXTCHUNK4
+	JNZ  q40v4chunk
 
 	MOVQ out+40(FP), AX
 	MOVQ ostride+48(FP), R8
@@ -429,10 +489,9 @@ q40v4loop:
 
 // func q4_0x4x3VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 // The pointers after the first 3 are ignored.
-TEXT ·q4_0x4x3VNNI(SB), NOSPLIT, $72-56
+TEXT ·q4_0x4x3VNNI(SB), $1048-56
 	VARGS3
 	VCONSTQ4
-	VEND(18)
 	VPXORD Y16, Y16, Y16
 	VPXORD Y17, Y17, Y17
 	VPXORD Y18, Y18, Y18
@@ -446,14 +505,21 @@ TEXT ·q4_0x4x3VNNI(SB), NOSPLIT, $72-56
 	VPXORD Y26, Y26, Y26
 	VPXORD Y27, Y27, Y27
 
+q40v3chunk:
+	VCHUNK
+q40v3pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPREV(AX, 32)
+	VPRENEXT(18)
+	JNE  q40v3pre
+	VPREDONE
 q40v3loop:
-	VSCALEW
-	VSCALE(CX, 0)
-	VSCALE(DX, 16)
-	VSCALE(DI, 32)
-	VLOADV(R10, CX, Y0, Y4)
-	VLOADV(R11, DX, Y1, Y5)
-	VLOADV(R12, DI, Y2, Y6)
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VLOADV(R12, AX, Y2, Y6)
 	VQ4ROW(2(SI))
 	VPAIR(Y0, Y4, 0, Y16)
 	VPAIR(Y1, Y5, 16, Y20)
@@ -462,17 +528,18 @@ q40v3loop:
 	VPAIR(Y0, Y4, 4, Y17)
 	VPAIR(Y1, Y5, 20, Y21)
 	VPAIR(Y2, Y6, 36, Y25)
-	VQ4ROW(2(R9))
+	VQ4ROW(2(R8))
 	VPAIR(Y0, Y4, 8, Y18)
 	VPAIR(Y1, Y5, 24, Y22)
 	VPAIR(Y2, Y6, 40, Y26)
-	VQ4ROW(2(R9)(BX*1))
+	VQ4ROW(2(R8)(BX*1))
 	VPAIR(Y0, Y4, 12, Y19)
 	VPAIR(Y1, Y5, 28, Y23)
 	VPAIR(Y2, Y6, 44, Y27)
-	VADV3(18)
-	CMPQ SI, 64(SP)
+	VADV(18)
 	JNE  q40v3loop
+	VNEXTCHUNK3
+	JNZ  q40v3chunk
 
 	MOVQ out+40(FP), AX
 	MOVQ ostride+48(FP), R8
@@ -495,10 +562,9 @@ q40v3loop:
 
 // func q4_0x4x2VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 // The pointers after the first 2 are ignored.
-TEXT ·q4_0x4x2VNNI(SB), NOSPLIT, $72-56
+TEXT ·q4_0x4x2VNNI(SB), $1048-56
 	VARGS2
 	VCONSTQ4
-	VEND(18)
 	VPXORD Y16, Y16, Y16
 	VPXORD Y17, Y17, Y17
 	VPXORD Y18, Y18, Y18
@@ -508,27 +574,35 @@ TEXT ·q4_0x4x2VNNI(SB), NOSPLIT, $72-56
 	VPXORD Y22, Y22, Y22
 	VPXORD Y23, Y23, Y23
 
+q40v2chunk:
+	VCHUNK
+q40v2pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPRENEXT(18)
+	JNE  q40v2pre
+	VPREDONE
 q40v2loop:
-	VSCALEW
-	VSCALE(CX, 0)
-	VSCALE(DX, 16)
-	VLOADV(R10, CX, Y0, Y4)
-	VLOADV(R11, DX, Y1, Y5)
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
 	VQ4ROW(2(SI))
 	VPAIR(Y0, Y4, 0, Y16)
 	VPAIR(Y1, Y5, 16, Y20)
 	VQ4ROW(2(SI)(BX*1))
 	VPAIR(Y0, Y4, 4, Y17)
 	VPAIR(Y1, Y5, 20, Y21)
-	VQ4ROW(2(R9))
+	VQ4ROW(2(R8))
 	VPAIR(Y0, Y4, 8, Y18)
 	VPAIR(Y1, Y5, 24, Y22)
-	VQ4ROW(2(R9)(BX*1))
+	VQ4ROW(2(R8)(BX*1))
 	VPAIR(Y0, Y4, 12, Y19)
 	VPAIR(Y1, Y5, 28, Y23)
-	VADV2(18)
-	CMPQ SI, 64(SP)
+	VADV(18)
 	JNE  q40v2loop
+	VNEXTCHUNK2
+	JNZ  q40v2chunk
 
 	MOVQ out+40(FP), AX
 	MOVQ ostride+48(FP), R8
