@@ -22,10 +22,11 @@
 // (vector t row r at 16t+4r, 64 bytes a block); the tile's loop then
 // broadcasts each pair's product from there into its multiply-add.
 // Storing a block's products in the loop and loading them back at once, as
-// the AVX2 tiles do, made these kernels about 1.4 times slower on AMD Zen 4
-// (the four-byte loads from a sixteen-byte store just made seem to wait for
-// it to leave the store queue); with the products in registers instead (an
-// experiment with wrong results) they ran about as fast as with this pass.
+// the AVX2 tiles do, made these kernels about 1.3 times slower on AMD Zen 4
+// than the same loop without the stores (the four-byte loads from a
+// sixteen-byte store just made seem to wait for it to leave the store
+// queue); this pass recovers most of that (an experiment with the products
+// in registers, wrong results, was still 15 to 20 % faster).
 //
 // Registers: Y16+4t+r accumulates vector t against row r; Y0-Y3 hold the
 // vectors' quant blocks, Y4-Y7 their aux lanes, Y8 the row's unsigned
