@@ -8,10 +8,10 @@ package quant
 // For the quantized types every output equals vs[k].Dot(row i) bit for
 // bit, however many vectors there are, so a vector's results do not depend
 // on the others it is batched with. Q8_0 and Q4_0 run register-tiled
-// kernels (four rows by two or three vectors, each weight block decoded
-// once per tile; on CPUs with AVX512-VNNI the four-vector VNNI kernel,
-// which does less work per pair); the other quantized types take four
-// vectors at a time (Dot4). F32 and F16 rows also take four vectors at a time, which sums in
+// kernels, each weight block decoded once per tile: four rows by two or
+// three vectors with AVX2, four rows by up to four vectors with
+// AVX512-VNNI; Q4_K and Q6_K four rows by three vectors (tilek.go); the
+// other quantized types take four vectors at a time (Dot4). F32 and F16 rows also take four vectors at a time, which sums in
 // llama.cpp's batch order: those results differ from Dot's in the last
 // bits, so a caller that needs Dot's exact values for float weights calls
 // DotRows per vector instead.

@@ -25,12 +25,31 @@ var unpackBufs = sync.Pool{New: func() any { return new([]byte) }}
 //go:noescape
 func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 
+//go:noescape
+func q8_0x4x4VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q8_0x4x3VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q8_0x4x2VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x4VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x3VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0x4x2VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+
 // disableTile lets the tests and benchmarks run MulRows without the tiled
 // kernels (four vectors at a time, as before them).
 var disableTile = false
 
-// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels (on AVX2 without VNNI)
-// and reports whether it did: four rows at a time by three or two vectors
+// mulRowsTiled runs the tiled Q8_0/Q4_0 kernels and reports whether it
+// did: with VNNI, mulRowsVNNI; with AVX2, four rows at a time by three or
+// two vectors
 // (the one-vector kernel when there is one vector), and the rows after the
 // last group of four one vector at a time. The caller checked the bounds.
 func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
@@ -41,11 +60,10 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 	if !ok {
 		return false
 	}
-	// Where the vectors carry the VNNI kernels' lane sums, the four-vector
-	// VNNI kernel (one vpdpbusd a pair and block) does less work than these
-	// AVX2 tiles (sign, vpmaddubsw, vpmaddwd); MulRows uses it instead.
+	// Where the vectors carry the VNNI kernels' lane sums (Prepare fills
+	// them on AVX512-VNNI CPUs, for all vectors or none), the VNNI tiles.
 	if len(vs[0].aux) == nb*auxWords {
-		return false
+		return mulRowsVNNI(w, rowBytes, r0, r1, vs, out, stride, nb)
 	}
 	if !useAVX2 {
 		mulRowsGo(w, rowBytes, r0, r1, vs, out, stride, nb)
@@ -121,4 +139,72 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 		}
 	}
 	return true
+}
+
+// mulRowsVNNI runs the VNNI tiles: four rows at a time by four vectors,
+// and the last three or two (a remainder of one takes a four back: 5 = 3+2,
+// 9 = 4+3+2), one vector alone only when there is one; the rows after the
+// last group of four one vector at a time. It reports false, leaving the
+// work to the caller, if some vector lacks the lane sums.
+func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride, nb int) bool {
+	for i := range vs {
+		if len(vs[i].aux) != nb*auxWords {
+			return false
+		}
+	}
+	if len(vs) == 1 {
+		return dotRows(&vs[0], w, rowBytes, r0, r1, out[:r1-r0])
+	}
+	q4 := vs[0].wt == Q4_0
+	ostride := 4 * stride
+	var q, a [4]unsafe.Pointer
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		for k := 0; k < len(vs); {
+			nt := vnniTile(len(vs) - k)
+			if nt == 1 {
+				dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
+				break
+			}
+			for j := range nt {
+				q[j], a[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].aux[0])
+			}
+			o := unsafe.Pointer(&out[k*stride+i-r0])
+			// Direct calls: through a func value, q and a would escape.
+			switch {
+			case nt == 4 && q4:
+				q4_0x4x4VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+			case nt == 4:
+				q8_0x4x4VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+			case nt == 3 && q4:
+				q4_0x4x3VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+			case nt == 3:
+				q8_0x4x3VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+			case q4:
+				q4_0x4x2VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+			default:
+				q8_0x4x2VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+			}
+			k += nt
+		}
+	}
+	if i < r1 {
+		for k := range vs {
+			dotRows(&vs[k], w, rowBytes, i, r1, out[k*stride+i-r0:k*stride+r1-r0])
+		}
+	}
+	return true
+}
+
+// vnniTile is the number of vectors the next VNNI tile takes when left
+// remain: four, but three and two for the last five, and one only alone.
+func vnniTile(left int) int {
+	switch left {
+	case 1, 2, 3:
+		return left
+	case 5:
+		return 3
+	}
+	return 4
 }

@@ -50,18 +50,35 @@ func setTile(off bool) { disableTile = off }
 
 // TestMulRows checks MulRows against Dot: bit for bit for the quantized
 // types, for every count of rows (tiles of four and the rows after them)
-// and of vectors (tiles of three, two and one); for F32 and F16, against
-// Dot4 for groups of four vectors and Dot for the rest.
+// and of vectors (the VNNI tiles of four, three and two, the AVX2 tiles of
+// three and two, and one); for F32 and F16, against Dot4 for groups of four
+// vectors and Dot for the rest. On an AVX512-VNNI CPU it runs twice: with
+// the VNNI tiles, and with the vectors prepared without the lane sums, so
+// the AVX2 tiles.
 func TestMulRows(t *testing.T) {
+	vnniModes := []bool{false}
+	if useVNNI {
+		vnniModes = append(vnniModes, true)
+	}
+	for _, vnniOff := range vnniModes {
+		t.Run(fmt.Sprintf("vnniOff=%v", vnniOff), func(t *testing.T) {
+			disableVNNI = vnniOff
+			defer func() { disableVNNI = false }()
+			testMulRows(t)
+		})
+	}
+}
+
+func testMulRows(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	types := []Type{Q8_0, Q4_0, F32, F16, Q4_K, Q6_K, Q5_0, IQ4_NL}
 	for _, tile := range []bool{true, false} {
 		for _, wt := range types {
-			for _, cols := range []int{256, 576, 1536} {
+			for _, cols := range []int{256, 512, 576, 1536} {
 				if cols%wt.BlockLen() != 0 {
 					continue
 				}
-				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}, {12, 17}} {
+				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}, {12, 17}, {4, 6}, {7, 10}, {8, 13}} {
 					nrows, n := shape[0], shape[1]
 					name := fmt.Sprintf("%v/cols=%d/rows=%d/vecs=%d/tile=%v", wt, cols, nrows, n, tile)
 					w, rowBytes, vs := tileCase(t, r, wt, nrows+2, cols, n)

@@ -12,7 +12,8 @@ import (
 type engineRunner struct{ m *engine.Model }
 
 // round runs one greedy GenerateTokens call per prompt, all at once, each generating gen
-// tokens (GenerateTokens stops only at MaxTokens, so end-of-text does not end a stream).
+// tokens (GenerateTokens stops only at MaxTokens, so end-of-text does not end a stream). Its
+// CPU time is this process's, which is the engine's and the streams' goroutines.
 func (e *engineRunner) round(ctx context.Context, prompts [][]int32, gen int) (roundResult, error) {
 	var (
 		wg       sync.WaitGroup
@@ -20,7 +21,7 @@ func (e *engineRunner) round(ctx context.Context, prompts [][]int32, gen int) (r
 		tokens   int
 		firstErr error
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), selfCPU()
 	for _, p := range prompts {
 		wg.Go(func() {
 			out, err := e.m.GenerateTokens(ctx, engine.TokenRequest{Prompt: p, MaxTokens: gen},
@@ -34,5 +35,6 @@ func (e *engineRunner) round(ctx context.Context, prompts [][]int32, gen int) (r
 		})
 	}
 	wg.Wait()
-	return roundResult{tokens: tokens, wall: time.Since(start)}, firstErr
+	wall := time.Since(start)
+	return roundResult{tokens: tokens, wall: wall, cpu: selfCPU() - cpu0}, firstErr
 }

@@ -187,7 +187,7 @@ func benchModel(ctx context.Context, c config, path string) (string, error) {
 		return "", err
 	}
 	if cli != nil {
-		if _, err := cli.round(ctx, prompts[:maxStreams], c.gen); err != nil {
+		if _, err := cli.round(ctx, prompts[:maxStreams], c.gen, srv.pid()); err != nil {
 			return "", fmt.Errorf("llama-server: %w%s", err, srv.logTail())
 		}
 	}
@@ -202,15 +202,18 @@ func benchModel(ctx context.Context, c config, path string) (string, error) {
 						return "", err
 					}
 					res.engine[s] = append(res.engine[s], rr.rate())
-					fmt.Printf("round %d streams %d engine       %8.1f tok/s  (%d tokens in %v)\n", r+1, s, rr.rate(), rr.tokens, rr.wall.Round(time.Millisecond))
+					res.engineCPU[s] = append(res.engineCPU[s], rr.cpuRate())
+					fmt.Printf("round %d streams %d engine       %8.1f tok/s  (%d tokens in %v, %v CPU)\n", r+1, s, rr.rate(), rr.tokens,
+						rr.wall.Round(time.Millisecond), rr.cpu.Round(time.Millisecond))
 				} else if cli != nil {
-					rr, err := cli.round(ctx, prompts[:s], c.gen)
+					rr, err := cli.round(ctx, prompts[:s], c.gen, srv.pid())
 					if err != nil {
 						return "", fmt.Errorf("llama-server: %w%s", err, srv.logTail())
 					}
 					res.server[s] = append(res.server[s], rr.rate())
-					fmt.Printf("round %d streams %d llama-server %8.1f tok/s  (%d tokens in %v; its slowest request took %v in the server)\n",
-						r+1, s, rr.rate(), rr.tokens, rr.wall.Round(time.Millisecond), rr.serverTime.Round(time.Millisecond))
+					res.serverCPU[s] = append(res.serverCPU[s], rr.cpuRate())
+					fmt.Printf("round %d streams %d llama-server %8.1f tok/s  (%d tokens in %v, %v CPU; its slowest request took %v in the server)\n",
+						r+1, s, rr.rate(), rr.tokens, rr.wall.Round(time.Millisecond), rr.cpu.Round(time.Millisecond), rr.serverTime.Round(time.Millisecond))
 				}
 			}
 		}
@@ -249,6 +252,7 @@ type roundResult struct {
 	tokens     int           // generated, all streams together
 	wall       time.Duration // first request to last answer
 	serverTime time.Duration // llama-server: the longest prompt+generation time it reported
+	cpu        time.Duration // the engine's process or llama-server's, over the round; 0 if unknown
 }
 
 func (r roundResult) rate() float64 {
@@ -256,6 +260,14 @@ func (r roundResult) rate() float64 {
 		return 0
 	}
 	return float64(r.tokens) / r.wall.Seconds()
+}
+
+// cpuRate is tokens per CPU-second; 0 when the CPU time is unknown.
+func (r roundResult) cpuRate() float64 {
+	if r.cpu <= 0 {
+		return 0
+	}
+	return float64(r.tokens) / r.cpu.Seconds()
 }
 
 func ensureSmol(dir string) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -58,11 +59,46 @@ func TestRatiosAndTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}
 	}
+	if strings.Contains(tab, "CPU-second") {
+		t.Errorf("a CPU table without CPU times:\n%s", tab)
+	}
 	// Without llama-server the columns say so.
 	r = newResults([]int{1})
 	r.engine[1] = []float64{10}
 	if tab := r.table("m"); !strings.Contains(tab, "| 1 | 10.0 | - | - | 1.00 | - |") {
 		t.Errorf("engine-only table:\n%s", tab)
+	}
+	// CPU times make a second table, built the same way.
+	r = newResults([]int{1, 8})
+	r.engine[1], r.engine[8] = []float64{10, 10}, []float64{30, 40}
+	r.engineCPU[1], r.engineCPU[8] = []float64{5, 6}, []float64{20, 18}
+	r.serverCPU[1], r.serverCPU[8] = []float64{4, 4}, []float64{8, 12}
+	tab = r.table("m")
+	for _, want := range []string{
+		"m: tokens per CPU-second",
+		"| streams | engine t/CPU-s | llama-server t/CPU-s |",
+		"| 1 | 5.5 | 4.0 | 1.38 | 1.00 | 1.00 |",
+		// engine 8/1 per round 4, 3; server 2, 3; engine/server 2.5, 1.5.
+		"| 8 | 19.0 | 10.0 | 2.00 | 3.50 | 2.50 |",
+	} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// Fields 14 and 15 are utime and stime, in ticks of 1/100 s; the name may hold spaces
+	// and parentheses.
+	const stat = "4242 (llama (x) server) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 3 0"
+	d, err := parseStatCPU(stat)
+	if err != nil || d != 3*time.Second {
+		t.Errorf("parseStatCPU = %v, %v; want 3s", d, err)
+	}
+	for _, bad := range []string{"", "4242 (x", "4242 (x) S 1 2", "4242 (x) S 1 4242 4242 0 -1 4194304 100 0 0 0 ab 50"} {
+		if _, err := parseStatCPU(bad); err == nil {
+			t.Errorf("parseStatCPU(%q): no error", bad)
+		}
 	}
 }
 
@@ -216,7 +252,7 @@ func TestClientRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := newClient(srv.URL).round(context.Background(), prompts, gen)
+	res, err := newClient(srv.URL).round(context.Background(), prompts, gen, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +272,7 @@ func TestClientRound(t *testing.T) {
 		http.Error(w, "loading model", http.StatusServiceUnavailable)
 	}))
 	defer bad.Close()
-	if _, err := newClient(bad.URL).round(context.Background(), prompts, gen); err == nil {
+	if _, err := newClient(bad.URL).round(context.Background(), prompts, gen, 0); err == nil {
 		t.Error("a 503 answer passed")
 	}
 }
@@ -276,6 +312,9 @@ func TestEngineRound(t *testing.T) {
 	if res.tokens != 60 || res.rate() <= 0 || math.IsInf(res.rate(), 0) {
 		t.Errorf("round %+v, rate %v", res, res.rate())
 	}
+	if runtime.GOOS == "linux" && (res.cpu <= 0 || res.cpuRate() <= 0) {
+		t.Errorf("round %+v: no CPU time", res)
+	}
 }
 
 // TestLlamaServer runs a short round on a real llama-server when LLAMA_SERVER names one.
@@ -300,12 +339,16 @@ func TestLlamaServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.stop()
-	res, err := newClient(s.base).round(ctx, prompts, 20)
+	res, err := newClient(s.base).round(ctx, prompts, 20, s.pid())
 	if err != nil {
 		t.Fatalf("%v%s", err, s.logTail())
 	}
 	if res.tokens != 40 || res.serverTime <= 0 {
 		t.Errorf("round %+v", res)
+	}
+	// The round is too short for /proc's ticks of 10 ms, but loading the model was not.
+	if runtime.GOOS == "linux" && pidCPU(s.pid()) <= 0 {
+		t.Errorf("no CPU time for llama-server (pid %d)", s.pid())
 	}
 	if !strings.Contains(s.systemInfo(), "system_info") {
 		t.Errorf("no system_info line in the log%s", s.logTail())

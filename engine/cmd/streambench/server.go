@@ -26,6 +26,9 @@ func serverArgs(model string, slots, threads, ctx int, extra []string) []string 
 	return append(args, extra...)
 }
 
+// pid is the server's process id.
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
 // server is a running llama-server.
 type server struct {
 	cmd  *exec.Cmd
@@ -247,14 +250,19 @@ func (c *client) complete(ctx context.Context, req completionRequest) (completio
 }
 
 // round sends one request per prompt, all at once, and counts the tokens generated over the
-// wall time from the first request to the last answer.
-func (c *client) round(ctx context.Context, prompts [][]int32, gen int) (roundResult, error) {
+// wall time from the first request to the last answer; with pid > 0 it also takes that
+// process's CPU time over the round.
+func (c *client) round(ctx context.Context, prompts [][]int32, gen, pid int) (roundResult, error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		res  roundResult
 		errs []error
 	)
+	var cpu0 time.Duration
+	if pid > 0 {
+		cpu0 = pidCPU(pid)
+	}
 	start := time.Now()
 	for _, p := range prompts {
 		wg.Go(func() {
@@ -271,5 +279,8 @@ func (c *client) round(ctx context.Context, prompts [][]int32, gen int) (roundRe
 	}
 	wg.Wait()
 	res.wall = time.Since(start)
+	if pid > 0 && cpu0 > 0 {
+		res.cpu = pidCPU(pid) - cpu0
+	}
 	return res, errors.Join(errs...)
 }
