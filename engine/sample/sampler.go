@@ -60,7 +60,8 @@ type Sampler struct {
 	cfg    Config
 	rng    *rand.Rand
 	cands  []cand
-	recent []int32 // ring buffer of the last RepeatLastN tokens
+	w      []float64 // the softmax weights of cands, reused between tokens
+	recent []int32   // ring buffer of the last RepeatLastN tokens
 	next   int
 	counts map[int32]int32
 }
@@ -182,15 +183,22 @@ func (s *Sampler) pick(logits []float32) int32 {
 	}
 
 	// Temperature, then a draw from the softmax.
+	// Each weight is computed once: over a whole vocabulary the exponentials are most of a
+	// token's sampling time.
 	maxL := c[argmax(c)].logit
 	inv := 1 / float64(cfg.Temperature)
+	if cap(s.w) < len(c) {
+		s.w = make([]float64, len(c))
+	}
+	w := s.w[:len(c)]
 	var sum float64
-	for _, x := range c {
-		sum += math.Exp(float64(x.logit-maxL) * inv)
+	for i, x := range c {
+		w[i] = math.Exp(float64(x.logit-maxL) * inv)
+		sum += w[i]
 	}
 	r := s.rng.Float64() * sum
-	for _, x := range c {
-		r -= math.Exp(float64(x.logit-maxL) * inv)
+	for i, x := range c {
+		r -= w[i]
 		if r < 0 {
 			return x.id
 		}

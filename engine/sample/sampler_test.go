@@ -269,14 +269,27 @@ func TestNoAllocationsPerToken(t *testing.T) {
 }
 
 func BenchmarkSample(b *testing.B) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	logits := make([]float32, 151936) // Qwen2.5's vocabulary
-	for i := range logits {
-		logits[i] = float32(rng.NormFloat64() * 2)
-	}
-	s, _ := New(Config{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64, Seed: 1})
-	for b.Loop() {
-		s.Sample(logits)
+	for _, bc := range []struct {
+		name  string
+		vocab int
+		cfg   Config
+	}{
+		// Qwen2.5's vocabulary, llama.cpp's default chain.
+		{"chain/vocab=151936", 151936, Config{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1.1, RepeatLastN: 64, Seed: 1}},
+		// SmolLM2's vocabulary, temperature alone: a softmax over every token.
+		{"temperature/vocab=49152", 49152, Config{Temperature: 0.8, TopP: 1, Seed: 1}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			logits := make([]float32, bc.vocab)
+			for i := range logits {
+				logits[i] = float32(rng.NormFloat64() * 2)
+			}
+			s, _ := New(bc.cfg)
+			for b.Loop() {
+				s.Sample(logits)
+			}
+		})
 	}
 }
 
