@@ -29,6 +29,10 @@ func MulRows(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int
 	if mulRowsTiledK(w, rowBytes, r0, r1, vs, out, stride) {
 		return
 	}
+	// F16: tilef16.go.
+	if mulRowsF16(w, rowBytes, r0, r1, vs, out, stride) {
+		return
+	}
 	k := 0
 	if n >= 4 {
 		var v4 [4]*Vec

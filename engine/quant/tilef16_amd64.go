@@ -1,0 +1,80 @@
+//go:build amd64 && !purego
+
+package quant
+
+import "unsafe"
+
+//go:noescape
+func f16x4x3AVX2(w unsafe.Pointer, rowBytes int, x *[3]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
+
+// mulRowsF16 runs the tiled F16 kernel (see tilef16.go) and reports
+// whether it did: four rows at a time by three vectors over the first
+// len(vs)&^3 vectors (a remainder of two as a tile of three that repeats
+// one and drops its outputs, a remainder of one by taking the last four
+// with dotF16x4AVX2), the rows after the last group of four four vectors
+// at a time with dotF16x4AVX2, and the last len(vs)%4 vectors with
+// DotRows. The caller checked the bounds.
+func mulRowsF16(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
+	n4 := len(vs) &^ 3
+	if disableTile || disableTileF16 || !useAVX2 || n4 == 0 || r1-r0 < 4 {
+		return false
+	}
+	cols, ok := tileableF16(vs, rowBytes)
+	if !ok {
+		return false
+	}
+	// Threes, then the rest: two as a padded three, one by taking the
+	// last four vectors as dotF16x4AVX2's group.
+	n3 := n4 / 3 * 3
+	if n4%3 == 1 {
+		n3 -= 3
+	}
+	var x [3]unsafe.Pointer
+	var x4 [4]unsafe.Pointer
+	var tmp [12]float32
+	var res [4]float32
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		k := 0
+		for ; k < n3; k += 3 {
+			for j := range x {
+				x[j] = unsafe.Pointer(&vs[k+j].f[0])
+			}
+			// A direct call: through a func value, x would escape.
+			f16x4x3AVX2(row, rowBytes, &x, cols, unsafe.Pointer(&out[k*stride+i-r0]), 4*stride)
+		}
+		switch n4 - k {
+		case 2:
+			x[0], x[1], x[2] = unsafe.Pointer(&vs[k].f[0]), unsafe.Pointer(&vs[k+1].f[0]), unsafe.Pointer(&vs[k+1].f[0])
+			f16x4x3AVX2(row, rowBytes, &x, cols, unsafe.Pointer(&tmp[0]), 16)
+			copy(out[k*stride+i-r0:k*stride+i-r0+4], tmp[0:4])
+			copy(out[(k+1)*stride+i-r0:(k+1)*stride+i-r0+4], tmp[4:8])
+		case 4:
+			for j := range x4 {
+				x4[j] = unsafe.Pointer(&vs[k+j].f[0])
+			}
+			for r := range 4 {
+				dotF16x4AVX2(unsafe.Pointer(&w[(i+r)*rowBytes]), &x4, cols, &res)
+				for j, v := range res {
+					out[(k+j)*stride+i+r-r0] = v
+				}
+			}
+		}
+	}
+	for k := 0; k < n4 && i < r1; k += 4 {
+		for j := range x4 {
+			x4[j] = unsafe.Pointer(&vs[k+j].f[0])
+		}
+		for r := i; r < r1; r++ {
+			dotF16x4AVX2(unsafe.Pointer(&w[r*rowBytes]), &x4, cols, &res)
+			for j, v := range res {
+				out[(k+j)*stride+r-r0] = v
+			}
+		}
+	}
+	for k := n4; k < len(vs); k++ {
+		vs[k].DotRows(w, rowBytes, r0, r1, out[k*stride:k*stride+r1-r0])
+	}
+	return true
+}
