@@ -150,7 +150,8 @@ func TestMulRowsGo(t *testing.T) {
 }
 
 // BenchmarkMulRows times a 16-row block of a matrix product (the engine's
-// chunk of rows per worker) against 1 to 128 vectors, tiled and as before
+// chunk of rows per worker) against 1 to 128 vectors (16 to 128: a prompt's
+// batch), tiled and as before
 // the tiled kernels (four vectors at a time, then one), in the same run:
 // GMAC/s counts one multiply-add per weight and vector; cpu-ns/op is the
 // thread's CPU time per call, steadier than the wall time on a busy machine.
@@ -159,7 +160,7 @@ func BenchmarkMulRows(b *testing.B) {
 	const rows = 16
 	for _, wt := range []Type{Q8_0, Q4_0} {
 		for _, cols := range []int{576, 1536} {
-			for _, n := range []int{1, 4, 8, 128} {
+			for _, n := range []int{1, 4, 8, 16, 32, 64, 128} {
 				w, rowBytes, vs := tileCase(b, r, wt, rows, cols, n)
 				out := make([]float32, n*rows)
 				for _, tiled := range []bool{false, true} {
