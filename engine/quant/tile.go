@@ -8,9 +8,9 @@ package quant
 // For the quantized types every output equals vs[k].Dot(row i) bit for
 // bit, however many vectors there are, so a vector's results do not depend
 // on the others it is batched with. Q8_0 and Q4_0 run register-tiled
-// kernels, each weight block decoded once per tile: four rows by two or
-// three vectors with AVX2, four rows by up to four vectors with
-// AVX512-VNNI; Q4_K and Q6_K four rows by three vectors (tilek.go); the
+// kernels, each weight block decoded once per tile (Q4_0 rows once per
+// call, against 16 vectors or more): four rows by two or three vectors
+// with AVX2, four rows by up to four vectors with AVX512-VNNI; Q4_K and Q6_K four rows by three vectors (tilek.go); the
 // other quantized types take four vectors at a time (Dot4). F32 and F16
 // rows take the first len(vs)&^3 vectors in llama.cpp's batch order (F16
 // through a tile of four rows by three vectors, tilef16.go, in that same

@@ -150,7 +150,8 @@ func TestMulRowsGo(t *testing.T) {
 }
 
 // BenchmarkMulRows times a 16-row block of a matrix product (the engine's
-// chunk of rows per worker) against 1 to 128 vectors, tiled and as before
+// chunk of rows per worker) against 1 to 128 vectors (16 to 128: a prompt's
+// batch), tiled and as before
 // the tiled kernels (four vectors at a time, then one), in the same run:
 // GMAC/s counts one multiply-add per weight and vector; cpu-ns/op is the
 // thread's CPU time per call, steadier than the wall time on a busy machine.
@@ -159,7 +160,7 @@ func BenchmarkMulRows(b *testing.B) {
 	const rows = 16
 	for _, wt := range []Type{Q8_0, Q4_0} {
 		for _, cols := range []int{576, 1536} {
-			for _, n := range []int{1, 4, 8, 128} {
+			for _, n := range []int{1, 4, 8, 16, 32, 64, 128} {
 				w, rowBytes, vs := tileCase(b, r, wt, rows, cols, n)
 				out := make([]float32, n*rows)
 				for _, tiled := range []bool{false, true} {
@@ -181,6 +182,124 @@ func BenchmarkMulRows(b *testing.B) {
 							b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
 						}
 					})
+				}
+			}
+		}
+	}
+}
+
+// q4_0EdgeCase builds nrows Q4_0 rows and n vectors of length cols for the
+// tiles that unpack the rows first. Rows are quantized from random values,
+// except that some blocks are replaced: every nibble 0 (-8) or every one 15
+// (7), the two extremes alternating, all zeros, and the largest scale
+// (65504) with extreme nibbles; and every fifth row has one block of
+// random nibbles under an infinite or NaN scale (more would make most
+// outputs NaN, whatever the other blocks held). Every fifth vector has an
+// all-zero block (a zero scale), and every seventh a spike that saturates
+// its quants.
+func q4_0EdgeCase(t testing.TB, r *rand.Rand, nrows, cols, n int) ([]byte, int, []Vec) {
+	t.Helper()
+	var w []byte
+	for range nrows {
+		row, err := Quantize(Q4_0, randVec(r, cols, 0.05), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = append(w, row...)
+	}
+	rowBytes := len(w) / nrows
+	bb := Q4_0.BlockBytes()
+	for i := 0; i+bb <= len(w); i += bb {
+		blk := w[i : i+bb]
+		fill := func(b byte) {
+			for j := 2; j < bb; j++ {
+				blk[j] = b
+			}
+		}
+		switch r.IntN(10) {
+		case 0:
+			fill(0x00)
+		case 1:
+			fill(0xff)
+		case 2:
+			fill(0x0f)
+		case 3:
+			fill(0xf0)
+		case 4:
+			clear(blk)
+		case 5:
+			fill(byte(r.IntN(2)) * 0xff)
+			blk[0], blk[1] = 0xff, 0x7b // 65504
+		}
+	}
+	for i := 2; i < nrows; i += 5 {
+		blk := w[i*rowBytes+r.IntN(rowBytes/bb)*bb:][:bb]
+		for j := 2; j < bb; j++ {
+			blk[j] = byte(r.Uint32())
+		}
+		if r.IntN(2) == 0 {
+			blk[0], blk[1] = 0x00, 0x7c+byte(r.IntN(2))*0x80 // ±Inf
+		} else {
+			blk[0], blk[1] = byte(1+r.IntN(255)), 0x7e // NaN
+		}
+	}
+	vs := make([]Vec, n)
+	for k := range vs {
+		x := randVec(r, cols, 1)
+		if k%5 == 4 {
+			clear(x[QK8_0 : 2*QK8_0])
+		}
+		if k%7 == 6 {
+			x[r.IntN(cols)] = 1e30
+		}
+		if err := vs[k].Prepare(Q4_0, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, rowBytes, vs
+}
+
+// TestMulRowsQ4_0Unpacked checks MulRows on Q4_0 rows against Dot, bit for
+// bit, around the vector counts from which the tiles take each four rows
+// unpacked once (see mulRowsVNNI and mulRowsTiled): tiles of four, three
+// and two vectors after them, row counts around four, rows with nibble
+// extremes, zero blocks and infinite and NaN scales, and several of the
+// VNNI tiles' chunks of blocks. With VNNI it runs again with the vectors
+// prepared without the lane sums (the AVX2 tiles).
+func TestMulRowsQ4_0Unpacked(t *testing.T) {
+	vnniModes := []bool{false}
+	if useVNNI {
+		vnniModes = append(vnniModes, true)
+	}
+	defer func() { disableVNNI = false }()
+	r := rand.New(rand.NewPCG(25, 26))
+	for _, vnniOff := range vnniModes {
+		disableVNNI = vnniOff
+		for _, cols := range []int{576, 4096} {
+			for _, nrows := range []int{3, 4, 5, 7, 8, 12} {
+				for _, n := range []int{2, 3, 5, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 33} {
+					name := fmt.Sprintf("vnniOff=%v/cols=%d/rows=%d/vecs=%d", vnniOff, cols, nrows, n)
+					w, rowBytes, vs := q4_0EdgeCase(t, r, nrows+2, cols, n)
+					r0, r1 := 1, 1+nrows
+					stride := nrows + 3
+					out := make([]float32, n*stride)
+					for i := range out {
+						out[i] = float32(math.Inf(-1))
+					}
+					MulRows(w, rowBytes, r0, r1, vs, out, stride)
+					for k := range vs {
+						for i := r0; i < r1; i++ {
+							want := vs[k].Dot(w[i*rowBytes : (i+1)*rowBytes])
+							if got := out[k*stride+i-r0]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("%s: row %d vector %d: %g (%#x), want %g (%#x)", name, i, k, got, math.Float32bits(got), want, math.Float32bits(want))
+							}
+						}
+						for i := nrows; i < stride; i++ {
+							if !math.IsInf(float64(out[k*stride+i]), -1) {
+								t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
+							}
+						}
+					}
 				}
 			}
 		}

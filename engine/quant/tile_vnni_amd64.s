@@ -31,7 +31,7 @@
 // Registers: Y16+4t+r accumulates vector t against row r; Y0-Y3 hold the
 // vectors' quant blocks, Y4-Y7 their aux lanes, Y8 the row's unsigned
 // block, Y9 the pair's sum, Y12 the constant (0x80 bytes for Q8_0, 0x0f for
-// Q4_0), X13-X15 scratch. Rows are at SI, SI+BX, R8 and R8+BX (BX =
+// Q4_0, unused by the q4_0U tiles of unpacked Q4_0 rows), X13-X15 scratch. Rows are at SI, SI+BX, R8 and R8+BX (BX =
 // rowBytes, R8 = SI+2*BX, also scratch). Within a chunk R9 is 32 times the
 // block's index: the vectors' quant blocks are at R10-R13 plus R9, their
 // aux blocks at DX, DI, AX, CX plus 2*R9, the products at 2*R9(SP); those
@@ -624,3 +624,266 @@ q40v2loop:
 	VZEROUPPER
 	RET
 
+// The q4_0U tiles, for Q4_0 rows unpacked by unpackQ4_0VNNI: the Q8_0
+// tiles' loop, with each row block (nibbles, already unsigned) loaded as it
+// is rather than XORed, so the integer sums and the float steps are the
+// Q4_0 tiles' own, against vectors prepared for Q4_0 (their lane sums hold
+// the correction for the nibbles' offset of 8).
+
+// VU8ROW loads an unpacked Q4_0 row block: the bytes VQ4ROW makes.
+#define VU8ROW(addr) \
+	VMOVDQU addr, Y8
+
+// VUADV moves to the next block as VADV does, without its prefetches: the
+// rows are four, in a buffer that unpackQ4_0VNNI just wrote, so rows eight
+// on are not there.
+#define VUADV(wbytes) \
+	ADDQ $wbytes, SI \
+	ADDQ $32, R9     \
+	CMPQ R9, VEND(SP)
+
+// func unpackQ4_0VNNI(dst, src unsafe.Pointer, nb int)
+// Rewrites nb Q4_0 blocks (a half and 16 bytes of nibbles) as Q8_0-layout
+// blocks: the same half and the 32 unsigned bytes VQ4ROW makes (low
+// nibbles, then high nibbles, 0 to 15), for the q4_0Ux4x tiles.
+TEXT ·unpackQ4_0VNNI(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	TESTQ CX, CX
+	JZ   u4unpackdone
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X12
+	VPBROADCASTD X12, Y12
+
+u4unpackloop:
+	MOVWLZX     (SI), AX
+	MOVW        AX, (DI)
+	VMOVDQU     2(SI), X8
+	VPSRLW      $4, X8, X13
+	VINSERTI128 $1, X13, Y8, Y8
+	VPAND       Y12, Y8, Y8
+	VMOVDQU     Y8, 2(DI)
+	ADDQ        $18, SI
+	ADDQ        $34, DI
+	DECQ        CX
+	JNZ         u4unpackloop
+
+u4unpackdone:
+	VZEROUPPER
+	RET
+
+// func q4_0Ux4x4VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+TEXT ·q4_0Ux4x4VNNI(SB), $1048-56
+	VARGS4
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+	VPXORD Y24, Y24, Y24
+	VPXORD Y25, Y25, Y25
+	VPXORD Y26, Y26, Y26
+	VPXORD Y27, Y27, Y27
+	VPXORD Y28, Y28, Y28
+	VPXORD Y29, Y29, Y29
+	VPXORD Y30, Y30, Y30
+	VPXORD Y31, Y31, Y31
+
+q4uv4chunk:
+	VCHUNK
+q4uv4pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPREV(AX, 32)
+	VPREV(CX, 48)
+	VPRENEXT(34)
+	JNE  q4uv4pre
+	VPREDONE
+q4uv4loop:
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VLOADV(R12, AX, Y2, Y6)
+	VLOADV(R13, CX, Y3, Y7)
+	VU8ROW(2(SI))
+	VPAIR(Y0, Y4, 0, Y16)
+	VPAIR(Y1, Y5, 16, Y20)
+	VPAIR(Y2, Y6, 32, Y24)
+	VPAIR(Y3, Y7, 48, Y28)
+	VU8ROW(2(SI)(BX*1))
+	VPAIR(Y0, Y4, 4, Y17)
+	VPAIR(Y1, Y5, 20, Y21)
+	VPAIR(Y2, Y6, 36, Y25)
+	VPAIR(Y3, Y7, 52, Y29)
+	VU8ROW(2(R8))
+	VPAIR(Y0, Y4, 8, Y18)
+	VPAIR(Y1, Y5, 24, Y22)
+	VPAIR(Y2, Y6, 40, Y26)
+	VPAIR(Y3, Y7, 56, Y30)
+	VU8ROW(2(R8)(BX*1))
+	VPAIR(Y0, Y4, 12, Y19)
+	VPAIR(Y1, Y5, 28, Y23)
+	VPAIR(Y2, Y6, 44, Y27)
+	VPAIR(Y3, Y7, 60, Y31)
+	VUADV(34)
+	JNE  q4uv4loop
+	VNEXTCHUNK4
+	JNZ  q4uv4chunk
+
+	MOVQ out+40(FP), AX
+	MOVQ ostride+48(FP), R8
+	VOUT(Y16, 0, AX)
+	VOUT(Y17, 4, AX)
+	VOUT(Y18, 8, AX)
+	VOUT(Y19, 12, AX)
+	ADDQ R8, AX
+	VOUT(Y20, 0, AX)
+	VOUT(Y21, 4, AX)
+	VOUT(Y22, 8, AX)
+	VOUT(Y23, 12, AX)
+	ADDQ R8, AX
+	VOUT(Y24, 0, AX)
+	VOUT(Y25, 4, AX)
+	VOUT(Y26, 8, AX)
+	VOUT(Y27, 12, AX)
+	ADDQ R8, AX
+	VOUT(Y28, 0, AX)
+	VOUT(Y29, 4, AX)
+	VOUT(Y30, 8, AX)
+	VOUT(Y31, 12, AX)
+	VZEROUPPER
+	RET
+
+// func q4_0Ux4x3VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+// The pointers after the first 3 are ignored.
+TEXT ·q4_0Ux4x3VNNI(SB), $1048-56
+	VARGS3
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+	VPXORD Y24, Y24, Y24
+	VPXORD Y25, Y25, Y25
+	VPXORD Y26, Y26, Y26
+	VPXORD Y27, Y27, Y27
+
+q4uv3chunk:
+	VCHUNK
+q4uv3pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPREV(AX, 32)
+	VPRENEXT(34)
+	JNE  q4uv3pre
+	VPREDONE
+q4uv3loop:
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VLOADV(R12, AX, Y2, Y6)
+	VU8ROW(2(SI))
+	VPAIR(Y0, Y4, 0, Y16)
+	VPAIR(Y1, Y5, 16, Y20)
+	VPAIR(Y2, Y6, 32, Y24)
+	VU8ROW(2(SI)(BX*1))
+	VPAIR(Y0, Y4, 4, Y17)
+	VPAIR(Y1, Y5, 20, Y21)
+	VPAIR(Y2, Y6, 36, Y25)
+	VU8ROW(2(R8))
+	VPAIR(Y0, Y4, 8, Y18)
+	VPAIR(Y1, Y5, 24, Y22)
+	VPAIR(Y2, Y6, 40, Y26)
+	VU8ROW(2(R8)(BX*1))
+	VPAIR(Y0, Y4, 12, Y19)
+	VPAIR(Y1, Y5, 28, Y23)
+	VPAIR(Y2, Y6, 44, Y27)
+	VUADV(34)
+	JNE  q4uv3loop
+	VNEXTCHUNK3
+	JNZ  q4uv3chunk
+
+	MOVQ out+40(FP), AX
+	MOVQ ostride+48(FP), R8
+	VOUT(Y16, 0, AX)
+	VOUT(Y17, 4, AX)
+	VOUT(Y18, 8, AX)
+	VOUT(Y19, 12, AX)
+	ADDQ R8, AX
+	VOUT(Y20, 0, AX)
+	VOUT(Y21, 4, AX)
+	VOUT(Y22, 8, AX)
+	VOUT(Y23, 12, AX)
+	ADDQ R8, AX
+	VOUT(Y24, 0, AX)
+	VOUT(Y25, 4, AX)
+	VOUT(Y26, 8, AX)
+	VOUT(Y27, 12, AX)
+	VZEROUPPER
+	RET
+
+// func q4_0Ux4x2VNNI(w unsafe.Pointer, rowBytes int, q, aux *[4]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
+// The pointers after the first 2 are ignored.
+TEXT ·q4_0Ux4x2VNNI(SB), $1048-56
+	VARGS2
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+	VPXORD Y20, Y20, Y20
+	VPXORD Y21, Y21, Y21
+	VPXORD Y22, Y22, Y22
+	VPXORD Y23, Y23, Y23
+
+q4uv2chunk:
+	VCHUNK
+q4uv2pre:
+	VPREW
+	VPREV(DX, 0)
+	VPREV(DI, 16)
+	VPRENEXT(34)
+	JNE  q4uv2pre
+	VPREDONE
+q4uv2loop:
+	LEAQ (SI)(BX*2), R8
+	VLOADV(R10, DX, Y0, Y4)
+	VLOADV(R11, DI, Y1, Y5)
+	VU8ROW(2(SI))
+	VPAIR(Y0, Y4, 0, Y16)
+	VPAIR(Y1, Y5, 16, Y20)
+	VU8ROW(2(SI)(BX*1))
+	VPAIR(Y0, Y4, 4, Y17)
+	VPAIR(Y1, Y5, 20, Y21)
+	VU8ROW(2(R8))
+	VPAIR(Y0, Y4, 8, Y18)
+	VPAIR(Y1, Y5, 24, Y22)
+	VU8ROW(2(R8)(BX*1))
+	VPAIR(Y0, Y4, 12, Y19)
+	VPAIR(Y1, Y5, 28, Y23)
+	VUADV(34)
+	JNE  q4uv2loop
+	VNEXTCHUNK2
+	JNZ  q4uv2chunk
+
+	MOVQ out+40(FP), AX
+	MOVQ ostride+48(FP), R8
+	VOUT(Y16, 0, AX)
+	VOUT(Y17, 4, AX)
+	VOUT(Y18, 8, AX)
+	VOUT(Y19, 12, AX)
+	ADDQ R8, AX
+	VOUT(Y20, 0, AX)
+	VOUT(Y21, 4, AX)
+	VOUT(Y22, 8, AX)
+	VOUT(Y23, 12, AX)
+	VZEROUPPER
+	RET
