@@ -14,15 +14,7 @@ import (
 // trick.
 func tileCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int) ([]byte, int, []Vec) {
 	t.Helper()
-	var w []byte
-	for range nrows {
-		row, err := Quantize(wt, randVec(r, cols, 0.05), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w = append(w, row...)
-	}
-	rowBytes := len(w) / nrows
+	w, rowBytes := randRows(t, r, wt, nrows, cols)
 	if wt == Q8_0 {
 		for i := 0; i+blockQ8_0 <= len(w); i += blockQ8_0 {
 			switch r.IntN(8) {
@@ -47,6 +39,42 @@ func tileCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int) ([]byte, 
 }
 
 func setTile(off bool) { disableTile = off }
+
+// randRows quantizes nrows random rows of cols values to wt, one after the
+// other, and returns them with a row's length in bytes.
+func randRows(t testing.TB, r *rand.Rand, wt Type, nrows, cols int) ([]byte, int) {
+	t.Helper()
+	var w []byte
+	for range nrows {
+		row, err := Quantize(wt, randVec(r, cols, 0.05), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w = append(w, row...)
+	}
+	return w, len(w) / nrows
+}
+
+// edgeVecs prepares n random vectors of cols values for wt: every fifth has
+// its values lo to hi zeroed (an all-zero block: a zero scale), and every
+// seventh a spike that saturates its quants.
+func edgeVecs(t testing.TB, r *rand.Rand, wt Type, n, cols, lo, hi int) []Vec {
+	t.Helper()
+	vs := make([]Vec, n)
+	for k := range vs {
+		x := randVec(r, cols, 1)
+		if k%5 == 4 {
+			clear(x[lo:hi])
+		}
+		if k%7 == 6 {
+			x[r.IntN(cols)] = 1e30
+		}
+		if err := vs[k].Prepare(wt, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vs
+}
 
 // TestMulRows checks MulRows against Dot: bit for bit for the quantized
 // types, for every count of rows (tiles of four and the rows after them)
@@ -199,15 +227,7 @@ func BenchmarkMulRows(b *testing.B) {
 // its quants.
 func q4_0EdgeCase(t testing.TB, r *rand.Rand, nrows, cols, n int) ([]byte, int, []Vec) {
 	t.Helper()
-	var w []byte
-	for range nrows {
-		row, err := Quantize(Q4_0, randVec(r, cols, 0.05), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w = append(w, row...)
-	}
-	rowBytes := len(w) / nrows
+	w, rowBytes := randRows(t, r, Q4_0, nrows, cols)
 	bb := Q4_0.BlockBytes()
 	for i := 0; i+bb <= len(w); i += bb {
 		blk := w[i : i+bb]
@@ -243,20 +263,7 @@ func q4_0EdgeCase(t testing.TB, r *rand.Rand, nrows, cols, n int) ([]byte, int, 
 			blk[0], blk[1] = byte(1+r.IntN(255)), 0x7e // NaN
 		}
 	}
-	vs := make([]Vec, n)
-	for k := range vs {
-		x := randVec(r, cols, 1)
-		if k%5 == 4 {
-			clear(x[QK8_0 : 2*QK8_0])
-		}
-		if k%7 == 6 {
-			x[r.IntN(cols)] = 1e30
-		}
-		if err := vs[k].Prepare(Q4_0, x); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return w, rowBytes, vs
+	return w, rowBytes, edgeVecs(t, r, Q4_0, n, cols, QK8_0, 2*QK8_0)
 }
 
 // TestMulRowsQ4_0Unpacked checks MulRows on Q4_0 rows against Dot, bit for

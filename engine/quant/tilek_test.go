@@ -16,15 +16,7 @@ import (
 // scale), and every seventh one a spike that saturates its quants.
 func tileKCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int, edges bool) ([]byte, int, []Vec) {
 	t.Helper()
-	var w []byte
-	for range nrows {
-		row, err := Quantize(wt, randVec(r, cols, 0.05), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w = append(w, row...)
-	}
-	rowBytes := len(w) / nrows
+	w, rowBytes := randRows(t, r, wt, nrows, cols)
 	bb := wt.BlockBytes()
 	if edges {
 		for i := 0; i+bb <= len(w); i += bb {
@@ -51,20 +43,7 @@ func tileKCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int, edges bo
 			}
 		}
 	}
-	vs := make([]Vec, n)
-	for k := range vs {
-		x := randVec(r, cols, 1)
-		if k%5 == 4 {
-			clear(x[:QK_K])
-		}
-		if k%7 == 6 {
-			x[r.IntN(cols)] = 1e30
-		}
-		if err := vs[k].Prepare(wt, x); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return w, rowBytes, vs
+	return w, rowBytes, edgeVecs(t, r, wt, n, cols, 0, QK_K)
 }
 
 // TestMulRowsK checks MulRows on Q4_K and Q6_K against Dot, bit for bit,
