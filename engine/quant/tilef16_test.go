@@ -169,3 +169,34 @@ func BenchmarkMulRowsF16(b *testing.B) {
 		}
 	}
 }
+
+// TestPrepareF16 checks that a vector prepared for F16 holds each value
+// rounded to half as RoundF16 rounds it (NaN for NaN), over lengths with
+// and without an 8-value tail, with ties, subnormals, overflow, Inf and
+// NaN among the values.
+func TestPrepareF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	specials := []float32{
+		0, float32(math.Copysign(0, -1)), 1 + 0x1p-11, 1 + 3*0x1p-11, // ties to even
+		0x1p-24, 0x1p-25, 0x1.8p-25, -0x1p-20, 0x1p-149, // subnormal halves, underflow
+		65504, 65520, -65519, 1e9, // largest half, overflow
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+	}
+	for _, n := range []int{1, 7, 8, 15, 16, 17, 64, 100, 576} {
+		x := randVec(r, n, 4)
+		for i := range x {
+			if r.IntN(3) == 0 {
+				x[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		var v Vec
+		if err := v.Prepare(F16, x); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range x {
+			if want := RoundF16(f); !sameF32(v.f[i], want) {
+				t.Fatalf("n=%d: value %d (%g): %g, want %g", n, i, f, v.f[i], want)
+			}
+		}
+	}
+}
