@@ -13,8 +13,8 @@ package quant
 // with AVX2, four rows by up to four vectors with AVX512-VNNI; Q4_K and Q6_K four rows by three vectors (tilek.go); the
 // other quantized types take four vectors at a time (Dot4). F32 and F16
 // rows take the first len(vs)&^3 vectors in llama.cpp's batch order (F16
-// through a tile of four rows by three vectors, tilef16.go, in that same
-// order) and the rest one at a time: the batched results differ from Dot's
+// through tiles in that same order, tilef16.go: four rows by six vectors
+// with AVX-512, by three with AVX2) and the rest one at a time: the batched results differ from Dot's
 // in the last bits, so a caller that needs Dot's exact values for float
 // weights calls DotRows per vector instead.
 func MulRows(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {

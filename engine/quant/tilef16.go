@@ -3,9 +3,10 @@ package quant
 // Register-tiled F16 batches for MulRows. Today's MulRows gives F16 rows
 // against four vectors at a time tinyBLAS's batch order (dotF16x4AVX2, one
 // row by four vectors) and the last len(vs)%4 vectors Dot's order. The
-// tile (tilef16_amd64.s: four rows by three vectors, each converted chunk
-// of weights used for all three) sums every pair in that same batch order,
-// so it takes the first len(vs)&^3 vectors in any grouping and gives each
+// tiles (tilef16_amd64.s, AVX2: four rows by three vectors, each converted
+// chunk of weights used for all three; tilef16z_amd64.s, AVX-512: four rows
+// by six vectors in one pass) sum every pair in that same batch order,
+// so they take the first len(vs)&^3 vectors in any grouping and give each
 // of them what MulRows gave before it, bit for bit; the last len(vs)%4
 // still go to DotRows. Nothing downstream changes: the prefill's F16
 // logits are the ones the llama.cpp reference tests already checked.
@@ -18,6 +19,10 @@ package quant
 // disableTileF16 lets the tests and benchmarks run MulRows on F16 without
 // the tiled kernel (Dot4Rows, as before it).
 var disableTileF16 = false
+
+// disableTileF16Z lets the tests and benchmarks run the AVX2 tile on CPUs
+// that would take the AVX-512 one (tilef16z_amd64.s).
+var disableTileF16Z = false
 
 // tileableF16 reports whether vs are all prepared for F16 with the same
 // length, a whole number of 16-value steps (dotF16x4AVX2's condition; other

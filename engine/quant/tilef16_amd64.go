@@ -2,18 +2,35 @@
 
 package quant
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:noescape
 func f16x4x3AVX2(w unsafe.Pointer, rowBytes int, x *[3]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
 
-// mulRowsF16 runs the tiled F16 kernel (see tilef16.go) and reports
-// whether it did: four rows at a time by three vectors over the first
-// len(vs)&^3 vectors (a remainder of two as a tile of three that repeats
-// one and drops its outputs, a remainder of one by taking the last four
-// with dotF16x4AVX2), the rows after the last group of four four vectors
-// at a time with dotF16x4AVX2, and the last len(vs)%4 vectors with
-// DotRows. The caller checked the bounds.
+//go:noescape
+func f16x4x6AVX512(w unsafe.Pointer, rowBytes int, x *[6]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func f16x4x4AVX512(w unsafe.Pointer, rowBytes int, x *[6]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func f16x4x2AVX512(w unsafe.Pointer, rowBytes int, x *[6]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
+
+// useF16Z selects the AVX-512 F16 tiles (tilef16z_amd64.s): 16-lane
+// conversions and multiply-adds on zmm registers (AVX512F), 8- and 4-lane
+// reductions on registers 16 to 31 (AVX512VL).
+var useF16Z = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// mulRowsF16 runs the tiled F16 kernels (see tilef16.go) and reports
+// whether it did: four rows at a time over the first len(vs)&^3 vectors
+// (the AVX-512 tiles where the CPU has them, else the AVX2 tile), the rows
+// after the last group of four four vectors at a time with dotF16x4AVX2,
+// and the last len(vs)%4 vectors with DotRows. The caller checked the
+// bounds.
 func mulRowsF16(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
 	n4 := len(vs) &^ 3
 	if disableTile || disableTileF16 || !useAVX2 || n4 == 0 || r1-r0 < 4 {
@@ -23,8 +40,38 @@ func mulRowsF16(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride 
 	if !ok {
 		return false
 	}
-	// Threes, then the rest: two as a padded three, one by taking the
-	// last four vectors as dotF16x4AVX2's group.
+	var i int
+	if useF16Z && !disableTileF16Z {
+		i = mulRowsF16Z(w, rowBytes, r0, r1, vs[:n4], cols, out, stride)
+	} else {
+		i = mulRowsF16Y(w, rowBytes, r0, r1, vs[:n4], cols, out, stride)
+	}
+	var x4 [4]unsafe.Pointer
+	var res [4]float32
+	for k := 0; k < n4 && i < r1; k += 4 {
+		for j := range x4 {
+			x4[j] = unsafe.Pointer(&vs[k+j].f[0])
+		}
+		for r := i; r < r1; r++ {
+			dotF16x4AVX2(unsafe.Pointer(&w[r*rowBytes]), &x4, cols, &res)
+			for j, v := range res {
+				out[(k+j)*stride+r-r0] = v
+			}
+		}
+	}
+	for k := n4; k < len(vs); k++ {
+		vs[k].DotRows(w, rowBytes, r0, r1, out[k*stride:k*stride+r1-r0])
+	}
+	return true
+}
+
+// mulRowsF16Y runs the AVX2 tile over rows r0 to the last whole group of
+// four by three vectors at a time (len(vs) is a multiple of four; a
+// remainder of two as a tile of three that repeats one and drops its
+// outputs, a remainder of one by taking the last four with dotF16x4AVX2),
+// and returns the first row it left.
+func mulRowsF16Y(w []byte, rowBytes, r0, r1 int, vs []Vec, cols int, out []float32, stride int) int {
+	n4 := len(vs)
 	n3 := n4 / 3 * 3
 	if n4%3 == 1 {
 		n3 -= 3
@@ -62,19 +109,36 @@ func mulRowsF16(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride 
 			}
 		}
 	}
-	for k := 0; k < n4 && i < r1; k += 4 {
-		for j := range x4 {
-			x4[j] = unsafe.Pointer(&vs[k+j].f[0])
-		}
-		for r := i; r < r1; r++ {
-			dotF16x4AVX2(unsafe.Pointer(&w[r*rowBytes]), &x4, cols, &res)
-			for j, v := range res {
-				out[(k+j)*stride+r-r0] = v
-			}
-		}
-	}
-	for k := n4; k < len(vs); k++ {
-		vs[k].DotRows(w, rowBytes, r0, r1, out[k*stride:k*stride+r1-r0])
-	}
-	return true
+	return i
 }
+
+// mulRowsF16Z runs the AVX-512 tiles over rows r0 to the last whole group
+// of four, by six vectors at a time and the last four or two (len(vs) is a
+// multiple of four), and returns the first row it left.
+func mulRowsF16Z(w []byte, rowBytes, r0, r1 int, vs []Vec, cols int, out []float32, stride int) int {
+	var x [6]unsafe.Pointer
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		row := unsafe.Pointer(&w[i*rowBytes])
+		k := 0
+		for ; k+6 <= len(vs); k += 6 {
+			for j := range x {
+				x[j] = unsafe.Pointer(&vs[k+j].f[0])
+			}
+			f16x4x6AVX512(row, rowBytes, &x, cols, unsafe.Pointer(&out[k*stride+i-r0]), 4*stride)
+		}
+		for j := 0; k+j < len(vs); j++ {
+			x[j] = unsafe.Pointer(&vs[k+j].f[0])
+		}
+		switch len(vs) - k {
+		case 4:
+			f16x4x4AVX512(row, rowBytes, &x, cols, unsafe.Pointer(&out[k*stride+i-r0]), 4*stride)
+		case 2:
+			f16x4x2AVX512(row, rowBytes, &x, cols, unsafe.Pointer(&out[k*stride+i-r0]), 4*stride)
+		}
+	}
+	return i
+}
+
+// tileF16Z reports whether MulRows takes the AVX-512 F16 tiles.
+func tileF16Z() bool { return useF16Z }

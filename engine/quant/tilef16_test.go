@@ -50,7 +50,8 @@ func sameF32(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b)
 }
 
-// TestMulRowsF16 checks MulRows on F16 rows, tiled, against what it gave
+// TestMulRowsF16 checks MulRows on F16 rows, tiled (the AVX-512 tile on
+// CPUs with AVX512F and AVX512VL, and the AVX2 tile), against what it gave
 // before the tile (Dot4 for each group of four vectors, Dot for the rest),
 // bit for bit, and against float64 sums within the float32 summation
 // bound: rows and vectors around the tile's four by three, lengths of one
@@ -58,9 +59,10 @@ func sameF32(a, b float32) bool {
 // Dot), and rows with Inf and NaN halves.
 func TestMulRowsF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
+	t.Logf("AVX-512 F16 tile: %v", tileF16Z())
 	for _, cols := range []int{16, 48, 80, 576, 1552, 8, 24, 100} {
 		for _, nrows := range []int{1, 3, 4, 5, 7, 8, 9, 12, 13, 16} {
-			for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 20} {
+			for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 20, 24, 26} {
 				special := (nrows+n)%3 == 0
 				name := fmt.Sprintf("cols=%d/rows=%d/vecs=%d/special=%v", cols, nrows, n, special)
 				w, rowBytes, vs := f16Case(t, r, nrows+2, cols, n, special)
@@ -71,6 +73,12 @@ func TestMulRowsF16(t *testing.T) {
 					out[i] = float32(math.NaN())
 				}
 				MulRows(w, rowBytes, r0, r1, vs, out, stride)
+				// The AVX2 tile where the AVX-512 one ran (the same
+				// tile twice on other CPUs).
+				outY := make([]float32, n*stride)
+				disableTileF16Z = true
+				MulRows(w, rowBytes, r0, r1, vs, outY, stride)
+				disableTileF16Z = false
 				before := make([]float32, n*stride)
 				disableTileF16 = true
 				MulRows(w, rowBytes, r0, r1, vs, before, stride)
@@ -88,6 +96,9 @@ func TestMulRowsF16(t *testing.T) {
 						got := out[k*stride+i-r0]
 						if !sameF32(got, want) {
 							t.Fatalf("%s: row %d vector %d: %g, want %g", name, i, k, got, want)
+						}
+						if y := outY[k*stride+i-r0]; !sameF32(y, want) {
+							t.Fatalf("%s: AVX2 tile: row %d vector %d: %g, want %g", name, i, k, y, want)
 						}
 						if b := before[k*stride+i-r0]; !sameF32(got, b) {
 							t.Fatalf("%s: row %d vector %d: %g, before the tile %g", name, i, k, got, b)
@@ -115,6 +126,9 @@ func TestMulRowsF16(t *testing.T) {
 						if !math.IsNaN(float64(out[k*stride+i])) {
 							t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
 						}
+						if outY[k*stride+i] != 0 {
+							t.Fatalf("%s: AVX2 tile: wrote out[%d] past the rows", name, k*stride+i)
+						}
 					}
 				}
 			}
@@ -123,9 +137,9 @@ func TestMulRowsF16(t *testing.T) {
 }
 
 // BenchmarkMulRowsF16 times a 16-row block of an F16 matrix product (the
-// engine's chunk of rows per worker) against 4 to 128 vectors, tiled and as
-// before the tile (Dot4Rows), in the same run; the metrics are
-// BenchmarkMulRows's.
+// engine's chunk of rows per worker) against 4 to 128 vectors, as before
+// the tile (Dot4Rows), with the AVX2 tile (tiled) and, on CPUs with it, the
+// AVX-512 tile (zmm), in the same run; the metrics are BenchmarkMulRows's.
 func BenchmarkMulRowsF16(b *testing.B) {
 	r := rand.New(rand.NewPCG(23, 24))
 	const rows = 16
@@ -133,14 +147,13 @@ func BenchmarkMulRowsF16(b *testing.B) {
 		for _, n := range []int{4, 8, 12, 128} {
 			w, rowBytes, vs := f16Case(b, r, rows, cols, n, false)
 			out := make([]float32, n*rows)
-			for _, tiled := range []bool{false, true} {
-				name := "before"
-				if tiled {
-					name = "tiled"
+			for _, name := range []string{"before", "tiled", "zmm"} {
+				if name == "zmm" && !tileF16Z() {
+					continue
 				}
 				b.Run(fmt.Sprintf("cols=%d/vecs=%d/%s", cols, n, name), func(b *testing.B) {
-					disableTileF16 = !tiled
-					defer func() { disableTileF16 = false }()
+					disableTileF16, disableTileF16Z = name == "before", name == "tiled"
+					defer func() { disableTileF16, disableTileF16Z = false, false }()
 					runtime.LockOSThread()
 					defer runtime.UnlockOSThread()
 					c0 := threadCPU()
@@ -152,6 +165,37 @@ func BenchmarkMulRowsF16(b *testing.B) {
 						b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestPrepareF16 checks that a vector prepared for F16 holds each value
+// rounded to half as RoundF16 rounds it (NaN for NaN), over lengths with
+// and without an 8-value tail, with ties, subnormals, overflow, Inf and
+// NaN among the values.
+func TestPrepareF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	specials := []float32{
+		0, float32(math.Copysign(0, -1)), 1 + 0x1p-11, 1 + 3*0x1p-11, // ties to even
+		0x1p-24, 0x1p-25, 0x1.8p-25, -0x1p-20, 0x1p-149, // subnormal halves, underflow
+		65504, 65520, -65519, 1e9, // largest half, overflow
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+	}
+	for _, n := range []int{1, 7, 8, 15, 16, 17, 64, 100, 576} {
+		x := randVec(r, n, 4)
+		for i := range x {
+			if r.IntN(3) == 0 {
+				x[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		var v Vec
+		if err := v.Prepare(F16, x); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range x {
+			if want := RoundF16(f); !sameF32(v.f[i], want) {
+				t.Fatalf("n=%d: value %d (%g): %g, want %g", n, i, f, v.f[i], want)
 			}
 		}
 	}

@@ -47,9 +47,8 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 		copy(v.f, x)
 	case F16:
 		v.f = grow(v.f, n)
-		for i, x := range x {
-			v.f[i] = RoundF16(x)
-		}
+		copy(v.f, x)
+		RoundF16s(v.f[:n])
 	case BF16:
 		v.f = grow(v.f, n)
 		for i, x := range x {
