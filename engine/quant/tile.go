@@ -5,18 +5,19 @@ package quant
 // block of a matrix product, rows by vectors. All vectors must be prepared
 // for the same weight type and length.
 //
-// For the quantized types every output equals vs[k].Dot(row i) bit for
-// bit, however many vectors there are, so a vector's results do not depend
-// on the others it is batched with. Q8_0 and Q4_0 run register-tiled
-// kernels, each weight block decoded once per tile (Q4_0 rows once per
-// call, against 16 vectors or more): four rows by two or three vectors
-// with AVX2, four rows by up to four vectors with AVX512-VNNI; Q4_K and Q6_K four rows by three vectors (tilek.go); the
-// other quantized types take four vectors at a time (Dot4). F32 and F16
-// rows take the first len(vs)&^3 vectors in llama.cpp's batch order (F16
-// through tiles in that same order, tilef16.go: four rows by six vectors
-// with AVX-512, by three with AVX2) and the rest one at a time: the batched results differ from Dot's
-// in the last bits, so a caller that needs Dot's exact values for float
-// weights calls DotRows per vector instead.
+// For the quantized types every output equals vs[k].Dot(row i) bit for bit,
+// however many vectors there are, so a vector's results do not depend on the
+// others it is batched with. Q8_0 and Q4_0 run register-tiled kernels, each
+// weight block decoded once per tile (Q4_0 rows once per call, against 16
+// vectors or more): four rows by two or three vectors with AVX2, four rows
+// by up to four vectors with AVX512-VNNI; Q4_K and Q6_K four rows by three
+// vectors (tilek.go); the other quantized types take four vectors at a time
+// (Dot4). F32 and F16 rows take the first len(vs)&^3 vectors in llama.cpp's
+// batch order (F16 through tiles in that same order, tilef16.go: four rows
+// by six vectors with AVX-512, by three with AVX2) and the rest one at a
+// time: the batched results differ from Dot's in the last bits, so a caller
+// that needs Dot's exact values for float weights calls DotRows per vector
+// instead.
 func MulRows(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
 	n := len(vs)
 	if n == 0 || r0 >= r1 {
