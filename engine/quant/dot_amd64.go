@@ -462,11 +462,17 @@ func dotQ4_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int
 //go:noescape
 func dotQ4_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
 
+//go:noescape
+func dotQ8_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+
+//go:noescape
+func dotQ8_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+
 // disableRows4 lets the tests and benchmarks run dotRows one row at a time.
 var disableRows4 = false
 
 // dotRows runs the Q8_0/Q4_0 kernels over rows directly; false means the
-// caller should go row by row. Q4_0 rows go four at a time through the
+// caller should go row by row. The rows go four at a time through the
 // row-group kernels (a decode step's products), the rows after the last
 // four one at a time; the results are the one-row kernels', bit for bit.
 func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
@@ -483,11 +489,16 @@ func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
 	if vnni {
 		d = unsafe.Pointer(&v.aux[0])
 	}
-	if n4 := (r1 - r0) / 4; v.wt == Q4_0 && n4 > 0 && !disableRows4 {
+	if n4 := (r1 - r0) / 4; n4 > 0 && !disableRows4 {
 		row, o := unsafe.Pointer(&w[r0*rowBytes]), unsafe.Pointer(&out[0])
-		if vnni {
+		switch {
+		case vnni && v.wt == Q8_0:
+			dotQ8_0R4VNNI(row, rowBytes, q, d, nb, o, n4)
+		case vnni:
 			dotQ4_0R4VNNI(row, rowBytes, q, d, nb, o, n4)
-		} else {
+		case v.wt == Q8_0:
+			dotQ8_0R4AVX2(row, rowBytes, q, d, nb, o, n4)
+		default:
 			dotQ4_0R4AVX2(row, rowBytes, q, d, nb, o, n4)
 		}
 		out = out[4*n4:]

@@ -583,9 +583,9 @@ q4x4vloop:
 	STORE4
 	RET
 
-// The one-vector row-group kernels: a decode step's product, four rows
-// against one vector per loop, n4 groups of four consecutive rows (rowBytes
-// apart) a call, the sums to out[0:4*n4]. The vector's block (quants, lane
+// The one-vector row-group kernels (Q4_0, Q8_0): a decode step's product,
+// four rows against one vector per loop, n4 groups of four consecutive rows
+// (rowBytes apart) a call, the sums to out[0:4*n4]. The vector's block (quants, lane
 // sums or scale) is loaded once per four rows, and the rows' four
 // accumulators are independent chains, where the one-row kernels wait on
 // one multiply-add chain, a call and a reduction per row. Each row's
@@ -595,19 +595,19 @@ q4x4vloop:
 // hsum_float_8 at the end, done for the four rows at once in the same
 // pairings. So every output equals Vec.Dot's bit for bit.
 //
-// The nibbles are unpacked as the one-row kernels do, in fewer operations:
+// Q4_0's nibbles are unpacked as the one-row kernels do, in fewer operations:
 // the 16 bytes broadcast to both halves, the upper half's quadwords shifted
 // right by four (the shift counts in R4SHIFT's register), and masked.
 //
-// Each block step asks for two cache lines R4DIST bytes ahead of the four
-// rows' bytes, into L2 (the rows of a group are consecutive, and a step
-// moves through 72 of their bytes). Asking for the same block of the rows
-// eight rows on, as the VNNI tiles' VADV does, left 576-wide rows from
-// memory at the one-row kernel's 10 GB/s on AMD Zen 4 (BenchmarkDotRows,
-// 64 MiB); 4, 8, 16 and 32 KiB ahead gave 13, 14.5, 14.3 and 16.9 GB/s
-// (2 KiB: 8.7). In decode on two threads (enginebench, SmolLM2-135M
-// Q4_0) 32 KiB gave about 280 tokens/s to 16 KiB's 250 and 8 KiB's 245;
-// on one thread all three gave 200.
+// Each block step asks for the cache lines R4DIST bytes ahead of the four
+// rows' bytes into L2 (the rows of a group are consecutive, and a step
+// moves through 72 of their bytes, 136 for Q8_0). Asking for the same
+// block of the rows eight rows on, as the VNNI tiles' VADV does, left
+// 576-wide Q4_0 rows from memory at the one-row kernel's 10 GB/s on AMD
+// Zen 4 (BenchmarkDotRows, 64 MiB); 4, 8, 16 and 32 KiB ahead gave 13,
+// 14.5, 14.3 and 16.9 GB/s (2 KiB: 8.7). In decode on two threads
+// (enginebench, SmolLM2-135M Q4_0) 32 KiB gave about 280 tokens/s to
+// 16 KiB's 250 and 8 KiB's 245; on one thread all three gave 200.
 
 // R4SHIFT sets ys to the quadword shift counts {0, 0, 4, 4}; xt is scratch.
 #define R4SHIFT(xs, ys, xt) \
@@ -618,12 +618,19 @@ q4x4vloop:
 	VINSERTI128  $1, xt, ys, ys
 
 // R4PREFETCH asks for the two cache lines at R9 into L2 and moves R9 on by
-// 72 bytes, four rows' blocks: R9 walks the group's bytes R4DIST ahead.
+// 72 bytes, four rows' Q4_0 blocks: R9 walks the group's bytes R4DIST
+// ahead. R4PREFETCH8 does the same for Q8_0's 136 bytes, three lines.
 #define R4DIST 32768
 #define R4PREFETCH \
 	PREFETCHT1 (R9)   \
 	PREFETCHT1 64(R9) \
 	ADDQ       $72, R9
+
+#define R4PREFETCH8 \
+	PREFETCHT1 (R9)    \
+	PREFETCHT1 64(R9)  \
+	PREFETCHT1 128(R9) \
+	ADDQ       $136, R9
 
 // R4OUT reduces the accumulators Y0-Y3 (rows 0-3) in hsum_float_8's order
 // and stores the four sums at (R11): X4-X6 scratch. A row's halves are
@@ -780,6 +787,118 @@ r4aloop:
 	LEAQ (R10)(BX*4), SI
 	DECQ R12
 	JNZ  r4agroup
+	VZEROUPPER
+	RET
+
+// R4VQ8 accumulates one Q8_0 row's block (scale half at sa, quants at qa)
+// into acc, as dotQ8_0VNNI does: the vector's quants in Y4, lane sums in
+// Y5, scale broadcast in Y6; 0x80 bytes in Y7. xs/ys, tw and tf are
+// scratch.
+#define R4VQ8(sa, qa, acc, xs, ys, tw, tf) \
+	VPBROADCASTW   sa, xs        \
+	VCVTPH2PS      xs, ys        \
+	VMULPS         Y6, ys, ys    \
+	VPXOR          qa, Y7, tw    \
+	VMOVDQA        Y5, tf        \
+	VPDPBUSD       Y4, tw, tf    \
+	VCVTDQ2PS      tf, tf        \
+	VFMADD231PS    tf, ys, acc
+
+// func dotQ8_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+TEXT ·dotQ8_0R4VNNI(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), BX
+	MOVQ out+40(FP), R11
+	MOVQ n4+48(FP), R12
+	MOVL $0x80808080, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, Y7
+
+r48vgroup:
+	MOVQ q+16(FP), DI
+	MOVQ aux+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ SI, R10
+	LEAQ (SI)(BX*2), R8
+	LEAQ R4DIST(SI), R9
+	R4ZERO
+
+r48vloop:
+	VMOVDQU      (DI), Y4
+	VMOVDQU      (DX), Y5
+	VBROADCASTSS 32(DX), Y6
+	R4VQ8(0(SI), 2(SI), Y0, X9, Y9, Y10, Y11)
+	R4VQ8(0(SI)(BX*1), 2(SI)(BX*1), Y1, X12, Y12, Y13, Y14)
+	R4VQ8(0(R8), 2(R8), Y2, X9, Y9, Y10, Y11)
+	R4VQ8(0(R8)(BX*1), 2(R8)(BX*1), Y3, X12, Y12, Y13, Y14)
+	R4PREFETCH8
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $32, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  r48vloop
+	R4OUT
+	ADDQ $16, R11
+	LEAQ (R10)(BX*4), SI
+	DECQ R12
+	JNZ  r48vgroup
+	VZEROUPPER
+	RET
+
+// R4AQ8 accumulates one Q8_0 row's block (scale half at sa, quants at qa)
+// into acc, as dotQ8_0AVX2 does: the vector's quants in Y4, its block
+// scale broadcast in Y5; int16 ones in Y15. xs/ys, tw and t2 are scratch.
+#define R4AQ8(sa, qa, acc, xs, ys, tw, t2) \
+	VPBROADCASTW   sa, xs        \
+	VCVTPH2PS      xs, ys        \
+	VMULPS         Y5, ys, ys    \
+	VMOVDQU        qa, tw        \
+	VPSIGNB        tw, Y4, t2    \
+	VPSIGNB        tw, tw, tw    \
+	VPMADDUBSW     t2, tw, tw    \
+	VPMADDWD       Y15, tw, tw   \
+	VCVTDQ2PS      tw, tw        \
+	VFMADD231PS    tw, ys, acc
+
+// func dotQ8_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+TEXT ·dotQ8_0R4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), BX
+	MOVQ out+40(FP), R11
+	MOVQ n4+48(FP), R12
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+r48agroup:
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ SI, R10
+	LEAQ (SI)(BX*2), R8
+	LEAQ R4DIST(SI), R9
+	R4ZERO
+
+r48aloop:
+	VMOVDQU      (DI), Y4
+	VBROADCASTSS (DX), Y5
+	R4AQ8(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8)
+	R4AQ8(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11)
+	R4AQ8(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8)
+	R4AQ8(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
+	R4PREFETCH8
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  r48aloop
+	R4OUT
+	ADDQ $16, R11
+	LEAQ (R10)(BX*4), SI
+	DECQ R12
+	JNZ  r48agroup
 	VZEROUPPER
 	RET
 

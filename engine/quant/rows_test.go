@@ -10,14 +10,16 @@ import (
 	"testing"
 )
 
-// TestDotRowsQ4_0 checks DotRows on Q4_0 rows against Dot, bit for bit, for
+// TestDotRows checks DotRows on Q4_0 rows against Dot, bit for bit, for
 // row counts around the row-group kernels' four (groups and the rows after
 // them), random rows and rows with nibble extremes, zero blocks and infinite
-// and NaN scales (q4_0EdgeCase), vectors with a zero block or a saturating
-// spike, and one to 128 blocks a row. With VNNI it runs again with the
-// vectors prepared without the lane sums (the AVX2 kernels). Q8_0 rows, which
-// go one at a time, are checked the same way.
-func TestDotRowsQ4_0(t *testing.T) {
+// and NaN scales (q4_0EdgeCase), rows with up to three blocks of NaN
+// (random payloads) or infinite scales over zero lanes (nanBlocks),
+// vectors with a zero block or a saturating spike, and one to 128 blocks a
+// row; Q8_0 rows the same way. With VNNI it
+// runs again with the vectors prepared without the lane sums (the AVX2
+// kernels).
+func TestDotRows(t *testing.T) {
 	vnniModes := []bool{false}
 	if useVNNI {
 		vnniModes = append(vnniModes, true)
@@ -126,7 +128,7 @@ func nanBlocks(r *rand.Rand, wt Type, w []byte, rowBytes int) {
 
 // BenchmarkDotRows times one vector against every row of a matrix larger
 // than L2 (a decode step's product, the rows coming from memory), in
-// 16-row chunks as the engine's workers take them, with the Q4_0 row-group
+// 16-row chunks as the engine's workers take them, with the row-group
 // kernels ("rows4") and one row at a time ("rows1"), VNNI and AVX2, in the
 // same run. The matrix is 64 MiB, twice this machine's L3 (a SmolLM2-135M
 // Q4_0 decode step reads about 80 MB of weights). GB/s counts the weight
