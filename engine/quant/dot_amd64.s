@@ -664,14 +664,63 @@ q4x4vloop:
 	VXORPS Y2, Y2, Y2 \
 	VXORPS Y3, Y3, Y3
 
-// R4VQ4 accumulates one Q4_0 row's block (scale half at sa, nibbles at qa)
-// into acc, as dotQ4_0VNNI does: the vector's quants in Y4, lane sums in
-// Y5, scale broadcast in Y6; 0x0f bytes in Y7, the shift counts in Y8.
-// xs/ys, tw and tf are scratch.
-#define R4VQ4(sa, qa, acc, xs, ys, tw, tf) \
-	VPBROADCASTW   sa, xs        \
-	VCVTPH2PS      xs, ys        \
-	VMULPS         Y6, ys, ys    \
+// On the VNNI path each block's four row scales are converted and
+// multiplied by the vector's at once: the four halves gathered into one
+// quadword through AX and R13, converted, multiplied by the vector's scale
+// in X6 (the weight's scale first, as the one-row kernels do), into X15;
+// each row's product is then broadcast from its lane (VBROADCASTSS for row
+// 0, VPERMPS by the lane indices in Y16-Y18 for rows 1-3). The products
+// are the same floats the one-row kernels make, in fewer operations than
+// a broadcast, conversion and multiplication per row.
+#define R4VSCALES \
+	MOVWLZX   0(SI), AX          \
+	MOVWLZX   0(SI)(BX*1), R13   \
+	SHLQ      $16, R13           \
+	ORQ       R13, AX            \
+	MOVWLZX   0(R8), R13         \
+	SHLQ      $32, R13           \
+	ORQ       R13, AX            \
+	MOVWLZX   0(R8)(BX*1), R13   \
+	SHLQ      $48, R13           \
+	ORQ       R13, AX            \
+	VMOVQ     AX, X15            \
+	VCVTPH2PS X15, X15           \
+	VMULPS    X6, X15, X15
+
+// R4VIDX sets Y16-Y18 to the lane indices 1, 2 and 3; X9 is scratch.
+#define R4VIDX \
+	MOVL         $1, AX      \
+	VMOVD        AX, X9      \
+	VPBROADCASTD X9, Y16     \
+	MOVL         $2, AX      \
+	VMOVD        AX, X9      \
+	VPBROADCASTD X9, Y17     \
+	MOVL         $3, AX      \
+	VMOVD        AX, X9      \
+	VPBROADCASTD X9, Y18
+
+// R4VLOOP is the VNNI loop body: the vector's quants into Y4, lane sums
+// into Y5, scale into X6; the scale products; then ROW (R4VQ4 or R4VQ8)
+// for each of the four rows, block data at 2 bytes in.
+#define R4VLOOP(ROW) \
+	VMOVDQU      (DI), Y4     \
+	VMOVDQU      (DX), Y5     \
+	VBROADCASTSS 32(DX), X6   \
+	R4VSCALES                 \
+	VBROADCASTSS X15, Y9      \
+	ROW(2(SI), Y0, Y9, Y10, Y11) \
+	VPERMPS      Y15, Y16, Y12 \
+	ROW(2(SI)(BX*1), Y1, Y12, Y13, Y14) \
+	VPERMPS      Y15, Y17, Y9 \
+	ROW(2(R8), Y2, Y9, Y10, Y11) \
+	VPERMPS      Y15, Y18, Y12 \
+	ROW(2(R8)(BX*1), Y3, Y12, Y13, Y14)
+
+// R4VQ4 accumulates one Q4_0 row's block (nibbles at qa, the scale
+// product broadcast in ys) into acc, as dotQ4_0VNNI does: the vector's
+// quants in Y4, lane sums in Y5; 0x0f bytes in Y7, the shift counts in Y8.
+// tw and tf are scratch.
+#define R4VQ4(qa, acc, ys, tw, tf) \
 	VBROADCASTI128 qa, tw        \
 	VPSRLVQ        Y8, tw, tw    \
 	VPAND          Y7, tw, tw    \
@@ -690,6 +739,7 @@ TEXT ·dotQ4_0R4VNNI(SB), NOSPLIT, $0-56
 	VMOVD AX, X7
 	VPBROADCASTD X7, Y7
 	R4SHIFT(X8, Y8, X9)
+	R4VIDX
 
 r4vgroup:
 	MOVQ q+16(FP), DI
@@ -701,13 +751,7 @@ r4vgroup:
 	R4ZERO
 
 r4vloop:
-	VMOVDQU      (DI), Y4
-	VMOVDQU      (DX), Y5
-	VBROADCASTSS 32(DX), Y6
-	R4VQ4(0(SI), 2(SI), Y0, X9, Y9, Y10, Y11)
-	R4VQ4(0(SI)(BX*1), 2(SI)(BX*1), Y1, X12, Y12, Y13, Y14)
-	R4VQ4(0(R8), 2(R8), Y2, X9, Y9, Y10, Y11)
-	R4VQ4(0(R8)(BX*1), 2(R8)(BX*1), Y3, X12, Y12, Y13, Y14)
+	R4VLOOP(R4VQ4)
 	R4PREFETCH
 	ADDQ $18, SI
 	ADDQ $18, R8
@@ -790,14 +834,10 @@ r4aloop:
 	VZEROUPPER
 	RET
 
-// R4VQ8 accumulates one Q8_0 row's block (scale half at sa, quants at qa)
-// into acc, as dotQ8_0VNNI does: the vector's quants in Y4, lane sums in
-// Y5, scale broadcast in Y6; 0x80 bytes in Y7. xs/ys, tw and tf are
-// scratch.
-#define R4VQ8(sa, qa, acc, xs, ys, tw, tf) \
-	VPBROADCASTW   sa, xs        \
-	VCVTPH2PS      xs, ys        \
-	VMULPS         Y6, ys, ys    \
+// R4VQ8 accumulates one Q8_0 row's block (quants at qa, the scale product
+// broadcast in ys) into acc, as dotQ8_0VNNI does: the vector's quants in
+// Y4, lane sums in Y5; 0x80 bytes in Y7. tw and tf are scratch.
+#define R4VQ8(qa, acc, ys, tw, tf) \
 	VPXOR          qa, Y7, tw    \
 	VMOVDQA        Y5, tf        \
 	VPDPBUSD       Y4, tw, tf    \
@@ -813,6 +853,7 @@ TEXT ·dotQ8_0R4VNNI(SB), NOSPLIT, $0-56
 	MOVL $0x80808080, AX
 	VMOVD AX, X7
 	VPBROADCASTD X7, Y7
+	R4VIDX
 
 r48vgroup:
 	MOVQ q+16(FP), DI
@@ -824,13 +865,7 @@ r48vgroup:
 	R4ZERO
 
 r48vloop:
-	VMOVDQU      (DI), Y4
-	VMOVDQU      (DX), Y5
-	VBROADCASTSS 32(DX), Y6
-	R4VQ8(0(SI), 2(SI), Y0, X9, Y9, Y10, Y11)
-	R4VQ8(0(SI)(BX*1), 2(SI)(BX*1), Y1, X12, Y12, Y13, Y14)
-	R4VQ8(0(R8), 2(R8), Y2, X9, Y9, Y10, Y11)
-	R4VQ8(0(R8)(BX*1), 2(R8)(BX*1), Y3, X12, Y12, Y13, Y14)
+	R4VLOOP(R4VQ8)
 	R4PREFETCH8
 	ADDQ $34, SI
 	ADDQ $34, R8
