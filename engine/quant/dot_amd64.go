@@ -456,17 +456,53 @@ func quantRowQ8_0(x []float32, q []int8, d []float32, aux []int32, off int32) bo
 	return true
 }
 
+//go:noescape
+func dotQ4_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+
+//go:noescape
+func dotQ4_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+
+//go:noescape
+func dotQ8_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+
+//go:noescape
+func dotQ8_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+
+// disableRows4 lets the tests and benchmarks run dotRows one row at a time.
+var disableRows4 = false
+
 // dotRows runs the Q8_0/Q4_0 kernels over rows directly; false means the
-// caller should go row by row.
+// caller should go row by row. The rows go four at a time through the
+// row-group kernels (a decode step's products), the rows after the last
+// four one at a time; the results are the one-row kernels', bit for bit.
 func dotRows(v *Vec, w []byte, rowBytes, r0, r1 int, out []float32) bool {
 	nb := len(v.d)
 	if !useAVX2 || nb == 0 || (v.wt != Q8_0 && v.wt != Q4_0) || rowBytes < nb*v.wt.BlockBytes() {
 		return false
 	}
+	if r0 >= r1 {
+		return true
+	}
+	_, _ = w[r1*rowBytes-1], out[r1-r0-1]
 	q, d := unsafe.Pointer(&v.q[0]), unsafe.Pointer(&v.d[0])
 	vnni := len(v.aux) == nb*auxWords
 	if vnni {
 		d = unsafe.Pointer(&v.aux[0])
+	}
+	if n4 := (r1 - r0) / 4; n4 > 0 && !disableRows4 {
+		row, o := unsafe.Pointer(&w[r0*rowBytes]), unsafe.Pointer(&out[0])
+		switch {
+		case vnni && v.wt == Q8_0:
+			dotQ8_0R4VNNI(row, rowBytes, q, d, nb, o, n4)
+		case vnni:
+			dotQ4_0R4VNNI(row, rowBytes, q, d, nb, o, n4)
+		case v.wt == Q8_0:
+			dotQ8_0R4AVX2(row, rowBytes, q, d, nb, o, n4)
+		default:
+			dotQ4_0R4AVX2(row, rowBytes, q, d, nb, o, n4)
+		}
+		out = out[4*n4:]
+		r0 += 4 * n4
 	}
 	for i := r0; i < r1; i++ {
 		row := unsafe.Pointer(&w[i*rowBytes])

@@ -583,6 +583,360 @@ q4x4vloop:
 	STORE4
 	RET
 
+// The one-vector row-group kernels (Q4_0, Q8_0): a decode step's product,
+// four rows against one vector per loop, n4 groups of four consecutive rows
+// (rowBytes apart) a call, the sums to out[0:4*n4]. The vector's block (quants, lane
+// sums or scale) is loaded once per four rows, and the rows' four
+// accumulators are independent chains, where the one-row kernels wait on
+// one multiply-add chain, a call and a reduction per row. Each row's
+// arithmetic is its one-row kernel's, in its order and with each
+// operation's operands in the same places: the row's scale times the
+// vector's, acc += float(sum) * that, one block after another, and
+// hsum_float_8 at the end, done for the four rows at once in the same
+// pairings. So every output equals Vec.Dot's bit for bit.
+//
+// Q4_0's nibbles are unpacked as the one-row kernels do, in fewer operations:
+// the 16 bytes broadcast to both halves, the upper half's quadwords shifted
+// right by four (the shift counts in R4SHIFT's register), and masked.
+//
+// Each block step asks for the cache lines R4DIST bytes ahead of the four
+// rows' bytes into L2 (the rows of a group are consecutive, and a step
+// moves through 72 of their bytes, 136 for Q8_0). Asking for the same
+// block of the rows eight rows on, as the VNNI tiles' VADV does, left
+// 576-wide Q4_0 rows from memory at the one-row kernel's 10 GB/s on AMD
+// Zen 4 (BenchmarkDotRows, 64 MiB); 4, 8, 16 and 32 KiB ahead gave 13,
+// 14.5, 14.3 and 16.9 GB/s (2 KiB: 8.7). In decode on two threads
+// (enginebench, SmolLM2-135M Q4_0) 32 KiB gave about 280 tokens/s to
+// 16 KiB's 250 and 8 KiB's 245; on one thread all three gave 200.
+
+// R4SHIFT sets ys to the quadword shift counts {0, 0, 4, 4}; xt is scratch.
+#define R4SHIFT(xs, ys, xt) \
+	VPXOR        xs, xs, xs  \
+	MOVL         $4, AX      \
+	VMOVQ        AX, xt      \
+	VPBROADCASTQ xt, xt      \
+	VINSERTI128  $1, xt, ys, ys
+
+// R4PREFETCH asks for the two cache lines at R9 into L2 and moves R9 on by
+// 72 bytes, four rows' Q4_0 blocks: R9 walks the group's bytes R4DIST
+// ahead. R4PREFETCH8 does the same for Q8_0's 136 bytes, three lines.
+#define R4DIST 32768
+#define R4PREFETCH \
+	PREFETCHT1 (R9)   \
+	PREFETCHT1 64(R9) \
+	ADDQ       $72, R9
+
+#define R4PREFETCH8 \
+	PREFETCHT1 (R9)    \
+	PREFETCHT1 64(R9)  \
+	PREFETCHT1 128(R9) \
+	ADDQ       $136, R9
+
+// R4OUT reduces the accumulators Y0-Y3 (rows 0-3) in hsum_float_8's order
+// and stores the four sums at (R11): X4-X6 scratch. A row's halves are
+// added high plus low; then the pairs (0+2, 1+3) of two rows come from one
+// addition of their quadword unpackings, and the two pair sums of four rows
+// from one addition of their shuffles.
+#define R4OUT \
+	VEXTRACTF128 $1, Y0, X4 \
+	VADDPS       X0, X4, X0 \
+	VEXTRACTF128 $1, Y1, X4 \
+	VADDPS       X1, X4, X1 \
+	VEXTRACTF128 $1, Y2, X4 \
+	VADDPS       X2, X4, X2 \
+	VEXTRACTF128 $1, Y3, X4 \
+	VADDPS       X3, X4, X3 \
+	VUNPCKLPD    X1, X0, X4 \
+	VUNPCKHPD    X1, X0, X5 \
+	VADDPS       X5, X4, X4 \
+	VUNPCKLPD    X3, X2, X5 \
+	VUNPCKHPD    X3, X2, X6 \
+	VADDPS       X6, X5, X5 \
+	VSHUFPS      $0x88, X5, X4, X6 \
+	VSHUFPS      $0xdd, X5, X4, X0 \
+	VADDPS       X0, X6, X6 \
+	VMOVUPS      X6, (R11)
+
+// R4ZERO clears the accumulators.
+#define R4ZERO \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3
+
+// On the VNNI path each block's four row scales are converted and
+// multiplied by the vector's at once: the four halves gathered into one
+// quadword through AX and R13, converted, multiplied by the vector's scale
+// in X6 (the weight's scale first, as the one-row kernels do), into X15;
+// each row's product is then broadcast from its lane (VBROADCASTSS for row
+// 0, VPERMPS by the lane indices in Y16-Y18 for rows 1-3). The products
+// are the same floats the one-row kernels make, in fewer operations than
+// a broadcast, conversion and multiplication per row.
+#define R4VSCALES \
+	MOVWLZX   0(SI), AX          \
+	MOVWLZX   0(SI)(BX*1), R13   \
+	SHLQ      $16, R13           \
+	ORQ       R13, AX            \
+	MOVWLZX   0(R8), R13         \
+	SHLQ      $32, R13           \
+	ORQ       R13, AX            \
+	MOVWLZX   0(R8)(BX*1), R13   \
+	SHLQ      $48, R13           \
+	ORQ       R13, AX            \
+	VMOVQ     AX, X15            \
+	VCVTPH2PS X15, X15           \
+	VMULPS    X6, X15, X15
+
+// R4VIDX sets Y16-Y18 to the lane indices 1, 2 and 3; X9 is scratch.
+#define R4VIDX \
+	MOVL         $1, AX      \
+	VMOVD        AX, X9      \
+	VPBROADCASTD X9, Y16     \
+	MOVL         $2, AX      \
+	VMOVD        AX, X9      \
+	VPBROADCASTD X9, Y17     \
+	MOVL         $3, AX      \
+	VMOVD        AX, X9      \
+	VPBROADCASTD X9, Y18
+
+// R4VLOOP is the VNNI loop body: the vector's quants into Y4, lane sums
+// into Y5, scale into X6; the scale products; then ROW (R4VQ4 or R4VQ8)
+// for each of the four rows, block data at 2 bytes in.
+#define R4VLOOP(ROW) \
+	VMOVDQU      (DI), Y4     \
+	VMOVDQU      (DX), Y5     \
+	VBROADCASTSS 32(DX), X6   \
+	R4VSCALES                 \
+	VBROADCASTSS X15, Y9      \
+	ROW(2(SI), Y0, Y9, Y10, Y11) \
+	VPERMPS      Y15, Y16, Y12 \
+	ROW(2(SI)(BX*1), Y1, Y12, Y13, Y14) \
+	VPERMPS      Y15, Y17, Y9 \
+	ROW(2(R8), Y2, Y9, Y10, Y11) \
+	VPERMPS      Y15, Y18, Y12 \
+	ROW(2(R8)(BX*1), Y3, Y12, Y13, Y14)
+
+// R4VQ4 accumulates one Q4_0 row's block (nibbles at qa, the scale
+// product broadcast in ys) into acc, as dotQ4_0VNNI does: the vector's
+// quants in Y4, lane sums in Y5; 0x0f bytes in Y7, the shift counts in Y8.
+// tw and tf are scratch.
+#define R4VQ4(qa, acc, ys, tw, tf) \
+	VBROADCASTI128 qa, tw        \
+	VPSRLVQ        Y8, tw, tw    \
+	VPAND          Y7, tw, tw    \
+	VMOVDQA        Y5, tf        \
+	VPDPBUSD       Y4, tw, tf    \
+	VCVTDQ2PS      tf, tf        \
+	VFMADD231PS    tf, ys, acc
+
+// func dotQ4_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+TEXT ·dotQ4_0R4VNNI(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), BX
+	MOVQ out+40(FP), R11
+	MOVQ n4+48(FP), R12
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, Y7
+	R4SHIFT(X8, Y8, X9)
+	R4VIDX
+
+r4vgroup:
+	MOVQ q+16(FP), DI
+	MOVQ aux+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ SI, R10
+	LEAQ (SI)(BX*2), R8
+	LEAQ R4DIST(SI), R9
+	R4ZERO
+
+r4vloop:
+	R4VLOOP(R4VQ4)
+	R4PREFETCH
+	ADDQ $18, SI
+	ADDQ $18, R8
+	ADDQ $32, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  r4vloop
+	R4OUT
+	ADDQ $16, R11
+	LEAQ (R10)(BX*4), SI
+	DECQ R12
+	JNZ  r4vgroup
+	VZEROUPPER
+	RET
+
+// R4AQ4 accumulates one Q4_0 row's block (scale half at sa, nibbles at qa)
+// into acc, as dotQ4_0AVX2 does: the vector's quants in Y4, its block scale
+// broadcast in Y5; the shift counts in Y12, 8s in Y13, 0x0f bytes in Y14,
+// int16 ones in Y15. xs/ys, tw and t2 are scratch.
+#define R4AQ4(sa, qa, acc, xs, ys, tw, t2) \
+	VPBROADCASTW   sa, xs        \
+	VCVTPH2PS      xs, ys        \
+	VMULPS         Y5, ys, ys    \
+	VBROADCASTI128 qa, tw        \
+	VPSRLVQ        Y12, tw, tw   \
+	VPAND          Y14, tw, tw   \
+	VPSUBB         Y13, tw, tw   \
+	VPSIGNB        tw, Y4, t2    \
+	VPSIGNB        tw, tw, tw    \
+	VPMADDUBSW     t2, tw, tw    \
+	VPMADDWD       Y15, tw, tw   \
+	VCVTDQ2PS      tw, tw        \
+	VFMADD231PS    tw, ys, acc
+
+// func dotQ4_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+TEXT ·dotQ4_0R4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), BX
+	MOVQ out+40(FP), R11
+	MOVQ n4+48(FP), R12
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x08080808, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	R4SHIFT(X12, Y12, X11)
+
+r4agroup:
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ SI, R10
+	LEAQ (SI)(BX*2), R8
+	LEAQ R4DIST(SI), R9
+	R4ZERO
+
+r4aloop:
+	VMOVDQU      (DI), Y4
+	VBROADCASTSS (DX), Y5
+	R4AQ4(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8)
+	R4AQ4(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11)
+	R4AQ4(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8)
+	R4AQ4(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
+	R4PREFETCH
+	ADDQ $18, SI
+	ADDQ $18, R8
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  r4aloop
+	R4OUT
+	ADDQ $16, R11
+	LEAQ (R10)(BX*4), SI
+	DECQ R12
+	JNZ  r4agroup
+	VZEROUPPER
+	RET
+
+// R4VQ8 accumulates one Q8_0 row's block (quants at qa, the scale product
+// broadcast in ys) into acc, as dotQ8_0VNNI does: the vector's quants in
+// Y4, lane sums in Y5; 0x80 bytes in Y7. tw and tf are scratch.
+#define R4VQ8(qa, acc, ys, tw, tf) \
+	VPXOR          qa, Y7, tw    \
+	VMOVDQA        Y5, tf        \
+	VPDPBUSD       Y4, tw, tf    \
+	VCVTDQ2PS      tf, tf        \
+	VFMADD231PS    tf, ys, acc
+
+// func dotQ8_0R4VNNI(w unsafe.Pointer, rowBytes int, q, aux unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+TEXT ·dotQ8_0R4VNNI(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), BX
+	MOVQ out+40(FP), R11
+	MOVQ n4+48(FP), R12
+	MOVL $0x80808080, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, Y7
+	R4VIDX
+
+r48vgroup:
+	MOVQ q+16(FP), DI
+	MOVQ aux+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ SI, R10
+	LEAQ (SI)(BX*2), R8
+	LEAQ R4DIST(SI), R9
+	R4ZERO
+
+r48vloop:
+	R4VLOOP(R4VQ8)
+	R4PREFETCH8
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $32, DI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  r48vloop
+	R4OUT
+	ADDQ $16, R11
+	LEAQ (R10)(BX*4), SI
+	DECQ R12
+	JNZ  r48vgroup
+	VZEROUPPER
+	RET
+
+// R4AQ8 accumulates one Q8_0 row's block (scale half at sa, quants at qa)
+// into acc, as dotQ8_0AVX2 does: the vector's quants in Y4, its block
+// scale broadcast in Y5; int16 ones in Y15. xs/ys, tw and t2 are scratch.
+#define R4AQ8(sa, qa, acc, xs, ys, tw, t2) \
+	VPBROADCASTW   sa, xs        \
+	VCVTPH2PS      xs, ys        \
+	VMULPS         Y5, ys, ys    \
+	VMOVDQU        qa, tw        \
+	VPSIGNB        tw, Y4, t2    \
+	VPSIGNB        tw, tw, tw    \
+	VPMADDUBSW     t2, tw, tw    \
+	VPMADDWD       Y15, tw, tw   \
+	VCVTDQ2PS      tw, tw        \
+	VFMADD231PS    tw, ys, acc
+
+// func dotQ8_0R4AVX2(w unsafe.Pointer, rowBytes int, q, d unsafe.Pointer, nb int, out unsafe.Pointer, n4 int)
+TEXT ·dotQ8_0R4AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ rowBytes+8(FP), BX
+	MOVQ out+40(FP), R11
+	MOVQ n4+48(FP), R12
+	MOVL $0x00010001, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+r48agroup:
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), DX
+	MOVQ nb+32(FP), CX
+	MOVQ SI, R10
+	LEAQ (SI)(BX*2), R8
+	LEAQ R4DIST(SI), R9
+	R4ZERO
+
+r48aloop:
+	VMOVDQU      (DI), Y4
+	VBROADCASTSS (DX), Y5
+	R4AQ8(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8)
+	R4AQ8(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11)
+	R4AQ8(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8)
+	R4AQ8(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
+	R4PREFETCH8
+	ADDQ $34, SI
+	ADDQ $34, R8
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ  r48aloop
+	R4OUT
+	ADDQ $16, R11
+	LEAQ (R10)(BX*4), SI
+	DECQ R12
+	JNZ  r48agroup
+	VZEROUPPER
+	RET
+
 // func axpyAVX2(dst, src unsafe.Pointer, a float32, n int)
 // dst[i] += a*src[i] for n a multiple of 8.
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
