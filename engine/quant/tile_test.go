@@ -199,16 +199,7 @@ func BenchmarkMulRows(b *testing.B) {
 					b.Run(fmt.Sprintf("%v/cols=%d/vecs=%d/%s", wt, cols, n, name), func(b *testing.B) {
 						setTile(!tiled)
 						defer setTile(false)
-						runtime.LockOSThread()
-						defer runtime.UnlockOSThread()
-						c0 := threadCPU()
-						for b.Loop() {
-							MulRows(w, rowBytes, 0, rows, vs, out, rows)
-						}
-						b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-						if c := threadCPU() - c0; c > 0 {
-							b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
-						}
+						benchMulRows(b, w, rowBytes, rows, cols, vs, out)
 					})
 				}
 			}
@@ -287,28 +278,53 @@ func TestMulRowsQ4_0Unpacked(t *testing.T) {
 				for _, n := range []int{2, 3, 5, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 33} {
 					name := fmt.Sprintf("vnniOff=%v/cols=%d/rows=%d/vecs=%d", vnniOff, cols, nrows, n)
 					w, rowBytes, vs := q4_0EdgeCase(t, r, nrows+2, cols, n)
-					r0, r1 := 1, 1+nrows
-					stride := nrows + 3
-					out := make([]float32, n*stride)
-					for i := range out {
-						out[i] = float32(math.Inf(-1))
-					}
-					MulRows(w, rowBytes, r0, r1, vs, out, stride)
-					for k := range vs {
-						for i := r0; i < r1; i++ {
-							want := vs[k].Dot(w[i*rowBytes : (i+1)*rowBytes])
-							if got := out[k*stride+i-r0]; math.Float32bits(got) != math.Float32bits(want) {
-								t.Fatalf("%s: row %d vector %d: %g (%#x), want %g (%#x)", name, i, k, got, math.Float32bits(got), want, math.Float32bits(want))
-							}
-						}
-						for i := nrows; i < stride; i++ {
-							if !math.IsInf(float64(out[k*stride+i]), -1) {
-								t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
-							}
-						}
-					}
+					checkMulRows(t, name, w, rowBytes, nrows, vs)
 				}
 			}
 		}
+	}
+}
+
+// checkMulRows runs MulRows over rows 1 to nrows of w (which holds nrows+2
+// rows) into an out whose stride leaves room past the rows, and checks that
+// every output equals Dot's bit for bit and that nothing past the rows was
+// written.
+func checkMulRows(t *testing.T, name string, w []byte, rowBytes, nrows int, vs []Vec) {
+	t.Helper()
+	r0, r1 := 1, 1+nrows
+	stride := nrows + 3
+	out := make([]float32, len(vs)*stride)
+	for i := range out {
+		out[i] = float32(math.Inf(-1))
+	}
+	MulRows(w, rowBytes, r0, r1, vs, out, stride)
+	for k := range vs {
+		for i := r0; i < r1; i++ {
+			want := vs[k].Dot(w[i*rowBytes : (i+1)*rowBytes])
+			if got := out[k*stride+i-r0]; math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%s: row %d vector %d: %g (%#x), want %g (%#x)", name, i, k, got, math.Float32bits(got), want, math.Float32bits(want))
+			}
+		}
+		for i := nrows; i < stride; i++ {
+			if !math.IsInf(float64(out[k*stride+i]), -1) {
+				t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
+			}
+		}
+	}
+}
+
+// benchMulRows times MulRows over the first rows rows of w (cols columns)
+// against vs on a locked thread, reporting GMAC/s and, where the platform
+// gives it, the thread's CPU time per call.
+func benchMulRows(b *testing.B, w []byte, rowBytes, rows, cols int, vs []Vec, out []float32) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU()
+	for b.Loop() {
+		MulRows(w, rowBytes, 0, rows, vs, out, rows)
+	}
+	b.ReportMetric(float64(rows*cols*len(vs))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+	if c := threadCPU() - c0; c > 0 {
+		b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 )
 
@@ -154,16 +153,7 @@ func BenchmarkMulRowsF16(b *testing.B) {
 				b.Run(fmt.Sprintf("cols=%d/vecs=%d/%s", cols, n, name), func(b *testing.B) {
 					disableTileF16, disableTileF16Z = name == "before", name == "tiled"
 					defer func() { disableTileF16, disableTileF16Z = false, false }()
-					runtime.LockOSThread()
-					defer runtime.UnlockOSThread()
-					c0 := threadCPU()
-					for b.Loop() {
-						MulRows(w, rowBytes, 0, rows, vs, out, rows)
-					}
-					b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-					if c := threadCPU() - c0; c > 0 {
-						b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
-					}
+					benchMulRows(b, w, rowBytes, rows, cols, vs, out)
 				})
 			}
 		}

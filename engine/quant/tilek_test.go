@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 )
 
@@ -60,26 +59,7 @@ func TestMulRowsK(t *testing.T) {
 					for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 11, 16} {
 						name := fmt.Sprintf("%v/cols=%d/edges=%v/rows=%d/vecs=%d", wt, cols, edges, nrows, n)
 						w, rowBytes, vs := tileKCase(t, r, wt, nrows+2, cols, n, edges)
-						r0, r1 := 1, 1+nrows
-						stride := nrows + 3
-						out := make([]float32, n*stride)
-						for i := range out {
-							out[i] = float32(math.Inf(-1))
-						}
-						MulRows(w, rowBytes, r0, r1, vs, out, stride)
-						for k := range vs {
-							for i := r0; i < r1; i++ {
-								want := vs[k].Dot(w[i*rowBytes : (i+1)*rowBytes])
-								if got := out[k*stride+i-r0]; math.Float32bits(got) != math.Float32bits(want) {
-									t.Fatalf("%s: row %d vector %d: %g (%#x), want %g (%#x)", name, i, k, got, math.Float32bits(got), want, math.Float32bits(want))
-								}
-							}
-							for i := nrows; i < stride; i++ {
-								if !math.IsInf(float64(out[k*stride+i]), -1) {
-									t.Fatalf("%s: wrote out[%d] past the rows", name, k*stride+i)
-								}
-							}
-						}
+						checkMulRows(t, name, w, rowBytes, nrows, vs)
 					}
 				}
 			}
@@ -142,16 +122,7 @@ func BenchmarkMulRowsK(b *testing.B) {
 					b.Run(fmt.Sprintf("%v/cols=%d/vecs=%d/%s", wt, cols, n, name), func(b *testing.B) {
 						disableTileK = !tiled
 						defer func() { disableTileK = false }()
-						runtime.LockOSThread()
-						defer runtime.UnlockOSThread()
-						c0 := threadCPU()
-						for b.Loop() {
-							MulRows(w, rowBytes, 0, rows, vs, out, rows)
-						}
-						b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-						if c := threadCPU() - c0; c > 0 {
-							b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
-						}
+						benchMulRows(b, w, rowBytes, rows, cols, vs, out)
 					})
 				}
 			}
