@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/chorus-ai/chorus/cli/internal/stack"
+	"github.com/chorus-ai/chorus/platform/ports"
 	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
@@ -267,21 +269,21 @@ func fakeSuite(t *testing.T, behave map[string]string) string {
 	return dir
 }
 
-// freeBase returns a port with the next three free too, and another free
-// port.
+// freeBase returns a gRPC base port and an HTTP port for chorus up with
+// every port they imply free.
 func freeBase(t *testing.T) (int, int) {
 	t.Helper()
-	pick := func() int {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	// Below Linux's ephemeral range (32768 and up by default), so that the ports the
+	// kernel hands other tests' listeners and connections meanwhile never land on
+	// these; every port chorus up binds (gRPC, metrics at +1000, the gateway) is
+	// checked, not only the first.
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	for range 100 {
+		base, hp := 20000+r.IntN(10000), 20000+r.IntN(10000)
+		if hp >= base && hp <= base+4 || hp >= base+ports.MetricsOffset && hp <= base+ports.MetricsOffset+4 {
+			continue
 		}
-		defer lis.Close()
-		return lis.Addr().(*net.TCPAddr).Port
-	}
-	for range 50 {
-		base, hp := pick(), pick()
-		if base+4 < 65536 && (hp < base || hp > base+4) {
+		if stack.DefaultAddrs(stack.DefaultHost, base, hp).CheckFree() == nil {
 			return base, hp
 		}
 	}
