@@ -7,6 +7,7 @@ package processtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -145,6 +146,10 @@ func (l Layout) Image() int { return l.Orchestrator + ports.Image - ports.Orches
 func (l Layout) Audio() int { return l.Orchestrator + ports.Audio - ports.Orchestrator }
 func (l Layout) Embed() int { return l.Orchestrator + ports.Embed - ports.Orchestrator }
 
+// layoutLow and layoutHigh bound FreeLayout's gRPC and gateway ports; the
+// metrics ports are ports.MetricsOffset higher, still below 32768.
+const layoutLow, layoutHigh = 20000, 30000
+
 // FreeLayout finds a Layout whose ports, the gRPC servers' metrics ports
 // included, were all free a moment ago.
 func FreeLayout(tb testing.TB) Layout {
@@ -166,14 +171,20 @@ func FreeLayout(tb testing.TB) Layout {
 		}
 		return true
 	}
-	for range 50 {
-		l := Layout{Orchestrator: FreePort(tb)}
-		if !allFree(l) {
+	// The ports come from below Linux's ephemeral range (32768 and up by
+	// default), so that the ports the kernel hands other tests' listeners and
+	// connections between this check and the suite's start never land on them.
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	pick := func() int { return layoutLow + r.IntN(layoutHigh-layoutLow) }
+	for range 100 {
+		l := Layout{Orchestrator: pick()}
+		if !free(l.Orchestrator) || !allFree(l) {
 			continue
 		}
 		for range 50 {
-			if l.Gateway = FreePort(tb); (l.Gateway < l.Orchestrator || l.Gateway > l.Embed()) &&
-				(l.Gateway < l.Orchestrator+ports.MetricsOffset || l.Gateway > l.Embed()+ports.MetricsOffset) {
+			if l.Gateway = pick(); (l.Gateway < l.Orchestrator || l.Gateway > l.Embed()) &&
+				(l.Gateway < l.Orchestrator+ports.MetricsOffset || l.Gateway > l.Embed()+ports.MetricsOffset) &&
+				free(l.Gateway) {
 				return l
 			}
 		}

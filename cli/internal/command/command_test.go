@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/chorus-ai/chorus/cli/internal/stack"
-	"github.com/chorus-ai/chorus/platform/ports"
+	"github.com/chorus-ai/chorus/platform/processtest"
 	"github.com/chorus-ai/chorus/platform/syncio"
 )
 
@@ -273,22 +272,8 @@ func fakeSuite(t *testing.T, behave map[string]string) string {
 // every port they imply free.
 func freeBase(t *testing.T) (int, int) {
 	t.Helper()
-	// Below Linux's ephemeral range (32768 and up by default), so that the ports the
-	// kernel hands other tests' listeners and connections meanwhile never land on
-	// these; every port chorus up binds (gRPC, metrics at +1000, the gateway) is
-	// checked, not only the first.
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
-	for range 100 {
-		base, hp := 20000+r.IntN(10000), 20000+r.IntN(10000)
-		if hp >= base && hp <= base+4 || hp >= base+ports.MetricsOffset && hp <= base+ports.MetricsOffset+4 {
-			continue
-		}
-		if stack.DefaultAddrs(stack.DefaultHost, base, hp).CheckFree() == nil {
-			return base, hp
-		}
-	}
-	t.Fatal("no free ports")
-	return 0, 0
+	l := processtest.FreeLayout(t)
+	return l.Orchestrator, l.Gateway
 }
 
 func TestUpStopsWhenAServerDies(t *testing.T) {
