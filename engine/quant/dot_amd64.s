@@ -36,6 +36,58 @@
 	VXORPS Y6, Y6, Y6 \
 	VXORPS Y7, Y7, Y7
 
+// R4GROUPS runs the four-row kernels' loop: for each of n4 groups of four
+// rows (SI, SI+BX, R8, R8+BX), ROWS accumulates one block of the four rows
+// (WB bytes a row block) against the vector's block at DI (and its scale or
+// lane sums at DX, DSTEP bytes a block) into Y0-Y3, PREFETCH asks for the
+// rows ahead, and R4OUT stores the four sums. ARG names the Go argument at
+// 24(FP): the vector's scales (d) or lane sums (aux). It stands here, before
+// any TEXT, because go vet reads the argument names in a macro's text as
+// those of the function the text sits in.
+#define R4GROUPS(ARG, ROWS, PREFETCH, WB, DSTEP) \
+group: \
+	MOVQ q+16(FP), DI \
+	MOVQ ARG+24(FP), DX \
+	MOVQ nb+32(FP), CX \
+	MOVQ SI, R10 \
+	LEAQ (SI)(BX*2), R8 \
+	LEAQ R4DIST(SI), R9 \
+	R4ZERO \
+loop: \
+	ROWS \
+	PREFETCH \
+	ADDQ $WB, SI \
+	ADDQ $WB, R8 \
+	ADDQ $32, DI \
+	ADDQ $DSTEP, DX \
+	DECQ CX \
+	JNZ  loop \
+	R4OUT \
+	ADDQ $16, R11 \
+	LEAQ (R10)(BX*4), SI \
+	DECQ R12 \
+	JNZ  group \
+	VZEROUPPER \
+	RET
+
+// The blocks of four rows the kernels below take, as ROWS.
+#define R4ROWSVQ4 R4VLOOP(R4VQ4)
+#define R4ROWSVQ8 R4VLOOP(R4VQ8)
+#define R4ROWSAQ4 \
+	VMOVDQU      (DI), Y4 \
+	VBROADCASTSS (DX), Y5 \
+	R4AQ4(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8) \
+	R4AQ4(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11) \
+	R4AQ4(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8) \
+	R4AQ4(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
+#define R4ROWSAQ8 \
+	VMOVDQU      (DI), Y4 \
+	VBROADCASTSS (DX), Y5 \
+	R4AQ8(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8) \
+	R4AQ8(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11) \
+	R4AQ8(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8) \
+	R4AQ8(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
+
 // func dotF32AVX2(a, b unsafe.Pointer, n int) float32
 // n is a multiple of 64.
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
@@ -740,32 +792,7 @@ TEXT ·dotQ4_0R4VNNI(SB), NOSPLIT, $0-56
 	VPBROADCASTD X7, Y7
 	R4SHIFT(X8, Y8, X9)
 	R4VIDX
-
-r4vgroup:
-	MOVQ q+16(FP), DI
-	MOVQ aux+24(FP), DX
-	MOVQ nb+32(FP), CX
-	MOVQ SI, R10
-	LEAQ (SI)(BX*2), R8
-	LEAQ R4DIST(SI), R9
-	R4ZERO
-
-r4vloop:
-	R4VLOOP(R4VQ4)
-	R4PREFETCH
-	ADDQ $18, SI
-	ADDQ $18, R8
-	ADDQ $32, DI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ  r4vloop
-	R4OUT
-	ADDQ $16, R11
-	LEAQ (R10)(BX*4), SI
-	DECQ R12
-	JNZ  r4vgroup
-	VZEROUPPER
-	RET
+	R4GROUPS(aux, R4ROWSVQ4, R4PREFETCH, 18, 64)
 
 // R4AQ4 accumulates one Q4_0 row's block (scale half at sa, nibbles at qa)
 // into acc, as dotQ4_0AVX2 does: the vector's quants in Y4, its block scale
@@ -802,37 +829,7 @@ TEXT ·dotQ4_0R4AVX2(SB), NOSPLIT, $0-56
 	VMOVD AX, X13
 	VPBROADCASTD X13, Y13
 	R4SHIFT(X12, Y12, X11)
-
-r4agroup:
-	MOVQ q+16(FP), DI
-	MOVQ d+24(FP), DX
-	MOVQ nb+32(FP), CX
-	MOVQ SI, R10
-	LEAQ (SI)(BX*2), R8
-	LEAQ R4DIST(SI), R9
-	R4ZERO
-
-r4aloop:
-	VMOVDQU      (DI), Y4
-	VBROADCASTSS (DX), Y5
-	R4AQ4(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8)
-	R4AQ4(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11)
-	R4AQ4(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8)
-	R4AQ4(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
-	R4PREFETCH
-	ADDQ $18, SI
-	ADDQ $18, R8
-	ADDQ $32, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNZ  r4aloop
-	R4OUT
-	ADDQ $16, R11
-	LEAQ (R10)(BX*4), SI
-	DECQ R12
-	JNZ  r4agroup
-	VZEROUPPER
-	RET
+	R4GROUPS(d, R4ROWSAQ4, R4PREFETCH, 18, 4)
 
 // R4VQ8 accumulates one Q8_0 row's block (quants at qa, the scale product
 // broadcast in ys) into acc, as dotQ8_0VNNI does: the vector's quants in
@@ -854,32 +851,7 @@ TEXT ·dotQ8_0R4VNNI(SB), NOSPLIT, $0-56
 	VMOVD AX, X7
 	VPBROADCASTD X7, Y7
 	R4VIDX
-
-r48vgroup:
-	MOVQ q+16(FP), DI
-	MOVQ aux+24(FP), DX
-	MOVQ nb+32(FP), CX
-	MOVQ SI, R10
-	LEAQ (SI)(BX*2), R8
-	LEAQ R4DIST(SI), R9
-	R4ZERO
-
-r48vloop:
-	R4VLOOP(R4VQ8)
-	R4PREFETCH8
-	ADDQ $34, SI
-	ADDQ $34, R8
-	ADDQ $32, DI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ  r48vloop
-	R4OUT
-	ADDQ $16, R11
-	LEAQ (R10)(BX*4), SI
-	DECQ R12
-	JNZ  r48vgroup
-	VZEROUPPER
-	RET
+	R4GROUPS(aux, R4ROWSVQ8, R4PREFETCH8, 34, 64)
 
 // R4AQ8 accumulates one Q8_0 row's block (scale half at sa, quants at qa)
 // into acc, as dotQ8_0AVX2 does: the vector's quants in Y4, its block
@@ -905,37 +877,7 @@ TEXT ·dotQ8_0R4AVX2(SB), NOSPLIT, $0-56
 	MOVL $0x00010001, AX
 	VMOVD AX, X15
 	VPBROADCASTD X15, Y15
-
-r48agroup:
-	MOVQ q+16(FP), DI
-	MOVQ d+24(FP), DX
-	MOVQ nb+32(FP), CX
-	MOVQ SI, R10
-	LEAQ (SI)(BX*2), R8
-	LEAQ R4DIST(SI), R9
-	R4ZERO
-
-r48aloop:
-	VMOVDQU      (DI), Y4
-	VBROADCASTSS (DX), Y5
-	R4AQ8(0(SI), 2(SI), Y0, X6, Y6, Y7, Y8)
-	R4AQ8(0(SI)(BX*1), 2(SI)(BX*1), Y1, X9, Y9, Y10, Y11)
-	R4AQ8(0(R8), 2(R8), Y2, X6, Y6, Y7, Y8)
-	R4AQ8(0(R8)(BX*1), 2(R8)(BX*1), Y3, X9, Y9, Y10, Y11)
-	R4PREFETCH8
-	ADDQ $34, SI
-	ADDQ $34, R8
-	ADDQ $32, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNZ  r48aloop
-	R4OUT
-	ADDQ $16, R11
-	LEAQ (R10)(BX*4), SI
-	DECQ R12
-	JNZ  r48agroup
-	VZEROUPPER
-	RET
+	R4GROUPS(d, R4ROWSAQ8, R4PREFETCH8, 34, 4)
 
 // func axpyAVX2(dst, src unsafe.Pointer, a float32, n int)
 // dst[i] += a*src[i] for n a multiple of 8.
