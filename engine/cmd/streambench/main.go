@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type config struct {
 	server      string
 	serverEnv   []string
 	serverArgs  []string
+	cpuProfile  string
 }
 
 func main() {
@@ -63,6 +65,7 @@ func main() {
 	flag.StringVar(&env, "llama-env", "OMP_WAIT_POLICY=passive",
 		"extra environment for llama-server, comma-separated (passive: its OpenMP threads do not spin, which collapses them on a busy machine)")
 	flag.StringVar(&extra, "llama-args", "", "extra llama-server arguments, space-separated")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine's timed rounds (not llama-server's) to this file")
 	flag.Parse()
 	c.models = splitList(models)
 	c.serverEnv = splitList(env)
@@ -121,6 +124,8 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("prompt %d and generated %d tokens: both must be positive", c.prompt, c.gen)
 	case c.prompt+c.gen > c.ctx:
 		return fmt.Errorf("prompt %d + generated %d tokens do not fit a slot of %d", c.prompt, c.gen, c.ctx)
+	case c.cpuProfile != "" && len(c.models) != 1:
+		return fmt.Errorf("-cpuprofile profiles one model; -models names %d", len(c.models))
 	}
 	runtime.GOMAXPROCS(c.threads)
 	fmt.Printf("%s, %s, Go %s, %d threads, %d slots, prompt %d, generate %d, load average %s\n",
@@ -190,6 +195,17 @@ func benchModel(ctx context.Context, c config, path string) (string, error) {
 		if _, err := cli.round(ctx, prompts[:maxStreams], c.gen, srv.pid()); err != nil {
 			return "", fmt.Errorf("llama-server: %w%s", err, srv.logTail())
 		}
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return "", err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res := newResults(c.streams)
 	for r := range c.reps {
