@@ -112,7 +112,7 @@ func (s *Sampler) Accept(id int32) {
 
 func (s *Sampler) penalize() {
 	c := s.cfg
-	if c.RepeatLastN <= 0 || (c.RepeatPenalty == 0 || c.RepeatPenalty == 1) && c.FrequencyPenalty == 0 && c.PresencePenalty == 0 {
+	if !s.penalizing() {
 		return
 	}
 	for id, n := range s.counts {
@@ -131,6 +131,12 @@ func (s *Sampler) penalize() {
 	}
 }
 
+// penalizing reports whether the configuration penalizes repeated tokens.
+func (s *Sampler) penalizing() bool {
+	c := s.cfg
+	return c.RepeatLastN > 0 && (c.RepeatPenalty != 0 && c.RepeatPenalty != 1 || c.FrequencyPenalty != 0 || c.PresencePenalty != 0)
+}
+
 // Sample picks a token id from logits (which it does not modify) and accepts it. NaN logits
 // count as -Inf; if every logit is -Inf the lowest id is returned. It returns -1 only for empty
 // logits.
@@ -145,6 +151,11 @@ func (s *Sampler) Sample(logits []float32) int32 {
 func (s *Sampler) pick(logits []float32) int32 {
 	if len(logits) == 0 {
 		return -1
+	}
+	if s.cfg.Temperature <= 0 && !s.penalizing() {
+		// Greedy with nothing to adjust: the first highest logit, without
+		// the candidate list (49,152 or more entries a token).
+		return argmaxLogits(logits)
 	}
 	if cap(s.cands) < len(logits) {
 		s.cands = make([]cand, len(logits))
@@ -216,6 +227,18 @@ func byLogitDesc(a, b cand) int {
 		return 1
 	}
 	return cmp.Compare(a.id, b.id)
+}
+
+// argmaxLogits is argmax over logits taken as candidates: the first highest,
+// NaN counting as -Inf, 0 when every logit is -Inf or NaN.
+func argmaxLogits(logits []float32) int32 {
+	best, bv := 0, float32(math.Inf(-1))
+	for i, l := range logits {
+		if l > bv { // false for NaN
+			best, bv = i, l
+		}
+	}
+	return int32(best)
 }
 
 func argmax(c []cand) int {

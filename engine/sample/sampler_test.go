@@ -313,3 +313,32 @@ func TestTopPUnsortedMatchesFullSort(t *testing.T) {
 		}
 	}
 }
+
+// TestGreedyFastPath checks that greedy sampling without penalties, which
+// scans the logits directly, picks what the candidate list picks (the same
+// sampler with a repeat penalty configured but nothing yet to penalize):
+// the first highest logit, NaN as -Inf, on random logits with ties, NaNs
+// and infinities.
+func TestGreedyFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	values := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, 1, 2, 2, -1}
+	for range 2000 {
+		n := 1 + r.IntN(12)
+		logits := make([]float32, n)
+		for i := range logits {
+			if r.IntN(2) == 0 {
+				logits[i] = values[r.IntN(len(values))]
+			} else {
+				logits[i] = float32(r.NormFloat64())
+			}
+		}
+		fast := newSampler(t, Config{})
+		list := newSampler(t, Config{RepeatPenalty: 1.5, RepeatLastN: 8})
+		if !list.penalizing() || fast.penalizing() {
+			t.Fatal("the two samplers do not take the two paths")
+		}
+		if got, want := fast.Sample(logits), list.Sample(logits); got != want {
+			t.Fatalf("%v: greedy picked %d, the candidate list %d", logits, got, want)
+		}
+	}
+}
