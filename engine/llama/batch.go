@@ -86,10 +86,11 @@ func (b *Batch) Step(seqs []BatchSeq) ([]float32, error) {
 		if sq.Logits {
 			w.outRows = append(w.outRows, len(w.rows)-1)
 		}
-		// Attention scores are scratch per worker, one per cached position.
+		// Attention scores are scratch per worker, one per cached position
+		// and query head of a KV head.
 		for i := range w.scores {
-			if len(w.scores[i]) < s.cap {
-				w.scores[i] = make([]float32, s.cap)
+			if n := s.cap * (c.Heads / c.KVHeads); len(w.scores[i]) < n {
+				w.scores[i] = make([]float32, n)
 			}
 		}
 	}

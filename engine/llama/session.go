@@ -85,7 +85,7 @@ func (m *Model) NewSession(ctx int) *Session {
 	s.sin = make([]float32, len(m.ropes)*B*c.RopeDim/2)
 	s.scores = make([][]float32, m.threads)
 	for i := range s.scores {
-		s.scores[i] = make([]float32, ctx)
+		s.scores[i] = make([]float32, ctx*(c.Heads/c.KVHeads)) // a row per head of a KV head
 	}
 	s.ffnTmp = make([][]float32, m.threads)
 	for i := range s.ffnTmp {
@@ -257,8 +257,8 @@ func (s *Session) forward(tokens []int32, out []float32) {
 			matTask{w: &l.wk, out: s.k, stride: kvDim},
 			matTask{w: &l.wv, out: s.v, stride: kvDim})
 		rj.do(rowQKV, nil)
-		s.aj.layer, s.aj.n = li, n
-		s.pool.do(&s.aj, n*c.Heads)
+		s.aj.layer, s.aj.n, s.aj.group = li, n, s.attnGroup(n)
+		s.pool.do(&s.aj, n*c.Heads/s.aj.group)
 		rj.do(rowQuantAttn, nil, &l.wo)
 		s.matmulPrepared(n, matTask{w: &l.wo, out: s.xb2, stride: emb})
 		rj.do(rowFFNIn, l.postAttn, &l.gate, &l.up)
@@ -654,19 +654,35 @@ func (j *ffnJob) run(w, c int) {
 }
 
 // attnJob is causal grouped-query attention for one batch, one chunk per
-// (token, head).
+// token and group of query heads: the heads that share a KV head, so that
+// their scores and weighted sums take one pass over its cached keys and
+// values (quant.DotsF16Heads), or one head (see attnGroup).
 type attnJob struct {
 	s        *Session
 	layer, n int
+	group    int // query heads a chunk takes
+}
+
+// attnGroup is the query heads an attention chunk of n tokens takes: all
+// that share a KV head, unless that leaves the workers fewer than four
+// chunks each (one decoding sequence on two threads has three KV heads to
+// share out); then one.
+func (s *Session) attnGroup(n int) int {
+	cfg := &s.m.cfg
+	if s.pool.n > 1 && n*cfg.KVHeads < 4*s.pool.n {
+		return 1
+	}
+	return cfg.Heads / cfg.KVHeads
 }
 
 func (j *attnJob) run(w, c int) {
 	s := j.s
 	cfg := &s.m.cfg
-	b, h := c/cfg.Heads, c%cfg.Heads
+	groups := cfg.Heads / j.group // chunks per token
+	b, h0 := c/groups, c%groups*j.group
 	hd, qDim, kvDim := cfg.HeadDim, cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
-	kvh := h / (cfg.Heads / cfg.KVHeads)
-	q := s.q[b*qDim+h*hd : b*qDim+(h+1)*hd]
+	kvh := h0 / (cfg.Heads / cfg.KVHeads)
+	q := s.q[b*qDim+h0*hd : b*qDim+(h0+j.group)*hd]
 	r := s.rows[b]
 	kc, vc := r.kv.kc[j.layer], r.kv.vc[j.layer]
 	npos := r.pos + 1
@@ -678,40 +694,45 @@ func (j *attnJob) run(w, c int) {
 		lo = max(0, npos-cfg.SlidingWindow)
 	}
 	g0 := lo &^ 15
-	sc := s.scores[w][g0:npos]
-	clear(sc[:lo-g0])
-	win := sc[lo-g0:]
+	// Each head's scores are a row of span floats, for positions g0 on.
+	span := npos - g0
+	scores := s.scores[w][:j.group*span]
+	quant.DotsF16Heads(scores[lo-g0:], span, npos-lo, kc[lo*kvDim+kvh*hd:], kvDim, q, hd, j.group)
 	scale := cfg.AttnScale
 	if cfg.QueryPreScale {
 		scale = 1 // q was scaled before rounding
 	}
-	mx := float32(math.Inf(-1))
-	quant.DotsF16(win, kc[lo*kvDim+kvh*hd:], kvDim, q)
-	if cfg.AttnSoftCap != 0 {
-		softCap(win, cfg.AttnSoftCap)
+	for k := range j.group {
+		sc := scores[k*span : (k+1)*span]
+		clear(sc[:lo-g0])
+		win := sc[lo-g0:]
+		if cfg.AttnSoftCap != 0 {
+			softCap(win, cfg.AttnSoftCap)
+		}
+		mx := float32(math.Inf(-1))
+		for i, v := range win {
+			v *= scale
+			win[i] = v
+			mx = max(mx, v)
+		}
+		// ggml sums the exponentials 16 at a time (the cache is padded with
+		// masked, zero-probability positions) into a float64.
+		expSub(win, win, mx)
+		var sum float64
+		var grp [16]float32
+		for g := 0; g < len(sc); g += 16 {
+			grp = [16]float32{}
+			copy(grp[:], sc[g:min(g+16, len(sc))])
+			sum += float64(sum16(&grp))
+		}
+		inv := float32(1 / sum)
+		// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
+		for i, e := range win {
+			win[i] = e * inv
+		}
+		quant.RoundF16s(win)
 	}
-	for i, v := range win {
-		v *= scale
-		win[i] = v
-		mx = max(mx, v)
-	}
-	// ggml sums the exponentials 16 at a time (the cache is padded with
-	// masked, zero-probability positions) into a float64.
-	expSub(win, win, mx)
-	var sum float64
-	var grp [16]float32
-	for g := 0; g < len(sc); g += 16 {
-		grp = [16]float32{}
-		copy(grp[:], sc[g:min(g+16, len(sc))])
-		sum += float64(sum16(&grp))
-	}
-	inv := float32(1 / sum)
-	out := s.att[b*qDim+h*hd : b*qDim+(h+1)*hd]
+	out := s.att[b*qDim+h0*hd : b*qDim+(h0+j.group)*hd]
 	clear(out)
-	// ggml multiplies the probabilities, rounded to half, by the F16 V cache.
-	for i, e := range win {
-		win[i] = e * inv
-	}
-	quant.RoundF16s(win)
-	quant.AxpysF16(out, vc[lo*kvDim+kvh*hd:], kvDim, win)
+	quant.AxpysF16Heads(out, hd, vc[lo*kvDim+kvh*hd:], kvDim, scores[lo-g0:], span, npos-lo, j.group)
 }

@@ -691,3 +691,38 @@ func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	}
 	return s
 }
+
+//go:noescape
+func dotsF16x3(k unsafe.Pointer, stride int, x *[3]unsafe.Pointer, m, n int, out *[3]unsafe.Pointer)
+
+//go:noescape
+func axpysF16x3(dst *[3]unsafe.Pointer, src unsafe.Pointer, stride int, a *[3]unsafe.Pointer, n, m int)
+
+// useAttn3 selects the three-head attention kernels (attn_amd64.s), which
+// keep the second and third heads' accumulators in Y16-Y31.
+var useAttn3 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
+// dotsF16x3Slices runs DotsF16Heads's three heads out[0], out[ostride] and
+// out[2*ostride] (x[0], x[m], x[2*m]) in one pass over the keys and reports
+// true, or reports false where the kernel does not apply; the caller has
+// checked the bounds.
+func dotsF16x3Slices(out []float32, ostride, n int, k []uint16, stride int, x []float32, m int) bool {
+	if !useAttn3 || m%64 != 0 || m == 0 {
+		return false
+	}
+	xs := [3]unsafe.Pointer{unsafe.Pointer(&x[0]), unsafe.Pointer(&x[m]), unsafe.Pointer(&x[2*m])}
+	os := [3]unsafe.Pointer{unsafe.Pointer(&out[0]), unsafe.Pointer(&out[ostride]), unsafe.Pointer(&out[2*ostride])}
+	dotsF16x3(unsafe.Pointer(&k[0]), 2*stride, &xs, m, n, &os)
+	return true
+}
+
+// axpysF16x3Slices is dotsF16x3Slices for AxpysF16Heads.
+func axpysF16x3Slices(dst []float32, m int, src []uint16, stride int, a []float32, astride, n int) bool {
+	if !useAttn3 || m%64 != 0 {
+		return false
+	}
+	ds := [3]unsafe.Pointer{unsafe.Pointer(&dst[0]), unsafe.Pointer(&dst[m]), unsafe.Pointer(&dst[2*m])}
+	as := [3]unsafe.Pointer{unsafe.Pointer(&a[0]), unsafe.Pointer(&a[astride]), unsafe.Pointer(&a[2*astride])}
+	axpysF16x3(&ds, unsafe.Pointer(&src[0]), 2*stride, &as, n, m)
+	return true
+}

@@ -124,3 +124,11 @@ func DotsF16(out []float32, k []uint16, stride int, x []float32) { dotsF16Go(out
 // AxpysF16 adds a[p] times src[p*stride:p*stride+len(dst)] to dst for every
 // p in a, in order.
 func AxpysF16(dst []float32, src []uint16, stride int, a []float32) { axpysF16Go(dst, src, stride, a) }
+
+func dotsF16x3Slices(out []float32, ostride, n int, k []uint16, stride int, x []float32, m int) bool {
+	return false
+}
+
+func axpysF16x3Slices(dst []float32, m int, src []uint16, stride int, a []float32, astride, n int) bool {
+	return false
+}

@@ -96,3 +96,42 @@ func axpysF16Go(dst []float32, src []uint16, stride int, a []float32) {
 		AxpyF16(dst, src[p*stride:p*stride+len(dst)], w)
 	}
 }
+
+// DotsF16Heads is DotsF16 for several queries against the same keys, as the
+// query heads of grouped-query attention that share a KV head have them:
+// for j < heads, DotsF16(out[j*ostride:j*ostride+n], k, stride,
+// x[j*m:(j+1)*m]), bit for bit. With AVX-512 three heads at a time convert
+// each key once.
+func DotsF16Heads(out []float32, ostride, n int, k []uint16, stride int, x []float32, m, heads int) {
+	if n <= 0 || heads <= 0 {
+		return
+	}
+	_ = out[(heads-1)*ostride+n-1]
+	_ = x[heads*m-1]
+	_ = k[(n-1)*stride+m-1]
+	j := 0
+	for ; j+3 <= heads && dotsF16x3Slices(out[j*ostride:], ostride, n, k, stride, x[j*m:], m); j += 3 {
+	}
+	for ; j < heads; j++ {
+		DotsF16(out[j*ostride:j*ostride+n], k, stride, x[j*m:(j+1)*m])
+	}
+}
+
+// AxpysF16Heads is AxpysF16 for several heads' weights over the same
+// values: for j < heads, AxpysF16(dst[j*m:(j+1)*m], src, stride,
+// a[j*astride:j*astride+n]), bit for bit, three heads at a time with
+// AVX-512 (see DotsF16Heads).
+func AxpysF16Heads(dst []float32, m int, src []uint16, stride int, a []float32, astride, n, heads int) {
+	if n <= 0 || m <= 0 || heads <= 0 {
+		return
+	}
+	_ = dst[heads*m-1]
+	_ = a[(heads-1)*astride+n-1]
+	_ = src[(n-1)*stride+m-1]
+	j := 0
+	for ; j+3 <= heads && axpysF16x3Slices(dst[j*m:], m, src, stride, a[j*astride:], astride, n); j += 3 {
+	}
+	for ; j < heads; j++ {
+		AxpysF16(dst[j*m:(j+1)*m], src, stride, a[j*astride:j*astride+n])
+	}
+}
