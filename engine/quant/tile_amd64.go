@@ -177,9 +177,28 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 	if len(vs) == 1 {
 		return dotRows(&vs[0], w, rowBytes, r0, r1, out[:r1-r0])
 	}
+	if len(vs) > vnniMaxVecs {
+		for b := 0; b < len(vs); b += vnniMaxVecs {
+			mulRowsVNNI(w, rowBytes, r0, r1, vs[b:min(b+vnniMaxVecs, len(vs))], out[b*stride:], stride, nb)
+		}
+		return true
+	}
 	q4 := vs[0].wt == Q4_0
 	ostride := 4 * stride
-	var q, a [4]unsafe.Pointer
+	// The tiles' vectors, gathered once for every group of four rows: a
+	// tile t takes tn[t] vectors from tk[t], their quants at tq[t] and lane
+	// sums at ta[t].
+	var tq, ta [vnniMaxVecs / 4][4]unsafe.Pointer
+	var tk, tn [vnniMaxVecs / 4]int
+	tiles := 0
+	for k := 0; k < len(vs); tiles++ {
+		nt := vnniTile(len(vs) - k)
+		for j := range nt {
+			tq[tiles][j], ta[tiles][j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].aux[0])
+		}
+		tk[tiles], tn[tiles] = k, nt
+		k += nt
+	}
 	// Q4_0 rows against vnniUnpackMin vectors or more: each four rows are
 	// unpacked once into Q8_0-layout blocks of unsigned nibbles (the bytes
 	// the Q4_0 tiles make of them, so the results are the same) and run
@@ -204,38 +223,34 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 			}
 			row, rb, unpacked = unsafe.Pointer(&buf[0]), rb8, true
 		}
-		for k := 0; k < len(vs); {
-			nt := vnniTile(len(vs) - k)
+		for t := range tiles {
+			k, nt, q, a := tk[t], tn[t], &tq[t], &ta[t]
 			if nt == 1 {
 				dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
 				break
-			}
-			for j := range nt {
-				q[j], a[j] = unsafe.Pointer(&vs[k+j].q[0]), unsafe.Pointer(&vs[k+j].aux[0])
 			}
 			o := unsafe.Pointer(&out[k*stride+i-r0])
 			// Direct calls: through a func value, q and a would escape.
 			switch {
 			case nt == 4 && unpacked:
-				q4_0Ux4x4VNNI(row, rb, &q, &a, nb, o, ostride)
+				q4_0Ux4x4VNNI(row, rb, q, a, nb, o, ostride)
 			case nt == 3 && unpacked:
-				q4_0Ux4x3VNNI(row, rb, &q, &a, nb, o, ostride)
+				q4_0Ux4x3VNNI(row, rb, q, a, nb, o, ostride)
 			case unpacked:
-				q4_0Ux4x2VNNI(row, rb, &q, &a, nb, o, ostride)
+				q4_0Ux4x2VNNI(row, rb, q, a, nb, o, ostride)
 			case nt == 4 && q4:
-				q4_0x4x4VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+				q4_0x4x4VNNI(row, rowBytes, q, a, nb, o, ostride)
 			case nt == 4:
-				q8_0x4x4VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+				q8_0x4x4VNNI(row, rowBytes, q, a, nb, o, ostride)
 			case nt == 3 && q4:
-				q4_0x4x3VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+				q4_0x4x3VNNI(row, rowBytes, q, a, nb, o, ostride)
 			case nt == 3:
-				q8_0x4x3VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+				q8_0x4x3VNNI(row, rowBytes, q, a, nb, o, ostride)
 			case q4:
-				q4_0x4x2VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+				q4_0x4x2VNNI(row, rowBytes, q, a, nb, o, ostride)
 			default:
-				q8_0x4x2VNNI(row, rowBytes, &q, &a, nb, o, ostride)
+				q8_0x4x2VNNI(row, rowBytes, q, a, nb, o, ostride)
 			}
-			k += nt
 		}
 	}
 	if i < r1 {
@@ -245,6 +260,12 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 	}
 	return true
 }
+
+// vnniMaxVecs is the most vectors mulRowsVNNI's tiles take in one pass
+// over the rows (a step's most, llama.MaxBatch); more go in passes of as
+// many. Their tiles number at most a quarter of it (128 = 32 fours, 125 =
+// 30 fours, a three and a two).
+const vnniMaxVecs = 128
 
 // vnniTile is the number of vectors the next VNNI tile takes when left
 // remain: four, but three and two for the last five, and one only alone.

@@ -80,7 +80,8 @@ func edgeVecs(t testing.TB, r *rand.Rand, wt Type, n, cols, lo, hi int) []Vec {
 // types, for every count of rows (tiles of four and the rows after them)
 // and of vectors (the VNNI tiles of four, three and two, the AVX2 tiles of
 // three and two, and one); for F32 and F16, against Dot4 for groups of four
-// vectors and Dot for the rest. On an AVX512-VNNI CPU it runs twice: with
+// vectors and Dot for the rest; 133 vectors take the VNNI tiles two passes
+// over the rows (vnniMaxVecs). On an AVX512-VNNI CPU it runs twice: with
 // the VNNI tiles, and with the vectors prepared without the lane sums, so
 // the AVX2 tiles.
 func TestMulRows(t *testing.T) {
@@ -106,7 +107,7 @@ func testMulRows(t *testing.T) {
 				if cols%wt.BlockLen() != 0 {
 					continue
 				}
-				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}, {12, 17}, {4, 6}, {7, 10}, {8, 13}} {
+				for _, shape := range [][2]int{{1, 1}, {4, 3}, {4, 2}, {5, 7}, {8, 8}, {9, 4}, {16, 5}, {3, 9}, {12, 17}, {4, 6}, {7, 10}, {8, 13}, {4, 128}, {5, 133}} {
 					nrows, n := shape[0], shape[1]
 					name := fmt.Sprintf("%v/cols=%d/rows=%d/vecs=%d/tile=%v", wt, cols, nrows, n, tile)
 					w, rowBytes, vs := tileCase(t, r, wt, nrows+2, cols, n)
