@@ -120,30 +120,36 @@ func BenchmarkDotsF16Heads(b *testing.B) {
 		k[i] = F32ToF16(float32(r.NormFloat64()))
 	}
 	x := make([]float32, heads*hd)
-	out := make([]float32, heads*n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	scores := make([]float32, heads*n)
+	probs := make([]float32, heads*n) // the weights of the sums
+	for i := range probs {
+		probs[i] = RoundF16(float32(r.Float64()) / n)
+	}
 	dst := make([]float32, heads*hd)
-	b.Run("dots/per-head", func(b *testing.B) {
-		for b.Loop() {
+	for _, c := range []struct {
+		name string
+		run  func()
+	}{
+		{"dots/per-head", func() {
 			for j := range heads {
-				DotsF16(out[j*n:(j+1)*n], k, stride, x[j*hd:(j+1)*hd])
+				DotsF16(scores[j*n:(j+1)*n], k, stride, x[j*hd:(j+1)*hd])
 			}
-		}
-	})
-	b.Run("dots/grouped", func(b *testing.B) {
-		for b.Loop() {
-			DotsF16Heads(out, n, n, k, stride, x, hd, heads)
-		}
-	})
-	b.Run("axpys/per-head", func(b *testing.B) {
-		for b.Loop() {
+		}},
+		{"dots/grouped", func() { DotsF16Heads(scores, n, n, k, stride, x, hd, heads) }},
+		{"axpys/per-head", func() {
 			for j := range heads {
-				AxpysF16(dst[j*hd:(j+1)*hd], k, stride, out[j*n:(j+1)*n])
+				AxpysF16(dst[j*hd:(j+1)*hd], k, stride, probs[j*n:(j+1)*n])
 			}
-		}
-	})
-	b.Run("axpys/grouped", func(b *testing.B) {
-		for b.Loop() {
-			AxpysF16Heads(dst, hd, k, stride, out, n, n, heads)
-		}
-	})
+		}},
+		{"axpys/grouped", func() { AxpysF16Heads(dst, hd, k, stride, probs, n, n, heads) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.run()
+			}
+		})
+	}
 }
