@@ -165,7 +165,7 @@ func FreeLayout(tb testing.TB) Layout {
 	// Each gRPC server's metrics listen ports.MetricsOffset higher.
 	allFree := func(l Layout) bool {
 		for _, p := range []int{l.Orchestrator, l.Text(), l.Image(), l.Audio(), l.Embed()} {
-			if p+ports.MetricsOffset > 65535 || p != l.Orchestrator && !free(p) || !free(p+ports.MetricsOffset) {
+			if p+ports.MetricsOffset > 65535 || !free(p) || !free(p+ports.MetricsOffset) {
 				return false
 			}
 		}
@@ -178,7 +178,7 @@ func FreeLayout(tb testing.TB) Layout {
 	pick := func() int { return layoutLow + r.IntN(layoutHigh-layoutLow) }
 	for range 100 {
 		l := Layout{Orchestrator: pick()}
-		if !free(l.Orchestrator) || !allFree(l) {
+		if !allFree(l) {
 			continue
 		}
 		for range 50 {
