@@ -17,6 +17,11 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 // 256-bit vectors, so AVX512VL too), which do a block in fewer operations.
 var useVNNI = useAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
 
+// useAVX512 selects the kernels that use AVX-512's registers 16 to 31 and
+// its 16-lane forms (AVX512F, AVX512VL): the F16 tiles in tilef16z_amd64.s
+// and the three-head attention kernels in attn_amd64.s.
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
+
 //go:noescape
 func dotQ8_0VNNI(w, q, aux unsafe.Pointer, nb int) float32
 
@@ -698,16 +703,13 @@ func dotsF16x3(k unsafe.Pointer, stride int, x *[3]unsafe.Pointer, m, n int, out
 //go:noescape
 func axpysF16x3(dst *[3]unsafe.Pointer, src unsafe.Pointer, stride int, a *[3]unsafe.Pointer, n, m int)
 
-// useAttn3 selects the three-head attention kernels (attn_amd64.s), which
-// keep the second and third heads' accumulators in Y16-Y31.
-var useAttn3 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
-
 // dotsF16x3Slices runs DotsF16Heads's three heads out[0], out[ostride] and
 // out[2*ostride] (x[0], x[m], x[2*m]) in one pass over the keys and reports
-// true, or reports false where the kernel does not apply; the caller has
+// true, or reports false where the kernel does not apply (it keeps the
+// second and third heads' accumulators in Y16-Y31: AVX-512); the caller has
 // checked the bounds.
 func dotsF16x3Slices(out []float32, ostride, n int, k []uint16, stride int, x []float32, m int) bool {
-	if !useAttn3 || m%64 != 0 || m == 0 {
+	if !useAVX512 || m%64 != 0 || m == 0 {
 		return false
 	}
 	xs := [3]unsafe.Pointer{unsafe.Pointer(&x[0]), unsafe.Pointer(&x[m]), unsafe.Pointer(&x[2*m])}
@@ -718,7 +720,7 @@ func dotsF16x3Slices(out []float32, ostride, n int, k []uint16, stride int, x []
 
 // axpysF16x3Slices is dotsF16x3Slices for AxpysF16Heads.
 func axpysF16x3Slices(dst []float32, m int, src []uint16, stride int, a []float32, astride, n int) bool {
-	if !useAttn3 || m%64 != 0 {
+	if !useAVX512 || m%64 != 0 {
 		return false
 	}
 	ds := [3]unsafe.Pointer{unsafe.Pointer(&dst[0]), unsafe.Pointer(&dst[m]), unsafe.Pointer(&dst[2*m])}

@@ -57,16 +57,23 @@ func MulRows(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int
 // same number of blocks, and rows of rowBytes hold them; it returns the
 // number of blocks.
 func tileable(vs []Vec, rowBytes int) (nb int, ok bool) {
-	wt := vs[0].wt
-	if wt != Q8_0 && wt != Q4_0 {
+	if wt := vs[0].wt; wt != Q8_0 && wt != Q4_0 {
 		return 0, false
 	}
+	return blocksAlike(vs, rowBytes)
+}
+
+// blocksAlike reports whether vs are all prepared for vs[0]'s block type
+// with the same number of blocks (a scale and a block's quants each), and
+// rows of rowBytes hold them; it returns the number of blocks.
+func blocksAlike(vs []Vec, rowBytes int) (nb int, ok bool) {
+	wt := vs[0].wt
 	nb = len(vs[0].d)
 	if nb == 0 || rowBytes < nb*wt.BlockBytes() {
 		return 0, false
 	}
 	for i := range vs {
-		if vs[i].wt != wt || len(vs[i].d) != nb || len(vs[i].q) < nb*QK8_0 {
+		if vs[i].wt != wt || len(vs[i].d) != nb || len(vs[i].q) < nb*wt.BlockLen() {
 			return 0, false
 		}
 	}

@@ -2,11 +2,7 @@
 
 package quant
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/cpu"
-)
+import "unsafe"
 
 //go:noescape
 func f16x4x3AVX2(w unsafe.Pointer, rowBytes int, x *[3]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
@@ -19,11 +15,6 @@ func f16x4x4AVX512(w unsafe.Pointer, rowBytes int, x *[6]unsafe.Pointer, n int, 
 
 //go:noescape
 func f16x4x2AVX512(w unsafe.Pointer, rowBytes int, x *[6]unsafe.Pointer, n int, out unsafe.Pointer, ostride int)
-
-// useF16Z selects the AVX-512 F16 tiles (tilef16z_amd64.s): 16-lane
-// conversions and multiply-adds on zmm registers (AVX512F), 8- and 4-lane
-// reductions on registers 16 to 31 (AVX512VL).
-var useF16Z = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL
 
 // mulRowsF16 runs the tiled F16 kernels (see tilef16.go) and reports
 // whether it did: four rows at a time over the first len(vs)&^3 vectors
@@ -41,7 +32,7 @@ func mulRowsF16(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride 
 		return false
 	}
 	var i int
-	if useF16Z && !disableTileF16Z {
+	if useAVX512 && !disableTileF16Z {
 		i = mulRowsF16Z(w, rowBytes, r0, r1, vs[:n4], cols, out, stride)
 	} else {
 		i = mulRowsF16Y(w, rowBytes, r0, r1, vs[:n4], cols, out, stride)
@@ -141,4 +132,4 @@ func mulRowsF16Z(w []byte, rowBytes, r0, r1 int, vs []Vec, cols int, out []float
 }
 
 // tileF16Z reports whether MulRows takes the AVX-512 F16 tiles.
-func tileF16Z() bool { return useF16Z }
+func tileF16Z() bool { return useAVX512 }

@@ -16,20 +16,17 @@ package quant
 var disableTileK = false
 
 // tileableK reports whether vs are all prepared for Q4_K or Q6_K with the
-// same number of super-blocks, and rows of rowBytes hold them; it returns
-// the number of super-blocks.
+// same number of super-blocks and their sums of sixteen quants, and rows of
+// rowBytes hold them; it returns the number of super-blocks.
 func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
-	wt := vs[0].wt
-	if wt != Q4_K && wt != Q6_K {
+	if wt := vs[0].wt; wt != Q4_K && wt != Q6_K {
 		return 0, false
 	}
-	nb = len(vs[0].d)
-	if nb == 0 || rowBytes < nb*wt.BlockBytes() {
+	if nb, ok = blocksAlike(vs, rowBytes); !ok {
 		return 0, false
 	}
 	for i := range vs {
-		v := &vs[i]
-		if v.wt != wt || len(v.d) != nb || len(v.q) < nb*QK_K || len(v.bsums) < nb*16 {
+		if len(vs[i].bsums) < nb*16 {
 			return 0, false
 		}
 	}
