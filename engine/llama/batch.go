@@ -89,7 +89,7 @@ func (b *Batch) Step(seqs []BatchSeq) ([]float32, error) {
 		// Attention scores are scratch per worker, one per cached position
 		// and query head of a KV head.
 		for i := range w.scores {
-			if n := s.cap * (c.Heads / c.KVHeads); len(w.scores[i]) < n {
+			if n := w.m.scoresLen(s.cap); len(w.scores[i]) < n {
 				w.scores[i] = make([]float32, n)
 			}
 		}

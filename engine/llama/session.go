@@ -107,7 +107,7 @@ func (m *Model) NewSession(ctx int) *Session {
 	s.sin = make([]float32, len(m.ropes)*B*c.RopeDim/2)
 	s.scores = make([][]float32, m.threads)
 	for i := range s.scores {
-		s.scores[i] = make([]float32, ctx*(c.Heads/c.KVHeads)) // a row per head of a KV head
+		s.scores[i] = make([]float32, m.scoresLen(ctx))
 	}
 	s.ffnTmp = make([][]float32, m.threads)
 	for i := range s.ffnTmp {
@@ -699,8 +699,15 @@ func (s *Session) attnGroup(n int) int {
 	if s.pool.n > 1 && n*cfg.KVHeads < 4*s.pool.n {
 		return 1
 	}
-	return cfg.Heads / cfg.KVHeads
+	return cfg.headsPerKV()
 }
+
+// headsPerKV is the number of query heads that share each KV head.
+func (c *Config) headsPerKV() int { return c.Heads / c.KVHeads }
+
+// scoresLen is the attention scores a worker keeps for a context of ctx
+// positions: a row for each query head of a KV head (see attnJob).
+func (m *Model) scoresLen(ctx int) int { return ctx * m.cfg.headsPerKV() }
 
 func (j *attnJob) run(w, c int) {
 	s := j.s
@@ -708,7 +715,7 @@ func (j *attnJob) run(w, c int) {
 	groups := cfg.Heads / j.group // chunks per token
 	b, h0 := c/groups, c%groups*j.group
 	hd, qDim, kvDim := cfg.HeadDim, cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
-	kvh := h0 / (cfg.Heads / cfg.KVHeads)
+	kvh := h0 / cfg.headsPerKV()
 	q := s.q[b*qDim+h0*hd : b*qDim+(h0+j.group)*hd]
 	r := s.rows[b]
 	kc, vc := r.kv.kc[j.layer], r.kv.vc[j.layer]
