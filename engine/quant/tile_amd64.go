@@ -179,15 +179,17 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 	}
 	if len(vs) > vnniMaxVecs {
 		for b := 0; b < len(vs); b += vnniMaxVecs {
-			mulRowsVNNI(w, rowBytes, r0, r1, vs[b:min(b+vnniMaxVecs, len(vs))], out[b*stride:], stride, nb)
+			if !mulRowsVNNI(w, rowBytes, r0, r1, vs[b:min(b+vnniMaxVecs, len(vs))], out[b*stride:], stride, nb) {
+				return false
+			}
 		}
 		return true
 	}
 	q4 := vs[0].wt == Q4_0
 	ostride := 4 * stride
 	// The tiles' vectors, gathered once for every group of four rows: a
-	// tile t takes tn[t] vectors from tk[t], their quants at tq[t] and lane
-	// sums at ta[t].
+	// tile t takes tn[t] vectors (two to four: one vector alone returned
+	// above) from tk[t], their quants at tq[t] and lane sums at ta[t].
 	var tq, ta [vnniMaxVecs / 4][4]unsafe.Pointer
 	var tk, tn [vnniMaxVecs / 4]int
 	tiles := 0
@@ -225,10 +227,6 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 		}
 		for t := range tiles {
 			k, nt, q, a := tk[t], tn[t], &tq[t], &ta[t]
-			if nt == 1 {
-				dotRows(&vs[k], w, rowBytes, i, i+4, out[k*stride+i-r0:k*stride+i-r0+4])
-				break
-			}
 			o := unsafe.Pointer(&out[k*stride+i-r0])
 			// Direct calls: through a func value, q and a would escape.
 			switch {
