@@ -37,23 +37,27 @@ func mulRowsF16(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride 
 	} else {
 		i = mulRowsF16Y(w, rowBytes, r0, r1, vs[:n4], cols, out, stride)
 	}
-	var x4 [4]unsafe.Pointer
-	var res [4]float32
 	for k := 0; k < n4 && i < r1; k += 4 {
-		for j := range x4 {
-			x4[j] = unsafe.Pointer(&vs[k+j].f[0])
-		}
-		for r := i; r < r1; r++ {
-			dotF16x4AVX2(unsafe.Pointer(&w[r*rowBytes]), &x4, cols, &res)
-			for j, v := range res {
-				out[(k+j)*stride+r-r0] = v
-			}
-		}
+		f16x4Rows(w, rowBytes, i, r1, vs[k:k+4], cols, out[k*stride:], stride, r0)
 	}
 	for k := n4; k < len(vs); k++ {
 		vs[k].DotRows(w, rowBytes, r0, r1, out[k*stride:k*stride+r1-r0])
 	}
 	return true
+}
+
+// f16x4Rows sets out[j*stride+r-r0], for j < 4 and rows ra to rb, to row r
+// times v4[j], with dotF16x4AVX2 (the four vectors in tinyBLAS's batch
+// order, as the tiles sum them).
+func f16x4Rows(w []byte, rowBytes, ra, rb int, v4 []Vec, cols int, out []float32, stride, r0 int) {
+	x4 := [4]unsafe.Pointer{unsafe.Pointer(&v4[0].f[0]), unsafe.Pointer(&v4[1].f[0]), unsafe.Pointer(&v4[2].f[0]), unsafe.Pointer(&v4[3].f[0])}
+	var res [4]float32
+	for r := ra; r < rb; r++ {
+		dotF16x4AVX2(unsafe.Pointer(&w[r*rowBytes]), &x4, cols, &res)
+		for j, v := range res {
+			out[j*stride+r-r0] = v
+		}
+	}
 }
 
 // mulRowsF16Y runs the AVX2 tile over rows r0 to the last whole group of
@@ -68,9 +72,7 @@ func mulRowsF16Y(w []byte, rowBytes, r0, r1 int, vs []Vec, cols int, out []float
 		n3 -= 3
 	}
 	var x [3]unsafe.Pointer
-	var x4 [4]unsafe.Pointer
 	var tmp [12]float32
-	var res [4]float32
 	i := r0
 	for ; i+4 <= r1; i += 4 {
 		row := unsafe.Pointer(&w[i*rowBytes])
@@ -89,15 +91,7 @@ func mulRowsF16Y(w []byte, rowBytes, r0, r1 int, vs []Vec, cols int, out []float
 			copy(out[k*stride+i-r0:k*stride+i-r0+4], tmp[0:4])
 			copy(out[(k+1)*stride+i-r0:(k+1)*stride+i-r0+4], tmp[4:8])
 		case 4:
-			for j := range x4 {
-				x4[j] = unsafe.Pointer(&vs[k+j].f[0])
-			}
-			for r := range 4 {
-				dotF16x4AVX2(unsafe.Pointer(&w[(i+r)*rowBytes]), &x4, cols, &res)
-				for j, v := range res {
-					out[(k+j)*stride+i+r-r0] = v
-				}
-			}
+			f16x4Rows(w, rowBytes, i, i+4, vs[k:k+4], cols, out[k*stride:], stride, r0)
 		}
 	}
 	return i
