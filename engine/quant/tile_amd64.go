@@ -19,8 +19,20 @@ func q4_0x4x3AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb in
 //go:noescape
 func unpackQ4_0AVX2(dst, src unsafe.Pointer, nb int)
 
-// unpackBufs hold four Q4_0 rows rewritten as Q8_0 blocks (see mulRowsTiled).
-var unpackBufs = sync.Pool{New: func() any { return new([]byte) }}
+// rowBufs hold four unpacked weight rows for the tile kernels: Q4_0 rows
+// rewritten as Q8_0 blocks (mulRowsTiled, mulRowsVNNI), Q4_K and Q6_K rows
+// in the K tiles' layout (mulRowsTiledK).
+var rowBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// getRowBuf returns n bytes from rowBufs and the pool's item, which the
+// caller puts back once done with them.
+func getRowBuf(n int) (*[]byte, []byte) {
+	bp := rowBufs.Get().(*[]byte)
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	return bp, (*bp)[:n]
+}
 
 //go:noescape
 func q4_0x4x2AVX2(w unsafe.Pointer, rowBytes int, q, d *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
@@ -98,14 +110,11 @@ func mulRowsTiled(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, strid
 	// results are the same) and run through the Q8_0 tiles, rather than
 	// unpacked again by every tile of two or three vectors.
 	var buf []byte
-	rb8 := nb * (2 + QK8_0)
+	rb8 := nb * blockQ8_0
 	if q4 && n >= 16 && r1-r0 >= 4 {
-		bp := unpackBufs.Get().(*[]byte)
-		defer unpackBufs.Put(bp)
-		if cap(*bp) < 4*rb8 {
-			*bp = make([]byte, 4*rb8)
-		}
-		buf = (*bp)[:4*rb8]
+		var bp *[]byte
+		bp, buf = getRowBuf(4 * rb8)
+		defer rowBufs.Put(bp)
 	}
 	i := r0
 	for ; i+4 <= r1; i += 4 {
@@ -209,12 +218,9 @@ func mulRowsVNNI(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 	var buf []byte
 	rb8 := nb * blockQ8_0
 	if q4 && len(vs) >= vnniUnpackMin && r1-r0 >= 4 {
-		bp := unpackBufs.Get().(*[]byte)
-		defer unpackBufs.Put(bp)
-		if cap(*bp) < 4*rb8 {
-			*bp = make([]byte, 4*rb8)
-		}
-		buf = (*bp)[:4*rb8]
+		var bp *[]byte
+		bp, buf = getRowBuf(4 * rb8)
+		defer rowBufs.Put(bp)
 	}
 	i := r0
 	for ; i+4 <= r1; i += 4 {

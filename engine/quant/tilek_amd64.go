@@ -2,10 +2,7 @@
 
 package quant
 
-import (
-	"sync"
-	"unsafe"
-)
+import "unsafe"
 
 // The unpacked layout of four rows (see tilek_amd64.s): a group of
 // kGroupBytes a super-block, row r's values, scales and mins at
@@ -28,9 +25,6 @@ func q4kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out uns
 //go:noescape
 func q6kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 
-// kGroups hold four unpacked rows for the tile kernels.
-var kGroups = sync.Pool{New: func() any { return new([]byte) }}
-
 // mulRowsTiledK runs the tiled Q4_K/Q6_K kernels and reports whether it
 // did: four rows at a time, unpacked once, by three vectors (the last two
 // vectors as a tile of three that repeats one and drops its outputs, a
@@ -51,12 +45,8 @@ func mulRowsTiledK(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 		return true
 	}
 	q6 := vs[0].wt == Q6_K
-	bp := kGroups.Get().(*[]byte)
-	defer kGroups.Put(bp)
-	if cap(*bp) < nb*kGroupBytes {
-		*bp = make([]byte, nb*kGroupBytes)
-	}
-	buf := (*bp)[:nb*kGroupBytes]
+	bp, buf := getRowBuf(nb * kGroupBytes)
+	defer rowBufs.Put(bp)
 	u := unsafe.Pointer(&buf[0])
 	var q, d, bs [3]unsafe.Pointer
 	var tmp [12]float32
