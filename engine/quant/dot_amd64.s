@@ -1109,7 +1109,8 @@ GLOBL q8perm<>(SB), RODATA|NOPTR, $32
 // func quantQ8_0AVX2(x, q, d, aux unsafe.Pointer, nb int, off int32)
 // ggml's x86 quantize_row_q8_0 for nb blocks of 32: d = half(amax/127),
 // q = round-half-even(x * 127/amax). With aux non-nil it also writes, per
-// block, each 4-quant lane's sum times -off and d's bits (16 words).
+// block, each 4-quant lane's sum times -off, d's bits and the lanes' total
+// (words 0-7, 8 and 9 of 16).
 TEXT ·quantQ8_0AVX2(SB), NOSPLIT, $0-44
 	MOVQ x+0(FP), SI
 	MOVQ q+8(FP), DI
@@ -1183,6 +1184,13 @@ q8qzero:
 	VPMULLD    Y13, Y1, Y1
 	VMOVDQU    Y1, (R8)
 	VMOVSS     X5, 32(R8)
+	VEXTRACTI128 $1, Y1, X2         // word 9: the lanes' total
+	VPADDD     X2, X1, X2
+	VPSHUFD    $0x4e, X2, X3
+	VPADDD     X3, X2, X2
+	VPSHUFD    $0xb1, X2, X3
+	VPADDD     X3, X2, X2
+	VMOVD      X2, 36(R8)
 	ADDQ       $64, R8
 
 q8qnext:

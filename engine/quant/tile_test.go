@@ -315,16 +315,22 @@ func checkMulRows(t *testing.T, name string, w []byte, rowBytes, nrows int, vs [
 }
 
 // benchMulRows times MulRows over the first rows rows of w (cols columns)
-// against vs on a locked thread, reporting GMAC/s and, where the platform
-// gives it, the thread's CPU time per call.
+// against vs; see benchLoop.
 func benchMulRows(b *testing.B, w []byte, rowBytes, rows, cols int, vs []Vec, out []float32) {
+	benchLoop(b, rows, cols, len(vs), func() { MulRows(w, rowBytes, 0, rows, vs, out, rows) })
+}
+
+// benchLoop times f, a product of rows rows of cols columns with n vectors,
+// on a locked thread, reporting GMAC/s and, where the platform gives it,
+// the thread's CPU time per call.
+func benchLoop(b *testing.B, rows, cols, n int, f func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c0 := threadCPU()
 	for b.Loop() {
-		MulRows(w, rowBytes, 0, rows, vs, out, rows)
+		f()
 	}
-	b.ReportMetric(float64(rows*cols*len(vs))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+	b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 	if c := threadCPU() - c0; c > 0 {
 		b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
 	}

@@ -21,8 +21,9 @@ type Vec struct {
 	sums  []float32 // Q8_1: per block d*Σq, as a half
 	bsums []int16
 	// aux holds, per Q8_0 block, each 4-quant lane's sum times minus the
-	// weight type's unsigned offset, and the scale's bits (auxWords words),
-	// for the VNNI kernels; empty when they are not in use.
+	// weight type's unsigned offset (words 0-7), the scale's bits (word 8)
+	// and the lanes' total (word 9, for the packed rows' kernels) in
+	// auxWords words, for the VNNI kernels; empty when they are not in use.
 	aux []int32
 }
 
@@ -98,6 +99,7 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 				a[l] = -off * (int32(q[4*l]) + int32(q[4*l+1]) + int32(q[4*l+2]) + int32(q[4*l+3]))
 			}
 			a[8] = int32(math.Float32bits(v.d[b]))
+			a[9] = a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7]
 		}
 	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS:
 		v.q = grow(v.q, n)

@@ -1,0 +1,129 @@
+package quant
+
+import "encoding/binary"
+
+// Packed Q8_0 rows. A decode step of several sequences, or a prompt, runs
+// each weight row against many vectors; in a file's layout every (row,
+// vector) pair of blocks then ends in a convert and multiply-add per lane
+// and a horizontal sum, about four instructions a pair (tile.go). Rows
+// packed sixteen at a time put the rows in the lanes of a 512-bit register
+// instead: a block's 32 quants are stored as eight 64-byte chunks, chunk c
+// holding quants 4c to 4c+3 of each of the sixteen rows, so one vpdpbusd
+// of a chunk against four of a vector's quants (broadcast) advances all
+// sixteen rows' sums, and a block's convert and multiply-add serve sixteen
+// pairs. The weights are stored unsigned (plus 128, the sign bit flipped),
+// the vector's side signed, and each sum starts at minus 128 times the
+// vector block's sum (Vec.aux word 9), so every sum is the exact integer
+// dot product.
+//
+// A group of sixteen rows of nb blocks is nb*512 bytes of chunks, block by
+// block, then the sixteen rows' scales, block by block (nb*32 bytes): as
+// many bytes as the rows take in the file, so group g starts at byte
+// 16*g*rowBytes and a packed matrix slices at multiples of sixteen rows as
+// the file's rows do.
+//
+// Each row's result is the sum over blocks, in order, of float(sum) *
+// (dw*dy), one multiply-add a block in the row's lane: not the order of
+// Vec.Dot's eight lanes (ggml's), so packed and unpacked rows differ in the
+// last bits, but every packed output is the same whichever vectors share
+// its call (the kernels take one to eight vectors, each with the same
+// arithmetic), so a sequence's logits do not depend on its batch.
+const packRows = 16
+
+// PackQ8_0 returns rows rows of Q8_0 weights (rowBytes bytes each, a
+// whole number of blocks) packed for MulRowsPacked, or nil where this CPU
+// has no packed kernel (AVX512-VNNI) or the rows do not fill groups of
+// sixteen.
+func PackQ8_0(w []byte, rowBytes, rows int) []byte {
+	if !usePacked || rows <= 0 || rows%packRows != 0 || rowBytes <= 0 || rowBytes%blockQ8_0 != 0 || len(w) < rows*rowBytes {
+		return nil
+	}
+	return packQ8_0(w, rowBytes, rows)
+}
+
+// packQ8_0 packs whole groups of sixteen rows (see PackQ8_0), on any CPU.
+func packQ8_0(w []byte, rowBytes, rows int) []byte {
+	nb := rowBytes / blockQ8_0
+	p := make([]byte, rows*rowBytes)
+	for g := 0; g < rows/packRows; g++ {
+		src := w[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
+		dst := p[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
+		scales := dst[nb*packRows*QK8_0:]
+		for b := range nb {
+			chunks := dst[b*packRows*QK8_0 : (b+1)*packRows*QK8_0]
+			for r := range packRows {
+				blk := src[r*rowBytes+b*blockQ8_0 : r*rowBytes+(b+1)*blockQ8_0]
+				scales[(b*packRows+r)*2] = blk[0]
+				scales[(b*packRows+r)*2+1] = blk[1]
+				for c := range QK8_0 / 4 {
+					x := binary.LittleEndian.Uint32(blk[2+4*c:]) ^ 0x80808080
+					binary.LittleEndian.PutUint32(chunks[c*4*packRows+4*r:], x)
+				}
+			}
+		}
+	}
+	return p
+}
+
+// MulRowsPacked is MulRows on rows packed by PackQ8_0 (whose unpacked rows
+// are rowBytes bytes each): out[k*stride+i-r0] is the product of row i
+// with vs[k] for i in [r0, r1). It reports false, doing nothing, where it
+// cannot: r0 or r1 not a multiple of sixteen, vectors not prepared for Q8_0
+// with the VNNI lane sums, or no packed kernel on this CPU; the caller
+// then runs MulRows on the unpacked rows.
+func MulRowsPacked(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
+	n := len(vs)
+	if n == 0 || r0 >= r1 {
+		return true
+	}
+	if !usePacked || r0%packRows != 0 || r1%packRows != 0 || rowBytes%blockQ8_0 != 0 {
+		return false
+	}
+	nb := rowBytes / blockQ8_0
+	for i := range vs {
+		if vs[i].wt != Q8_0 || len(vs[i].d) != nb || len(vs[i].aux) != nb*auxWords {
+			return false
+		}
+	}
+	_ = p[r1*rowBytes-1]
+	_ = out[(n-1)*stride+r1-r0-1]
+	mulPacked(p, rowBytes, r0, r1, vs, out, stride)
+	return true
+}
+
+// mulPackedGo is the portable packed kernel, the assembly's reference: the
+// same integer sums and, per row, the same sum over blocks (in Go's
+// separate multiply and add, where the assembly fuses them).
+func mulPackedGo(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
+	nb := rowBytes / blockQ8_0
+	for g := r0 / packRows; g < r1/packRows; g++ {
+		grp := p[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
+		scales := grp[nb*packRows*QK8_0:]
+		for k := range vs {
+			v := &vs[k]
+			var acc [packRows]float32
+			for b := range nb {
+				chunks := grp[b*packRows*QK8_0:]
+				var total int32 // aux word 9, made here: vectors lack aux off VNNI CPUs
+				for _, x := range v.q[b*QK8_0 : (b+1)*QK8_0] {
+					total -= 128 * int32(x)
+				}
+				for r := range packRows {
+					sum := total
+					for c := range QK8_0 / 4 {
+						for j := range 4 {
+							sum += int32(chunks[c*4*packRows+4*r+j]) * int32(v.q[b*QK8_0+4*c+j])
+						}
+					}
+					dw := f16Table[le16(scales[(b*packRows+r)*2:])]
+					acc[r] += float32(sum) * (dw * v.d[b])
+				}
+			}
+			copy(out[k*stride+g*packRows-r0:], acc[:])
+		}
+	}
+}
+
+// Packing reports whether this CPU has the packed kernels (PackQ8_0
+// packs).
+func Packing() bool { return usePacked }
