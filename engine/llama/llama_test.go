@@ -2,6 +2,7 @@ package llama
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -183,5 +184,39 @@ func TestDecodeAllocs(t *testing.T) {
 				t.Errorf("%v allocations per batch step", allocs)
 			}
 		})
+	}
+}
+
+// TestPacking checks which matrices a model packs: on CPUs with the packed
+// kernels every Q8_0 matrix the products read (the tied output too, not
+// the embeddings' lookup table), none of another type, and none with
+// Options.NoPack.
+func TestPacking(t *testing.T) {
+	dir := t.TempDir()
+	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), tinySpec(quant.F16, true)} {
+		path, _ := buildFile(t, sp, dir)
+		for _, noPack := range []bool{false, true} {
+			m, done := loadModelWith(t, path, Options{NoPack: noPack})
+			want := quant.Packing() && !noPack && sp.Type == quant.Q8_0
+			mats := map[string]*Matrix{"output": &m.output}
+			for i := range m.layers {
+				l := &m.layers[i]
+				for name, w := range map[string]*Matrix{"wq": &l.wq, "wk": &l.wk, "wv": &l.wv, "wo": &l.wo, "gate": &l.gate, "up": &l.up, "down": &l.down} {
+					mats[fmt.Sprintf("layer %d %s", i, name)] = w
+				}
+			}
+			for name, w := range mats {
+				if got := w.Packed != nil; got != want {
+					t.Errorf("%s NoPack=%v: %s packed %v, want %v", sp.Name, noPack, name, got, want)
+				}
+				if w.Packed != nil && len(w.Packed) != len(w.Data) {
+					t.Errorf("%s: %s packed into %d bytes, its rows hold %d", sp.Name, name, len(w.Packed), len(w.Data))
+				}
+			}
+			if m.tokEmbd.Packed != nil {
+				t.Errorf("%s: the embeddings' lookup table was packed", sp.Name)
+			}
+			done()
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 
 	"github.com/chorus-ai/chorus/engine/gguf"
 	"github.com/chorus-ai/chorus/engine/quant"
@@ -17,12 +18,22 @@ type Matrix struct {
 	Cols     int
 	RowBytes int
 	Data     []byte
+	// Packed is a copy of Data packed for quant.MulRowsPacked (Q8_0 on
+	// CPUs with its kernels), or nil.
+	Packed []byte
 }
 
 func (m *Matrix) row(i int) []byte { return m.Data[i*m.RowBytes : (i+1)*m.RowBytes] }
 
 func (m *Matrix) rows(r0, r1 int) Matrix {
 	return Matrix{Type: m.Type, Rows: r1 - r0, Cols: m.Cols, RowBytes: m.RowBytes, Data: m.Data[r0*m.RowBytes : r1*m.RowBytes]}
+}
+
+// pack sets m.Packed where m's type has packed kernels on this CPU.
+func (m *Matrix) pack() {
+	if m.Type == quant.Q8_0 {
+		m.Packed = quant.PackQ8_0(m.Data, m.RowBytes, m.Rows)
+	}
 }
 
 type layer struct {
@@ -47,7 +58,11 @@ type ropeSet struct {
 }
 
 // Model is a loaded network. Its weights are views into the GGUF file's
-// mapping, which must stay open while the model is used. A Model is safe
+// mapping, which must stay open while the model is used; on CPUs with
+// AVX512-VNNI its Q8_0 matrices (the embeddings' lookups aside) are also
+// copied packed sixteen rows at a time (quant.PackQ8_0), whose kernels run a
+// batch of vectors about twice as fast, at the price of holding those
+// matrices in memory beside the mapping (Options.NoPack turns it off). A Model is safe
 // for concurrent use by several Sessions, each of which is not.
 type Model struct {
 	cfg       Config
@@ -69,6 +84,8 @@ type Model struct {
 type Options struct {
 	// Threads is the number of goroutines the heavy loops are split over.
 	Threads int
+	// NoPack keeps every matrix in the file's layout only (see Model).
+	NoPack bool
 }
 
 // New builds a model from f, checking every tensor's shape against the
@@ -140,7 +157,34 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 			return nil, err
 		}
 	}
+	if !opts.NoPack {
+		m.pack()
+	}
 	return m, nil
+}
+
+// pack packs the matrices the products read (Matrix.pack), over the
+// model's threads.
+func (m *Model) pack() {
+	mats := []*Matrix{&m.output}
+	for i := range m.layers {
+		l := &m.layers[i]
+		mats = append(mats, &l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down)
+	}
+	var wg sync.WaitGroup
+	next := make(chan *Matrix)
+	for range m.threads {
+		wg.Go(func() {
+			for w := range next {
+				w.pack()
+			}
+		})
+	}
+	for _, w := range mats {
+		next <- w
+	}
+	close(next)
+	wg.Wait()
 }
 
 // loadLayer finds layer i's tensors. Fused matrices (phi3's attn_qkv, and

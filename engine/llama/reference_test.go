@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -168,11 +169,16 @@ func buildFile(t testing.TB, sp Synthetic, dir string) (path, sum string) {
 
 func loadModel(t testing.TB, path string) (*Model, func()) {
 	t.Helper()
+	return loadModelWith(t, path, Options{})
+}
+
+func loadModelWith(t testing.TB, path string, opts Options) (*Model, func()) {
+	t.Helper()
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(f, Options{})
+	m, err := New(f, opts)
 	if err != nil {
 		f.Close()
 		t.Fatal(err)
@@ -231,65 +237,84 @@ func TestReference(t *testing.T) {
 				t.Fatalf("reference holds %d prompt tokens, %d rows of prompt logits, %d greedy tokens, %d final logits: nothing to compare",
 					len(ref.Prompt), len(ref.PromptLogits), len(ref.Greedy), len(ref.FinalLogits))
 			}
-			m, done := loadModel(t, path)
-			defer done()
-			s := m.NewSession(rm.spec.Context)
-			defer s.Close()
-			lg, err := s.DecodeAll(ref.Prompt)
+			for _, packed := range packModes {
+				t.Run(fmt.Sprintf("packed=%v", packed), func(t *testing.T) {
+					m, done := loadModelWith(t, path, Options{NoPack: !packed})
+					defer done()
+					checkReference(t, m, rm.spec.Context, &ref)
+				})
+			}
+		})
+	}
+}
+
+// packModes are the weight layouts the tests run: the file's, and on CPUs
+// with packed kernels (Matrix.Packed) the packed one too.
+var packModes = func() []bool {
+	if quant.Packing() {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}()
+
+// checkReference runs ref's prompt and greedy continuation through m and
+// compares them with llama.cpp's (see TestReference).
+func checkReference(t *testing.T, m *Model, context int, ref *reference) {
+	s := m.NewSession(context)
+	defer s.Close()
+	lg, err := s.DecodeAll(ref.Prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := m.Config().Vocab
+	var worst float64
+	for p, want := range ref.PromptLogits {
+		worst = max(worst, compareLogits(t, p, lg[p*vocab:(p+1)*vocab], want))
+	}
+	last := append([]float32(nil), lg[(len(ref.Prompt)-1)*vocab:]...)
+	same := 0 // greedy steps where our own pick equals llama.cpp's
+	if quant.Accelerated() {
+		var got []int32
+		for range ref.Greedy {
+			tok := argmax(last)
+			got = append(got, tok)
+			l, err := s.Decode([]int32{tok})
 			if err != nil {
 				t.Fatal(err)
 			}
-			vocab := m.Config().Vocab
-			var worst float64
-			for p, want := range ref.PromptLogits {
-				worst = max(worst, compareLogits(t, p, lg[p*vocab:(p+1)*vocab], want))
+			last = l
+		}
+		for i := range ref.Greedy {
+			if got[i] != ref.Greedy[i] {
+				t.Fatalf("greedy tokens %v, llama.cpp %v", got, ref.Greedy)
 			}
-			last := append([]float32(nil), lg[(len(ref.Prompt)-1)*vocab:]...)
-			same := 0 // greedy steps where our own pick equals llama.cpp's
-			if quant.Accelerated() {
-				var got []int32
-				for range ref.Greedy {
-					tok := argmax(last)
-					got = append(got, tok)
-					l, err := s.Decode([]int32{tok})
-					if err != nil {
-						t.Fatal(err)
-					}
-					last = l
-				}
-				for i := range ref.Greedy {
-					if got[i] != ref.Greedy[i] {
-						t.Fatalf("greedy tokens %v, llama.cpp %v", got, ref.Greedy)
-					}
-				}
-				same = len(got)
-			} else {
-				// The portable kernels sum in other orders, and random models
-				// have near-ties: feed llama.cpp's tokens and require ours to
-				// agree wherever its choice is not within the tolerance.
-				for i, tok := range ref.Greedy {
-					lo, hi := last[0], last[0]
-					for _, v := range last {
-						lo, hi = min(lo, v), max(hi, v)
-					}
-					a := argmax(last)
-					if a != tok && last[a]-last[tok] > 0.02*(hi-lo) {
-						t.Fatalf("greedy step %d: we pick %d, llama.cpp %d", i, a, tok)
-					}
-					if a == tok {
-						same++
-					}
-					l, err := s.Decode([]int32{tok})
-					if err != nil {
-						t.Fatal(err)
-					}
-					last = l
-				}
+		}
+		same = len(got)
+	} else {
+		// The portable kernels sum in other orders, and random models
+		// have near-ties: feed llama.cpp's tokens and require ours to
+		// agree wherever its choice is not within the tolerance.
+		for i, tok := range ref.Greedy {
+			lo, hi := last[0], last[0]
+			for _, v := range last {
+				lo, hi = min(lo, v), max(hi, v)
 			}
-			worst = max(worst, compareLogits(t, -1, last, ref.FinalLogits))
-			t.Logf("max |logit diff| / range = %.2e over %d positions; our greedy pick equals llama.cpp's at %d of %d steps", worst, len(ref.Prompt)+1, same, len(ref.Greedy))
-		})
+			a := argmax(last)
+			if a != tok && last[a]-last[tok] > 0.02*(hi-lo) {
+				t.Fatalf("greedy step %d: we pick %d, llama.cpp %d", i, a, tok)
+			}
+			if a == tok {
+				same++
+			}
+			l, err := s.Decode([]int32{tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = l
+		}
 	}
+	worst = max(worst, compareLogits(t, -1, last, ref.FinalLogits))
+	t.Logf("max |logit diff| / range = %.2e over %d positions; our greedy pick equals llama.cpp's at %d of %d steps", worst, len(ref.Prompt)+1, same, len(ref.Greedy))
 }
 
 func compareLogits(t *testing.T, pos int, got, want []float32) float64 {

@@ -611,11 +611,15 @@ func (j *matJob) run(_, c int) {
 }
 
 // mulRows sets out[b*stride+i-r0] to row i of w times vecs[b], for i in
-// [r0, r1): quant.MulRows, whose tiles keep a chunk of weight rows in L1
-// while the batch's vectors stream past it, so weights come from memory
-// once per step; float weights in exact steps go one vector at a time (see
+// [r0, r1): quant.MulRowsPacked where w is packed (the chunks are whole
+// groups of sixteen rows), else quant.MulRows. Both keep a chunk of weight
+// rows in L1 while the batch's vectors stream past it, so weights come
+// from memory once per step; float weights in exact steps go one vector at a time (see
 // fourAtOnce).
 func mulRows(w *Matrix, r0, r1 int, vecs []quant.Vec, out []float32, stride int, exact bool) {
+	if w.Packed != nil && quant.MulRowsPacked(w.Packed, w.RowBytes, r0, r1, vecs, out, stride) {
+		return
+	}
 	if fourAtOnce(w.Type, exact) {
 		quant.MulRows(w.Data, w.RowBytes, r0, r1, vecs, out, stride)
 		return

@@ -38,6 +38,7 @@ type config struct {
 	llamaEnv   string
 	cpuProfile string
 	cpuTime    bool
+	noPack     bool
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.StringVar(&c.llamaBench, "llama-bench", "", "path of llama.cpp's llama-bench (optional)")
 	flag.StringVar(&c.llamaEnv, "llama-env", "", "extra environment for llama-bench, comma-separated (e.g. OMP_WAIT_POLICY=passive, which keeps its OpenMP threads from spinning on a busy machine)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs to this file")
+	flag.BoolVar(&c.noPack, "nopack", false, "load the models without packed weights (llama.Options.NoPack)")
 	flag.BoolVar(&c.cpuTime, "cpu", false, "also report prompt processing in tokens per CPU-second (process user+system time, which a loaded machine disturbs far less than the wall clock); for llama-bench, the CPU time of a run with three prompt repetitions less that of a run with one, over two")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -242,7 +244,7 @@ func benchEngine(path string, c config) (pp, tg, ppCPU float64, weightBytes int6
 		return 0, 0, 0, 0, err
 	}
 	defer f.Close()
-	m, err := llama.New(f, llama.Options{Threads: c.threads})
+	m, err := llama.New(f, llama.Options{Threads: c.threads, NoPack: c.noPack})
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}

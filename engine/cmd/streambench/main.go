@@ -46,6 +46,7 @@ type config struct {
 	serverEnv   []string
 	serverArgs  []string
 	cpuProfile  string
+	noPack      bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&env, "llama-env", "OMP_WAIT_POLICY=passive",
 		"extra environment for llama-server, comma-separated (passive: its OpenMP threads do not spin, which collapses them on a busy machine)")
 	flag.StringVar(&extra, "llama-args", "", "extra llama-server arguments, space-separated")
+	flag.BoolVar(&c.noPack, "nopack", false, "load the engine without packed weights (engine.WithoutPacking)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine's timed rounds (not llama-server's) to this file")
 	flag.Parse()
 	c.models = splitList(models)
@@ -156,7 +158,11 @@ func run(ctx context.Context, c config) error {
 // benchModel runs every round on one model and returns its table.
 func benchModel(ctx context.Context, c config, path string) (string, error) {
 	fmt.Printf("\n%s\n", path)
-	m, err := engine.Load(path, engine.WithThreads(c.threads), engine.WithSessions(c.slots), engine.WithContextSize(c.ctx))
+	opts := []engine.Option{engine.WithThreads(c.threads), engine.WithSessions(c.slots), engine.WithContextSize(c.ctx)}
+	if c.noPack {
+		opts = append(opts, engine.WithoutPacking())
+	}
+	m, err := engine.Load(path, opts...)
 	if err != nil {
 		return "", err
 	}
