@@ -18,8 +18,8 @@ type Matrix struct {
 	Cols     int
 	RowBytes int
 	Data     []byte
-	// Packed is a copy of Data packed for quant.MulRowsPacked (Q8_0 on
-	// CPUs with its kernels), or nil.
+	// Packed is a copy of Data packed for quant.MulRowsPacked (Q8_0 and
+	// Q4_0 on CPUs with its kernels), or nil.
 	Packed []byte
 }
 
@@ -31,9 +31,7 @@ func (m *Matrix) rows(r0, r1 int) Matrix {
 
 // pack sets m.Packed where m's type has packed kernels on this CPU.
 func (m *Matrix) pack() {
-	if m.Type == quant.Q8_0 {
-		m.Packed = quant.PackQ8_0(m.Data, m.RowBytes, m.Rows)
-	}
+	m.Packed = quant.Pack(m.Type, m.Data, m.RowBytes, m.Rows)
 }
 
 type layer struct {
@@ -59,9 +57,9 @@ type ropeSet struct {
 
 // Model is a loaded network. Its weights are views into the GGUF file's
 // mapping, which must stay open while the model is used; on CPUs with
-// AVX512-VNNI its Q8_0 matrices (the embeddings' lookups aside) are also
-// copied packed sixteen rows at a time (quant.PackQ8_0), whose kernels run a
-// batch of vectors about twice as fast, at the price of holding those
+// AVX512-VNNI its Q8_0 and Q4_0 matrices (the embeddings' lookups aside)
+// are also copied packed sixteen rows at a time (quant.Pack), whose
+// kernels run a batch of vectors about twice as fast, at the price of holding those
 // matrices in memory beside the mapping (Options.NoPack turns it off). A Model is safe
 // for concurrent use by several Sessions, each of which is not.
 type Model struct {

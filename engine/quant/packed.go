@@ -30,33 +30,58 @@ import "encoding/binary"
 // arithmetic), so a sequence's logits do not depend on its batch.
 const packRows = 16
 
-// PackQ8_0 returns rows rows of Q8_0 weights (rowBytes bytes each, a
-// whole number of blocks) packed for MulRowsPacked, or nil where this CPU
-// has no packed kernel (AVX512-VNNI) or the rows do not fill groups of
-// sixteen.
-func PackQ8_0(w []byte, rowBytes, rows int) []byte {
-	if !usePacked || rows <= 0 || rows%packRows != 0 || rowBytes <= 0 || rowBytes%blockQ8_0 != 0 || len(w) < rows*rowBytes {
-		return nil
+// Q4_0 rows pack the same way with their nibbles left in place: a
+// block's 16 quant bytes go in four 64-byte chunks, chunk c holding bytes
+// 4c to 4c+3 of each of the sixteen rows, whose low nibbles are quants 4c
+// to 4c+3 and high nibbles quants 16+4c to 16+4c+3 (ggml's order); the
+// kernels split a chunk into those two, as the Q8_0 kernels' chunks c and
+// c+4. The nibbles are the unsigned weights (plus 8) and the sums start at
+// minus 8 times the vector block's sum. A Q4_0 group is nb*256 bytes of
+// chunks then nb*32 of scales.
+
+// packBlockBytes is the chunk bytes a block of a group takes: 16 rows of
+// 32 quants (Q8_0), or of 16 bytes of nibbles (Q4_0).
+func packBlockBytes(t Type) int {
+	if t == Q4_0 {
+		return packRows * QK4_0 / 2
 	}
-	return packQ8_0(w, rowBytes, rows)
+	return packRows * QK8_0
 }
 
-// packQ8_0 packs whole groups of sixteen rows (see PackQ8_0), on any CPU.
-func packQ8_0(w []byte, rowBytes, rows int) []byte {
-	nb := rowBytes / blockQ8_0
+// Pack returns rows rows of type t (rowBytes bytes each, a whole number of
+// blocks) packed for MulRowsPacked, or nil where t has no packed kernels
+// (Q8_0 and Q4_0 do, on CPUs with AVX512-VNNI) or the rows do not fill
+// groups of sixteen.
+func Pack(t Type, w []byte, rowBytes, rows int) []byte {
+	if !usePacked || (t != Q8_0 && t != Q4_0) || rows <= 0 || rows%packRows != 0 ||
+		rowBytes <= 0 || rowBytes%t.BlockBytes() != 0 || len(w) < rows*rowBytes {
+		return nil
+	}
+	return pack(t, w, rowBytes, rows)
+}
+
+// pack packs whole groups of sixteen Q8_0 or Q4_0 rows (see Pack), on any
+// CPU.
+func pack(t Type, w []byte, rowBytes, rows int) []byte {
+	bb, pb := t.BlockBytes(), packBlockBytes(t)
+	nb := rowBytes / bb
+	flip := uint32(0x80808080) // Q8_0: signed to unsigned
+	if t == Q4_0 {
+		flip = 0
+	}
 	p := make([]byte, rows*rowBytes)
 	for g := 0; g < rows/packRows; g++ {
 		src := w[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
 		dst := p[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
-		scales := dst[nb*packRows*QK8_0:]
+		scales := dst[nb*pb:]
 		for b := range nb {
-			chunks := dst[b*packRows*QK8_0 : (b+1)*packRows*QK8_0]
+			chunks := dst[b*pb : (b+1)*pb]
 			for r := range packRows {
-				blk := src[r*rowBytes+b*blockQ8_0 : r*rowBytes+(b+1)*blockQ8_0]
+				blk := src[r*rowBytes+b*bb : r*rowBytes+(b+1)*bb]
 				scales[(b*packRows+r)*2] = blk[0]
 				scales[(b*packRows+r)*2+1] = blk[1]
-				for c := range QK8_0 / 4 {
-					x := binary.LittleEndian.Uint32(blk[2+4*c:]) ^ 0x80808080
+				for c := range (bb - 2) / 4 {
+					x := binary.LittleEndian.Uint32(blk[2+4*c:]) ^ flip
 					binary.LittleEndian.PutUint32(chunks[c*4*packRows+4*r:], x)
 				}
 			}
@@ -65,55 +90,66 @@ func packQ8_0(w []byte, rowBytes, rows int) []byte {
 	return p
 }
 
-// MulRowsPacked is MulRows on rows packed by PackQ8_0 (whose unpacked rows
-// are rowBytes bytes each): out[k*stride+i-r0] is the product of row i
-// with vs[k] for i in [r0, r1). It reports false, doing nothing, where it
-// cannot: r0 or r1 not a multiple of sixteen, vectors not prepared for Q8_0
-// with the VNNI lane sums, or no packed kernel on this CPU; the caller
-// then runs MulRows on the unpacked rows.
+// MulRowsPacked is MulRows on rows packed by Pack (whose unpacked rows are
+// rowBytes bytes each, of the type vs were prepared for): out[k*stride+i-r0]
+// is the product of row i with vs[k] for i in [r0, r1). It reports false,
+// doing nothing, where it cannot: r0 or r1 not a multiple of sixteen,
+// vectors not all prepared for Q8_0 or all for Q4_0 with the VNNI lane
+// sums, or no packed kernel on this CPU; the caller then runs MulRows on
+// the unpacked rows.
 func MulRowsPacked(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
 	n := len(vs)
 	if n == 0 || r0 >= r1 {
 		return true
 	}
-	if !usePacked || r0%packRows != 0 || r1%packRows != 0 || rowBytes%blockQ8_0 != 0 {
+	t := vs[0].wt
+	if !usePacked || (t != Q8_0 && t != Q4_0) || r0%packRows != 0 || r1%packRows != 0 || rowBytes%t.BlockBytes() != 0 {
 		return false
 	}
-	nb := rowBytes / blockQ8_0
+	nb := rowBytes / t.BlockBytes()
 	for i := range vs {
-		if vs[i].wt != Q8_0 || len(vs[i].d) != nb || len(vs[i].aux) != nb*auxWords {
+		if vs[i].wt != t || len(vs[i].d) != nb || len(vs[i].aux) != nb*auxWords {
 			return false
 		}
 	}
 	_ = p[r1*rowBytes-1]
 	_ = out[(n-1)*stride+r1-r0-1]
-	mulPacked(p, rowBytes, r0, r1, vs, out, stride)
+	mulPacked(t, p, rowBytes, r0, r1, vs, out, stride)
 	return true
 }
 
 // mulPackedGo is the portable packed kernel, the assembly's reference: the
 // same integer sums and, per row, the same sum over blocks (in Go's
 // separate multiply and add, where the assembly fuses them).
-func mulPackedGo(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
-	nb := rowBytes / blockQ8_0
+func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
+	pb := packBlockBytes(t)
+	nb := rowBytes / t.BlockBytes()
+	off := int32(128) // the weights' unsigned offset
+	if t == Q4_0 {
+		off = 8
+	}
 	for g := r0 / packRows; g < r1/packRows; g++ {
 		grp := p[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
-		scales := grp[nb*packRows*QK8_0:]
+		scales := grp[nb*pb:]
 		for k := range vs {
 			v := &vs[k]
 			var acc [packRows]float32
 			for b := range nb {
-				chunks := grp[b*packRows*QK8_0:]
+				chunks := grp[b*pb:]
 				var total int32 // aux word 9, made here: vectors lack aux off VNNI CPUs
 				for _, x := range v.q[b*QK8_0 : (b+1)*QK8_0] {
-					total -= 128 * int32(x)
+					total -= off * int32(x)
 				}
 				for r := range packRows {
 					sum := total
-					for c := range QK8_0 / 4 {
-						for j := range 4 {
-							sum += int32(chunks[c*4*packRows+4*r+j]) * int32(v.q[b*QK8_0+4*c+j])
+					for j := range QK8_0 {
+						var u byte
+						if t == Q4_0 {
+							u = chunks[(j%16)/4*4*packRows+4*r+j%4] >> (4 * (j / 16)) & 0xf
+						} else {
+							u = chunks[j/4*4*packRows+4*r+j%4]
 						}
+						sum += int32(u) * int32(v.q[b*QK8_0+j])
 					}
 					dw := f16Table[le16(scales[(b*packRows+r)*2:])]
 					acc[r] += float32(sum) * (dw * v.d[b])
@@ -124,6 +160,6 @@ func mulPackedGo(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride
 	}
 }
 
-// Packing reports whether this CPU has the packed kernels (PackQ8_0
-// packs).
+// Packing reports whether this CPU has the packed kernels (Pack packs
+// Q8_0 and Q4_0 rows).
 func Packing() bool { return usePacked }

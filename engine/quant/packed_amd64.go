@@ -4,8 +4,8 @@ package quant
 
 import "unsafe"
 
-// usePacked selects the packed Q8_0 rows (packed.go): their kernels need
-// AVX512-VNNI's vpdpbusd with a broadcast operand.
+// usePacked selects the packed Q8_0 and Q4_0 rows (packed.go): their
+// kernels need AVX512-VNNI's vpdpbusd with a broadcast operand.
 var usePacked = useVNNI
 
 //go:noescape
@@ -20,12 +20,25 @@ func q8_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.P
 //go:noescape
 func q8_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 
+//go:noescape
+func q4_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q4_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
 // mulPacked runs the packed kernels over groups [r0/16, r1/16): for each
 // group of sixteen rows, the vectors eight at a time, then four, two and
 // one for the rest, so a group's weights stay in L1 while the vectors
 // stream past. The caller checked everything.
-func mulPacked(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
-	nb := rowBytes / blockQ8_0
+func mulPacked(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
+	q4 := t == Q4_0
+	nb := rowBytes / t.BlockBytes()
 	ostride := 4 * stride
 	gb := packRows * rowBytes
 	g0, g1 := r0/packRows, r1/packRows
@@ -42,12 +55,20 @@ func mulPacked(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride i
 			}
 			o := unsafe.Pointer(&out[k*stride+g*packRows-r0])
 			// Direct calls: through a func value, q and a would escape.
-			switch nt {
-			case 8:
+			switch {
+			case nt == 8 && q4:
+				q4_0P16x8(gp, nb, &q, &a, o, ostride)
+			case nt == 4 && q4:
+				q4_0P16x4(gp, nb, &q, &a, o, ostride)
+			case nt == 2 && q4:
+				q4_0P16x2(gp, nb, &q, &a, o, ostride)
+			case q4:
+				q4_0P16x1(gp, nb, &q, &a, o, ostride)
+			case nt == 8:
 				q8_0P16x8(gp, nb, &q, &a, o, ostride)
-			case 4:
+			case nt == 4:
 				q8_0P16x4(gp, nb, &q, &a, o, ostride)
-			case 2:
+			case nt == 2:
 				q8_0P16x2(gp, nb, &q, &a, o, ostride)
 			default:
 				q8_0P16x1(gp, nb, &q, &a, o, ostride)

@@ -2,23 +2,25 @@
 
 #include "textflag.h"
 
-// Kernels for Q8_0 rows packed sixteen at a time (packed.go): one group of
-// sixteen rows against eight, four, two or one vector, the rows in the
-// lanes of 512-bit registers. For each block the group's eight 64-byte
-// chunks go to Z0-Z7 and its sixteen row scales, converted, to Z8; then
+// Kernels for Q8_0 and Q4_0 rows packed sixteen at a time (packed.go): one
+// group of sixteen rows against eight, four, two or one vector, the rows in
+// the lanes of 512-bit registers. For each block the group's eight 64-byte
+// chunks (Q4_0: four chunks of nibbles, split into the low nibbles in
+// Z0-Z3 and the high in Z4-Z7) go to Z0-Z7 and its sixteen row scales,
+// converted, to Z8; then
 // for each vector v its sum Z16+v starts at the block's total (minus 128
-// times the vector block's quant sum, aux word 9), takes one vpdpbusd per
+// (Q4_0: 8) times the vector block's quant sum, aux word 9), takes one vpdpbusd per
 // chunk against four of the vector's quants broadcast (exact: the sixteen
 // rows' integer dot products, one a lane), and Z24+v += float(sum) *
 // (dw*dy), with dy broadcast from aux word 8. Each vector's arithmetic is
 // the same in every kernel, so a result does not depend on the vectors
 // beside it.
 //
-// Registers: SI the group's chunks (512 bytes a block), DX its scales (32
-// bytes a block), R9 32 times the block's index (the vectors' quants are at
+// Registers: SI the group's chunks (512 bytes a block, Q4_0 256), DX its
+// scales (32 bytes a block), R9 32 times the block's index (the vectors' quants are at
 // their pointer plus R9, their aux words at plus 2*R9), CX the blocks
 // left, R10 and R11 the q and aux pointer arrays, R12 and R13 one vector's
-// pointers, Z9 the scale products.
+// pointers, Z9 the scale products, Z10 (Q4_0) 0x0f in every byte.
 
 // PBLOCK asks for the chunks PDIST bytes on into L2 and NDIST bytes on
 // into L1, and for the scales PDIST/16 bytes on into L2. A group is one
@@ -33,44 +35,67 @@
 #define NDIST 4096
 
 // func q8_0P16xN(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
-#define PARGS \
+// PARGS loads the arguments; a block's chunks take 1<<shift bytes.
+#define PARGS(shift) \
 	MOVQ p+0(FP), SI      \
 	MOVQ nb+8(FP), CX     \
 	MOVQ q+16(FP), R10    \
 	MOVQ aux+24(FP), R11  \
 	MOVQ CX, DX           \
-	SHLQ $9, DX           \
+	SHLQ $shift, DX       \
 	ADDQ SI, DX           \
 	XORQ R9, R9
 
-// PBLOCK loads a block's chunks and scales, prefetching (see PDIST).
-#define PBLOCK \
-	PREFETCHT1 (PDIST)(SI)       \
-	PREFETCHT1 (PDIST+64)(SI)    \
-	PREFETCHT1 (PDIST+128)(SI)   \
-	PREFETCHT1 (PDIST+192)(SI)   \
-	PREFETCHT1 (PDIST+256)(SI)   \
-	PREFETCHT1 (PDIST+320)(SI)   \
-	PREFETCHT1 (PDIST+384)(SI)   \
-	PREFETCHT1 (PDIST+448)(SI)   \
+#define PREF2(off) \
+	PREFETCHT1 (PDIST+off)(SI) \
+	PREFETCHT0 (NDIST+off)(SI)
+
+// PBLOCK8 loads a Q8_0 block's chunks and scales, prefetching (see PDIST).
+#define PBLOCK8 \
+	PREF2(0)                     \
+	PREF2(64)                    \
+	PREF2(128)                   \
+	PREF2(192)                   \
+	PREF2(256)                   \
+	PREF2(320)                   \
+	PREF2(384)                   \
+	PREF2(448)                   \
 	PREFETCHT1 (PDIST/16)(DX)    \
-	PREFETCHT0 (NDIST)(SI)       \
-	PREFETCHT0 (NDIST+64)(SI)    \
-	PREFETCHT0 (NDIST+128)(SI)   \
-	PREFETCHT0 (NDIST+192)(SI)   \
-	PREFETCHT0 (NDIST+256)(SI)   \
-	PREFETCHT0 (NDIST+320)(SI)   \
-	PREFETCHT0 (NDIST+384)(SI)   \
-	PREFETCHT0 (NDIST+448)(SI)   \
-	VMOVDQU64 0(SI), Z0    \
-	VMOVDQU64 64(SI), Z1   \
-	VMOVDQU64 128(SI), Z2  \
-	VMOVDQU64 192(SI), Z3  \
-	VMOVDQU64 256(SI), Z4  \
-	VMOVDQU64 320(SI), Z5  \
-	VMOVDQU64 384(SI), Z6  \
-	VMOVDQU64 448(SI), Z7  \
+	VMOVDQU64 0(SI), Z0          \
+	VMOVDQU64 64(SI), Z1         \
+	VMOVDQU64 128(SI), Z2        \
+	VMOVDQU64 192(SI), Z3        \
+	VMOVDQU64 256(SI), Z4        \
+	VMOVDQU64 320(SI), Z5        \
+	VMOVDQU64 384(SI), Z6        \
+	VMOVDQU64 448(SI), Z7        \
 	VCVTPH2PS (DX), Z8
+
+// PNIB splits Q4_0 chunk c into its low nibbles (zlo) and high (zhi).
+#define PNIB(off, zlo, zhi) \
+	VMOVDQU64 off(SI), zlo     \
+	VPSRLD    $4, zlo, zhi     \
+	VPANDD    Z10, zlo, zlo    \
+	VPANDD    Z10, zhi, zhi
+
+// PBLOCK4 loads a Q4_0 block's chunks, split, and scales, prefetching (the
+// chunk bytes a block takes are half Q8_0's, so the same distances reach
+// twice as many blocks ahead).
+#define PBLOCK4 \
+	PREF2(0)                     \
+	PREF2(64)                    \
+	PREF2(128)                   \
+	PREF2(192)                   \
+	PREFETCHT1 (PDIST/8)(DX)     \
+	PNIB(0, Z0, Z4)              \
+	PNIB(64, Z1, Z5)             \
+	PNIB(128, Z2, Z6)            \
+	PNIB(192, Z3, Z7)            \
+	VCVTPH2PS (DX), Z8
+
+#define PCONST4 \
+	MOVL         $0x0f0f0f0f, R8 \
+	VPBROADCASTD R8, Z10
 
 // PVEC runs vector v (its pointers at 8v in the arrays) against the block:
 // integer sum in zi, float accumulator zf.
@@ -112,10 +137,11 @@
 	VMULPS.BCST      32(R13)(R9*2), Z8, Z9 \
 	VFMADD231PS      Z9, zi, zf
 
-#define PNEXT \
-	ADDQ $512, SI \
-	ADDQ $32, DX  \
-	ADDQ $32, R9  \
+// PNEXT moves on by a block of wb chunk bytes.
+#define PNEXT(wb) \
+	ADDQ $wb, SI \
+	ADDQ $32, DX \
+	ADDQ $32, R9 \
 	DECQ CX
 
 // POUT stores accumulator zf, the sixteen rows' results for the next
@@ -130,7 +156,7 @@
 
 // func q8_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x8(SB), NOSPLIT, $0-48
-	PARGS
+	PARGS(9)
 	VPXORD Z24, Z24, Z24
 	VPXORD Z25, Z25, Z25
 	VPXORD Z26, Z26, Z26
@@ -140,10 +166,10 @@ TEXT ·q8_0P16x8(SB), NOSPLIT, $0-48
 	VPXORD Z30, Z30, Z30
 	VPXORD Z31, Z31, Z31
 	TESTQ CX, CX
-	JZ    p16x8done
+	JZ    q80p16x8done
 
-p16x8loop:
-	PBLOCK
+q80p16x8loop:
+	PBLOCK8
 	PVEC(0, Z16, Z24)
 	PVEC(1, Z17, Z25)
 	PVEC(2, Z18, Z26)
@@ -152,10 +178,10 @@ p16x8loop:
 	PVEC(5, Z21, Z29)
 	PVEC(6, Z22, Z30)
 	PVEC(7, Z23, Z31)
-	PNEXT
-	JNZ p16x8loop
+	PNEXT(512)
+	JNZ q80p16x8loop
 
-p16x8done:
+q80p16x8done:
 	PEND
 	POUT(Z24)
 	POUT(Z25)
@@ -170,24 +196,24 @@ p16x8done:
 
 // func q8_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x4(SB), NOSPLIT, $0-48
-	PARGS
+	PARGS(9)
 	VPXORD Z24, Z24, Z24
 	VPXORD Z25, Z25, Z25
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
 	TESTQ CX, CX
-	JZ    p16x4done
+	JZ    q80p16x4done
 
-p16x4loop:
-	PBLOCK
+q80p16x4loop:
+	PBLOCK8
 	PVEC(0, Z16, Z24)
 	PVEC(1, Z17, Z25)
 	PVEC(2, Z18, Z26)
 	PVEC(3, Z19, Z27)
-	PNEXT
-	JNZ p16x4loop
+	PNEXT(512)
+	JNZ q80p16x4loop
 
-p16x4done:
+q80p16x4done:
 	PEND
 	POUT(Z24)
 	POUT(Z25)
@@ -198,20 +224,20 @@ p16x4done:
 
 // func q8_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x2(SB), NOSPLIT, $0-48
-	PARGS
+	PARGS(9)
 	VPXORD Z24, Z24, Z24
 	VPXORD Z25, Z25, Z25
 	TESTQ CX, CX
-	JZ    p16x2done
+	JZ    q80p16x2done
 
-p16x2loop:
-	PBLOCK
+q80p16x2loop:
+	PBLOCK8
 	PVEC2(0, Z16, Z18, Z24)
 	PVEC2(1, Z17, Z19, Z25)
-	PNEXT
-	JNZ p16x2loop
+	PNEXT(512)
+	JNZ q80p16x2loop
 
-p16x2done:
+q80p16x2done:
 	PEND
 	POUT(Z24)
 	POUT(Z25)
@@ -220,21 +246,132 @@ p16x2done:
 
 // func q8_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x1(SB), NOSPLIT, $0-48
-	PARGS
+	PARGS(9)
 	VPXORD Z24, Z24, Z24
 	TESTQ CX, CX
-	JZ    p16x1done
+	JZ    q80p16x1done
 
-p16x1loop:
-	PBLOCK
+q80p16x1loop:
+	PBLOCK8
 	PVEC2(0, Z16, Z18, Z24)
-	PNEXT
-	JNZ p16x1loop
+	PNEXT(512)
+	JNZ q80p16x1loop
 
-p16x1done:
+q80p16x1done:
 	PEND
 	POUT(Z24)
 	VZEROUPPER
 	RET
 
+// func q4_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q4_0P16x8(SB), NOSPLIT, $0-48
+	PARGS(8)
+	PCONST4
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	TESTQ CX, CX
+	JZ    q40p16x8done
 
+q40p16x8loop:
+	PBLOCK4
+	PVEC(0, Z16, Z24)
+	PVEC(1, Z17, Z25)
+	PVEC(2, Z18, Z26)
+	PVEC(3, Z19, Z27)
+	PVEC(4, Z20, Z28)
+	PVEC(5, Z21, Z29)
+	PVEC(6, Z22, Z30)
+	PVEC(7, Z23, Z31)
+	PNEXT(256)
+	JNZ q40p16x8loop
+
+q40p16x8done:
+	PEND
+	POUT(Z24)
+	POUT(Z25)
+	POUT(Z26)
+	POUT(Z27)
+	POUT(Z28)
+	POUT(Z29)
+	POUT(Z30)
+	POUT(Z31)
+	VZEROUPPER
+	RET
+
+// func q4_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q4_0P16x4(SB), NOSPLIT, $0-48
+	PARGS(8)
+	PCONST4
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	TESTQ CX, CX
+	JZ    q40p16x4done
+
+q40p16x4loop:
+	PBLOCK4
+	PVEC(0, Z16, Z24)
+	PVEC(1, Z17, Z25)
+	PVEC(2, Z18, Z26)
+	PVEC(3, Z19, Z27)
+	PNEXT(256)
+	JNZ q40p16x4loop
+
+q40p16x4done:
+	PEND
+	POUT(Z24)
+	POUT(Z25)
+	POUT(Z26)
+	POUT(Z27)
+	VZEROUPPER
+	RET
+
+// func q4_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q4_0P16x2(SB), NOSPLIT, $0-48
+	PARGS(8)
+	PCONST4
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	TESTQ CX, CX
+	JZ    q40p16x2done
+
+q40p16x2loop:
+	PBLOCK4
+	PVEC2(0, Z16, Z18, Z24)
+	PVEC2(1, Z17, Z19, Z25)
+	PNEXT(256)
+	JNZ q40p16x2loop
+
+q40p16x2done:
+	PEND
+	POUT(Z24)
+	POUT(Z25)
+	VZEROUPPER
+	RET
+
+// func q4_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q4_0P16x1(SB), NOSPLIT, $0-48
+	PARGS(8)
+	PCONST4
+	VPXORD Z24, Z24, Z24
+	TESTQ CX, CX
+	JZ    q40p16x1done
+
+q40p16x1loop:
+	PBLOCK4
+	PVEC2(0, Z16, Z18, Z24)
+	PNEXT(256)
+	JNZ q40p16x1loop
+
+q40p16x1done:
+	PEND
+	POUT(Z24)
+	VZEROUPPER
+	RET
