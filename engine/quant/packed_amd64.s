@@ -154,224 +154,141 @@
 	MOVQ out+32(FP), R8    \
 	MOVQ ostride+40(FP), AX
 
+// PTILEn is the whole kernel of n vectors against a group: SHIFT is log2
+// of a block's chunk bytes (WB), CONST sets up what BLOCK needs, and BLOCK
+// loads a block into Z0-Z8. The Q8_0 and Q4_0 kernels differ only in
+// those.
+#define PTILE8(SHIFT, CONST, BLOCK, WB) \
+	PARGS(SHIFT)         \
+	CONST                \
+	VPXORD Z24, Z24, Z24 \
+	VPXORD Z25, Z25, Z25 \
+	VPXORD Z26, Z26, Z26 \
+	VPXORD Z27, Z27, Z27 \
+	VPXORD Z28, Z28, Z28 \
+	VPXORD Z29, Z29, Z29 \
+	VPXORD Z30, Z30, Z30 \
+	VPXORD Z31, Z31, Z31 \
+	TESTQ CX, CX         \
+	JZ    done           \
+loop:                 \
+	BLOCK                \
+	PVEC(0, Z16, Z24)    \
+	PVEC(1, Z17, Z25)    \
+	PVEC(2, Z18, Z26)    \
+	PVEC(3, Z19, Z27)    \
+	PVEC(4, Z20, Z28)    \
+	PVEC(5, Z21, Z29)    \
+	PVEC(6, Z22, Z30)    \
+	PVEC(7, Z23, Z31)    \
+	PNEXT(WB)            \
+	JNZ   loop           \
+done:                 \
+	PEND                 \
+	POUT(Z24)            \
+	POUT(Z25)            \
+	POUT(Z26)            \
+	POUT(Z27)            \
+	POUT(Z28)            \
+	POUT(Z29)            \
+	POUT(Z30)            \
+	POUT(Z31)            \
+	VZEROUPPER           \
+	RET
+
+#define PTILE4(SHIFT, CONST, BLOCK, WB) \
+	PARGS(SHIFT)         \
+	CONST                \
+	VPXORD Z24, Z24, Z24 \
+	VPXORD Z25, Z25, Z25 \
+	VPXORD Z26, Z26, Z26 \
+	VPXORD Z27, Z27, Z27 \
+	TESTQ CX, CX         \
+	JZ    done           \
+loop:                 \
+	BLOCK                \
+	PVEC(0, Z16, Z24)    \
+	PVEC(1, Z17, Z25)    \
+	PVEC(2, Z18, Z26)    \
+	PVEC(3, Z19, Z27)    \
+	PNEXT(WB)            \
+	JNZ   loop           \
+done:                 \
+	PEND                 \
+	POUT(Z24)            \
+	POUT(Z25)            \
+	POUT(Z26)            \
+	POUT(Z27)            \
+	VZEROUPPER           \
+	RET
+
+#define PTILE2(SHIFT, CONST, BLOCK, WB) \
+	PARGS(SHIFT)            \
+	CONST                   \
+	VPXORD Z24, Z24, Z24    \
+	VPXORD Z25, Z25, Z25    \
+	TESTQ CX, CX            \
+	JZ    done              \
+loop:                    \
+	BLOCK                   \
+	PVEC2(0, Z16, Z18, Z24) \
+	PVEC2(1, Z17, Z19, Z25) \
+	PNEXT(WB)               \
+	JNZ   loop              \
+done:                    \
+	PEND                    \
+	POUT(Z24)               \
+	POUT(Z25)               \
+	VZEROUPPER              \
+	RET
+
+#define PTILE1(SHIFT, CONST, BLOCK, WB) \
+	PARGS(SHIFT)            \
+	CONST                   \
+	VPXORD Z24, Z24, Z24    \
+	TESTQ CX, CX            \
+	JZ    done              \
+loop:                    \
+	BLOCK                   \
+	PVEC2(0, Z16, Z18, Z24) \
+	PNEXT(WB)               \
+	JNZ   loop              \
+done:                    \
+	PEND                    \
+	POUT(Z24)               \
+	VZEROUPPER              \
+	RET
+
+#define PCONST8
+
 // func q8_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x8(SB), NOSPLIT, $0-48
-	PARGS(9)
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
-	TESTQ CX, CX
-	JZ    q80p16x8done
-
-q80p16x8loop:
-	PBLOCK8
-	PVEC(0, Z16, Z24)
-	PVEC(1, Z17, Z25)
-	PVEC(2, Z18, Z26)
-	PVEC(3, Z19, Z27)
-	PVEC(4, Z20, Z28)
-	PVEC(5, Z21, Z29)
-	PVEC(6, Z22, Z30)
-	PVEC(7, Z23, Z31)
-	PNEXT(512)
-	JNZ q80p16x8loop
-
-q80p16x8done:
-	PEND
-	POUT(Z24)
-	POUT(Z25)
-	POUT(Z26)
-	POUT(Z27)
-	POUT(Z28)
-	POUT(Z29)
-	POUT(Z30)
-	POUT(Z31)
-	VZEROUPPER
-	RET
+	PTILE8(9, PCONST8, PBLOCK8, 512)
 
 // func q8_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x4(SB), NOSPLIT, $0-48
-	PARGS(9)
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	TESTQ CX, CX
-	JZ    q80p16x4done
-
-q80p16x4loop:
-	PBLOCK8
-	PVEC(0, Z16, Z24)
-	PVEC(1, Z17, Z25)
-	PVEC(2, Z18, Z26)
-	PVEC(3, Z19, Z27)
-	PNEXT(512)
-	JNZ q80p16x4loop
-
-q80p16x4done:
-	PEND
-	POUT(Z24)
-	POUT(Z25)
-	POUT(Z26)
-	POUT(Z27)
-	VZEROUPPER
-	RET
+	PTILE4(9, PCONST8, PBLOCK8, 512)
 
 // func q8_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x2(SB), NOSPLIT, $0-48
-	PARGS(9)
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	TESTQ CX, CX
-	JZ    q80p16x2done
-
-q80p16x2loop:
-	PBLOCK8
-	PVEC2(0, Z16, Z18, Z24)
-	PVEC2(1, Z17, Z19, Z25)
-	PNEXT(512)
-	JNZ q80p16x2loop
-
-q80p16x2done:
-	PEND
-	POUT(Z24)
-	POUT(Z25)
-	VZEROUPPER
-	RET
+	PTILE2(9, PCONST8, PBLOCK8, 512)
 
 // func q8_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x1(SB), NOSPLIT, $0-48
-	PARGS(9)
-	VPXORD Z24, Z24, Z24
-	TESTQ CX, CX
-	JZ    q80p16x1done
-
-q80p16x1loop:
-	PBLOCK8
-	PVEC2(0, Z16, Z18, Z24)
-	PNEXT(512)
-	JNZ q80p16x1loop
-
-q80p16x1done:
-	PEND
-	POUT(Z24)
-	VZEROUPPER
-	RET
+	PTILE1(9, PCONST8, PBLOCK8, 512)
 
 // func q4_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x8(SB), NOSPLIT, $0-48
-	PARGS(8)
-	PCONST4
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
-	TESTQ CX, CX
-	JZ    q40p16x8done
-
-q40p16x8loop:
-	PBLOCK4
-	PVEC(0, Z16, Z24)
-	PVEC(1, Z17, Z25)
-	PVEC(2, Z18, Z26)
-	PVEC(3, Z19, Z27)
-	PVEC(4, Z20, Z28)
-	PVEC(5, Z21, Z29)
-	PVEC(6, Z22, Z30)
-	PVEC(7, Z23, Z31)
-	PNEXT(256)
-	JNZ q40p16x8loop
-
-q40p16x8done:
-	PEND
-	POUT(Z24)
-	POUT(Z25)
-	POUT(Z26)
-	POUT(Z27)
-	POUT(Z28)
-	POUT(Z29)
-	POUT(Z30)
-	POUT(Z31)
-	VZEROUPPER
-	RET
+	PTILE8(8, PCONST4, PBLOCK4, 256)
 
 // func q4_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x4(SB), NOSPLIT, $0-48
-	PARGS(8)
-	PCONST4
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	TESTQ CX, CX
-	JZ    q40p16x4done
-
-q40p16x4loop:
-	PBLOCK4
-	PVEC(0, Z16, Z24)
-	PVEC(1, Z17, Z25)
-	PVEC(2, Z18, Z26)
-	PVEC(3, Z19, Z27)
-	PNEXT(256)
-	JNZ q40p16x4loop
-
-q40p16x4done:
-	PEND
-	POUT(Z24)
-	POUT(Z25)
-	POUT(Z26)
-	POUT(Z27)
-	VZEROUPPER
-	RET
+	PTILE4(8, PCONST4, PBLOCK4, 256)
 
 // func q4_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x2(SB), NOSPLIT, $0-48
-	PARGS(8)
-	PCONST4
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	TESTQ CX, CX
-	JZ    q40p16x2done
-
-q40p16x2loop:
-	PBLOCK4
-	PVEC2(0, Z16, Z18, Z24)
-	PVEC2(1, Z17, Z19, Z25)
-	PNEXT(256)
-	JNZ q40p16x2loop
-
-q40p16x2done:
-	PEND
-	POUT(Z24)
-	POUT(Z25)
-	VZEROUPPER
-	RET
+	PTILE2(8, PCONST4, PBLOCK4, 256)
 
 // func q4_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x1(SB), NOSPLIT, $0-48
-	PARGS(8)
-	PCONST4
-	VPXORD Z24, Z24, Z24
-	TESTQ CX, CX
-	JZ    q40p16x1done
-
-q40p16x1loop:
-	PBLOCK4
-	PVEC2(0, Z16, Z18, Z24)
-	PNEXT(256)
-	JNZ q40p16x1loop
-
-q40p16x1done:
-	PEND
-	POUT(Z24)
-	VZEROUPPER
-	RET
+	PTILE1(8, PCONST4, PBLOCK4, 256)
