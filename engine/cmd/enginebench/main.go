@@ -44,7 +44,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "enginebench"), "where the generated models are written")
-	flag.StringVar(&c.types, "types", "F32,F16,Q8_0,Q4_0", "weight types to measure")
+	flag.StringVar(&c.types, "types", "F32,F16,Q8_0,Q4_0", "weight types to measure, comma-separated: any the engine runs (K-quants and IQ4_XS on a 768-wide variant of the shape)")
 	flag.IntVar(&c.threads, "t", runtime.GOMAXPROCS(0), "threads for both engines")
 	flag.IntVar(&c.pp, "p", 128, "prompt tokens")
 	flag.IntVar(&c.tg, "n", 64, "generated tokens")
@@ -161,7 +161,7 @@ func run(c config) error {
 		pp, tg := median(rs.pp), median(rs.tg)
 		lpp, ltg := median(rs.lpp), median(rs.ltg)
 		shape := "SmolLM2-135M"
-		if t == quant.Q4_K || t == quant.Q6_K {
+		if superBlocks(t) {
 			shape = "768-wide (K-quants)"
 		}
 		fmt.Printf("| %v | %s | %.0f | %.0f | %.0f | %.1f | %s | %s | %.1f | %s | %s | %.0f%% |\n", t, shape,
@@ -206,8 +206,13 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
+// benchTypes are the weight types enginebench can write and measure: every
+// type the engine runs.
+var benchTypes = []quant.Type{quant.F32, quant.F16, quant.BF16, quant.Q8_0, quant.Q4_0, quant.Q4_1, quant.Q5_0,
+	quant.Q5_1, quant.IQ4_NL, quant.Q2_K, quant.Q3_K, quant.Q4_K, quant.Q5_K, quant.Q6_K, quant.IQ4_XS}
+
 func parseType(name string) (quant.Type, error) {
-	for _, t := range []quant.Type{quant.F32, quant.F16, quant.Q8_0, quant.Q4_0, quant.Q4_K, quant.Q6_K} {
+	for _, t := range benchTypes {
 		if strings.EqualFold(t.String(), name) {
 			return t, nil
 		}
@@ -215,11 +220,16 @@ func parseType(name string) (quant.Type, error) {
 	return 0, fmt.Errorf("unknown weight type %q", name)
 }
 
+// superBlocks reports whether t's blocks hold 256 values (the K-quants and
+// IQ4_XS), which SmolLM2's 576-wide rows cannot hold.
+func superBlocks(t quant.Type) bool { return t.BlockLen() == 256 }
+
 // ensureModel writes the SmolLM2-shaped model of type t unless it exists;
-// K-quants get KQuantShape, since SmolLM2's rows do not fit their blocks.
+// K-quants and IQ4_XS get KQuantShape, since SmolLM2's rows do not fit
+// their blocks.
 func ensureModel(dir string, t quant.Type) (string, error) {
 	sp := llama.SmolLM2Shape(t)
-	if t == quant.Q4_K || t == quant.Q6_K {
+	if superBlocks(t) {
 		sp = llama.KQuantShape(t)
 	}
 	path := filepath.Join(dir, sp.Name+".gguf")
