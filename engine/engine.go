@@ -104,6 +104,7 @@ type Info struct {
 	ContextSize   int    // tokens a session holds (prompt plus output)
 	Slots         int    // generations decoded at once (WithSessions, within WithKVBudget)
 	KVBytes       int64  // the KV cache of one slot
+	PackedBytes   int64  // the packed copies of the weights in memory (see WithoutPacking); 0: none
 	FileType      string // quantisation, e.g. "Q8_0", "Q4_K_M", "F16"
 	Params        int64  // weights in the file
 	Vocab         int
@@ -117,7 +118,9 @@ type Info struct {
 	Pooling Pooling
 }
 
-// Load opens a GGUF model. The weights stay in the file's memory mapping.
+// Load opens a GGUF model. The weights stay in the file's memory mapping; on CPUs with
+// AVX512-VNNI the Q8_0 and Q4_0 matrices are also copied packed (Info().PackedBytes), unless
+// WithoutPacking.
 func Load(path string, opts ...Option) (*Model, error) {
 	o := options{ctxSize: DefaultContextSize, sessions: 1}
 	for _, opt := range opts {
@@ -165,7 +168,7 @@ func Load(path string, opts ...Option) (*Model, error) {
 	}
 	name, _ := f.String("general.name")
 	m.info = Info{Name: name, Arch: cfg.Arch, ContextLength: cfg.ContextLength, ContextSize: o.ctxSize,
-		Slots: o.sessions, KVBytes: kvBytes,
+		Slots: o.sessions, KVBytes: kvBytes, PackedBytes: net.PackedBytes(),
 		FileType: fileType(f), Params: net.Params(), Vocab: cfg.Vocab, Embedding: cfg.Embedding,
 		Layers: cfg.Blocks, Heads: cfg.Heads, KVHeads: cfg.KVHeads,
 		ChatTemplate: tokenizer.DetectTemplate(tok.ChatTemplate()).String(), Pooling: pooling}

@@ -216,6 +216,13 @@ func TestPacking(t *testing.T) {
 			if m.tokEmbd.Packed != nil {
 				t.Errorf("%s: the embeddings' lookup table was packed", sp.Name)
 			}
+			var packed int64
+			for _, w := range mats {
+				packed += int64(len(w.Packed))
+			}
+			if got := m.PackedBytes(); got != packed || (packed > 0) != want {
+				t.Errorf("%s NoPack=%v: PackedBytes %d, the matrices hold %d packed bytes", sp.Name, noPack, got, packed)
+			}
 			done()
 		}
 	}

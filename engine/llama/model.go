@@ -161,6 +161,19 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 	return m, nil
 }
 
+// PackedBytes is the memory the packed copies of the weights take (see
+// Model); 0 when none is packed.
+func (m *Model) PackedBytes() int64 {
+	n := int64(len(m.output.Packed))
+	for i := range m.layers {
+		l := &m.layers[i]
+		for _, w := range []*Matrix{&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down} {
+			n += int64(len(w.Packed))
+		}
+	}
+	return n
+}
+
 // pack packs the matrices the products read (Matrix.pack), over the
 // model's threads.
 func (m *Model) pack() {

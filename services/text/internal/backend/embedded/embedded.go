@@ -45,6 +45,10 @@ type Config struct {
 	// ContextSize caps the tokens a session holds (0: the engine default,
 	// never more than the model's own context).
 	ContextSize int
+	// NoPack keeps the weights in the file's layout only
+	// (engine.WithoutPacking): no packed copy in memory, at about half the
+	// speed for prompts and concurrent generations on CPUs that pack.
+	NoPack bool
 }
 
 // Backend serves one GGUF file as one model, named after the file.
@@ -71,6 +75,9 @@ func Open(path string, cfg Config) (*Backend, error) {
 	}
 	if cfg.KVBudgetMiB > 0 {
 		opts = append(opts, engine.WithKVBudget(int64(cfg.KVBudgetMiB)<<20))
+	}
+	if cfg.NoPack {
+		opts = append(opts, engine.WithoutPacking())
 	}
 	m, err := engine.Load(path, opts...)
 	if err != nil {

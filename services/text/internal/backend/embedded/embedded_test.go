@@ -258,3 +258,23 @@ func TestSlots(t *testing.T) {
 		t.Errorf("a 1 MiB budget, %d bytes a slot: %d slots, want %d (between 1 and 63)", per, b.Slots(), want)
 	}
 }
+
+// TestNoPack checks that Config.NoPack reaches the engine: no packed copy
+// of the weights, where the default packs on CPUs with the packed kernels,
+// and generation works either way.
+func TestNoPack(t *testing.T) {
+	for _, noPack := range []bool{false, true} {
+		b := open(t, Config{NoPack: noPack})
+		got := b.model.Info().PackedBytes
+		if want := !noPack && quant.Packing(); (got > 0) != want {
+			t.Errorf("NoPack=%v: %d packed bytes, want packing %v", noPack, got, want)
+		}
+		res, err := b.Generate(context.Background(), textRequest("Once upon a time", 8, 1), func(*genaiv1.GenerateChunk) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.GetUsage().GetOutputTokens() == 0 {
+			t.Errorf("NoPack=%v: no tokens generated", noPack)
+		}
+	}
+}
