@@ -61,8 +61,16 @@ func TestInfo(t *testing.T) {
 	// K and V in F16: 2 layers × 256 positions × 2 KV heads × 32 dims.
 	want := Info{Name: "engine-test", Arch: "llama", ContextLength: 512, ContextSize: 256, Slots: 1, KVBytes: 2 * 256 * 64 * 2 * 2, FileType: "Q8_0",
 		Vocab: 400, Embedding: 128, Layers: 2, Heads: 4, KVHeads: 2, ChatTemplate: "chatml", Params: got.Params}
+	if quant.Packing() {
+		// Every matrix is Q8_0 with rows in sixteens: all of them packed,
+		// as many bytes as they take in the file.
+		want.PackedBytes = m.net.WeightBytes()
+	}
 	if got != want {
 		t.Errorf("Info() = %+v, want %+v", got, want)
+	}
+	if got := newTestModel(t, WithContextSize(256), WithoutPacking()).Info().PackedBytes; got != 0 {
+		t.Errorf("WithoutPacking: PackedBytes = %d, want 0", got)
 	}
 	if got.Params < 400*128 {
 		t.Errorf("Params = %d, too few", got.Params)
