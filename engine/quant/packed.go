@@ -39,35 +39,58 @@ const packRows = 16
 // minus 8 times the vector block's sum. A Q4_0 group is nb*256 bytes of
 // chunks then nb*32 of scales.
 
+// IQ4_NL rows pack as Q4_0's; the kernels look each nibble's level up
+// (vpshufb) plus 128, and the sums start at minus 128 times the vector
+// block's sum.
+
 // packBlockBytes is the chunk bytes a block of a group takes: 16 rows of
-// 32 quants (Q8_0), or of 16 bytes of nibbles (Q4_0).
+// 32 quants (Q8_0), or of 16 bytes of nibbles (Q4_0, IQ4_NL).
 func packBlockBytes(t Type) int {
-	if t == Q4_0 {
+	if t == Q4_0 || t == IQ4_NL {
 		return packRows * QK4_0 / 2
 	}
 	return packRows * QK8_0
 }
 
+// packs reports whether this CPU has packed kernels for t.
+func packs(t Type) bool {
+	switch t {
+	case Q8_0, Q4_0:
+		return usePacked
+	case IQ4_NL:
+		return usePackedBW
+	}
+	return false
+}
+
+// packOffset is the unsigned offset of t's packed weights.
+func packOffset(t Type) int32 {
+	if t == Q4_0 {
+		return 8
+	}
+	return 128
+}
+
 // Pack returns rows rows of type t (rowBytes bytes each, a whole number of
 // blocks) packed for MulRowsPacked, or nil where t has no packed kernels
-// (Q8_0 and Q4_0 do, on CPUs with AVX512-VNNI) or the rows do not fill
-// groups of sixteen.
+// (Q8_0 and Q4_0 do on CPUs with AVX512-VNNI, IQ4_NL where they have
+// AVX512BW too) or the rows do not fill groups of sixteen.
 func Pack(t Type, w []byte, rowBytes, rows int) []byte {
-	if !usePacked || (t != Q8_0 && t != Q4_0) || rows <= 0 || rows%packRows != 0 ||
+	if !packs(t) || rows <= 0 || rows%packRows != 0 ||
 		rowBytes <= 0 || rowBytes%t.BlockBytes() != 0 || len(w) < rows*rowBytes {
 		return nil
 	}
 	return pack(t, w, rowBytes, rows)
 }
 
-// pack packs whole groups of sixteen Q8_0 or Q4_0 rows (see Pack), on any
-// CPU.
+// pack packs whole groups of sixteen Q8_0, Q4_0 or IQ4_NL rows (see Pack),
+// on any CPU.
 func pack(t Type, w []byte, rowBytes, rows int) []byte {
 	bb, pb := t.BlockBytes(), packBlockBytes(t)
 	nb := rowBytes / bb
-	flip := uint32(0x80808080) // Q8_0: signed to unsigned
-	if t == Q4_0 {
-		flip = 0
+	flip := uint32(0) // nibbles stay as they are
+	if t == Q8_0 {
+		flip = 0x80808080 // signed to unsigned
 	}
 	p := make([]byte, rows*rowBytes)
 	for g := 0; g < rows/packRows; g++ {
@@ -94,16 +117,16 @@ func pack(t Type, w []byte, rowBytes, rows int) []byte {
 // rowBytes bytes each, of the type vs were prepared for): out[k*stride+i-r0]
 // is the product of row i with vs[k] for i in [r0, r1). It reports false,
 // doing nothing, where it cannot: r0 or r1 not a multiple of sixteen,
-// vectors not all prepared for Q8_0 or all for Q4_0 with the VNNI lane
-// sums, or no packed kernel on this CPU; the caller then runs MulRows on
-// the unpacked rows.
+// vectors not all prepared for one type with packed kernels on this CPU,
+// or without the VNNI lane sums; the caller then runs MulRows on the
+// unpacked rows.
 func MulRowsPacked(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) bool {
 	n := len(vs)
 	if n == 0 || r0 >= r1 {
 		return true
 	}
 	t := vs[0].wt
-	if !usePacked || (t != Q8_0 && t != Q4_0) || r0%packRows != 0 || r1%packRows != 0 || rowBytes%t.BlockBytes() != 0 {
+	if !packs(t) || r0%packRows != 0 || r1%packRows != 0 || rowBytes%t.BlockBytes() != 0 {
 		return false
 	}
 	nb := rowBytes / t.BlockBytes()
@@ -124,10 +147,7 @@ func MulRowsPacked(p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride int) {
 	pb := packBlockBytes(t)
 	nb := rowBytes / t.BlockBytes()
-	off := int32(128) // the weights' unsigned offset
-	if t == Q4_0 {
-		off = 8
-	}
+	off := packOffset(t)
 	for g := r0 / packRows; g < r1/packRows; g++ {
 		grp := p[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
 		scales := grp[nb*pb:]
@@ -144,9 +164,12 @@ func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32
 					sum := total
 					for j := range QK8_0 {
 						var u byte
-						if t == Q4_0 {
+						switch t {
+						case Q4_0:
 							u = chunks[(j%16)/4*4*packRows+4*r+j%4] >> (4 * (j / 16)) & 0xf
-						} else {
+						case IQ4_NL:
+							u = byte(int32(iq4Levels[chunks[(j%16)/4*4*packRows+4*r+j%4]>>(4*(j/16))&0xf]) + 128)
+						default:
 							u = chunks[j/4*4*packRows+4*r+j%4]
 						}
 						sum += int32(u) * int32(v.q[b*QK8_0+j])
@@ -161,5 +184,8 @@ func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32
 }
 
 // Packing reports whether this CPU has the packed kernels (Pack packs
-// Q8_0 and Q4_0 rows).
+// Q8_0 and Q4_0 rows, and IQ4_NL where PackingType says so).
 func Packing() bool { return usePacked }
+
+// PackingType reports whether Pack packs rows of type t on this CPU.
+func PackingType(t Type) bool { return packs(t) }

@@ -20,7 +20,8 @@
 // scales (32 bytes a block), R9 32 times the block's index (the vectors' quants are at
 // their pointer plus R9, their aux words at plus 2*R9), CX the blocks
 // left, R10 and R11 the q and aux pointer arrays, R12 and R13 one vector's
-// pointers, Z9 the scale products, Z10 (Q4_0) 0x0f in every byte.
+// pointers, Z9 the scale products, Z10 (Q4_0, IQ4_NL) 0x0f in every byte,
+// Z13 (IQ4_NL) the levels' table.
 
 // PBLOCK asks for the chunks PDIST bytes on into L2 and NDIST bytes on
 // into L1, and for the scales PDIST/16 bytes on into L2. A group is one
@@ -92,6 +93,28 @@
 	PNIB(128, Z2, Z6)            \
 	PNIB(192, Z3, Z7)            \
 	VCVTPH2PS (DX), Z8
+
+// PBLOCKNL is PBLOCK4 for IQ4_NL: each nibble becomes its level plus 128
+// (vpshufb from the table in Z13).
+#define PBLOCKNL \
+	PBLOCK4               \
+	VPSHUFB Z0, Z13, Z0   \
+	VPSHUFB Z1, Z13, Z1   \
+	VPSHUFB Z2, Z13, Z2   \
+	VPSHUFB Z3, Z13, Z3   \
+	VPSHUFB Z4, Z13, Z4   \
+	VPSHUFB Z5, Z13, Z5   \
+	VPSHUFB Z6, Z13, Z6   \
+	VPSHUFB Z7, Z13, Z7
+
+// iq4nlu is ggml's kvalues_iq4nl plus 128, as bytes.
+DATA iq4nlu<>+0(SB)/8, $0x766a5d4f3f2d1801
+DATA iq4nlu<>+8(SB)/8, $0xf1d9c5b5a6998d81
+GLOBL iq4nlu<>(SB), RODATA|NOPTR, $16
+
+#define PCONSTNL \
+	PCONST4                         \
+	VBROADCASTI32X4 iq4nlu<>(SB), Z13
 
 #define PCONST4 \
 	MOVL         $0x0f0f0f0f, R8 \
@@ -292,3 +315,19 @@ TEXT ·q4_0P16x2(SB), NOSPLIT, $0-48
 // func q4_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x1(SB), NOSPLIT, $0-48
 	PTILE1(8, PCONST4, PBLOCK4, 256)
+
+// func iq4_nlP16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·iq4_nlP16x8(SB), NOSPLIT, $0-48
+	PTILE8(8, PCONSTNL, PBLOCKNL, 256)
+
+// func iq4_nlP16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·iq4_nlP16x4(SB), NOSPLIT, $0-48
+	PTILE4(8, PCONSTNL, PBLOCKNL, 256)
+
+// func iq4_nlP16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·iq4_nlP16x2(SB), NOSPLIT, $0-48
+	PTILE2(8, PCONSTNL, PBLOCKNL, 256)
+
+// func iq4_nlP16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·iq4_nlP16x1(SB), NOSPLIT, $0-48
+	PTILE1(8, PCONSTNL, PBLOCKNL, 256)

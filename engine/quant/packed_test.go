@@ -19,9 +19,12 @@ func packedTol(t Type, row []byte, v *Vec) float64 {
 		var sum int64
 		for j := range QK8_0 {
 			var w int64
-			if t == Q4_0 {
+			switch t {
+			case Q4_0:
 				w = int64(blk[2+j%16]>>(4*(j/16))&0xf) - 8
-			} else {
+			case IQ4_NL:
+				w = int64(iq4Levels[blk[2+j%16]>>(4*(j/16))&0xf])
+			default:
 				w = int64(int8(blk[2+j]))
 			}
 			sum += abs64(w * int64(v.q[b*QK8_0+j]))
@@ -37,7 +40,7 @@ func abs64(x int64) int64 { return max(x, -x) }
 // back.
 func TestPack(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, wt := range []Type{Q8_0, Q4_0} {
+	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL} {
 		w, rowBytes := randRows(t, r, wt, 32, 96)
 		p := pack(wt, w, rowBytes, 32)
 		nb, pb := rowBytes/wt.BlockBytes(), packBlockBytes(wt)
@@ -63,8 +66,8 @@ func TestPack(t *testing.T) {
 		if Pack(wt, w, rowBytes, 24) != nil {
 			t.Fatalf("%v: packed 24 rows, not whole groups of sixteen", wt)
 		}
-		if got := Pack(wt, w, rowBytes, 32) != nil; got != usePacked {
-			t.Fatalf("%v: Pack packed %v on a CPU whose packed kernels are %v", wt, got, usePacked)
+		if got := Pack(wt, w, rowBytes, 32) != nil; got != packs(wt) {
+			t.Fatalf("%v: Pack packed %v on a CPU whose packed kernels for it are %v", wt, got, packs(wt))
 		}
 	}
 	if Pack(Q4_K, make([]byte, 16*144), 144, 16) != nil {
@@ -78,7 +81,7 @@ func TestPack(t *testing.T) {
 // batch against the same vector alone, bit for bit.
 func TestMulRowsPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
-	for _, wt := range []Type{Q8_0, Q4_0} {
+	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL} {
 		for _, cols := range []int{32, 576, 1536} {
 			for _, shape := range [][3]int{{0, 16, 1}, {16, 64, 1}, {0, 48, 2}, {16, 32, 3}, {0, 32, 5}, {16, 32, 7}, {32, 64, 8}, {0, 16, 9}, {16, 48, 15}, {0, 32, 17}, {16, 48, 133}} {
 				r0, r1, n := shape[0], shape[1], shape[2]
@@ -175,7 +178,7 @@ func BenchmarkMulRowsPacked(b *testing.B) {
 	}
 	r := rand.New(rand.NewPCG(25, 26))
 	const rows = 32
-	for _, wt := range []Type{Q8_0, Q4_0} {
+	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL} {
 		for _, cols := range []int{576, 1536} {
 			for _, n := range []int{1, 4, 8, 16, 128} {
 				w, rowBytes, vs := tileCase(b, r, wt, rows, cols, n)

@@ -62,7 +62,7 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 		for b := range n / QK8_0 {
 			v.d[b], v.sums[b] = quantActQ8_1(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
 		}
-	case Q5_0, IQ4_NL:
+	case Q5_0:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK8_0)
 		v.aux = v.aux[:0]
@@ -72,11 +72,13 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 		for b := range n / QK8_0 {
 			v.d[b] = quantActQ8_0(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
 		}
-	case Q8_0, Q4_0:
+	case Q8_0, Q4_0, IQ4_NL:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK8_0)
 		v.aux = v.aux[:0]
-		// The weights' unsigned offset in the VNNI kernels: 128 for Q8_0, 8 for Q4_0.
+		// The weights' unsigned offset in the VNNI and packed kernels: 128
+		// for Q8_0 and IQ4_NL (whose levels the packed kernels look up plus
+		// 128), 8 for Q4_0.
 		off := int32(128)
 		if wt == Q4_0 {
 			off = 8
