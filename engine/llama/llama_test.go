@@ -188,12 +188,12 @@ func TestDecodeAllocs(t *testing.T) {
 }
 
 // TestPacking checks which matrices a model packs: on CPUs with the packed
-// kernels every Q8_0, Q4_0 and IQ4_NL matrix the products read (the tied output too, not
+// kernels every Q8_0, Q4_0, IQ4_NL and Q5_0 matrix the products read (the tied output too, not
 // the embeddings' lookup table), none of another type, and none with
 // Options.NoPack.
 func TestPacking(t *testing.T) {
 	dir := t.TempDir()
-	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), tinySpec(quant.Q4_0, true), tinySpec(quant.IQ4_NL, true), tinySpec(quant.F16, true)} {
+	for _, sp := range []Synthetic{tinySpec(quant.Q8_0, false), tinySpec(quant.Q4_0, true), tinySpec(quant.IQ4_NL, true), tinySpec(quant.Q5_0, true), tinySpec(quant.F16, true)} {
 		path, _ := buildFile(t, sp, dir)
 		for _, noPack := range []bool{false, true} {
 			m, done := loadModelWith(t, path, Options{NoPack: noPack})

@@ -18,8 +18,8 @@ type Matrix struct {
 	Cols     int
 	RowBytes int
 	Data     []byte
-	// Packed is a copy of Data packed for quant.MulRowsPacked (Q8_0, Q4_0
-	// and IQ4_NL on CPUs with its kernels), or nil.
+	// Packed is a copy of Data packed for quant.MulRowsPacked (Q8_0, Q4_0,
+	// IQ4_NL and Q5_0 on CPUs with its kernels), or nil.
 	Packed []byte
 }
 
@@ -57,7 +57,7 @@ type ropeSet struct {
 
 // Model is a loaded network. Its weights are views into the GGUF file's
 // mapping, which must stay open while the model is used; on CPUs with
-// AVX512-VNNI its Q8_0, Q4_0 and IQ4_NL matrices (the embeddings' lookups aside)
+// AVX512-VNNI its Q8_0, Q4_0, IQ4_NL and Q5_0 matrices (the embeddings' lookups aside)
 // are also copied packed sixteen rows at a time (quant.Pack), whose
 // kernels run a batch of vectors about twice as fast, at the price of holding those
 // matrices in memory beside the mapping (Options.NoPack turns it off). A Model is safe

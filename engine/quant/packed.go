@@ -42,12 +42,23 @@ const packRows = 16
 // IQ4_NL rows pack as Q4_0's; the kernels look each nibble's level up
 // (vpshufb) plus 128, and the sums start at minus 128 times the vector
 // block's sum.
+//
+// Q5_0 rows pack their nibbles as Q4_0's, then, per block, eight 64-bit
+// masks of the fifth bits: mask k holds, at bit 4r+j, the fifth bit of
+// row r's quant 4k+j, the quants the kernels' chunk k holds (vpmovm2b
+// turns it into bytes). The values are the unsigned weights (plus 16), and
+// the sums start at minus 16 times the vector block's sum. A Q5_0 block of
+// a group is 320 bytes of chunks and masks.
 
 // packBlockBytes is the chunk bytes a block of a group takes: 16 rows of
-// 32 quants (Q8_0), or of 16 bytes of nibbles (Q4_0, IQ4_NL).
+// 32 quants (Q8_0), or of 16 bytes of nibbles (Q4_0, IQ4_NL), and 64 of
+// fifth bits (Q5_0).
 func packBlockBytes(t Type) int {
-	if t == Q4_0 || t == IQ4_NL {
+	switch t {
+	case Q4_0, IQ4_NL:
 		return packRows * QK4_0 / 2
+	case Q5_0:
+		return packRows*QK8_0/2 + packRows*QK8_0/8
 	}
 	return packRows * QK8_0
 }
@@ -57,7 +68,7 @@ func packs(t Type) bool {
 	switch t {
 	case Q8_0, Q4_0:
 		return usePacked
-	case IQ4_NL:
+	case IQ4_NL, Q5_0:
 		return usePackedBW
 	}
 	return false
@@ -65,16 +76,39 @@ func packs(t Type) bool {
 
 // packOffset is the unsigned offset of t's packed weights.
 func packOffset(t Type) int32 {
-	if t == Q4_0 {
+	switch t {
+	case Q4_0:
 		return 8
+	case Q5_0:
+		return 16
 	}
 	return 128
 }
 
+// packedWeight is quant j of row r in block b of a packed group grp of nb
+// blocks, as the packed kernels see it: unsigned, packOffset(t) more than
+// the weight (for IQ4_NL its level).
+func packedWeight(t Type, grp []byte, nb, b, r, j int) int32 {
+	chunks := grp[b*packBlockBytes(t):]
+	switch t {
+	case Q4_0, IQ4_NL, Q5_0:
+		u := int32(chunks[(j%16)/4*4*packRows+4*r+j%4] >> (4 * (j / 16)) & 0xf)
+		if t == IQ4_NL {
+			return int32(iq4Levels[u]) + 128
+		}
+		if t == Q5_0 {
+			mask := binary.LittleEndian.Uint64(chunks[packRows*QK8_0/2+8*(j/4):])
+			u |= int32(mask>>(4*r+j%4)&1) << 4
+		}
+		return u
+	}
+	return int32(chunks[j/4*4*packRows+4*r+j%4])
+}
+
 // Pack returns rows rows of type t (rowBytes bytes each, a whole number of
 // blocks) packed for MulRowsPacked, or nil where t has no packed kernels
-// (Q8_0 and Q4_0 do on CPUs with AVX512-VNNI, IQ4_NL where they have
-// AVX512BW too) or the rows do not fill groups of sixteen.
+// (Q8_0 and Q4_0 do on CPUs with AVX512-VNNI, IQ4_NL and Q5_0 where they
+// have AVX512BW too) or the rows do not fill groups of sixteen.
 func Pack(t Type, w []byte, rowBytes, rows int) []byte {
 	if !packs(t) || rows <= 0 || rows%packRows != 0 ||
 		rowBytes <= 0 || rowBytes%t.BlockBytes() != 0 || len(w) < rows*rowBytes {
@@ -83,8 +117,8 @@ func Pack(t Type, w []byte, rowBytes, rows int) []byte {
 	return pack(t, w, rowBytes, rows)
 }
 
-// pack packs whole groups of sixteen Q8_0, Q4_0 or IQ4_NL rows (see Pack),
-// on any CPU.
+// pack packs whole groups of sixteen Q8_0, Q4_0, IQ4_NL or Q5_0 rows (see
+// Pack), on any CPU.
 func pack(t Type, w []byte, rowBytes, rows int) []byte {
 	bb, pb := t.BlockBytes(), packBlockBytes(t)
 	nb := rowBytes / bb
@@ -103,8 +137,20 @@ func pack(t Type, w []byte, rowBytes, rows int) []byte {
 				blk := src[r*rowBytes+b*bb : r*rowBytes+(b+1)*bb]
 				scales[(b*packRows+r)*2] = blk[0]
 				scales[(b*packRows+r)*2+1] = blk[1]
-				for c := range (bb - 2) / 4 {
-					x := binary.LittleEndian.Uint32(blk[2+4*c:]) ^ flip
+				qs := blk[2:]
+				if t == Q5_0 {
+					qs = blk[6:]
+					qh := binary.LittleEndian.Uint32(blk[2:])
+					for k := range 8 {
+						m := chunks[packRows*QK8_0/2+8*k:]
+						for j := range 4 {
+							bit := int(qh>>(4*k+j)) & 1
+							m[(4*r+j)/8] |= byte(bit << ((4*r + j) % 8))
+						}
+					}
+				}
+				for c := range len(qs) / 4 {
+					x := binary.LittleEndian.Uint32(qs[4*c:]) ^ flip
 					binary.LittleEndian.PutUint32(chunks[c*4*packRows+4*r:], x)
 				}
 			}
@@ -155,7 +201,6 @@ func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32
 			v := &vs[k]
 			var acc [packRows]float32
 			for b := range nb {
-				chunks := grp[b*pb:]
 				var total int32 // aux word 9, made here: vectors lack aux off VNNI CPUs
 				for _, x := range v.q[b*QK8_0 : (b+1)*QK8_0] {
 					total -= off * int32(x)
@@ -163,16 +208,7 @@ func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32
 				for r := range packRows {
 					sum := total
 					for j := range QK8_0 {
-						var u byte
-						switch t {
-						case Q4_0:
-							u = chunks[(j%16)/4*4*packRows+4*r+j%4] >> (4 * (j / 16)) & 0xf
-						case IQ4_NL:
-							u = byte(int32(iq4Levels[chunks[(j%16)/4*4*packRows+4*r+j%4]>>(4*(j/16))&0xf]) + 128)
-						default:
-							u = chunks[j/4*4*packRows+4*r+j%4]
-						}
-						sum += int32(u) * int32(v.q[b*QK8_0+j])
+						sum += packedWeight(t, grp, nb, b, r, j) * int32(v.q[b*QK8_0+j])
 					}
 					dw := f16Table[le16(scales[(b*packRows+r)*2:])]
 					acc[r] += float32(sum) * (dw * v.d[b])
@@ -184,7 +220,7 @@ func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32
 }
 
 // Packing reports whether this CPU has the packed kernels (Pack packs
-// Q8_0 and Q4_0 rows, and IQ4_NL where PackingType says so).
+// Q8_0 and Q4_0 rows, and IQ4_NL and Q5_0 where PackingType says so).
 func Packing() bool { return usePacked }
 
 // PackingType reports whether Pack packs rows of type t on this CPU.

@@ -12,8 +12,8 @@ import (
 // kernels need AVX512-VNNI's vpdpbusd with a broadcast operand.
 var usePacked = useVNNI
 
-// usePackedBW selects the packed IQ4_NL rows, whose level lookup (vpshufb
-// on 512 bits) needs AVX512BW as well.
+// usePackedBW selects the packed IQ4_NL and Q5_0 rows, whose level lookup
+// (vpshufb) and fifth bits (vpmovm2b) on 512 bits need AVX512BW as well.
 var usePackedBW = usePacked && cpu.X86.HasAVX512BW
 
 //go:noescape
@@ -52,6 +52,18 @@ func iq4_nlP16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe
 //go:noescape
 func iq4_nlP16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 
+//go:noescape
+func q5_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q5_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q5_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
+//go:noescape
+func q5_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+
 // mulPacked runs the packed kernels over groups [r0/16, r1/16): for each
 // group of sixteen rows, the vectors eight at a time, then four, two and
 // one for the rest, so a group's weights stay in L1 while the vectors
@@ -85,6 +97,17 @@ func mulPacked(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, 
 					q4_0P16x2(gp, nb, &q, &a, o, ostride)
 				default:
 					q4_0P16x1(gp, nb, &q, &a, o, ostride)
+				}
+			case Q5_0:
+				switch nt {
+				case 8:
+					q5_0P16x8(gp, nb, &q, &a, o, ostride)
+				case 4:
+					q5_0P16x4(gp, nb, &q, &a, o, ostride)
+				case 2:
+					q5_0P16x2(gp, nb, &q, &a, o, ostride)
+				default:
+					q5_0P16x1(gp, nb, &q, &a, o, ostride)
 				}
 			case IQ4_NL:
 				switch nt {

@@ -21,7 +21,8 @@
 // their pointer plus R9, their aux words at plus 2*R9), CX the blocks
 // left, R10 and R11 the q and aux pointer arrays, R12 and R13 one vector's
 // pointers, Z9 the scale products, Z10 (Q4_0, IQ4_NL) 0x0f in every byte,
-// Z13 (IQ4_NL) the levels' table.
+// Z13 (IQ4_NL) the levels' table, Z11, Z12 and K1 (Q5_0) the fifth bits, 0x10
+// in every byte and a mask.
 
 // PBLOCK asks for the chunks PDIST bytes on into L2 and NDIST bytes on
 // into L1, and for the scales PDIST/16 bytes on into L2. A group is one
@@ -36,16 +37,15 @@
 #define NDIST 4096
 
 // func q8_0P16xN(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
-// PARGS loads the arguments; a block's chunks take 1<<shift bytes.
-#define PARGS(shift) \
-	MOVQ p+0(FP), SI      \
-	MOVQ nb+8(FP), CX     \
-	MOVQ q+16(FP), R10    \
-	MOVQ aux+24(FP), R11  \
-	MOVQ CX, DX           \
-	SHLQ $shift, DX       \
-	ADDQ SI, DX           \
-	XORQ R9, R9
+// PARGS loads the arguments; a block's chunks take wb bytes.
+#define PARGS(wb) \
+	MOVQ   p+0(FP), SI      \
+	MOVQ   nb+8(FP), CX     \
+	MOVQ   q+16(FP), R10    \
+	MOVQ   aux+24(FP), R11  \
+	IMUL3Q $wb, CX, DX      \
+	ADDQ   SI, DX           \
+	XORQ   R9, R9
 
 #define PREF2(off) \
 	PREFETCHT1 (PDIST+off)(SI) \
@@ -116,6 +116,32 @@ GLOBL iq4nlu<>(SB), RODATA|NOPTR, $16
 	PCONST4                         \
 	VBROADCASTI32X4 iq4nlu<>(SB), Z13
 
+// PBLOCK5 loads a Q5_0 block: its nibbles as PBLOCK4 (whose prefetches,
+// with one more line, cover the 320 bytes), then each chunk's fifth bits
+// from its mask, as 16 or 0, or-ed in.
+#define PMASK(k, zk) \
+	KMOVQ     (256+8*k)(SI), K1 \
+	VPMOVM2B  K1, Z11           \
+	VPANDD    Z12, Z11, Z11     \
+	VPORD     Z11, zk, zk
+
+#define PBLOCK5 \
+	PREF2(256)          \
+	PBLOCK4             \
+	PMASK(0, Z0)        \
+	PMASK(1, Z1)        \
+	PMASK(2, Z2)        \
+	PMASK(3, Z3)        \
+	PMASK(4, Z4)        \
+	PMASK(5, Z5)        \
+	PMASK(6, Z6)        \
+	PMASK(7, Z7)
+
+#define PCONST5 \
+	PCONST4                      \
+	MOVL         $0x10101010, R8 \
+	VPBROADCASTD R8, Z12
+
 #define PCONST4 \
 	MOVL         $0x0f0f0f0f, R8 \
 	VPBROADCASTD R8, Z10
@@ -177,12 +203,11 @@ GLOBL iq4nlu<>(SB), RODATA|NOPTR, $16
 	MOVQ out+32(FP), R8    \
 	MOVQ ostride+40(FP), AX
 
-// PTILEn is the whole kernel of n vectors against a group: SHIFT is log2
-// of a block's chunk bytes (WB), CONST sets up what BLOCK needs, and BLOCK
-// loads a block into Z0-Z8. The Q8_0 and Q4_0 kernels differ only in
-// those.
-#define PTILE8(SHIFT, CONST, BLOCK, WB) \
-	PARGS(SHIFT)         \
+// PTILEn is the whole kernel of n vectors against a group: WB is a
+// block's chunk bytes, CONST sets up what BLOCK needs, and BLOCK loads a
+// block into Z0-Z8. The kernels of the packed types differ only in those.
+#define PTILE8(CONST, BLOCK, WB) \
+	PARGS(WB)         \
 	CONST                \
 	VPXORD Z24, Z24, Z24 \
 	VPXORD Z25, Z25, Z25 \
@@ -219,8 +244,8 @@ done:                 \
 	VZEROUPPER           \
 	RET
 
-#define PTILE4(SHIFT, CONST, BLOCK, WB) \
-	PARGS(SHIFT)         \
+#define PTILE4(CONST, BLOCK, WB) \
+	PARGS(WB)         \
 	CONST                \
 	VPXORD Z24, Z24, Z24 \
 	VPXORD Z25, Z25, Z25 \
@@ -245,8 +270,8 @@ done:                 \
 	VZEROUPPER           \
 	RET
 
-#define PTILE2(SHIFT, CONST, BLOCK, WB) \
-	PARGS(SHIFT)            \
+#define PTILE2(CONST, BLOCK, WB) \
+	PARGS(WB)            \
 	CONST                   \
 	VPXORD Z24, Z24, Z24    \
 	VPXORD Z25, Z25, Z25    \
@@ -265,8 +290,8 @@ done:                    \
 	VZEROUPPER              \
 	RET
 
-#define PTILE1(SHIFT, CONST, BLOCK, WB) \
-	PARGS(SHIFT)            \
+#define PTILE1(CONST, BLOCK, WB) \
+	PARGS(WB)            \
 	CONST                   \
 	VPXORD Z24, Z24, Z24    \
 	TESTQ CX, CX            \
@@ -286,48 +311,64 @@ done:                    \
 
 // func q8_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x8(SB), NOSPLIT, $0-48
-	PTILE8(9, PCONST8, PBLOCK8, 512)
+	PTILE8(PCONST8, PBLOCK8, 512)
 
 // func q8_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x4(SB), NOSPLIT, $0-48
-	PTILE4(9, PCONST8, PBLOCK8, 512)
+	PTILE4(PCONST8, PBLOCK8, 512)
 
 // func q8_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x2(SB), NOSPLIT, $0-48
-	PTILE2(9, PCONST8, PBLOCK8, 512)
+	PTILE2(PCONST8, PBLOCK8, 512)
 
 // func q8_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q8_0P16x1(SB), NOSPLIT, $0-48
-	PTILE1(9, PCONST8, PBLOCK8, 512)
+	PTILE1(PCONST8, PBLOCK8, 512)
 
 // func q4_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x8(SB), NOSPLIT, $0-48
-	PTILE8(8, PCONST4, PBLOCK4, 256)
+	PTILE8(PCONST4, PBLOCK4, 256)
 
 // func q4_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x4(SB), NOSPLIT, $0-48
-	PTILE4(8, PCONST4, PBLOCK4, 256)
+	PTILE4(PCONST4, PBLOCK4, 256)
 
 // func q4_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x2(SB), NOSPLIT, $0-48
-	PTILE2(8, PCONST4, PBLOCK4, 256)
+	PTILE2(PCONST4, PBLOCK4, 256)
 
 // func q4_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·q4_0P16x1(SB), NOSPLIT, $0-48
-	PTILE1(8, PCONST4, PBLOCK4, 256)
+	PTILE1(PCONST4, PBLOCK4, 256)
 
 // func iq4_nlP16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·iq4_nlP16x8(SB), NOSPLIT, $0-48
-	PTILE8(8, PCONSTNL, PBLOCKNL, 256)
+	PTILE8(PCONSTNL, PBLOCKNL, 256)
 
 // func iq4_nlP16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·iq4_nlP16x4(SB), NOSPLIT, $0-48
-	PTILE4(8, PCONSTNL, PBLOCKNL, 256)
+	PTILE4(PCONSTNL, PBLOCKNL, 256)
 
 // func iq4_nlP16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·iq4_nlP16x2(SB), NOSPLIT, $0-48
-	PTILE2(8, PCONSTNL, PBLOCKNL, 256)
+	PTILE2(PCONSTNL, PBLOCKNL, 256)
 
 // func iq4_nlP16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
 TEXT ·iq4_nlP16x1(SB), NOSPLIT, $0-48
-	PTILE1(8, PCONSTNL, PBLOCKNL, 256)
+	PTILE1(PCONSTNL, PBLOCKNL, 256)
+
+// func q5_0P16x8(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q5_0P16x8(SB), NOSPLIT, $0-48
+	PTILE8(PCONST5, PBLOCK5, 320)
+
+// func q5_0P16x4(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q5_0P16x4(SB), NOSPLIT, $0-48
+	PTILE4(PCONST5, PBLOCK5, 320)
+
+// func q5_0P16x2(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q5_0P16x2(SB), NOSPLIT, $0-48
+	PTILE2(PCONST5, PBLOCK5, 320)
+
+// func q5_0P16x1(p unsafe.Pointer, nb int, q, aux *[8]unsafe.Pointer, out unsafe.Pointer, ostride int)
+TEXT ·q5_0P16x1(SB), NOSPLIT, $0-48
+	PTILE1(PCONST5, PBLOCK5, 320)

@@ -18,16 +18,7 @@ func packedTol(t Type, row []byte, v *Vec) float64 {
 		blk := row[b*t.BlockBytes():]
 		var sum int64
 		for j := range QK8_0 {
-			var w int64
-			switch t {
-			case Q4_0:
-				w = int64(blk[2+j%16]>>(4*(j/16))&0xf) - 8
-			case IQ4_NL:
-				w = int64(iq4Levels[blk[2+j%16]>>(4*(j/16))&0xf])
-			default:
-				w = int64(int8(blk[2+j]))
-			}
-			sum += abs64(w * int64(v.q[b*QK8_0+j]))
+			sum += abs64(int64(fileWeight(t, blk, j)) * int64(v.q[b*QK8_0+j]))
 		}
 		mag += math.Abs(float64(sum) * float64(f16Table[le16(blk)]) * float64(v.d[b]))
 	}
@@ -36,29 +27,43 @@ func packedTol(t Type, row []byte, v *Vec) float64 {
 
 func abs64(x int64) int64 { return max(x, -x) }
 
-// TestPack checks the layouts: unpacking a packed group gives the rows
-// back.
+// fileWeight is quant j of a block of type t as the file holds it: the
+// integer the scale multiplies (for IQ4_NL its level).
+func fileWeight(t Type, blk []byte, j int) int32 {
+	switch t {
+	case Q4_0:
+		return int32(blk[2+j%16]>>(4*(j/16))&0xf) - 8
+	case IQ4_NL:
+		return int32(iq4Levels[blk[2+j%16]>>(4*(j/16))&0xf])
+	case Q5_0:
+		var q [32]uint8
+		q5Values(blk[2:6], blk[6:], &q)
+		return int32(q[j]) - 16
+	}
+	return int32(int8(blk[2+j]))
+}
+
+// TestPack checks the layouts: every weight and scale of a packed group is
+// the file's (packedWeight, the portable kernel's reading, less the
+// type's offset).
 func TestPack(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL} {
+	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL, Q5_0} {
 		w, rowBytes := randRows(t, r, wt, 32, 96)
 		p := pack(wt, w, rowBytes, 32)
 		nb, pb := rowBytes/wt.BlockBytes(), packBlockBytes(wt)
 		for i := range 32 {
 			g, ri := i/packRows, i%packRows
-			grp := p[g*packRows*rowBytes:]
+			grp := p[g*packRows*rowBytes : (g+1)*packRows*rowBytes]
 			for b := range nb {
 				blk := w[i*rowBytes+b*wt.BlockBytes():]
 				if s := grp[nb*pb+(b*packRows+ri)*2:]; s[0] != blk[0] || s[1] != blk[1] {
 					t.Fatalf("%v row %d block %d: scale %#x %#x, want %#x %#x", wt, i, b, s[0], s[1], blk[0], blk[1])
 				}
-				for j := range wt.BlockBytes() - 2 {
-					got := grp[b*pb+(j/4)*4*packRows+4*ri+j%4]
-					if wt == Q8_0 {
-						got ^= 0x80
-					}
-					if got != blk[2+j] {
-						t.Fatalf("%v row %d block %d byte %d: %#x, want %#x", wt, i, b, j, got, blk[2+j])
+				for j := range QK8_0 {
+					got, want := packedWeight(wt, grp, nb, b, ri, j)-packOffset(wt), fileWeight(wt, blk, j)
+					if got != want {
+						t.Fatalf("%v row %d block %d quant %d: %d, want %d", wt, i, b, j, got, want)
 					}
 				}
 			}
@@ -81,7 +86,7 @@ func TestPack(t *testing.T) {
 // batch against the same vector alone, bit for bit.
 func TestMulRowsPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
-	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL} {
+	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL, Q5_0} {
 		for _, cols := range []int{32, 576, 1536} {
 			for _, shape := range [][3]int{{0, 16, 1}, {16, 64, 1}, {0, 48, 2}, {16, 32, 3}, {0, 32, 5}, {16, 32, 7}, {32, 64, 8}, {0, 16, 9}, {16, 48, 15}, {0, 32, 17}, {16, 48, 133}} {
 				r0, r1, n := shape[0], shape[1], shape[2]
@@ -92,10 +97,7 @@ func TestMulRowsPacked(t *testing.T) {
 				}
 				for k := range vs {
 					for b := range len(vs[k].aux) / auxWords {
-						off := int32(128)
-						if wt == Q4_0 {
-							off = 8
-						}
+						off := packOffset(wt)
 						var want int32
 						for _, x := range vs[k].q[b*QK8_0 : (b+1)*QK8_0] {
 							want -= off * int32(x)
@@ -178,7 +180,7 @@ func BenchmarkMulRowsPacked(b *testing.B) {
 	}
 	r := rand.New(rand.NewPCG(25, 26))
 	const rows = 32
-	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL} {
+	for _, wt := range []Type{Q8_0, Q4_0, IQ4_NL, Q5_0} {
 		for _, cols := range []int{576, 1536} {
 			for _, n := range []int{1, 4, 8, 16, 128} {
 				w, rowBytes, vs := tileCase(b, r, wt, rows, cols, n)

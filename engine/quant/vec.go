@@ -62,27 +62,14 @@ func (v *Vec) Prepare(wt Type, x []float32) error {
 		for b := range n / QK8_0 {
 			v.d[b], v.sums[b] = quantActQ8_1(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
 		}
-	case Q5_0:
-		v.q = grow(v.q, n)
-		v.d = grow(v.d, n/QK8_0)
-		v.aux = v.aux[:0]
-		if quantRowQ8_0(x, v.q, v.d, nil, 0) {
-			break
-		}
-		for b := range n / QK8_0 {
-			v.d[b] = quantActQ8_0(x[b*QK8_0:(b+1)*QK8_0], v.q[b*QK8_0:])
-		}
-	case Q8_0, Q4_0, IQ4_NL:
+	case Q8_0, Q4_0, IQ4_NL, Q5_0:
 		v.q = grow(v.q, n)
 		v.d = grow(v.d, n/QK8_0)
 		v.aux = v.aux[:0]
 		// The weights' unsigned offset in the VNNI and packed kernels: 128
 		// for Q8_0 and IQ4_NL (whose levels the packed kernels look up plus
-		// 128), 8 for Q4_0.
-		off := int32(128)
-		if wt == Q4_0 {
-			off = 8
-		}
+		// 128), 8 for Q4_0, 16 for Q5_0.
+		off := packOffset(wt)
 		var aux []int32
 		if useVNNI && !disableVNNI {
 			v.aux = grow(v.aux, n/QK8_0*auxWords)
