@@ -60,9 +60,10 @@ func WithSessions(n int) Option { return func(o *options) { o.sessions = n } }
 // no cap.
 func WithKVBudget(bytes int64) Option { return func(o *options) { o.kvBudget = bytes } }
 
-// WithoutPacking keeps the weights in the file's layout only: no packed copies of Q8_0
-// matrices (see llama.Model), less memory, and products summed in ggml's order, bit for
-// bit, at about half the speed for batches of several sequences and for prompts.
+// WithoutPacking keeps the weights in the file's layout only: no packed copies of the Q8_0,
+// Q4_0, Q5_0 and IQ4_NL matrices (see llama.Model), less memory, and products summed in
+// ggml's order, at about half the speed for batches of several sequences and for prompts
+// (Q5_0 and IQ4_NL: a seventh, and half for one sequence's generation).
 func WithoutPacking() Option { return func(o *options) { o.noPack = true } }
 
 // Model is a loaded GGUF model with its tokenizer. Generate is safe for concurrent use: each
@@ -119,7 +120,7 @@ type Info struct {
 }
 
 // Load opens a GGUF model. The weights stay in the file's memory mapping; on CPUs with
-// AVX512-VNNI the Q8_0 and Q4_0 matrices are also copied packed (Info().PackedBytes), unless
+// AVX512-VNNI the Q8_0, Q4_0, Q5_0 and IQ4_NL matrices are also copied packed (Info().PackedBytes), unless
 // WithoutPacking.
 func Load(path string, opts ...Option) (*Model, error) {
 	o := options{ctxSize: DefaultContextSize, sessions: 1}

@@ -170,7 +170,7 @@ func TestMulRowsPacked(t *testing.T) {
 	}
 }
 
-// BenchmarkMulRowsPacked times, for Q8_0 and Q4_0, a 32-row block of a matrix product (a
+// BenchmarkMulRowsPacked times, for each packed type, a 32-row block of a matrix product (a
 // decode step's chunk) against 1 to 128 vectors, the file's rows through
 // MulRows and packed rows through MulRowsPacked, in the same run (see
 // BenchmarkMulRows for the metrics).
