@@ -52,7 +52,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Embedded.Threads, "threads", c.Embedded.Threads, "threads each embedded model's forward passes use, shared by its batched generations (0: every core)")
 	fs.IntVar(&c.Embedded.Sessions, "sessions", c.Embedded.Sessions, "embedded generations each model runs at once, batched together (`n` slots, each a KV cache)")
 	fs.IntVar(&c.Embedded.KVBudgetMiB, "kv-budget", c.Embedded.KVBudgetMiB, "`MiB` the KV caches of one embedded model may take together; fewer slots than -sessions when they would not fit (0: no cap)")
-	fs.BoolVar(&c.Embedded.NoPack, "no-pack", c.Embedded.NoPack, "keep embedded models' weights in the file's layout only: no packed copy in memory (on AVX512-VNNI CPUs), slower prompts and concurrent generations")
+	fs.BoolVar(&c.Embedded.NoPack, "no-pack", c.Embedded.NoPack, "keep embedded models' weights in the file's layout only, with no packed copy in memory (on AVX512-VNNI CPUs): slower prompts and concurrent generations, one sequence of a Q8_0 model too large for the caches somewhat faster")
 	fs.IntVar(&c.Embedded.ContextSize, "context-size", c.Embedded.ContextSize, "tokens each embedded session holds, prompt and output (0: the engine default, at most the model's)")
 }
 
