@@ -161,15 +161,23 @@ func New(f *gguf.File, opts Options) (*Model, error) {
 	return m, nil
 }
 
+// products lists the matrices a token's forward pass multiplies by: every
+// layer's seven and the output (not the embeddings' lookup table).
+func (m *Model) products() []*Matrix {
+	mats := []*Matrix{&m.output}
+	for i := range m.layers {
+		l := &m.layers[i]
+		mats = append(mats, &l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down)
+	}
+	return mats
+}
+
 // PackedBytes is the memory the packed copies of the weights take (see
 // Model); 0 when none is packed.
 func (m *Model) PackedBytes() int64 {
-	n := int64(len(m.output.Packed))
-	for i := range m.layers {
-		l := &m.layers[i]
-		for _, w := range []*Matrix{&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down} {
-			n += int64(len(w.Packed))
-		}
+	var n int64
+	for _, w := range m.products() {
+		n += int64(len(w.Packed))
 	}
 	return n
 }
@@ -177,11 +185,7 @@ func (m *Model) PackedBytes() int64 {
 // pack packs the matrices the products read (Matrix.pack), over the
 // model's threads.
 func (m *Model) pack() {
-	mats := []*Matrix{&m.output}
-	for i := range m.layers {
-		l := &m.layers[i]
-		mats = append(mats, &l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down)
-	}
+	mats := m.products()
 	var wg sync.WaitGroup
 	next := make(chan *Matrix)
 	for range m.threads {
@@ -369,11 +373,8 @@ func (m *Model) Params() int64 { return m.params }
 // (every matrix once, the embedding row aside).
 func (m *Model) WeightBytes() int64 {
 	var n int64
-	for i := range m.layers {
-		l := &m.layers[i]
-		for _, w := range []*Matrix{&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down} {
-			n += int64(len(w.Data))
-		}
+	for _, w := range m.products() {
+		n += int64(len(w.Data))
 	}
-	return n + int64(len(m.output.Data))
+	return n
 }

@@ -85,10 +85,10 @@ func packOffset(t Type) int32 {
 	return 128
 }
 
-// packedWeight is quant j of row r in block b of a packed group grp of nb
-// blocks, as the packed kernels see it: unsigned, packOffset(t) more than
+// packedWeight is quant j of row r in block b of a packed group grp, as
+// the packed kernels see it: unsigned, packOffset(t) more than
 // the weight (for IQ4_NL its level).
-func packedWeight(t Type, grp []byte, nb, b, r, j int) int32 {
+func packedWeight(t Type, grp []byte, b, r, j int) int32 {
 	chunks := grp[b*packBlockBytes(t):]
 	switch t {
 	case Q4_0, IQ4_NL, Q5_0:
@@ -208,7 +208,7 @@ func mulPackedGo(t Type, p []byte, rowBytes, r0, r1 int, vs []Vec, out []float32
 				for r := range packRows {
 					sum := total
 					for j := range QK8_0 {
-						sum += packedWeight(t, grp, nb, b, r, j) * int32(v.q[b*QK8_0+j])
+						sum += packedWeight(t, grp, b, r, j) * int32(v.q[b*QK8_0+j])
 					}
 					dw := f16Table[le16(scales[(b*packRows+r)*2:])]
 					acc[r] += float32(sum) * (dw * v.d[b])

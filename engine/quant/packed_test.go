@@ -61,7 +61,7 @@ func TestPack(t *testing.T) {
 					t.Fatalf("%v row %d block %d: scale %#x %#x, want %#x %#x", wt, i, b, s[0], s[1], blk[0], blk[1])
 				}
 				for j := range QK8_0 {
-					got, want := packedWeight(wt, grp, nb, b, ri, j)-packOffset(wt), fileWeight(wt, blk, j)
+					got, want := packedWeight(wt, grp, b, ri, j)-packOffset(wt), fileWeight(wt, blk, j)
 					if got != want {
 						t.Fatalf("%v row %d block %d quant %d: %d, want %d", wt, i, b, j, got, want)
 					}
