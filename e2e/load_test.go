@@ -99,11 +99,11 @@ func (u usage) String() string {
 }
 
 // measure reads go_goroutines and process_resident_memory_bytes from a /metrics URL.
-func measure(t *testing.T, url string) usage {
+func measure(t *testing.T, recap *processtest.Recap, url string) usage {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		recap.Fatalf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	var u usage
@@ -123,24 +123,24 @@ func measure(t *testing.T, url string) usage {
 		}
 	}
 	if u.goroutines == 0 || u.rss == 0 {
-		t.Fatalf("%s has no go_goroutines or process_resident_memory_bytes", url)
+		recap.Fatalf("%s has no go_goroutines or process_resident_memory_bytes", url)
 	}
 	return u
 }
 
 // settle waits until the goroutines at url are back within slack of idle (the load's
 // connections and calls all ended) and returns the usage then; it fails t after limit.
-func settle(t *testing.T, name, url string, idle usage, limit time.Duration) usage {
+func settle(t *testing.T, recap *processtest.Recap, name, url string, idle usage, limit time.Duration) usage {
 	t.Helper()
 	const slack = 10
 	deadline := time.Now().Add(limit)
 	for {
-		u := measure(t, url)
+		u := measure(t, recap, url)
 		if u.goroutines <= idle.goroutines+slack {
 			return u
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("%s: %d goroutines %s after the load, %d idle", name, u.goroutines, limit, idle.goroutines)
+			recap.Errorf("%s: %d goroutines %s after the load, %d idle", name, u.goroutines, limit, idle.goroutines)
 			return u
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -159,6 +159,7 @@ func TestLoad(t *testing.T) {
 		t.Skip("starts the servers as processes")
 	}
 	d := loadDuration(t)
+	recap := processtest.NewRecap(t) // the failures again after the servers' logs
 	bin := processtest.Build(t, "./orchestrator/cmd/orchestrator", "./gateway/cmd/gateway", "./services/text/cmd/text")
 	model := openaitest.New(openaitest.Options{Text: "A quick answer from an instant model."})
 	t.Cleanup(model.Close)
@@ -233,12 +234,12 @@ func TestLoad(t *testing.T) {
 	generate(t.Context(), &warm)
 	run(t.Context(), &warm)
 	if warm.ok.Load() != 2 {
-		t.Fatalf("warm-up: %s %v", &warm, warm.sample)
+		recap.Fatalf("warm-up: %s %v", &warm, warm.sample)
 	}
 	hc.CloseIdleConnections()
 	idle := map[string]usage{}
 	for name, url := range metrics {
-		idle[name] = measure(t, url)
+		idle[name] = measure(t, recap, url)
 	}
 
 	for _, target := range []struct {
@@ -255,21 +256,21 @@ func TestLoad(t *testing.T) {
 		t.Logf("figure: load %s: %d streams for %s: %s (%.0f calls/s)", target.name, loadStreams, d, &o,
 			float64(o.ok.Load()+o.exhausted.Load())/took.Seconds())
 		if o.failed.Load() > 0 {
-			t.Errorf("%s: %s; first: %v", target.name, &o, o.sample)
+			recap.Errorf("%s: %s; first: %v", target.name, &o, o.sample)
 		}
 		if o.ok.Load() == 0 {
-			t.Errorf("%s: no call succeeded: %s", target.name, &o)
+			recap.Errorf("%s: no call succeeded: %s", target.name, &o)
 		}
 	}
 
 	hc.CloseIdleConnections()
 	for _, name := range []string{"gateway", "text", "orchestrator"} {
-		after := settle(t, name, metrics[name], idle[name], 30*time.Second)
+		after := settle(t, recap, name, metrics[name], idle[name], 30*time.Second)
 		t.Logf("figure: idle and after the load, %s: %s; %s", name, idle[name], after)
 		// Freed heap goes back to the system gradually (the Go scavenger), so RSS is held
 		// to a bound rather than to its idle value.
 		if limit := 2*idle[name].rss + 64<<20; after.rss > limit {
-			t.Errorf("%s: %.1f MiB RSS after the load, idle %.1f MiB", name, after.rss/(1<<20), idle[name].rss/(1<<20))
+			recap.Errorf("%s: %.1f MiB RSS after the load, idle %.1f MiB", name, after.rss/(1<<20), idle[name].rss/(1<<20))
 		}
 	}
 }

@@ -245,7 +245,7 @@ func Start(tb testing.TB, name string, cmd *exec.Cmd) *Process {
 			tb.Errorf("%s did not stop within %s of SIGTERM", name, StopTimeout)
 		}
 		if tb.Failed() {
-			tb.Logf("%s logs:\n%s", name, p.Logs)
+			tb.Logf("%s logs (access-log lines counted, not repeated):\n%s", name, Condense(p.Logs.String()))
 		}
 	})
 	return p

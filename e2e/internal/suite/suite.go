@@ -139,7 +139,7 @@ func (s *Suite) stop(tb testing.TB) {
 		tb.Errorf("a server recovered from a panic (\"handler panicked\" in its log)")
 	}
 	if tb.Failed() {
-		tb.Logf("suite logs:\n%s", logs)
+		tb.Logf("suite logs (access-log lines counted, not repeated):\n%s", processtest.Condense(logs))
 	}
 }
 
