@@ -288,8 +288,8 @@ func DotF16(h []uint16, x []float32) float32 {
 //go:noescape
 func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 
-// disableQ4KRow lets the tests compare the whole-row K-quant kernels with
-// the per-super-block ones.
+// disableQ4KRow lets the tests compare the whole-row super-block kernels
+// (Q2_K, Q4_K, Q5_K, Q6_K, IQ4_XS) with the per-super-block ones.
 var disableQ4KRow = false
 
 //go:noescape
@@ -577,11 +577,20 @@ func dotIQ4NL(row []byte, q []int8, d []float32) float32 {
 	return s
 }
 
-// dotIQ4XS does each super-block's integer products in assembly and the
-// rest as dotIQ4XSGo does, so the results are identical.
+//go:noescape
+func iq4xsRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
+
+// dotIQ4XS runs the whole row in assembly (iq4xsRowAVX2), or with
+// disableQ4KRow each super-block's integer products in assembly and the
+// rest in Go; both as dotIQ4XSGo does, so the results are identical.
 func dotIQ4XS(row []byte, q []int8, d []float32) float32 {
 	if !useAVX2 || len(d) == 0 {
 		return dotIQ4XSGo(row, q, d)
+	}
+	if !disableQ4KRow {
+		nb := len(d)
+		_, _ = row[nb*blockIQ4XS-1], q[nb*QK_K-1]
+		return iq4xsRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 	}
 	var s float32
 	var sc [8]int16
@@ -603,11 +612,21 @@ func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
 //go:noescape
 func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
 
-// dotQ2K and dotQ3K do each super-block's integer products in assembly and
-// the rest as the portable kernels do, so the results are identical.
+//go:noescape
+func q2kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+
+// dotQ2K runs the whole row in assembly (q2kRowAVX2), or with
+// disableQ4KRow each super-block's integer products in assembly and the
+// rest in Go, as dotQ3K does; all as the portable kernels do, in the same
+// order, so the results are identical.
 func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	if !useAVX2 || len(d) == 0 {
 		return dotQ2KGo(row, q, d, bsums)
+	}
+	if !disableQ4KRow {
+		nb := len(d)
+		_, _, _ = row[nb*blockQ2_K-1], q[nb*QK_K-1], bsums[nb*16-1]
+		return q2kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
 	}
 	var s float32
 	var sc [16]uint8
@@ -673,11 +692,21 @@ func dotQ5_0(row []byte, q []int8, d []float32) float32 {
 	return dotQ5_0AVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 }
 
-// dotQ5K does each super-block's integer products in assembly and the rest
-// as dotQ5KGo does, in the same order, so the results are identical.
+//go:noescape
+func q5kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+
+// dotQ5K runs the whole row in assembly (q5kRowAVX2), or with
+// disableQ4KRow each super-block's integer products in assembly and the
+// rest in Go; both as dotQ5KGo does, in the same order, so the results are
+// identical.
 func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	if !useAVX2 || len(d) == 0 {
 		return dotQ5KGo(row, q, d, bsums)
+	}
+	if !disableQ4KRow {
+		nb := len(d)
+		_, _, _ = row[nb*blockQ5_K-1], q[nb*QK_K-1], bsums[nb*16-1]
+		return q5kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
 	}
 	var s float32
 	var sc [8]uint8

@@ -1515,6 +1515,122 @@ TEXT ·q5kSumAVX2(SB), NOSPLIT, $0-36
 	MOVL AX, ret+32(FP)
 	RET
 
+// Q5KROWSTEP is Q4KROWSTEP with the fifth bits, as Q5KSTEP adds them:
+// bits 2j and 2j+1 of each qh byte (the low two bits of Y4, shifted down
+// by two per step) add 16 to the low and high nibbles. Y10 holds 0x01
+// bytes.
+#define Q5KROWSTEP(off, qoff, moff) \
+	VMOVDQU      off(SI), Y1              \
+	VPAND        Y15, Y1, Y2              \
+	VPSRLW       $4, Y1, Y3               \
+	VPAND        Y15, Y3, Y3              \
+	VPAND        Y10, Y4, Y5              \
+	VPSLLW       $4, Y5, Y5               \
+	VPOR         Y5, Y2, Y2               \
+	VPSRLW       $1, Y4, Y5               \
+	VPAND        Y10, Y5, Y5              \
+	VPSLLW       $4, Y5, Y5               \
+	VPOR         Y5, Y3, Y3               \
+	VPSRLW       $2, Y4, Y4               \
+	VPMADDUBSW   qoff(DI), Y2, Y6         \
+	VPMADDUBSW   qoff+32(DI), Y3, Y7      \
+	VPSHUFB      q4kmask<>+moff(SB), Y12, Y8    \
+	VPSHUFB      q4kmask<>+moff+32(SB), Y12, Y9 \
+	VPMADDWD     Y8, Y6, Y6               \
+	VPMADDWD     Y9, Y7, Y7               \
+	VPADDD       Y6, Y0, Y0               \
+	VPADDD       Y7, Y0, Y0
+
+// func q5kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+// A whole Q5_K row against a Q8_K vector: q4kRowAVX2 with the fifth bits
+// (qh, 32 bytes after the scales; the nibbles after them), the arithmetic
+// of dotQ5KGo in the same order.
+TEXT ·q5kRowAVX2(SB), NOSPLIT, $0-44
+	MOVQ row+0(FP), SI
+	MOVQ q8+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ bsums+24(FP), R10
+	MOVQ nb+32(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x00010001, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0x01010101, AX
+	VMOVD AX, X10
+	VPBROADCASTD X10, Y10
+	VXORPS X13, X13, X13
+	TESTQ CX, CX
+	JZ    q5krdone
+
+q5krloop:
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL DX, R12
+	ANDL $0x0f0f0f0f, R12
+	MOVL AX, R13
+	SHRL $6, R13
+	ANDL $0x03030303, R13
+	SHLL $4, R13
+	ORL  R13, R12
+	MOVL BX, R13
+	ANDL $0x3f3f3f3f, R13
+	MOVL DX, R8
+	SHRL $4, R8
+	ANDL $0x0f0f0f0f, R8
+	MOVL BX, AX
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL  AX, R8
+	VMOVD       R11, X12
+	VPINSRD     $1, R12, X12, X12
+	VPMOVZXBW   X12, X12
+	VINSERTI128 $1, X12, Y12, Y12
+	VMOVD       R13, X11
+	VPINSRD     $1, R8, X11, X11
+	VPMOVZXBD   X11, Y11
+	VMOVDQU     (R10), Y5
+	VPMADDWD    Y14, Y5, Y5
+	VPMULLD     Y11, Y5, Y5
+	HSUMDY(Y5, X5, R8)
+	VMOVDQU     16(SI), Y4
+	VPXOR       Y0, Y0, Y0
+	Q5KROWSTEP(48, 0, 0)
+	Q5KROWSTEP(80, 64, 64)
+	Q5KROWSTEP(112, 128, 128)
+	Q5KROWSTEP(144, 192, 192)
+	HSUMDY(Y0, X0, AX)
+	MOVWLZX    0(SI), BX
+	VMOVD      BX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     (R9), X1, X1
+	VCVTSI2SSL AX, X3, X3
+	VMULSS     X3, X1, X1
+	MOVWLZX    2(SI), BX
+	VMOVD      BX, X2
+	VCVTPH2PS  X2, X2
+	VMULSS     (R9), X2, X2
+	VCVTSI2SSL R8, X6, X6
+	VMULSS     X6, X2, X2
+	VSUBSS     X2, X1, X1
+	VADDSS     X1, X13, X13
+	ADDQ $176, SI
+	ADDQ $256, DI
+	ADDQ $4, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  q5krloop
+
+q5krdone:
+	VZEROUPPER
+	MOVSS X13, ret+40(FP)
+	RET
+
 // The Q4_1/Q5_1 kernels against Q8_1 activations, in ggml's order: per
 // block, fmadd of d_w*d_a times the unsigned-by-signed pair sums into one
 // 8-lane accumulator, and m_w*s_a added into a scalar; the result is the
@@ -1727,6 +1843,133 @@ TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
 	MOVL AX, ret+24(FP)
 	RET
 
+// func iq4xsRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
+// A whole IQ4_XS row against a Q8_K vector, the arithmetic of dotIQ4XSGo
+// in the same order: per super-block, the eight 6-bit scales less 32
+// (iq4XSScale) go to the frame as int16 for IQ4XSSUB, then
+// s += d*vd*sumi. R11 walks the row; X12 holds s (X13-X15 are
+// IQ4CONSTS's).
+TEXT ·iq4xsRowAVX2(SB), NOSPLIT, $16-36
+	MOVQ row+0(FP), R11
+	MOVQ q8+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ nb+24(FP), CX
+	IQ4CONSTS
+	VXORPS X12, X12, X12
+	TESTQ CX, CX
+	JZ    iq4xsrdone
+
+iq4xsrloop:
+	MOVWLZX 2(R11), BX
+	MOVBLZX 4(R11), AX
+	SHRL    $0, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $0, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 0(SP)
+	MOVBLZX 4(R11), AX
+	SHRL    $4, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $2, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 2(SP)
+	MOVBLZX 5(R11), AX
+	SHRL    $0, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $4, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 4(SP)
+	MOVBLZX 5(R11), AX
+	SHRL    $4, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $6, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 6(SP)
+	MOVBLZX 6(R11), AX
+	SHRL    $0, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $8, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 8(SP)
+	MOVBLZX 6(R11), AX
+	SHRL    $4, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $10, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 10(SP)
+	MOVBLZX 7(R11), AX
+	SHRL    $0, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $12, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 12(SP)
+	MOVBLZX 7(R11), AX
+	SHRL    $4, AX
+	ANDL    $0xf, AX
+	MOVL    BX, DX
+	SHRL    $14, DX
+	ANDL    $3, DX
+	SHLL    $4, DX
+	ORL     DX, AX
+	SUBL    $32, AX
+	MOVW    AX, 14(SP)
+	LEAQ  8(R11), SI
+	LEAQ  0(SP), R8
+	VPXOR Y0, Y0, Y0
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	HSUMDY(Y0, X0, AX)
+	MOVWLZX    0(R11), BX
+	VMOVD      BX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     (R9), X1, X1
+	VCVTSI2SSL AX, X3, X3
+	VMULSS     X3, X1, X1
+	VADDSS     X1, X12, X12
+	ADDQ $136, R11
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  iq4xsrloop
+
+iq4xsrdone:
+	VZEROUPPER
+	MOVSS X12, ret+32(FP)
+	RET
+
 // Q2KHALF does 128 values of a Q2_K super-block: 32 bytes at SI whose bit
 // pairs 2j give the 32 values 32j..32j+31, against quants at DI, with the
 // 4-bit scales (one byte each, two per part) at R8. Y15 holds 0x03 bytes.
@@ -1761,6 +2004,67 @@ TEXT ·q2kSumAVX2(SB), NOSPLIT, $0-28
 	Q2KHALF
 	HSUMD
 	MOVL AX, ret+24(FP)
+	RET
+
+// func q2kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
+// A whole Q2_K row against a Q8_K vector, the arithmetic of dotQ2KGo in
+// the same order: per super-block, the 4-bit scales (low nibbles) go to
+// the frame for Q2KHALF, summ = sum of min (high nibbles) * group quant
+// sum, then s += d*vd*sumi - dmin*vd*summ. R11 walks the row.
+TEXT ·q2kRowAVX2(SB), NOSPLIT, $16-44
+	MOVQ row+0(FP), R11
+	MOVQ q8+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ bsums+24(FP), R10
+	MOVQ nb+32(FP), CX
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, X14
+	VXORPS X13, X13, X13
+	TESTQ CX, CX
+	JZ    q2krdone
+
+q2krloop:
+	VMOVDQU   (R11), X10
+	VPAND     X14, X10, X11
+	VMOVDQU   X11, 0(SP)
+	VPSRLW    $4, X10, X10
+	VPAND     X14, X10, X10
+	VPMOVZXBW X10, Y10
+	VPMADDWD  (R10), Y10, Y10
+	HSUMDY(Y10, X10, R12)
+	LEAQ      16(R11), SI
+	LEAQ      0(SP), R8
+	VPXOR     Y0, Y0, Y0
+	Q2KHALF
+	Q2KHALF
+	HSUMDY(Y0, X0, AX)
+	MOVWLZX    80(R11), BX
+	VMOVD      BX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     (R9), X1, X1
+	VCVTSI2SSL AX, X3, X3
+	VMULSS     X3, X1, X1
+	MOVWLZX    82(R11), BX
+	VMOVD      BX, X2
+	VCVTPH2PS  X2, X2
+	VMULSS     (R9), X2, X2
+	VCVTSI2SSL R12, X6, X6
+	VMULSS     X6, X2, X2
+	VSUBSS     X2, X1, X1
+	VADDSS     X1, X13, X13
+	ADDQ $84, R11
+	ADDQ $4, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  q2krloop
+
+q2krdone:
+	VZEROUPPER
+	MOVSS X13, ret+40(FP)
 	RET
 
 // Q3KPART does 32 values of a Q3_K super-block: the low bits are bit pair
