@@ -289,7 +289,7 @@ func DotF16(h []uint16, x []float32) float32 {
 func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 
 // disableQ4KRow lets the tests compare the whole-row super-block kernels
-// (Q2_K, Q4_K, Q5_K, Q6_K, IQ4_XS) with the per-super-block ones.
+// (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) with the per-super-block ones.
 var disableQ4KRow = false
 
 //go:noescape
@@ -615,10 +615,10 @@ func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
 //go:noescape
 func q2kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
 
-// dotQ2K runs the whole row in assembly (q2kRowAVX2), or with
-// disableQ4KRow each super-block's integer products in assembly and the
-// rest in Go, as dotQ3K does; all as the portable kernels do, in the same
-// order, so the results are identical.
+// dotQ2K and dotQ3K run the whole row in assembly (q2kRowAVX2,
+// q3kRowAVX2), or with disableQ4KRow each super-block's integer products
+// in assembly and the rest in Go; all as the portable kernels do, in the
+// same order, so the results are identical.
 func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	if !useAVX2 || len(d) == 0 {
 		return dotQ2KGo(row, q, d, bsums)
@@ -645,9 +645,17 @@ func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
 	return s
 }
 
+//go:noescape
+func q3kRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
+
 func dotQ3K(row []byte, q []int8, d []float32) float32 {
 	if !useAVX2 || len(d) == 0 {
 		return dotQ3KGo(row, q, d)
+	}
+	if !disableQ4KRow {
+		nb := len(d)
+		_, _ = row[nb*blockQ3_K-1], q[nb*QK_K-1]
+		return q3kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 	}
 	var s float32
 	var sc [16]int8

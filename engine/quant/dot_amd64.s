@@ -2119,6 +2119,90 @@ TEXT ·q3kSumAVX2(SB), NOSPLIT, $0-28
 	MOVL AX, ret+24(FP)
 	RET
 
+// func q3kRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
+// A whole Q3_K row against a Q8_K vector, the arithmetic of dotQ3KGo in
+// the same order: per super-block, the sixteen 6-bit scales less 32
+// (q3KScales: low nibbles of bytes 0-7, then their high nibbles, with
+// bit pairs of bytes 8-11 above them) go to the frame for Q3KPART, then
+// s += d*vd*sumi. R11 walks the row; X12 holds s, X14 0x0f bytes, X7
+// 0x20 bytes.
+TEXT ·q3kRowAVX2(SB), NOSPLIT, $16-36
+	MOVQ row+0(FP), R11
+	MOVQ q8+8(FP), DI
+	MOVQ d+16(FP), R9
+	MOVQ nb+24(FP), CX
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, X14
+	MOVL $0x20202020, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, X7
+	VXORPS X12, X12, X12
+	TESTQ CX, CX
+	JZ    q3krdone
+
+q3krloop:
+	VMOVQ       96(R11), X2
+	VPSRLW      $4, X2, X3
+	VPUNPCKLQDQ X3, X2, X2
+	VPAND       X14, X2, X2
+	MOVL        104(R11), AX
+	MOVL        AX, DX
+	ANDL        $0x03030303, DX
+	VMOVD       DX, X3
+	MOVL        AX, DX
+	SHRL        $2, DX
+	ANDL        $0x03030303, DX
+	VPINSRD     $1, DX, X3, X3
+	MOVL        AX, DX
+	SHRL        $4, DX
+	ANDL        $0x03030303, DX
+	VPINSRD     $2, DX, X3, X3
+	SHRL        $6, AX
+	ANDL        $0x03030303, AX
+	VPINSRD     $3, AX, X3, X3
+	VPSLLW      $4, X3, X3
+	VPOR        X3, X2, X2
+	VPSUBB      X7, X2, X2
+	VMOVDQU     X2, 0(SP)
+	LEAQ        0(SP), R8
+	VPXOR       Y0, Y0, Y0
+	VMOVDQU     (R11), Y10
+	VMOVDQU     32(R11), Y1
+	Q3KPART(0, 0, 0, 0)
+	Q3KPART(2, 1, 32, 2)
+	Q3KPART(4, 2, 64, 4)
+	Q3KPART(6, 3, 96, 6)
+	VMOVDQU     64(R11), Y1
+	Q3KPART(0, 4, 128, 8)
+	Q3KPART(2, 5, 160, 10)
+	Q3KPART(4, 6, 192, 12)
+	Q3KPART(6, 7, 224, 14)
+	HSUMDY(Y0, X0, AX)
+	MOVWLZX    108(R11), BX
+	VMOVD      BX, X1
+	VCVTPH2PS  X1, X1
+	VMULSS     (R9), X1, X1
+	VCVTSI2SSL AX, X3, X3
+	VMULSS     X3, X1, X1
+	VADDSS     X1, X12, X12
+	ADDQ $110, R11
+	ADDQ $256, DI
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  q3krloop
+
+q3krdone:
+	VZEROUPPER
+	MOVSS X12, ret+32(FP)
+	RET
+
 // BF16LOAD widens 8 bfloat16 at off(SI) to float32 (a 16-bit shift) and
 // accumulates their products with the 8 floats at xoff(DI) into acc.
 #define BF16LOAD(off, xoff, t, acc) \

@@ -487,14 +487,14 @@ func TestActivationQuantAsm(t *testing.T) {
 	}
 }
 
-// TestKQuantPaths runs both assembly paths of Q2_K, Q4_K, Q5_K, Q6_K and
-// IQ4_XS (whole row, per super-block) against the portable kernels.
+// TestKQuantPaths runs both assembly paths of every super-block type
+// (whole row, per super-block) against the portable kernels.
 func TestKQuantPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, tc := range []struct {
 		wt Type
 		n  int
-	}{{Q2_K, 256}, {Q2_K, 768}, {Q2_K, 2048}, {Q4_K, 256}, {Q4_K, 768}, {Q4_K, 2048}, {Q5_K, 256}, {Q5_K, 768}, {Q5_K, 2048}, {Q6_K, 256}, {Q6_K, 768}, {Q6_K, 2048}, {IQ4_XS, 256}, {IQ4_XS, 768}, {IQ4_XS, 2048}} {
+	}{{Q2_K, 256}, {Q2_K, 768}, {Q2_K, 2048}, {Q3_K, 256}, {Q3_K, 768}, {Q3_K, 2048}, {Q4_K, 256}, {Q4_K, 768}, {Q4_K, 2048}, {Q5_K, 256}, {Q5_K, 768}, {Q5_K, 2048}, {Q6_K, 256}, {Q6_K, 768}, {Q6_K, 2048}, {IQ4_XS, 256}, {IQ4_XS, 768}, {IQ4_XS, 2048}} {
 		wt, n := tc.wt, tc.n
 		row, _ := Quantize(wt, randVec(r, n, 0.05), nil)
 		var v Vec
@@ -505,6 +505,8 @@ func TestKQuantPaths(t *testing.T) {
 		switch wt {
 		case Q2_K:
 			want = dotQ2KGo(row, v.q, v.d, v.bsums)
+		case Q3_K:
+			want = dotQ3KGo(row, v.q, v.d)
 		case Q4_K:
 			want = dotQ4KGo(row, v.q, v.d, v.bsums)
 		case Q5_K:
