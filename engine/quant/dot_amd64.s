@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "kscales_amd64.h"
 
 // The float kernels sum in llama.cpp's orders, so F32 and F16 models give
 // its results to the last bit more often than not. Single vectors follow
@@ -1286,59 +1287,15 @@ TEXT ·q4kRowAVX2(SB), NOSPLIT, $0-44
 	JZ    q4krdone
 
 q4krloop:
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL AX, R11
-	ANDL $0x3f3f3f3f, R11
-	MOVL DX, R12
-	ANDL $0x0f0f0f0f, R12
-	MOVL AX, R13
-	SHRL $6, R13
-	ANDL $0x03030303, R13
-	SHLL $4, R13
-	ORL  R13, R12
-	MOVL BX, R13
-	ANDL $0x3f3f3f3f, R13
-	MOVL DX, R8
-	SHRL $4, R8
-	ANDL $0x0f0f0f0f, R8
-	MOVL BX, AX
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R8
-	VMOVD       R11, X12
-	VPINSRD     $1, R12, X12, X12
-	VPMOVZXBW   X12, X12
-	VINSERTI128 $1, X12, Y12, Y12
-	VMOVD       R13, X11
-	VPINSRD     $1, R8, X11, X11
-	VPMOVZXBD   X11, Y11
-	VMOVDQU     (R10), Y10
-	VPMADDWD    Y14, Y10, Y10
-	VPMULLD     Y11, Y10, Y10
-	HSUMDY(Y10, X10, R8)
+	K4SCALES
+	K4MINSUM(Y10, X10)
 	VPXOR       Y0, Y0, Y0
 	Q4KROWSTEP(16, 0, 0)
 	Q4KROWSTEP(48, 64, 64)
 	Q4KROWSTEP(80, 128, 128)
 	Q4KROWSTEP(112, 192, 192)
 	HSUMDY(Y0, X0, AX)
-	MOVWLZX    0(SI), BX
-	VMOVD      BX, X1
-	VCVTPH2PS  X1, X1
-	VMULSS     (R9), X1, X1
-	VCVTSI2SSL AX, X3, X3
-	VMULSS     X3, X1, X1
-	MOVWLZX    2(SI), BX
-	VMOVD      BX, X2
-	VCVTPH2PS  X2, X2
-	VMULSS     (R9), X2, X2
-	VCVTSI2SSL R8, X4, X4
-	VMULSS     X4, X2, X2
-	VSUBSS     X2, X1, X1
-	VADDSS     X1, X13, X13
+	KROWEND(SI, 0, 2, R8, X13)
 	ADDQ $144, SI
 	ADDQ $256, DI
 	ADDQ $4, R9
@@ -1460,22 +1417,30 @@ DATA q5shuf<>+16(SB)/8, $0x0202020202020202
 DATA q5shuf<>+24(SB)/8, $0x0303030303030303
 GLOBL q5shuf<>(SB), RODATA|NOPTR, $32
 
+// Q5KVALUES makes 64 five-bit values of a Q5_K super-block: the low
+// nibbles of the 32 bytes at off(SI) in Y2 and the high ones in Y3, each
+// with 16 added where bit 2j (Y2) or 2j+1 (Y3) of its qh byte is set: the
+// low two bits of Y4, which it shifts down by two for the next call. ones
+// holds 0x01 bytes; Y15 0x0f bytes. Clobbers Y1 and Y5.
+#define Q5KVALUES(off, ones) \
+	VMOVDQU      off(SI), Y1    \
+	VPAND        Y15, Y1, Y2    \
+	VPSRLW       $4, Y1, Y3     \
+	VPAND        Y15, Y3, Y3    \
+	VPAND        ones, Y4, Y5   \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y2, Y2     \
+	VPSRLW       $1, Y4, Y5     \
+	VPAND        ones, Y5, Y5   \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y3, Y3     \
+	VPSRLW       $2, Y4, Y4
+
 // Q5KSTEP is Q4KSTEP with the fifth bits: bits 2j and 2j+1 of each qh
 // byte (the low two bits of Y4, shifted down by two per step) add 16 to
 // the low and high nibbles. Y13 holds 0x01 bytes.
 #define Q5KSTEP \
-	VMOVDQU      (SI), Y1       \
-	VPAND        Y15, Y1, Y2    \
-	VPSRLW       $4, Y1, Y3     \
-	VPAND        Y15, Y3, Y3    \
-	VPAND        Y13, Y4, Y5    \
-	VPSLLW       $4, Y5, Y5     \
-	VPOR         Y5, Y2, Y2     \
-	VPSRLW       $1, Y4, Y5     \
-	VPAND        Y13, Y5, Y5    \
-	VPSLLW       $4, Y5, Y5     \
-	VPOR         Y5, Y3, Y3     \
-	VPSRLW       $2, Y4, Y4     \
+	Q5KVALUES(0, Y13)           \
 	VPMADDUBSW   (DI), Y2, Y6   \
 	VPMADDUBSW   32(DI), Y3, Y7 \
 	MOVBLZX      (R8), AX       \
@@ -1520,18 +1485,7 @@ TEXT ·q5kSumAVX2(SB), NOSPLIT, $0-36
 // by two per step) add 16 to the low and high nibbles. Y10 holds 0x01
 // bytes.
 #define Q5KROWSTEP(off, qoff, moff) \
-	VMOVDQU      off(SI), Y1              \
-	VPAND        Y15, Y1, Y2              \
-	VPSRLW       $4, Y1, Y3               \
-	VPAND        Y15, Y3, Y3              \
-	VPAND        Y10, Y4, Y5              \
-	VPSLLW       $4, Y5, Y5               \
-	VPOR         Y5, Y2, Y2               \
-	VPSRLW       $1, Y4, Y5               \
-	VPAND        Y10, Y5, Y5              \
-	VPSLLW       $4, Y5, Y5               \
-	VPOR         Y5, Y3, Y3               \
-	VPSRLW       $2, Y4, Y4               \
+	Q5KVALUES(off, Y10)                   \
 	VPMADDUBSW   qoff(DI), Y2, Y6         \
 	VPMADDUBSW   qoff+32(DI), Y3, Y7      \
 	VPSHUFB      q4kmask<>+moff(SB), Y12, Y8    \
@@ -1565,39 +1519,8 @@ TEXT ·q5kRowAVX2(SB), NOSPLIT, $0-44
 	JZ    q5krdone
 
 q5krloop:
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL AX, R11
-	ANDL $0x3f3f3f3f, R11
-	MOVL DX, R12
-	ANDL $0x0f0f0f0f, R12
-	MOVL AX, R13
-	SHRL $6, R13
-	ANDL $0x03030303, R13
-	SHLL $4, R13
-	ORL  R13, R12
-	MOVL BX, R13
-	ANDL $0x3f3f3f3f, R13
-	MOVL DX, R8
-	SHRL $4, R8
-	ANDL $0x0f0f0f0f, R8
-	MOVL BX, AX
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R8
-	VMOVD       R11, X12
-	VPINSRD     $1, R12, X12, X12
-	VPMOVZXBW   X12, X12
-	VINSERTI128 $1, X12, Y12, Y12
-	VMOVD       R13, X11
-	VPINSRD     $1, R8, X11, X11
-	VPMOVZXBD   X11, Y11
-	VMOVDQU     (R10), Y5
-	VPMADDWD    Y14, Y5, Y5
-	VPMULLD     Y11, Y5, Y5
-	HSUMDY(Y5, X5, R8)
+	K4SCALES
+	K4MINSUM(Y5, X5)
 	VMOVDQU     16(SI), Y4
 	VPXOR       Y0, Y0, Y0
 	Q5KROWSTEP(48, 0, 0)
@@ -1605,20 +1528,7 @@ q5krloop:
 	Q5KROWSTEP(112, 128, 128)
 	Q5KROWSTEP(144, 192, 192)
 	HSUMDY(Y0, X0, AX)
-	MOVWLZX    0(SI), BX
-	VMOVD      BX, X1
-	VCVTPH2PS  X1, X1
-	VMULSS     (R9), X1, X1
-	VCVTSI2SSL AX, X3, X3
-	VMULSS     X3, X1, X1
-	MOVWLZX    2(SI), BX
-	VMOVD      BX, X2
-	VCVTPH2PS  X2, X2
-	VMULSS     (R9), X2, X2
-	VCVTSI2SSL R8, X6, X6
-	VMULSS     X6, X2, X2
-	VSUBSS     X2, X1, X1
-	VADDSS     X1, X13, X13
+	KROWEND(SI, 0, 2, R8, X13)
 	ADDQ $176, SI
 	ADDQ $256, DI
 	ADDQ $4, R9
@@ -1823,6 +1733,17 @@ iq4nldone:
 	ADDQ         $32, DI      \
 	ADDQ         $2, R8
 
+// IQ4XSBLOCK does the eight sub-blocks of an IQ4_XS super-block.
+#define IQ4XSBLOCK \
+	IQ4XSSUB \
+	IQ4XSSUB \
+	IQ4XSSUB \
+	IQ4XSSUB \
+	IQ4XSSUB \
+	IQ4XSSUB \
+	IQ4XSSUB \
+	IQ4XSSUB
+
 // func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
 // Returns sum over the 8 sub-blocks of sc[j] * (levels . quants).
 TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
@@ -1831,14 +1752,7 @@ TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
 	MOVQ sc+16(FP), R8
 	IQ4CONSTS
 	VPXOR Y0, Y0, Y0
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
+	IQ4XSBLOCK
 	HSUMD
 	MOVL AX, ret+24(FP)
 	RET
@@ -1944,14 +1858,7 @@ iq4xsrloop:
 	LEAQ  8(R11), SI
 	LEAQ  0(SP), R8
 	VPXOR Y0, Y0, Y0
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
-	IQ4XSSUB
+	IQ4XSBLOCK
 	HSUMDY(Y0, X0, AX)
 	MOVWLZX    0(R11), BX
 	VMOVD      BX, X1
@@ -2042,20 +1949,7 @@ q2krloop:
 	Q2KHALF
 	Q2KHALF
 	HSUMDY(Y0, X0, AX)
-	MOVWLZX    80(R11), BX
-	VMOVD      BX, X1
-	VCVTPH2PS  X1, X1
-	VMULSS     (R9), X1, X1
-	VCVTSI2SSL AX, X3, X3
-	VMULSS     X3, X1, X1
-	MOVWLZX    82(R11), BX
-	VMOVD      BX, X2
-	VCVTPH2PS  X2, X2
-	VMULSS     (R9), X2, X2
-	VCVTSI2SSL R12, X6, X6
-	VMULSS     X6, X2, X2
-	VSUBSS     X2, X1, X1
-	VADDSS     X1, X13, X13
+	KROWEND(R11, 80, 82, R12, X13)
 	ADDQ $84, R11
 	ADDQ $4, R9
 	ADDQ $32, R10
@@ -2090,6 +1984,21 @@ q2krdone:
 	VPMADDWD     Y8, Y4, Y4       \
 	VPADDD       Y4, Y0, Y0
 
+// Q3KBLOCK does the 256 values of the Q3_K super-block at base (hmask,
+// then qs) against the quants at DI with the scales at R8.
+#define Q3KBLOCK(base) \
+	VMOVDQU (base), Y10       \
+	VMOVDQU 32(base), Y1      \
+	Q3KPART(0, 0, 0, 0)       \
+	Q3KPART(2, 1, 32, 2)      \
+	Q3KPART(4, 2, 64, 4)      \
+	Q3KPART(6, 3, 96, 6)      \
+	VMOVDQU 64(base), Y1      \
+	Q3KPART(0, 4, 128, 8)     \
+	Q3KPART(2, 5, 160, 10)    \
+	Q3KPART(4, 6, 192, 12)    \
+	Q3KPART(6, 7, 224, 14)
+
 // func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
 // Returns sum over the 16 groups of sc[j] * (3-bit values . quants) for
 // the block at blk (hmask, then qs) with its scales unpacked in sc.
@@ -2104,17 +2013,7 @@ TEXT ·q3kSumAVX2(SB), NOSPLIT, $0-28
 	VMOVD AX, X13
 	VPBROADCASTD X13, Y13
 	VPXOR Y0, Y0, Y0
-	VMOVDQU (SI), Y10
-	VMOVDQU 32(SI), Y1
-	Q3KPART(0, 0, 0, 0)
-	Q3KPART(2, 1, 32, 2)
-	Q3KPART(4, 2, 64, 4)
-	Q3KPART(6, 3, 96, 6)
-	VMOVDQU 64(SI), Y1
-	Q3KPART(0, 4, 128, 8)
-	Q3KPART(2, 5, 160, 10)
-	Q3KPART(4, 6, 192, 12)
-	Q3KPART(6, 7, 224, 14)
+	Q3KBLOCK(SI)
 	HSUMD
 	MOVL AX, ret+24(FP)
 	RET
@@ -2173,17 +2072,7 @@ q3krloop:
 	VMOVDQU     X2, 0(SP)
 	LEAQ        0(SP), R8
 	VPXOR       Y0, Y0, Y0
-	VMOVDQU     (R11), Y10
-	VMOVDQU     32(R11), Y1
-	Q3KPART(0, 0, 0, 0)
-	Q3KPART(2, 1, 32, 2)
-	Q3KPART(4, 2, 64, 4)
-	Q3KPART(6, 3, 96, 6)
-	VMOVDQU     64(R11), Y1
-	Q3KPART(0, 4, 128, 8)
-	Q3KPART(2, 5, 160, 10)
-	Q3KPART(4, 6, 192, 12)
-	Q3KPART(6, 7, 224, 14)
+	Q3KBLOCK(R11)
 	HSUMDY(Y0, X0, AX)
 	MOVWLZX    108(R11), BX
 	VMOVD      BX, X1

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "kscales_amd64.h"
 
 // Register-tiled Q4_K and Q6_K kernels: four rows by three vectors. Each
 // row is first unpacked, super-block by super-block, into a group layout
@@ -230,33 +231,8 @@ TEXT ·q4kUnpackAVX2(SB), NOSPLIT, $0-32
 	JZ    q4kudone
 
 q4kuloop:
-	// The 6-bit scales and mins, as q4kRowAVX2 unpacks them.
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL AX, R11
-	ANDL $0x3f3f3f3f, R11
-	MOVL DX, R12
-	ANDL $0x0f0f0f0f, R12
-	MOVL AX, R13
-	SHRL $6, R13
-	ANDL $0x03030303, R13
-	SHLL $4, R13
-	ORL  R13, R12
-	MOVL BX, R13
-	ANDL $0x3f3f3f3f, R13
-	MOVL DX, R8
-	SHRL $4, R8
-	ANDL $0x0f0f0f0f, R8
-	MOVL BX, AX
-	SHRL $6, AX
-	ANDL $0x03030303, AX
-	SHLL $4, AX
-	ORL  AX, R8
-	VMOVD       R11, X12
-	VPINSRD     $1, R12, X12, X12
-	VPMOVZXBW   X12, X12
-	VINSERTI128 $1, X12, Y12, Y12
+	// The 6-bit scales and mins (K4SCALES, as q4kRowAVX2 unpacks them).
+	K4SCALES
 	VPSHUFB tkq4mask<>+0(SB), Y12, Y8
 	VMOVDQU Y8, 256(DI)
 	VPSHUFB tkq4mask<>+32(SB), Y12, Y8
