@@ -75,9 +75,21 @@ func dotQ4KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 			sumi += int32(sc1)*s1 + int32(sc2)*s2
 			summ += int32(m1)*(int32(bs[4*j])+int32(bs[4*j+1])) + int32(m2)*(int32(bs[4*j+2])+int32(bs[4*j+3]))
 		}
-		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
+		s = addK4(s, f16Table[le16(blk)], f16Table[le16(blk[2:])], d[b], sumi, summ)
 	}
 	return s
+}
+
+// addK4 is s + d*vd*sumi - dmin*vd*summ, a Q4_K or Q5_K super-block's
+// term added to the row's sum. The portable one-vector and tiled kernels
+// (dotQ4KGo, dotQ5KGo, mulRowsKGo) all add through it, so they agree bit
+// for bit even on NaNs: inlined, the compiler may order a commutative
+// operation's operands differently at each place, and x86 returns the first
+// operand's NaN when both are NaNs.
+//
+//go:noinline
+func addK4(s, d, dmin, vd float32, sumi, summ int32) float32 {
+	return s + (d*vd*float32(sumi) - dmin*vd*float32(summ))
 }
 
 func dotQ6KGo(row []byte, q []int8, d []float32) float32 {

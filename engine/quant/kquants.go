@@ -303,7 +303,7 @@ func dotQ5KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 			sumi += int32(sc) * si
 			summ += int32(m) * (int32(bs[2*j]) + int32(bs[2*j+1]))
 		}
-		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
+		s = addK4(s, f16Table[le16(blk)], f16Table[le16(blk[2:])], d[b], sumi, summ)
 	}
 	return s
 }

@@ -66,3 +66,22 @@
 	VMULSS     X6, X2, X2      \
 	VSUBSS     X2, X1, X1      \
 	VADDSS     X1, acc, acc
+
+// Q5KVALUES makes 64 five-bit values of a Q5_K super-block: the low
+// nibbles of the 32 bytes at off(SI) in Y2 and the high ones in Y3, each
+// with 16 added where bit 2j (Y2) or 2j+1 (Y3) of its qh byte is set: the
+// low two bits of Y4, which it shifts down by two for the next call. ones
+// holds 0x01 bytes; Y15 0x0f bytes. Clobbers Y1 and Y5.
+#define Q5KVALUES(off, ones) \
+	VMOVDQU      off(SI), Y1    \
+	VPAND        Y15, Y1, Y2    \
+	VPSRLW       $4, Y1, Y3     \
+	VPAND        Y15, Y3, Y3    \
+	VPAND        ones, Y4, Y5   \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y2, Y2     \
+	VPSRLW       $1, Y4, Y5     \
+	VPAND        ones, Y5, Y5   \
+	VPSLLW       $4, Y5, Y5     \
+	VPOR         Y5, Y3, Y3     \
+	VPSRLW       $2, Y4, Y4

@@ -1,8 +1,8 @@
 package quant
 
-// Register-tiled Q4_K and Q6_K batches for MulRows. On amd64 with AVX2
-// (tilek_amd64.go) four rows are unpacked once into a layout the tile
-// kernels read directly (the 4- or 6-bit values as bytes, the scales
+// Register-tiled Q4_K, Q5_K and Q6_K batches for MulRows. On amd64 with
+// AVX2 (tilek_amd64.go) four rows are unpacked once into a layout the tile
+// kernels read directly (the 4-, 5- or 6-bit values as bytes, the scales
 // broadcast as vpmaddwd takes them), and every three vectors run against
 // them in one pass, each weight sub-block loaded once for the three. The
 // portable kernel below (the other builds, and amd64 without AVX2) decodes
@@ -11,15 +11,15 @@ package quant
 // float part; the integer sums are exact), so each output equals Vec.Dot's
 // bit for bit.
 
-// disableTileK lets the tests and benchmarks run MulRows on Q4_K and Q6_K
-// without the tiled kernels (one vector at a time, as before them).
+// disableTileK lets the tests and benchmarks run MulRows on Q4_K, Q5_K and
+// Q6_K without the tiled kernels (one vector at a time, as before them).
 var disableTileK = false
 
-// tileableK reports whether vs are all prepared for Q4_K or Q6_K with the
+// tileableK reports whether vs are all prepared for Q4_K, Q5_K or Q6_K with the
 // same number of super-blocks and their sums of sixteen quants, and rows of
 // rowBytes hold them; it returns the number of super-blocks.
 func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
-	if wt := vs[0].wt; wt != Q4_K && wt != Q6_K {
+	if wt := vs[0].wt; wt != Q4_K && wt != Q5_K && wt != Q6_K {
 		return 0, false
 	}
 	if nb, ok = blocksAlike(vs, rowBytes); !ok {
@@ -33,12 +33,12 @@ func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
 	return nb, true
 }
 
-// mulRowsKGo is the portable tiled kernel for Q4_K and Q6_K: up to four
-// rows by four vectors, each super-block of a row decoded once per tile.
-// Every pair sums as dotQ4KGo/dotQ6KGo do, the float part in the same
-// expression, so the results are theirs bit for bit.
+// mulRowsKGo is the portable tiled kernel for Q4_K, Q5_K and Q6_K: up to
+// four rows by four vectors, each super-block of a row decoded once per
+// tile. Every pair sums as dotQ4KGo/dotQ5KGo/dotQ6KGo do, the float part
+// in the same expression, so the results are theirs bit for bit.
 func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride, nb int) {
-	q6 := vs[0].wt == Q6_K
+	q6, q5 := vs[0].wt == Q6_K, vs[0].wt == Q5_K
 	bb := vs[0].wt.BlockBytes()
 	var (
 		wq     [4][QK_K]int8
@@ -53,10 +53,14 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 			for b := range nb {
 				for r := range nr {
 					blk := w[(i+r)*rowBytes+b*bb : (i+r)*rowBytes+(b+1)*bb]
-					if q6 {
+					switch {
+					case q6:
 						decodeQ6KTile(blk, &wq[r], &sc[r])
 						dh[r] = f16Table[le16(blk[blockQ6_K-2:])]
-					} else {
+					case q5:
+						decodeQ5KTile(blk, &wq[r], &sc[r], &mn[r])
+						dh[r], dm[r] = f16Table[le16(blk)], f16Table[le16(blk[2:])]
+					default:
 						decodeQ4KTile(blk, &wq[r], &sc[r], &mn[r])
 						dh[r], dm[r] = f16Table[le16(blk)], f16Table[le16(blk[2:])]
 					}
@@ -83,7 +87,7 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 						for j := range 8 {
 							summ += mn[r][j] * (int32(bs[2*j]) + int32(bs[2*j+1]))
 						}
-						acc[r][t] += dh[r]*v.d[b]*float32(sumi) - dm[r]*v.d[b]*float32(summ)
+						acc[r][t] = addK4(acc[r][t], dh[r], dm[r], v.d[b], sumi, summ)
 					}
 				}
 			}
@@ -100,17 +104,35 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 // the activation quants, each 16-value group's scale (sub-block j's scale
 // for groups 2j and 2j+1) and the eight mins.
 func decodeQ4KTile(blk []byte, wq *[QK_K]int8, sc, mn *[16]int32) {
-	for j := range 8 {
-		s, m := scaleMinK4(j, blk[4:16])
-		sc[2*j], sc[2*j+1] = int32(s), int32(s)
-		mn[j] = int32(m)
-	}
+	decodeK4Scales(blk, sc, mn)
 	qs := blk[16 : 16+QK_K/2]
 	for j := range 4 {
 		for l, x := range qs[32*j : 32*j+32] {
 			wq[64*j+l] = int8(x & 0xf)
 			wq[64*j+32+l] = int8(x >> 4)
 		}
+	}
+}
+
+// decodeK4Scales writes a Q4_K or Q5_K super-block's scales, each
+// 16-value group's (sub-block j's scale for groups 2j and 2j+1), and its
+// eight mins.
+func decodeK4Scales(blk []byte, sc, mn *[16]int32) {
+	for j := range 8 {
+		s, m := scaleMinK4(j, blk[4:16])
+		sc[2*j], sc[2*j+1] = int32(s), int32(s)
+		mn[j] = int32(m)
+	}
+}
+
+// decodeQ5KTile writes a Q5_K super-block's 5-bit values in the order of
+// the activation quants, and its scales and mins as decodeQ4KTile does.
+func decodeQ5KTile(blk []byte, wq *[QK_K]int8, sc, mn *[16]int32) {
+	decodeK4Scales(blk, sc, mn)
+	var v [QK_K]uint8
+	q5KValues(blk, &v)
+	for i, x := range v {
+		wq[i] = int8(x)
 	}
 }
 

@@ -17,6 +17,9 @@ const (
 func q4kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 
 //go:noescape
+func q5kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
+
+//go:noescape
 func q6kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 
 //go:noescape
@@ -25,8 +28,9 @@ func q4kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out uns
 //go:noescape
 func q6kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 
-// mulRowsTiledK runs the tiled Q4_K/Q6_K kernels and reports whether it
-// did: four rows at a time, unpacked once, by three vectors (the last two
+// mulRowsTiledK runs the tiled Q4_K/Q5_K/Q6_K kernels and reports whether
+// it did: four rows at a time, unpacked once (Q5_K into Q4_K's layout, its
+// values 0 to 31 where Q4_K's are 0 to 15, run by Q4_K's tile), by three vectors (the last two
 // vectors as a tile of three that repeats one and drops its outputs, a
 // last single vector one pair at a time), and the rows after the last
 // group of four one pair at a time. Fewer than two vectors or four rows
@@ -44,7 +48,8 @@ func mulRowsTiledK(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 		mulRowsKGo(w, rowBytes, r0, r1, vs, out, stride, nb)
 		return true
 	}
-	q6 := vs[0].wt == Q6_K
+	wt := vs[0].wt
+	q6 := wt == Q6_K
 	bp, buf := getRowBuf(nb * kGroupBytes)
 	defer rowBufs.Put(bp)
 	u := unsafe.Pointer(&buf[0])
@@ -55,9 +60,12 @@ func mulRowsTiledK(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 		for r := range 4 {
 			dst, dd := unsafe.Pointer(&buf[r*kRowBytes]), unsafe.Pointer(&buf[kScaleOff+4*r])
 			src := unsafe.Pointer(&w[(i+r)*rowBytes])
-			if q6 {
+			switch wt {
+			case Q6_K:
 				q6kUnpackAVX2(dst, dd, src, nb)
-			} else {
+			case Q5_K:
+				q5kUnpackAVX2(dst, dd, src, nb)
+			default:
 				q4kUnpackAVX2(dst, dd, src, nb)
 			}
 		}

@@ -216,6 +216,47 @@ inner:                  \
 	VMULPS       X12, X14, X14      \
 	KADD(acc)
 
+// K4TILESCALES writes the scales and mins of the Q4_K or Q5_K
+// super-block at SI to the tile layout at DI: the 6-bit scales (K4SCALES,
+// as q4kRowAVX2 unpacks them) broadcast as the tile's vpmaddwd takes them,
+// and the mins as int16 pairs, min j in words 2j and 2j+1.
+#define K4TILESCALES \
+	K4SCALES                               \
+	VPSHUFB tkq4mask<>+0(SB), Y12, Y8      \
+	VMOVDQU Y8, 256(DI)                    \
+	VPSHUFB tkq4mask<>+32(SB), Y12, Y8     \
+	VMOVDQU Y8, 288(DI)                    \
+	VPSHUFB tkq4mask<>+64(SB), Y12, Y8     \
+	VMOVDQU Y8, 320(DI)                    \
+	VPSHUFB tkq4mask<>+96(SB), Y12, Y8     \
+	VMOVDQU Y8, 352(DI)                    \
+	VPSHUFB tkq4mask<>+128(SB), Y12, Y8    \
+	VMOVDQU Y8, 384(DI)                    \
+	VPSHUFB tkq4mask<>+160(SB), Y12, Y8    \
+	VMOVDQU Y8, 416(DI)                    \
+	VPSHUFB tkq4mask<>+192(SB), Y12, Y8    \
+	VMOVDQU Y8, 448(DI)                    \
+	VPSHUFB tkq4mask<>+224(SB), Y12, Y8    \
+	VMOVDQU Y8, 480(DI)                    \
+	VMOVD     R13, X11                     \
+	VPINSRD   $1, R8, X11, X11             \
+	VPMOVZXBD X11, Y11                     \
+	VPSLLD    $16, Y11, Y10                \
+	VPOR      Y10, Y11, Y11                \
+	VMOVDQU   Y11, 512(DI)
+
+// K4TILEDD writes the super-block's d and dmin (halves at 0(SI) and
+// 2(SI)) as floats to (R9) and 16(R9).
+#define K4TILEDD \
+	MOVWLZX   0(SI), AX    \
+	VMOVD     AX, X1       \
+	VCVTPH2PS X1, X1       \
+	VMOVSS    X1, (R9)     \
+	MOVWLZX   2(SI), AX    \
+	VMOVD     AX, X1       \
+	VCVTPH2PS X1, X1       \
+	VMOVSS    X1, 16(R9)
+
 // func q4kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 // Unpacks one Q4_K row of nb super-blocks: W, SC and M at dst, d and dmin
 // at dd and dd+16, both advancing 2240 bytes a super-block.
@@ -231,31 +272,7 @@ TEXT ·q4kUnpackAVX2(SB), NOSPLIT, $0-32
 	JZ    q4kudone
 
 q4kuloop:
-	// The 6-bit scales and mins (K4SCALES, as q4kRowAVX2 unpacks them).
-	K4SCALES
-	VPSHUFB tkq4mask<>+0(SB), Y12, Y8
-	VMOVDQU Y8, 256(DI)
-	VPSHUFB tkq4mask<>+32(SB), Y12, Y8
-	VMOVDQU Y8, 288(DI)
-	VPSHUFB tkq4mask<>+64(SB), Y12, Y8
-	VMOVDQU Y8, 320(DI)
-	VPSHUFB tkq4mask<>+96(SB), Y12, Y8
-	VMOVDQU Y8, 352(DI)
-	VPSHUFB tkq4mask<>+128(SB), Y12, Y8
-	VMOVDQU Y8, 384(DI)
-	VPSHUFB tkq4mask<>+160(SB), Y12, Y8
-	VMOVDQU Y8, 416(DI)
-	VPSHUFB tkq4mask<>+192(SB), Y12, Y8
-	VMOVDQU Y8, 448(DI)
-	VPSHUFB tkq4mask<>+224(SB), Y12, Y8
-	VMOVDQU Y8, 480(DI)
-	// Mins as int16 pairs: min j in words 2j and 2j+1.
-	VMOVD     R13, X11
-	VPINSRD   $1, R8, X11, X11
-	VPMOVZXBD X11, Y11
-	VPSLLD    $16, Y11, Y10
-	VPOR      Y10, Y11, Y11
-	VMOVDQU   Y11, 512(DI)
+	K4TILESCALES
 	// Nibbles: low halves are sub-block 2j, high halves 2j+1.
 	VMOVDQU 16(SI), Y1
 	VPAND   Y15, Y1, Y2
@@ -281,14 +298,7 @@ q4kuloop:
 	VPAND   Y15, Y3, Y3
 	VMOVDQU Y2, 192(DI)
 	VMOVDQU Y3, 224(DI)
-	MOVWLZX   0(SI), AX
-	VMOVD     AX, X1
-	VCVTPH2PS X1, X1
-	VMOVSS    X1, (R9)
-	MOVWLZX   2(SI), AX
-	VMOVD     AX, X1
-	VCVTPH2PS X1, X1
-	VMOVSS    X1, 16(R9)
+	K4TILEDD
 	ADDQ $144, SI
 	ADDQ $2240, DI
 	ADDQ $2240, R9
@@ -296,6 +306,50 @@ q4kuloop:
 	JNZ  q4kuloop
 
 q4kudone:
+	VZEROUPPER
+	RET
+
+// func q5kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
+// Unpacks one Q5_K row of nb super-blocks into Q4_K's tile layout, the
+// values with their fifth bits (Q5KVALUES, 0 to 31, which vpmaddubsw takes
+// as Q4_K's nibbles), so q4kTileAVX2 runs them. Y14 holds 0x01 bytes.
+TEXT ·q5kUnpackAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ dd+8(FP), R9
+	MOVQ src+16(FP), SI
+	MOVQ nb+24(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	TESTQ CX, CX
+	JZ    q5kudone
+
+q5kuloop:
+	K4TILESCALES
+	VMOVDQU 16(SI), Y4
+	Q5KVALUES(48, Y14)
+	VMOVDQU Y2, 0(DI)
+	VMOVDQU Y3, 32(DI)
+	Q5KVALUES(80, Y14)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU Y3, 96(DI)
+	Q5KVALUES(112, Y14)
+	VMOVDQU Y2, 128(DI)
+	VMOVDQU Y3, 160(DI)
+	Q5KVALUES(144, Y14)
+	VMOVDQU Y2, 192(DI)
+	VMOVDQU Y3, 224(DI)
+	K4TILEDD
+	ADDQ $176, SI
+	ADDQ $2240, DI
+	ADDQ $2240, R9
+	DECQ CX
+	JNZ  q5kuloop
+
+q5kudone:
 	VZEROUPPER
 	RET
 
