@@ -216,34 +216,42 @@ inner:                  \
 	VMULPS       X12, X14, X14      \
 	KADD(acc)
 
+// K4SHUF broadcasts four sub-blocks' scales from Y12 with the mask at
+// tkq4mask+moff and stores them at doff(DI).
+#define K4SHUF(moff, doff) \
+	VPSHUFB tkq4mask<>+moff(SB), Y12, Y8 \
+	VMOVDQU Y8, doff(DI)
+
 // K4TILESCALES writes the scales and mins of the Q4_K or Q5_K
 // super-block at SI to the tile layout at DI: the 6-bit scales (K4SCALES,
 // as q4kRowAVX2 unpacks them) broadcast as the tile's vpmaddwd takes them,
 // and the mins as int16 pairs, min j in words 2j and 2j+1.
 #define K4TILESCALES \
 	K4SCALES                               \
-	VPSHUFB tkq4mask<>+0(SB), Y12, Y8      \
-	VMOVDQU Y8, 256(DI)                    \
-	VPSHUFB tkq4mask<>+32(SB), Y12, Y8     \
-	VMOVDQU Y8, 288(DI)                    \
-	VPSHUFB tkq4mask<>+64(SB), Y12, Y8     \
-	VMOVDQU Y8, 320(DI)                    \
-	VPSHUFB tkq4mask<>+96(SB), Y12, Y8     \
-	VMOVDQU Y8, 352(DI)                    \
-	VPSHUFB tkq4mask<>+128(SB), Y12, Y8    \
-	VMOVDQU Y8, 384(DI)                    \
-	VPSHUFB tkq4mask<>+160(SB), Y12, Y8    \
-	VMOVDQU Y8, 416(DI)                    \
-	VPSHUFB tkq4mask<>+192(SB), Y12, Y8    \
-	VMOVDQU Y8, 448(DI)                    \
-	VPSHUFB tkq4mask<>+224(SB), Y12, Y8    \
-	VMOVDQU Y8, 480(DI)                    \
+	K4SHUF(0, 256)                         \
+	K4SHUF(32, 288)                        \
+	K4SHUF(64, 320)                        \
+	K4SHUF(96, 352)                        \
+	K4SHUF(128, 384)                       \
+	K4SHUF(160, 416)                       \
+	K4SHUF(192, 448)                       \
+	K4SHUF(224, 480)                       \
 	VMOVD     R13, X11                     \
 	VPINSRD   $1, R8, X11, X11             \
 	VPMOVZXBD X11, Y11                     \
 	VPSLLD    $16, Y11, Y10                \
 	VPOR      Y10, Y11, Y11                \
 	VMOVDQU   Y11, 512(DI)
+
+// K4NIBBLES writes the 64 nibbles of the 32 bytes at off(SI) as bytes:
+// the low ones (sub-block 2j) at doff(DI), the high ones at doff+32(DI).
+#define K4NIBBLES(off, doff) \
+	VMOVDQU off(SI), Y1     \
+	VPAND   Y15, Y1, Y2     \
+	VPSRLW  $4, Y1, Y3      \
+	VPAND   Y15, Y3, Y3     \
+	VMOVDQU Y2, doff(DI)    \
+	VMOVDQU Y3, doff+32(DI)
 
 // K4TILEDD writes the super-block's d and dmin (halves at 0(SI) and
 // 2(SI)) as floats to (R9) and 16(R9).
@@ -274,30 +282,10 @@ TEXT ·q4kUnpackAVX2(SB), NOSPLIT, $0-32
 q4kuloop:
 	K4TILESCALES
 	// Nibbles: low halves are sub-block 2j, high halves 2j+1.
-	VMOVDQU 16(SI), Y1
-	VPAND   Y15, Y1, Y2
-	VPSRLW  $4, Y1, Y3
-	VPAND   Y15, Y3, Y3
-	VMOVDQU Y2, 0(DI)
-	VMOVDQU Y3, 32(DI)
-	VMOVDQU 48(SI), Y1
-	VPAND   Y15, Y1, Y2
-	VPSRLW  $4, Y1, Y3
-	VPAND   Y15, Y3, Y3
-	VMOVDQU Y2, 64(DI)
-	VMOVDQU Y3, 96(DI)
-	VMOVDQU 80(SI), Y1
-	VPAND   Y15, Y1, Y2
-	VPSRLW  $4, Y1, Y3
-	VPAND   Y15, Y3, Y3
-	VMOVDQU Y2, 128(DI)
-	VMOVDQU Y3, 160(DI)
-	VMOVDQU 112(SI), Y1
-	VPAND   Y15, Y1, Y2
-	VPSRLW  $4, Y1, Y3
-	VPAND   Y15, Y3, Y3
-	VMOVDQU Y2, 192(DI)
-	VMOVDQU Y3, 224(DI)
+	K4NIBBLES(16, 0)
+	K4NIBBLES(48, 64)
+	K4NIBBLES(80, 128)
+	K4NIBBLES(112, 192)
 	K4TILEDD
 	ADDQ $144, SI
 	ADDQ $2240, DI
