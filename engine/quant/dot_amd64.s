@@ -2028,28 +2028,7 @@ TEXT ·q3kRowAVX2(SB), NOSPLIT, $16-36
 	JZ    q3krdone
 
 q3krloop:
-	VMOVQ       96(R11), X2
-	VPSRLW      $4, X2, X3
-	VPUNPCKLQDQ X3, X2, X2
-	VPAND       X14, X2, X2
-	MOVL        104(R11), AX
-	MOVL        AX, DX
-	ANDL        $0x03030303, DX
-	VMOVD       DX, X3
-	MOVL        AX, DX
-	SHRL        $2, DX
-	ANDL        $0x03030303, DX
-	VPINSRD     $1, DX, X3, X3
-	MOVL        AX, DX
-	SHRL        $4, DX
-	ANDL        $0x03030303, DX
-	VPINSRD     $2, DX, X3, X3
-	SHRL        $6, AX
-	ANDL        $0x03030303, AX
-	VPINSRD     $3, AX, X3, X3
-	VPSLLW      $4, X3, X3
-	VPOR        X3, X2, X2
-	VPSUBB      X7, X2, X2
+	Q3KSCALES(R11)
 	VMOVDQU     X2, 0(SP)
 	LEAQ        0(SP), R8
 	VPXOR       Y0, Y0, Y0

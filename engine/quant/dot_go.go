@@ -92,6 +92,14 @@ func addK4(s, d, dmin, vd float32, sumi, summ int32) float32 {
 	return s + (d*vd*float32(sumi) - dmin*vd*float32(summ))
 }
 
+// addK6 is s + d*vd*sumi, a Q3_K or Q6_K super-block's term, added
+// through one function for the reason addK4 is.
+//
+//go:noinline
+func addK6(s, d, vd float32, sumi int32) float32 {
+	return s + d*vd*float32(sumi)
+}
+
 func dotQ6KGo(row []byte, q []int8, d []float32) float32 {
 	var s float32
 	for b := range d {
@@ -120,7 +128,7 @@ func dotQ6KGo(row []byte, q []int8, d []float32) float32 {
 		for k, v := range isum {
 			sumi += int32(int8(sc[k])) * v
 		}
-		s += f16Table[le16(blk[blockQ6_K-2:])] * d[b] * float32(sumi)
+		s = addK6(s, f16Table[le16(blk[blockQ6_K-2:])], d[b], sumi)
 	}
 	return s
 }

@@ -280,7 +280,7 @@ func dotQ3KGo(row []byte, q []int8, d []float32) float32 {
 				sumi += int32(sc[g])*s0 + int32(sc[g+1])*s1
 			}
 		}
-		s += f16Table[le16(blk[108:])] * d[b] * float32(sumi)
+		s = addK6(s, f16Table[le16(blk[108:])], d[b], sumi)
 	}
 	return s
 }

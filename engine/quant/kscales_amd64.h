@@ -85,3 +85,32 @@
 	VPSLLW       $4, Y5, Y5     \
 	VPOR         Y5, Y3, Y3     \
 	VPSRLW       $2, Y4, Y4
+
+// Q3KSCALES unpacks the sixteen 6-bit scales of the Q3_K super-block at
+// base, less 32, into X2's bytes (q3KScales): the low nibbles of scale
+// bytes 0-7 (at 96(base)), then their high nibbles, each with a bit pair
+// of bytes 8-11 above it. X14 holds 0x0f bytes and X7 0x20 bytes.
+// Clobbers AX, DX and X3.
+#define Q3KSCALES(base) \
+	VMOVQ       96(base), X2             \
+	VPSRLW      $4, X2, X3               \
+	VPUNPCKLQDQ X3, X2, X2               \
+	VPAND       X14, X2, X2              \
+	MOVL        104(base), AX            \
+	MOVL        AX, DX                   \
+	ANDL        $0x03030303, DX          \
+	VMOVD       DX, X3                   \
+	MOVL        AX, DX                   \
+	SHRL        $2, DX                   \
+	ANDL        $0x03030303, DX          \
+	VPINSRD     $1, DX, X3, X3           \
+	MOVL        AX, DX                   \
+	SHRL        $4, DX                   \
+	ANDL        $0x03030303, DX          \
+	VPINSRD     $2, DX, X3, X3           \
+	SHRL        $6, AX                   \
+	ANDL        $0x03030303, AX          \
+	VPINSRD     $3, AX, X3, X3           \
+	VPSLLW      $4, X3, X3               \
+	VPOR        X3, X2, X2               \
+	VPSUBB      X7, X2, X2

@@ -1,8 +1,8 @@
 package quant
 
-// Register-tiled Q4_K, Q5_K and Q6_K batches for MulRows. On amd64 with
-// AVX2 (tilek_amd64.go) four rows are unpacked once into a layout the tile
-// kernels read directly (the 4-, 5- or 6-bit values as bytes, the scales
+// Register-tiled Q3_K, Q4_K, Q5_K and Q6_K batches for MulRows. On amd64
+// with AVX2 (tilek_amd64.go) four rows are unpacked once into a layout the
+// tile kernels read directly (the 3-, 4-, 5- or 6-bit values as bytes, the scales
 // broadcast as vpmaddwd takes them), and every three vectors run against
 // them in one pass, each weight sub-block loaded once for the three. The
 // portable kernel below (the other builds, and amd64 without AVX2) decodes
@@ -11,15 +11,15 @@ package quant
 // float part; the integer sums are exact), so each output equals Vec.Dot's
 // bit for bit.
 
-// disableTileK lets the tests and benchmarks run MulRows on Q4_K, Q5_K and
-// Q6_K without the tiled kernels (one vector at a time, as before them).
+// disableTileK lets the tests and benchmarks run MulRows on Q3_K, Q4_K,
+// Q5_K and Q6_K without the tiled kernels (one vector at a time, as before them).
 var disableTileK = false
 
-// tileableK reports whether vs are all prepared for Q4_K, Q5_K or Q6_K with the
+// tileableK reports whether vs are all prepared for Q3_K, Q4_K, Q5_K or Q6_K with the
 // same number of super-blocks and their sums of sixteen quants, and rows of
 // rowBytes hold them; it returns the number of super-blocks.
 func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
-	if wt := vs[0].wt; wt != Q4_K && wt != Q5_K && wt != Q6_K {
+	if wt := vs[0].wt; wt != Q3_K && wt != Q4_K && wt != Q5_K && wt != Q6_K {
 		return 0, false
 	}
 	if nb, ok = blocksAlike(vs, rowBytes); !ok {
@@ -33,12 +33,14 @@ func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
 	return nb, true
 }
 
-// mulRowsKGo is the portable tiled kernel for Q4_K, Q5_K and Q6_K: up to
-// four rows by four vectors, each super-block of a row decoded once per
-// tile. Every pair sums as dotQ4KGo/dotQ5KGo/dotQ6KGo do, the float part
-// in the same expression, so the results are theirs bit for bit.
+// mulRowsKGo is the portable tiled kernel for Q3_K, Q4_K, Q5_K and Q6_K:
+// up to four rows by four vectors, each super-block of a row decoded once
+// per tile. Every pair sums as the one-vector portable kernels do, the
+// float part through the same function (addK4, addK6), so the results are
+// theirs bit for bit.
 func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride, nb int) {
-	q6, q5 := vs[0].wt == Q6_K, vs[0].wt == Q5_K
+	wt := vs[0].wt
+	q6 := wt == Q6_K || wt == Q3_K // no mins
 	bb := vs[0].wt.BlockBytes()
 	var (
 		wq     [4][QK_K]int8
@@ -53,14 +55,17 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 			for b := range nb {
 				for r := range nr {
 					blk := w[(i+r)*rowBytes+b*bb : (i+r)*rowBytes+(b+1)*bb]
-					switch {
-					case q6:
+					switch wt {
+					case Q6_K:
 						decodeQ6KTile(blk, &wq[r], &sc[r])
 						dh[r] = f16Table[le16(blk[blockQ6_K-2:])]
-					case q5:
+					case Q3_K:
+						decodeQ3KTile(blk, &wq[r], &sc[r])
+						dh[r] = f16Table[le16(blk[blockQ3_K-2:])]
+					case Q5_K:
 						decodeQ5KTile(blk, &wq[r], &sc[r], &mn[r])
 						dh[r], dm[r] = f16Table[le16(blk)], f16Table[le16(blk[2:])]
-					default:
+					default: // Q4_K
 						decodeQ4KTile(blk, &wq[r], &sc[r], &mn[r])
 						dh[r], dm[r] = f16Table[le16(blk)], f16Table[le16(blk[2:])]
 					}
@@ -80,7 +85,7 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 							sumi += sc[r][g] * s
 						}
 						if q6 {
-							acc[r][t] += dh[r] * v.d[b] * float32(sumi)
+							acc[r][t] = addK6(acc[r][t], dh[r], v.d[b], sumi)
 							continue
 						}
 						var summ int32
@@ -133,6 +138,17 @@ func decodeQ5KTile(blk []byte, wq *[QK_K]int8, sc, mn *[16]int32) {
 	q5KValues(blk, &v)
 	for i, x := range v {
 		wq[i] = int8(x)
+	}
+}
+
+// decodeQ3KTile writes a Q3_K super-block's values (-4 to 3) in the order
+// of the activation quants and its 16 scales.
+func decodeQ3KTile(blk []byte, wq *[QK_K]int8, sc *[16]int32) {
+	q3KValues(blk, wq)
+	var s [16]int8
+	q3KScales(blk[96:108], &s)
+	for k, x := range s {
+		sc[k] = int32(x)
 	}
 }
 

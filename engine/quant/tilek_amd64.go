@@ -17,6 +17,9 @@ const (
 func q4kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 
 //go:noescape
+func q3kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
+
+//go:noescape
 func q5kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 
 //go:noescape
@@ -28,9 +31,10 @@ func q4kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out uns
 //go:noescape
 func q6kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 
-// mulRowsTiledK runs the tiled Q4_K/Q5_K/Q6_K kernels and reports whether
-// it did: four rows at a time, unpacked once (Q5_K into Q4_K's layout, its
-// values 0 to 31 where Q4_K's are 0 to 15, run by Q4_K's tile), by three vectors (the last two
+// mulRowsTiledK runs the tiled Q3_K/Q4_K/Q5_K/Q6_K kernels and reports
+// whether it did: four rows at a time, unpacked once (Q5_K into Q4_K's
+// layout, its values 0 to 31 where Q4_K's are 0 to 15, run by Q4_K's tile;
+// Q3_K into Q6_K's, its values plus 32 as Q6_K's are, run by Q6_K's tile), by three vectors (the last two
 // vectors as a tile of three that repeats one and drops its outputs, a
 // last single vector one pair at a time), and the rows after the last
 // group of four one pair at a time. Fewer than two vectors or four rows
@@ -49,7 +53,7 @@ func mulRowsTiledK(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 		return true
 	}
 	wt := vs[0].wt
-	q6 := wt == Q6_K
+	q6 := wt == Q6_K || wt == Q3_K // Q6_K's tile
 	bp, buf := getRowBuf(nb * kGroupBytes)
 	defer rowBufs.Put(bp)
 	u := unsafe.Pointer(&buf[0])
@@ -65,6 +69,8 @@ func mulRowsTiledK(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 				q6kUnpackAVX2(dst, dd, src, nb)
 			case Q5_K:
 				q5kUnpackAVX2(dst, dd, src, nb)
+			case Q3_K:
+				q3kUnpackAVX2(dst, dd, src, nb)
 			default:
 				q4kUnpackAVX2(dst, dd, src, nb)
 			}

@@ -369,6 +369,37 @@ q5kudone:
 	VMOVDQU  Y6, doff+64(DI)   \
 	VMOVDQU  Y7, doff+96(DI)
 
+// K6TILESCALES writes sixteen signed byte scales at src (memory or an X
+// register), one per 16 values, to the tile layout at DI as Q6_K's: M as
+// int16 at 512(DI), and SC, part s taking scale 2s for its first 16 values
+// and 2s+1 for the rest. Clobbers Y8-Y10.
+#define K6TILESCALES(src) \
+	VPMOVSXBW  src, Y10                      \
+	VMOVDQU    Y10, 512(DI)                  \
+	VPERM2I128 $0x00, Y10, Y10, Y9           \
+	K6SHUF(0, 256)                           \
+	K6SHUF(32, 288)                          \
+	K6SHUF(64, 320)                          \
+	K6SHUF(96, 352)                          \
+	VPERM2I128 $0x11, Y10, Y10, Y9           \
+	K6SHUF(0, 384)                           \
+	K6SHUF(32, 416)                          \
+	K6SHUF(64, 448)                          \
+	K6SHUF(96, 480)
+
+// K6SHUF broadcasts a part's two scales from Y9 with the mask at
+// tkq6mask+moff and stores them at doff(DI).
+#define K6SHUF(moff, doff) \
+	VPSHUFB tkq6mask<>+moff(SB), Y9, Y8 \
+	VMOVDQU Y8, doff(DI)
+
+// K6TILED writes the super-block's d (the half at src) as a float to (R9).
+#define K6TILED(src) \
+	MOVWLZX   src, AX      \
+	VMOVD     AX, X1       \
+	VCVTPH2PS X1, X1       \
+	VMOVSS    X1, (R9)
+
 // func q6kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 // Unpacks one Q6_K row of nb super-blocks: W, SC and M at dst, d at dd,
 // both advancing 2240 bytes a super-block.
@@ -389,31 +420,8 @@ TEXT ·q6kUnpackAVX2(SB), NOSPLIT, $0-32
 q6kuloop:
 	Q6KUNPACK(0, 128, 0)
 	Q6KUNPACK(64, 160, 128)
-	// Part s takes scale 2s for its first 16 values and 2s+1 for the rest.
-	VPMOVSXBW  192(R11), Y10
-	VMOVDQU    Y10, 512(DI)
-	VPERM2I128 $0x00, Y10, Y10, Y9
-	VPSHUFB    tkq6mask<>+0(SB), Y9, Y8
-	VMOVDQU    Y8, 256(DI)
-	VPSHUFB    tkq6mask<>+32(SB), Y9, Y8
-	VMOVDQU    Y8, 288(DI)
-	VPSHUFB    tkq6mask<>+64(SB), Y9, Y8
-	VMOVDQU    Y8, 320(DI)
-	VPSHUFB    tkq6mask<>+96(SB), Y9, Y8
-	VMOVDQU    Y8, 352(DI)
-	VPERM2I128 $0x11, Y10, Y10, Y9
-	VPSHUFB    tkq6mask<>+0(SB), Y9, Y8
-	VMOVDQU    Y8, 384(DI)
-	VPSHUFB    tkq6mask<>+32(SB), Y9, Y8
-	VMOVDQU    Y8, 416(DI)
-	VPSHUFB    tkq6mask<>+64(SB), Y9, Y8
-	VMOVDQU    Y8, 448(DI)
-	VPSHUFB    tkq6mask<>+96(SB), Y9, Y8
-	VMOVDQU    Y8, 480(DI)
-	MOVWLZX   208(R11), AX
-	VMOVD     AX, X1
-	VCVTPH2PS X1, X1
-	VMOVSS    X1, (R9)
+	K6TILESCALES(192(R11))
+	K6TILED(208(R11))
 	ADDQ $210, R11
 	ADDQ $2240, DI
 	ADDQ $2240, R9
@@ -421,6 +429,74 @@ q6kuloop:
 	JNZ  q6kuloop
 
 q6kudone:
+	VZEROUPPER
+	RET
+
+// Q3KUNPACKPART writes 32 values of a Q3_K super-block as the Q6_K tile
+// takes them, plus 32: the low bits are bit pair shift/2 of the qs bytes
+// in Y1, the high bit is bit k of the hmask bytes in Y10 (value + 4 =
+// low + 4*high, as q3KValues makes it). Y15 holds 0x03 bytes, Y13 0x01,
+// Y12 28 (0x1c).
+#define Q3KUNPACKPART(shift, k, doff) \
+	VPSRLW  $shift, Y1, Y4 \
+	VPAND   Y15, Y4, Y4    \
+	VPSRLW  $k, Y10, Y5    \
+	VPAND   Y13, Y5, Y5    \
+	VPSLLW  $2, Y5, Y5     \
+	VPOR    Y5, Y4, Y4     \
+	VPADDB  Y12, Y4, Y4    \
+	VMOVDQU Y4, doff(DI)
+
+// func q3kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
+// Unpacks one Q3_K row of nb super-blocks into Q6_K's tile layout, so
+// q6kTileAVX2 runs it: the values plus 32 (Q6_K's offset, which the tile
+// takes off with the scales times the vector's bsums), the sixteen scales
+// as Q6_K's, and d.
+TEXT ·q3kUnpackAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ dd+8(FP), R9
+	MOVQ src+16(FP), R11
+	MOVQ nb+24(FP), CX
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x01010101, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x1c1c1c1c, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, X14
+	MOVL $0x20202020, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, X7
+	TESTQ CX, CX
+	JZ    q3kudone
+
+q3kuloop:
+	Q3KSCALES(R11)
+	K6TILESCALES(X2)
+	K6TILED(108(R11))
+	VMOVDQU (R11), Y10
+	VMOVDQU 32(R11), Y1
+	Q3KUNPACKPART(0, 0, 0)
+	Q3KUNPACKPART(2, 1, 32)
+	Q3KUNPACKPART(4, 2, 64)
+	Q3KUNPACKPART(6, 3, 96)
+	VMOVDQU 64(R11), Y1
+	Q3KUNPACKPART(0, 4, 128)
+	Q3KUNPACKPART(2, 5, 160)
+	Q3KUNPACKPART(4, 6, 192)
+	Q3KUNPACKPART(6, 7, 224)
+	ADDQ $110, R11
+	ADDQ $2240, DI
+	ADDQ $2240, R9
+	DECQ CX
+	JNZ  q3kuloop
+
+q3kudone:
 	VZEROUPPER
 	RET
 
