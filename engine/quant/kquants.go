@@ -248,7 +248,7 @@ func dotQ2KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 		for j := range 16 {
 			summ += int32(blk[j]>>4) * int32(bs[j])
 		}
-		s += f16Table[le16(blk[80:])]*d[b]*float32(sumi) - f16Table[le16(blk[82:])]*d[b]*float32(summ)
+		s = addK4(s, f16Table[le16(blk[80:])], f16Table[le16(blk[82:])], d[b], sumi, summ)
 	}
 	return s
 }

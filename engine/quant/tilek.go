@@ -1,8 +1,8 @@
 package quant
 
-// Register-tiled Q3_K, Q4_K, Q5_K and Q6_K batches for MulRows. On amd64
-// with AVX2 (tilek_amd64.go) four rows are unpacked once into a layout the
-// tile kernels read directly (the 3-, 4-, 5- or 6-bit values as bytes, the scales
+// Register-tiled Q2_K, Q3_K, Q4_K, Q5_K and Q6_K batches for MulRows. On
+// amd64 with AVX2 (tilek_amd64.go) four rows are unpacked once into a
+// layout the tile kernels read directly (the values as bytes, the scales
 // broadcast as vpmaddwd takes them), and every three vectors run against
 // them in one pass, each weight sub-block loaded once for the three. The
 // portable kernel below (the other builds, and amd64 without AVX2) decodes
@@ -11,15 +11,15 @@ package quant
 // float part; the integer sums are exact), so each output equals Vec.Dot's
 // bit for bit.
 
-// disableTileK lets the tests and benchmarks run MulRows on Q3_K, Q4_K,
-// Q5_K and Q6_K without the tiled kernels (one vector at a time, as before them).
+// disableTileK lets the tests and benchmarks run MulRows on the K-quants
+// without the tiled kernels (one vector at a time, as before them).
 var disableTileK = false
 
-// tileableK reports whether vs are all prepared for Q3_K, Q4_K, Q5_K or Q6_K with the
+// tileableK reports whether vs are all prepared for Q2_K to Q6_K with the
 // same number of super-blocks and their sums of sixteen quants, and rows of
 // rowBytes hold them; it returns the number of super-blocks.
 func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
-	if wt := vs[0].wt; wt != Q3_K && wt != Q4_K && wt != Q5_K && wt != Q6_K {
+	if wt := vs[0].wt; wt != Q2_K && wt != Q3_K && wt != Q4_K && wt != Q5_K && wt != Q6_K {
 		return 0, false
 	}
 	if nb, ok = blocksAlike(vs, rowBytes); !ok {
@@ -33,7 +33,7 @@ func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
 	return nb, true
 }
 
-// mulRowsKGo is the portable tiled kernel for Q3_K, Q4_K, Q5_K and Q6_K:
+// mulRowsKGo is the portable tiled kernel for Q2_K to Q6_K:
 // up to four rows by four vectors, each super-block of a row decoded once
 // per tile. Every pair sums as the one-vector portable kernels do, the
 // float part through the same function (addK4, addK6), so the results are
@@ -62,6 +62,9 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 					case Q3_K:
 						decodeQ3KTile(blk, &wq[r], &sc[r])
 						dh[r] = f16Table[le16(blk[blockQ3_K-2:])]
+					case Q2_K:
+						decodeQ2KTile(blk, &wq[r], &sc[r], &mn[r])
+						dh[r], dm[r] = f16Table[le16(blk[80:])], f16Table[le16(blk[82:])]
 					case Q5_K:
 						decodeQ5KTile(blk, &wq[r], &sc[r], &mn[r])
 						dh[r], dm[r] = f16Table[le16(blk)], f16Table[le16(blk[2:])]
@@ -89,8 +92,8 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 							continue
 						}
 						var summ int32
-						for j := range 8 {
-							summ += mn[r][j] * (int32(bs[2*j]) + int32(bs[2*j+1]))
+						for g, m := range mn[r] {
+							summ += m * int32(bs[g])
 						}
 						acc[r][t] = addK4(acc[r][t], dh[r], dm[r], v.d[b], sumi, summ)
 					}
@@ -119,14 +122,29 @@ func decodeQ4KTile(blk []byte, wq *[QK_K]int8, sc, mn *[16]int32) {
 	}
 }
 
-// decodeK4Scales writes a Q4_K or Q5_K super-block's scales, each
-// 16-value group's (sub-block j's scale for groups 2j and 2j+1), and its
-// eight mins.
+// decodeK4Scales writes a Q4_K or Q5_K super-block's scales and mins for
+// each 16-value group (sub-block j's for groups 2j and 2j+1).
 func decodeK4Scales(blk []byte, sc, mn *[16]int32) {
 	for j := range 8 {
 		s, m := scaleMinK4(j, blk[4:16])
 		sc[2*j], sc[2*j+1] = int32(s), int32(s)
-		mn[j] = int32(m)
+		mn[2*j], mn[2*j+1] = int32(m), int32(m)
+	}
+}
+
+// decodeQ2KTile writes a Q2_K super-block's 2-bit values in the order of
+// the activation quants and each 16-value group's scale and min.
+func decodeQ2KTile(blk []byte, wq *[QK_K]int8, sc, mn *[16]int32) {
+	for g := range 16 {
+		sc[g], mn[g] = int32(blk[g]&0xf), int32(blk[g]>>4)
+	}
+	for n := range 2 {
+		qs := blk[16+32*n : 48+32*n]
+		for j := range 4 {
+			for l, x := range qs {
+				wq[128*n+32*j+l] = int8(x >> (2 * j) & 3)
+			}
+		}
 	}
 }
 

@@ -17,6 +17,9 @@ const (
 func q4kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 
 //go:noescape
+func q2kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
+
+//go:noescape
 func q3kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
 
 //go:noescape
@@ -31,10 +34,12 @@ func q4kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out uns
 //go:noescape
 func q6kTileAVX2(u unsafe.Pointer, q8, d, bs *[3]unsafe.Pointer, nb int, out unsafe.Pointer, ostride int)
 
-// mulRowsTiledK runs the tiled Q3_K/Q4_K/Q5_K/Q6_K kernels and reports
-// whether it did: four rows at a time, unpacked once (Q5_K into Q4_K's
-// layout, its values 0 to 31 where Q4_K's are 0 to 15, run by Q4_K's tile;
-// Q3_K into Q6_K's, its values plus 32 as Q6_K's are, run by Q6_K's tile), by three vectors (the last two
+// mulRowsTiledK runs the tiled Q2_K/Q3_K/Q4_K/Q5_K/Q6_K kernels and
+// reports whether it did: four rows at a time, unpacked once (Q2_K and
+// Q5_K into Q4_K's layout, run by Q4_K's tile: Q5_K's values 0 to 31 where
+// Q4_K's are 0 to 15, Q2_K's a scale and a min per 16 values where Q4_K's
+// come per 32; Q3_K into Q6_K's, its values plus 32 as Q6_K's are, run by
+// Q6_K's tile), by three vectors (the last two
 // vectors as a tile of three that repeats one and drops its outputs, a
 // last single vector one pair at a time), and the rows after the last
 // group of four one pair at a time. Fewer than two vectors or four rows
@@ -71,6 +76,8 @@ func mulRowsTiledK(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stri
 				q5kUnpackAVX2(dst, dd, src, nb)
 			case Q3_K:
 				q3kUnpackAVX2(dst, dd, src, nb)
+			case Q2_K:
+				q2kUnpackAVX2(dst, dd, src, nb)
 			default:
 				q4kUnpackAVX2(dst, dd, src, nb)
 			}

@@ -253,14 +253,14 @@ inner:                  \
 	VMOVDQU Y2, doff(DI)    \
 	VMOVDQU Y3, doff+32(DI)
 
-// K4TILEDD writes the super-block's d and dmin (halves at 0(SI) and
-// 2(SI)) as floats to (R9) and 16(R9).
-#define K4TILEDD \
-	MOVWLZX   0(SI), AX    \
+// KTILEDD writes a super-block's d and dmin (the halves at dsrc and msrc)
+// as floats to (R9) and 16(R9).
+#define KTILEDD(dsrc, msrc) \
+	MOVWLZX   dsrc, AX     \
 	VMOVD     AX, X1       \
 	VCVTPH2PS X1, X1       \
 	VMOVSS    X1, (R9)     \
-	MOVWLZX   2(SI), AX    \
+	MOVWLZX   msrc, AX     \
 	VMOVD     AX, X1       \
 	VCVTPH2PS X1, X1       \
 	VMOVSS    X1, 16(R9)
@@ -286,7 +286,7 @@ q4kuloop:
 	K4NIBBLES(48, 64)
 	K4NIBBLES(80, 128)
 	K4NIBBLES(112, 192)
-	K4TILEDD
+	KTILEDD(0(SI), 2(SI))
 	ADDQ $144, SI
 	ADDQ $2240, DI
 	ADDQ $2240, R9
@@ -330,7 +330,7 @@ q5kuloop:
 	Q5KVALUES(144, Y14)
 	VMOVDQU Y2, 192(DI)
 	VMOVDQU Y3, 224(DI)
-	K4TILEDD
+	KTILEDD(0(SI), 2(SI))
 	ADDQ $176, SI
 	ADDQ $2240, DI
 	ADDQ $2240, R9
@@ -371,11 +371,16 @@ q5kudone:
 
 // K6TILESCALES writes sixteen signed byte scales at src (memory or an X
 // register), one per 16 values, to the tile layout at DI as Q6_K's: M as
-// int16 at 512(DI), and SC, part s taking scale 2s for its first 16 values
-// and 2s+1 for the rest. Clobbers Y8-Y10.
+// int16 at 512(DI), and SC (K6TILESC). Clobbers Y8-Y10.
 #define K6TILESCALES(src) \
 	VPMOVSXBW  src, Y10                      \
 	VMOVDQU    Y10, 512(DI)                  \
+	K6TILESC
+
+// K6TILESC writes SC from the sixteen int16 scales in Y10, one per 16
+// values: part s takes scale 2s for its first 16 values and 2s+1 for the
+// rest. Clobbers Y8 and Y9.
+#define K6TILESC \
 	VPERM2I128 $0x00, Y10, Y10, Y9           \
 	K6SHUF(0, 256)                           \
 	K6SHUF(32, 288)                          \
@@ -497,6 +502,63 @@ q3kuloop:
 	JNZ  q3kuloop
 
 q3kudone:
+	VZEROUPPER
+	RET
+
+// Q2KUNPACKPART writes 32 values of a Q2_K super-block, bit pair shift/2
+// of the qs bytes in Y1, as bytes to doff(DI). Y15 holds 0x03 bytes.
+#define Q2KUNPACKPART(shift, doff) \
+	VPSRLW  $shift, Y1, Y4 \
+	VPAND   Y15, Y4, Y4    \
+	VMOVDQU Y4, doff(DI)
+
+// func q2kUnpackAVX2(dst, dd, src unsafe.Pointer, nb int)
+// Unpacks one Q2_K row of nb super-blocks into Q4_K's tile layout, so
+// q4kTileAVX2 runs it: the 2-bit values as bytes; SC from the sixteen
+// 4-bit scales, one per 16 values, as Q6_K's (K6TILESC); M, the sixteen
+// 4-bit mins, one per 16 values where Q4_K has each of its eight twice;
+// d and dmin.
+TEXT ·q2kUnpackAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ dd+8(FP), R9
+	MOVQ src+16(FP), R11
+	MOVQ nb+24(FP), CX
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, X14
+	TESTQ CX, CX
+	JZ    q2kudone
+
+q2kuloop:
+	VMOVDQU   (R11), X2
+	VPAND     X14, X2, X3
+	VPMOVZXBW X3, Y10
+	K6TILESC
+	VPSRLW    $4, X2, X3
+	VPAND     X14, X3, X3
+	VPMOVZXBW X3, Y10
+	VMOVDQU   Y10, 512(DI)
+	VMOVDQU   16(R11), Y1
+	Q2KUNPACKPART(0, 0)
+	Q2KUNPACKPART(2, 32)
+	Q2KUNPACKPART(4, 64)
+	Q2KUNPACKPART(6, 96)
+	VMOVDQU   48(R11), Y1
+	Q2KUNPACKPART(0, 128)
+	Q2KUNPACKPART(2, 160)
+	Q2KUNPACKPART(4, 192)
+	Q2KUNPACKPART(6, 224)
+	KTILEDD(80(R11), 82(R11))
+	ADDQ $84, R11
+	ADDQ $2240, DI
+	ADDQ $2240, R9
+	DECQ CX
+	JNZ  q2kuloop
+
+q2kudone:
 	VZEROUPPER
 	RET
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// tileKCase builds nrows rows of Q3_K, Q4_K, Q5_K or Q6_K and n vectors of length
+// tileKCase builds nrows rows of Q2_K to Q6_K and n vectors of length
 // cols. Rows are quantized from random values, except that with edges some
 // super-blocks are replaced: all zeros, random bytes (any scales, halves
 // that are infinities or NaNs included), and the largest values at the
@@ -32,6 +32,8 @@ func tileKCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int, edges bo
 					blk[j] = 0xff
 				}
 				switch wt {
+				case Q2_K:
+					blk[80], blk[81], blk[82], blk[83] = 0xff, 0x7b, 0xff, 0x7b // d = dmin = 65504
 				case Q3_K:
 					blk[108], blk[109] = 0xff, 0x7b // d = 65504
 				case Q4_K, Q5_K:
@@ -48,14 +50,14 @@ func tileKCase(t testing.TB, r *rand.Rand, wt Type, nrows, cols, n int, edges bo
 	return w, rowBytes, edgeVecs(t, r, wt, n, cols, 0, QK_K)
 }
 
-// TestMulRowsK checks MulRows on Q3_K, Q4_K, Q5_K and Q6_K against Dot, bit for bit,
+// TestMulRowsK checks MulRows on Q2_K to Q6_K against Dot, bit for bit,
 // for row counts around the tile's four (and rows after the last group)
 // and vector counts around its three (a tile with a repeated vector, a
 // last vector alone), on random and edge-case data, and that it writes
 // nothing outside its block of out.
 func TestMulRowsK(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, wt := range []Type{Q3_K, Q4_K, Q5_K, Q6_K} {
+	for _, wt := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		for _, cols := range []int{256, 768, 1536} {
 			for _, edges := range []bool{false, true} {
 				for _, nrows := range []int{1, 3, 4, 5, 7, 8, 12, 16} {
@@ -74,7 +76,7 @@ func TestMulRowsK(t *testing.T) {
 // one-vector kernels, bit for bit, on every build.
 func TestMulRowsKGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
-	for _, wt := range []Type{Q3_K, Q4_K, Q5_K, Q6_K} {
+	for _, wt := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		for _, edges := range []bool{false, true} {
 			for _, shape := range [][2]int{{1, 1}, {4, 4}, {7, 6}, {9, 9}, {3, 2}} {
 				nrows, n := shape[0], shape[1]
@@ -97,6 +99,8 @@ func TestMulRowsKGo(t *testing.T) {
 							want = dotQ5KGo(row, v.q, v.d, v.bsums)
 						case Q3_K:
 							want = dotQ3KGo(row, v.q, v.d)
+						case Q2_K:
+							want = dotQ2KGo(row, v.q, v.d, v.bsums)
 						default:
 							want = dotQ6KGo(row, v.q, v.d)
 						}
@@ -110,14 +114,14 @@ func TestMulRowsKGo(t *testing.T) {
 	}
 }
 
-// BenchmarkMulRowsK times a 16-row block of a Q3_K, Q4_K, Q5_K or Q6_K matrix product
+// BenchmarkMulRowsK times a 16-row block of a K-quant matrix product
 // (the engine's chunk of rows per worker) against 1 to 128 vectors, tiled
 // and one vector at a time as before the tiles, in the same run; the
 // metrics are BenchmarkMulRows'.
 func BenchmarkMulRowsK(b *testing.B) {
 	r := rand.New(rand.NewPCG(25, 26))
 	const rows = 16
-	for _, wt := range []Type{Q3_K, Q4_K, Q5_K, Q6_K} {
+	for _, wt := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		for _, cols := range []int{768, 1536} {
 			for _, n := range []int{1, 2, 3, 4, 8, 128} {
 				w, rowBytes, vs := tileKCase(b, r, wt, rows, cols, n, false)
