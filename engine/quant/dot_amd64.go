@@ -288,8 +288,8 @@ func DotF16(h []uint16, x []float32) float32 {
 //go:noescape
 func q4kSumAVX2(qs, q8 unsafe.Pointer, sc *[8]uint8) int32
 
-// disableQ4KRow lets the tests compare the whole-row super-block kernels
-// (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS) with the per-super-block ones.
+// disableQ4KRow lets the tests compare the whole-row Q4_K and Q6_K kernels
+// with the per-super-block ones.
 var disableQ4KRow = false
 
 //go:noescape
@@ -558,9 +558,6 @@ func dotQ5_1(row []byte, q []int8, d, sums []float32) float32 {
 //go:noescape
 func dotIQ4NLAVX2(w, q, d unsafe.Pointer, npairs int) float32
 
-//go:noescape
-func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
-
 func dotIQ4NL(row []byte, q []int8, d []float32) float32 {
 	nb := len(d)
 	if !useAVX2 || nb == 0 {
@@ -580,93 +577,41 @@ func dotIQ4NL(row []byte, q []int8, d []float32) float32 {
 //go:noescape
 func iq4xsRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
 
-// dotIQ4XS runs the whole row in assembly (iq4xsRowAVX2), or with
-// disableQ4KRow each super-block's integer products in assembly and the
-// rest in Go; both as dotIQ4XSGo does, so the results are identical.
+// dotIQ4XS runs the whole row in assembly, in dotIQ4XSGo's order, so the
+// results are identical.
 func dotIQ4XS(row []byte, q []int8, d []float32) float32 {
-	if !useAVX2 || len(d) == 0 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
 		return dotIQ4XSGo(row, q, d)
 	}
-	if !disableQ4KRow {
-		nb := len(d)
-		_, _ = row[nb*blockIQ4XS-1], q[nb*QK_K-1]
-		return iq4xsRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
-	}
-	var s float32
-	var sc [8]int16
-	for b := range d {
-		blk := row[b*blockIQ4XS : (b+1)*blockIQ4XS]
-		for ib := range 8 {
-			sc[ib] = int16(iq4XSScale(blk, ib))
-		}
-		_ = q[(b+1)*QK_K-1]
-		sumi := iq4xsSumAVX2(unsafe.Pointer(&blk[8]), unsafe.Pointer(&q[b*QK_K]), &sc)
-		s += f16Table[le16(blk)] * d[b] * float32(sumi)
-	}
-	return s
+	_, _ = row[nb*blockIQ4XS-1], q[nb*QK_K-1]
+	return iq4xsRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 }
-
-//go:noescape
-func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
-
-//go:noescape
-func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
 
 //go:noescape
 func q2kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
 
-// dotQ2K and dotQ3K run the whole row in assembly (q2kRowAVX2,
-// q3kRowAVX2), or with disableQ4KRow each super-block's integer products
-// in assembly and the rest in Go; all as the portable kernels do, in the
-// same order, so the results are identical.
+// dotQ2K and dotQ3K run the whole row in assembly, in the portable
+// kernels' order, so the results are identical.
 func dotQ2K(row []byte, q []int8, d []float32, bsums []int16) float32 {
-	if !useAVX2 || len(d) == 0 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
 		return dotQ2KGo(row, q, d, bsums)
 	}
-	if !disableQ4KRow {
-		nb := len(d)
-		_, _, _ = row[nb*blockQ2_K-1], q[nb*QK_K-1], bsums[nb*16-1]
-		return q2kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
-	}
-	var s float32
-	var sc [16]uint8
-	for b := range d {
-		blk := row[b*blockQ2_K : (b+1)*blockQ2_K]
-		bs := bsums[b*16 : b*16+16]
-		var summ int32
-		for j := range 16 {
-			sc[j] = blk[j] & 0xf
-			summ += int32(blk[j]>>4) * int32(bs[j])
-		}
-		_ = q[(b+1)*QK_K-1]
-		sumi := q2kSumAVX2(unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
-		s += f16Table[le16(blk[80:])]*d[b]*float32(sumi) - f16Table[le16(blk[82:])]*d[b]*float32(summ)
-	}
-	return s
+	_, _, _ = row[nb*blockQ2_K-1], q[nb*QK_K-1], bsums[nb*16-1]
+	return q2kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
 }
 
 //go:noescape
 func q3kRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
 
 func dotQ3K(row []byte, q []int8, d []float32) float32 {
-	if !useAVX2 || len(d) == 0 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
 		return dotQ3KGo(row, q, d)
 	}
-	if !disableQ4KRow {
-		nb := len(d)
-		_, _ = row[nb*blockQ3_K-1], q[nb*QK_K-1]
-		return q3kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
-	}
-	var s float32
-	var sc [16]int8
-	for b := range d {
-		blk := row[b*blockQ3_K : (b+1)*blockQ3_K]
-		q3KScales(blk[96:108], &sc)
-		_ = q[(b+1)*QK_K-1]
-		sumi := q3kSumAVX2(unsafe.Pointer(&blk[0]), unsafe.Pointer(&q[b*QK_K]), &sc)
-		s += f16Table[le16(blk[108:])] * d[b] * float32(sumi)
-	}
-	return s
+	_, _ = row[nb*blockQ3_K-1], q[nb*QK_K-1]
+	return q3kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), nb)
 }
 
 //go:noescape
@@ -688,9 +633,6 @@ func dotBF16(row []byte, x []float32) float32 {
 	return float32(s)
 }
 
-//go:noescape
-func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
-
 func dotQ5_0(row []byte, q []int8, d []float32) float32 {
 	nb := len(d)
 	if !useAVX2 || nb == 0 {
@@ -703,35 +645,15 @@ func dotQ5_0(row []byte, q []int8, d []float32) float32 {
 //go:noescape
 func q5kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
 
-// dotQ5K runs the whole row in assembly (q5kRowAVX2), or with
-// disableQ4KRow each super-block's integer products in assembly and the
-// rest in Go; both as dotQ5KGo does, in the same order, so the results are
-// identical.
+// dotQ5K runs the whole row in assembly, in dotQ5KGo's order, so the
+// results are identical.
 func dotQ5K(row []byte, q []int8, d []float32, bsums []int16) float32 {
-	if !useAVX2 || len(d) == 0 {
+	nb := len(d)
+	if !useAVX2 || nb == 0 {
 		return dotQ5KGo(row, q, d, bsums)
 	}
-	if !disableQ4KRow {
-		nb := len(d)
-		_, _, _ = row[nb*blockQ5_K-1], q[nb*QK_K-1], bsums[nb*16-1]
-		return q5kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
-	}
-	var s float32
-	var sc [8]uint8
-	for b := range d {
-		blk := row[b*blockQ5_K : (b+1)*blockQ5_K]
-		bs := bsums[b*16 : b*16+16]
-		var summ int32
-		for j := range 8 {
-			sj, m := scaleMinK4(j, blk[4:16])
-			sc[j] = sj
-			summ += int32(m) * (int32(bs[2*j]) + int32(bs[2*j+1]))
-		}
-		_ = q[(b+1)*QK_K-1]
-		sumi := q5kSumAVX2(unsafe.Pointer(&blk[48]), unsafe.Pointer(&blk[16]), unsafe.Pointer(&q[b*QK_K]), &sc)
-		s += f16Table[le16(blk)]*d[b]*float32(sumi) - f16Table[le16(blk[2:])]*d[b]*float32(summ)
-	}
-	return s
+	_, _, _ = row[nb*blockQ5_K-1], q[nb*QK_K-1], bsums[nb*16-1]
+	return q5kRowAVX2(unsafe.Pointer(&row[0]), unsafe.Pointer(&q[0]), unsafe.Pointer(&d[0]), unsafe.Pointer(&bsums[0]), nb)
 }
 
 //go:noescape

@@ -1417,54 +1417,9 @@ DATA q5shuf<>+16(SB)/8, $0x0202020202020202
 DATA q5shuf<>+24(SB)/8, $0x0303030303030303
 GLOBL q5shuf<>(SB), RODATA|NOPTR, $32
 
-// Q5KSTEP is Q4KSTEP with the fifth bits: bits 2j and 2j+1 of each qh
-// byte (the low two bits of Y4, shifted down by two per step) add 16 to
-// the low and high nibbles. Y13 holds 0x01 bytes.
-#define Q5KSTEP \
-	Q5KVALUES(0, Y13)           \
-	VPMADDUBSW   (DI), Y2, Y6   \
-	VPMADDUBSW   32(DI), Y3, Y7 \
-	MOVBLZX      (R8), AX       \
-	VMOVD        AX, X8         \
-	VPBROADCASTW X8, Y8         \
-	MOVBLZX      1(R8), AX      \
-	VMOVD        AX, X9         \
-	VPBROADCASTW X9, Y9         \
-	VPMADDWD     Y8, Y6, Y6     \
-	VPMADDWD     Y9, Y7, Y7     \
-	VPADDD       Y6, Y0, Y0     \
-	VPADDD       Y7, Y0, Y0     \
-	ADDQ         $32, SI        \
-	ADDQ         $64, DI        \
-	ADDQ         $2, R8
-
-// func q5kSumAVX2(qs, qh, q8 unsafe.Pointer, sc *[8]uint8) int32
-// Returns sum over the 8 sub-blocks of sc[j] * (5-bit values . quants).
-TEXT ·q5kSumAVX2(SB), NOSPLIT, $0-36
-	MOVQ qs+0(FP), SI
-	MOVQ qh+8(FP), DX
-	MOVQ q8+16(FP), DI
-	MOVQ sc+24(FP), R8
-	MOVL $0x0f0f0f0f, AX
-	VMOVD AX, X15
-	VPBROADCASTD X15, Y15
-	MOVL $0x01010101, AX
-	VMOVD AX, X13
-	VPBROADCASTD X13, Y13
-	VMOVDQU (DX), Y4
-	VPXOR Y0, Y0, Y0
-	Q5KSTEP
-	Q5KSTEP
-	Q5KSTEP
-	Q5KSTEP
-	HSUMD
-	MOVL AX, ret+32(FP)
-	RET
-
-// Q5KROWSTEP is Q4KROWSTEP with the fifth bits, as Q5KSTEP adds them:
-// bits 2j and 2j+1 of each qh byte (the low two bits of Y4, shifted down
-// by two per step) add 16 to the low and high nibbles. Y10 holds 0x01
-// bytes.
+// Q5KROWSTEP is Q4KROWSTEP with the fifth bits (Q5KVALUES): bits 2j and
+// 2j+1 of each qh byte (the low two bits of Y4, shifted down by two per
+// step) add 16 to the low and high nibbles. Y10 holds 0x01 bytes.
 #define Q5KROWSTEP(off, qoff, moff) \
 	Q5KVALUES(off, Y10)                   \
 	VPMADDUBSW   qoff(DI), Y2, Y6         \
@@ -1714,30 +1669,6 @@ iq4nldone:
 	ADDQ         $32, DI      \
 	ADDQ         $2, R8
 
-// IQ4XSBLOCK does the eight sub-blocks of an IQ4_XS super-block.
-#define IQ4XSBLOCK \
-	IQ4XSSUB \
-	IQ4XSSUB \
-	IQ4XSSUB \
-	IQ4XSSUB \
-	IQ4XSSUB \
-	IQ4XSSUB \
-	IQ4XSSUB \
-	IQ4XSSUB
-
-// func iq4xsSumAVX2(qs, q8 unsafe.Pointer, sc *[8]int16) int32
-// Returns sum over the 8 sub-blocks of sc[j] * (levels . quants).
-TEXT ·iq4xsSumAVX2(SB), NOSPLIT, $0-28
-	MOVQ qs+0(FP), SI
-	MOVQ q8+8(FP), DI
-	MOVQ sc+16(FP), R8
-	IQ4CONSTS
-	VPXOR Y0, Y0, Y0
-	IQ4XSBLOCK
-	HSUMD
-	MOVL AX, ret+24(FP)
-	RET
-
 // func iq4xsRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
 // A whole IQ4_XS row against a Q8_K vector, the arithmetic of dotIQ4XSGo
 // in the same order: per super-block, the eight 6-bit scales less 32
@@ -1839,7 +1770,14 @@ iq4xsrloop:
 	LEAQ  8(R11), SI
 	LEAQ  0(SP), R8
 	VPXOR Y0, Y0, Y0
-	IQ4XSBLOCK
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
+	IQ4XSSUB
 	HSUMDY(Y0, X0, AX)
 	MOVWLZX    0(R11), BX
 	VMOVD      BX, X1
@@ -1877,22 +1815,6 @@ iq4xsrdone:
 	ADDQ $32, SI            \
 	ADDQ $128, DI           \
 	ADDQ $8, R8
-
-// func q2kSumAVX2(qs, q8 unsafe.Pointer, sc *[16]uint8) int32
-// Returns sum over the 16 groups of sc[j] * (2-bit values . quants).
-TEXT ·q2kSumAVX2(SB), NOSPLIT, $0-28
-	MOVQ qs+0(FP), SI
-	MOVQ q8+8(FP), DI
-	MOVQ sc+16(FP), R8
-	MOVL $0x03030303, AX
-	VMOVD AX, X15
-	VPBROADCASTD X15, Y15
-	VPXOR Y0, Y0, Y0
-	Q2KHALF
-	Q2KHALF
-	HSUMD
-	MOVL AX, ret+24(FP)
-	RET
 
 // func q2kRowAVX2(row, q8, d, bsums unsafe.Pointer, nb int) float32
 // A whole Q2_K row against a Q8_K vector, the arithmetic of dotQ2KGo in
@@ -1965,40 +1887,6 @@ q2krdone:
 	VPMADDWD     Y8, Y4, Y4       \
 	VPADDD       Y4, Y0, Y0
 
-// Q3KBLOCK does the 256 values of the Q3_K super-block at base (hmask,
-// then qs) against the quants at DI with the scales at R8.
-#define Q3KBLOCK(base) \
-	VMOVDQU (base), Y10       \
-	VMOVDQU 32(base), Y1      \
-	Q3KPART(0, 0, 0, 0)       \
-	Q3KPART(2, 1, 32, 2)      \
-	Q3KPART(4, 2, 64, 4)      \
-	Q3KPART(6, 3, 96, 6)      \
-	VMOVDQU 64(base), Y1      \
-	Q3KPART(0, 4, 128, 8)     \
-	Q3KPART(2, 5, 160, 10)    \
-	Q3KPART(4, 6, 192, 12)    \
-	Q3KPART(6, 7, 224, 14)
-
-// func q3kSumAVX2(blk, q8 unsafe.Pointer, sc *[16]int8) int32
-// Returns sum over the 16 groups of sc[j] * (3-bit values . quants) for
-// the block at blk (hmask, then qs) with its scales unpacked in sc.
-TEXT ·q3kSumAVX2(SB), NOSPLIT, $0-28
-	MOVQ blk+0(FP), SI
-	MOVQ q8+8(FP), DI
-	MOVQ sc+16(FP), R8
-	MOVL $0x03030303, AX
-	VMOVD AX, X15
-	VPBROADCASTD X15, Y15
-	MOVL $0x01010101, AX
-	VMOVD AX, X13
-	VPBROADCASTD X13, Y13
-	VPXOR Y0, Y0, Y0
-	Q3KBLOCK(SI)
-	HSUMD
-	MOVL AX, ret+24(FP)
-	RET
-
 // func q3kRowAVX2(row, q8, d unsafe.Pointer, nb int) float32
 // A whole Q3_K row against a Q8_K vector, the arithmetic of dotQ3KGo in
 // the same order: per super-block, the sixteen 6-bit scales less 32
@@ -2032,7 +1920,17 @@ q3krloop:
 	VMOVDQU     X2, 0(SP)
 	LEAQ        0(SP), R8
 	VPXOR       Y0, Y0, Y0
-	Q3KBLOCK(R11)
+	VMOVDQU     (R11), Y10
+	VMOVDQU     32(R11), Y1
+	Q3KPART(0, 0, 0, 0)
+	Q3KPART(2, 1, 32, 2)
+	Q3KPART(4, 2, 64, 4)
+	Q3KPART(6, 3, 96, 6)
+	VMOVDQU     64(R11), Y1
+	Q3KPART(0, 4, 128, 8)
+	Q3KPART(2, 5, 160, 10)
+	Q3KPART(4, 6, 192, 12)
+	Q3KPART(6, 7, 224, 14)
 	HSUMDY(Y0, X0, AX)
 	MOVWLZX    108(R11), BX
 	VMOVD      BX, X1

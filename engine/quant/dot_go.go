@@ -82,10 +82,10 @@ func dotQ4KGo(row []byte, q []int8, d []float32, bsums []int16) float32 {
 
 // addK4 is s + d*vd*sumi - dmin*vd*summ, a Q2_K, Q4_K or Q5_K
 // super-block's term added to the row's sum. The portable one-vector and
-// tiled kernels (dotQ2KGo, dotQ4KGo, dotQ5KGo, mulRowsKGo) all add through it, so they agree bit
-// for bit even on NaNs: inlined, the compiler may order a commutative
-// operation's operands differently at each place, and x86 returns the first
-// operand's NaN when both are NaNs.
+// tiled kernels (dotQ2KGo, dotQ4KGo, dotQ5KGo, mulRowsKGo) all add through
+// it, so they agree bit for bit even on NaNs: inlined, the compiler may
+// order a commutative operation's operands differently at each place, and
+// x86 returns the first operand's NaN when both are NaNs.
 //
 //go:noinline
 func addK4(s, d, dmin, vd float32, sumi, summ int32) float32 {

@@ -211,40 +211,7 @@ func TestKernels(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := float64(v.Dot(row))
-			var port float32
-			exact := false // the integer kernels must equal the portable ones bit for bit
-			switch wt {
-			case F32:
-				port = dotF32Go(row, v.f)
-			case F16:
-				port = dotF16Go(row, v.f)
-			case Q8_0:
-				port = dotQ8_0Go(row, v.q, v.d)
-			case Q4_0:
-				port = dotQ4_0Go(row, v.q, v.d)
-			case Q4_K:
-				port, exact = dotQ4KGo(row, v.q, v.d, v.bsums), true
-			case Q6_K:
-				port, exact = dotQ6KGo(row, v.q, v.d), true
-			case BF16:
-				port = dotBF16Go(row, v.f)
-			case Q4_1:
-				port = dotQ4_1Go(row, v.q, v.d, v.sums)
-			case Q5_0:
-				port = dotQ5_0Go(row, v.q, v.d)
-			case Q5_1:
-				port = dotQ5_1Go(row, v.q, v.d, v.sums)
-			case IQ4_NL:
-				port = dotIQ4NLGo(row, v.q, v.d)
-			case Q2_K:
-				port, exact = dotQ2KGo(row, v.q, v.d, v.bsums), true
-			case Q3_K:
-				port, exact = dotQ3KGo(row, v.q, v.d), true
-			case Q5_K:
-				port, exact = dotQ5KGo(row, v.q, v.d, v.bsums), true
-			case IQ4_XS:
-				port, exact = dotIQ4XSGo(row, v.q, v.d), true
-			}
+			port, exact := portableDot(row, &v)
 			if exact && float32(got) != port {
 				t.Errorf("%v n=%d: kernel %g, portable %g", wt, n, got, port)
 			}
@@ -257,6 +224,45 @@ func TestKernels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// portableDot is the portable kernel of v's weight type on row, and whether
+// the assembly kernels must equal it bit for bit (the integer kernels whose
+// float part is the portable one's); the others sum in ggml's order.
+func portableDot(row []byte, v *Vec) (port float32, exact bool) {
+	switch v.wt {
+	case F32:
+		port = dotF32Go(row, v.f)
+	case F16:
+		port = dotF16Go(row, v.f)
+	case Q8_0:
+		port = dotQ8_0Go(row, v.q, v.d)
+	case Q4_0:
+		port = dotQ4_0Go(row, v.q, v.d)
+	case Q4_K:
+		port, exact = dotQ4KGo(row, v.q, v.d, v.bsums), true
+	case Q6_K:
+		port, exact = dotQ6KGo(row, v.q, v.d), true
+	case BF16:
+		port = dotBF16Go(row, v.f)
+	case Q4_1:
+		port = dotQ4_1Go(row, v.q, v.d, v.sums)
+	case Q5_0:
+		port = dotQ5_0Go(row, v.q, v.d)
+	case Q5_1:
+		port = dotQ5_1Go(row, v.q, v.d, v.sums)
+	case IQ4_NL:
+		port = dotIQ4NLGo(row, v.q, v.d)
+	case Q2_K:
+		port, exact = dotQ2KGo(row, v.q, v.d, v.bsums), true
+	case Q3_K:
+		port, exact = dotQ3KGo(row, v.q, v.d), true
+	case Q5_K:
+		port, exact = dotQ5KGo(row, v.q, v.d, v.bsums), true
+	case IQ4_XS:
+		port, exact = dotIQ4XSGo(row, v.q, v.d), true
+	}
+	return port, exact
 }
 
 // TestActivationQuant pins the activation rounding to ggml's x86 path:
@@ -487,35 +493,21 @@ func TestActivationQuantAsm(t *testing.T) {
 	}
 }
 
-// TestKQuantPaths runs both assembly paths of every super-block type
-// (whole row, per super-block) against the portable kernels.
+// TestKQuantPaths runs both assembly paths of Q4_K and Q6_K (whole row,
+// per super-block) against the portable kernels.
 func TestKQuantPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, tc := range []struct {
 		wt Type
 		n  int
-	}{{Q2_K, 256}, {Q2_K, 768}, {Q2_K, 2048}, {Q3_K, 256}, {Q3_K, 768}, {Q3_K, 2048}, {Q4_K, 256}, {Q4_K, 768}, {Q4_K, 2048}, {Q5_K, 256}, {Q5_K, 768}, {Q5_K, 2048}, {Q6_K, 256}, {Q6_K, 768}, {Q6_K, 2048}, {IQ4_XS, 256}, {IQ4_XS, 768}, {IQ4_XS, 2048}} {
+	}{{Q4_K, 256}, {Q4_K, 768}, {Q4_K, 2048}, {Q6_K, 256}, {Q6_K, 768}, {Q6_K, 2048}} {
 		wt, n := tc.wt, tc.n
 		row, _ := Quantize(wt, randVec(r, n, 0.05), nil)
 		var v Vec
 		if err := v.Prepare(wt, randVec(r, n, 1)); err != nil {
 			t.Fatal(err)
 		}
-		var want float32
-		switch wt {
-		case Q2_K:
-			want = dotQ2KGo(row, v.q, v.d, v.bsums)
-		case Q3_K:
-			want = dotQ3KGo(row, v.q, v.d)
-		case Q4_K:
-			want = dotQ4KGo(row, v.q, v.d, v.bsums)
-		case Q5_K:
-			want = dotQ5KGo(row, v.q, v.d, v.bsums)
-		case IQ4_XS:
-			want = dotIQ4XSGo(row, v.q, v.d)
-		default:
-			want = dotQ6KGo(row, v.q, v.d)
-		}
+		want, _ := portableDot(row, &v)
 		for _, perBlock := range []bool{false, true} {
 			disableQ4KRow = perBlock
 			got := v.Dot(row)

@@ -41,7 +41,7 @@ func tileableK(vs []Vec, rowBytes int) (nb int, ok bool) {
 func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride, nb int) {
 	wt := vs[0].wt
 	q6 := wt == Q6_K || wt == Q3_K // no mins
-	bb := vs[0].wt.BlockBytes()
+	bb := wt.BlockBytes()
 	var (
 		wq     [4][QK_K]int8
 		sc, mn [4][16]int32
@@ -109,8 +109,8 @@ func mulRowsKGo(w []byte, rowBytes, r0, r1 int, vs []Vec, out []float32, stride,
 }
 
 // decodeQ4KTile writes a Q4_K super-block's 4-bit values in the order of
-// the activation quants, each 16-value group's scale (sub-block j's scale
-// for groups 2j and 2j+1) and the eight mins.
+// the activation quants, and each 16-value group's scale and min
+// (decodeK4Scales).
 func decodeQ4KTile(blk []byte, wq *[QK_K]int8, sc, mn *[16]int32) {
 	decodeK4Scales(blk, sc, mn)
 	qs := blk[16 : 16+QK_K/2]

@@ -91,19 +91,7 @@ func TestMulRowsKGo(t *testing.T) {
 					v := &vs[k]
 					for i := range nrows {
 						row := w[i*rowBytes : (i+1)*rowBytes]
-						var want float32
-						switch wt {
-						case Q4_K:
-							want = dotQ4KGo(row, v.q, v.d, v.bsums)
-						case Q5_K:
-							want = dotQ5KGo(row, v.q, v.d, v.bsums)
-						case Q3_K:
-							want = dotQ3KGo(row, v.q, v.d)
-						case Q2_K:
-							want = dotQ2KGo(row, v.q, v.d, v.bsums)
-						default:
-							want = dotQ6KGo(row, v.q, v.d)
-						}
+						want, _ := portableDot(row, v)
 						if got := out[k*nrows+i]; math.Float32bits(got) != math.Float32bits(want) {
 							t.Fatalf("%v edges=%v %dx%d: row %d vector %d: %g, want %g", wt, edges, nrows, n, i, k, got, want)
 						}
